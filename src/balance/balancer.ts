@@ -1,0 +1,53 @@
+/**
+ * The balancer interface: one module per algorithm behind it (like HAProxy's lb_*.c),
+ * registered in src/balance/registry.ts. A balancer only ever sees the servers that
+ * are currently eligible (the backend runtime decides active vs backup, UP vs DOWN,
+ * maintenance and weight 0) and picks one of them per connection or request.
+ */
+import type { Backend } from '../config/model';
+
+/** A server as seen by balancers: its live, per-worker view. */
+export interface BalancedServer {
+  /** Position in the backend's server list. */
+  readonly index: number;
+  readonly name: string;
+  /** Effective weight (user weight, possibly scaled by slowstart/agent). */
+  weight: number;
+  /** Connections/requests this worker currently has on the server. */
+  active: number;
+  /** Upper bound on `active` (0 = unlimited). */
+  maxconn: number;
+}
+
+/** What a hashing balancer may look at. Fields not relevant to the mode are empty. */
+export interface BalanceKey {
+  /** Client address as seen by rules (after PROXY protocol). */
+  src: string;
+  /** Request path without query (http only). */
+  path: string;
+  /** Request target as received (http only). */
+  uri: string;
+  /** A request header's first value (http only). */
+  header(name: string): string | undefined;
+}
+
+export interface Balancer {
+  /** The set of eligible servers changed (state, weight, admin): rebuild any tables. */
+  reset(eligible: BalancedServer[]): void;
+  /**
+   * Pick a server for this key. `avoid` is a server that just failed (redispatch).
+   * Returns undefined when nothing is eligible.
+   */
+  pick(key: BalanceKey, avoid?: BalancedServer): BalancedServer | undefined;
+  /** A connection/request was placed on / released from a server (leastconn needs it). */
+  taken?(server: BalancedServer): void;
+  released?(server: BalancedServer): void;
+}
+
+export interface BalancerDefinition {
+  /** HAProxy keyword, e.g. `roundrobin`. */
+  name: string;
+  /** Validates `balance` arguments at config-check time; returns an error message or undefined. */
+  checkArgs(args: string[]): string | undefined;
+  create(backend: Backend): Balancer;
+}

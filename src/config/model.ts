@@ -1,0 +1,359 @@
+/**
+ * The normalised, typed configuration model.
+ *
+ * Produced by the config loader (src/config/load.ts) from either the native YAML
+ * format or the seed's `proxy:` shape, and sent as-is (JSON over IPC) to every
+ * worker. It therefore holds only plain data: no Maps, RegExps or functions.
+ * Workers compile it into runtime objects; they never see config text.
+ *
+ * All durations are milliseconds, all sizes bytes.
+ */
+
+export type Mode = 'http' | 'tcp';
+
+/** Where a config value came from, for messages that point back at the file. */
+export interface SourceRef {
+  file: string;
+  line: number;
+  column: number;
+  /** Key path inside the file, e.g. `backends[2].servers[0].port`. */
+  path: string;
+}
+
+export interface Timeouts {
+  connect: number;
+  client: number;
+  server: number;
+  httpRequest: number;
+  httpKeepAlive: number;
+  queue: number;
+  tunnel: number;
+  check: number;
+  /** Grace period for in-flight work on stop/reload. */
+  clientFin: number;
+  serverFin: number;
+}
+
+// ---------------------------------------------------------------- conditions
+/**
+ * An ACL expression, parsed (src/rules/acl-parser.ts). `acl` leaves name a fetch
+ * from the fetch registry (src/rules/fetches.ts); the compiler turns the tree into
+ * one plain function per rule.
+ */
+export type Condition =
+  | { kind: 'true' }
+  | { kind: 'false' }
+  | { kind: 'not'; expr: Condition }
+  | { kind: 'and'; terms: Condition[] }
+  | { kind: 'or'; terms: Condition[] }
+  | {
+      kind: 'match';
+      /** Fetch name as written, e.g. `hdr`, `path_beg`, `src`, `ssl_fc_sni`. */
+      fetch: string;
+      /** Fetch arguments, e.g. `['host']` for `hdr(host)`. */
+      args: string[];
+      /** Converters applied to the fetched sample, e.g. `[{name:'lower',args:[]}]`. */
+      converters: { name: string; args: string[] }[];
+      /** Match method: explicit `-m x` or implied by the fetch suffix (`path_beg` → `beg`). */
+      method: MatchMethod;
+      ignoreCase: boolean;
+      patterns: string[];
+      /** The text this leaf was parsed from, for logs and errors. */
+      text: string;
+    };
+
+export type MatchMethod =
+  | 'found'
+  | 'bool'
+  | 'int'
+  | 'ip'
+  | 'str'
+  | 'beg'
+  | 'end'
+  | 'sub'
+  | 'dir'
+  | 'dom'
+  | 'reg'
+  | 'len';
+
+// ---------------------------------------------------------------- TLS
+export interface TlsCertificate {
+  /** PEM text of the certificate chain. */
+  cert: string;
+  /** PEM text of the private key. */
+  key: string;
+  /** Host names from the certificate's SAN/CN, for SNI selection. */
+  names: string[];
+  /** File it was read from. */
+  source: string;
+}
+
+export interface TlsBindOptions {
+  certificates: TlsCertificate[];
+  minVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  maxVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  /** OpenSSL cipher list for TLS ≤ 1.2. */
+  ciphers?: string;
+  /** TLS 1.3 cipher suites. */
+  ciphersuites?: string;
+  alpn: string[];
+}
+
+export interface ServerTlsOptions {
+  enabled: boolean;
+  /** SNI sent to the server (from `sni` server option or the backend's ssl_sni). */
+  sni?: string;
+  verify: 'none' | 'required';
+  /** PEM CA bundle when verify is required. */
+  ca?: string;
+}
+
+// ---------------------------------------------------------------- frontends
+export interface Bind {
+  address: string;
+  port: number;
+  /** Present when TLS is terminated on this bind. */
+  tls?: TlsBindOptions;
+  /** `accept-proxy`: a PROXY protocol v1/v2 header precedes the stream. */
+  acceptProxy: boolean;
+  source?: SourceRef;
+}
+
+export interface UseBackendRule {
+  backend: string;
+  condition: Condition;
+  /** The condition as written, e.g. `hdr(host) -i api.company.com`. */
+  text: string;
+  source?: SourceRef;
+}
+
+export interface ForwardFor {
+  header: string;
+  /** Only add the header when the request has none. */
+  ifNone: boolean;
+  /** Sources (CIDR or address) for which no header is added. */
+  except: string[];
+}
+
+/** An `http-request` / `http-response` rule. More actions arrive with the rules issue. */
+export type HttpAction =
+  | { action: 'redirect-scheme'; scheme: string; code: 301 | 302 | 303 | 307 | 308 }
+  | { action: 'redirect-location'; location: string; code: 301 | 302 | 303 | 307 | 308 }
+  | { action: 'redirect-prefix'; prefix: string; code: 301 | 302 | 303 | 307 | 308 }
+  | { action: 'deny'; status: number }
+  | { action: 'set-header'; name: string; value: string }
+  | { action: 'add-header'; name: string; value: string }
+  | { action: 'del-header'; name: string };
+
+export interface HttpRule {
+  when: 'request' | 'response';
+  act: HttpAction;
+  /** Absent means always. */
+  condition?: Condition;
+  text: string;
+  source?: SourceRef;
+}
+
+export interface LogSettings {
+  /** `json` (pino object per request), HAProxy `httplog`/`tcplog`, or a custom `log-format`. */
+  format: 'json' | 'httplog' | 'tcplog' | 'custom';
+  /** The log-format template when format is `custom` (HAProxy variables). */
+  template?: string;
+  dontLogNull: boolean;
+  logHealthChecks: boolean;
+  enabled: boolean;
+}
+
+export interface Frontend {
+  name: string;
+  mode: Mode;
+  binds: Bind[];
+  defaultBackend?: string;
+  useBackend: UseBackendRule[];
+  /** For TLS-terminated http frontends: SNI/Host → backend, from backends' ssl_sni. */
+  hostBackends: { host: string; backend: string }[];
+  httpRules: HttpRule[];
+  timeouts: Timeouts;
+  /** Per-frontend connection limit (0 = only the global limit). */
+  maxconn: number;
+  forwardFor?: ForwardFor;
+  /** Add X-Forwarded-Proto / X-Forwarded-Host (on by default for http). */
+  forwardedProto: boolean;
+  forwardedHost: boolean;
+  log: LogSettings;
+  /** Raw HTTP responses by status, from errorfiles. An empty string means "close without response". */
+  errorFiles: Record<string, string>;
+  /** Largest request head accepted before 431 (HAProxy's tune.bufsize - tune.maxrewrite). */
+  maxHeaderBytes: number;
+  /** Every `option` word as written, for features that read them. */
+  options: string[];
+  source?: SourceRef;
+}
+
+// ---------------------------------------------------------------- backends
+export interface Balance {
+  /** roundrobin, static-rr, leastconn, source, uri, url_param, hdr, random, first. */
+  algorithm: string;
+  /** Algorithm arguments (`whole`, `len 4`, a url_param name, a header name…). */
+  args: string[];
+  hashType: 'map-based' | 'consistent';
+}
+
+export interface ServerCheck {
+  enabled: boolean;
+  inter: number;
+  fastinter: number;
+  downinter: number;
+  rise: number;
+  fall: number;
+  port?: number;
+  addr?: string;
+  /** Check over TLS (`check-ssl`). */
+  ssl: boolean;
+  sni?: string;
+}
+
+export interface Server {
+  name: string;
+  /** Numeric id inside its backend (HAProxy `sid`), from 1. */
+  id: number;
+  address: string;
+  port: number;
+  weight: number;
+  backup: boolean;
+  /** 0 = unlimited. */
+  maxconn: number;
+  /** 0 = unlimited. */
+  maxqueue: number;
+  disabled: boolean;
+  slowstart: number;
+  cookie?: string;
+  check: ServerCheck;
+  tls: ServerTlsOptions;
+  /** PROXY protocol version sent to the server: 0 = none. */
+  sendProxy: 0 | 1 | 2;
+  /** The `server` options as written, for features that read them later. */
+  options: string;
+  source?: SourceRef;
+}
+
+export interface HttpCheckSpec {
+  method: string;
+  uri: string;
+  version: string;
+  headers: { name: string; value: string }[];
+  body?: string;
+  /** `http-check expect`; default: status 200-399. */
+  expect?: { kind: 'status' | 'rstatus' | 'string' | 'rstring'; negate: boolean; value: string };
+}
+
+export type TcpCheckStep =
+  | { step: 'connect'; port?: number; ssl?: boolean }
+  | { step: 'send'; data: string }
+  | { step: 'send-binary'; hex: string }
+  | { step: 'expect'; kind: 'string' | 'rstring' | 'binary'; negate: boolean; value: string; minRecv?: number };
+
+export interface HealthCheck {
+  kind: 'tcp' | 'http' | 'tcp-check' | 'mysql' | 'pgsql' | 'redis' | 'smtp' | 'ssl-hello' | 'ldap';
+  http?: HttpCheckSpec;
+  tcpSteps?: TcpCheckStep[];
+  /** mysql-check / pgsql-check user. */
+  user?: string;
+  mysqlPost41?: boolean;
+  /** The option text as written. */
+  text: string;
+}
+
+export interface Backend {
+  name: string;
+  /** Proxy id (HAProxy `iid`), numbered from 1 in config order together with frontends. */
+  id: number;
+  mode: Mode;
+  balance: Balance;
+  servers: Server[];
+  healthCheck: HealthCheck;
+  timeouts: Timeouts;
+  /** Connection attempts after the first failed one. */
+  retries: number;
+  /** Allow a retry to go to another server. */
+  redispatch: boolean;
+  /** `option allbackups`. */
+  allBackups: boolean;
+  forwardFor?: ForwardFor;
+  httpRules: HttpRule[];
+  /** Host names this backend serves (seed `ssl_sni`). */
+  hostNames: string[];
+  errorFiles: Record<string, string>;
+  options: string[];
+  source?: SourceRef;
+}
+
+// ---------------------------------------------------------------- global / services
+export interface RuntimeApiSettings {
+  /** Unix socket path (seed: `<proxy_lib>/stats`). */
+  socketPath?: string;
+  mode: number;
+  level: 'user' | 'operator' | 'admin';
+  /** Optional TCP listener on loopback. */
+  tcp?: { address: string; port: number };
+}
+
+export interface StatsPageSettings {
+  address: string;
+  port: number;
+  uri: string;
+  username?: string;
+  password?: string;
+  refresh: number;
+  admin: boolean;
+}
+
+export interface PrometheusSettings {
+  address: string;
+  port: number;
+  uri: string;
+  prefix: 'tslb' | 'haproxy';
+}
+
+export interface Global {
+  /** Number of event-loop workers. */
+  workers: number;
+  user?: string;
+  group?: string;
+  pidfile?: string;
+  /** State directory (seed `proxy_lib`). */
+  stateDir?: string;
+  /** Global connection limit per process tree (0 = unlimited). */
+  maxconn: number;
+  /** How long in-flight work may take on stop/reload before it is cut. */
+  gracePeriod: number;
+  /** How connections reach workers: SO_REUSEPORT, cluster round robin, or a shared accept socket. */
+  acceptMode: 'auto' | 'reuseport' | 'rr' | 'shared';
+  /** Socket buffer / high-water mark size. */
+  bufSize: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  /** Access-log destination: `stdout`, a file path. */
+  accessLog: string;
+}
+
+/** A field accepted and carried, but whose feature belongs to a later issue. */
+export interface PendingFeature {
+  area: string;
+  path: string;
+  message: string;
+  value: unknown;
+}
+
+export interface Model {
+  global: Global;
+  frontends: Frontend[];
+  backends: Backend[];
+  runtimeApi?: RuntimeApiSettings;
+  stats?: StatsPageSettings;
+  prometheus?: PrometheusSettings;
+  /** Fields carried from the seed's ha_config/monitoring that later issues implement. */
+  extras: Record<string, unknown>;
+  pending: PendingFeature[];
+  /** Files the model was loaded from. */
+  files: string[];
+}

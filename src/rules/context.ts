@@ -1,0 +1,39 @@
+/**
+ * What a fetch can read. The L4 path fills the connection part; the L7 path adds
+ * the request (and, for response rules, the response). Fetches are registered in
+ * src/rules/fetches.ts with the stages where they are valid, so the config check
+ * refuses e.g. `hdr(host)` in a tcp frontend.
+ */
+export type Stage = 'connection' | 'request' | 'response';
+
+export interface SampleContext {
+  stage: Stage;
+  /** Client address/port (after PROXY protocol). IPv4-mapped IPv6 is unmapped. */
+  src: string;
+  srcPort: number;
+  /** Local (destination) address/port of the connection. */
+  dst: string;
+  dstPort: number;
+  /** TLS terminated on this connection. */
+  ssl: boolean;
+  /** SNI from the client hello, when TLS is terminated. */
+  sni: string | undefined;
+  frontend: string;
+  // ---- request (stage request/response); undefined/empty otherwise
+  method(): string;
+  /** Path without query, as in the request target (origin-form). */
+  path(): string;
+  /** Full request target as received. */
+  url(): string;
+  /** Query string without `?`, or '' when none. */
+  query(): string;
+  /** HTTP version as `1.0` / `1.1`. */
+  version(): string;
+  /** Last value of a request header (comma-joined values are not split), or undefined. */
+  header(name: string): string | undefined;
+  /** Every value of a request header, split on commas as HAProxy's hdr() does. */
+  headerValues(name: string): string[];
+  // ---- response (stage response)
+  status(): number;
+  responseHeader(name: string): string | undefined;
+}
