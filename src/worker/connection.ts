@@ -1,0 +1,38 @@
+/**
+ * What every data-path handler receives with an accepted socket: the connection's
+ * addresses (after PROXY protocol), TLS facts, and the worker it runs in.
+ */
+import type { Runtime } from './runtime';
+
+export interface ConnectionInfo {
+  /** Client address/port as rules, logs and balancers see it (PROXY header wins). */
+  src: string;
+  srcPort: number;
+  /** Local address/port the client connected to. */
+  dst: string;
+  dstPort: number;
+  /** TLS terminated by us on this connection. */
+  ssl: boolean;
+  sni: string | undefined;
+  /** Timestamp (ms, Date.now()) of accept, for logs and timers. */
+  acceptedAt: number;
+}
+
+/** The worker-wide state a handler needs. One instance per worker process. */
+export interface WorkerContext {
+  /** The config generation this worker serves. */
+  readonly runtime: Runtime;
+  /**
+   * Set once the worker is asked to drain (reload/stop). HTTP sessions then answer
+   * their next response with `Connection: close` and close when idle after it;
+   * idle keep-alive connections are not closed under a client.
+   */
+  draining: boolean;
+  /** Register a live client connection; the worker exits when none remain while draining. */
+  track(socket: import('node:net').Socket): void;
+  /**
+   * Coarse clock (ms) updated by one timer tick per worker, for timeouts that
+   * must not cost a timer per socket.
+   */
+  now(): number;
+}
