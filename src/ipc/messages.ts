@@ -1,6 +1,8 @@
 /** Typed messages between the primary and its workers (cluster IPC, JSON). */
 import type { Model } from '../config/model';
 
+export type ListenMode = 'reuseport' | 'cluster';
+
 /** One server's state as decided by the primary (checks, runtime API). */
 export interface ServerStateUpdate {
   backend: string;
@@ -14,23 +16,23 @@ export interface ServerStateUpdate {
 }
 
 export type PrimaryToWorker =
-  | { type: 'config'; generation: number; model: Model; ticketKeys: string /* base64, 48 bytes */; servers: ServerStateUpdate[] }
+  | {
+      type: 'config';
+      generation: number;
+      model: Model;
+      /** How this worker binds: its own SO_REUSEPORT socket, or the cluster's shared handle. */
+      listenMode: ListenMode;
+      /** TLS session ticket keys shared by all workers (base64 of 48 bytes). */
+      ticketKeys: string;
+      servers: ServerStateUpdate[];
+    }
   | { type: 'drain'; gracePeriod: number }
-  | { type: 'servers'; updates: ServerStateUpdate[] }
-  | { type: 'reopen-logs' };
+  | { type: 'servers'; updates: ServerStateUpdate[] };
 
 export type WorkerToPrimary =
   | { type: 'ready'; generation: number; listening: string[] }
   | { type: 'listen-failed'; generation: number; error: string }
-  | { type: 'drained'; generation: number }
-  | { type: 'counters'; generation: number; delta: CounterDelta };
-
-/** Counter increments since the last report, keyed by proxy and server name. */
-export interface CounterDelta {
-  frontends: Record<string, Record<string, number>>;
-  backends: Record<string, Record<string, number>>;
-  servers: Record<string, Record<string, number>>;
-}
+  | { type: 'drained'; generation: number };
 
 export function isWorkerMessage(m: unknown): m is WorkerToPrimary {
   return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string';

@@ -1,0 +1,74 @@
+/**
+ * The primary process: owns the pidfile and signals, supervises workers, and (as
+ * they land) runs health checks, stats, metrics and the runtime API.
+ */
+import { unlinkSync, writeFileSync } from 'node:fs';
+import type { Model } from '../config/model';
+import { createLogger, flushLogs } from '../log/logger';
+import { resolveIdentity } from './privileges';
+import { Supervisor } from './supervisor';
+
+export interface PrimaryOptions {
+  files: string[];
+  model: Model;
+  pidfile?: string;
+  debug: boolean;
+}
+
+/** Runs until stopped by a signal; resolves after a graceful stop. */
+export async function runPrimary(opts: PrimaryOptions): Promise<void> {
+  const { model } = opts;
+  if (opts.debug) model.global.logLevel = 'debug';
+  const log = createLogger('primary', model.global.logLevel);
+  // Fail before binding anything when the configured user or group is missing.
+  resolveIdentity(model.global.user, model.global.group);
+
+  const pidfile = opts.pidfile ?? model.global.pidfile;
+  if (pidfile) writeFileSync(pidfile, `${process.pid}\n`);
+
+  const supervisor = new Supervisor({ files: opts.files, log, serverStates: () => [] });
+  try {
+    await supervisor.start(model);
+  } catch (err) {
+    log.fatal({ event: 'start-failed' }, `cannot start: ${(err as Error).message}`);
+    await supervisor.stop();
+    removePidfile(pidfile);
+    flushLogs();
+    process.exit(1);
+  }
+  log.info(
+    { event: 'ready', generation: supervisor.generation, workers: model.global.workers, pid: process.pid },
+    `tslb ready: ${model.global.workers} worker(s) serving generation ${supervisor.generation}`,
+  );
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ event: 'stopping', signal }, `${signal} received: stopping gracefully`);
+      void supervisor.stop().then(resolve);
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    const reload = (signal: string) => {
+      log.info({ event: 'reload', signal }, `${signal} received: reloading configuration`);
+      void supervisor.reload();
+    };
+    process.on('SIGHUP', () => reload('SIGHUP'));
+    process.on('SIGUSR2', () => reload('SIGUSR2'));
+  });
+  log.info({ event: 'stopped' }, 'all workers stopped');
+  removePidfile(pidfile);
+  flushLogs();
+  process.exit(0);
+}
+
+function removePidfile(pidfile: string | undefined): void {
+  if (!pidfile) return;
+  try {
+    unlinkSync(pidfile);
+  } catch {
+    // already gone
+  }
+}

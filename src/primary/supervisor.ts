@@ -1,0 +1,231 @@
+/**
+ * The primary: forks one event-loop worker per configured core, hands each its
+ * config generation, respawns crashed workers with backoff, reloads (new
+ * generation up first, then the old one drains) and stops gracefully.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+import type { Model } from '../config/model';
+import { loadConfig, formatIssue } from '../config/load';
+import type { Logger } from '../log/logger';
+import { isWorkerMessage, type ListenMode, type PrimaryToWorker, type ServerStateUpdate, type WorkerToPrimary } from '../ipc/messages';
+import { resolveListenMode } from './listen-mode';
+
+interface Generation {
+  id: number;
+  model: Model;
+  listenMode: ListenMode;
+  /** Workers of this generation by worker slot (0..n-1). */
+  slots: (Worker | undefined)[];
+  ready: Set<number>;
+  draining: boolean;
+  /** Why its workers could not serve (a bind failed). */
+  failed?: string;
+}
+
+interface WorkerRecord {
+  generation: Generation;
+  slot: number;
+  ready: boolean;
+  /** Exits of a draining or stopped worker are expected; others are crashes. */
+  expectedExit: boolean;
+}
+
+export interface SupervisorOptions {
+  files: string[];
+  log: Logger;
+  /** Current server states (health checks); empty until checks run. */
+  serverStates: () => ServerStateUpdate[];
+  /** Called when a new generation serves, with its model. */
+  onGeneration?: (model: Model, generation: number) => void;
+}
+
+const READY_TIMEOUT = 15_000;
+const MAX_BACKOFF = 10_000;
+
+export class Supervisor {
+  private readonly records = new Map<Worker, WorkerRecord>();
+  private current?: Generation;
+  private nextId = 1;
+  private readonly ticketKeys = randomBytes(48).toString('base64');
+  private stopping = false;
+  private reloading = false;
+  private crashes = 0;
+  private lastCrash = 0;
+
+  constructor(private readonly opts: SupervisorOptions) {
+    cluster.setupPrimary({ exec: path.join(__dirname, '..', 'worker', 'main.js') });
+    cluster.on('message', (worker, msg) => {
+      if (isWorkerMessage(msg)) this.onMessage(worker, msg);
+    });
+    cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
+  }
+
+  get model(): Model | undefined {
+    return this.current?.model;
+  }
+
+  get generation(): number {
+    return this.current?.id ?? 0;
+  }
+
+  /** Start the first generation; rejects when its workers cannot serve. */
+  async start(model: Model): Promise<void> {
+    const listenMode = await resolveListenMode(model.global.acceptMode, this.opts.log);
+    const gen = await this.spawnGeneration(model, listenMode);
+    this.current = gen;
+    this.opts.onGeneration?.(model, gen.id);
+  }
+
+  /** Re-read the config files; on success roll to a new generation, else keep serving. */
+  async reload(): Promise<boolean> {
+    if (this.stopping || this.reloading || !this.current) return false;
+    this.reloading = true;
+    const log = this.opts.log;
+    try {
+      const result = loadConfig(this.opts.files);
+      for (const w of result.warnings) log.warn({ event: 'config-warning' }, formatIssue(w));
+      if (!result.model || result.errors.length) {
+        for (const e of result.errors) log.error({ event: 'config-error' }, formatIssue(e));
+        log.error({ event: 'reload-failed', errors: result.errors.length, generation: this.current.id }, 'reload refused: configuration is invalid, still serving the previous one');
+        return false;
+      }
+      const old = this.current;
+      let next: Generation;
+      try {
+        next = await this.spawnGeneration(result.model, old.listenMode);
+      } catch (err) {
+        log.error({ event: 'reload-failed', err: (err as Error).message, generation: old.id }, 'reload failed: new workers did not start, still serving the previous configuration');
+        return false;
+      }
+      this.current = next;
+      this.drainGeneration(old, result.model.global.gracePeriod);
+      this.opts.onGeneration?.(result.model, next.id);
+      log.info({ event: 'reloaded', generation: next.id }, `reloaded: generation ${next.id} serving, generation ${old.id} draining`);
+      return true;
+    } finally {
+      this.reloading = false;
+    }
+  }
+
+  /** Graceful stop: every worker drains within the grace period, then the promise resolves. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const grace = this.current?.model.global.gracePeriod ?? 0;
+    const gens = new Set([...this.records.values()].map((r) => r.generation));
+    for (const g of gens) this.drainGeneration(g, grace);
+    await new Promise<void>((resolve) => {
+      const check = () => (this.records.size === 0 ? resolve() : setTimeout(check, 20));
+      check();
+    });
+  }
+
+  /** Send a message to every worker of the serving generation (e.g. server states). */
+  broadcast(msg: PrimaryToWorker): void {
+    for (const [w, r] of this.records) if (r.generation === this.current && r.ready && w.isConnected()) w.send(msg);
+  }
+
+  workerPids(): number[] {
+    return [...this.records.keys()].map((w) => w.process.pid!).filter(Boolean);
+  }
+
+  private spawnGeneration(model: Model, listenMode: ListenMode): Promise<Generation> {
+    const gen: Generation = {
+      id: this.nextId++,
+      model,
+      listenMode,
+      slots: new Array(model.global.workers).fill(undefined),
+      ready: new Set(),
+      draining: false,
+    };
+    for (let slot = 0; slot < model.global.workers; slot++) this.fork(gen, slot);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => fail(new Error(`workers not ready after ${READY_TIMEOUT} ms`)), READY_TIMEOUT);
+      const poll = setInterval(() => {
+        if (gen.ready.size === model.global.workers) {
+          clearTimeout(timer);
+          clearInterval(poll);
+          resolve(gen);
+        } else if (gen.failed) fail(new Error(gen.failed));
+      }, 10);
+      const fail = (err: Error) => {
+        clearTimeout(timer);
+        clearInterval(poll);
+        this.drainGeneration(gen, 0);
+        reject(err);
+      };
+    });
+  }
+
+  private fork(gen: Generation, slot: number): void {
+    const worker = cluster.fork({ TSLB_LOG_LEVEL: gen.model.global.logLevel, TSLB_WORKER_SLOT: String(slot) });
+    gen.slots[slot] = worker;
+    this.records.set(worker, { generation: gen, slot, ready: false, expectedExit: false });
+    worker.once('online', () => {
+      worker.send({
+        type: 'config',
+        generation: gen.id,
+        model: gen.model,
+        listenMode: gen.listenMode,
+        ticketKeys: this.ticketKeys,
+        servers: this.opts.serverStates(),
+      } satisfies PrimaryToWorker);
+    });
+  }
+
+  private drainGeneration(gen: Generation, gracePeriod: number): void {
+    gen.draining = true;
+    for (const [w, r] of this.records) {
+      if (r.generation !== gen) continue;
+      r.expectedExit = true;
+      if (w.isConnected()) w.send({ type: 'drain', gracePeriod } satisfies PrimaryToWorker);
+      // A worker that ignores the drain is killed shortly after its grace period.
+      setTimeout(() => {
+        if (!w.isDead()) w.process.kill('SIGKILL');
+      }, gracePeriod + 5000).unref();
+    }
+  }
+
+  private onMessage(worker: Worker, msg: WorkerToPrimary): void {
+    const rec = this.records.get(worker);
+    if (!rec) return;
+    switch (msg.type) {
+      case 'ready':
+        rec.ready = true;
+        rec.generation.ready.add(rec.slot);
+        this.opts.log.debug({ worker: worker.process.pid, generation: msg.generation }, 'worker ready');
+        break;
+      case 'listen-failed':
+        rec.generation.failed = msg.error;
+        rec.expectedExit = true;
+        this.opts.log.error({ worker: worker.process.pid, generation: msg.generation }, msg.error);
+        break;
+      case 'drained':
+        rec.expectedExit = true;
+        break;
+    }
+  }
+
+  private onExit(worker: Worker, code: number | null, signal: string | null): void {
+    const rec = this.records.get(worker);
+    this.records.delete(worker);
+    if (!rec) return;
+    if (rec.generation.slots[rec.slot] === worker) rec.generation.slots[rec.slot] = undefined;
+    rec.generation.ready.delete(rec.slot);
+    if (rec.expectedExit || this.stopping || rec.generation.draining) return;
+    // A crash: respawn the same slot of the same generation, backing off when crashes repeat.
+    const now = Date.now();
+    this.crashes = now - this.lastCrash > 60_000 ? 1 : this.crashes + 1;
+    this.lastCrash = now;
+    const delay = Math.min(MAX_BACKOFF, 100 * 2 ** (this.crashes - 1));
+    this.opts.log.error(
+      { event: 'worker-crashed', worker: worker.process.pid, code, signal, respawnIn: delay },
+      `worker ${worker.process.pid} exited unexpectedly (code ${code}, signal ${signal}); respawning in ${delay} ms`,
+    );
+    setTimeout(() => {
+      if (!this.stopping && !rec.generation.draining) this.fork(rec.generation, rec.slot);
+    }, delay);
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * Worker process entry: receives its config generation from the primary over IPC,
+ * compiles it, binds its listeners and serves until told to drain.
+ */
+import type * as net from 'node:net';
+import { setDefaultHighWaterMark } from 'node:stream';
+import { createLogger, flushLogs, type Logger } from '../log/logger';
+import { isPrimaryMessage, type PrimaryToWorker, type WorkerToPrimary } from '../ipc/messages';
+import { dropPrivileges } from '../primary/privileges';
+import type { WorkerContext } from './connection';
+import { startListeners } from './listeners';
+import { Runtime } from './runtime';
+
+class Worker implements WorkerContext {
+  runtime!: Runtime;
+  draining = false;
+  private generation = 0;
+  private readonly live = new Set<net.Socket>();
+  private listeners: net.Server[] = [];
+  private clock = Date.now();
+  private readonly tick: NodeJS.Timeout;
+
+  constructor(private log: Logger) {
+    // One coarse clock tick per worker instead of a timer per socket.
+    this.tick = setInterval(() => {
+      this.clock = Date.now();
+    }, 250);
+    this.tick.unref();
+  }
+
+  now(): number {
+    return this.clock;
+  }
+
+  track(socket: net.Socket): void {
+    this.live.add(socket);
+    socket.once('close', () => {
+      this.live.delete(socket);
+      if (this.draining && this.live.size === 0) this.exit();
+    });
+  }
+
+  async configure(msg: Extract<PrimaryToWorker, { type: 'config' }>): Promise<void> {
+    this.generation = msg.generation;
+    this.log = this.log.child({ gen: msg.generation });
+    this.log.level = msg.model.global.logLevel;
+    setDefaultHighWaterMark(false, msg.model.global.bufSize);
+    this.runtime = new Runtime(msg.model);
+    this.runtime.applyStates(msg.servers);
+    try {
+      this.listeners = await startListeners(this.runtime.frontends, this, msg.listenMode, Buffer.from(msg.ticketKeys, 'base64'));
+    } catch (err) {
+      send({ type: 'listen-failed', generation: msg.generation, error: (err as Error).message });
+      flushLogs();
+      process.exit(1);
+    }
+    const { user, group } = msg.model.global;
+    if (user || group) dropPrivileges(user, group);
+    send({
+      type: 'ready',
+      generation: msg.generation,
+      listening: this.runtime.frontends.flatMap((f) => f.config.binds.map((b) => `${f.name}@${b.address}:${b.port}`)),
+    });
+  }
+
+  /** Stop accepting; let connections finish (see WorkerContext.draining), then exit. */
+  drain(gracePeriod: number): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.log.info({ connections: this.live.size }, 'draining');
+    for (const l of this.listeners) l.close();
+    if (this.live.size === 0) return this.exit();
+    setTimeout(() => {
+      this.log.warn({ connections: this.live.size }, 'grace period over, closing remaining connections');
+      for (const s of this.live) s.destroy();
+      this.exit();
+    }, gracePeriod).unref();
+  }
+
+  private exit(): void {
+    send({ type: 'drained', generation: this.generation });
+    flushLogs();
+    // Let the IPC message leave before the channel closes.
+    process.disconnect?.();
+    setTimeout(() => process.exit(0), 50).unref();
+  }
+}
+
+function send(msg: WorkerToPrimary): void {
+  if (process.connected) process.send?.(msg);
+}
+
+function main(): void {
+  const log = createLogger('worker', process.env.TSLB_LOG_LEVEL ?? 'info');
+  const worker = new Worker(log);
+  process.on('message', (m: unknown) => {
+    if (!isPrimaryMessage(m)) return;
+    switch (m.type) {
+      case 'config':
+        void worker.configure(m);
+        break;
+      case 'drain':
+        worker.drain(m.gracePeriod);
+        break;
+      case 'servers':
+        worker.runtime?.applyStates(m.updates);
+        break;
+    }
+  });
+  // The primary owns signals: a worker only stops when told (or when the primary dies).
+  process.on('SIGINT', () => undefined);
+  process.on('SIGTERM', () => worker.drain(0));
+  process.on('SIGHUP', () => undefined);
+  process.on('disconnect', () => {
+    if (!worker.draining) worker.drain(0);
+  });
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception in worker');
+    flushLogs();
+    process.exit(70);
+  });
+}
+
+main();
