@@ -1,0 +1,414 @@
+/**
+ * Parsers for the HAProxy syntaxes the config accepts inside YAML strings:
+ * time values, sizes, `server` keywords (the seed's `server_ops`), `option`
+ * lines and `balance` lines. Each returns plain values plus messages; the
+ * loader attaches file positions.
+ */
+import type { ForwardFor, HealthCheck, HttpCheckSpec } from './model';
+import { didYouMean } from './suggest';
+
+export type Parsed<T> = { value: T; error?: undefined } | { value?: undefined; error: string };
+
+const TIME_UNITS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** HAProxy time: `500ms`, `5s`, `2m`, `1h`, `1d`, `100us`; a bare number is milliseconds. */
+export function parseTime(v: string | number): Parsed<number> {
+  if (typeof v === 'number') {
+    return Number.isInteger(v) && v >= 0 ? { value: v } : { error: `bad time "${v}": must be a non-negative integer (ms)` };
+  }
+  const m = /^(\d+)(us|ms|s|m|h|d)?$/.exec(v.trim());
+  if (!m) return { error: `bad time "${v}": expected a number with an optional unit us|ms|s|m|h|d (e.g. 5s, 500ms)` };
+  return { value: Math.ceil(Number(m[1]) * TIME_UNITS[m[2] ?? 'ms']) };
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 * 1024, g: 1024 * 1024 * 1024 };
+
+/** A byte size: `16384`, `16k`, `1m`, `1g`. */
+export function parseSize(v: string | number): Parsed<number> {
+  if (typeof v === 'number') {
+    return Number.isInteger(v) && v >= 0 ? { value: v } : { error: `bad size "${v}": must be a non-negative integer` };
+  }
+  const m = /^(\d+)([kmg]?)$/i.exec(v.trim());
+  if (!m) return { error: `bad size "${v}": expected a number with an optional unit k|m|g` };
+  return { value: Number(m[1]) * SIZE_UNITS[m[2].toLowerCase()] };
+}
+
+/**
+ * Splits a line into words as HAProxy's config parser does: blanks separate
+ * words, `\ ` is a literal space, and '…' / "…" quote. Other backslash
+ * sequences (`\r\n` in the old httpchk header syntax) are kept as written.
+ */
+export function splitWords(text: string): string[] {
+  const words: string[] = [];
+  let cur = '';
+  let inWord = false;
+  let quote = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote) {
+      if (c === quote) quote = '';
+      else if (c === '\\' && quote === '"' && (text[i + 1] === '"' || text[i + 1] === '\\')) cur += text[++i];
+      else cur += c;
+      continue;
+    }
+    if (c === '\\' && (text[i + 1] === ' ' || text[i + 1] === '\t' || text[i + 1] === '"' || text[i + 1] === "'")) {
+      cur += text[++i];
+      inWord = true;
+    } else if (c === ' ' || c === '\t') {
+      if (inWord) words.push(cur);
+      cur = '';
+      inWord = false;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+      inWord = true;
+    } else {
+      cur += c;
+      inWord = true;
+    }
+  }
+  if (inWord) words.push(cur);
+  return words;
+}
+
+// ---------------------------------------------------------------- server keywords
+
+/** What a `server` line's keywords set. Absent = not given. */
+export interface ServerOptionValues {
+  check?: boolean;
+  fall?: number;
+  rise?: number;
+  inter?: number;
+  fastinter?: number;
+  downinter?: number;
+  weight?: number;
+  backup?: boolean;
+  maxconn?: number;
+  maxqueue?: number;
+  disabled?: boolean;
+  slowstart?: number;
+  cookie?: string;
+  id?: number;
+  checkPort?: number;
+  checkAddr?: string;
+  ssl?: boolean;
+  verify?: 'none' | 'required';
+  sni?: string;
+  caFile?: string;
+  checkSsl?: boolean;
+  checkSni?: string;
+  sendProxy?: 0 | 1 | 2;
+}
+
+/** A keyword accepted and carried, but implemented by a later issue. */
+export interface PendingKeyword {
+  keyword: string;
+  area: string;
+}
+
+export interface ServerOptionsResult {
+  values: ServerOptionValues;
+  pending: PendingKeyword[];
+  errors: string[];
+}
+
+type Apply = (v: ServerOptionValues, arg: string) => string | undefined;
+
+function intArg(key: keyof ServerOptionValues, min: number, max: number): Apply {
+  return (v, arg) => {
+    if (!/^\d+$/.test(arg) || Number(arg) < min || Number(arg) > max) return `must be ${min}..${max}, not "${arg}"`;
+    (v as Record<string, unknown>)[key] = Number(arg);
+    return undefined;
+  };
+}
+
+function timeArg(key: keyof ServerOptionValues): Apply {
+  return (v, arg) => {
+    const t = parseTime(arg);
+    if (t.error !== undefined) return t.error;
+    (v as Record<string, unknown>)[key] = t.value;
+    return undefined;
+  };
+}
+
+function flag(set: (v: ServerOptionValues) => void): Apply {
+  return (v) => {
+    set(v);
+    return undefined;
+  };
+}
+
+/** `sni str(host)` or a plain host name; other sample expressions need the rules issue. */
+function sniArg(key: 'sni' | 'checkSni'): Apply {
+  return (v, arg) => {
+    const m = /^str\((.*)\)$/.exec(arg);
+    if (m) v[key] = m[1];
+    else if (/^[A-Za-z0-9.-]+$/.test(arg)) v[key] = arg;
+    else return `only a host name or str(<host>) is supported, not "${arg}"`;
+    return undefined;
+  };
+}
+
+interface KeywordDef {
+  /** Number of arguments the keyword takes. */
+  args: number;
+  apply?: Apply;
+  /** Set for keywords a later issue implements: accepted and reported. */
+  area?: string;
+}
+
+const MAX_INT = 2 ** 31 - 1;
+
+const SERVER_KEYWORDS: Record<string, KeywordDef> = {
+  check: { args: 0, apply: flag((v) => (v.check = true)) },
+  'no-check': { args: 0, apply: flag((v) => (v.check = false)) },
+  fall: { args: 1, apply: intArg('fall', 1, MAX_INT) },
+  rise: { args: 1, apply: intArg('rise', 1, MAX_INT) },
+  inter: { args: 1, apply: timeArg('inter') },
+  fastinter: { args: 1, apply: timeArg('fastinter') },
+  downinter: { args: 1, apply: timeArg('downinter') },
+  weight: { args: 1, apply: intArg('weight', 0, 256) },
+  backup: { args: 0, apply: flag((v) => (v.backup = true)) },
+  'no-backup': { args: 0, apply: flag((v) => (v.backup = false)) },
+  maxconn: { args: 1, apply: intArg('maxconn', 0, MAX_INT) },
+  maxqueue: { args: 1, apply: intArg('maxqueue', 0, MAX_INT) },
+  disabled: { args: 0, apply: flag((v) => (v.disabled = true)) },
+  enabled: { args: 0, apply: flag((v) => (v.disabled = false)) },
+  id: { args: 1, apply: intArg('id', 1, MAX_INT) },
+  port: { args: 1, apply: intArg('checkPort', 1, 65535) },
+  addr: { args: 1, apply: (v, a) => void (v.checkAddr = a) },
+  ssl: { args: 0, apply: flag((v) => (v.ssl = true)) },
+  'no-ssl': { args: 0, apply: flag((v) => (v.ssl = false)) },
+  verify: {
+    args: 1,
+    apply: (v, a) => {
+      if (a !== 'none' && a !== 'required') return `must be none or required, not "${a}"`;
+      v.verify = a;
+      return undefined;
+    },
+  },
+  sni: { args: 1, apply: sniArg('sni') },
+  'ca-file': { args: 1, apply: (v, a) => void (v.caFile = a) },
+  'check-ssl': { args: 0, apply: flag((v) => (v.checkSsl = true)) },
+  'check-sni': { args: 1, apply: sniArg('checkSni') },
+  'send-proxy': { args: 0, apply: flag((v) => (v.sendProxy = 1)) },
+  'send-proxy-v2': { args: 0, apply: flag((v) => (v.sendProxy = 2)) },
+  'no-send-proxy': { args: 0, apply: flag((v) => (v.sendProxy = 0)) },
+  // Carried for later issues.
+  slowstart: { args: 1, apply: timeArg('slowstart'), area: 'balancing (slowstart)' },
+  cookie: { args: 1, apply: (v, a) => void (v.cookie = a), area: 'session persistence (cookie)' },
+  'on-marked-down': { args: 1, area: 'health checks (on-marked-down)' },
+  'on-marked-up': { args: 1, area: 'health checks (on-marked-up)' },
+  'on-error': { args: 1, area: 'health checks (on-error)' },
+  'error-limit': { args: 1, area: 'health checks (on-error)' },
+  observe: { args: 1, area: 'health checks (observe)' },
+  track: { args: 1, area: 'health checks (track)' },
+  'agent-check': { args: 0, area: 'health checks (agent-check)' },
+  'agent-port': { args: 1, area: 'health checks (agent-check)' },
+  'agent-inter': { args: 1, area: 'health checks (agent-check)' },
+  'agent-addr': { args: 1, area: 'health checks (agent-check)' },
+  'agent-send': { args: 1, area: 'health checks (agent-check)' },
+  'check-send-proxy': { args: 0, area: 'health checks (check-send-proxy)' },
+  redir: { args: 1, area: 'http rules (redir)' },
+  'non-stick': { args: 0, area: 'session persistence (non-stick)' },
+  alpn: { args: 1, area: 'TLS to servers (alpn)' },
+  crt: { args: 1, area: 'TLS to servers (client certificate)' },
+  'ssl-min-ver': { args: 1, area: 'TLS to servers (ssl-min-ver)' },
+  'ssl-max-ver': { args: 1, area: 'TLS to servers (ssl-max-ver)' },
+  'pool-max-conn': { args: 1, area: 'connection pooling (pool-max-conn)' },
+  'pool-purge-delay': { args: 1, area: 'connection pooling (pool-purge-delay)' },
+  'init-addr': { args: 1, area: 'DNS resolution (init-addr)' },
+  resolvers: { args: 1, area: 'DNS resolution (resolvers)' },
+};
+
+/** Parses `server` keywords such as `check fall 3 rise 2 weight 100 backup`. */
+export function parseServerOptions(text: string): ServerOptionsResult {
+  const values: ServerOptionValues = {};
+  const pending: PendingKeyword[] = [];
+  const errors: string[] = [];
+  const words = splitWords(text);
+  for (let i = 0; i < words.length; i++) {
+    const kw = words[i];
+    const def = SERVER_KEYWORDS[kw];
+    if (!def) {
+      errors.push(`unknown server keyword "${kw}"${didYouMean(kw, Object.keys(SERVER_KEYWORDS))}`);
+      continue;
+    }
+    const args = words.slice(i + 1, i + 1 + def.args);
+    if (args.length < def.args) {
+      errors.push(`server keyword "${kw}" needs ${def.args} argument${def.args > 1 ? 's' : ''}`);
+      break;
+    }
+    i += def.args;
+    const err = def.apply?.(values, args[0]);
+    if (err) errors.push(`${kw}: ${err}`);
+    if (def.area) pending.push({ keyword: [kw, ...args].join(' '), area: def.area });
+  }
+  return { values, pending, errors };
+}
+
+// ---------------------------------------------------------------- option lines
+
+export type OptionResult =
+  | { kind: 'check'; check: HealthCheck }
+  | { kind: 'forwardfor'; forwardFor: ForwardFor }
+  /** An option this issue implements, by name (httplog, redispatch…). */
+  | { kind: 'flag'; name: string }
+  /** An option a later issue implements. */
+  | { kind: 'pending'; name: string; area: string }
+  | { kind: 'error'; error: string };
+
+/** Options that only switch something on. */
+const FLAG_OPTIONS = new Set([
+  'httplog',
+  'tcplog',
+  'dontlognull',
+  'log-health-checks',
+  'redispatch',
+  'allbackups',
+  'http-keep-alive',
+]);
+
+const PENDING_OPTIONS: Record<string, string> = {
+  httpslog: 'logging (httpslog)',
+  'http-server-close': 'http connection modes (http-server-close)',
+  httpclose: 'http connection modes (httpclose)',
+  'http-pretend-keepalive': 'http connection modes (http-pretend-keepalive)',
+  'http-buffer-request': 'http connection modes (http-buffer-request)',
+  'http-no-delay': 'http connection modes (http-no-delay)',
+  abortonclose: 'http connection modes (abortonclose)',
+  'prefer-last-server': 'balancing (prefer-last-server)',
+  persist: 'session persistence (persist)',
+  originalto: 'http rules (originalto)',
+  tcpka: 'tcp keep-alive (tcpka)',
+  clitcpka: 'tcp keep-alive (clitcpka)',
+  srvtcpka: 'tcp keep-alive (srvtcpka)',
+  'splice-auto': 'performance (splice)',
+  'splice-request': 'performance (splice)',
+  'splice-response': 'performance (splice)',
+  contstats: 'statistics (contstats)',
+  'log-separate-errors': 'logging (log-separate-errors)',
+  logasap: 'logging (logasap)',
+  nolinger: 'tcp tuning (nolinger)',
+  'independent-streams': 'tcp tuning (independent-streams)',
+  'socket-stats': 'statistics (socket-stats)',
+};
+
+const CHECK_OPTIONS = ['httpchk', 'tcp-check', 'mysql-check', 'pgsql-check', 'redis-check', 'smtpchk', 'ssl-hello-chk', 'ldap-check'];
+
+const ALL_OPTIONS = [...FLAG_OPTIONS, ...Object.keys(PENDING_OPTIONS), ...CHECK_OPTIONS, 'forwardfor'];
+
+/** Parses one `option` line (without the word `option`), e.g. `httpchk GET /health`. */
+export function parseOption(text: string): OptionResult {
+  const words = splitWords(text);
+  const name = words[0] ?? '';
+  const args = words.slice(1);
+  if (FLAG_OPTIONS.has(name)) {
+    return args.length ? { kind: 'error', error: `option ${name} takes no argument` } : { kind: 'flag', name };
+  }
+  if (name in PENDING_OPTIONS) return { kind: 'pending', name, area: PENDING_OPTIONS[name] };
+  if (name === 'forwardfor') return parseForwardFor(args);
+  if (CHECK_OPTIONS.includes(name)) {
+    const r = parseCheckOption(name, args, text.trim());
+    return r.error !== undefined ? { kind: 'error', error: r.error } : { kind: 'check', check: r.value };
+  }
+  return { kind: 'error', error: `unknown option "${name}"${didYouMean(name, ALL_OPTIONS)}` };
+}
+
+function parseForwardFor(args: string[]): OptionResult {
+  const ff: ForwardFor = { header: 'X-Forwarded-For', ifNone: false, except: [] };
+  for (let i = 0; i < args.length; i++) {
+    const w = args[i];
+    if (w === 'if-none') ff.ifNone = true;
+    else if ((w === 'except' || w === 'header') && i + 1 < args.length) {
+      if (w === 'except') ff.except.push(args[++i]);
+      else ff.header = args[++i];
+    } else return { kind: 'error', error: `option forwardfor: unexpected "${w}" (expected except <network>, header <name>, if-none)` };
+  }
+  return { kind: 'forwardfor', forwardFor: ff };
+}
+
+function parseCheckOption(name: string, args: string[], text: string): Parsed<HealthCheck> {
+  switch (name) {
+    case 'httpchk': {
+      const http = parseHttpchkArgs(args);
+      return http.error !== undefined ? http : { value: { kind: 'http', http: http.value, text } };
+    }
+    case 'tcp-check':
+      return noArgs(name, args, { kind: 'tcp-check', tcpSteps: [], text });
+    case 'redis-check':
+      return noArgs(name, args, { kind: 'redis', text });
+    case 'ssl-hello-chk':
+      return noArgs(name, args, { kind: 'ssl-hello', text });
+    case 'ldap-check':
+      return noArgs(name, args, { kind: 'ldap', text });
+    case 'smtpchk':
+      if (args.length !== 0 && args.length !== 2) return { error: 'option smtpchk takes no argument or <HELO|EHLO> <domain>' };
+      if (args.length === 2 && !/^(HELO|EHLO)$/i.test(args[0])) return { error: `option smtpchk: expected HELO or EHLO, not "${args[0]}"` };
+      return { value: { kind: 'smtp', text } };
+    case 'mysql-check': {
+      if (args.length === 0) return { value: { kind: 'mysql', text } };
+      if (args[0] !== 'user' || args.length < 2 || args.length > 3 || (args.length === 3 && args[2] !== 'post-41')) {
+        return { error: 'option mysql-check takes [user <name> [post-41]]' };
+      }
+      return { value: { kind: 'mysql', user: args[1], mysqlPost41: args.length === 3, text } };
+    }
+    case 'pgsql-check':
+      if (args.length !== 2 || args[0] !== 'user') return { error: 'option pgsql-check needs user <name>' };
+      return { value: { kind: 'pgsql', user: args[1], text } };
+  }
+  return { error: `unknown check option "${name}"` };
+}
+
+function noArgs(name: string, args: string[], check: HealthCheck): Parsed<HealthCheck> {
+  return args.length ? { error: `option ${name} takes no argument` } : { value: check };
+}
+
+const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'CONNECT']);
+
+/**
+ * `httpchk [<method>] [<uri>] [<version> [<host>]]`, where the version may carry
+ * extra header lines in HAProxy's old escaped form: `HTTP/1.1\r\nHost:\ x`.
+ */
+export function parseHttpchkArgs(args: string[]): Parsed<HttpCheckSpec> {
+  // HAProxy's default check request.
+  const spec: HttpCheckSpec = { method: 'OPTIONS', uri: '/', version: 'HTTP/1.0', headers: [] };
+  let rest = args;
+  if (rest.length === 1) {
+    spec.uri = rest[0];
+    rest = [];
+  } else if (rest.length >= 2) {
+    spec.method = rest[0].toUpperCase();
+    spec.uri = rest[1];
+    rest = rest.slice(2);
+  }
+  if (rest.length > 2) return { error: `option httpchk: too many arguments ("${rest.slice(2).join(' ')}")` };
+  if (!HTTP_METHODS.has(spec.method)) return { error: `option httpchk: unknown method "${spec.method}"` };
+  if (!spec.uri.startsWith('/') && spec.uri !== '*') return { error: `option httpchk: URI must start with "/", not "${spec.uri}"` };
+  if (rest.length) {
+    const lines = rest[0].split(/\\r\\n|\\n/);
+    spec.version = lines[0];
+    if (!/^HTTP\/1\.[01]$/.test(spec.version)) return { error: `option httpchk: version must be HTTP/1.0 or HTTP/1.1, not "${spec.version}"` };
+    for (const line of lines.slice(1)) {
+      if (line === '') continue;
+      const colon = line.indexOf(':');
+      if (colon <= 0) return { error: `option httpchk: bad header line "${line}" (expected Name: value)` };
+      spec.headers.push({ name: line.slice(0, colon).trim(), value: line.slice(colon + 1).trim() });
+    }
+    if (rest.length === 2) spec.headers.push({ name: 'Host', value: rest[1] });
+  }
+  return { value: spec };
+}
+
+// ---------------------------------------------------------------- balance
+
+/**
+ * `balance` as written: `roundrobin`, `uri whole`, `url_param userid`, `hdr(host)`.
+ * HAProxy's `hdr(<name>)` and `rdp-cookie(<name>)` carry their argument in parentheses.
+ */
+export function parseBalanceLine(text: string): { algorithm: string; args: string[] } {
+  const words = splitWords(text);
+  const first = words[0] ?? '';
+  const m = /^([a-z_-]+)\((.*)\)$/.exec(first);
+  if (m) return { algorithm: m[1], args: [m[2], ...words.slice(1)] };
+  return { algorithm: first, args: words.slice(1) };
+}
