@@ -37,7 +37,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
     process.exit(1);
   }
   log.info(
-    { event: 'ready', generation: supervisor.generation, workers: model.global.workers, pid: process.pid },
+    { event: 'ready', generation: supervisor.generation, workers: supervisor.workerPids(), pid: process.pid },
     `tslb ready: ${model.global.workers} worker(s) serving generation ${supervisor.generation}`,
   );
 

@@ -102,7 +102,7 @@ export class Supervisor {
       this.current = next;
       this.drainGeneration(old, result.model.global.gracePeriod);
       this.opts.onGeneration?.(result.model, next.id);
-      log.info({ event: 'reloaded', generation: next.id }, `reloaded: generation ${next.id} serving, generation ${old.id} draining`);
+      log.info({ event: 'reloaded', generation: next.id, workers: next.slots.map((w) => w?.process.pid) }, `reloaded: generation ${next.id} serving, generation ${old.id} draining`);
       return true;
     } finally {
       this.reloading = false;
@@ -195,7 +195,7 @@ export class Supervisor {
       case 'ready':
         rec.ready = true;
         rec.generation.ready.add(rec.slot);
-        this.opts.log.debug({ worker: worker.process.pid, generation: msg.generation }, 'worker ready');
+        this.opts.log.info({ event: 'worker-ready', worker: worker.process.pid, generation: msg.generation, listening: msg.listening }, 'worker ready');
         break;
       case 'listen-failed':
         rec.generation.failed = msg.error;
