@@ -1,17 +1,25 @@
 /**
  * Opening connections to servers, shared by the L4 and L7 paths: plain or TLS
  * (re-encryption), with the PROXY protocol header when the server asks for it,
- * bounded by `timeout connect`.
+ * bounded by `timeout connect` (which covers the TLS handshake too).
  */
 import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { encodeProxyHeader } from '../proxyproto';
 import type { ServerRuntime } from './runtime';
 import type { ConnectionInfo } from './connection';
 
 export type UpstreamCallback = (err: Error | null, socket?: net.Socket) => void;
 
+/**
+ * Connects to `server`; the callback gets a socket ready for payload bytes: TCP
+ * connected, PROXY header written (send-proxy, sent in clear before any TLS, as
+ * HAProxy does), TLS handshake done when the server uses `ssl`.
+ */
 export function connectUpstream(server: ServerRuntime, info: ConnectionInfo, timeoutMs: number, cb: UpstreamCallback): void {
   const cfg = server.config;
-  const socket = net.connect({ host: cfg.address, port: cfg.port, noDelay: true });
+  const raw = net.connect({ host: cfg.address, port: cfg.port, noDelay: true });
+  let socket: net.Socket = raw;
   let done = false;
   const timer = setTimeout(() => finish(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), timeoutMs);
   function finish(err: Error | null): void {
@@ -19,16 +27,33 @@ export function connectUpstream(server: ServerRuntime, info: ConnectionInfo, tim
     done = true;
     clearTimeout(timer);
     socket.removeListener('error', finish);
-    socket.removeListener('connect', onConnect);
     if (err) {
       socket.destroy();
+      raw.destroy();
       cb(err);
     } else cb(null, socket);
   }
   function onConnect(): void {
+    if (cfg.sendProxy) {
+      raw.write(encodeProxyHeader(cfg.sendProxy, { src: info.src, srcPort: info.srcPort, dst: info.dst, dstPort: info.dstPort }));
+    }
+    if (!cfg.tls.enabled) return finish(null);
+    raw.removeListener('error', finish);
+    const opts: tls.ConnectionOptions = {
+      socket: raw,
+      host: cfg.address,
+      rejectUnauthorized: cfg.tls.verify === 'required',
+      ca: cfg.tls.ca,
+    };
+    const sni = cfg.tls.sni;
+    // SNI carries host names only (RFC 6066 §3).
+    if (sni && net.isIP(sni) === 0) opts.servername = sni;
+    socket = tls.connect(opts, onSecure);
+    socket.once('error', finish);
+  }
+  function onSecure(): void {
     finish(null);
   }
-  socket.once('connect', onConnect);
-  socket.once('error', finish);
-  void info;
+  raw.once('connect', onConnect);
+  raw.once('error', finish);
 }

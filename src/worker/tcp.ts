@@ -1,0 +1,322 @@
+/**
+ * The L4 (`mode tcp`) data path: route the connection, pick a server, connect with
+ * `timeout connect` (retries, then redispatch on the last retry, as HAProxy's
+ * `option redispatch` default), then tunnel bytes both ways with backpressure and
+ * half-close: a FIN from one side is forwarded as a FIN to the other while the
+ * opposite direction keeps flowing.
+ *
+ * Socket event handlers are shared functions that find their session through a
+ * property on the socket, so a connection costs no closures beyond one
+ * connect callback.
+ */
+import type * as net from 'node:net';
+import type { BalanceKey } from '../balance/balancer';
+import type { SampleContext } from '../rules/context';
+import type { ConnectionInfo, WorkerContext } from './connection';
+import { sessionOpened } from './counters';
+import type { BackendRuntime, FrontendRuntime, ServerRuntime } from './runtime';
+import { connectUpstream } from './upstream';
+
+/** HAProxy waits this long (at most, bounded by `timeout connect`) before retrying the same server. */
+const RETRY_TURNAROUND_MS = 1000;
+
+/** The connection-stage sample context for tcp rules: no request, no response. */
+export class ConnectionSampleContext implements SampleContext {
+  readonly stage = 'connection' as const;
+  readonly src: string;
+  readonly srcPort: number;
+  readonly dst: string;
+  readonly dstPort: number;
+  readonly ssl: boolean;
+  readonly sni: string | undefined;
+
+  constructor(
+    info: ConnectionInfo,
+    readonly frontend: string,
+  ) {
+    this.src = info.src;
+    this.srcPort = info.srcPort;
+    this.dst = info.dst;
+    this.dstPort = info.dstPort;
+    this.ssl = info.ssl;
+    this.sni = info.sni;
+  }
+
+  method(): string {
+    return '';
+  }
+  path(): string {
+    return '';
+  }
+  url(): string {
+    return '';
+  }
+  query(): string {
+    return '';
+  }
+  version(): string {
+    return '';
+  }
+  header(): string | undefined {
+    return undefined;
+  }
+  headerValues(): string[] {
+    return [];
+  }
+  status(): number {
+    return 0;
+  }
+  responseHeader(): string | undefined {
+    return undefined;
+  }
+}
+
+function noHeader(): undefined {
+  return undefined;
+}
+
+interface SessionSocket extends net.Socket {
+  tcpSession?: TcpSession;
+}
+
+class TcpSession {
+  readonly key: BalanceKey;
+  server: SessionSocket | undefined;
+  /** Server currently holding a slot (take/release) for this session. */
+  srv: ServerRuntime | undefined;
+  /** Connection attempts that failed so far. */
+  failures = 0;
+  connecting = false;
+  clientClosed = false;
+  serverClosed = false;
+  finished = false;
+  retryTimer: NodeJS.Timeout | undefined;
+  readonly onUpstream: (err: Error | null, socket?: net.Socket) => void;
+
+  constructor(
+    readonly client: SessionSocket,
+    readonly fe: FrontendRuntime,
+    readonly be: BackendRuntime,
+    readonly info: ConnectionInfo,
+  ) {
+    this.key = { src: info.src, path: '', uri: '', header: noHeader };
+    this.onUpstream = (err, socket) => this.connected(err, socket);
+  }
+
+  /** Pick a server (avoiding `avoid` on redispatch) and connect to it. */
+  dispatch(avoid: ServerRuntime | undefined): void {
+    const be = this.be;
+    const srv = be.pick(this.key, avoid);
+    if (!srv) return this.abort();
+    if (avoid && srv !== avoid) {
+      be.counters.redispatches++;
+      avoid.counters.redispatches++;
+    } else if (this.failures > 0) {
+      be.counters.retries++;
+      srv.counters.retries++;
+    }
+    srv.counters.lbTotal++;
+    be.counters.lbTotal++;
+    this.attempt(srv);
+  }
+
+  attempt(srv: ServerRuntime): void {
+    this.retryTimer = undefined;
+    if (this.clientClosed) return this.finish();
+    this.be.take(srv);
+    this.srv = srv;
+    this.connecting = true;
+    connectUpstream(srv, this.info, this.be.config.timeouts.connect, this.onUpstream);
+  }
+
+  connected(err: Error | null, socket: net.Socket | undefined): void {
+    this.connecting = false;
+    const srv = this.srv!;
+    if (this.clientClosed) {
+      socket?.destroy();
+      return this.finish();
+    }
+    if (err || !socket) return this.connectFailed(srv);
+    const be = this.be;
+    sessionOpened(srv.counters);
+    const server = socket as SessionSocket;
+    this.server = server;
+    server.tcpSession = this;
+    server.allowHalfOpen = true;
+    server.on('data', onServerData);
+    server.on('end', onServerEnd);
+    server.on('drain', onServerDrain);
+    server.on('error', onServerError);
+    server.on('close', onServerClose);
+    server.on('timeout', onTimeout);
+    const client = this.client;
+    client.on('data', onClientData);
+    client.on('end', onClientEnd);
+    client.on('drain', onClientDrain);
+    // `timeout tunnel`, when set, replaces client/server inactivity timeouts once both sides are connected.
+    const tunnel = be.config.timeouts.tunnel;
+    if (tunnel > 0) {
+      client.setTimeout(tunnel);
+      server.setTimeout(tunnel);
+    } else server.setTimeout(be.config.timeouts.server);
+    client.resume();
+  }
+
+  connectFailed(srv: ServerRuntime): void {
+    const be = this.be;
+    be.release(srv);
+    this.srv = undefined;
+    const retries = be.config.retries;
+    this.failures++;
+    if (this.failures > retries) {
+      be.counters.errConn++;
+      srv.counters.errConn++;
+      return this.abort();
+    }
+    // The last retry goes to another server with `option redispatch`; a server that
+    // became unusable meanwhile is never retried.
+    if ((be.config.redispatch && this.failures === retries) || !srv.usable) return this.dispatch(srv);
+    be.counters.retries++;
+    srv.counters.retries++;
+    srv.counters.lbTotal++;
+    be.counters.lbTotal++;
+    const delay = Math.min(RETRY_TURNAROUND_MS, be.config.timeouts.connect);
+    this.retryTimer = setTimeout(retrySameServer, delay, this, srv);
+  }
+
+  /** Close both sides now (error, timeout, no server). */
+  abort(): void {
+    this.client.destroy();
+    this.server?.destroy();
+  }
+
+  /** Both sockets are gone: account the session once. */
+  finish(): void {
+    if (this.finished || this.connecting || this.retryTimer || !this.clientClosed) return;
+    if (this.server && !this.serverClosed) return;
+    this.finished = true;
+    this.fe.counters.sessCur--;
+    this.be.counters.sessCur--;
+    const srv = this.srv;
+    if (srv) {
+      this.srv = undefined;
+      if (this.server) srv.counters.sessCur--;
+      this.be.release(srv);
+    }
+  }
+}
+
+function retrySameServer(session: TcpSession, srv: ServerRuntime): void {
+  session.attempt(srv);
+}
+
+function onClientData(this: SessionSocket, chunk: Buffer): void {
+  const s = this.tcpSession!;
+  const n = chunk.length;
+  s.fe.counters.bytesIn += n;
+  s.be.counters.bytesIn += n;
+  s.srv!.counters.bytesIn += n;
+  if (!s.server!.write(chunk)) this.pause();
+}
+
+function onServerData(this: SessionSocket, chunk: Buffer): void {
+  const s = this.tcpSession!;
+  const n = chunk.length;
+  s.fe.counters.bytesOut += n;
+  s.be.counters.bytesOut += n;
+  s.srv!.counters.bytesOut += n;
+  if (!s.client.write(chunk)) this.pause();
+}
+
+function onServerDrain(this: SessionSocket): void {
+  this.tcpSession!.client.resume();
+}
+
+function onClientDrain(this: SessionSocket): void {
+  this.tcpSession!.server!.resume();
+}
+
+/** Client shut its write side: forward the FIN, keep the reply flowing. */
+function onClientEnd(this: SessionSocket): void {
+  const s = this.tcpSession!;
+  s.server!.end();
+  const fin = s.fe.config.timeouts.clientFin;
+  if (fin > 0) this.setTimeout(fin);
+}
+
+function onServerEnd(this: SessionSocket): void {
+  const s = this.tcpSession!;
+  s.client.end();
+  const fin = s.be.config.timeouts.serverFin;
+  if (fin > 0) this.setTimeout(fin);
+}
+
+function onClientError(this: SessionSocket): void {
+  const s = this.tcpSession!;
+  if (s.server) {
+    s.be.counters.cliAborts++;
+    s.srv!.counters.cliAborts++;
+  }
+  s.abort();
+}
+
+function onServerError(this: SessionSocket): void {
+  const s = this.tcpSession!;
+  s.be.counters.srvAborts++;
+  s.srv!.counters.srvAborts++;
+  s.abort();
+}
+
+function onTimeout(this: SessionSocket): void {
+  this.tcpSession!.abort();
+}
+
+/** A socket that closes before both of its directions ended cleanly takes its peer down. */
+function closedCleanly(socket: net.Socket, hadError: boolean): boolean {
+  return !hadError && socket.readableEnded && socket.writableFinished;
+}
+
+function onClientClose(this: SessionSocket, hadError: boolean): void {
+  const s = this.tcpSession!;
+  s.clientClosed = true;
+  if (s.retryTimer) {
+    clearTimeout(s.retryTimer);
+    s.retryTimer = undefined;
+  }
+  if (s.server && !closedCleanly(this, hadError)) s.server.destroy();
+  s.finish();
+}
+
+function onServerClose(this: SessionSocket, hadError: boolean): void {
+  const s = this.tcpSession!;
+  s.serverClosed = true;
+  if (!closedCleanly(this, hadError)) s.client.destroy();
+  s.finish();
+}
+
+/**
+ * `_worker` is not consulted: the listener already tracks the accepted socket, and
+ * while draining, tunnels run until they end (the worker enforces the grace period).
+ */
+export function handleTcpConnection(socket: net.Socket, fe: FrontendRuntime, info: ConnectionInfo, _worker: WorkerContext): void {
+  const client = socket as SessionSocket;
+  // Half-close must be forwarded, not answered by an automatic FIN.
+  client.allowHalfOpen = true;
+  // Nothing is read until a server is connected; bytes wait in the socket meanwhile.
+  client.pause();
+  sessionOpened(fe.counters);
+  const be = fe.route(new ConnectionSampleContext(info, fe.name));
+  if (!be) {
+    fe.counters.sessCur--;
+    client.destroy();
+    return;
+  }
+  sessionOpened(be.counters);
+  const session = new TcpSession(client, fe, be, info);
+  client.tcpSession = session;
+  client.on('error', onClientError);
+  client.on('close', onClientClose);
+  client.on('timeout', onTimeout);
+  client.setTimeout(fe.config.timeouts.client);
+  session.dispatch(undefined);
+}

@@ -1,0 +1,81 @@
+/**
+ * TLS termination on a bind: one secure context per certificate, built once per
+ * bind, chosen by SNI (exact name, then `*.parent` wildcard, then the first
+ * certificate). Every context carries the same ticket keys, shared by all workers,
+ * so a session ticket issued by one worker resumes on any other.
+ */
+import type * as net from 'node:net';
+import * as tls from 'node:tls';
+import type { TlsBindOptions } from '../config/model';
+
+/** Secure contexts by lower-case name; wildcard entries are keyed by their `.parent` suffix. */
+interface ContextTable {
+  exact: Map<string, tls.SecureContext>;
+  wildcard: Map<string, tls.SecureContext>;
+  fallback: tls.SecureContext;
+}
+
+function buildContexts(opts: TlsBindOptions, ticketKeys: Buffer): ContextTable {
+  if (opts.certificates.length === 0) throw new Error('a TLS bind needs at least one certificate');
+  const exact = new Map<string, tls.SecureContext>();
+  const wildcard = new Map<string, tls.SecureContext>();
+  let fallback: tls.SecureContext | undefined;
+  for (const c of opts.certificates) {
+    const ctx = tls.createSecureContext({
+      cert: c.cert,
+      key: c.key,
+      minVersion: opts.minVersion,
+      maxVersion: opts.maxVersion,
+      ciphers: cipherString(opts),
+      ticketKeys,
+    });
+    fallback ??= ctx;
+    // The first certificate naming a host wins, as with HAProxy's crt order.
+    for (const raw of c.names) {
+      const name = raw.toLowerCase();
+      if (name.startsWith('*.')) {
+        if (!wildcard.has(name.slice(1))) wildcard.set(name.slice(1), ctx);
+      } else if (!exact.has(name)) exact.set(name, ctx);
+    }
+  }
+  return { exact, wildcard, fallback: fallback! };
+}
+
+/**
+ * Node takes TLS 1.3 suites (`TLS_*`) and the TLS ≤ 1.2 list in one `ciphers`
+ * string; the part the bind leaves unset keeps Node's default.
+ */
+function cipherString(opts: TlsBindOptions): string | undefined {
+  if (opts.ciphers === undefined && opts.ciphersuites === undefined) return undefined;
+  const defaults = tls.DEFAULT_CIPHERS.split(':');
+  const tls13 = opts.ciphersuites ?? defaults.filter((c) => c.startsWith('TLS_')).join(':');
+  const tls12 = opts.ciphers ?? defaults.filter((c) => !c.startsWith('TLS_')).join(':');
+  return tls13 + ':' + tls12;
+}
+
+function selectContext(table: ContextTable, servername: string): tls.SecureContext {
+  const name = servername.toLowerCase();
+  const hit = table.exact.get(name);
+  if (hit) return hit;
+  const dot = name.indexOf('.');
+  if (dot > 0) {
+    const wild = table.wildcard.get(name.slice(dot));
+    if (wild) return wild;
+  }
+  return table.fallback;
+}
+
+/**
+ * Server side: returns a function that wraps an accepted (possibly PROXY-consumed)
+ * socket in TLS for this bind. The caller handles 'error' and waits for 'secure'.
+ */
+export function createTlsTerminator(opts: TlsBindOptions, ticketKeys: Buffer): (socket: net.Socket) => tls.TLSSocket {
+  const table = buildContexts(opts, ticketKeys);
+  const options: tls.TLSSocketOptions = {
+    isServer: true,
+    secureContext: table.fallback,
+    SNICallback: (servername, cb) => cb(null, selectContext(table, servername)),
+  };
+  if (opts.alpn.length) options.ALPNProtocols = opts.alpn;
+  return (socket) => new tls.TLSSocket(socket, options);
+}
