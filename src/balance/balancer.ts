@@ -35,8 +35,12 @@ export interface Balancer {
   /** The set of eligible servers changed (state, weight, admin): rebuild any tables. */
   reset(eligible: BalancedServer[]): void;
   /**
-   * Pick a server for this key. `avoid` is a server that just failed (redispatch).
-   * Returns undefined when nothing is eligible.
+   * Pick a server for this key. `avoid` is a server that just failed (redispatch):
+   * it is only returned when no other server is eligible.
+   * Returns undefined when nothing is eligible. The result may be at its maxconn
+   * (`active >= maxconn`): every candidate was full, or a hashing algorithm kept
+   * the key's affinity (HAProxy `hash-preserve-affinity always`). The caller then
+   * queues the request rather than exceed maxconn.
    */
   pick(key: BalanceKey, avoid?: BalancedServer): BalancedServer | undefined;
   /** A connection/request was placed on / released from a server (leastconn needs it). */

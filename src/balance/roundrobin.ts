@@ -1,45 +1,54 @@
 /**
  * roundrobin: smooth weighted round robin (nginx's algorithm), so weights 3:1 give
- * s1 s1 s2 s1 … rather than bursts. Weight changes take effect at the next reset.
+ * s1 s1 s2 s1 … rather than bursts. Weights are dynamic: each pick reads the live
+ * weight, and a reset (state or weight change) starts a fresh cycle.
+ *
+ * Servers at maxconn and the `avoid` server sit out a pick entirely (they neither
+ * gain credit nor count in the total), so they do not burst when they come back.
  */
 import type { Balancer, BalancedServer, BalancerDefinition } from './balancer';
+import { noArguments } from './args';
 
-class SmoothRoundRobin implements Balancer {
+export class SmoothRoundRobin implements Balancer {
   private servers: BalancedServer[] = [];
   private current: number[] = [];
-  private total = 0;
 
   reset(eligible: BalancedServer[]): void {
     this.servers = eligible.filter((s) => s.weight > 0);
     this.current = new Array(this.servers.length).fill(0);
-    this.total = 0;
-    for (const s of this.servers) this.total += s.weight;
   }
 
   pick(_key: unknown, avoid?: BalancedServer): BalancedServer | undefined {
     const servers = this.servers;
+    if (servers.length === 0) return undefined;
+    let best = this.select(avoid, true);
+    // Everything else is full or avoided: take `avoid` if it has room, else queue
+    // on whichever server the weights favour.
+    if (best < 0 && avoid !== undefined) best = this.select(undefined, true);
+    if (best < 0) best = this.select(undefined, false);
+    return servers[best];
+  }
+
+  /** One smooth-WRR step over the candidates; -1 when there is none. */
+  private select(avoid: BalancedServer | undefined, skipFull: boolean): number {
+    const servers = this.servers;
+    const current = this.current;
     let best = -1;
-    let bestFull = -1;
+    let total = 0;
     for (let i = 0; i < servers.length; i++) {
       const s = servers[i];
-      this.current[i] += s.weight;
-      if (s === avoid && servers.length > 1) continue;
-      if (s.maxconn > 0 && s.active >= s.maxconn) {
-        if (bestFull < 0 || this.current[i] > this.current[bestFull]) bestFull = i;
-        continue;
-      }
-      if (best < 0 || this.current[i] > this.current[best]) best = i;
+      if (s === avoid || (skipFull && s.maxconn > 0 && s.active >= s.maxconn)) continue;
+      current[i] += s.weight;
+      total += s.weight;
+      if (best < 0 || current[i] > current[best]) best = i;
     }
-    // All servers saturated: still return the best one; the caller queues on it.
-    if (best < 0) best = bestFull;
-    if (best < 0) return undefined;
-    this.current[best] -= this.total;
-    return servers[best];
+    if (best >= 0) current[best] -= total;
+    return best;
   }
 }
 
 export const roundrobin: BalancerDefinition = {
   name: 'roundrobin',
-  checkArgs: (args) => (args.length ? `roundrobin takes no arguments (got "${args.join(' ')}")` : undefined),
+  checkArgs: noArguments('roundrobin'),
   create: () => new SmoothRoundRobin(),
 };
