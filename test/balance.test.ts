@@ -431,7 +431,7 @@ test('hashing keeps affinity on a full server (the caller queues)', () => {
   }
 });
 
-test('sdbm and fullHash match HAProxy's hash functions', () => {
+test('sdbm and fullHash match the HAProxy hash functions', () => {
   assert.equal(sdbm('a', 0, 1), 97);
   assert.equal(sdbm('ab', 0, 2), 98 + 97 * 64 + 97 * 65536 - 97);
   assert.equal(sdbm('xaby', 1, 3), sdbm('ab', 0, 2));
