@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Backend } from '../src/config/model';
 import type { BalancedServer, BalanceKey, Balancer } from '../src/balance/balancer';
-import { balancers, parseBalanceWords } from '../src/balance/registry';
+import { balancers } from '../src/balance/registry';
+import { parseBalanceLine } from '../src/config/haproxy-syntax';
 import { addressHash, fullHash, sdbm } from '../src/balance/hash';
 
 interface TestServer extends BalancedServer {
@@ -316,12 +317,11 @@ test('hdr(NAME): hashes the header; absent goes round robin; use_domain_only', (
   const def = balancers.get('hdr')!;
   assert.ok(def.checkArgs([]));
   assert.ok(def.checkArgs(['host', 'bogus']));
-  assert.deepEqual(parseBalanceWords(['hdr(host)', 'use_domain_only']), {
-    algorithm: 'hdr',
-    args: ['host', 'use_domain_only'],
-  });
-  assert.deepEqual(parseBalanceWords(['random(3)']), { algorithm: 'random', args: ['3'] });
-  assert.deepEqual(parseBalanceWords(['uri', 'len', '4']), { algorithm: 'uri', args: ['len', '4'] });
+  // The config's `balance` line parser hands hdr(NAME) and random(N) over as arguments.
+  const line = parseBalanceLine('hdr(Host) use_domain_only');
+  assert.equal(balancers.get(line.algorithm)!.checkArgs(line.args), undefined);
+  const r = parseBalanceLine('random(3)');
+  assert.equal(balancers.get(r.algorithm)!.checkArgs(r.args), undefined);
 });
 
 // ------------------------------------------------------------------ random / first
