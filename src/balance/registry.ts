@@ -23,4 +23,3 @@ const definitions: BalancerDefinition[] = [
 ];
 
 export const balancers: ReadonlyMap<string, BalancerDefinition> = new Map(definitions.map((d) => [d.name, d]));
-
