@@ -157,6 +157,17 @@ test('leastconn: sends new requests away from a server holding long requests', (
   assert.deepEqual([a.name, c.name], ['s2', 's3']);
 });
 
+test('leastconn: counts the load other workers reported (peerActive)', () => {
+  const list = servers([1, 1]);
+  const b = make(list, 'leastconn');
+  list[0].peerActive = 3; // long requests held by another worker
+  assert.deepEqual(names(b, 3), ['s2', 's2', 's2']);
+  list[1].active = 3;
+  assert.equal(b.pick(ANY)!.name, 's1', 'equal cluster load, s1 next in turn');
+  list[1].active = 4;
+  assert.equal(b.pick(ANY)!.name, 's1');
+});
+
 test('leastconn: ties are broken round robin', () => {
   const b = make(servers([1, 1, 1]), 'leastconn');
   assert.deepEqual(names(b, 6), ['s1', 's2', 's3', 's1', 's2', 's3']);

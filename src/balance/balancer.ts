@@ -15,8 +15,19 @@ export interface BalancedServer {
   weight: number;
   /** Connections/requests this worker currently has on the server. */
   active: number;
-  /** Upper bound on `active` (0 = unlimited). */
+  /** Upper bound on `active` (0 = unlimited): this worker's share of the server's maxconn. */
   maxconn: number;
+  /**
+   * Connections the other workers hold on the server, as last reported through the
+   * primary (absent or 0 with one worker). Load-aware algorithms (leastconn,
+   * random) compare `active + peerActive`; maxconn checks use `active` alone.
+   */
+  peerActive?: number;
+}
+
+/** The server's load across the cluster, as best this worker knows it. */
+export function clusterLoad(s: BalancedServer): number {
+  return s.active + (s.peerActive ?? 0);
 }
 
 /** What a hashing balancer may look at. Fields not relevant to the mode are empty. */

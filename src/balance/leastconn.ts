@@ -5,10 +5,11 @@
  * starts just after the last server picked. Servers at maxconn and `avoid` are
  * skipped while another can take the request.
  *
- * `active` is this worker's count only; see the report / README for how the
- * cluster keeps it meaningful across workers.
+ * Load is `active + peerActive`: this worker's exact count plus the other workers'
+ * last reported one, so a server holding long requests from another worker is
+ * avoided here too.
  */
-import type { Balancer, BalancedServer, BalancerDefinition } from './balancer';
+import { clusterLoad, type Balancer, type BalancedServer, type BalancerDefinition } from './balancer';
 import { noArguments } from './args';
 
 export class LeastConnections implements Balancer {
@@ -42,11 +43,13 @@ export class LeastConnections implements Balancer {
   }
 }
 
-/** a's load below b's: (a.active+1)/a.weight < (b.active+1)/b.weight, idle = 0. */
+/** a's load below b's: (load+1)/weight, idle = 0, load counting every worker's. */
 function lighter(a: BalancedServer, b: BalancedServer): boolean {
-  if (a.active === 0) return b.active > 0;
-  if (b.active === 0) return false;
-  return (a.active + 1) * b.weight < (b.active + 1) * a.weight;
+  const la = clusterLoad(a);
+  const lb = clusterLoad(b);
+  if (la === 0) return lb > 0;
+  if (lb === 0) return false;
+  return (la + 1) * b.weight < (lb + 1) * a.weight;
 }
 
 export const leastconn: BalancerDefinition = {

@@ -1,10 +1,10 @@
 /**
  * random / random(N): draw N servers at random, in proportion to their live
- * weights, and keep the least loaded (active / weight, a full server losing to one
+ * weights, and keep the least loaded (cluster load / weight, a full server losing to one
  * with room): "power of two choices" with the default N = 2. `avoid` is never drawn
  * while another server is eligible.
  */
-import type { Balancer, BalancedServer, BalancerDefinition } from './balancer';
+import { clusterLoad, type Balancer, type BalancedServer, type BalancerDefinition } from './balancer';
 import { positiveInt } from './args';
 
 const DEFAULT_DRAWS = 2;
@@ -59,7 +59,7 @@ function better(a: BalancedServer, b: BalancedServer): boolean {
   const aFull = a.maxconn > 0 && a.active >= a.maxconn;
   const bFull = b.maxconn > 0 && b.active >= b.maxconn;
   if (aFull !== bFull) return bFull;
-  return a.active * b.weight < b.active * a.weight;
+  return clusterLoad(a) * b.weight < clusterLoad(b) * a.weight;
 }
 
 export const random: BalancerDefinition = {
