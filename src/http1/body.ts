@@ -1,0 +1,227 @@
+/**
+ * Body framing for forwarding bodies as received: counts Content-Length bytes or
+ * scans chunked framing (sizes, extensions, data CRLFs, trailers) without
+ * decoding, so the bytes are forwarded untouched and the end of the message is
+ * known. Strict like the head parser: a framing error stops the message.
+ */
+import { FIELD, TCHAR } from './parser';
+
+export const BODY_NONE = 0;
+export const BODY_LENGTH = 1;
+export const BODY_CHUNKED = 2;
+/** Response body delimited by the server closing the connection. */
+export const BODY_CLOSE = 3;
+
+const CR = 13;
+const LF = 10;
+
+const S_SIZE_START = 0;
+const S_SIZE = 1;
+const S_EXT_NAME_START = 2;
+const S_EXT_NAME = 3;
+const S_EXT_VALUE_START = 4;
+const S_EXT_TOKEN = 5;
+const S_EXT_QUOTED = 6;
+const S_EXT_QUOTED_ESC = 7;
+const S_EXT_AFTER_QUOTED = 8;
+const S_SIZE_LF = 9;
+const S_DATA = 10;
+const S_DATA_CR = 11;
+const S_DATA_LF = 12;
+const S_TRAILER_START = 13;
+const S_TRAILER_NAME = 14;
+const S_TRAILER_VALUE = 15;
+const S_TRAILER_LF = 16;
+const S_END_LF = 17;
+
+/** 13 hex digits stay below 2^53. */
+const MAX_SIZE_DIGITS = 13;
+
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const l = c | 0x20;
+  if (l >= 97 && l <= 102) return l - 87;
+  return -1;
+}
+
+export class BodyFramer {
+  mode = BODY_NONE;
+  done = true;
+  /** Bytes left in the body (length mode) or in the current chunk. */
+  remaining = 0;
+  error: string | undefined;
+  private state = S_SIZE_START;
+  private digits = 0;
+
+  reset(mode: number, length: number): void {
+    this.mode = mode;
+    this.error = undefined;
+    this.remaining = length;
+    this.state = S_SIZE_START;
+    this.digits = 0;
+    this.done = mode === BODY_NONE || (mode === BODY_LENGTH && length === 0);
+  }
+
+  /**
+   * Consume body bytes from buf[i..end). Returns the offset after the last byte
+   * that belongs to this body (less than `end` only when the body ended inside
+   * the buffer), or -1 on a framing error (`error` says which).
+   */
+  feed(buf: Buffer, i: number, end: number): number {
+    if (this.done) return i;
+    if (this.mode === BODY_CLOSE) return end;
+    if (this.mode === BODY_LENGTH) {
+      const n = end - i;
+      if (n < this.remaining) {
+        this.remaining -= n;
+        return end;
+      }
+      i += this.remaining;
+      this.remaining = 0;
+      this.done = true;
+      return i;
+    }
+    return this.scanChunked(buf, i, end);
+  }
+
+  private bad(reason: string): number {
+    this.error = reason;
+    return -1;
+  }
+
+  private scanChunked(buf: Buffer, i: number, end: number): number {
+    let state = this.state;
+    while (i < end) {
+      const c = buf[i];
+      switch (state) {
+        case S_SIZE_START:
+        case S_SIZE: {
+          const v = hexValue(c);
+          if (v >= 0) {
+            if (state === S_SIZE_START) {
+              this.remaining = 0;
+              this.digits = 0;
+              state = S_SIZE;
+            }
+            if (++this.digits > MAX_SIZE_DIGITS) return this.bad('chunk size too large');
+            this.remaining = this.remaining * 16 + v;
+            i++;
+            break;
+          }
+          if (state === S_SIZE_START) return this.bad('invalid chunk size');
+          if (c === CR) state = S_SIZE_LF;
+          else if (c === 59 /* ; */) state = S_EXT_NAME_START;
+          else return this.bad('invalid character in chunk size');
+          i++;
+          break;
+        }
+        case S_EXT_NAME_START:
+          if (!TCHAR[c]) return this.bad('invalid chunk extension');
+          state = S_EXT_NAME;
+          i++;
+          break;
+        case S_EXT_NAME:
+          if (TCHAR[c]) i++;
+          else if (c === 61 /* = */) {
+            state = S_EXT_VALUE_START;
+            i++;
+          } else if (c === 59) {
+            state = S_EXT_NAME_START;
+            i++;
+          } else if (c === CR) {
+            state = S_SIZE_LF;
+            i++;
+          } else return this.bad('invalid chunk extension');
+          break;
+        case S_EXT_VALUE_START:
+          if (c === 34 /* " */) state = S_EXT_QUOTED;
+          else if (TCHAR[c]) state = S_EXT_TOKEN;
+          else return this.bad('invalid chunk extension value');
+          i++;
+          break;
+        case S_EXT_TOKEN:
+          if (TCHAR[c]) i++;
+          else if (c === 59) {
+            state = S_EXT_NAME_START;
+            i++;
+          } else if (c === CR) {
+            state = S_SIZE_LF;
+            i++;
+          } else return this.bad('invalid chunk extension value');
+          break;
+        case S_EXT_QUOTED:
+          if (c === 34) state = S_EXT_AFTER_QUOTED;
+          else if (c === 92 /* \ */) state = S_EXT_QUOTED_ESC;
+          else if (!FIELD[c] || c === CR) return this.bad('invalid chunk extension quoted value');
+          i++;
+          break;
+        case S_EXT_QUOTED_ESC:
+          if (!FIELD[c]) return this.bad('invalid chunk extension quoted value');
+          state = S_EXT_QUOTED;
+          i++;
+          break;
+        case S_EXT_AFTER_QUOTED:
+          if (c === 59) state = S_EXT_NAME_START;
+          else if (c === CR) state = S_SIZE_LF;
+          else return this.bad('invalid chunk extension');
+          i++;
+          break;
+        case S_SIZE_LF:
+          if (c !== LF) return this.bad('expected LF after chunk size');
+          i++;
+          state = this.remaining === 0 ? S_TRAILER_START : S_DATA;
+          break;
+        case S_DATA: {
+          const n = end - i;
+          if (n < this.remaining) {
+            this.remaining -= n;
+            i = end;
+          } else {
+            i += this.remaining;
+            this.remaining = 0;
+            state = S_DATA_CR;
+          }
+          break;
+        }
+        case S_DATA_CR:
+          if (c !== CR) return this.bad('expected CRLF after chunk data');
+          state = S_DATA_LF;
+          i++;
+          break;
+        case S_DATA_LF:
+          if (c !== LF) return this.bad('expected CRLF after chunk data');
+          state = S_SIZE_START;
+          i++;
+          break;
+        case S_TRAILER_START:
+          if (c === CR) state = S_END_LF;
+          else if (TCHAR[c]) state = S_TRAILER_NAME;
+          else return this.bad('invalid trailer');
+          i++;
+          break;
+        case S_TRAILER_NAME:
+          if (c === 58 /* : */) state = S_TRAILER_VALUE;
+          else if (!TCHAR[c]) return this.bad('invalid trailer name');
+          i++;
+          break;
+        case S_TRAILER_VALUE:
+          if (c === CR) state = S_TRAILER_LF;
+          else if (!FIELD[c]) return this.bad('invalid trailer value');
+          i++;
+          break;
+        case S_TRAILER_LF:
+          if (c !== LF) return this.bad('expected LF after trailer');
+          state = S_TRAILER_START;
+          i++;
+          break;
+        case S_END_LF:
+          if (c !== LF) return this.bad('expected LF after last chunk');
+          this.state = state;
+          this.done = true;
+          return i + 1;
+      }
+    }
+    this.state = state;
+    return end;
+  }
+}

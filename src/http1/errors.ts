@@ -1,0 +1,91 @@
+/**
+ * Responses the proxy generates itself: HAProxy 2.6's built-in error messages
+ * (byte for byte, from its src/http.c: status line, Content-length, Cache-Control,
+ * Connection: close on 400/408, Content-Type, body), errorfile overrides, and
+ * redirects.
+ *
+ * HAProxy has no 431 message (it answers an oversized head with 400); tslb sends
+ * 431 with a body in the same style.
+ */
+
+const DEFAULTS: Record<number, [reason: string, text: string, close: boolean]> = {
+  400: ['Bad request', 'Your browser sent an invalid request.', true],
+  403: ['Forbidden', 'Request forbidden by administrative rules.', false],
+  405: ['Method Not Allowed', 'A request was made of a resource using a request method not supported by that resource', false],
+  408: ['Request Time-out', "Your browser didn't send a complete request in time.", true],
+  413: ['Payload Too Large', 'The request entity exceeds the maximum allowed.', false],
+  429: ['Too Many Requests', 'You have sent too many requests in a given amount of time.', false],
+  431: ['Request Header Fields Too Large', 'The request header fields are too large.', true],
+  500: ['Internal Server Error', 'An internal server error occurred.', false],
+  501: ['Not Implemented', 'The server does not support the functionality required to fulfill the request.', false],
+  502: ['Bad Gateway', 'The server returned an invalid or incomplete response.', false],
+  503: ['Service Unavailable', 'No server is available to handle this request.', false],
+  504: ['Gateway Time-out', "The server didn't respond in time.", false],
+};
+
+function build(status: number): Buffer {
+  const [reason, text, close] = DEFAULTS[status] ?? DEFAULTS[500];
+  const body = `<html><body><h1>${status} ${reason}</h1>\n${text}\n</body></html>\n`;
+  return Buffer.from(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-length: ${body.length}\r\nCache-Control: no-cache\r\n` +
+      (close ? 'Connection: close\r\n' : '') +
+      `Content-Type: text/html\r\n\r\n${body}`,
+    'latin1',
+  );
+}
+
+const builtIn = new Map<number, Buffer>();
+for (const s of Object.keys(DEFAULTS)) builtIn.set(Number(s), build(Number(s)));
+
+/** HAProxy's built-in message for a status (500's for a status it has none for). */
+export function defaultErrorResponse(status: number): Buffer {
+  return builtIn.get(status) ?? build(status);
+}
+
+/** True for a built-in message (its framing is known, unlike an errorfile's). */
+export function isDefaultResponse(buf: Buffer): boolean {
+  return builtIn.get(buf.length === 0 ? 0 : statusOf(buf)) === buf;
+}
+
+function statusOf(buf: Buffer): number {
+  return (buf[9] - 48) * 100 + (buf[10] - 48) * 10 + (buf[11] - 48);
+}
+
+const fileCache = new WeakMap<Record<string, string>, Map<string, Buffer>>();
+
+/**
+ * The response for an error status: the backend's errorfile, else the frontend's,
+ * else the built-in one. `null` means the errorfile is empty: close without a
+ * response. Errorfiles are raw HTTP and are sent as written.
+ */
+export function errorResponse(
+  status: number,
+  feFiles: Record<string, string>,
+  beFiles: Record<string, string> | undefined,
+): Buffer | null {
+  const key = String(status);
+  const files = beFiles && key in beFiles ? beFiles : key in feFiles ? feFiles : undefined;
+  if (!files) return defaultErrorResponse(status);
+  let cache = fileCache.get(files);
+  if (!cache) fileCache.set(files, (cache = new Map()));
+  let buf = cache.get(key);
+  if (!buf) cache.set(key, (buf = Buffer.from(files[key], 'latin1')));
+  return buf.length ? buf : null;
+}
+
+const REDIRECT_REASONS: Record<number, string> = {
+  301: 'Moved Permanently',
+  302: 'Found',
+  303: 'See Other',
+  307: 'Temporary Redirect',
+  308: 'Permanent Redirect',
+};
+
+/** A redirect as HAProxy sends it: empty body, `Cache-Control: no-cache`. */
+export function redirectResponse(code: number, location: string, close: boolean): Buffer {
+  return Buffer.from(
+    `HTTP/1.1 ${code} ${REDIRECT_REASONS[code] ?? 'Found'}\r\ncontent-length: 0\r\nlocation: ${location}\r\n` +
+      `cache-control: no-cache\r\n${close ? 'connection: close\r\n' : ''}\r\n`,
+    'latin1',
+  );
+}

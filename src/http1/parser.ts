@@ -1,0 +1,437 @@
+/**
+ * Strict single-pass HTTP/1.x head parser (request and response) working on the
+ * received bytes: it records offsets, never strings, so the proxy can copy or
+ * rewrite the head without re-serialising it.
+ *
+ * Strictness (RFC 9112), each a rejection, never a repair: tokens for method and
+ * header names, no whitespace before the colon, no obs-fold, CRLF only (a bare LF
+ * or CR is an error), no CTL/NUL in values, Content-Length digits only and at most
+ * once, Content-Length together with Transfer-Encoding, Transfer-Encoding whose
+ * final coding is not `chunked` (request), more than one Host, no Host on 1.1.
+ */
+
+/** Header kinds the proxy acts on; everything else is `H_OTHER`. */
+export const H_OTHER = 0;
+export const H_CONTENT_LENGTH = 1;
+export const H_TRANSFER_ENCODING = 2;
+export const H_CONNECTION = 3;
+export const H_KEEP_ALIVE = 4;
+export const H_PROXY_CONNECTION = 5;
+export const H_TE = 6;
+export const H_TRAILER = 7;
+export const H_UPGRADE = 8;
+export const H_HOST = 9;
+export const H_EXPECT = 10;
+export const H_X_FORWARDED_PROTO = 11;
+export const H_X_FORWARDED_HOST = 12;
+
+/** Most header lines accepted in one head; more is answered like an oversized head. */
+export const MAX_HEADERS = 128;
+/** Ints per header in `HeadParser.hdr`: name start/end, value start/end (trimmed), line end (after LF). */
+export const HDR_STRIDE = 5;
+
+const CR = 13;
+const LF = 10;
+const SP = 32;
+const HTAB = 9;
+const COLON = 58;
+const COMMA = 44;
+
+/** RFC 9110 tchar. */
+export const TCHAR = new Uint8Array(256);
+/** field-vchar / obs-text plus SP and HTAB: what a header value may contain. */
+export const FIELD = new Uint8Array(256);
+/** Request-target bytes: visible ASCII. */
+const TARGET = new Uint8Array(256);
+for (let c = 0; c < 256; c++) {
+  const isAlnum = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+  TCHAR[c] = isAlnum || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c)) ? 1 : 0;
+  FIELD[c] = (c >= 0x21 && c <= 0x7e) || c >= 0x80 || c === SP || c === HTAB ? 1 : 0;
+  TARGET[c] = c >= 0x21 && c <= 0x7e ? 1 : 0;
+}
+
+/** Case-insensitive comparison of buf[s..e) with a lower-case ASCII literal. */
+export function eqLower(buf: Buffer, s: number, e: number, lit: string): boolean {
+  if (e - s !== lit.length) return false;
+  for (let i = 0; i < lit.length; i++) if ((buf[s + i] | 0x20) !== lit.charCodeAt(i)) return false;
+  return true;
+}
+
+function classify(buf: Buffer, s: number, e: number): number {
+  switch (e - s) {
+    case 2:
+      return eqLower(buf, s, e, 'te') ? H_TE : H_OTHER;
+    case 4:
+      return eqLower(buf, s, e, 'host') ? H_HOST : H_OTHER;
+    case 6:
+      return eqLower(buf, s, e, 'expect') ? H_EXPECT : H_OTHER;
+    case 7:
+      if (eqLower(buf, s, e, 'upgrade')) return H_UPGRADE;
+      return eqLower(buf, s, e, 'trailer') ? H_TRAILER : H_OTHER;
+    case 10:
+      if (eqLower(buf, s, e, 'connection')) return H_CONNECTION;
+      return eqLower(buf, s, e, 'keep-alive') ? H_KEEP_ALIVE : H_OTHER;
+    case 14:
+      return eqLower(buf, s, e, 'content-length') ? H_CONTENT_LENGTH : H_OTHER;
+    case 16:
+      if (eqLower(buf, s, e, 'proxy-connection')) return H_PROXY_CONNECTION;
+      return eqLower(buf, s, e, 'x-forwarded-host') ? H_X_FORWARDED_HOST : H_OTHER;
+    case 17:
+      if (eqLower(buf, s, e, 'transfer-encoding')) return H_TRANSFER_ENCODING;
+      return eqLower(buf, s, e, 'x-forwarded-proto') ? H_X_FORWARDED_PROTO : H_OTHER;
+    default:
+      return H_OTHER;
+  }
+}
+
+/**
+ * One parser per direction per client connection, reused for every message.
+ * `parse()` returns the offset just after the head's final CRLF, 0 when the head
+ * is incomplete, or -1 on error (`errorStatus`/`errorReason` say why).
+ */
+export class HeadParser {
+  buf: Buffer = Buffer.alloc(0);
+  start = 0;
+  /** Offset after the final CRLF. */
+  end = 0;
+  /** Offset after the first line's CRLF. */
+  firstLineEnd = 0;
+  // request line
+  methodEnd = 0;
+  targetStart = 0;
+  targetEnd = 0;
+  // status line
+  status = 0;
+  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
+  versionMinor = 1;
+  count = 0;
+  readonly hdr = new Int32Array(MAX_HEADERS * HDR_STRIDE);
+  readonly kind = new Uint8Array(MAX_HEADERS);
+  /** 1 = not forwarded (hop-by-hop, Connection-listed, or removed by a rule). */
+  readonly drop = new Uint8Array(MAX_HEADERS);
+  dropCount = 0;
+  /** -1 when absent. */
+  contentLength = -1;
+  chunked = false;
+  /** Transfer-Encoding present without `chunked` as final coding (response: close-delimited). */
+  teNotChunked = false;
+  connClose = false;
+  connKeepAlive = false;
+  connUpgrade = false;
+  hasUpgrade = false;
+  hasHost = false;
+  /** Index of the Host header, -1 when none. */
+  host = -1;
+  expectContinue = false;
+  errorStatus = 400;
+  errorReason = '';
+  /** Connection-listed header names as [start, end) pairs into buf. */
+  private readonly listed: number[] = [];
+
+  constructor(readonly isRequest: boolean) {}
+
+  private fail(status: number, reason: string): number {
+    this.errorStatus = status;
+    this.errorReason = reason;
+    return -1;
+  }
+
+  /** Index of the first header with this lower-case name, or -1. */
+  find(name: string, from = 0): number {
+    const h = this.hdr;
+    for (let i = from; i < this.count; i++) {
+      if (eqLower(this.buf, h[i * HDR_STRIDE], h[i * HDR_STRIDE + 1], name)) return i;
+    }
+    return -1;
+  }
+
+  /** Value of header i as a latin1 string (only when a rule or fetch asks). */
+  value(i: number): string {
+    return this.buf.toString('latin1', this.hdr[i * HDR_STRIDE + 2], this.hdr[i * HDR_STRIDE + 3]);
+  }
+
+  /** Mark every header with this lower-case name as not forwarded. */
+  dropNamed(name: string): void {
+    for (let i = this.find(name); i >= 0; i = this.find(name, i + 1)) {
+      if (!this.drop[i]) {
+        this.drop[i] = 1;
+        this.dropCount++;
+      }
+    }
+  }
+
+  parse(buf: Buffer, start: number, end: number): number {
+    this.buf = buf;
+    this.start = start;
+    this.count = 0;
+    this.dropCount = 0;
+    this.contentLength = -1;
+    this.chunked = false;
+    this.teNotChunked = false;
+    this.connClose = false;
+    this.connKeepAlive = false;
+    this.connUpgrade = false;
+    this.hasUpgrade = false;
+    this.hasHost = false;
+    this.host = -1;
+    this.expectContinue = false;
+    this.listed.length = 0;
+    let i = start;
+    if (this.isRequest) {
+      // RFC 9112 §2.2: ignore empty lines before a request line (between pipelined requests).
+      while (i + 1 < end && buf[i] === CR && buf[i + 1] === LF) i += 2;
+      this.start = start = i;
+      i = this.parseRequestLine(buf, i, end);
+    } else {
+      i = this.parseStatusLine(buf, i, end);
+    }
+    if (i <= 0) return i;
+    this.firstLineEnd = i;
+    const h = this.hdr;
+    let teIndex = -1;
+    for (;;) {
+      if (i >= end) return 0;
+      let c = buf[i];
+      if (c === CR) {
+        if (i + 1 >= end) return 0;
+        if (buf[i + 1] !== LF) return this.fail(400, 'CR without LF');
+        i += 2;
+        break;
+      }
+      if (c === LF) return this.fail(400, 'bare LF');
+      if (c === SP || c === HTAB) return this.fail(400, 'obs-fold');
+      const nameStart = i;
+      while (i < end && TCHAR[buf[i]]) i++;
+      if (i >= end) return 0;
+      if (buf[i] !== COLON) return this.fail(400, buf[i] === SP || buf[i] === HTAB ? 'whitespace before colon' : 'invalid header name');
+      if (i === nameStart) return this.fail(400, 'empty header name');
+      const nameEnd = i++;
+      while (i < end && (buf[i] === SP || buf[i] === HTAB)) i++;
+      const valueStart = i;
+      while (i < end && FIELD[(c = buf[i])]) i++;
+      if (i >= end) return 0;
+      if (c !== CR) return this.fail(400, c === LF ? 'bare LF' : 'invalid character in header value');
+      if (i + 1 >= end) return 0;
+      if (buf[i + 1] !== LF) return this.fail(400, 'CR without LF');
+      let valueEnd = i;
+      while (valueEnd > valueStart && (buf[valueEnd - 1] === SP || buf[valueEnd - 1] === HTAB)) valueEnd--;
+      i += 2;
+      if (this.count >= MAX_HEADERS) return this.fail(431, 'too many headers');
+      const n = this.count++;
+      const o = n * HDR_STRIDE;
+      h[o] = nameStart;
+      h[o + 1] = nameEnd;
+      h[o + 2] = valueStart;
+      h[o + 3] = valueEnd;
+      h[o + 4] = i;
+      const k = classify(buf, nameStart, nameEnd);
+      this.kind[n] = k;
+      this.drop[n] = 0;
+      switch (k) {
+        case H_CONTENT_LENGTH:
+          if (this.contentLength >= 0) return this.fail(400, 'duplicate Content-Length');
+          if (valueEnd === valueStart || valueEnd - valueStart > 15) return this.fail(400, 'invalid Content-Length');
+          {
+            let v = 0;
+            for (let j = valueStart; j < valueEnd; j++) {
+              const d = buf[j] - 48;
+              if (d < 0 || d > 9) return this.fail(400, 'invalid Content-Length');
+              v = v * 10 + d;
+            }
+            this.contentLength = v;
+          }
+          break;
+        case H_TRANSFER_ENCODING:
+          teIndex = n;
+          if (!this.scanTransferEncoding(buf, valueStart, valueEnd)) return -1;
+          break;
+        case H_CONNECTION:
+          this.scanConnection(buf, valueStart, valueEnd);
+          this.markDrop(n);
+          break;
+        case H_KEEP_ALIVE:
+        case H_PROXY_CONNECTION:
+        case H_TRAILER:
+          this.markDrop(n);
+          break;
+        case H_TE:
+          // Only `TE: trailers` means something end to end.
+          if (!eqLower(buf, valueStart, valueEnd, 'trailers')) this.markDrop(n);
+          break;
+        case H_UPGRADE:
+          this.hasUpgrade = true;
+          break;
+        case H_HOST:
+          if (this.isRequest && this.hasHost) return this.fail(400, 'duplicate Host');
+          this.hasHost = true;
+          this.host = n;
+          break;
+        case H_EXPECT:
+          if (eqLower(buf, valueStart, valueEnd, '100-continue')) this.expectContinue = true;
+          break;
+      }
+    }
+    this.end = i;
+    if (teIndex >= 0) {
+      if (this.contentLength >= 0) return this.fail(this.isRequest ? 400 : 502, 'Content-Length with Transfer-Encoding');
+      if (this.isRequest) {
+        if (this.versionMinor === 0) return this.fail(400, 'Transfer-Encoding in an HTTP/1.0 request');
+        if (this.teNotChunked) return this.fail(400, 'chunked is not the final transfer coding');
+      }
+    }
+    if (this.isRequest && this.versionMinor === 1 && !this.hasHost) return this.fail(400, 'missing Host');
+    // Upgrade travels only when Connection says so (RFC 9110 §7.8).
+    if (this.hasUpgrade && !this.connUpgrade) this.dropNamed('upgrade');
+    if (this.listed.length) this.dropListed();
+    return i;
+  }
+
+  private markDrop(n: number): void {
+    this.drop[n] = 1;
+    this.dropCount++;
+  }
+
+  private parseRequestLine(buf: Buffer, i: number, end: number): number {
+    const s = i;
+    while (i < end && TCHAR[buf[i]]) i++;
+    if (i >= end) return 0;
+    if (buf[i] !== SP || i === s) return this.fail(400, 'invalid method');
+    this.methodEnd = i++;
+    this.targetStart = i;
+    while (i < end && TARGET[buf[i]]) i++;
+    if (i >= end) return 0;
+    if (buf[i] !== SP || i === this.targetStart) return this.fail(400, 'invalid request-target');
+    this.targetEnd = i++;
+    return this.parseVersion(buf, i, end, true);
+  }
+
+  /** `HTTP/1.0` or `HTTP/1.1`, then CRLF (request) or SP (status line). */
+  private parseVersion(buf: Buffer, i: number, end: number, request: boolean): number {
+    if (end - i < 10) {
+      // Not enough bytes to judge: check the prefix we have so garbage fails fast.
+      const want = 'HTTP/1.';
+      for (let j = 0; j < want.length && i + j < end; j++) {
+        if (buf[i + j] !== want.charCodeAt(j)) return this.fail(request ? 400 : 502, 'invalid HTTP version');
+      }
+      return 0;
+    }
+    if (
+      buf[i] !== 72 || buf[i + 1] !== 84 || buf[i + 2] !== 84 || buf[i + 3] !== 80 ||
+      buf[i + 4] !== 47 || buf[i + 5] !== 49 || buf[i + 6] !== 46 || (buf[i + 7] !== 48 && buf[i + 7] !== 49)
+    ) {
+      return this.fail(request ? 400 : 502, 'invalid HTTP version');
+    }
+    this.versionMinor = buf[i + 7] - 48;
+    i += 8;
+    if (request) {
+      if (buf[i] !== CR || buf[i + 1] !== LF) return this.fail(400, 'invalid request line end');
+      return i + 2;
+    }
+    return i;
+  }
+
+  private parseStatusLine(buf: Buffer, i: number, end: number): number {
+    i = this.parseVersion(buf, i, end, false);
+    if (i <= 0) return i;
+    if (end - i < 5) return 0;
+    if (buf[i] !== SP) return this.fail(502, 'invalid status line');
+    const d0 = buf[i + 1] - 48, d1 = buf[i + 2] - 48, d2 = buf[i + 3] - 48;
+    if (d0 < 1 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return this.fail(502, 'invalid status code');
+    this.status = d0 * 100 + d1 * 10 + d2;
+    i += 4;
+    if (buf[i] === SP) {
+      i++;
+      while (i < end && FIELD[buf[i]]) i++;
+      if (i >= end) return 0;
+    }
+    if (buf[i] !== CR) return this.fail(502, 'invalid reason phrase');
+    if (i + 1 >= end) return 0;
+    if (buf[i + 1] !== LF) return this.fail(502, 'CR without LF');
+    return i + 2;
+  }
+
+  /**
+   * Transfer-Encoding, possibly over several header lines: the codings must be
+   * tokens and `chunked` may appear once, as the last one. A request with another
+   * coding before `chunked` is answered 501 (we do not decode codings); without
+   * `chunked` last it is 400 (its length cannot be known, RFC 9112 §6.3).
+   */
+  private scanTransferEncoding(buf: Buffer, s: number, e: number): boolean {
+    let i = s;
+    let sawOther = false;
+    for (;;) {
+      while (i < e && (buf[i] === SP || buf[i] === HTAB)) i++;
+      const ts = i;
+      while (i < e && TCHAR[buf[i]]) i++;
+      const te = i;
+      if (te === ts) return this.teFail(400, 'invalid Transfer-Encoding');
+      if (eqLower(buf, ts, te, 'chunked')) {
+        if (this.chunked) return this.teFail(400, 'chunked applied twice');
+        this.chunked = true;
+      } else {
+        if (this.chunked) this.chunked = false; // chunked not final
+        sawOther = true;
+      }
+      // Skip transfer parameters (`;q=…`): they are rare and carry no framing.
+      while (i < e && buf[i] !== COMMA) {
+        if (buf[i] !== SP && buf[i] !== HTAB && buf[i] !== 59 && buf[i] !== 61 && !TCHAR[buf[i]] && buf[i] !== 34) {
+          return this.teFail(400, 'invalid Transfer-Encoding');
+        }
+        i++;
+      }
+      if (i >= e) break;
+      i++;
+    }
+    this.teNotChunked = !this.chunked;
+    if (this.isRequest && this.chunked && sawOther) {
+      return this.teFail(501, 'transfer coding other than chunked');
+    }
+    return true;
+  }
+
+  private teFail(requestStatus: number, reason: string): false {
+    this.fail(this.isRequest ? requestStatus : 502, reason);
+    return false;
+  }
+
+  private scanConnection(buf: Buffer, s: number, e: number): void {
+    let i = s;
+    while (i < e) {
+      while (i < e && (buf[i] === SP || buf[i] === HTAB || buf[i] === COMMA)) i++;
+      const ts = i;
+      while (i < e && buf[i] !== COMMA && buf[i] !== SP && buf[i] !== HTAB) i++;
+      const te = i;
+      if (te === ts) continue;
+      if (eqLower(buf, ts, te, 'close')) this.connClose = true;
+      else if (eqLower(buf, ts, te, 'keep-alive')) this.connKeepAlive = true;
+      else if (eqLower(buf, ts, te, 'upgrade')) this.connUpgrade = true;
+      else this.listed.push(ts, te);
+    }
+  }
+
+  /** Drop headers named in Connection, except the ones that frame or route the message. */
+  private dropListed(): void {
+    const h = this.hdr;
+    const l = this.listed;
+    for (let n = 0; n < this.count; n++) {
+      if (this.drop[n]) continue;
+      const k = this.kind[n];
+      if (k === H_CONTENT_LENGTH || k === H_TRANSFER_ENCODING || k === H_HOST) continue;
+      const ns = h[n * HDR_STRIDE], ne = h[n * HDR_STRIDE + 1];
+      for (let j = 0; j < l.length; j += 2) {
+        if (l[j + 1] - l[j] !== ne - ns) continue;
+        let same = true;
+        for (let m = 0; m < ne - ns; m++) {
+          if ((this.buf[ns + m] | 0x20) !== (this.buf[l[j] + m] | 0x20)) {
+            same = false;
+            break;
+          }
+        }
+        if (same) {
+          this.markDrop(n);
+          break;
+        }
+      }
+    }
+  }
+}

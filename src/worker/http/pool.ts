@@ -1,0 +1,103 @@
+/**
+ * Keep-alive connections to servers: one LIFO stack per server (the most recently
+ * used socket is the warmest and the least likely to have been closed by the
+ * server), idle connections dropped after IDLE_MS, which stays below the common
+ * 5 s server keep-alive so we never reuse a socket the server is closing.
+ */
+import type * as net from 'node:net';
+import type { ServerRuntime } from '../runtime';
+
+export const IDLE_MS = 4000;
+/** Idle sockets kept per server and worker; more are closed. */
+const MAX_IDLE_PER_SERVER = 512;
+
+/** The session currently using an upstream connection. */
+export interface UpstreamOwner {
+  onUpstreamData(chunk: Buffer): void;
+  onUpstreamEnd(): void;
+  onUpstreamClose(): void;
+  onUpstreamDrain(): void;
+}
+
+export class Upstream {
+  owner: UpstreamOwner | null = null;
+  idleSince = 0;
+  /** Requests sent on this connection, for "reused" decisions. */
+  uses = 0;
+  closed = false;
+
+  constructor(
+    readonly socket: net.Socket,
+    readonly server: ServerRuntime,
+  ) {
+    socket.on('data', (chunk: Buffer) => {
+      if (this.owner) this.owner.onUpstreamData(chunk);
+      else socket.destroy(); // bytes on an idle connection: protocol error
+    });
+    socket.on('end', () => {
+      if (this.owner) this.owner.onUpstreamEnd();
+    });
+    socket.on('drain', () => {
+      if (this.owner) this.owner.onUpstreamDrain();
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      this.closed = true;
+      if (this.owner) this.owner.onUpstreamClose();
+      else removeIdle(this);
+    });
+  }
+}
+
+const pools = new Map<ServerRuntime, Upstream[]>();
+
+/** The most recently parked live connection to this server, if any. */
+export function takeIdle(server: ServerRuntime, now: number): Upstream | undefined {
+  const stack = pools.get(server);
+  if (!stack) return undefined;
+  while (stack.length) {
+    const up = stack.pop()!;
+    if (!up.closed && now - up.idleSince < IDLE_MS) {
+      up.socket.resume();
+      return up;
+    }
+    up.socket.destroy();
+  }
+  return undefined;
+}
+
+export function parkIdle(up: Upstream, now: number): void {
+  up.owner = null;
+  up.idleSince = now;
+  let stack = pools.get(up.server);
+  if (!stack) pools.set(up.server, (stack = []));
+  if (stack.length >= MAX_IDLE_PER_SERVER) {
+    up.socket.destroy();
+    return;
+  }
+  stack.push(up);
+}
+
+function removeIdle(up: Upstream): void {
+  const stack = pools.get(up.server);
+  if (!stack) return;
+  const i = stack.indexOf(up);
+  if (i >= 0) stack.splice(i, 1);
+  if (!stack.length) pools.delete(up.server);
+}
+
+/** Close connections idle for IDLE_MS or more (oldest are at the bottom of each stack). */
+export function sweepIdle(now: number): void {
+  for (const [server, stack] of pools) {
+    let n = 0;
+    while (n < stack.length && now - stack[n].idleSince >= IDLE_MS) n++;
+    if (n) for (const up of stack.splice(0, n)) up.socket.destroy();
+    if (!stack.length) pools.delete(server);
+  }
+}
+
+/** Close every idle connection (drain, stop, tests). */
+export function closeIdleUpstreams(): void {
+  for (const stack of pools.values()) for (const up of stack) up.socket.destroy();
+  pools.clear();
+}

@@ -1,0 +1,791 @@
+/**
+ * The L7 proxy session: one per client connection, on raw sockets.
+ *
+ * Per request: the head is parsed in place (HeadParser), copied once into a new
+ * Buffer with hop-by-hop headers removed and X-Forwarded-* added, and written to
+ * a pooled (LIFO, keep-alive) or new server connection together with the body
+ * bytes that came with it. The response head is rewritten in place and sent with
+ * the body bytes of the same read in one write. Bodies are forwarded as received,
+ * framed by BodyFramer (Content-Length counting or chunked scanning), with
+ * backpressure both ways. Pipelined requests are served one at a time, in order.
+ *
+ * Decisions (documented differences from HAProxy):
+ * - `Transfer-Encoding` with a coding other than `chunked` before it: 501 (HAProxy 422).
+ * - `Expect: 100-continue` is forwarded and the server's `100 Continue` relayed.
+ * - CONNECT is answered 501: tslb is a reverse proxy.
+ * - Client-sent X-Forwarded-Proto/-Host are replaced when tslb adds its own.
+ * - A deny or redirect on a request with an unread body closes the connection.
+ * Timeouts use the coarse worker clock and one sweep timer for all sessions.
+ */
+import type * as net from 'node:net';
+import type { BackendRuntime, FrontendRuntime, ServerRuntime } from '../runtime';
+import type { ConnectionInfo, WorkerContext } from '../connection';
+import { connectUpstream } from '../upstream';
+import { countStatus, sessionOpened } from '../counters';
+import { H_X_FORWARDED_HOST, H_X_FORWARDED_PROTO, HeadParser } from '../../http1/parser';
+import { BODY_CHUNKED, BODY_CLOSE, BODY_LENGTH, BODY_NONE, BodyFramer } from '../../http1/body';
+import { buildHead, rewriteHeadInPlace } from '../../http1/rewrite';
+import { errorResponse, isDefaultResponse, redirectResponse } from '../../http1/errors';
+import { parkIdle, sweepIdle, takeIdle, Upstream, type UpstreamOwner } from './pool';
+import { forwardForExcepted, HttpBalanceKey, HttpSampleContext, rulesOf, type CompiledRule } from './rules';
+
+const ST_IDLE = 0; // between requests (keep-alive)
+const ST_HEAD = 1; // reading a request head
+const ST_CONNECT = 2; // head accepted, getting a server connection
+const ST_EXCHANGE = 3; // request/response in flight
+const ST_TUNNEL = 4; // after 101 Switching Protocols
+const ST_CLOSED = 5;
+
+/** Largest response head accepted from a server. */
+const MAX_RESPONSE_HEAD = 65536;
+/** HAProxy's tune.bufsize - tune.maxrewrite, when the model gives none. */
+const DEFAULT_MAX_HEAD = 15360;
+const TICK_MS = 250;
+
+const sessions = new Set<HttpSession>();
+let ticker: NodeJS.Timeout | undefined;
+
+function tick(): void {
+  const now = Date.now();
+  for (const s of sessions) s.checkTimeouts(now);
+  sweepIdle(now);
+}
+
+export function handleHttpConnection(socket: net.Socket, fe: FrontendRuntime, info: ConnectionInfo, worker: WorkerContext): void {
+  if (!ticker) {
+    ticker = setInterval(tick, TICK_MS);
+    ticker.unref();
+  }
+  new HttpSession(socket, fe, info, worker);
+}
+
+class HttpSession implements UpstreamOwner {
+  private state = ST_HEAD;
+  /** Client bytes received but not yet consumed (partial head, pipelined requests). */
+  private pending: Buffer | null = null;
+  private readonly req = new HeadParser(true);
+  private readonly res = new HeadParser(false);
+  private readonly reqBody = new BodyFramer();
+  private readonly resBody = new BodyFramer();
+  private readonly ctx: HttpSampleContext;
+  private readonly key: HttpBalanceKey;
+  private readonly maxHead: number;
+
+  private backend: BackendRuntime | null = null;
+  private server: ServerRuntime | null = null;
+  private up: Upstream | null = null;
+  /** Rewritten request head, kept until the server answers (retry on a stale pooled connection). */
+  private reqHead: Buffer | null = null;
+  /** Request body bytes received before the server connection was ready. */
+  private reqRest: Buffer | null = null;
+  private attempts = 0;
+  private retryServer: ServerRuntime | undefined;
+  private avoid: ServerRuntime | undefined;
+
+  private clientKeepAlive = true;
+  private closeAfter = false;
+  private isHead = false;
+  private isUpgrade = false;
+  private reqDone = false;
+  private resInHead = true;
+  private resStarted = false;
+  private resPending: Buffer | null = null;
+  private serverKeepAlive = false;
+  private clientEnded = false;
+  private cliDeadline = 0;
+  private srvDeadline = 0;
+
+  constructor(
+    private readonly sock: net.Socket,
+    private readonly fe: FrontendRuntime,
+    private readonly info: ConnectionInfo,
+    private readonly worker: WorkerContext,
+  ) {
+    this.ctx = new HttpSampleContext(info, fe.name, this.req, this.res);
+    this.key = new HttpBalanceKey(this.ctx);
+    this.maxHead = fe.config.maxHeaderBytes || DEFAULT_MAX_HEAD;
+    sock.on('data', this.onClientData);
+    sock.on('drain', this.onClientDrain);
+    sock.on('end', this.onClientEnd);
+    sock.on('error', noop);
+    sock.on('close', this.onClientClose);
+    worker.track(sock);
+    sessionOpened(fe.counters);
+    sessions.add(this);
+    const t = fe.config.timeouts;
+    this.cliDeadline = info.acceptedAt + (t.httpRequest || t.client);
+  }
+
+  // ------------------------------------------------------------ client side
+  private readonly onClientData = (chunk: Buffer): void => {
+    this.fe.counters.bytesIn += chunk.length;
+    if (this.state === ST_IDLE) {
+      this.state = ST_HEAD;
+      this.cliDeadline = this.worker.now() + (this.fe.config.timeouts.httpRequest || this.fe.config.timeouts.client);
+    }
+    switch (this.state) {
+      case ST_HEAD:
+        this.pending = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+        this.processHead();
+        return;
+      case ST_CONNECT:
+      case ST_EXCHANGE:
+        this.onRequestBody(chunk);
+        return;
+      case ST_TUNNEL:
+        this.cliDeadline = this.worker.now() + this.tunnelTimeout();
+        if (!this.up!.socket.write(chunk)) this.sock.pause();
+        this.countToServer(chunk.length);
+        return;
+    }
+  };
+
+  private readonly onClientDrain = (): void => {
+    const up = this.up;
+    if (!up) return;
+    if (this.state === ST_EXCHANGE && !this.resBody.done) {
+      this.srvDeadline = this.worker.now() + this.backend!.config.timeouts.server;
+      this.cliDeadline = this.reqDone ? 0 : this.worker.now() + this.fe.config.timeouts.client;
+      up.socket.resume();
+    } else if (this.state === ST_TUNNEL) up.socket.resume();
+  };
+
+  private readonly onClientEnd = (): void => {
+    this.clientEnded = true;
+    if (this.state === ST_IDLE || this.state === ST_HEAD) this.sock.destroy();
+    else if (this.state === ST_TUNNEL) this.up?.socket.end();
+    else this.closeAfter = true;
+  };
+
+  private readonly onClientClose = (): void => {
+    const wasActive = this.state === ST_CONNECT || this.state === ST_EXCHANGE;
+    this.state = ST_CLOSED;
+    sessions.delete(this);
+    this.fe.counters.sessCur--;
+    if (wasActive) {
+      this.fe.counters.cliAborts++;
+      if (this.backend) this.backend.counters.cliAborts++;
+      if (this.server) this.server.counters.cliAborts++;
+    }
+    this.dropUpstream();
+    this.releaseServer();
+    this.pending = null;
+    this.reqRest = null;
+  };
+
+  private processHead(): void {
+    const buf = this.pending!;
+    const n = this.req.parse(buf, 0, buf.length);
+    if (n === 0) {
+      if (buf.length > this.maxHead) this.reject(431);
+      return;
+    }
+    if (n < 0) return this.reject(this.req.errorStatus);
+    if (n > this.maxHead) return this.reject(431);
+    this.pending = null;
+    this.startRequest(buf, n);
+  }
+
+  private reject(status: number): void {
+    this.fe.counters.errReq++;
+    this.sendLocal(status, true);
+  }
+
+  private startRequest(buf: Buffer, headEnd: number): void {
+    const req = this.req;
+    const fe = this.fe;
+    fe.counters.reqTotal++;
+    const mlen = req.methodEnd - req.start;
+    this.isHead = mlen === 4 && buf[req.start] === 72 && buf.toString('latin1', req.start, req.methodEnd) === 'HEAD';
+    if (mlen === 7 && buf.toString('latin1', req.start, req.methodEnd) === 'CONNECT') return this.sendLocal(501, true);
+    this.clientKeepAlive = req.versionMinor === 1 ? !req.connClose : req.connKeepAlive;
+    this.closeAfter = this.clientEnded;
+    this.isUpgrade = req.versionMinor === 1 && req.hasUpgrade && req.connUpgrade;
+    this.backend = null;
+    this.server = null;
+    this.reqRest = null;
+    this.reqBody.reset(req.chunked ? BODY_CHUNKED : req.contentLength > 0 ? BODY_LENGTH : BODY_NONE, req.contentLength);
+    if (headEnd < buf.length) {
+      // Validate the body bytes that came with the head before anything is forwarded.
+      const consumed = this.reqBody.feed(buf, headEnd, buf.length);
+      if (consumed < 0) return this.reject(400);
+      if (consumed > headEnd) this.reqRest = buf.subarray(headEnd, consumed);
+      if (consumed < buf.length) this.pending = buf.subarray(consumed);
+    }
+    this.reqDone = this.reqBody.done;
+    this.ctx.stage = 'request';
+
+    let extras = '';
+    const feRules = rulesOf(fe).request;
+    if (feRules.length) {
+      const r = this.applyRequestRules(feRules);
+      if (r === null) return;
+      extras += r;
+    }
+    const backend = fe.route(this.ctx);
+    if (!backend) return this.sendLocal(503, !this.reqDone);
+    this.backend = backend;
+    const beRules = rulesOf(backend).request;
+    if (beRules.length) {
+      const r = this.applyRequestRules(beRules);
+      if (r === null) return;
+      extras += r;
+    }
+    extras += this.forwardedHeaders(backend);
+    if (this.isUpgrade) extras += 'Connection: upgrade\r\n';
+    else if (req.versionMinor === 0) extras += 'Connection: keep-alive\r\n';
+    this.reqHead = buildHead(req, extras);
+    this.sock.pause();
+    this.state = ST_CONNECT;
+    this.cliDeadline = 0;
+    this.attempts = 0;
+    this.retryServer = undefined;
+    this.avoid = undefined;
+    this.connect();
+  }
+
+  /** Added header lines; null when the rules answered the request themselves. */
+  private applyRequestRules(rules: CompiledRule[]): string | null {
+    let extras = '';
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i];
+      if (r.test && !r.test(this.ctx)) continue;
+      const a = r.act;
+      switch (a.action) {
+        case 'redirect-scheme': {
+          const host = this.req.host >= 0 ? stripPort(this.req.value(this.req.host)) : '';
+          if (!host) continue;
+          this.sendRedirect(a.code, `${a.scheme}://${host}${this.ctx.pathAndQuery()}`);
+          return null;
+        }
+        case 'redirect-location':
+          this.sendRedirect(a.code, a.location);
+          return null;
+        case 'redirect-prefix':
+          this.sendRedirect(a.code, a.prefix.replace(/\/$/, '') + this.ctx.pathAndQuery());
+          return null;
+        case 'deny':
+          this.fe.counters.deniedReq++;
+          if (this.backend) this.backend.counters.deniedReq++;
+          this.sendLocal(a.status, true);
+          return null;
+        case 'set-header':
+          this.req.dropNamed(r.name);
+          extras += `${a.name}: ${a.value}\r\n`;
+          break;
+        case 'add-header':
+          extras += `${a.name}: ${a.value}\r\n`;
+          break;
+        case 'del-header':
+          this.req.dropNamed(r.name);
+          break;
+      }
+    }
+    return extras;
+  }
+
+  /** X-Forwarded-For (option forwardfor), X-Forwarded-Proto, X-Forwarded-Host. */
+  private forwardedHeaders(backend: BackendRuntime): string {
+    const req = this.req;
+    const fe = this.fe.config;
+    let extras = '';
+    const ff = backend.config.forwardFor ?? fe.forwardFor;
+    if (ff && !(ff.ifNone && req.find(ff.header.toLowerCase()) >= 0) && !forwardForExcepted(ff, this.info.src)) {
+      extras += `${ff.header}: ${this.info.src}\r\n`;
+    }
+    if (fe.forwardedProto || fe.forwardedHost) {
+      for (let n = 0; n < req.count; n++) {
+        const k = req.kind[n];
+        if ((k === H_X_FORWARDED_PROTO && fe.forwardedProto) || (k === H_X_FORWARDED_HOST && fe.forwardedHost)) {
+          if (!req.drop[n]) {
+            req.drop[n] = 1;
+            req.dropCount++;
+          }
+        }
+      }
+      if (fe.forwardedProto) extras += this.info.ssl ? 'X-Forwarded-Proto: https\r\n' : 'X-Forwarded-Proto: http\r\n';
+      if (fe.forwardedHost && req.host >= 0) extras += `X-Forwarded-Host: ${req.value(req.host)}\r\n`;
+    }
+    return extras;
+  }
+
+  private onRequestBody(chunk: Buffer): void {
+    if (this.reqDone) {
+      // The next pipelined request: keep it until this exchange is over.
+      this.pending = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+      this.sock.pause();
+      return;
+    }
+    const consumed = this.reqBody.feed(chunk, 0, chunk.length);
+    if (consumed < 0) {
+      this.fe.counters.errReq++;
+      if (this.resStarted) return this.abortBoth();
+      this.dropUpstream();
+      return this.sendLocal(400, true);
+    }
+    const part = consumed === chunk.length ? chunk : chunk.subarray(0, consumed);
+    if (consumed < chunk.length) {
+      this.pending = chunk.subarray(consumed);
+      this.sock.pause();
+    }
+    this.reqDone = this.reqBody.done;
+    const now = this.worker.now();
+    if (this.up) {
+      this.countToServer(part.length);
+      if (!this.up.socket.write(part)) this.sock.pause();
+      if (this.reqDone) {
+        this.cliDeadline = 0;
+        if (!this.resStarted) this.srvDeadline = now + this.backend!.config.timeouts.server;
+      } else this.cliDeadline = now + this.fe.config.timeouts.client;
+    } else {
+      this.reqRest = this.reqRest ? Buffer.concat([this.reqRest, part]) : part;
+    }
+  }
+
+  // ------------------------------------------------------------ server side
+  private connect(): void {
+    const backend = this.backend!;
+    const server = this.retryServer ?? backend.pick(this.key, this.avoid);
+    if (!server) return this.sendLocal(503, !this.reqDone);
+    this.server = server;
+    backend.take(server);
+    backend.counters.lbTotal++;
+    server.counters.lbTotal++;
+    sessionOpened(backend.counters);
+    sessionOpened(server.counters);
+    const up = takeIdle(server, this.worker.now());
+    if (up) return this.attach(up);
+    connectUpstream(server, this.info, backend.config.timeouts.connect, this.onConnected);
+  }
+
+  private readonly onConnected = (err: Error | null, socket?: net.Socket): void => {
+    if (this.state !== ST_CONNECT) {
+      socket?.destroy();
+      return;
+    }
+    if (err || !socket) return this.connectFailed();
+    this.attach(new Upstream(socket, this.server!));
+  };
+
+  /** HAProxy's retries: same server again, the last retry on another one with `option redispatch`. */
+  private connectFailed(): void {
+    const backend = this.backend!;
+    const server = this.server!;
+    backend.counters.errConn++;
+    server.counters.errConn++;
+    this.releaseServer();
+    const retries = backend.config.retries;
+    if (this.attempts++ >= retries) return this.sendLocal(503, !this.reqDone);
+    backend.counters.retries++;
+    server.counters.retries++;
+    if (backend.config.redispatch && this.attempts === retries) {
+      backend.counters.redispatches++;
+      server.counters.redispatches++;
+      this.retryServer = undefined;
+      this.avoid = server;
+    } else this.retryServer = server;
+    this.connect();
+  }
+
+  private attach(up: Upstream): void {
+    up.owner = this;
+    up.uses++;
+    this.up = up;
+    this.state = ST_EXCHANGE;
+    this.resInHead = true;
+    this.resStarted = false;
+    this.resPending = null;
+    const now = this.worker.now();
+    const s = up.socket;
+    let ok: boolean;
+    const head = this.reqHead!;
+    const rest = this.reqRest;
+    this.reqRest = null;
+    if (rest) {
+      s.cork();
+      s.write(head);
+      ok = s.write(rest);
+      s.uncork();
+      this.countToServer(head.length + rest.length);
+    } else {
+      ok = s.write(head);
+      this.countToServer(head.length);
+    }
+    if (this.reqDone) {
+      this.cliDeadline = 0;
+      this.srvDeadline = now + this.backend!.config.timeouts.server;
+    } else {
+      this.srvDeadline = 0;
+      this.cliDeadline = now + this.fe.config.timeouts.client;
+      if (ok) this.sock.resume();
+    }
+  }
+
+  onUpstreamDrain(): void {
+    if ((this.state === ST_EXCHANGE && !this.reqDone) || this.state === ST_TUNNEL) this.sock.resume();
+  }
+
+  onUpstreamData(chunk: Buffer): void {
+    const backend = this.backend!;
+    backend.counters.bytesOut += chunk.length;
+    this.server!.counters.bytesOut += chunk.length;
+    if (this.state === ST_TUNNEL) {
+      this.cliDeadline = this.worker.now() + this.tunnelTimeout();
+      this.writeClient(chunk);
+      return;
+    }
+    if (this.state !== ST_EXCHANGE) return;
+    this.reqHead = null;
+    if (this.srvDeadline) this.srvDeadline = this.worker.now() + backend.config.timeouts.server;
+    if (this.resInHead) return this.onResponseHeadData(chunk);
+    const consumed = this.resBody.feed(chunk, 0, chunk.length);
+    if (consumed < 0) return this.serverFailed();
+    this.writeClient(consumed === chunk.length ? chunk : chunk.subarray(0, consumed));
+    if (this.resBody.done) {
+      if (consumed < chunk.length) this.serverKeepAlive = false;
+      this.finishExchange();
+    }
+  }
+
+  private onResponseHeadData(chunk: Buffer): void {
+    const buf = this.resPending ? Buffer.concat([this.resPending, chunk]) : chunk;
+    this.resPending = null;
+    let off = 0;
+    for (;;) {
+      const n = this.res.parse(buf, off, buf.length);
+      if (n === 0) {
+        if (buf.length - off > MAX_RESPONSE_HEAD) return this.serverFailed();
+        this.resPending = off ? buf.subarray(off) : buf;
+        return;
+      }
+      if (n < 0) return this.serverFailed();
+      const status = this.res.status;
+      if (status >= 200) return this.onResponseHead(buf, n);
+      if (status === 101) {
+        if (!this.isUpgrade) return this.serverFailed();
+        return this.startTunnel(buf, n);
+      }
+      // Interim response (100 Continue, 103 Early Hints): relayed to HTTP/1.1 clients only.
+      if (this.req.versionMinor === 1) {
+        const start = rewriteHeadInPlace(this.res, '');
+        this.writeClient(start >= 0 ? buf.subarray(start, n) : buildHead(this.res, ''));
+      }
+      if (n === buf.length) return;
+      off = n;
+    }
+  }
+
+  private onResponseHead(buf: Buffer, headEnd: number): void {
+    const res = this.res;
+    const status = res.status;
+    const backend = this.backend!;
+    const mode =
+      this.isHead || status === 204 || status === 304
+        ? BODY_NONE
+        : res.chunked
+          ? BODY_CHUNKED
+          : res.teNotChunked || res.contentLength < 0
+            ? BODY_CLOSE
+            : BODY_LENGTH;
+    this.resBody.reset(mode, res.contentLength);
+    this.serverKeepAlive = mode !== BODY_CLOSE && (res.versionMinor === 1 ? !res.connClose : res.connKeepAlive);
+    let extras = '';
+    const beRules = rulesOf(backend).response;
+    const feRules = rulesOf(this.fe).response;
+    if (beRules.length || feRules.length) {
+      this.ctx.stage = 'response';
+      const a = this.applyResponseRules(beRules);
+      const b = a === null ? null : this.applyResponseRules(feRules);
+      if (a === null || b === null) return;
+      extras = a + b;
+    }
+    this.closeAfter =
+      this.closeAfter || !this.clientKeepAlive || this.worker.draining || mode === BODY_CLOSE || !this.reqDone;
+    if (this.closeAfter) extras += 'Connection: close\r\n';
+    else if (this.req.versionMinor === 0) extras += 'Connection: keep-alive\r\n';
+    const consumed = this.resBody.feed(buf, headEnd, buf.length);
+    if (consumed < 0) return this.serverFailed();
+    countStatus(this.fe.counters, status);
+    countStatus(backend.counters, status);
+    countStatus(this.server!.counters, status);
+    this.resInHead = false;
+    this.resStarted = true;
+    const start = rewriteHeadInPlace(res, extras);
+    if (start >= 0) this.writeClient(buf.subarray(start, consumed));
+    else {
+      this.sock.cork();
+      this.writeClient(buildHead(res, extras));
+      if (consumed > headEnd) this.writeClient(buf.subarray(headEnd, consumed));
+      this.sock.uncork();
+    }
+    if (this.resBody.done) {
+      if (consumed < buf.length) this.serverKeepAlive = false;
+      this.finishExchange();
+    }
+  }
+
+  /** Header rules on the response; null when a deny answered instead. */
+  private applyResponseRules(rules: CompiledRule[]): string | null {
+    let extras = '';
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i];
+      if (r.test && !r.test(this.ctx)) continue;
+      const a = r.act;
+      switch (a.action) {
+        case 'deny':
+          this.fe.counters.deniedResp++;
+          this.backend!.counters.deniedResp++;
+          this.dropUpstream();
+          this.sendLocal(502, true);
+          return null;
+        case 'redirect-location':
+        case 'redirect-prefix':
+        case 'redirect-scheme':
+          this.dropUpstream();
+          this.sendRedirect(
+            a.code,
+            a.action === 'redirect-location'
+              ? a.location
+              : a.action === 'redirect-prefix'
+                ? a.prefix.replace(/\/$/, '') + this.ctx.pathAndQuery()
+                : `${a.scheme}://${this.req.host >= 0 ? stripPort(this.req.value(this.req.host)) : ''}${this.ctx.pathAndQuery()}`,
+          );
+          return null;
+        case 'set-header':
+          this.res.dropNamed(r.name);
+          extras += `${a.name}: ${a.value}\r\n`;
+          break;
+        case 'add-header':
+          extras += `${a.name}: ${a.value}\r\n`;
+          break;
+        case 'del-header':
+          this.res.dropNamed(r.name);
+          break;
+      }
+    }
+    return extras;
+  }
+
+  private startTunnel(buf: Buffer, headEnd: number): void {
+    countStatus(this.fe.counters, 101);
+    countStatus(this.backend!.counters, 101);
+    countStatus(this.server!.counters, 101);
+    this.state = ST_TUNNEL;
+    this.srvDeadline = 0;
+    this.cliDeadline = this.worker.now() + this.tunnelTimeout();
+    const start = rewriteHeadInPlace(this.res, 'Connection: upgrade\r\n');
+    this.writeClient(start >= 0 ? buf.subarray(start) : Buffer.concat([buildHead(this.res, 'Connection: upgrade\r\n'), buf.subarray(headEnd)]));
+    const early = this.pending;
+    this.pending = null;
+    if (early) {
+      this.countToServer(early.length);
+      this.up!.socket.write(early);
+    }
+    if (this.clientEnded) this.up!.socket.end();
+    else this.sock.resume();
+  }
+
+  private tunnelTimeout(): number {
+    const b = this.backend!.config.timeouts;
+    return b.tunnel || b.server;
+  }
+
+  onUpstreamEnd(): void {
+    if (this.state === ST_TUNNEL) {
+      this.sock.end();
+      return;
+    }
+    if (this.state === ST_EXCHANGE && this.resStarted && this.resBody.mode === BODY_CLOSE) {
+      this.serverKeepAlive = false;
+      this.finishExchange();
+    }
+  }
+
+  onUpstreamClose(): void {
+    const up = this.up;
+    if (!up) return;
+    if (this.state === ST_TUNNEL) {
+      this.up = null;
+      up.owner = null;
+      this.releaseServer();
+      this.sock.end();
+      return;
+    }
+    if (this.state !== ST_EXCHANGE) return;
+    if (!this.resStarted && !this.resPending && up.uses > 1 && this.reqHead && this.reqBody.mode === BODY_NONE) {
+      // The server closed a pooled connection as we reused it: retry once on a fresh one.
+      this.up = null;
+      up.owner = null;
+      this.state = ST_CONNECT;
+      connectUpstream(this.server!, this.info, this.backend!.config.timeouts.connect, this.onConnected);
+      return;
+    }
+    this.serverFailed();
+  }
+
+  /** Invalid, incomplete or aborted response: 502 if nothing was sent yet, else cut both sides. */
+  private serverFailed(): void {
+    this.backend!.counters.errResp++;
+    this.server!.counters.errResp++;
+    if (this.resStarted) {
+      this.backend!.counters.srvAborts++;
+      this.server!.counters.srvAborts++;
+      return this.abortBoth();
+    }
+    this.dropUpstream();
+    this.sendLocal(502, true);
+  }
+
+  private finishExchange(): void {
+    const up = this.up;
+    this.up = null;
+    this.srvDeadline = 0;
+    this.reqHead = null;
+    if (up) {
+      if (this.serverKeepAlive && this.reqDone && !up.closed && !this.worker.draining) parkIdle(up, this.worker.now());
+      else {
+        up.owner = null;
+        up.socket.destroy();
+      }
+    }
+    this.releaseServer();
+    if (this.closeAfter) return this.closeClient();
+    this.state = ST_IDLE;
+    this.cliDeadline = this.worker.now() + (this.fe.config.timeouts.httpKeepAlive || this.fe.config.timeouts.client);
+    if (this.pending) {
+      this.state = ST_HEAD;
+      this.cliDeadline = this.worker.now() + (this.fe.config.timeouts.httpRequest || this.fe.config.timeouts.client);
+      this.processHead();
+    }
+    if (this.state === ST_IDLE || this.state === ST_HEAD) this.sock.resume();
+  }
+
+  // ------------------------------------------------------------ helpers
+  private writeClient(data: Buffer): void {
+    this.fe.counters.bytesOut += data.length;
+    if (!this.sock.write(data) && this.up) {
+      this.up.socket.pause();
+      // Waiting on the client now, not on the server.
+      this.srvDeadline = 0;
+      this.cliDeadline = this.worker.now() + (this.state === ST_TUNNEL ? this.tunnelTimeout() : this.fe.config.timeouts.client);
+    }
+  }
+
+  private countToServer(n: number): void {
+    this.backend!.counters.bytesIn += n;
+    this.server!.counters.bytesIn += n;
+  }
+
+  /** A response tslb makes itself (errors, deny); closes the client when asked or when it must. */
+  private sendLocal(status: number, close: boolean): void {
+    const buf = errorResponse(status, this.fe.config.errorFiles, this.backend?.config.errorFiles);
+    countStatus(this.fe.counters, status);
+    if (this.backend) countStatus(this.backend.counters, status);
+    if (!buf) return this.closeClient();
+    this.fe.counters.bytesOut += buf.length;
+    this.sock.write(buf);
+    // Built-in 4xx/5xx without `Connection: close` keep the connection; errorfiles have no known framing.
+    const keep = !close && this.clientKeepAlive && !this.worker.draining && !this.clientEnded && this.reqDone && isDefaultResponse(buf);
+    this.endLocal(keep);
+  }
+
+  private sendRedirect(code: number, location: string): void {
+    const close = !this.clientKeepAlive || !this.reqDone || this.worker.draining || this.clientEnded;
+    countStatus(this.fe.counters, code);
+    const buf = redirectResponse(code, location, close);
+    this.fe.counters.bytesOut += buf.length;
+    this.sock.write(buf);
+    this.endLocal(!close);
+  }
+
+  private endLocal(keepAlive: boolean): void {
+    this.releaseServer();
+    this.reqHead = null;
+    this.reqRest = null;
+    if (!keepAlive) return this.closeClient();
+    this.closeAfter = false;
+    this.state = ST_IDLE;
+    this.srvDeadline = 0;
+    this.cliDeadline = this.worker.now() + (this.fe.config.timeouts.httpKeepAlive || this.fe.config.timeouts.client);
+    if (this.pending) {
+      this.state = ST_HEAD;
+      this.processHead();
+    }
+    if (this.state === ST_IDLE || this.state === ST_HEAD) this.sock.resume();
+  }
+
+  /** Flush what was written, then close; a client that never reads gets cut at `timeout client`. */
+  private closeClient(): void {
+    this.state = ST_CLOSED;
+    this.pending = null;
+    this.srvDeadline = 0;
+    this.cliDeadline = this.worker.now() + this.fe.config.timeouts.client;
+    this.sock.end();
+  }
+
+  private abortBoth(): void {
+    this.dropUpstream();
+    this.releaseServer();
+    this.state = ST_CLOSED;
+    this.sock.destroy();
+  }
+
+  private dropUpstream(): void {
+    const up = this.up;
+    if (!up) return;
+    this.up = null;
+    up.owner = null;
+    up.socket.destroy();
+  }
+
+  private releaseServer(): void {
+    const s = this.server;
+    if (!s) return;
+    this.server = null;
+    this.backend!.release(s);
+    this.backend!.counters.sessCur--;
+    s.counters.sessCur--;
+  }
+
+  checkTimeouts(now: number): void {
+    if (this.srvDeadline && now >= this.srvDeadline) {
+      this.srvDeadline = 0;
+      if (this.state === ST_EXCHANGE && !this.resStarted) {
+        this.dropUpstream();
+        return this.sendLocal(504, true);
+      }
+      this.backend!.counters.srvAborts++;
+      return this.abortBoth();
+    }
+    if (this.cliDeadline && now >= this.cliDeadline) {
+      this.cliDeadline = 0;
+      switch (this.state) {
+        case ST_HEAD:
+          return this.reject(408);
+        case ST_EXCHANGE:
+          if (!this.resStarted) {
+            this.dropUpstream();
+            return this.reject(408);
+          }
+          return this.abortBoth();
+        default:
+          // idle keep-alive, tunnel, or a closing client that does not read
+          this.dropUpstream();
+          this.releaseServer();
+          this.state = ST_CLOSED;
+          this.sock.destroy();
+      }
+    }
+  }
+}
+
+function stripPort(host: string): string {
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    return end > 0 ? host.slice(0, end + 1) : host;
+  }
+  const colon = host.indexOf(':');
+  return colon >= 0 ? host.slice(0, colon) : host;
+}
+
+function noop(): void {}
