@@ -296,6 +296,29 @@ test('consistent hashing: weights 3:1 give about 3:1 of the keys', () => {
   assert.ok(ratio > 2.4 && ratio < 3.75, `ratio ${ratio}`);
 });
 
+test('hash weights: consistent moves keys only onto a server whose weight grew; map-based is static', () => {
+  const list = servers([1, 1, 1, 1]);
+  const keys = Array.from({ length: 4000 }, (_, i) => key({ uri: `/d/${i}` }));
+  const ring = make(list, 'uri', [], 'consistent');
+  const map = make(list, 'uri', [], 'map-based');
+  const ringBefore = keys.map((k) => ring.pick(k));
+  const mapBefore = keys.map((k) => map.pick(k));
+  list[0].weight = 2;
+  ring.reset(list);
+  map.reset(list);
+  let moved = 0;
+  keys.forEach((k, i) => {
+    const s = ring.pick(k);
+    if (s !== ringBefore[i]) {
+      moved++;
+      assert.equal(s, list[0], 'a key only moves to the heavier server');
+    }
+    assert.equal(map.pick(k), mapBefore[i], 'map-based ignores live weights');
+  });
+  // s1 goes from 1/4 to 2/5 of the keys: about 15% move.
+  assert.ok(moved > 0.08 * keys.length && moved < 0.22 * keys.length, `moved ${moved}`);
+});
+
 // ------------------------------------------------------------------ url_param / hdr
 test('url_param: hashes the value; absent parameter goes round robin; check_post refused', () => {
   const list = servers([1, 1, 1, 1]);
