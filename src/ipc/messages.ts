@@ -29,8 +29,21 @@ export type PrimaryToWorker =
   | { type: 'drain'; gracePeriod: number }
   | { type: 'servers'; updates: ServerStateUpdate[] };
 
+/**
+ * One worker's counters since its previous report (src/worker/report.ts), by object
+ * name: frontends and backends by name, servers by `backend/server`. Each array is in
+ * COUNTER_KEYS order; totals are deltas, the gauges (GAUGE_KEYS: current and max
+ * sessions) are the worker's absolute values.
+ */
+export interface CounterReport {
+  frontends: Record<string, number[]>;
+  backends: Record<string, number[]>;
+  servers: Record<string, number[]>;
+}
+
 export type WorkerToPrimary =
   | { type: 'ready'; generation: number; listening: string[] }
+  | { type: 'counters'; generation: number; delta: CounterReport }
   | { type: 'listen-failed'; generation: number; error: string }
   | { type: 'drained'; generation: number };
 

@@ -1,0 +1,123 @@
+/**
+ * One entry point for the primary: aggregates worker counters and serves them on the
+ * runtime API socket, the stats page and the Prometheus endpoint, each bound only when
+ * the model asks for it.
+ */
+import type { Model } from '../config/model';
+import type { WorkerToPrimary } from '../ipc/messages';
+import type { Logger } from '../log/logger';
+import { RuntimeApi } from './runtime-api';
+import {
+  buildInfo,
+  buildRows,
+  StatsAggregator,
+  type ServerControl,
+  type ServerHealthView,
+  type StatRow,
+  type StatsView,
+} from './stats';
+
+export interface ObservabilityDeps {
+  log: Logger;
+  supervisor: { generation: number; workerPids(): number[]; reload(): Promise<boolean> };
+  /** Server states from the health monitor (empty until it runs: states then come from the config). */
+  health: () => ServerHealthView[];
+  setAdmin(b: string, s: string, a: 'ready' | 'drain' | 'maint'): string;
+  setWeight(b: string, s: string, w: number): string;
+}
+
+const TICK = 1000;
+
+// Compiled to <outDir>/src/primary/, three levels below the package root (as src/cli/main.ts reads it).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const VERSION: string = (require('../../../package.json') as { version: string }).version;
+
+export class Observability implements StatsView {
+  readonly stats: StatsAggregator;
+  private current: Model;
+  private runtimeApi?: RuntimeApi;
+  private readonly startedAt = Date.now();
+  private stopping = false;
+  private timer?: NodeJS.Timeout;
+  private readonly control: ServerControl;
+
+  constructor(
+    model: Model,
+    private readonly deps: ObservabilityDeps,
+  ) {
+    this.current = model;
+    this.stats = new StatsAggregator(model);
+    this.control = {
+      setAdmin: (b, s, a) => deps.setAdmin(b, s, a),
+      setWeight: (b, s, w) => deps.setWeight(b, s, w),
+      reload: () => deps.supervisor.reload(),
+    };
+  }
+
+  async start(): Promise<void> {
+    this.timer = setInterval(() => this.stats.tick(this.deps.supervisor.workerPids()), TICK);
+    this.timer.unref();
+    await this.bind();
+  }
+
+  onWorkerMessage(pid: number, msg: WorkerToPrimary): void {
+    if (msg.type === 'counters') this.stats.apply(pid, msg.delta);
+  }
+
+  async update(model: Model): Promise<void> {
+    const previous = this.current;
+    this.current = model;
+    this.stats.update(model);
+    if (JSON.stringify(previous.runtimeApi) !== JSON.stringify(model.runtimeApi)) {
+      await this.runtimeApi?.close();
+      this.runtimeApi = undefined;
+      await this.bindRuntimeApi();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.timer);
+    await this.runtimeApi?.close();
+    this.runtimeApi = undefined;
+  }
+
+  // ---------------------------------------------------------------- StatsView
+  model(): Model {
+    return this.current;
+  }
+
+  health(): ServerHealthView[] {
+    return this.deps.health();
+  }
+
+  rows(): StatRow[] {
+    return buildRows({ model: this.current, stats: this.stats, health: this.deps.health(), now: Date.now() });
+  }
+
+  info(): [string, string | number][] {
+    return buildInfo(
+      { model: this.current, stats: this.stats, health: [], now: Date.now() },
+      { startedAt: this.startedAt, workers: this.current.global.workers, stopping: this.stopping },
+      VERSION,
+    );
+  }
+
+  /** The TCP port of the runtime API when it listens on one (tests bind port 0). */
+  runtimeApiPort(): number | undefined {
+    return this.runtimeApi?.tcpPort();
+  }
+
+  private async bind(): Promise<void> {
+    await this.bindRuntimeApi();
+  }
+
+  private async bindRuntimeApi(): Promise<void> {
+    const settings = this.current.runtimeApi;
+    if (!settings || (!settings.socketPath && !settings.tcp)) return;
+    const api = new RuntimeApi(settings, this, this.control);
+    await api.listen();
+    this.runtimeApi = api;
+    this.deps.log.info({ event: 'runtime-api', socket: settings.socketPath, tcp: settings.tcp }, 'runtime API listening');
+  }
+}
