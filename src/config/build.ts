@@ -1,0 +1,845 @@
+/**
+ * Native config (validated, merged) → Model: applies defaults, parses the HAProxy
+ * syntaxes inside strings, reads referenced files (TLS PEMs, errorfiles, CA
+ * bundles) so the model is self-contained, and runs the semantic checks.
+ */
+import { readFileSync } from 'node:fs';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
+import * as path from 'node:path';
+import { balancers } from '../balance/registry';
+import type { Stage } from '../rules/context';
+import { fetches } from '../rules/fetches';
+import { parseCondition, parseCriterion } from '../rules/acl-parser';
+import {
+  parseBalanceLine,
+  parseHttpchkArgs,
+  parseOption,
+  parseServerOptions,
+  parseSize,
+  parseTime,
+  type OptionResult,
+} from './haproxy-syntax';
+import type {
+  Backend,
+  Balance,
+  Bind,
+  Condition,
+  ForwardFor,
+  Frontend,
+  Global,
+  HealthCheck,
+  HttpAction,
+  HttpRule,
+  LogSettings,
+  Mode,
+  Model,
+  Server,
+  TlsBindOptions,
+  TlsCertificate,
+  Timeouts,
+  UseBackendRule,
+} from './model';
+import type {
+  BackendInput,
+  BindInput,
+  ForwardForInput,
+  FrontendInput,
+  HealthCheckInput,
+  HttpRuleInput,
+  NativeConfig,
+  ServerInput,
+  TimeoutsInput,
+} from './schema';
+import type { Diagnostics, Seg, Where } from './source';
+import { didYouMean } from './suggest';
+
+/** Maps a key path of the merged native config to its place in a file. */
+export type Locate = (segs: Seg[]) => Where;
+
+/** Algorithms the balancing issue adds; accepted now, run as roundrobin until registered. */
+export const PLANNED_BALANCERS = ['roundrobin', 'static-rr', 'leastconn', 'source', 'uri', 'url_param', 'hdr', 'random', 'first'];
+
+const HAPROXY_DEFAULT_TIMEOUTS = {
+  connect: 5000,
+  client: 50_000,
+  server: 50_000,
+  httpRequest: 10_000,
+  tunnel: 3_600_000,
+};
+const DEFAULT_INTER = 2000;
+const DEFAULT_BUFSIZE = 16384;
+const DEFAULT_MAXREWRITE = 1024;
+
+interface CheckDefaults {
+  inter: number;
+  fastinter?: number;
+  downinter?: number;
+  rise: number;
+  fall: number;
+}
+
+/** Options from `defaults`, applied before each section's own. */
+interface OptionSet {
+  texts: string[];
+  parsed: { result: OptionResult; where: Where }[];
+}
+
+export class ModelBuilder {
+  private defaultMode: Mode = 'http';
+  private defaultTimeouts!: Timeouts;
+  private checkDefaults!: CheckDefaults;
+  private defaultOptions: OptionSet = { texts: [], parsed: [] };
+  private maxHeaderBytes = DEFAULT_BUFSIZE - DEFAULT_MAXREWRITE;
+
+  constructor(
+    private readonly cfg: NativeConfig,
+    private readonly at: Locate,
+    private readonly diag: Diagnostics,
+  ) {}
+
+  build(files: string[], extras: Record<string, unknown>): Model {
+    const cfg = this.cfg;
+    const global = this.global();
+    this.defaults();
+    const frontendsIn = cfg.frontends ?? [];
+    const backendsIn = cfg.backends ?? [];
+    this.checkDuplicates('frontend', frontendsIn, ['frontends']);
+    this.checkDuplicates('backend', backendsIn, ['backends']);
+    const backends = backendsIn.map((b, i) => this.backend(b, i, frontendsIn.length + i + 1));
+    const byName = new Map(backends.map((b) => [b.name, b]));
+    const frontends = frontendsIn.map((f, i) => this.frontend(f, i, byName));
+    this.checkBindConflicts(frontends);
+    const stats = this.stats();
+    const prometheus = this.prometheus();
+    const listens = frontends.some((f) => f.binds.length > 0) || stats !== undefined || prometheus !== undefined;
+    if (!listens && backends.length === 0) {
+      this.diag.error(this.at([]), 'this configuration serves nothing: no frontend with a bind, no stats or prometheus listener, and no backend');
+    } else if (!frontends.some((f) => f.binds.length > 0) && backends.length > 0) {
+      this.diag.warn(this.at(['backends']), 'no frontend with a bind: the backends receive no traffic');
+    }
+    return {
+      global,
+      frontends,
+      backends,
+      runtimeApi: this.runtimeApi(),
+      stats,
+      prometheus,
+      extras,
+      pending: this.diag.pending,
+      files,
+    };
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private time(v: string | number | undefined, segs: Seg[]): number | undefined {
+    if (v === undefined) return undefined;
+    const t = parseTime(v);
+    if (t.error !== undefined) this.diag.error(this.at(segs), t.error);
+    return t.value;
+  }
+
+  private size(v: string | number | undefined, segs: Seg[]): number | undefined {
+    if (v === undefined) return undefined;
+    const t = parseSize(v);
+    if (t.error !== undefined) this.diag.error(this.at(segs), t.error);
+    return t.value;
+  }
+
+  /** Reads a file named in the config, relative to the config file that names it. */
+  private readRelative(file: string, segs: Seg[]): string | undefined {
+    const where = this.at(segs);
+    const full = path.resolve(path.dirname(where.src.file), file);
+    try {
+      return readFileSync(full, 'utf8');
+    } catch (e) {
+      this.diag.error(where, `cannot read ${full}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      return undefined;
+    }
+  }
+
+  private checkDuplicates(kind: string, items: { name: string }[], base: Seg[]): void {
+    const first = new Map<string, number>();
+    items.forEach((it, i) => {
+      const prev = first.get(it.name);
+      if (prev === undefined) {
+        first.set(it.name, i);
+        return;
+      }
+      const other = this.at([...base, prev, 'name']);
+      const pos = other.src.position(other.segs);
+      this.diag.error(this.at([...base, i, 'name']), `duplicate ${kind} "${it.name}" (first defined at ${other.src.file}:${pos.line}:${pos.column})`);
+    });
+  }
+
+  // ---------------------------------------------------------------- global / defaults
+
+  private global(): Global {
+    const g = this.cfg.global ?? {};
+    let workers = availableParallelism();
+    if (typeof g.workers === 'number') workers = g.workers;
+    const bufSize = this.size(g.buf_size, ['global', 'buf_size']) ?? DEFAULT_BUFSIZE;
+    const maxRewrite = this.size(g.max_rewrite, ['global', 'max_rewrite']) ?? Math.min(DEFAULT_MAXREWRITE, bufSize >> 1);
+    if (bufSize - maxRewrite < 1024) {
+      this.diag.error(this.at(['global', g.max_rewrite !== undefined ? 'max_rewrite' : 'buf_size']), `buf_size - max_rewrite must leave at least 1024 bytes for request headers (got ${bufSize - maxRewrite})`);
+    }
+    this.maxHeaderBytes = bufSize - maxRewrite;
+    return {
+      workers,
+      user: g.user,
+      group: g.group,
+      pidfile: g.pidfile,
+      stateDir: g.state_dir,
+      maxconn: g.maxconn ?? 0,
+      gracePeriod: this.time(g.grace_period, ['global', 'grace_period']) ?? 30_000,
+      acceptMode: g.accept_mode ?? 'auto',
+      bufSize,
+      logLevel: g.log_level ?? 'info',
+      accessLog: g.access_log ?? 'stdout',
+    };
+  }
+
+  private defaults(): void {
+    const d = this.cfg.defaults ?? {};
+    this.defaultMode = d.mode ?? 'http';
+    const c = d.check ?? {};
+    const inter = this.time(c.inter, ['defaults', 'check', 'inter']) ?? DEFAULT_INTER;
+    this.checkDefaults = {
+      inter,
+      fastinter: this.time(c.fastinter, ['defaults', 'check', 'fastinter']),
+      downinter: this.time(c.downinter, ['defaults', 'check', 'downinter']),
+      rise: c.rise ?? 2,
+      fall: c.fall ?? 3,
+    };
+    this.defaultTimeouts = this.timeouts(undefined, d.timeouts, ['defaults', 'timeouts']);
+    this.defaultOptions = this.options(d.options, ['defaults', 'options']);
+  }
+
+  /** Section timeouts over the defaults; unset ones fall back as HAProxy's do. */
+  private timeouts(base: Timeouts | undefined, t: TimeoutsInput | undefined, segs: Seg[]): Timeouts {
+    const v = (k: keyof TimeoutsInput) => this.time(t?.[k], [...segs, k]);
+    const connect = v('connect') ?? base?.connect ?? HAPROXY_DEFAULT_TIMEOUTS.connect;
+    const client = v('client') ?? base?.client ?? HAPROXY_DEFAULT_TIMEOUTS.client;
+    const server = v('server') ?? base?.server ?? HAPROXY_DEFAULT_TIMEOUTS.server;
+    const httpRequest = v('http_request') ?? base?.httpRequest ?? HAPROXY_DEFAULT_TIMEOUTS.httpRequest;
+    return {
+      connect,
+      client,
+      server,
+      httpRequest,
+      httpKeepAlive: v('http_keep_alive') ?? base?.httpKeepAlive ?? httpRequest,
+      queue: v('queue') ?? base?.queue ?? connect,
+      tunnel: v('tunnel') ?? base?.tunnel ?? HAPROXY_DEFAULT_TIMEOUTS.tunnel,
+      check: v('check') ?? base?.check ?? this.checkDefaults?.inter ?? DEFAULT_INTER,
+      clientFin: v('client_fin') ?? base?.clientFin ?? client,
+      serverFin: v('server_fin') ?? base?.serverFin ?? server,
+    };
+  }
+
+  private options(list: string[] | undefined, segs: Seg[]): OptionSet {
+    const set: OptionSet = { texts: [], parsed: [] };
+    (list ?? []).forEach((text, i) => {
+      const where = this.at([...segs, i]);
+      const result = parseOption(text);
+      if (result.kind === 'error') this.diag.error(where, result.error);
+      else if (result.kind === 'pending') this.diag.pendingFeature(where, result.area, `option ${result.name}`, text);
+      set.texts.push(text);
+      set.parsed.push({ result, where });
+    });
+    return set;
+  }
+
+  // ---------------------------------------------------------------- frontends
+
+  private frontend(f: FrontendInput, index: number, backends: Map<string, Backend>): Frontend {
+    const base: Seg[] = ['frontends', index];
+    const mode = f.mode ?? this.defaultMode;
+    const stage: Stage = mode === 'http' ? 'request' : 'connection';
+    const own = this.options(f.options, [...base, 'options']);
+    const log: LogSettings = { format: 'json', dontLogNull: false, logHealthChecks: false, enabled: true };
+    let forwardFor: ForwardFor | undefined;
+    for (const { result, where } of [...this.defaultOptions.parsed, ...own.parsed]) {
+      const isOwn = own.parsed.some((p) => p.where === where);
+      if (result.kind === 'flag') {
+        if (result.name === 'httplog' || result.name === 'tcplog') log.format = result.name;
+        else if (result.name === 'dontlognull') log.dontLogNull = true;
+        else if (result.name === 'log-health-checks') log.logHealthChecks = true;
+        else if (isOwn && result.name !== 'http-keep-alive') this.diag.error(where, `option ${result.name} applies to backends, not frontends`);
+      } else if (result.kind === 'forwardfor') forwardFor = result.forwardFor;
+      else if (result.kind === 'check' && isOwn) this.diag.error(where, 'health check options belong in a backend');
+    }
+    if (f.log) {
+      if (f.log.format !== undefined) {
+        if (f.log.format === 'json' || f.log.format === 'httplog' || f.log.format === 'tcplog') log.format = f.log.format;
+        else {
+          log.format = 'custom';
+          log.template = f.log.format;
+        }
+      }
+      if (f.log.dontlognull !== undefined) log.dontLogNull = f.log.dontlognull;
+      if (f.log.log_health_checks !== undefined) log.logHealthChecks = f.log.log_health_checks;
+      if (f.log.enabled !== undefined) log.enabled = f.log.enabled;
+    }
+    const dl = this.cfg.defaults?.log;
+    if (dl && !f.log?.format && dl.format) {
+      if (dl.format === 'json' || dl.format === 'httplog' || dl.format === 'tcplog') log.format = dl.format;
+      else {
+        log.format = 'custom';
+        log.template = dl.format;
+      }
+    }
+    if (mode === 'tcp' && log.format === 'httplog') {
+      this.diag.warn(this.at([...base, f.log?.format ? 'log' : 'options']), 'httplog in a tcp frontend: using tcplog (as HAProxy does)');
+      log.format = 'tcplog';
+    }
+    if (f.forwardfor !== undefined) forwardFor = this.forwardFor(f.forwardfor);
+    if (forwardFor && mode === 'tcp') {
+      this.diag.error(this.at([...base, f.forwardfor !== undefined ? 'forwardfor' : 'options']), 'forwardfor needs mode http');
+      forwardFor = undefined;
+    }
+    if (forwardFor) this.checkForwardForExcept(forwardFor, [...base, f.forwardfor !== undefined ? 'forwardfor' : 'options']);
+
+    const named = this.acls(f, base, mode);
+    const useBackend: UseBackendRule[] = [];
+    (f.use_backend ?? []).forEach((r, i) => {
+      const segs = [...base, 'use_backend', i];
+      const cond = this.condition(r, stage, named, segs);
+      this.backendRef(r.backend, mode, backends, [...segs, 'backend']);
+      if (cond) useBackend.push({ backend: r.backend, condition: cond.condition, text: cond.text, source: this.diag.sourceRef(this.at(segs)) });
+    });
+    if (f.default_backend !== undefined) this.backendRef(f.default_backend, mode, backends, [...base, 'default_backend']);
+    if (f.default_backend === undefined && useBackend.length === 0 && f.binds.length > 0 && !f.host_routing) {
+      this.diag.warn(this.at([...base, 'name']), `frontend "${f.name}" has no default_backend and no use_backend rule: every connection gets 503`);
+    }
+
+    const hostBackends: Frontend['hostBackends'] = [];
+    if (f.host_routing) {
+      if (mode !== 'http') this.diag.error(this.at([...base, 'host_routing']), 'host_routing needs mode http');
+      else for (const b of backends.values()) if (b.mode === 'http') for (const host of b.hostNames) hostBackends.push({ host, backend: b.name });
+    }
+
+    const httpRules = [
+      ...this.httpRules(f.http_request, 'request', mode, named, [...base, 'http_request']),
+      ...this.httpRules(f.http_response, 'response', mode, named, [...base, 'http_response']),
+    ];
+
+    return {
+      name: f.name,
+      mode,
+      binds: f.binds.map((b, i) => this.bind(b, mode, [...base, 'binds', i])),
+      defaultBackend: f.default_backend,
+      useBackend,
+      hostBackends,
+      httpRules,
+      timeouts: this.timeouts(this.defaultTimeouts, f.timeouts, [...base, 'timeouts']),
+      maxconn: f.maxconn ?? this.cfg.defaults?.maxconn ?? 0,
+      forwardFor,
+      forwardedProto: f.forwarded_proto ?? mode === 'http',
+      forwardedHost: f.forwarded_host ?? mode === 'http',
+      log,
+      errorFiles: this.errorFiles(f.errorfiles, [...base, 'errorfiles']),
+      maxHeaderBytes: this.maxHeaderBytes,
+      options: [...this.defaultOptions.texts, ...own.texts],
+      source: this.diag.sourceRef(this.at(base)),
+    };
+  }
+
+  private forwardFor(v: boolean | ForwardForInput): ForwardFor | undefined {
+    if (v === false) return undefined;
+    const o = v === true ? {} : v;
+    return { header: o.header ?? 'X-Forwarded-For', ifNone: o.if_none ?? false, except: o.except ?? [] };
+  }
+
+  private checkForwardForExcept(ff: ForwardFor, segs: Seg[]): void {
+    for (const net of ff.except) {
+      const [addr, bits] = net.split('/');
+      const family = isIP(addr);
+      const max = family === 4 ? 32 : 128;
+      if (!family || (bits !== undefined && (!/^\d+$/.test(bits) || Number(bits) > max))) {
+        this.diag.error(this.at(segs), `forwardfor except: "${net}" is not an address or CIDR`);
+      }
+    }
+  }
+
+  /** Named ACLs, parsed in the widest stage of the frontend; each use re-checks its own stage. */
+  private acls(f: FrontendInput, base: Seg[], mode: Mode): Map<string, Condition> {
+    const named = new Map<string, Condition>();
+    const stage: Stage = mode === 'http' ? 'response' : 'connection';
+    for (const [name, value] of Object.entries(f.acls ?? {})) {
+      const texts = typeof value === 'string' ? [value] : value;
+      const terms: Condition[] = [];
+      texts.forEach((text, i) => {
+        const r = parseCriterion(text, stage);
+        if (r.error) this.diag.error(this.at(typeof value === 'string' ? [...base, 'acls', name] : [...base, 'acls', name, i]), `acl ${name}: ${r.error}`);
+        else terms.push(r.condition!);
+      });
+      if (terms.length) named.set(name, terms.length === 1 ? terms[0] : { kind: 'or', terms });
+    }
+    return named;
+  }
+
+  /** `if` / `unless` of a rule as a Condition; absent means always. */
+  private condition(
+    r: { if?: string; unless?: string },
+    stage: Stage,
+    named: Map<string, Condition>,
+    segs: Seg[],
+  ): { condition: Condition; text: string } | undefined {
+    if (r.if !== undefined && r.unless !== undefined) {
+      this.diag.error(this.at(segs), 'a rule takes "if" or "unless", not both');
+      return undefined;
+    }
+    const key = r.if !== undefined ? 'if' : 'unless';
+    const text = r.if ?? r.unless;
+    if (text === undefined) return { condition: { kind: 'true' }, text: '' };
+    const parsed = parseCondition(text, stage, named);
+    if (parsed.error) {
+      this.diag.error(this.at([...segs, key]), parsed.error);
+      return undefined;
+    }
+    const misplaced = misplacedFetch(parsed.condition!, stage);
+    if (misplaced) {
+      this.diag.error(this.at([...segs, key]), `fetch "${misplaced}" (used by a named acl) is not available at the ${stage} stage`);
+      return undefined;
+    }
+    const condition: Condition = key === 'unless' ? { kind: 'not', expr: parsed.condition! } : parsed.condition!;
+    return { condition, text: `${key} ${text}` };
+  }
+
+  private backendRef(name: string, mode: Mode, backends: Map<string, Backend>, segs: Seg[]): void {
+    const b = backends.get(name);
+    if (!b) this.diag.error(this.at(segs), `unknown backend "${name}"${didYouMean(name, backends.keys())}`);
+    else if (b.mode !== mode) this.diag.error(this.at(segs), `backend "${name}" is mode ${b.mode}, this frontend is mode ${mode}`);
+  }
+
+  private bind(b: string | BindInput, mode: Mode, segs: Seg[]): Bind {
+    const source = this.diag.sourceRef(this.at(segs));
+    if (typeof b === 'string') {
+      const parsed = parseListen(b);
+      if (!parsed) {
+        this.diag.error(this.at(segs), `bad bind "${b}": expected address:port with port 1..65535`);
+        return { address: '0.0.0.0', port: 0, acceptProxy: false, source };
+      }
+      return { ...parsed, acceptProxy: false, source };
+    }
+    const address = b.address === undefined || b.address === '*' || b.address === '' ? '0.0.0.0' : b.address;
+    if (!isIP(address)) this.diag.error(this.at([...segs, 'address']), `"${address}" is not an IP address`);
+    const bind: Bind = { address, port: b.port, acceptProxy: b.accept_proxy ?? false, source };
+    if (b.ssl) bind.tls = this.tlsBind(b.ssl, mode, [...segs, 'ssl']);
+    return bind;
+  }
+
+  /** TLS settings of a bind, with its certificates read and their names extracted. */
+  tlsBind(ssl: NonNullable<BindInput['ssl']>, mode: Mode, segs: Seg[]): TlsBindOptions {
+    const certificates: TlsCertificate[] = [];
+    ssl.certificates.forEach((file, i) => {
+      const cert = this.readCertificate(file, [...segs, 'certificates', i]);
+      if (cert) certificates.push(cert);
+    });
+    const minVersion = (ssl.min_version ?? 'TLSv1.2') as TlsBindOptions['minVersion'];
+    const maxVersion = (ssl.max_version ?? 'TLSv1.3') as TlsBindOptions['maxVersion'];
+    const order = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+    if (order.indexOf(minVersion) > order.indexOf(maxVersion)) this.diag.error(this.at(segs), `min_version ${minVersion} is above max_version ${maxVersion}`);
+    return {
+      certificates,
+      minVersion,
+      maxVersion,
+      ciphers: ssl.ciphers,
+      ciphersuites: ssl.ciphersuites,
+      alpn: ssl.alpn ?? (mode === 'http' ? ['http/1.1'] : []),
+    };
+  }
+
+  /** A combined PEM (certificate chain + private key), as HAProxy's `crt`. */
+  readCertificate(file: string, segs: Seg[]): TlsCertificate | undefined {
+    const text = this.readRelative(file, segs);
+    if (text === undefined) return undefined;
+    const where = this.at(segs);
+    const certs: string[] = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    const key = /-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]+?-----END \1PRIVATE KEY-----/.exec(text)?.[0];
+    if (certs.length === 0 || !key) {
+      this.diag.error(where, `${file}: must hold a certificate and its private key (PEM)${certs.length === 0 ? ', no certificate found' : ', no private key found'}`);
+      return undefined;
+    }
+    try {
+      const x509 = new X509Certificate(certs[0]);
+      if (!x509.checkPrivateKey(createPrivateKey(key))) {
+        this.diag.error(where, `${file}: the private key does not match the certificate`);
+        return undefined;
+      }
+      const names = new Set<string>();
+      for (const part of (x509.subjectAltName ?? '').split(', ')) if (part.startsWith('DNS:')) names.add(part.slice(4).toLowerCase());
+      const cn = /(?:^|\n)CN=([^\n]+)/.exec(x509.subject)?.[1];
+      if (cn && names.size === 0) names.add(cn.toLowerCase());
+      if (new Date(x509.validTo).getTime() < Date.now()) this.diag.warn(where, `${file}: certificate expired on ${x509.validTo}`);
+      return { cert: certs.join('\n') + '\n', key: key + '\n', names: [...names], source: path.resolve(path.dirname(where.src.file), file) };
+    } catch (e) {
+      this.diag.error(where, `${file}: ${(e as Error).message}`);
+      return undefined;
+    }
+  }
+
+  private errorFiles(map: Record<string, string> | undefined, segs: Seg[]): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [status, file] of Object.entries(map ?? {})) {
+      const text = this.readRelative(file, [...segs, status]);
+      if (text === undefined) continue;
+      if (text !== '' && !/^HTTP\/1\.[01] \d{3}/.test(text)) {
+        this.diag.error(this.at([...segs, status]), `${file}: an errorfile is a raw HTTP response starting with "HTTP/1.x ${status}"`);
+        continue;
+      }
+      out[status] = text;
+    }
+    return out;
+  }
+
+  private httpRules(
+    list: HttpRuleInput[] | undefined,
+    when: 'request' | 'response',
+    mode: Mode,
+    named: Map<string, Condition>,
+    segs: Seg[],
+  ): HttpRule[] {
+    if (!list?.length) return [];
+    if (mode !== 'http') {
+      this.diag.error(this.at(segs), `http_${when} rules need mode http`);
+      return [];
+    }
+    const rules: HttpRule[] = [];
+    list.forEach((r, i) => {
+      const rs = [...segs, i];
+      const act = this.httpAction(r, when, rs);
+      const cond = this.condition(r, when, named, rs);
+      if (!act || !cond) return;
+      const text = `http-${when} ${act.text}${cond.text ? ' ' + cond.text : ''}`;
+      rules.push({ when, act: act.action, condition: r.if === undefined && r.unless === undefined ? undefined : cond.condition, text, source: this.diag.sourceRef(this.at(rs)) });
+    });
+    return rules;
+  }
+
+  private httpAction(r: HttpRuleInput, when: 'request' | 'response', segs: Seg[]): { action: HttpAction; text: string } | undefined {
+    const actions = (['redirect', 'deny', 'set_header', 'add_header', 'del_header'] as const).filter((k) => r[k] !== undefined);
+    if (actions.length !== 1) {
+      this.diag.error(this.at(segs), actions.length === 0 ? 'a rule needs one action: redirect, deny, set_header, add_header, del_header' : `a rule takes one action, found ${actions.join(', ')}`);
+      return undefined;
+    }
+    const kind = actions[0];
+    if ((kind === 'redirect' || kind === 'deny') && when === 'response') {
+      this.diag.error(this.at([...segs, kind]), `${kind} is an http_request action`);
+      return undefined;
+    }
+    switch (kind) {
+      case 'redirect': {
+        const rd = r.redirect!;
+        const code = rd.code ?? 302;
+        const targets = (['scheme', 'location', 'prefix'] as const).filter((k) => rd[k] !== undefined);
+        if (targets.length !== 1) {
+          this.diag.error(this.at([...segs, 'redirect']), 'redirect takes exactly one of scheme, location, prefix');
+          return undefined;
+        }
+        const t = targets[0];
+        const action: HttpAction =
+          t === 'scheme'
+            ? { action: 'redirect-scheme', scheme: rd.scheme!, code }
+            : t === 'location'
+              ? { action: 'redirect-location', location: rd.location!, code }
+              : { action: 'redirect-prefix', prefix: rd.prefix!, code };
+        return { action, text: `redirect ${t} ${rd[t]} code ${code}` };
+      }
+      case 'deny': {
+        const status = r.deny!.status ?? 403;
+        return { action: { action: 'deny', status }, text: `deny deny_status ${status}` };
+      }
+      case 'set_header':
+      case 'add_header': {
+        const h = r[kind]!;
+        if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(h.name)) this.diag.error(this.at([...segs, kind, 'name']), `"${h.name}" is not a valid header name`);
+        const action = kind === 'set_header' ? 'set-header' : 'add-header';
+        return { action: { action, name: h.name, value: h.value }, text: `${action} ${h.name} ${h.value}` };
+      }
+      case 'del_header':
+        return { action: { action: 'del-header', name: r.del_header! }, text: `del-header ${r.del_header}` };
+    }
+  }
+
+  private checkBindConflicts(frontends: Frontend[]): void {
+    const seen = new Map<number, { address: string; where: string }[]>();
+    frontends.forEach((f, fi) => {
+      f.binds.forEach((b, bi) => {
+        if (b.port === 0) return;
+        const list = seen.get(b.port) ?? [];
+        const clash = list.find((o) => o.address === b.address || o.address === '0.0.0.0' || b.address === '0.0.0.0' || o.address === '::' || b.address === '::');
+        if (clash) this.diag.error(this.at(['frontends', fi, 'binds', bi]), `${b.address}:${b.port} is already bound by ${clash.where}`);
+        list.push({ address: b.address, where: `frontend "${f.name}" (${b.address}:${b.port})` });
+        seen.set(b.port, list);
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------- backends
+
+  private backend(b: BackendInput, index: number, id: number): Backend {
+    const base: Seg[] = ['backends', index];
+    const mode = b.mode ?? this.defaultMode;
+    const own = this.options(b.options, [...base, 'options']);
+    let healthCheck: HealthCheck = { kind: 'tcp', text: '' };
+    let redispatch = false;
+    let allBackups = false;
+    let forwardFor: ForwardFor | undefined;
+    for (const { result, where } of [...this.defaultOptions.parsed, ...own.parsed]) {
+      const isOwn = own.parsed.some((p) => p.where === where);
+      if (result.kind === 'check') healthCheck = result.check;
+      else if (result.kind === 'forwardfor') forwardFor = result.forwardFor;
+      else if (result.kind === 'flag') {
+        if (result.name === 'redispatch') redispatch = true;
+        else if (result.name === 'allbackups') allBackups = true;
+        else if (isOwn && (result.name === 'httplog' || result.name === 'tcplog' || result.name === 'dontlognull')) {
+          this.diag.error(where, `option ${result.name} applies to frontends, not backends`);
+        }
+      }
+    }
+    if (b.health_check !== undefined) {
+      const hc = this.healthCheck(b.health_check, [...base, 'health_check']);
+      if (hc) healthCheck = hc;
+    }
+    if (b.redispatch !== undefined) redispatch = b.redispatch;
+    if (b.all_backups !== undefined) allBackups = b.all_backups;
+    if (b.forwardfor !== undefined) forwardFor = this.forwardFor(b.forwardfor);
+    if (forwardFor && mode === 'tcp') {
+      this.diag.error(this.at([...base, b.forwardfor !== undefined ? 'forwardfor' : 'options']), 'forwardfor needs mode http');
+      forwardFor = undefined;
+    }
+    if (forwardFor) this.checkForwardForExcept(forwardFor, [...base, b.forwardfor !== undefined ? 'forwardfor' : 'options']);
+    if (healthCheck.kind === 'http' && mode === 'tcp') {
+      // HAProxy allows httpchk on tcp backends: the check speaks HTTP to the server, traffic stays tcp.
+    }
+    const timeouts = this.timeouts(this.defaultTimeouts, b.timeouts, [...base, 'timeouts']);
+    const servers = this.servers(b, base);
+    if (servers.length === 0) this.diag.warn(this.at([...base, 'servers']), `backend "${b.name}" has no server: every request to it gets 503`);
+    const named = new Map<string, Condition>();
+    return {
+      name: b.name,
+      id,
+      mode,
+      balance: this.balance(b.balance ?? this.cfg.defaults?.balance, b.balance !== undefined ? [...base, 'balance'] : ['defaults', 'balance']),
+      servers,
+      healthCheck,
+      timeouts,
+      retries: b.retries ?? this.cfg.defaults?.retries ?? 3,
+      redispatch,
+      allBackups,
+      forwardFor,
+      httpRules: [
+        ...this.httpRules(b.http_request, 'request', mode, named, [...base, 'http_request']),
+        ...this.httpRules(b.http_response, 'response', mode, named, [...base, 'http_response']),
+      ],
+      hostNames: (b.host_names ?? []).map((h) => h.toLowerCase()),
+      errorFiles: this.errorFiles(b.errorfiles, [...base, 'errorfiles']),
+      options: [...this.defaultOptions.texts, ...own.texts],
+      source: this.diag.sourceRef(this.at(base)),
+    };
+  }
+
+  private balance(v: string | { algorithm: string; args?: string[]; hash_type?: 'map-based' | 'consistent' } | undefined, segs: Seg[]): Balance {
+    if (v === undefined) return { algorithm: 'roundrobin', args: [], hashType: 'map-based' };
+    const line = typeof v === 'string' ? parseBalanceLine(v) : { algorithm: v.algorithm, args: v.args ?? [] };
+    const hashType = typeof v === 'string' ? 'map-based' : (v.hash_type ?? 'map-based');
+    const def = balancers.get(line.algorithm);
+    if (def) {
+      const err = def.checkArgs(line.args);
+      if (err) this.diag.error(this.at(segs), `balance ${line.algorithm}: ${err}`);
+    } else if (PLANNED_BALANCERS.includes(line.algorithm)) {
+      this.diag.pendingFeature(this.at(segs), 'balancing issue', `balance ${line.algorithm}: falls back to roundrobin until implemented`, line.algorithm);
+    } else {
+      this.diag.error(this.at(segs), `unknown balance algorithm "${line.algorithm}"${didYouMean(line.algorithm, new Set([...PLANNED_BALANCERS, ...balancers.keys()]))}`);
+    }
+    return { algorithm: line.algorithm, args: line.args, hashType };
+  }
+
+  private healthCheck(v: string | HealthCheckInput, segs: Seg[]): HealthCheck | undefined {
+    if (typeof v === 'string') {
+      const r = parseOption(v);
+      if (r.kind === 'check') return r.check;
+      this.diag.error(this.at(segs), r.kind === 'error' ? r.error : `"${v}" is not a health check option (httpchk, tcp-check, mysql-check …)`);
+      return undefined;
+    }
+    const text = JSON.stringify(v);
+    if (v.type === 'http') {
+      const args = [v.method ?? 'OPTIONS', v.uri ?? '/', v.version ?? 'HTTP/1.0'];
+      const spec = parseHttpchkArgs(args);
+      if (spec.error !== undefined) {
+        this.diag.error(this.at(segs), spec.error);
+        return undefined;
+      }
+      const http = spec.value;
+      for (const [name, value] of Object.entries(v.headers ?? {})) http.headers.push({ name, value });
+      if (v.body !== undefined) http.body = v.body;
+      if (v.expect_status !== undefined) http.expect = { kind: 'status', negate: false, value: v.expect_status };
+      return { kind: 'http', http, text };
+    }
+    if ((v.type === 'pgsql' || (v.type === 'mysql' && v.post_41)) && !v.user) {
+      this.diag.error(this.at([...segs, 'user']), `${v.type} check needs a user`);
+    }
+    return { kind: v.type, user: v.user, mysqlPost41: v.type === 'mysql' ? (v.post_41 ?? false) : undefined, tcpSteps: v.type === 'tcp-check' ? [] : undefined, text };
+  }
+
+  private servers(b: BackendInput, base: Seg[]): Server[] {
+    const servers: Server[] = [];
+    const names = new Map<string, number>();
+    const usedIds = new Set<number>();
+    b.servers.forEach((s, i) => {
+      const segs = [...base, 'servers', i];
+      const prev = names.get(s.name);
+      if (prev !== undefined) this.diag.error(this.at([...segs, 'name']), `duplicate server "${s.name}" in backend "${b.name}" (also servers[${prev}])`);
+      names.set(s.name, i);
+      const server = this.server(s, segs);
+      if (server.id !== 0) {
+        if (usedIds.has(server.id)) this.diag.error(this.at([...segs, 'options']), `server id ${server.id} is used twice in backend "${b.name}"`);
+        usedIds.add(server.id);
+      }
+      servers.push(server);
+    });
+    // Servers without an explicit id get the lowest free ones, in order.
+    let next = 1;
+    for (const s of servers) {
+      if (s.id !== 0) continue;
+      while (usedIds.has(next)) next++;
+      s.id = next;
+      usedIds.add(next);
+    }
+    return servers;
+  }
+
+  private server(s: ServerInput, segs: Seg[]): Server {
+    const parsed = parseServerOptions(s.options ?? '');
+    const optWhere = this.at([...segs, 'options']);
+    for (const e of parsed.errors) this.diag.error(optWhere, e);
+    for (const p of parsed.pending) this.diag.pendingFeature(optWhere, p.area, `server keyword "${p.keyword}"`, p.keyword);
+    const o = parsed.values;
+    // Structured fields win over the options string.
+    const inter = this.time(s.inter, [...segs, 'inter']) ?? o.inter ?? this.checkDefaults.inter;
+    const ssl = s.ssl ?? o.ssl ?? false;
+    const sni = s.sni ?? o.sni;
+    if (s.cookie !== undefined) this.diag.pendingFeature(this.at([...segs, 'cookie']), 'session persistence (cookie)', 'server cookie', s.cookie);
+    if (!isIP(s.address) && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(s.address)) {
+      this.diag.error(this.at([...segs, 'address']), `"${s.address}" is not an IP address or host name`);
+    }
+    let ca: string | undefined;
+    if (o.caFile) ca = this.readRelative(o.caFile, [...segs, 'options']);
+    const verify = o.verify ?? (o.caFile ? 'required' : 'none');
+    if (verify === 'required' && !o.caFile && ssl) this.diag.error(optWhere, 'verify required needs ca-file <PEM bundle>');
+    const sendProxy = s.send_proxy === undefined ? (o.sendProxy ?? 0) : s.send_proxy === true ? 1 : s.send_proxy === false ? 0 : (s.send_proxy as 1 | 2);
+    return {
+      name: s.name,
+      id: o.id ?? 0,
+      address: s.address,
+      port: s.port,
+      weight: s.weight ?? o.weight ?? 1,
+      backup: s.backup ?? o.backup ?? false,
+      maxconn: s.maxconn ?? o.maxconn ?? 0,
+      maxqueue: s.maxqueue ?? o.maxqueue ?? 0,
+      disabled: s.disabled ?? o.disabled ?? false,
+      slowstart: o.slowstart ?? 0,
+      cookie: s.cookie ?? o.cookie,
+      check: {
+        enabled: s.check ?? o.check ?? false,
+        inter,
+        fastinter: o.fastinter ?? this.checkDefaults.fastinter ?? inter,
+        downinter: o.downinter ?? this.checkDefaults.downinter ?? inter,
+        rise: s.rise ?? o.rise ?? this.checkDefaults.rise,
+        fall: s.fall ?? o.fall ?? this.checkDefaults.fall,
+        port: o.checkPort,
+        addr: o.checkAddr,
+        ssl: o.checkSsl ?? (ssl && o.checkPort === undefined),
+        sni: o.checkSni ?? sni,
+      },
+      tls: { enabled: ssl, sni, verify, ca },
+      sendProxy,
+      options: s.options ?? '',
+      source: this.diag.sourceRef(this.at(segs)),
+    };
+  }
+
+  // ---------------------------------------------------------------- services
+
+  private runtimeApi(): Model['runtimeApi'] {
+    const r = this.cfg.runtime_api;
+    if (!r) return undefined;
+    const segs: Seg[] = ['runtime_api'];
+    let tcp: { address: string; port: number } | undefined;
+    if (r.tcp !== undefined) {
+      tcp = parseListen(r.tcp);
+      if (!tcp) this.diag.error(this.at([...segs, 'tcp']), `bad address "${r.tcp}"`);
+      else if (!/^(127\.|::1$)/.test(tcp.address)) this.diag.warn(this.at([...segs, 'tcp']), 'the runtime API is unauthenticated: listen on loopback only');
+    }
+    if (!r.socket && !tcp) this.diag.error(this.at(segs), 'runtime_api needs a socket path or a tcp address');
+    return {
+      socketPath: r.socket,
+      mode: r.mode === undefined ? 0o600 : parseInt(String(r.mode), 8),
+      level: r.level ?? 'admin',
+      tcp,
+    };
+  }
+
+  private stats(): Model['stats'] {
+    const s = this.cfg.stats;
+    if (!s) return undefined;
+    const l = parseListen(s.bind);
+    if (!l) {
+      this.diag.error(this.at(['stats', 'bind']), `bad address "${s.bind}"`);
+      return undefined;
+    }
+    return {
+      ...l,
+      uri: s.uri ?? '/stats',
+      username: s.username,
+      password: s.password,
+      refresh: this.time(s.refresh, ['stats', 'refresh']) ?? 0,
+      admin: s.admin ?? false,
+    };
+  }
+
+  private prometheus(): Model['prometheus'] {
+    const p = this.cfg.prometheus;
+    if (!p) return undefined;
+    const l = parseListen(p.bind);
+    if (!l) {
+      this.diag.error(this.at(['prometheus', 'bind']), `bad address "${p.bind}"`);
+      return undefined;
+    }
+    return { ...l, uri: p.uri ?? '/metrics', prefix: p.prefix ?? 'tslb' };
+  }
+}
+
+/** `127.0.0.1:80`, `[::1]:80`, `:80`, `*:80` (any address). */
+export function parseListen(text: string): { address: string; port: number } | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)|([0-9a-fA-F:]+)):(\d+)$/.exec(text.trim());
+  if (!m) return undefined;
+  const port = Number(m[4]);
+  if (port < 1 || port > 65535) return undefined;
+  let address = m[1] ?? m[2] ?? m[3] ?? '';
+  if (address === '' || address === '*') address = '0.0.0.0';
+  if (!isIP(address)) return undefined;
+  return { address, port };
+}
+
+/** The first fetch in a condition not valid at `stage` (named acls are parsed in a wider stage). */
+function misplacedFetch(c: Condition, stage: Stage): string | undefined {
+  switch (c.kind) {
+    case 'match':
+      return fetches.get(c.fetch)?.stages.includes(stage) ? undefined : c.fetch;
+    case 'not':
+      return misplacedFetch(c.expr, stage);
+    case 'and':
+    case 'or':
+      for (const t of c.terms) {
+        const m = misplacedFetch(t, stage);
+        if (m) return m;
+      }
+      return undefined;
+    default:
+      return undefined;
+  }
+}

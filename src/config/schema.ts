@@ -1,0 +1,421 @@
+/**
+ * The JSON Schema of a tslb config file (native format and the seed's `proxy:`
+ * shape), written with TypeBox so the static types of the parsed file and the
+ * published schema (config/tslb.schema.json) come from one definition.
+ *
+ * Fields that take one of several shapes (a bind as "addr:port" or a map) use a
+ * multi-type node (`type: ['string', 'object']`) rather than `anyOf`, so ajv
+ * reports one precise error per mistake instead of one per alternative.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+const opt = Type.Optional;
+
+/** A schema node accepting several JSON types; `T` is its static type. */
+function multi<T>(types: string[], schema: Record<string, unknown>, description: string) {
+  return Type.Unsafe<T>({ type: types, ...schema, description });
+}
+
+/** A closed set of literals, reported by ajv as one `enum` error. */
+function lits<const T extends readonly (string | number)[]>(values: T, description?: string) {
+  return Type.Unsafe<T[number]>({ enum: [...values], ...(description ? { description } : {}) });
+}
+
+function obj<P extends Record<string, TSchema>>(props: P, description?: string) {
+  return Type.Object(props, { additionalProperties: false, ...(description ? { description } : {}) });
+}
+
+const Time = multi<string | number>(['string', 'integer'], { minimum: 0 }, 'HAProxy time: 5s, 500ms, 2m, 1h, 1d; a bare number is milliseconds');
+const Size = multi<string | number>(['string', 'integer'], { minimum: 0 }, 'bytes: 16384, 16k, 1m');
+const Port = Type.Integer({ minimum: 1, maximum: 65535 });
+const Name = Type.String({ pattern: '^[A-Za-z0-9_.:-]+$', description: 'a name (letters, digits, . _ - :)' });
+const Mode = lits(['http', 'tcp']);
+const Count = Type.Integer({ minimum: 0 });
+const Positive = Type.Integer({ minimum: 1 });
+const TlsVersion = lits(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']);
+const Condition = Type.String({ description: 'HAProxy ACL expression, e.g. "{ path_beg /api }" or "!{ ssl_fc }"' });
+const StrList = Type.Array(Type.String());
+
+export const TimeoutsSchema = obj(
+  {
+    connect: opt(Time),
+    client: opt(Time),
+    server: opt(Time),
+    http_request: opt(Time),
+    http_keep_alive: opt(Time),
+    queue: opt(Time),
+    tunnel: opt(Time),
+    check: opt(Time),
+    client_fin: opt(Time),
+    server_fin: opt(Time),
+  },
+  'timeouts (HAProxy `timeout …`)',
+);
+
+const LogSchema = obj({
+  format: opt(Type.String({ description: 'json, httplog, tcplog, or a custom log-format string' })),
+  dontlognull: opt(Type.Boolean()),
+  log_health_checks: opt(Type.Boolean()),
+  enabled: opt(Type.Boolean()),
+});
+
+const CheckDefaultsSchema = obj(
+  { inter: opt(Time), fastinter: opt(Time), downinter: opt(Time), rise: opt(Positive), fall: opt(Positive) },
+  'defaults for server checks (HAProxy `default-server inter … rise … fall …`)',
+);
+
+export interface ForwardForInput {
+  header?: string;
+  if_none?: boolean;
+  except?: string[];
+}
+const ForwardForSchema = multi<boolean | ForwardForInput>(
+  ['boolean', 'object'],
+  {
+    properties: { header: { type: 'string' }, if_none: { type: 'boolean' }, except: { type: 'array', items: { type: 'string' } } },
+    additionalProperties: false,
+  },
+  'option forwardfor: true, or {header, if_none, except}',
+);
+
+const ErrorFiles = Type.Record(Type.String({ pattern: '^[1-5][0-9][0-9]$' }), Type.String(), {
+  description: 'status → path of a raw HTTP response file (HAProxy errorfile)',
+});
+
+export interface BindInput {
+  address?: string;
+  port: number;
+  ssl?: { certificates: string[]; min_version?: string; max_version?: string; ciphers?: string; ciphersuites?: string; alpn?: string[] };
+  accept_proxy?: boolean;
+}
+const BindSslSchema = obj({
+  certificates: Type.Array(Type.String({ description: 'combined PEM file: certificate chain + private key' }), { minItems: 1 }),
+  min_version: opt(TlsVersion),
+  max_version: opt(TlsVersion),
+  ciphers: opt(Type.String()),
+  ciphersuites: opt(Type.String()),
+  alpn: opt(StrList),
+});
+const BindSchema = multi<string | BindInput>(
+  ['string', 'object'],
+  {
+    properties: { address: { type: 'string' }, port: Port, ssl: BindSslSchema, accept_proxy: { type: 'boolean' } },
+    required: ['port'],
+    additionalProperties: false,
+  },
+  '"address:port" or {address, port, ssl, accept_proxy}',
+);
+
+const RedirectSchema = obj({
+  scheme: opt(Type.String()),
+  location: opt(Type.String()),
+  prefix: opt(Type.String()),
+  code: opt(lits([301, 302, 303, 307, 308])),
+});
+const HeaderSchema = obj({ name: Type.String({ minLength: 1 }), value: Type.String() });
+export const HttpRuleSchema = obj(
+  {
+    redirect: opt(RedirectSchema),
+    deny: opt(obj({ status: opt(Type.Integer({ minimum: 200, maximum: 599 })) })),
+    set_header: opt(HeaderSchema),
+    add_header: opt(HeaderSchema),
+    del_header: opt(Type.String({ minLength: 1 })),
+    if: opt(Condition),
+    unless: opt(Condition),
+  },
+  'one action (redirect, deny, set_header, add_header, del_header) with an optional if/unless condition',
+);
+
+const UseBackendSchema = obj({ backend: Name, if: opt(Condition), unless: opt(Condition) });
+
+const FrontendSchema = obj({
+  name: Name,
+  mode: opt(Mode),
+  binds: Type.Array(BindSchema),
+  acls: opt(
+    Type.Record(
+      Name,
+      multi<string | string[]>(['string', 'array'], { items: { type: 'string' } }, 'ACL criterion(s), e.g. "path_beg /api/"; several are ORed'),
+    ),
+  ),
+  use_backend: opt(Type.Array(UseBackendSchema)),
+  default_backend: opt(Name),
+  http_request: opt(Type.Array(HttpRuleSchema)),
+  http_response: opt(Type.Array(HttpRuleSchema)),
+  forwardfor: opt(ForwardForSchema),
+  forwarded_proto: opt(Type.Boolean()),
+  forwarded_host: opt(Type.Boolean()),
+  host_routing: opt(Type.Boolean({ description: 'route by SNI/Host to backends by their host_names when no rule matches' })),
+  log: opt(LogSchema),
+  errorfiles: opt(ErrorFiles),
+  maxconn: opt(Count),
+  timeouts: opt(TimeoutsSchema),
+  options: opt(Type.Array(Type.String({ description: 'HAProxy option line, e.g. "httplog"' }))),
+});
+
+export interface BalanceInput {
+  algorithm: string;
+  args?: string[];
+  hash_type?: 'map-based' | 'consistent';
+}
+const BalanceSchema = multi<string | BalanceInput>(
+  ['string', 'object'],
+  {
+    properties: {
+      algorithm: { type: 'string' },
+      args: { type: 'array', items: { type: 'string' } },
+      hash_type: { enum: ['map-based', 'consistent'] },
+    },
+    required: ['algorithm'],
+    additionalProperties: false,
+  },
+  'HAProxy balance line ("roundrobin", "uri whole") or {algorithm, args, hash_type}',
+);
+
+export interface HealthCheckInput {
+  type: 'tcp' | 'http' | 'tcp-check' | 'mysql' | 'pgsql' | 'redis' | 'smtp' | 'ssl-hello' | 'ldap';
+  method?: string;
+  uri?: string;
+  version?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  expect_status?: string;
+  user?: string;
+  post_41?: boolean;
+}
+const HealthCheckSchema = multi<string | HealthCheckInput>(
+  ['string', 'object'],
+  {
+    properties: {
+      type: { enum: ['tcp', 'http', 'tcp-check', 'mysql', 'pgsql', 'redis', 'smtp', 'ssl-hello', 'ldap'] },
+      method: { type: 'string' },
+      uri: { type: 'string' },
+      version: { enum: ['HTTP/1.0', 'HTTP/1.1'] },
+      headers: { type: 'object', additionalProperties: { type: 'string' } },
+      body: { type: 'string' },
+      expect_status: { type: 'string', pattern: '^[1-5][0-9][0-9](-[1-5][0-9][0-9])?$', description: 'a status or a status range (200-399)' },
+      user: { type: 'string' },
+      post_41: { type: 'boolean' },
+    },
+    required: ['type'],
+    additionalProperties: false,
+  },
+  'HAProxy option line ("httpchk GET /health", "mysql-check user x") or {type, …}',
+);
+
+const ServerSchema = obj({
+  name: Name,
+  address: Type.String({ minLength: 1 }),
+  port: Port,
+  weight: opt(Type.Integer({ minimum: 0, maximum: 256 })),
+  backup: opt(Type.Boolean()),
+  maxconn: opt(Count),
+  maxqueue: opt(Count),
+  check: opt(Type.Boolean()),
+  fall: opt(Positive),
+  rise: opt(Positive),
+  inter: opt(Time),
+  ssl: opt(Type.Boolean()),
+  sni: opt(Type.String()),
+  send_proxy: opt(multi<boolean | number>(['boolean', 'integer'], { minimum: 1, maximum: 2 }, 'true (v1), 1 or 2')),
+  cookie: opt(Type.String()),
+  disabled: opt(Type.Boolean()),
+  options: opt(Type.String({ description: 'HAProxy server keywords, e.g. "check fall 3 rise 2 weight 100"' })),
+});
+
+const BackendSchema = obj({
+  name: Name,
+  mode: opt(Mode),
+  balance: opt(BalanceSchema),
+  health_check: opt(HealthCheckSchema),
+  servers: Type.Array(ServerSchema),
+  retries: opt(Count),
+  redispatch: opt(Type.Boolean()),
+  all_backups: opt(Type.Boolean()),
+  timeouts: opt(TimeoutsSchema),
+  forwardfor: opt(ForwardForSchema),
+  host_names: opt(StrList),
+  http_request: opt(Type.Array(HttpRuleSchema)),
+  http_response: opt(Type.Array(HttpRuleSchema)),
+  errorfiles: opt(ErrorFiles),
+  options: opt(Type.Array(Type.String())),
+});
+
+const GlobalSchema = obj({
+  workers: opt(multi<string | number>(['string', 'integer'], { minimum: 1, pattern: '^auto$' }, 'auto (one per core) or a number')),
+  user: opt(Type.String()),
+  group: opt(Type.String()),
+  pidfile: opt(Type.String()),
+  state_dir: opt(Type.String()),
+  maxconn: opt(Count),
+  grace_period: opt(Time),
+  accept_mode: opt(lits(['auto', 'reuseport', 'rr', 'shared'])),
+  buf_size: opt(Size),
+  max_rewrite: opt(Size),
+  log_level: opt(lits(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])),
+  access_log: opt(Type.String()),
+});
+
+const DefaultsSchema = obj({
+  mode: opt(Mode),
+  timeouts: opt(TimeoutsSchema),
+  options: opt(Type.Array(Type.String())),
+  log: opt(LogSchema),
+  check: opt(CheckDefaultsSchema),
+  retries: opt(Count),
+  maxconn: opt(Count),
+  balance: opt(BalanceSchema),
+});
+
+const Listen = Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[^:\\s]*|[0-9a-fA-F:]+):[0-9]+$', description: 'an address:port' });
+
+const RuntimeApiSchema = obj({
+  socket: opt(Type.String()),
+  mode: opt(multi<string | number>(['string', 'integer'], { pattern: '^0?[0-7]{3}$' }, 'unix socket mode, octal: "660"')),
+  level: opt(lits(['user', 'operator', 'admin'])),
+  tcp: opt(Listen),
+});
+
+const StatsSchema = obj({
+  bind: Listen,
+  uri: opt(Type.String()),
+  username: opt(Type.String()),
+  password: opt(Type.String()),
+  refresh: opt(Time),
+  admin: opt(Type.Boolean()),
+});
+
+const PrometheusSchema = obj({
+  bind: Listen,
+  uri: opt(Type.String()),
+  prefix: opt(lits(['tslb', 'haproxy'])),
+});
+
+// ---------------------------------------------------------------- the seed's Proxy shape
+
+const SeedBackendSchema = obj({
+  name: Name,
+  ssl_sni: opt(Type.String()),
+  mode: opt(Mode),
+  balance: opt(Type.String()),
+  option: opt(Type.String()),
+  server_name: Name,
+  server_host_ip: Type.String({ minLength: 1 }),
+  server_port: Port,
+  server_ops: opt(Type.String()),
+});
+
+const SeedSchema = obj(
+  {
+    proxy_version: opt(Type.String()),
+    proxy_lib: opt(Type.String()),
+    proxy_cfg_file: opt(Type.String()),
+    run_user: opt(Type.String()),
+    run_group: opt(Type.String()),
+    run_user_home: opt(Type.String()),
+    https_in_binds: opt(
+      Type.Array(obj({ ip: Type.String({ minLength: 1 }), port: Port, ssl: opt(Type.Boolean()), accept_proxy: opt(Type.Boolean()) })),
+    ),
+    https_options: opt(StrList),
+    https_log_format: opt(Type.String()),
+    backends: opt(Type.Array(SeedBackendSchema)),
+    routing_rules: opt(Type.Array(obj({ condition: Condition, backend: Name }))),
+    tcp_services: opt(Type.Array(obj({ bind_port: Port, backend: Name }))),
+    ssl: opt(
+      obj({
+        enabled: opt(Type.Boolean()),
+        certificate_path: opt(Type.String()),
+        certificate_file: opt(Type.String()),
+        protocols: opt(Type.String({ description: 'space-separated TLS versions, e.g. "TLSv1.2 TLSv1.3"' })),
+        ciphers: opt(Type.String()),
+        redirect_http_to_https: opt(Type.Boolean()),
+        hsts_enabled: opt(Type.Boolean()),
+        hsts_max_age: opt(Count),
+      }),
+    ),
+    performance: opt(
+      obj({
+        maxconn: opt(Count),
+        nbproc: opt(Positive),
+        cpu_map: opt(Type.String()),
+        tune_ssl_default_dh_param: opt(Positive),
+        tune_bufsize: opt(Positive),
+        tune_maxrewrite: opt(Count),
+      }),
+    ),
+    ha_config: opt(
+      obj({
+        keepalived: opt(
+          obj({
+            enabled: opt(Type.Boolean()),
+            virtual_ip: opt(Type.String()),
+            interface: opt(Type.String()),
+            priority: opt(Count),
+            advert_int: opt(Count),
+            auth_pass: opt(Type.String()),
+            virtual_router_id: opt(Count),
+          }),
+        ),
+        peers: opt(Type.Array(obj({ name: Name, ip: Type.String(), port: opt(Port) }))),
+        stick_tables: opt(multi<boolean | Record<string, unknown>>(['boolean', 'object'], {}, 'true, or stick-table settings')),
+        session_synchronization: opt(Type.Boolean()),
+      }),
+    ),
+    monitoring: opt(
+      obj({
+        stats: opt(
+          obj({
+            enabled: opt(Type.Boolean()),
+            bind_ip: opt(Type.String()),
+            bind_port: opt(Port),
+            uri: opt(Type.String()),
+            username: opt(Type.String()),
+            password: opt(Type.String()),
+            refresh: opt(Time),
+            admin: opt(Type.Boolean()),
+          }),
+        ),
+        prometheus: opt(obj({ enabled: opt(Type.Boolean()), bind_ip: opt(Type.String()), bind_port: opt(Port), uri: opt(Type.String()) })),
+        health_checks: opt(
+          obj({
+            enabled: opt(Type.Boolean()),
+            log_health_checks: opt(Type.Boolean()),
+            email_alerts: opt(Type.String()),
+            interval: opt(Time),
+            rise: opt(Positive),
+            fall: opt(Positive),
+            timeout: opt(Time),
+          }),
+        ),
+      }),
+    ),
+    timeouts: opt(TimeoutsSchema),
+  },
+  "the seed document's Proxy shape",
+);
+
+export const ConfigFileSchema = Type.Object(
+  {
+    global: opt(GlobalSchema),
+    defaults: opt(DefaultsSchema),
+    frontends: opt(Type.Array(FrontendSchema)),
+    backends: opt(Type.Array(BackendSchema)),
+    runtime_api: opt(RuntimeApiSchema),
+    stats: opt(StatsSchema),
+    prometheus: opt(PrometheusSchema),
+    proxy: opt(SeedSchema),
+  },
+  { additionalProperties: false, title: 'tslb configuration', $id: 'https://github.com/tslb/tslb/config/tslb.schema.json' },
+);
+
+export type ConfigFile = Static<typeof ConfigFileSchema>;
+/** The native part of a file (everything but `proxy:`), which the seed adapter also produces. */
+export type NativeConfig = Omit<ConfigFile, 'proxy'>;
+export type SeedProxy = Static<typeof SeedSchema>;
+export type FrontendInput = Static<typeof FrontendSchema>;
+export type BackendInput = Static<typeof BackendSchema>;
+export type ServerInput = Static<typeof ServerSchema>;
+export type HttpRuleInput = Static<typeof HttpRuleSchema>;
+export type TimeoutsInput = Static<typeof TimeoutsSchema>;
+export type DefaultsInput = Static<typeof DefaultsSchema>;
+export type GlobalInput = Static<typeof GlobalSchema>;
