@@ -4,7 +4,7 @@
  * Connection: close on 400/408, Content-Type, body), errorfile overrides, and
  * redirects.
  *
- * HAProxy has no 431 message (it answers an oversized head with 400); tslb sends
+ * (501's body starts with a stray '.', as HAProxy's does.) HAProxy has no 431 message (it answers an oversized head with 400); tslb sends
  * 431 with a body in the same style.
  */
 
@@ -17,7 +17,7 @@ const DEFAULTS: Record<number, [reason: string, text: string, close: boolean]> =
   429: ['Too Many Requests', 'You have sent too many requests in a given amount of time.', false],
   431: ['Request Header Fields Too Large', 'The request header fields are too large.', true],
   500: ['Internal Server Error', 'An internal server error occurred.', false],
-  501: ['Not Implemented', 'The server does not support the functionality required to fulfill the request.', false],
+  501: ['Not Implemented', '.The server does not support the functionality required to fulfill the request.', false],
   502: ['Bad Gateway', 'The server returned an invalid or incomplete response.', false],
   503: ['Service Unavailable', 'No server is available to handle this request.', false],
   504: ['Gateway Time-out', "The server didn't respond in time.", false],

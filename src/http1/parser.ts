@@ -131,7 +131,7 @@ export class HeadParser {
   constructor(readonly isRequest: boolean) {}
 
   private fail(status: number, reason: string): number {
-    this.errorStatus = status;
+    this.errorStatus = this.isRequest ? status : 502;
     this.errorReason = reason;
     return -1;
   }
@@ -390,7 +390,7 @@ export class HeadParser {
   }
 
   private teFail(requestStatus: number, reason: string): false {
-    this.fail(this.isRequest ? requestStatus : 502, reason);
+    this.fail(requestStatus, reason);
     return false;
   }
 
