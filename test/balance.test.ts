@@ -453,6 +453,25 @@ test('property: picks come from the eligible set, never weight 0, and avoid is h
   }
 });
 
+test('property: non-hashing algorithms pick a server with room whenever one exists', () => {
+  const rnd = prng(7);
+  for (const algorithm of ['roundrobin', 'static-rr', 'leastconn', 'first']) {
+    for (let round = 0; round < 50; round++) {
+      const list = servers(Array.from({ length: 2 + Math.floor(rnd() * 6) }, () => 1 + Math.floor(rnd() * 4)), { maxconn: 2 });
+      const b = make(list, algorithm);
+      for (let i = 0; i < 40; i++) {
+        for (const s of list) s.active = Math.floor(rnd() * 3);
+        const avoid = rnd() < 0.5 ? list[Math.floor(rnd() * list.length)] : undefined;
+        const s = b.pick(ANY, avoid)!;
+        const room = list.filter((x) => x.active < x.maxconn);
+        const label = `${algorithm}: active ${list.map((x) => x.active)} avoid ${avoid?.name} picked ${s.name}`;
+        if (room.some((x) => x !== avoid)) assert.ok(s.active < s.maxconn && s !== avoid, label);
+        else if (room.length) assert.equal(s, avoid, label);
+      }
+    }
+  }
+});
+
 test('hashing keeps affinity on a full server (the caller queues)', () => {
   const list = servers([1, 1, 1, 1], { maxconn: 1 });
   for (const hashType of ['map-based', 'consistent'] as const) {

@@ -25,14 +25,14 @@ export class LeastConnections implements Balancer {
     const servers = this.servers;
     const n = servers.length;
     if (n === 0) return undefined;
-    // Rank: 0 = free and not avoided, 1 = avoided with room, 2 = full. Lower wins,
-    // then lower load.
+    // Rank: 0 = room, 1 = avoided with room, 2 = full, 3 = avoided and full. Lower
+    // wins, then lower load.
     let best = -1;
-    let bestRank = 3;
+    let bestRank = 4;
     for (let step = 0; step < n; step++) {
       const i = this.start + step < n ? this.start + step : this.start + step - n;
       const s = servers[i];
-      const rank = s.maxconn > 0 && s.active >= s.maxconn ? 2 : s === avoid ? 1 : 0;
+      const rank = (s.maxconn > 0 && s.active >= s.maxconn ? 2 : 0) + (s === avoid ? 1 : 0);
       if (rank < bestRank || (rank === bestRank && lighter(s, servers[best]))) {
         best = i;
         bestRank = rank;

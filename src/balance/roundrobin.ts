@@ -21,10 +21,11 @@ export class SmoothRoundRobin implements Balancer {
   pick(_key: unknown, avoid?: BalancedServer): BalancedServer | undefined {
     const servers = this.servers;
     if (servers.length === 0) return undefined;
+    // Prefer servers with room over `avoid` with room over full ones (the caller
+    // queues); a pass without candidates changes nothing.
     let best = this.select(avoid, true);
-    // Everything else is full or avoided: take `avoid` if it has room, else queue
-    // on whichever server the weights favour.
     if (best < 0 && avoid !== undefined) best = this.select(undefined, true);
+    if (best < 0) best = this.select(avoid, false);
     if (best < 0) best = this.select(undefined, false);
     return servers[best];
   }
