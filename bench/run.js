@@ -111,7 +111,6 @@ function checkPrerequisites(opts) {
   const have = {
     haproxy: which('haproxy'),
     wrk: which('wrk'),
-    h2load: which('h2load'),
     openssl: which('openssl'),
     taskset: which('taskset'),
     nginx: which('nginx'),
@@ -121,7 +120,6 @@ function checkPrerequisites(opts) {
   const missing = [];
   if (!have.haproxy) missing.push('haproxy (Debian: apt-get install haproxy)');
   if (!have.wrk) missing.push('wrk (Debian: apt-get install wrk)');
-  if (!have.h2load) missing.push('h2load (Debian: apt-get install nghttp2-client)');
   if (!have.openssl) missing.push('openssl (Debian: apt-get install openssl)');
   if (!have.taskset) missing.push('taskset (Debian: apt-get install util-linux)');
   const notes = [];
@@ -182,7 +180,10 @@ const WORKLOADS = [
   { name: 'l4-64k', title: 'L4 (tcp), 64 KiB, c=50', tool: 'wrk', port: 'tcp', path: '/64k.bin', conns: 50 },
   { name: 'tls-ka', title: 'TLS keep-alive, 96 B, c=50', tool: 'wrk', port: 'tls', scheme: 'https', path: '/', conns: 50, needs: 'tls', refs: ['http-proxy'] },
   { name: 'tls-full', title: 'TLS full handshakes/s (openssl s_time -new ×4)', tool: 'stime', port: 'tls', procs: 4, needs: 'tls', unit: 'hs/s' },
-  { name: 'tls-resumed', title: 'TLS resumed handshakes/s (h2load, Connection: close), c=50', tool: 'h2load', port: 'tls', conns: 50, needs: 'tls', unit: 'hs/s' },
+  {
+    name: 'tls-resumed', title: 'TLS resumed handshakes/s (wrk, Connection: close, session tickets), c=50', tool: 'wrk', port: 'tls', scheme: 'https', path: '/',
+    conns: 50, headers: ['Connection: close'], needs: 'tls', unit: 'hs/s',
+  },
   { name: 'ws-echo', title: 'WebSocket echo, 64 B, 50 connections', tool: 'ws', port: 'ws', conns: 50, size: 64, unit: 'msg/s', refs: ['http-proxy'] },
   { name: 'latency', title: 'latency at ½ of HAProxy max rate (l7-small-c50)', tool: 'paced', port: 'http', path: '/' },
   { name: 'idle-rss', title: 'memory per idle keep-alive connection', tool: 'idle', port: 'http' },
@@ -321,9 +322,7 @@ async function runOnce(env, w, target, seconds, extra = {}) {
     case 'wrk':
       return load.wrk({ cpus, url: urlFor(target, w), conns: w.conns, seconds, headers: w.headers });
     case 'paced':
-      return load.wrk({ cpus, url: urlFor(target, w), conns: extra.conns, seconds, paceDelayMs: extra.delayMs });
-    case 'h2load':
-      return load.h2loadResumed({ cpus, url: urlFor(target, { ...w, scheme: 'https' }), conns: w.conns, seconds });
+      return load.paced({ cpus, port: target.ports[w.port], reqPath: w.path, rate: extra.rate, conns: extra.conns, seconds });
     case 'stime':
       return load.opensslFullHandshakes({ cpus, port: target.ports.tls, procs: w.procs, seconds });
     case 'ws':
@@ -482,12 +481,11 @@ async function main() {
             env.results.skipped.push({ workload: w.name, target: '*', reason: 'no HAProxy maximum rate to derive the fixed rate from' });
             continue;
           }
-          // 20 ms between requests per connection: the connection count sets the rate in steps of 50 req/s.
-          const half = rate / 2;
-          const conns = Math.max(2, Math.round(half / 50));
-          log(`  fixed rate ≈ ${(conns * 50).toFixed(0)} req/s (½ of HAProxy's ${rate.toFixed(0)}), ${conns} connections × 50 req/s`);
-          env.results.latencyRate = { haproxyMax: rate, offered: conns * 50, conns };
-          await runInterleaved(env, { ...w, refs: [] }, proxies, w.name, { tool: 'paced', conns, delayMs: 20 });
+          const offered = Math.round(rate / 2);
+          const conns = 64;
+          log(`  fixed rate ${offered} req/s (½ of HAProxy's ${rate.toFixed(0)}) over ${conns} connections`);
+          env.results.latencyRate = { haproxyMax: rate, offered, conns };
+          await runInterleaved(env, { ...w, refs: [] }, proxies, w.name, { tool: 'paced', rate: offered, conns });
         } else await runInterleaved(env, w, proxies, w.name);
       }
       await stopAll();
@@ -530,7 +528,6 @@ async function main() {
       haproxy: versionOf('haproxy', ['-v']),
       nginx: pre.have.nginx ? versionOf('nginx', ['-v']) : 'not installed',
       wrk: versionOf('wrk', ['-v']),
-      h2load: versionOf('h2load', ['--version']),
       openssl: versionOf('openssl', ['version']),
     },
     origins: env.originKind,

@@ -16,17 +16,33 @@ const routeHost = (i) => `host-${i}.bench.local`;
 /** The Host header the rules workload sends: the last table entry, i.e. the worst case for a linear scan. */
 const RULES_HOST = routeHost(ROUTE_HOSTS - 1);
 
-/** The 10 header rules, as HAProxy `http-request` / `http-response` lines (the tslb YAML reuses the same text). */
+/** The 10 header rules: 7 on the request (one del-header, two conditional), 3 on the response. */
 const REQUEST_RULES = [
-  'set-header X-Bench-Req-1 one',
-  'set-header X-Bench-Req-2 two',
-  'add-header X-Bench-Req-3 three',
-  'add-header X-Bench-Req-4 four',
-  'del-header X-Bench-Drop',
-  'set-header X-Bench-Req-6 six if { path_beg / }',
-  'set-header X-Bench-Req-7 seven if { hdr(host) -i ' + RULES_HOST + ' }',
+  { act: 'set-header', name: 'X-Bench-Req-1', value: 'one' },
+  { act: 'set-header', name: 'X-Bench-Req-2', value: 'two' },
+  { act: 'add-header', name: 'X-Bench-Req-3', value: 'three' },
+  { act: 'add-header', name: 'X-Bench-Req-4', value: 'four' },
+  { act: 'del-header', name: 'X-Bench-Drop' },
+  { act: 'set-header', name: 'X-Bench-Req-6', value: 'six', if: 'path_beg /' },
+  { act: 'set-header', name: 'X-Bench-Req-7', value: 'seven', if: `hdr(host) -i ${RULES_HOST}` },
 ];
-const RESPONSE_RULES = ['set-header X-Bench-Res-1 one', 'set-header X-Bench-Res-2 two', 'del-header X-Bench-Res-Drop'];
+const RESPONSE_RULES = [
+  { act: 'set-header', name: 'X-Bench-Res-1', value: 'one' },
+  { act: 'set-header', name: 'X-Bench-Res-2', value: 'two' },
+  { act: 'del-header', name: 'X-Bench-Res-Drop' },
+];
+
+/** `set-header X v if { cond }` */
+function haproxyRule(r) {
+  return `${r.act} ${r.name}${r.value !== undefined ? ` ${r.value}` : ''}${r.if ? ` if { ${r.if} }` : ''}`;
+}
+
+/** `{ set_header: { name: X, value: v }, if: "cond" }` */
+function tslbRule(r) {
+  const key = r.act.replace('-', '_');
+  const action = r.value !== undefined ? `{ name: ${r.name}, value: ${r.value} }` : r.name;
+  return `{ ${key}: ${action}${r.if ? `, if: ${JSON.stringify(r.if)}` : ''} }`;
+}
 
 function haproxyConfig(spec) {
   const servers = spec.origins.map((p, i) => `  server s${i + 1} 127.0.0.1:${p}`).join('\n');
@@ -57,8 +73,8 @@ function haproxyConfig(spec) {
     '',
     'frontend fe_rules',
     `  bind 127.0.0.1:${spec.ports.rules}`,
-    ...REQUEST_RULES.map((r) => `  http-request ${r}`),
-    ...RESPONSE_RULES.map((r) => `  http-response ${r}`),
+    ...REQUEST_RULES.map((r) => `  http-request ${haproxyRule(r)}`),
+    ...RESPONSE_RULES.map((r) => `  http-response ${haproxyRule(r)}`),
   );
   for (let i = 0; i < ROUTE_HOSTS; i++) lines.push(`  use_backend rt${i % ROUTE_BACKENDS} if { hdr(host) -i ${routeHost(i)} }`);
   lines.push(
@@ -97,11 +113,12 @@ function haproxyConfig(spec) {
 }
 
 /**
- * tslb's native YAML (the format of config/*.yaml and test/process.test.ts).
- * Keys beyond the basic frontend/backend shape (accept_mode, tls, http_request,
- * use_backend) follow the model's field names; if the loader spells them differently,
- * `tslb -c` reports it and the harness skips tslb for the workloads that need them.
+ * tslb's native YAML (src/config/schema.ts). HTTP frontends add X-Forwarded-For only,
+ * like HAProxy's `option forwardfor`, so both do the same header work. If the loader
+ * rejects a section, `tslb -c` says so and the harness skips the workloads needing it.
  */
+const FORWARDING = '    forwardfor: true\n    forwarded_proto: false\n    forwarded_host: false';
+
 function tslbConfig(spec) {
   const servers = spec.origins.map((p, i) => `      - { name: s${i + 1}, address: 127.0.0.1, port: ${p} }`).join('\n');
   const quote = (s) => JSON.stringify(s);
@@ -115,26 +132,30 @@ function tslbConfig(spec) {
     '  timeouts: { connect: 5s, client: 120s, server: 120s, http_request: 30s, http_keep_alive: 120s, tunnel: 120s }',
     'frontends:',
     '  - name: fe_http',
+    FORWARDING,
     '    mode: http',
     `    binds: ["127.0.0.1:${spec.ports.http}"]`,
     '    default_backend: be_app',
     '  - name: fe_rules',
+    FORWARDING,
     '    mode: http',
     `    binds: ["127.0.0.1:${spec.ports.rules}"]`,
     '    http_request:',
-    ...REQUEST_RULES.map((r) => `      - ${quote(r)}`),
+    ...REQUEST_RULES.map((r) => `      - ${tslbRule(r)}`),
     '    http_response:',
-    ...RESPONSE_RULES.map((r) => `      - ${quote(r)}`),
+    ...RESPONSE_RULES.map((r) => `      - ${tslbRule(r)}`),
     '    use_backend:',
   );
   for (let i = 0; i < ROUTE_HOSTS; i++) out.push(`      - { backend: rt${i % ROUTE_BACKENDS}, if: ${quote(`hdr(host) -i ${routeHost(i)}`)} }`);
   out.push(
     '    default_backend: be_app',
     '  - name: fe_tls',
+    FORWARDING,
     '    mode: http',
-    `    binds: [{ address: 127.0.0.1, port: ${spec.ports.tls}, tls: { cert: ${quote(spec.cert)}, key: ${quote(spec.key)} } }]`,
+    `    binds: [{ address: 127.0.0.1, port: ${spec.ports.tls}, ssl: { certificates: [${quote(spec.pem)}] } }]`,
     '    default_backend: be_app',
     '  - name: fe_ws',
+    FORWARDING,
     '    mode: http',
     `    binds: ["127.0.0.1:${spec.ports.ws}"]`,
     '    default_backend: be_ws',

@@ -10,6 +10,12 @@ const { runPinned, sleep } = require('./procs');
 const LUA_DIR = path.join(__dirname, '..', 'lua');
 const SLACK_MS = 15000;
 
+/** The last line of a tool's output, for error messages that fit in a table cell. */
+function oneLine(text) {
+  const lines = text.trim().split('\n').filter((l) => l.trim());
+  return (lines[lines.length - 1] ?? '').slice(0, 200);
+}
+
 function parseBenchJson(stdout) {
   const line = stdout.split('\n').find((l) => l.startsWith('BENCHJSON '));
   return line ? JSON.parse(line.slice('BENCHJSON '.length)) : null;
@@ -33,31 +39,25 @@ function fromBenchJson(j) {
   return out;
 }
 
-/** wrk, one thread, `conns` connections; `paceDelayMs` switches to the fixed-rate script. */
-async function wrk({ cpus, url, conns, seconds, headers = [], paceDelayMs }) {
+/** wrk, one thread, `conns` connections (a new connection per request with `Connection: close`). */
+async function wrk({ cpus, url, conns, seconds, headers = [] }) {
   const args = ['-t1', `-c${conns}`, `-d${seconds}s`, '--timeout', '5s'];
   for (const h of headers) args.push('-H', h);
-  args.push('-s', path.join(LUA_DIR, paceDelayMs ? 'paced.lua' : 'report.lua'), url);
-  const env = { BENCH_LUA_DIR: LUA_DIR, BENCH_DELAY_MS: String(paceDelayMs ?? 0) };
-  const r = await runPinned(cpus, 'wrk', args, { timeoutMs: seconds * 1000 + SLACK_MS, env });
+  args.push('-s', path.join(LUA_DIR, 'report.lua'), url);
+  const r = await runPinned(cpus, 'wrk', args, { timeoutMs: seconds * 1000 + SLACK_MS });
   const j = parseBenchJson(r.stdout);
-  if (!j) return { error: `wrk failed (code ${r.code}${r.timedOut ? ', killed' : ''}): ${(r.stderr || r.stdout).trim().slice(0, 300)}` };
+  if (!j) return { error: `wrk failed (code ${r.code}${r.timedOut ? ', killed' : ''}): ${oneLine(r.stderr || r.stdout)}` };
   return fromBenchJson(j);
 }
 
-/**
- * h2load over HTTP/1.1 with `Connection: close`: every request is a new TLS
- * connection, and h2load resumes the session (ticket) on reconnect.
- */
-async function h2loadResumed({ cpus, url, conns, seconds }) {
-  const args = ['--h1', '-c', String(conns), '-D', String(seconds), '-H', 'Connection: close', url];
-  const r = await runPinned(cpus, 'h2load', args, { timeoutMs: seconds * 1000 + SLACK_MS });
-  const fin = /finished in ([\d.]+)(ms|s), ([\d.]+) req\/s/.exec(r.stdout);
-  const req = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(r.stdout);
-  if (!fin || !req) return { error: `h2load failed (code ${r.code}): ${(r.stderr || r.stdout).trim().slice(-300)}` };
-  const secs = Number(fin[1]) / (fin[2] === 'ms' ? 1000 : 1);
-  const ok = Number(req[4]);
-  return { count: ok, seconds: secs, rate: ok / secs, errors: Number(req[5]) + Number(req[6]) + Number(req[7]) };
+/** Fixed-rate load with latency percentiles (bench/paced-client.js). */
+async function paced({ cpus, port, reqPath, rate, conns, seconds }) {
+  const r = await runPinned(cpus, process.execPath, [path.join(__dirname, '..', 'paced-client.js'), String(port), reqPath, String(rate), String(conns), String(seconds)], {
+    timeoutMs: seconds * 1000 + SLACK_MS,
+  });
+  const j = parseBenchJson(r.stdout);
+  if (!j) return { error: `paced client failed (code ${r.code}): ${oneLine(r.stderr || r.stdout)}` };
+  return fromBenchJson(j);
 }
 
 /**
@@ -77,7 +77,7 @@ async function opensslFullHandshakes({ cpus, port, procs, seconds }) {
   let count = 0;
   for (const r of runs) {
     const m = /(\d+) connections in [\d.]+s;/.exec(r.stdout);
-    if (!m) return { error: `openssl s_time failed (code ${r.code}): ${(r.stderr || r.stdout).trim().slice(-300)}` };
+    if (!m) return { error: `openssl s_time failed (code ${r.code}): ${oneLine(r.stderr || r.stdout)}` };
     count += Number(m[1]);
   }
   return { count, seconds: secs, rate: count / secs, errors: 0 };
@@ -88,7 +88,7 @@ async function wsEcho({ cpus, url, conns, seconds, size }) {
     timeoutMs: seconds * 1000 + SLACK_MS,
   });
   const j = parseBenchJson(r.stdout);
-  if (!j) return { error: `ws client failed (code ${r.code}): ${(r.stderr || r.stdout).trim().slice(-300)}` };
+  if (!j) return { error: `ws client failed (code ${r.code}): ${oneLine(r.stderr || r.stdout)}` };
   if (j.connections < conns) return { error: `only ${j.connections}/${conns} WebSocket connections opened` };
   return fromBenchJson(j);
 }
@@ -110,7 +110,7 @@ async function withIdleConnections({ cpus, port, count, measure }) {
   while (!/READY (\d+) (\d+)/.test(out)) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
-      return { error: `idle client did not get ready: ${out.trim().slice(-300)}` };
+      return { error: `idle client did not get ready: ${oneLine(out)}` };
     }
     await sleep(100);
   }
@@ -123,4 +123,4 @@ async function withIdleConnections({ cpus, port, count, measure }) {
   return { opened: Number(opened), errors: Number(errors), measured };
 }
 
-module.exports = { wrk, h2loadResumed, opensslFullHandshakes, wsEcho, withIdleConnections };
+module.exports = { wrk, paced, opensslFullHandshakes, wsEcho, withIdleConnections };

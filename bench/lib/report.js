@@ -115,7 +115,7 @@ function markdown(doc) {
   for (const r of summary.rows) {
     const rate = r.unit === 'KiB/conn' ? `${f(r.rate, 2)} KiB/conn` : `${f(r.rate)} ${r.unit}`;
     const lat = r.p99 == null ? '–' : `${f(r.p50, 2)} / ${f(r.p99, 2)} / ${f(r.p999, 2)}`;
-    const err = r.failedRuns ? `${r.errors} (+${r.failedRuns} failed runs: ${String(r.firstError).slice(0, 80)})` : String(r.errors);
+    const err = r.failedRuns ? `${r.errors} (+${r.failedRuns} failed runs: ${String(r.firstError).replace(/[|\n]/g, ' ').slice(0, 80)})` : String(r.errors);
     const vs = r.unit === 'KiB/conn' ? (r.memoryVsBareNet ? `${f(r.memoryVsBareNet.median, 2)} ×bare-net` : '–') : f(r.rateVsHaproxy?.median, 2);
     lines.push(`| ${r.workload} | ${r.target} | ${r.workers ?? '–'}@${r.cpus ?? '–'} | ${rate} | ${f(r.cpuMsPer1k, 1)} | ${lat} | ${err} | ${f(r.peakRssMiB, 1)} | ${vs} | ${f(r.cpuEffVsHaproxy?.median, 2)} |`);
   }
@@ -128,17 +128,15 @@ function markdown(doc) {
     const goal = t.floor !== undefined ? `≥ ${t.floor}` : `≤ ${t.ceiling}`;
     lines.push(`| ${t.label} | ${f(t.value, 2)} | ${f(t.cpuEff, 2)} | ${goal} | ${t.met == null ? 'not measured' : t.met ? 'yes' : 'no'} |`);
   }
-  if (skipped.length) {
-    lines.push('');
-    lines.push('Skipped:');
-    const seen = new Set();
-    for (const s of skipped) {
-      const key = `${s.target}: ${s.reason}`;
-      if (s.reason === 'not a reference for this workload' || seen.has(key)) continue;
-      seen.add(key);
-      lines.push(`- ${s.workload} / ${s.target}: ${s.reason}`);
-    }
+  const seen = new Set();
+  const skipLines = [];
+  for (const s of skipped) {
+    const key = `${s.target}: ${s.reason}`;
+    if (s.reason === 'not a reference for this workload' || seen.has(key)) continue;
+    seen.add(key);
+    skipLines.push(`- ${s.workload} / ${s.target}: ${s.reason}`);
   }
+  if (skipLines.length) lines.push('', 'Skipped:', ...skipLines);
   return lines.join('\n');
 }
 
