@@ -30,6 +30,7 @@ function servers(weights: number[], opts: { maxconn?: number; ids?: number[] } =
 function backendFor(list: TestServer[], algorithm: string, args: string[] = [], hashType: 'map-based' | 'consistent' = 'map-based'): Backend {
   return {
     name: 'be',
+    mode: 'http',
     balance: { algorithm, args, hashType },
     servers: list.map((s) => ({ name: s.name, id: s.id, weight: s.weight })),
   } as unknown as Backend;
@@ -470,6 +471,18 @@ test('property: non-hashing algorithms pick a server with room whenever one exis
       }
     }
   }
+});
+
+test('layer-7 hashing in a tcp backend balances round robin; source still hashes', () => {
+  const list = servers([1, 1, 1]);
+  for (const [algorithm, args] of [['uri', []], ['url_param', ['id']], ['hdr', ['host']]] as const) {
+    const b = balancers.get(algorithm)!.create({ ...backendFor(list, algorithm, [...args]), mode: 'tcp' });
+    b.reset(list);
+    assert.deepEqual(names(b, 3, key({ uri: '' })), ['s1', 's2', 's3'], algorithm);
+  }
+  const src = balancers.get('source')!.create({ ...backendFor(list, 'source'), mode: 'tcp' });
+  src.reset(list);
+  assert.equal(new Set(names(src, 3, key({ src: '10.0.0.9' }))).size, 1);
 });
 
 test('hashing keeps affinity on a full server (the caller queues)', () => {

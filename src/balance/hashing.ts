@@ -25,6 +25,12 @@ export interface HashAlgorithm {
   checkArgs(args: string[]): string | undefined;
   /** Builds the key hasher from validated arguments. */
   hasher(args: string[]): KeyHasher;
+  /**
+   * Hashes request data (uri, url_param, hdr). A tcp backend has none, so it
+   * balances round robin instead, as HAProxy does ("Layer 7 hash not possible for
+   * tcp proxy, falling back to roundrobin").
+   */
+  layer7: boolean;
 }
 
 class MapHashBalancer implements Balancer {
@@ -73,6 +79,7 @@ export function hashDefinition(algorithm: HashAlgorithm): BalancerDefinition {
     name: algorithm.name,
     checkArgs: algorithm.checkArgs,
     create: (backend) => {
+      if (algorithm.layer7 && backend.mode === 'tcp') return new SmoothRoundRobin();
       const hasher = algorithm.hasher(backend.balance.args);
       return backend.balance.hashType === 'consistent'
         ? new ConsistentHashBalancer(backend, hasher)

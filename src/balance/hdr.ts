@@ -32,4 +32,5 @@ export const hdr = hashDefinition({
       return domainOnly ? domainHash(v) : sdbm(v, 0, v.length);
     };
   },
+  layer7: true,
 });

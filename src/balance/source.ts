@@ -7,4 +7,5 @@ export const source = hashDefinition({
   name: 'source',
   checkArgs: noArguments('source'),
   hasher: () => (key) => addressHash(key.src),
+  layer7: false,
 });

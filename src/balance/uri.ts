@@ -71,4 +71,5 @@ export const uri = hashDefinition({
     const o = parseUriArgs(args) as UriOptions;
     return (key) => uriHash(key.uri, o);
   },
+  layer7: true,
 });

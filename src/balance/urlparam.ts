@@ -37,4 +37,5 @@ export const urlParam = hashDefinition({
     const name = args[0];
     return (key) => urlParamHash(key.uri, name);
   },
+  layer7: true,
 });
