@@ -50,6 +50,15 @@ for (let c = 0; c < 256; c++) {
   TARGET[c] = c >= 0x21 && c <= 0x7e ? 1 : 0;
 }
 
+/**
+ * Methods refused although they are tokens: RTSP/ICE methods (not HTTP, as llhttp
+ * decides) and PRI (the HTTP/2 connection preface, never an HTTP/1 request).
+ */
+const REFUSED_METHODS = new Set([
+  'ANNOUNCE', 'DESCRIBE', 'SETUP', 'PLAY', 'PAUSE', 'TEARDOWN', 'GET_PARAMETER', 'SET_PARAMETER',
+  'REDIRECT', 'RECORD', 'FLUSH', 'PRI',
+]);
+
 /** Case-insensitive comparison of buf[s..e) with a lower-case ASCII literal. */
 export function eqLower(buf: Buffer, s: number, e: number, lit: string): boolean {
   if (e - s !== lit.length) return false;
@@ -177,10 +186,10 @@ export class HeadParser {
     this.expectContinue = false;
     this.listed.length = 0;
     let i = start;
+    // RFC 9112 §2.2: empty lines before a start line are ignored (they follow a previous message).
+    while (i + 1 < end && buf[i] === CR && buf[i + 1] === LF) i += 2;
+    this.start = start = i;
     if (this.isRequest) {
-      // RFC 9112 §2.2: ignore empty lines before a request line (between pipelined requests).
-      while (i + 1 < end && buf[i] === CR && buf[i + 1] === LF) i += 2;
-      this.start = start = i;
       i = this.parseRequestLine(buf, i, end);
     } else {
       i = this.parseStatusLine(buf, i, end);
@@ -296,6 +305,9 @@ export class HeadParser {
     while (i < end && TCHAR[buf[i]]) i++;
     if (i >= end) return 0;
     if (buf[i] !== SP || i === s) return this.fail(400, 'invalid method');
+    // GET and POST skip the lookup; other methods are rare enough to pay for a string.
+    const isGetOrPost = (i - s === 3 && buf[s] === 71) || (i - s === 4 && buf[s] === 80 && buf[s + 1] === 79);
+    if (!isGetOrPost && REFUSED_METHODS.has(buf.toString('latin1', s, i))) return this.fail(400, 'not an HTTP method');
     this.methodEnd = i++;
     this.targetStart = i;
     while (i < end && TARGET[buf[i]]) i++;

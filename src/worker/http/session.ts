@@ -56,6 +56,8 @@ export function handleHttpConnection(socket: net.Socket, fe: FrontendRuntime, in
     ticker = setInterval(tick, TICK_MS);
     ticker.unref();
   }
+  // The response must still go out after a client half-closes (HAProxy answers, then closes).
+  socket.allowHalfOpen = true;
   new HttpSession(socket, fe, info, worker);
 }
 
@@ -152,7 +154,7 @@ class HttpSession implements UpstreamOwner {
 
   private readonly onClientEnd = (): void => {
     this.clientEnded = true;
-    if (this.state === ST_IDLE || this.state === ST_HEAD) this.sock.destroy();
+    if (this.state === ST_IDLE || this.state === ST_HEAD) this.closeClient();
     else if (this.state === ST_TUNNEL) this.up?.socket.end();
     else this.closeAfter = true;
   };
