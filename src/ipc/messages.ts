@@ -13,6 +13,8 @@ export interface ServerStateUpdate {
   admin: 'ready' | 'drain' | 'maint';
   /** Effective weight (runtime API / agent may change it). */
   weight: number;
+  /** Effective maxconn when an agent changed it (0 = unlimited). */
+  maxconn?: number;
 }
 
 export type PrimaryToWorker =

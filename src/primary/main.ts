@@ -5,6 +5,8 @@
 import { unlinkSync, writeFileSync } from 'node:fs';
 import type { Model } from '../config/model';
 import { createLogger, flushLogs } from '../log/logger';
+import { HealthMonitor } from './health';
+import { Observability } from './observability';
 import { resolveIdentity } from './privileges';
 import { Supervisor } from './supervisor';
 
@@ -26,9 +28,39 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
   const pidfile = opts.pidfile ?? model.global.pidfile;
   if (pidfile) writeFileSync(pidfile, `${process.pid}\n`);
 
-  const supervisor = new Supervisor({ files: opts.files, log, serverStates: () => [] });
+  // Health checks run here; every state change reaches the serving workers at once.
+  let health: HealthMonitor;
+  const newMonitor = (m: Model) =>
+    new HealthMonitor(m, log, (updates) => supervisor.broadcast({ type: 'servers', updates }));
+  health = newMonitor(model);
+  const supervisor: Supervisor = new Supervisor({
+    files: opts.files,
+    log,
+    serverStates: () => health.snapshot(),
+    onWorkerMessage: (pid, msg) => observability.onWorkerMessage(pid, msg),
+    onGeneration: (m, generation) => {
+      if (generation === 1) return;
+      // A reload: carry server states over by name, then tell the new workers.
+      const next = newMonitor(m);
+      next.adopt(health);
+      health.stop();
+      health = next;
+      health.start();
+      supervisor.broadcast({ type: 'servers', updates: health.snapshot() });
+      void observability.update(m);
+    },
+  });
+  const observability = new Observability(model, {
+    log,
+    supervisor,
+    health: () => health.health(),
+    setAdmin: (b, s, a) => health.setAdmin(b, s, a),
+    setWeight: (b, s, w) => health.setWeight(b, s, w),
+  });
   try {
     await supervisor.start(model);
+    health.start();
+    await observability.start();
   } catch (err) {
     log.fatal({ event: 'start-failed' }, `cannot start: ${(err as Error).message}`);
     await supervisor.stop();
@@ -47,7 +79,11 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
       if (stopping) return;
       stopping = true;
       log.info({ event: 'stopping', signal }, `${signal} received: stopping gracefully`);
-      void supervisor.stop().then(resolve);
+      health.stop();
+      void observability
+        .close()
+        .then(() => supervisor.stop())
+        .then(resolve);
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));

@@ -39,6 +39,8 @@ export interface SupervisorOptions {
   serverStates: () => ServerStateUpdate[];
   /** Called when a new generation serves, with its model. */
   onGeneration?: (model: Model, generation: number) => void;
+  /** Every message from a worker (counters go to the stats aggregator). */
+  onWorkerMessage?: (pid: number, msg: WorkerToPrimary) => void;
 }
 
 const READY_TIMEOUT = 15_000;
@@ -191,6 +193,7 @@ export class Supervisor {
   private onMessage(worker: Worker, msg: WorkerToPrimary): void {
     const rec = this.records.get(worker);
     if (!rec) return;
+    this.opts.onWorkerMessage?.(worker.process.pid!, msg);
     switch (msg.type) {
       case 'ready':
         rec.ready = true;

@@ -9,15 +9,19 @@ import { isPrimaryMessage, type PrimaryToWorker, type WorkerToPrimary } from '..
 import { dropPrivileges } from '../primary/privileges';
 import type { WorkerContext } from './connection';
 import { startListeners } from './listeners';
+import { startCounterReports } from './report';
 import { Runtime } from './runtime';
 
 class Worker implements WorkerContext {
   runtime!: Runtime;
   draining = false;
+  private exiting = false;
   private generation = 0;
   private readonly live = new Set<net.Socket>();
   private listeners: net.Server[] = [];
   private clock = Date.now();
+  /** Stops the counter reports, sending the last one. */
+  private stopReports: () => void = () => undefined;
   private readonly tick: NodeJS.Timeout;
 
   constructor(private log: Logger) {
@@ -54,6 +58,7 @@ class Worker implements WorkerContext {
       flushLogs();
       process.exit(1);
     }
+    this.stopReports = startCounterReports(this.runtime, msg.generation);
     const { user, group } = msg.model.global;
     if (user || group) dropPrivileges(user, group);
     send({
@@ -78,6 +83,9 @@ class Worker implements WorkerContext {
   }
 
   private exit(): void {
+    if (this.exiting) return;
+    this.exiting = true;
+    this.stopReports();
     send({ type: 'drained', generation: this.generation });
     flushLogs();
     // Let the IPC message leave before the channel closes.

@@ -95,6 +95,7 @@ export class BackendRuntime {
     s.up = u.up;
     s.admin = u.admin;
     s.weight = u.weight;
+    if (u.maxconn !== undefined) s.maxconn = u.maxconn;
     return true;
   }
 }
