@@ -25,6 +25,11 @@ export interface BalancedServer {
   peerActive?: number;
 }
 
+/** At its maxconn (this worker's share of it): a request placed there must queue. */
+export function isFull(s: BalancedServer): boolean {
+  return s.maxconn > 0 && s.active >= s.maxconn;
+}
+
 /** The server's load across the cluster, as best this worker knows it. */
 export function clusterLoad(s: BalancedServer): number {
   return s.active + (s.peerActive ?? 0);

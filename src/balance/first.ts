@@ -5,7 +5,7 @@
  * and the caller queues.
  */
 import type { Backend } from '../config/model';
-import type { Balancer, BalancedServer, BalancerDefinition } from './balancer';
+import { isFull, type Balancer, type BalancedServer, type BalancerDefinition } from './balancer';
 import { noArguments } from './args';
 
 class FirstAvailable implements Balancer {
@@ -23,7 +23,7 @@ class FirstAvailable implements Balancer {
     let fallback: BalancedServer | undefined;
     for (let i = 0; i < servers.length; i++) {
       const s = servers[i];
-      if (s.maxconn > 0 && s.active >= s.maxconn) continue;
+      if (isFull(s)) continue;
       if (s !== avoid) return s;
       fallback = s;
     }

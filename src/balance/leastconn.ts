@@ -9,7 +9,7 @@
  * last reported one, so a server holding long requests from another worker is
  * avoided here too.
  */
-import { clusterLoad, type Balancer, type BalancedServer, type BalancerDefinition } from './balancer';
+import { clusterLoad, isFull, type Balancer, type BalancedServer, type BalancerDefinition } from './balancer';
 import { noArguments } from './args';
 
 export class LeastConnections implements Balancer {
@@ -32,7 +32,7 @@ export class LeastConnections implements Balancer {
     for (let step = 0; step < n; step++) {
       const i = this.start + step < n ? this.start + step : this.start + step - n;
       const s = servers[i];
-      const rank = (s.maxconn > 0 && s.active >= s.maxconn ? 2 : 0) + (s === avoid ? 1 : 0);
+      const rank = (isFull(s) ? 2 : 0) + (s === avoid ? 1 : 0);
       if (rank < bestRank || (rank === bestRank && lighter(s, servers[best]))) {
         best = i;
         bestRank = rank;

@@ -4,7 +4,7 @@
  * map-based hashing takes slot `hash % total weight`. Weights are static: the
  * configured weight counts, a live weight only decides in (> 0) or out.
  */
-import type { BalancedServer } from './balancer';
+import { isFull, type BalancedServer } from './balancer';
 
 export class ServerMap {
   private slots: BalancedServer[] = [];
@@ -62,7 +62,7 @@ export class ServerMap {
     for (let step = 0; step < n; step++) {
       const i = start + step < n ? start + step : start + step - n;
       const s = slots[i];
-      if (s.maxconn > 0 && s.active >= s.maxconn) continue;
+      if (isFull(s)) continue;
       if (s === avoid) {
         if (avoided < 0) avoided = i;
         continue;

@@ -4,7 +4,7 @@
  * with room): "power of two choices" with the default N = 2. `avoid` is never drawn
  * while another server is eligible.
  */
-import { clusterLoad, type Balancer, type BalancedServer, type BalancerDefinition } from './balancer';
+import { clusterLoad, isFull, type Balancer, type BalancedServer, type BalancerDefinition } from './balancer';
 import { positiveInt } from './args';
 
 const DEFAULT_DRAWS = 2;
@@ -56,8 +56,8 @@ class RandomChoices implements Balancer {
 }
 
 function better(a: BalancedServer, b: BalancedServer): boolean {
-  const aFull = a.maxconn > 0 && a.active >= a.maxconn;
-  const bFull = b.maxconn > 0 && b.active >= b.maxconn;
+  const aFull = isFull(a);
+  const bFull = isFull(b);
   if (aFull !== bFull) return bFull;
   return clusterLoad(a) * b.weight < clusterLoad(b) * a.weight;
 }

@@ -6,7 +6,7 @@
  * Servers at maxconn and the `avoid` server sit out a pick entirely (they neither
  * gain credit nor count in the total), so they do not burst when they come back.
  */
-import type { Balancer, BalancedServer, BalancerDefinition } from './balancer';
+import { isFull, type Balancer, type BalancedServer, type BalancerDefinition } from './balancer';
 import { noArguments } from './args';
 
 export class SmoothRoundRobin implements Balancer {
@@ -38,7 +38,7 @@ export class SmoothRoundRobin implements Balancer {
     let total = 0;
     for (let i = 0; i < servers.length; i++) {
       const s = servers[i];
-      if (s === avoid || (skipFull && s.maxconn > 0 && s.active >= s.maxconn)) continue;
+      if (s === avoid || (skipFull && isFull(s))) continue;
       current[i] += s.weight;
       total += s.weight;
       if (best < 0 || current[i] > current[best]) best = i;
