@@ -570,7 +570,14 @@ export class ModelBuilder {
       f.binds.forEach((b, bi) => {
         if (b.port === 0) return;
         const list = seen.get(b.port) ?? [];
-        const clash = list.find((o) => o.address === b.address || o.address === '0.0.0.0' || b.address === '0.0.0.0' || o.address === '::' || b.address === '::');
+        // A wildcard clashes with its own family; `::` is dual-stack on Linux and clashes with both.
+        const clash = list.find(
+          (o) =>
+            o.address === b.address ||
+            o.address === '::' ||
+            b.address === '::' ||
+            (isIP(o.address) === isIP(b.address) && (o.address === '0.0.0.0' || b.address === '0.0.0.0')),
+        );
         if (clash) this.diag.error(this.at(['frontends', fi, 'binds', bi]), `${b.address}:${b.port} is already bound by ${clash.where}`);
         list.push({ address: b.address, where: `frontend "${f.name}" (${b.address}:${b.port})` });
         seen.set(b.port, list);

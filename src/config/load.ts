@@ -70,7 +70,8 @@ export function loadConfig(files: string[]): LoadResult {
       fragments.push(seed.fragment);
       Object.assign(extras, seed.extras);
     }
-    if (Object.keys(native).length > 0) fragments.push({ config: native, locate: (segs) => ({ src, segs }) });
+    // Pushed even when empty: messages about the whole config need a file to point at.
+    fragments.push({ config: native, locate: (segs) => ({ src, segs }) });
   }
   if (!sourcesOk || diag.errors.length) return { errors: diag.errors, warnings: diag.warnings };
   const merged = mergeFragments(fragments);
