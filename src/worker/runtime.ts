@@ -16,6 +16,8 @@ export class ServerRuntime implements BalancedServer {
   readonly name: string;
   weight: number;
   active = 0;
+  /** Load other workers placed on this server (leastconn/random read it). */
+  peerActive = 0;
   maxconn: number;
   /** Operational state (health checks, decided by the primary). */
   up = true;
