@@ -14,17 +14,23 @@ const REQUEST = Buffer.from('GET / HTTP/1.1\r\nHost: bench.local\r\n\r\n');
 const BATCH = 200; // connections opened concurrently, to stay inside accept backlogs
 const sockets = [];
 let errors = 0;
+const errorKinds = {};
+const countError = (kind) => {
+  errors++;
+  errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
+};
 
 function openOne() {
   return new Promise((resolve) => {
     const s = net.connect({ port, host: '127.0.0.1' }, () => s.write(REQUEST));
     s.once('data', () => resolve(true));
-    s.on('error', () => {
-      errors++;
+    s.on('error', (err) => {
+      countError(err.code ?? 'error');
       resolve(false);
     });
+    s.once('end', () => resolve(false));
     s.setTimeout(10000, () => {
-      errors++;
+      countError('timeout');
       s.destroy();
       resolve(false);
     });
@@ -40,7 +46,7 @@ function openOne() {
     ok += results.filter(Boolean).length;
   }
   for (const s of sockets) s.setTimeout(0);
-  process.stdout.write(`READY ${ok} ${errors}\n`);
+  process.stdout.write(`READY ${ok} ${errors} ${JSON.stringify(errorKinds)}\n`);
   const done = () => {
     for (const s of sockets) s.destroy();
     process.exit(0);

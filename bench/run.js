@@ -22,7 +22,7 @@ const NCPU = os.cpus().length;
 
 const HELP = `Usage: node bench/run.js [options]     (npm run bench builds first, then runs this)
 
-  --quick              smoke run (~2-3 min): 1 s runs, 3 rounds, 2,000 idle connections
+  --quick              smoke run (~3-4 min): 1 s runs, no warm-up, 3 rounds, 2,000 idle connections
   --only=a,b           run only these workloads (names below); --skip=a,b skips them
   --targets=a,b        haproxy,tslb,http-proxy (default: all available)
   --rounds=N           interleaved rounds (default 3, minimum 3)
@@ -83,7 +83,7 @@ function parseArgs(argv) {
   }
   if (o.quick) {
     if (!argv.some((a) => a.startsWith('--duration'))) o.duration = 1;
-    if (!argv.some((a) => a.startsWith('--warmup'))) o.warmup = 1;
+    if (!argv.some((a) => a.startsWith('--warmup'))) o.warmup = 0;
     if (!argv.some((a) => a.startsWith('--idle-conns'))) o.idleConns = 2000;
   }
   return o;
@@ -186,7 +186,7 @@ const WORKLOADS = [
   },
   { name: 'ws-echo', title: 'WebSocket echo, 64 B, 50 connections', tool: 'ws', port: 'ws', conns: 50, size: 64, unit: 'msg/s', refs: ['http-proxy'] },
   { name: 'latency', title: 'latency at ½ of HAProxy max rate (l7-small-c50)', tool: 'paced', port: 'http', path: '/' },
-  { name: 'idle-rss', title: 'memory per idle keep-alive connection', tool: 'idle', port: 'http' },
+  { name: 'idle-rss', title: 'memory per idle keep-alive connection (fresh processes)', tool: 'idle', port: 'http', phase: 'idle' },
   { name: 'scaling', title: 'scaling 1..N workers, L7 96 B, c=256', tool: 'wrk', port: 'http', path: '/', conns: 256, phase: 'scaling' },
   { name: 'accept-modes', title: 'tslb accept modes (reuseport / rr / shared), all workers, one request per connection', tool: 'wrk', port: 'http', path: '/', conns: 50, headers: ['Connection: close'], phase: 'accept' },
 ];
@@ -282,11 +282,23 @@ async function startTarget(env, kind, { workers, acceptMode, id }) {
       await procs.waitPorts(ports, proc, 30000);
     } catch (err) {
       await procs.stopProc(proc);
-      return { id, kind, skipped: `tslb did not start: ${err.message}` };
+      return { id, kind, skipped: `tslb did not start: ${lastLogMessage(log) ?? err.message}` };
     }
     return { ...base, proc, features: new Set(features), rejected };
   }
   return { id, kind, skipped: `tslb -c rejected every generated config: ${rejected.join(' ;; ')}` };
+}
+
+/** The last line of a target's log (the `msg` of a JSON log line), for skip reasons. */
+function lastLogMessage(file) {
+  const lines = fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean);
+  const last = lines[lines.length - 1];
+  if (!last) return null;
+  try {
+    return JSON.parse(last).msg ?? last;
+  } catch {
+    return last;
+  }
 }
 
 /** The tslb YAML with only the listed optional sections. */
@@ -388,9 +400,10 @@ async function runIdle(env, w, targets) {
       continue;
     }
     const perConnKiB = (r.measured.rssKiB - before.rssKiB) / Math.max(1, r.opened);
-    const run = { count: r.opened, errors: r.errors, rate: perConnKiB, rssBeforeMiB: before.rssKiB / 1024, rssMiB: r.measured.rssKiB / 1024, peakRssMiB: r.measured.hwmKiB / 1024 };
+    const run = { count: r.opened, errors: r.errors, errorKinds: r.errorKinds, rate: perConnKiB, rssBeforeMiB: before.rssKiB / 1024, rssMiB: r.measured.rssKiB / 1024, peakRssMiB: r.measured.hwmKiB / 1024 };
     env.results.rows.push({ workload: w.name, title: w.title, unit: 'KiB/conn', target: t.id, kind: t.kind, workers: t.workers, cpus: t.cpus, runs: [run] });
-    log(`  idle-rss ${t.id}: ${r.opened} conns, ${perConnKiB.toFixed(2)} KiB/conn (RSS ${run.rssBeforeMiB.toFixed(1)} → ${run.rssMiB.toFixed(1)} MiB)`);
+    log(`  idle-rss ${t.id}: ${r.opened} conns, ${perConnKiB.toFixed(2)} KiB/conn (RSS ${run.rssBeforeMiB.toFixed(1)} → ${run.rssMiB.toFixed(1)} MiB)` +
+      (r.errors ? `, ${r.errors} failed: ${JSON.stringify(r.errorKinds)}` : ''));
   }
 }
 
@@ -470,13 +483,10 @@ async function main() {
     if (main.length) {
       const targets = [];
       for (const kind of kinds) targets.push(await launch(kind, { workers: opts.workers, id: `${kind}-w${opts.workers}` }));
-      if (main.some((w) => w.name === 'idle-rss')) targets.push(await launch('bare-net', { workers: 1, id: 'bare-net' }));
-      const proxies = targets.filter((t) => t.kind !== 'bare-net');
       for (const w of main) {
         log(`\n## ${w.name}: ${w.title}`);
-        if (w.tool === 'idle') await runIdle(env, w, targets.filter((t) => t.kind !== 'http-proxy'));
-        else if (w.tool === 'paced') {
-          const rate = haproxyMaxRate(env) ?? (await probeHaproxyRate(env, proxies));
+        if (w.tool === 'paced') {
+          const rate = haproxyMaxRate(env) ?? (await probeHaproxyRate(env, targets));
           if (!rate) {
             env.results.skipped.push({ workload: w.name, target: '*', reason: 'no HAProxy maximum rate to derive the fixed rate from' });
             continue;
@@ -485,9 +495,21 @@ async function main() {
           const conns = 64;
           log(`  fixed rate ${offered} req/s (½ of HAProxy's ${rate.toFixed(0)}) over ${conns} connections`);
           env.results.latencyRate = { haproxyMax: rate, offered, conns };
-          await runInterleaved(env, { ...w, refs: [] }, proxies, w.name, { tool: 'paced', rate: offered, conns });
-        } else await runInterleaved(env, w, proxies, w.name);
+          await runInterleaved(env, { ...w, refs: [] }, targets, w.name, { tool: 'paced', rate: offered, conns });
+        } else await runInterleaved(env, w, targets, w.name);
       }
+      await stopAll();
+    }
+
+    // Idle memory: fresh processes, so earlier workloads' heap growth and GC do not blur the delta.
+    const idle = selected.find((w) => w.name === 'idle-rss');
+    if (idle) {
+      log(`\n## ${idle.name}: ${idle.title}`);
+      const targets = [];
+      for (const kind of kinds.filter((k) => k !== 'http-proxy')) targets.push(await launch(kind, { workers: opts.workers, id: `${kind}-w${opts.workers}` }));
+      targets.push(await launch('bare-net', { workers: 1, id: 'bare-net' }));
+      await procs.sleep(2000);
+      await runIdle(env, idle, targets);
       await stopAll();
     }
 

@@ -107,20 +107,21 @@ async function withIdleConnections({ cpus, port, count, measure }) {
   child.stderr.on('data', (d) => (out += d));
   const exited = new Promise((r) => child.on('exit', r));
   const deadline = Date.now() + 90000;
-  while (!/READY (\d+) (\d+)/.test(out)) {
+  const READY = /READY (\d+) (\d+) (\{.*\})/;
+  while (!READY.test(out)) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
       return { error: `idle client did not get ready: ${oneLine(out)}` };
     }
     await sleep(100);
   }
-  const [, opened, errors] = /READY (\d+) (\d+)/.exec(out);
+  const [, opened, errors, errorKinds] = READY.exec(out);
   await sleep(1500); // let the proxy settle (buffers released, timers armed)
   const measured = measure();
   child.stdin.end();
   await Promise.race([exited, sleep(5000)]);
   if (child.exitCode === null) child.kill('SIGKILL');
-  return { opened: Number(opened), errors: Number(errors), measured };
+  return { opened: Number(opened), errors: Number(errors), errorKinds: JSON.parse(errorKinds), measured };
 }
 
 module.exports = { wrk, paced, opensslFullHandshakes, wsEcho, withIdleConnections };
