@@ -58,7 +58,7 @@ export function takeIdle(server: ServerRuntime, now: number): Upstream | undefin
   while (stack.length) {
     const up = stack.pop()!;
     if (!up.closed && now - up.idleSince < IDLE_MS) {
-      up.socket.resume();
+      if (up.socket.isPaused()) up.socket.resume();
       return up;
     }
     up.socket.destroy();

@@ -237,7 +237,9 @@ class HttpSession implements UpstreamOwner {
     if (this.isUpgrade) extras += 'Connection: upgrade\r\n';
     else if (req.versionMinor === 0) extras += 'Connection: keep-alive\r\n';
     this.reqHead = buildHead(req, extras);
-    this.sock.pause();
+    // Body bytes wait in the socket until the server connection is ready; a bodyless
+    // request needs no pause (more bytes are the next request and pause then).
+    if (!this.reqDone) this.sock.pause();
     this.state = ST_CONNECT;
     this.cliDeadline = 0;
     this.attempts = 0;
@@ -659,7 +661,7 @@ class HttpSession implements UpstreamOwner {
       this.cliDeadline = this.worker.now() + (this.fe.config.timeouts.httpRequest || this.fe.config.timeouts.client);
       this.processHead();
     }
-    if (this.state === ST_IDLE || this.state === ST_HEAD) this.sock.resume();
+    if ((this.state === ST_IDLE || this.state === ST_HEAD) && this.sock.isPaused()) this.sock.resume();
   }
 
   // ------------------------------------------------------------ helpers
@@ -713,7 +715,7 @@ class HttpSession implements UpstreamOwner {
       this.state = ST_HEAD;
       this.processHead();
     }
-    if (this.state === ST_IDLE || this.state === ST_HEAD) this.sock.resume();
+    if ((this.state === ST_IDLE || this.state === ST_HEAD) && this.sock.isPaused()) this.sock.resume();
   }
 
   /** Flush what was written, then close; a client that never reads gets cut at `timeout client`. */
