@@ -421,3 +421,94 @@ export class RecordingBackend {
     socket.on('error', () => undefined);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// A kept-alive raw client connection
+
+/** One client connection: write raw bytes, await responses one by one, see whether the server closed. */
+export class RawConnection {
+  readonly socket: net.Socket;
+  readonly closed: Promise<void>;
+  private readonly methods: string[] = [];
+  private readonly reader = responseReader(this.methods);
+  private readonly ready: RawResponse[] = [];
+  private waiting: ((r: RawResponse | null) => void) | null = null;
+  private ended = false;
+
+  private constructor(port: number) {
+    this.socket = net.connect({ port, host: '127.0.0.1' });
+    this.socket.on('error', () => undefined);
+    this.socket.on('data', (d) => {
+      for (const r of this.reader.push(d)) this.deliver(r);
+    });
+    this.closed = new Promise((resolve) =>
+      this.socket.once('close', () => {
+        for (const r of this.reader.end()) this.deliver(r);
+        this.ended = true;
+        this.waiting?.(null);
+        this.waiting = null;
+        resolve();
+      }),
+    );
+  }
+
+  static open(port: number): Promise<RawConnection> {
+    const c = new RawConnection(port);
+    return new Promise((resolve, reject) => {
+      c.socket.once('connect', () => resolve(c));
+      c.socket.once('error', reject);
+    });
+  }
+
+  /** Writes bytes; `methods` are the request methods they carry, so HEAD responses are read without a body. */
+  send(bytes: Buffer | string, methods: string[] = ['GET']): void {
+    this.methods.push(...methods);
+    this.socket.write(bytes);
+  }
+
+  /** The next final (non-1xx) response, or null when the connection closed first or timeoutMs passed. */
+  async next(timeoutMs = 3000): Promise<RawResponse | null> {
+    for (;;) {
+      const r = await this.nextAny(timeoutMs);
+      if (!r || r.status < 100 || r.status >= 200) return r;
+    }
+  }
+
+  /** Resolves true when the server closes within timeoutMs. */
+  async closedWithin(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([this.closed.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)))]);
+    clearTimeout(timer);
+    return closed;
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private nextAny(timeoutMs: number): Promise<RawResponse | null> {
+    const r = this.ready.shift();
+    if (r) return Promise.resolve(r);
+    if (this.ended) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiting = null;
+        resolve(null);
+      }, timeoutMs);
+      this.waiting = (x) => {
+        clearTimeout(timer);
+        resolve(x);
+      };
+    });
+  }
+
+  private deliver(r: RawResponse): void {
+    if (this.waiting) {
+      const w = this.waiting;
+      this.waiting = null;
+      w(r);
+    } else {
+      this.ready.push(r);
+    }
+  }
+}
