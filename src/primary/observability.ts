@@ -6,6 +6,7 @@
 import type { Model } from '../config/model';
 import type { WorkerToPrimary } from '../ipc/messages';
 import type { Logger } from '../log/logger';
+import { PrometheusExporter } from './prometheus';
 import { RuntimeApi } from './runtime-api';
 import {
   buildInfo,
@@ -36,6 +37,7 @@ export class Observability implements StatsView {
   readonly stats: StatsAggregator;
   private current: Model;
   private runtimeApi?: RuntimeApi;
+  private prometheus?: PrometheusExporter;
   private readonly startedAt = Date.now();
   private stopping = false;
   private timer?: NodeJS.Timeout;
@@ -73,6 +75,11 @@ export class Observability implements StatsView {
       this.runtimeApi = undefined;
       await this.bindRuntimeApi();
     }
+    if (JSON.stringify(previous.prometheus) !== JSON.stringify(model.prometheus)) {
+      await this.prometheus?.close();
+      this.prometheus = undefined;
+      await this.bindPrometheus();
+    } else this.prometheus?.setModel(model);
   }
 
   async close(): Promise<void> {
@@ -80,6 +87,8 @@ export class Observability implements StatsView {
     clearInterval(this.timer);
     await this.runtimeApi?.close();
     this.runtimeApi = undefined;
+    await this.prometheus?.close();
+    this.prometheus = undefined;
   }
 
   // ---------------------------------------------------------------- StatsView
@@ -108,8 +117,23 @@ export class Observability implements StatsView {
     return this.runtimeApi?.tcpPort();
   }
 
+  /** The Prometheus listener's port (tests bind port 0). */
+  prometheusPort(): number | undefined {
+    return this.prometheus?.port;
+  }
+
   private async bind(): Promise<void> {
     await this.bindRuntimeApi();
+    await this.bindPrometheus();
+  }
+
+  private async bindPrometheus(): Promise<void> {
+    const settings = this.current.prometheus;
+    if (!settings) return;
+    const exporter = new PrometheusExporter(settings, this, VERSION);
+    await exporter.listen();
+    this.prometheus = exporter;
+    this.deps.log.info({ event: 'prometheus', address: settings.address, port: exporter.port, uri: settings.uri }, 'Prometheus exporter listening');
   }
 
   private async bindRuntimeApi(): Promise<void> {

@@ -10,7 +10,7 @@ import type { Backend, RuntimeApiSettings, Server } from '../config/model';
 import {
   filterRows,
   healthIndex,
-  rowValue,
+  cell,
   serverState,
   STAT_COLUMNS,
   type ServerControl,
@@ -229,8 +229,8 @@ export class RuntimeApi {
       if (proxy !== undefined && !rows.some((r) => r.pxname === proxy || String(r.iid) === proxy)) return 'No such proxy.\n';
       rows = filterRows(rows, { proxy, types: Number(rest[1]) & 7, sid: Number(rest[2]) });
     }
-    if (args.includes('up')) rows = rows.filter((r) => r.type !== 2 || String(r.values.status).startsWith('UP') || r.values.status === 'no check');
-    if (args.includes('no-maint')) rows = rows.filter((r) => r.type !== 2 || !String(r.values.status).startsWith('MAINT'));
+    if (args.includes('up')) rows = rows.filter((r) => r.type !== 2 || String(cell(r, 'status')).startsWith('UP') || cell(r, 'status') === 'no check');
+    if (args.includes('no-maint')) rows = rows.filter((r) => r.type !== 2 || !String(cell(r, 'status')).startsWith('MAINT'));
     if (args.includes('json')) return statJson(rows) + '\n';
     if (args.includes('typed')) return statTyped(rows);
     return renderCsv(rows);
@@ -376,7 +376,7 @@ function statTyped(rows: StatRow[]): string {
   let out = '';
   for (const r of rows) {
     STAT_COLUMNS.forEach((c, pos) => {
-      const v = rowValue(r, c);
+      const v = r.cells[pos];
       if (v === undefined || c === '-') return;
       out += `${OBJ_LETTER[r.type]}.${r.iid}.${r.sid}.${pos}.${c}.1:${tags(c)}:${fieldType(v)}:${v}\n`;
     });
@@ -391,7 +391,7 @@ function statJson(rows: StatRow[]): string {
   return JSON.stringify(
     rows.map((r) =>
       STAT_COLUMNS.flatMap((c, pos) => {
-        const v = rowValue(r, c);
+        const v = r.cells[pos];
         if (v === undefined || c === '-') return [];
         const t = tags(c);
         return [

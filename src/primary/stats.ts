@@ -188,9 +188,32 @@ export interface StatRow {
   svname: string;
   iid: number;
   sid: number;
-  /** Values by column name; absent means an empty CSV field. */
-  values: Record<string, StatValue>;
+  /** Values in STAT_COLUMNS order; undefined means an empty CSV field. */
+  cells: StatValue[];
 }
+
+/** Column name → position in STAT_COLUMNS. */
+export const STAT_INDEX: ReadonlyMap<string, number> = new Map(STAT_COLUMNS.map((c, i) => [c, i]));
+
+/** One column of a row by name. */
+export function cell(r: StatRow, column: string): StatValue {
+  return r.cells[STAT_INDEX.get(column)!];
+}
+
+/** A row from its key fields and value records (later records override earlier ones). */
+function row(type: StatType, pxname: string, svname: string, iid: number, sid: number, ...records: Record<string, StatValue>[]): StatRow {
+  const cells = new Array<StatValue>(STAT_COLUMNS.length).fill(undefined);
+  for (const rec of records) for (const k in rec) cells[STAT_INDEX.get(k)!] = rec[k];
+  cells[0] = pxname;
+  cells[1] = svname;
+  cells[COL_IID] = iid;
+  cells[COL_SID] = sid;
+  cells[COL_TYPE] = type;
+  return { type, pxname, svname, iid, sid, cells };
+}
+const COL_IID = STAT_INDEX.get('iid')!;
+const COL_SID = STAT_INDEX.get('sid')!;
+const COL_TYPE = STAT_INDEX.get('type')!;
 
 /** Everything a row needs besides the counters. */
 export interface StatsSources {
@@ -265,17 +288,16 @@ export function buildRows(src: StatsSources): StatRow[] {
     if (p.fe) {
       const o = stats.frontends.get(name) ?? new ObjectStats();
       const slim = p.fe.maxconn || model.global.maxconn || undefined;
-      rows.push({
-        type: 0, pxname: name, svname: 'FRONTEND', iid: p.iid, sid: 0,
-        values: {
-          ...common(o, now), status: 'OPEN', slim, type: 0, mode: p.fe.mode,
+      rows.push(
+        row(0, name, 'FRONTEND', p.iid, 0, common(o, now), {
+          status: 'OPEN', slim, type: 0, mode: p.fe.mode,
           req_rate: o.reqRate, req_rate_max: o.reqRateMax,
           conn_rate: o.rate, conn_rate_max: o.rateMax, conn_tot: o.get('sessTotal'),
           intercepted: 0, dcon: 0, dses: 0, wrew: 0, cache_lookups: 0, cache_hits: 0, eint: 0,
           ereq: o.get('errReq'), econ: undefined, eresp: undefined, wretr: undefined, wredis: undefined,
           cli_abrt: undefined, srv_abrt: undefined, lastsess: undefined, lbtot: undefined, qcur: undefined, qmax: undefined,
-        },
-      });
+        }),
+      );
     }
     if (p.be) rows.push(...backendRows(p.be, p.iid, src, health));
   }
@@ -323,10 +345,9 @@ function backendRows(be: Backend, iid: number, src: StatsSources, health: Map<st
     }
     if ((h.lastChange ?? 0) > lastChange) lastChange = h.lastChange!;
     const checked = s.check.enabled;
-    rows.push({
-      type: 2, pxname: be.name, svname: s.name, iid, sid: s.id,
-      values: {
-        ...common(o, now), dreq: undefined, status, weight: h.weight, act: s.backup ? 0 : 1, bck: s.backup ? 1 : 0,
+    rows.push(
+      row(2, be.name, s.name, iid, s.id, common(o, now), {
+        dreq: undefined, status, weight: h.weight, act: s.backup ? 0 : 1, bck: s.backup ? 1 : 0,
         slim: s.maxconn || undefined, qlimit: s.maxqueue || undefined,
         chkfail: checked ? (h.checkFailures ?? 0) : undefined, chkdown: checked ? (h.checkDowns ?? 0) : undefined,
         lastchg: h.lastChange ? Math.floor((now - h.lastChange) / 1000) : undefined,
@@ -341,21 +362,20 @@ function backendRows(be: Backend, iid: number, src: StatsSources, health: Map<st
         cookie: s.cookie, mode: be.mode,
         connect: o.get('lbTotal'), reuse: 0, srv_icur: 0, eint: 0, idle_conn_cur: 0, safe_conn_cur: 0, used_conn_cur: o.cur,
         need_conn_est: 0, uweight: h.weight, srid: s.id,
-      },
-    });
+      }),
+    );
   }
   const o = stats.backends.get(be.name) ?? new ObjectStats();
   const up = be.servers.length === 0 || activeWeight + backupWeight > 0;
-  rows.push({
-    type: 1, pxname: be.name, svname: 'BACKEND', iid, sid: 0,
-    values: {
-      ...common(o, now), status: up ? 'UP' : 'DOWN', weight: activeWeight || backupWeight, act, bck,
+  rows.push(
+    row(1, be.name, 'BACKEND', iid, 0, common(o, now), {
+      status: up ? 'UP' : 'DOWN', weight: activeWeight || backupWeight, act, bck,
       slim: src.model.global.maxconn || undefined, chkdown: 0,
       lastchg: lastChange ? Math.floor((now - lastChange) / 1000) : undefined, downtime: 0, type: 1,
       mode: be.mode, algo: be.balance.algorithm, connect: o.get('lbTotal'), reuse: 0, eint: 0, uweight: activeWeight || backupWeight,
       agg_server_status: up ? 1 : 0, agg_server_check_status: 0, agg_check_status: 0,
-    },
-  });
+    }),
+  );
   return rows;
 }
 
@@ -369,28 +389,8 @@ function csvField(v: StatValue): string {
 /** HAProxy's `show stat` CSV: `# ` header, every field followed by a comma, an empty line at the end. */
 export function renderCsv(rows: StatRow[]): string {
   const out = ['# ' + STAT_COLUMNS.map((c) => c + ',').join('')];
-  for (const r of rows) out.push(STAT_COLUMNS.map((c) => csvField(rowValue(r, c)) + ',').join(''));
+  for (const r of rows) out.push(r.cells.map((v) => csvField(v) + ',').join(''));
   return out.join('\n') + '\n\n';
-}
-
-/** The value of one column (the key columns come from the row itself). */
-export function rowValue(r: StatRow, column: string): StatValue {
-  switch (column) {
-    case 'pxname':
-      return r.pxname;
-    case 'svname':
-      return r.svname;
-    case 'iid':
-      return r.iid;
-    case 'sid':
-      return r.sid;
-    case 'type':
-      return r.type;
-    case '-':
-      return undefined;
-    default:
-      return r.values[column];
-  }
 }
 
 /** `show stat` filters: proxy (name or iid), object type bitmask (1 fe, 2 be, 4 srv), server id (-1 all). */

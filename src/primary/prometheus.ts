@@ -1,0 +1,370 @@
+/**
+ * Prometheus endpoint: one prom-client Registry in the primary, fed from the aggregated
+ * counters at scrape time (workers are never asked anything). Families and labels
+ * follow HAProxy's exporter (promex) under a `tslb_` prefix, or `haproxy_` so existing
+ * dashboards work unchanged. Query filters: `scope=` (repeatable) and `metrics=`.
+ */
+import { X509Certificate } from 'node:crypto';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Registry, collectDefaultMetrics, type Metric as PromMetric, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import type { Model, PrometheusSettings } from '../config/model';
+import { STAT_INDEX, cell, type StatRow, type StatsView } from './stats';
+
+type Scope = 'global' | 'frontend' | 'backend' | 'server';
+const SCOPES: Scope[] = ['global', 'frontend', 'backend', 'server'];
+
+/** One proxy-level family: the CSV column it reads, and how (ms columns become seconds). */
+interface ColumnFamily {
+  name: string;
+  help: string;
+  counter?: boolean;
+  column: string;
+  /** Divide by 1000 (ms → s). */
+  ms?: boolean;
+  /** Printed as NaN when the column is empty (no limit / no check), as promex does. */
+  nan?: boolean;
+}
+
+const PROXY_FAMILIES: ColumnFamily[] = [
+  { name: 'current_sessions', help: 'Number of current sessions.', column: 'scur' },
+  { name: 'max_sessions', help: 'Maximum observed number of active sessions.', column: 'smax' },
+  { name: 'limit_sessions', help: 'Configured session limit.', column: 'slim', nan: true },
+  { name: 'sessions_total', help: 'Total number of sessions.', counter: true, column: 'stot' },
+  { name: 'bytes_in_total', help: 'Current total of incoming bytes.', counter: true, column: 'bin' },
+  { name: 'bytes_out_total', help: 'Current total of outgoing bytes.', counter: true, column: 'bout' },
+  { name: 'requests_denied_total', help: 'Total number of denied requests.', counter: true, column: 'dreq' },
+  { name: 'responses_denied_total', help: 'Total number of denied responses.', counter: true, column: 'dresp' },
+  { name: 'request_errors_total', help: 'Total number of request errors.', counter: true, column: 'ereq' },
+  { name: 'connection_errors_total', help: 'Total number of connection errors.', counter: true, column: 'econ' },
+  { name: 'response_errors_total', help: 'Total number of response errors.', counter: true, column: 'eresp' },
+  { name: 'retry_warnings_total', help: 'Total number of retry warnings.', counter: true, column: 'wretr' },
+  { name: 'redispatch_warnings_total', help: 'Total number of redispatch warnings.', counter: true, column: 'wredis' },
+  { name: 'current_queue', help: 'Number of current queued connections.', column: 'qcur' },
+  { name: 'max_queue', help: 'Maximum observed number of queued connections.', column: 'qmax' },
+  { name: 'queue_limit', help: 'Configured maxqueue for the server, or NaN for none.', column: 'qlimit', nan: true },
+  { name: 'weight', help: 'Effective weight.', column: 'weight' },
+  { name: 'active_servers', help: 'Current number of active servers.', column: 'act' },
+  { name: 'backup_servers', help: 'Current number of backup servers.', column: 'bck' },
+  { name: 'active', help: 'Whether the server is an active server.', column: 'act' },
+  { name: 'backup', help: 'Whether the server is a backup server.', column: 'bck' },
+  { name: 'check_failures_total', help: 'Total number of failed checks (NaN when not checked).', counter: true, column: 'chkfail', nan: true },
+  { name: 'check_up_down_total', help: 'Total number of UP->DOWN transitions.', counter: true, column: 'chkdown' },
+  { name: 'check_last_change_seconds', help: 'Number of seconds since the last UP<->DOWN transition.', column: 'lastchg' },
+  { name: 'downtime_seconds_total', help: 'Total downtime (in seconds).', counter: true, column: 'downtime' },
+  { name: 'check_duration_seconds', help: 'Duration of the last health check in seconds.', column: 'check_duration', ms: true },
+  { name: 'check_code', help: 'Layer 5-7 code of the last health check.', column: 'check_code' },
+  { name: 'loadbalanced_total', help: 'Total number of times a service was selected.', counter: true, column: 'lbtot' },
+  { name: 'current_session_rate', help: 'Current number of sessions per second over last elapsed second.', column: 'rate' },
+  { name: 'max_session_rate', help: 'Maximum observed number of sessions per second.', column: 'rate_max' },
+  { name: 'http_requests_rate_max', help: 'Maximum observed number of HTTP requests per second.', column: 'req_rate_max' },
+  { name: 'http_requests_total', help: 'Total number of HTTP requests received.', counter: true, column: 'req_tot' },
+  { name: 'client_aborts_total', help: 'Total number of data transfers aborted by the client.', counter: true, column: 'cli_abrt' },
+  { name: 'server_aborts_total', help: 'Total number of data transfers aborted by the server.', counter: true, column: 'srv_abrt' },
+  { name: 'connections_rate_max', help: 'Maximum observed number of connections per second.', column: 'conn_rate_max' },
+  { name: 'connections_total', help: 'Total number of connections.', counter: true, column: 'conn_tot' },
+  { name: 'http_comp_bytes_in_total', help: 'Total number of HTTP response bytes fed to the compressor.', counter: true, column: 'comp_in' },
+  { name: 'http_comp_bytes_out_total', help: 'Total number of HTTP response bytes emitted by the compressor.', counter: true, column: 'comp_out' },
+  { name: 'http_comp_bytes_bypassed_total', help: 'Total number of bytes that bypassed the HTTP compressor.', counter: true, column: 'comp_byp' },
+  { name: 'http_comp_responses_total', help: 'Total number of HTTP responses that were compressed.', counter: true, column: 'comp_rsp' },
+  { name: 'http_cache_lookups_total', help: 'Total number of HTTP cache lookups.', counter: true, column: 'cache_lookups' },
+  { name: 'http_cache_hits_total', help: 'Total number of HTTP cache hits.', counter: true, column: 'cache_hits' },
+  { name: 'last_session_seconds', help: 'Number of seconds since last session assigned to server/backend.', column: 'lastsess' },
+  { name: 'queue_time_average_seconds', help: 'Avg. queue time for last 1024 successful connections.', column: 'qtime', ms: true },
+  { name: 'connect_time_average_seconds', help: 'Avg. connect time for last 1024 successful connections.', column: 'ctime', ms: true },
+  { name: 'response_time_average_seconds', help: 'Avg. response time for last 1024 successful connections.', column: 'rtime', ms: true },
+  { name: 'total_time_average_seconds', help: 'Avg. total time for last 1024 successful connections.', column: 'ttime', ms: true },
+  { name: 'max_queue_time_seconds', help: 'Maximum observed time spent in the queue.', column: 'qtime_max', ms: true },
+  { name: 'max_connect_time_seconds', help: 'Maximum observed time spent waiting for a connection to complete.', column: 'ctime_max', ms: true },
+  { name: 'max_response_time_seconds', help: 'Maximum observed time spent waiting for a server response.', column: 'rtime_max', ms: true },
+  { name: 'max_total_time_seconds', help: 'Maximum observed total request+response time.', column: 'ttime_max', ms: true },
+  { name: 'connection_attempts_total', help: 'Total number of connection establishment attempts.', counter: true, column: 'connect' },
+  { name: 'connection_reuses_total', help: 'Total number of connection reuses.', counter: true, column: 'reuse' },
+  { name: 'internal_errors_total', help: 'Total number of internal errors.', counter: true, column: 'eint' },
+  { name: 'uweight', help: 'Server\'s user weight, or sum of active servers\' user weights for a backend.', column: 'uweight' },
+  { name: 'used_connections_current', help: 'Current number of connections in use.', column: 'used_conn_cur' },
+];
+
+/** Which families each scope has (promex's per-scope lists). */
+const SCOPE_FAMILIES: Record<'frontend' | 'backend' | 'server', string[]> = {
+  frontend: [
+    'current_sessions', 'max_sessions', 'limit_sessions', 'sessions_total', 'bytes_in_total', 'bytes_out_total', 'requests_denied_total',
+    'responses_denied_total', 'request_errors_total', 'max_session_rate', 'current_session_rate', 'http_requests_rate_max', 'http_requests_total',
+    'connections_rate_max', 'connections_total', 'http_comp_bytes_in_total', 'http_comp_bytes_out_total', 'http_comp_bytes_bypassed_total',
+    'http_comp_responses_total', 'http_cache_lookups_total', 'http_cache_hits_total', 'internal_errors_total',
+  ],
+  backend: [
+    'current_queue', 'max_queue', 'current_sessions', 'max_sessions', 'limit_sessions', 'sessions_total', 'bytes_in_total', 'bytes_out_total',
+    'requests_denied_total', 'responses_denied_total', 'connection_errors_total', 'response_errors_total', 'retry_warnings_total',
+    'redispatch_warnings_total', 'weight', 'active_servers', 'backup_servers', 'check_up_down_total', 'check_last_change_seconds',
+    'downtime_seconds_total', 'loadbalanced_total', 'current_session_rate', 'max_session_rate', 'http_requests_total', 'client_aborts_total',
+    'server_aborts_total', 'http_comp_bytes_in_total', 'http_comp_bytes_out_total', 'http_comp_bytes_bypassed_total', 'http_comp_responses_total',
+    'last_session_seconds', 'queue_time_average_seconds', 'connect_time_average_seconds', 'response_time_average_seconds',
+    'total_time_average_seconds', 'max_queue_time_seconds', 'max_connect_time_seconds', 'max_response_time_seconds', 'max_total_time_seconds',
+    'connection_attempts_total', 'connection_reuses_total', 'http_cache_lookups_total', 'http_cache_hits_total', 'internal_errors_total', 'uweight',
+  ],
+  server: [
+    'current_queue', 'max_queue', 'current_sessions', 'max_sessions', 'limit_sessions', 'sessions_total', 'bytes_in_total', 'bytes_out_total',
+    'responses_denied_total', 'connection_errors_total', 'response_errors_total', 'retry_warnings_total', 'redispatch_warnings_total', 'weight',
+    'active', 'backup', 'check_failures_total', 'check_up_down_total', 'check_last_change_seconds', 'downtime_seconds_total', 'queue_limit',
+    'loadbalanced_total', 'current_session_rate', 'max_session_rate', 'check_code', 'check_duration_seconds', 'client_aborts_total',
+    'server_aborts_total', 'last_session_seconds', 'queue_time_average_seconds', 'connect_time_average_seconds', 'response_time_average_seconds',
+    'total_time_average_seconds', 'max_queue_time_seconds', 'max_connect_time_seconds', 'max_response_time_seconds', 'max_total_time_seconds',
+    'connection_attempts_total', 'connection_reuses_total', 'internal_errors_total', 'uweight', 'used_connections_current',
+  ],
+};
+
+const ROW_TYPE = { frontend: 0, backend: 1, server: 2 } as const;
+const SERVER_STATES = ['DOWN', 'UP', 'MAINT', 'DRAIN', 'NOLB'];
+const CHECK_STATES = ['HANA', 'SOCKERR', 'L4OK', 'L4TOUT', 'L4CON', 'L6OK', 'L6TOUT', 'L6RSP', 'L7TOUT', 'L7RSP', 'L7OK', 'L7OKC', 'L7STS'];
+const CODES: [string, string][] = [['1xx', 'hrsp_1xx'], ['2xx', 'hrsp_2xx'], ['3xx', 'hrsp_3xx'], ['4xx', 'hrsp_4xx'], ['5xx', 'hrsp_5xx'], ['other', 'hrsp_other']];
+
+type Labels = Record<string, string>;
+type Emit = (labels: Labels, value: number) => void;
+
+/**
+ * A family whose samples are produced at scrape time straight from the stats rows,
+ * registered in the prom-client Registry (which formats it). Going through
+ * Gauge.set() per sample would hash every label set: too slow for 1000 servers.
+ */
+class RowFamily {
+  readonly aggregator = 'sum' as const;
+  constructor(
+    readonly scope: Scope,
+    readonly name: string,
+    readonly help: string,
+    readonly type: 'gauge' | 'counter',
+    private readonly sample: (emit: Emit) => void,
+  ) {}
+
+  async get(): Promise<Omit<MetricObjectWithValues<MetricValue<string>>, 'collect'>> {
+    const values: MetricValue<string>[] = [];
+    this.sample((labels, value) => values.push({ labels, value }));
+    return { name: this.name, help: this.help, type: this.type as never, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    // Values are not stored: every scrape reads the live counters.
+  }
+}
+
+/** The per-scrape data every collect() reads, computed once per scrape. */
+interface Snapshot {
+  rows: StatRow[];
+  info: Map<string, string | number>;
+}
+
+export class PrometheusExporter {
+  readonly registry = new Registry();
+  /** Every family in the registry with its scope, in output order. */
+  private readonly metrics: { scope: Scope; name: string }[] = [];
+  private snapshot: Snapshot = { rows: [], info: new Map() };
+  private server?: http.Server;
+  private certificates: { proxy: string; source: string; cn: string; notAfter: number }[] = [];
+
+  constructor(
+    private settings: PrometheusSettings,
+    private readonly view: StatsView,
+    version: string,
+  ) {
+    const p = settings.prefix;
+    this.defineProcess(p, version);
+    for (const scope of ['frontend', 'backend', 'server'] as const) this.defineProxyScope(p, scope);
+    this.defineCertificates(p);
+    // Node's own process metrics (CPU, memory, event loop) of the primary.
+    collectDefaultMetrics({ register: this.registry, prefix: `${p}_node_` });
+    const known = new Set(this.metrics.map((m) => m.name));
+    for (const m of this.registry.getMetricsAsArray()) {
+      if (known.has(m.name)) continue;
+      // prom-client's nodejs_active_*_total are gauges: promtool flags a _total gauge, so they go.
+      if (m.name.endsWith('_total') && (m as unknown as { type: string }).type !== 'counter') this.registry.removeSingleMetric(m.name);
+      else this.metrics.push({ scope: 'global', name: m.name });
+    }
+    this.setModel(view.model());
+  }
+
+  get port(): number | undefined {
+    return (this.server?.address() as AddressInfo | null)?.port;
+  }
+
+  /** New config generation: certificate list. */
+  setModel(model: Model): void {
+    this.certificates = model.frontends.flatMap((f) =>
+      f.binds.flatMap((b) =>
+        (b.tls?.certificates ?? []).flatMap((c) => {
+          try {
+            const x = new X509Certificate(c.cert);
+            return [{ proxy: f.name, source: c.source, cn: c.names[0] ?? '', notAfter: Date.parse(x.validTo) / 1000 }];
+          } catch {
+            return [];
+          }
+        }),
+      ),
+    );
+  }
+
+  async listen(): Promise<void> {
+    const server = http.createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.settings.port, this.settings.address, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+  }
+
+  async close(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    if (!s) return;
+    s.closeAllConnections();
+    await new Promise<void>((r) => s.close(() => r()));
+  }
+
+  /** The exposition text for a query string (`scope=…&metrics=…`), or undefined for a bad query (400). */
+  async render(query: string): Promise<string | undefined> {
+    const params = new URLSearchParams(query);
+    if (query.split('&').some((p) => p === 'scope')) return undefined;
+    let selected = this.metrics;
+    if (params.has('scope')) {
+      const scopes = new Set<string>();
+      for (const s of params.getAll('scope')) {
+        if (s === '*') SCOPES.forEach((x) => scopes.add(x));
+        else if (s) scopes.add(s);
+      }
+      selected = selected.filter((m) => scopes.has(m.scope));
+    }
+    const filter = params.get('metrics');
+    if (filter) {
+      const names = filter.split(',').filter(Boolean);
+      const include = new Set(names.filter((n) => !n.startsWith('-')));
+      const exclude = new Set(names.filter((n) => n.startsWith('-')).map((n) => n.slice(1)));
+      selected = selected.filter((m) => (include.size === 0 || include.has(m.name)) && !exclude.has(m.name));
+    }
+    if (selected.length === 0) return '';
+    this.snapshot = { rows: this.view.rows(), info: new Map(this.view.info()) };
+    const parts = await Promise.all(selected.map((m) => this.registry.getSingleMetricAsString(m.name)));
+    return parts.join('\n') + '\n';
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q >= 0 ? url.slice(0, q) : url;
+    if (path !== this.settings.uri || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found\n');
+      return;
+    }
+    try {
+      const body = await this.render(q >= 0 ? url.slice(q + 1) : '');
+      if (body === undefined) {
+        res.writeHead(400, { 'content-type': 'text/plain' }).end('Bad request\n');
+        return;
+      }
+      res.writeHead(200, { 'content-type': this.registry.contentType });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    } catch (err) {
+      res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(err as Error).message}\n`);
+    }
+  }
+
+  private family(scope: Scope, name: string, help: string, type: 'gauge' | 'counter', sample: (emit: Emit) => void): void {
+    const f = new RowFamily(scope, name, help, type, sample);
+    this.registry.registerMetric(f as unknown as PromMetric);
+    this.metrics.push(f);
+  }
+
+  private defineProcess(p: string, version: string): void {
+    const info = (key: string) => Number(this.snapshot.info.get(key) ?? 0);
+    const g = (name: string, help: string, key: string) => this.family('global', `${p}_process_${name}`, help, 'gauge', (emit) => emit({}, info(key)));
+    const c = (name: string, help: string, key: string) => this.family('global', `${p}_process_${name}`, help, 'counter', (emit) => emit({}, info(key)));
+    this.family('global', `${p}_process_build_info`, 'Build info.', 'gauge', (emit) => emit({ version }, 1));
+    g('nbthread', 'Number of started workers (HAProxy threads).', 'Nbthread');
+    g('nbproc', 'Number of processes.', 'Nbproc');
+    g('relative_process_id', 'Relative process id.', 'Process_num');
+    g('uptime_seconds', 'How long ago this process was started (seconds).', 'Uptime_sec');
+    g('start_time_seconds', 'Start time in seconds.', 'Start_time_sec');
+    g('max_connections', 'Maximum number of concurrent connections.', 'Maxconn');
+    g('hard_max_connections', 'Initial maximum number of concurrent connections.', 'Hard_maxconn');
+    g('current_connections', 'Number of active sessions.', 'CurrConns');
+    c('connections_total', 'Total number of created sessions.', 'CumConns');
+    c('requests_total', 'Total number of requests (TCP or HTTP).', 'CumReq');
+    g('current_connection_rate', 'Current number of connections per second over last elapsed second.', 'ConnRate');
+    g('max_connection_rate', 'Maximum observed number of connections per second.', 'MaxConnRate');
+    g('current_session_rate', 'Current number of sessions per second over last elapsed second.', 'SessRate');
+    g('max_session_rate', 'Maximum observed number of sessions per second.', 'MaxSessRate');
+    g('current_tasks', 'Number of tasks.', 'Tasks');
+    g('idle_time_percent', 'Idle to total ratio over last sample (percent).', 'Idle_pct');
+    g('stopping', 'Non zero means stopping in progress.', 'Stopping');
+    g('jobs', 'Number of active jobs (listeners, sessions, open devices).', 'Jobs');
+    g('listeners', 'Number of active listeners.', 'Listeners');
+    c('bytes_out_total', 'Total number of bytes emitted.', 'TotalBytesOut');
+  }
+
+  private defineProxyScope(p: string, scope: 'frontend' | 'backend' | 'server'): void {
+    const type = ROW_TYPE[scope];
+    const rows = () => this.snapshot.rows.filter((r) => r.type === type);
+    const lbl = (r: StatRow): Labels => (scope === 'server' ? { proxy: r.pxname, server: r.svname } : { proxy: r.pxname });
+    const byName = new Map(PROXY_FAMILIES.map((f) => [f.name, f]));
+
+    const states = scope === 'server' ? SERVER_STATES : ['DOWN', 'UP'];
+    this.family(scope, `${p}_${scope}_status`, `Current status of the ${scope}.`, 'gauge', (emit) => {
+      for (const r of rows()) {
+        const current = statusState(String(cell(r, 'status') ?? ''));
+        for (const s of states) emit({ ...lbl(r), state: s }, s === current ? 1 : 0);
+      }
+    });
+    for (const name of SCOPE_FAMILIES[scope]) {
+      const f = byName.get(name)!;
+      const col = STAT_INDEX.get(f.column)!;
+      // Counters cannot be NaN: an unchecked server simply has no check_failures_total sample.
+      const nan = f.nan && !f.counter;
+      this.family(scope, `${p}_${scope}_${f.name}`, f.help, f.counter ? 'counter' : 'gauge', (emit) => {
+        for (const r of rows()) {
+          const v = r.cells[col];
+          if (v === undefined || v === '') {
+            if (nan) emit(lbl(r), NaN);
+            continue;
+          }
+          emit(lbl(r), f.ms ? Number(v) / 1000 : Number(v));
+        }
+      });
+    }
+    if (scope === 'server') {
+      this.family(scope, `${p}_server_check_status`, 'Status of last health check, per state label value.', 'gauge', (emit) => {
+        for (const r of rows()) {
+          const cs = cell(r, 'check_status');
+          if (cs === undefined) continue;
+          for (const s of CHECK_STATES) emit({ ...lbl(r), state: s }, s === cs ? 1 : 0);
+        }
+      });
+    }
+    const codeCols = CODES.map(([code, col]) => [code, STAT_INDEX.get(col)!] as const);
+    this.family(scope, `${p}_${scope}_http_responses_total`, 'Total number of HTTP responses.', 'counter', (emit) => {
+      for (const r of rows()) for (const [code, col] of codeCols) emit({ ...lbl(r), code }, Number(r.cells[col] ?? 0));
+    });
+  }
+
+  private defineCertificates(p: string): void {
+    this.family(
+      'frontend',
+      `${p}_frontend_certificate_expiry_timestamp_seconds`,
+      'Expiry time (notAfter) of each certificate served by a frontend, as a Unix timestamp.',
+      'gauge',
+      (emit) => {
+        for (const c of this.certificates) emit({ proxy: c.proxy, source: c.source, cn: c.cn }, c.notAfter);
+      },
+    );
+  }
+}
+
+/** promex's state label for a `status` column value. */
+function statusState(status: string): string {
+  if (status === 'OPEN' || status === 'no check' || status.startsWith('UP')) return 'UP';
+  if (status.startsWith('MAINT')) return 'MAINT';
+  if (status.startsWith('DRAIN')) return 'DRAIN';
+  if (status.startsWith('NOLB')) return 'NOLB';
+  return 'DOWN';
+}
