@@ -287,3 +287,63 @@ describe('L7 WebSocket', () => {
     await new Promise((r) => ws.once('close', r));
   });
 });
+
+describe('L7 rules, HTTP/1.0 and keep-alive timeout', () => {
+  const rec = new RecordingBackend();
+  let proxy: L7Proxy;
+  before(async () => {
+    await rec.start();
+    rec.reply = () => ({ bytes: Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nServer: raw\r\n\r\nok') });
+    const adminPath = { kind: 'match' as const, fetch: 'path', args: [], converters: [], method: 'beg' as const, ignoreCase: false, patterns: ['/admin'], text: 'path_beg /admin' };
+    const oldPath = { ...adminPath, patterns: ['/old'], text: 'path_beg /old' };
+    proxy = await startL7Proxy(
+      httpModel([server('r', rec.port)], {
+        timeouts: { httpKeepAlive: 300 },
+        httpRules: [
+          { when: 'request', act: { action: 'deny', status: 403 }, condition: adminPath, text: 'deny if admin' },
+          { when: 'request', act: { action: 'redirect-scheme', scheme: 'https', code: 301 }, condition: oldPath, text: 'redirect scheme https' },
+          { when: 'request', act: { action: 'set-header', name: 'X-Set', value: 'v' }, text: 'set-header' },
+          { when: 'request', act: { action: 'del-header', name: 'X-Secret' }, text: 'del-header' },
+          { when: 'response', act: { action: 'del-header', name: 'Server' }, text: 'del-header Server' },
+          { when: 'response', act: { action: 'add-header', name: 'X-Via', value: 'tslb' }, text: 'add-header' },
+        ],
+      }),
+    );
+  });
+  after(async () => {
+    await proxy.close();
+    await rec.close();
+  });
+
+  it('applies deny, redirect-scheme and header rules', async () => {
+    rec.reset();
+    const denied = await exchange(proxy.port, Buffer.from('GET /admin/x HTTP/1.1\r\nHost: h\r\n\r\n'));
+    assert.equal(denied.responses[0].status, 403);
+    assert.equal(denied.responses[0].body.toString(), defaultBody(403));
+    const moved = await exchange(proxy.port, Buffer.from('GET /old/p?q=1 HTTP/1.1\r\nHost: example.com:8080\r\n\r\n'), { until: (rs) => rs.length === 1 });
+    assert.equal(moved.responses[0].status, 301);
+    assert.deepEqual(header(moved.responses[0], 'location'), ['https://example.com/old/p?q=1']);
+    const ok = await exchange(proxy.port, Buffer.from('GET / HTTP/1.1\r\nHost: h\r\nX-Set: old\r\nX-Secret: s\r\n\r\n'), { until: (rs) => rs.length === 1 });
+    assert.deepEqual(header(ok.responses[0], 'server'), []);
+    assert.deepEqual(header(ok.responses[0], 'x-via'), ['tslb']);
+    assert.equal(rec.requests.length, 1);
+    assert.deepEqual(header(rec.requests[0], 'x-set'), ['v']);
+    assert.deepEqual(header(rec.requests[0], 'x-secret'), []);
+  });
+
+  it('serves HTTP/1.0: close by default, keep-alive on request', async () => {
+    const plain = await exchange(proxy.port, Buffer.from('GET / HTTP/1.0\r\n\r\n'));
+    assert.deepEqual(header(plain.responses[0], 'connection'), ['close']);
+    assert.ok(plain.closed);
+    const ka = await exchange(proxy.port, Buffer.from('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n'), { until: (rs) => rs.length === 1 });
+    assert.deepEqual(header(ka.responses[0], 'connection'), ['keep-alive']);
+    assert.equal(ka.closed, false);
+  });
+
+  it('closes an idle keep-alive connection silently after timeout http-keep-alive', async () => {
+    const r = await exchange(proxy.port, Buffer.from('GET / HTTP/1.1\r\nHost: h\r\n\r\n'), { timeoutMs: 2000 });
+    assert.equal(r.responses.length, 1);
+    assert.ok(r.closed);
+    assert.ok(!r.timedOut);
+  });
+});

@@ -58,7 +58,6 @@ export function takeIdle(server: ServerRuntime, now: number): Upstream | undefin
   while (stack.length) {
     const up = stack.pop()!;
     if (!up.closed && now - up.idleSince < IDLE_MS) {
-      if (up.socket.isPaused()) up.socket.resume();
       return up;
     }
     up.socket.destroy();
@@ -69,6 +68,8 @@ export function takeIdle(server: ServerRuntime, now: number): Upstream | undefin
 export function parkIdle(up: Upstream, now: number): void {
   up.owner = null;
   up.idleSince = now;
+  // Read while idle, so a server's close is noticed before the socket is reused.
+  if (up.socket.isPaused()) up.socket.resume();
   let stack = pools.get(up.server);
   if (!stack) pools.set(up.server, (stack = []));
   if (stack.length >= MAX_IDLE_PER_SERVER) {
