@@ -29,7 +29,9 @@ export type PrimaryToWorker =
       servers: ServerStateUpdate[];
     }
   | { type: 'drain'; gracePeriod: number }
-  | { type: 'servers'; updates: ServerStateUpdate[] };
+  | { type: 'servers'; updates: ServerStateUpdate[] }
+  /** Load the other workers of this generation place on servers, by `backend/server`. */
+  | { type: 'peer-load'; active: Record<string, number> };
 
 /**
  * One worker's counters since its previous report (src/worker/report.ts), by object
@@ -47,7 +49,9 @@ export type WorkerToPrimary =
   | { type: 'ready'; generation: number; listening: string[] }
   | { type: 'counters'; generation: number; delta: CounterReport }
   | { type: 'listen-failed'; generation: number; error: string }
-  | { type: 'drained'; generation: number };
+  | { type: 'drained'; generation: number }
+  /** This worker's current load per server (`backend/server` → active), sent when it changes. */
+  | { type: 'load'; generation: number; active: Record<string, number> };
 
 export function isWorkerMessage(m: unknown): m is WorkerToPrimary {
   return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string';

@@ -259,9 +259,9 @@ export class RuntimeApi {
         lines.push(
           [
             b.id, b.name, s.id, s.name, s.address, h.up ? 2 : 0, adminBits, h.weight, s.weight,
-            h.lastChange ? Math.floor((now - h.lastChange) / 1000) : 0,
+            h.lastchg ? Math.floor((now - h.lastchg) / 1000) : 0,
             checked ? (CHECK_STATUS_CODES[h.checkStatus ?? 'INI'] ?? 0) : 0, result,
-            checked ? (h.checkHealth ?? 0) : 0, checked ? 6 : 0, 0, 0, 0, '-', s.port, '-', s.tls.enabled ? 1 : 0,
+            checked ? (h.health ?? 0) : 0, checked ? 6 : 0, 0, 0, 0, '-', s.port, '-', s.tls.enabled ? 1 : 0,
             s.check.port ?? 0, s.check.addr ?? '-', '-', 0,
           ].join(' '),
         );

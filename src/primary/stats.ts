@@ -27,16 +27,14 @@ export interface ServerHealthView {
   checkDuration?: number;
   checkDesc?: string;
   /** Failed checks, UP→DOWN transitions. */
-  checkFailures?: number;
-  checkDowns?: number;
+  chkfail?: number;
+  chkdown?: number;
   /** Current health counter (0..rise+fall-1), as HAProxy's check_health. */
-  checkHealth?: number;
+  health?: number;
   /** Epoch ms of the last state change. */
-  lastChange?: number;
+  lastchg?: number;
   /** Total ms spent DOWN. */
   downtime?: number;
-  /** Epoch ms of the last check. */
-  lastCheck?: number;
 }
 
 const N = COUNTER_KEYS.length;
@@ -343,21 +341,21 @@ function backendRows(be: Backend, iid: number, src: StatsSources, health: Map<st
         activeWeight += h.weight;
       }
     }
-    if ((h.lastChange ?? 0) > lastChange) lastChange = h.lastChange!;
+    if ((h.lastchg ?? 0) > lastChange) lastChange = h.lastchg!;
     const checked = s.check.enabled;
     rows.push(
       row(2, be.name, s.name, iid, s.id, common(o, now), {
         dreq: undefined, status, weight: h.weight, act: s.backup ? 0 : 1, bck: s.backup ? 1 : 0,
         slim: s.maxconn || undefined, qlimit: s.maxqueue || undefined,
-        chkfail: checked ? (h.checkFailures ?? 0) : undefined, chkdown: checked ? (h.checkDowns ?? 0) : undefined,
-        lastchg: h.lastChange ? Math.floor((now - h.lastChange) / 1000) : undefined,
+        chkfail: checked ? (h.chkfail ?? 0) : undefined, chkdown: checked ? (h.chkdown ?? 0) : undefined,
+        lastchg: h.lastchg ? Math.floor((now - h.lastchg) / 1000) : undefined,
         downtime: checked ? Math.floor((h.downtime ?? 0) / 1000) : undefined,
         sid: s.id, throttle: undefined, type: 2,
         check_status: checked ? (h.checkStatus ?? 'INI') : undefined, check_code: h.checkCode, check_duration: h.checkDuration,
         hanafail: 0,
         last_chk: h.checkDesc, check_desc: checked ? h.checkDesc ?? '' : undefined,
         check_rise: checked ? s.check.rise : undefined, check_fall: checked ? s.check.fall : undefined,
-        check_health: checked ? (h.checkHealth ?? (h.up ? s.check.rise + s.check.fall - 1 : 0)) : undefined,
+        check_health: checked ? (h.health ?? (h.up ? s.check.rise + s.check.fall - 1 : 0)) : undefined,
         addr: s.address.includes(':') ? `[${s.address}]:${s.port}` : `${s.address}:${s.port}`,
         cookie: s.cookie, mode: be.mode,
         connect: o.get('lbTotal'), reuse: 0, srv_icur: 0, eint: 0, idle_conn_cur: 0, safe_conn_cur: 0, used_conn_cur: o.cur,

@@ -30,6 +30,8 @@ interface WorkerRecord {
   ready: boolean;
   /** Exits of a draining or stopped worker are expected; others are crashes. */
   expectedExit: boolean;
+  /** Its last reported load per `backend/server` (leastconn/random sharing). */
+  load: Record<string, number>;
 }
 
 export interface SupervisorOptions {
@@ -164,7 +166,7 @@ export class Supervisor {
   private fork(gen: Generation, slot: number): void {
     const worker = cluster.fork({ TSLB_LOG_LEVEL: gen.model.global.logLevel, TSLB_WORKER_SLOT: String(slot) });
     gen.slots[slot] = worker;
-    this.records.set(worker, { generation: gen, slot, ready: false, expectedExit: false });
+    this.records.set(worker, { generation: gen, slot, ready: false, expectedExit: false, load: {} });
     worker.once('online', () => {
       worker.send({
         type: 'config',
@@ -208,6 +210,24 @@ export class Supervisor {
       case 'drained':
         rec.expectedExit = true;
         break;
+      case 'load':
+        rec.load = msg.active;
+        this.sharePeerLoad(rec.generation, msg.active);
+        break;
+    }
+  }
+
+  /** Tell every worker of the generation what the others place on the servers that changed. */
+  private sharePeerLoad(gen: Generation, changed: Record<string, number>): void {
+    const peers = [...this.records].filter(([w, r]) => r.generation === gen && w.isConnected());
+    for (const [w, r] of peers) {
+      const active: Record<string, number> = {};
+      for (const key in changed) {
+        let sum = 0;
+        for (const [, other] of peers) if (other !== r) sum += other.load[key] ?? 0;
+        active[key] = sum;
+      }
+      w.send({ type: 'peer-load', active } satisfies PrimaryToWorker);
     }
   }
 
@@ -217,6 +237,8 @@ export class Supervisor {
     if (!rec) return;
     if (rec.generation.slots[rec.slot] === worker) rec.generation.slots[rec.slot] = undefined;
     rec.generation.ready.delete(rec.slot);
+    // Its load is gone: the others' view of the servers it used must drop it.
+    if (Object.keys(rec.load).length) this.sharePeerLoad(rec.generation, rec.load);
     if (rec.expectedExit || this.stopping || rec.generation.draining) return;
     // A crash: respawn the same slot of the same generation, backing off when crashes repeat.
     const now = Date.now();

@@ -11,6 +11,7 @@
  * flags `-i`, `-m <method>`, `-n`, `--`. Fetch names, arity and the stage where
  * they are valid come from the fetch table (fetches.ts).
  */
+import { converters as converterTable } from './converters';
 import { isIP } from 'node:net';
 import type { Condition, MatchMethod } from '../config/model';
 import { didYouMean } from '../config/suggest';
@@ -27,10 +28,6 @@ type Leaf = Extract<Condition, { kind: 'match' }>;
 const METHODS: MatchMethod[] = ['found', 'bool', 'int', 'ip', 'str', 'beg', 'end', 'sub', 'dir', 'dom', 'reg', 'len'];
 
 /** Converters the compiler applies to a sample. */
-export const CONVERTERS: ReadonlyMap<string, { minArgs: number; maxArgs: number }> = new Map([
-  ['lower', { minArgs: 0, maxArgs: 0 }],
-  ['upper', { minArgs: 0, maxArgs: 0 }],
-]);
 
 const STAGE_WORDS: Record<Stage, string> = {
   connection: 'a tcp frontend (connection stage)',
@@ -237,8 +234,8 @@ function buildCriterion(words: string[], stage: Stage): Leaf {
   }
   const converters = convParts.map((c) => {
     const call = splitCall(c);
-    const conv = CONVERTERS.get(call.name);
-    if (!conv) throw new AclError(`unknown converter "${call.name}"${didYouMean(call.name, CONVERTERS.keys())}`);
+    const conv = converterTable.get(call.name);
+    if (!conv) throw new AclError(`unknown converter "${call.name}"${didYouMean(call.name, converterTable.keys())}`);
     if (call.args.length < conv.minArgs || call.args.length > conv.maxArgs) throw new AclError(`converter "${call.name}": wrong number of arguments`);
     return call;
   });

@@ -6,6 +6,7 @@ import type { Condition } from '../config/model';
 import type { SampleContext, Stage } from './context';
 import { fetches } from './fetches';
 import { compileMatcher } from './matchers';
+import { converters } from './converters';
 
 export type CompiledCondition = (ctx: SampleContext) => boolean;
 
@@ -39,7 +40,17 @@ export function compileCondition(cond: Condition, stage: Stage): CompiledConditi
       const fetch = def.fetch;
       const args = cond.args;
       const match = compileMatcher(cond.method, cond.patterns, cond.ignoreCase);
-      return (ctx) => match(fetch(ctx, args));
+      if (cond.converters.length === 0) return (ctx) => match(fetch(ctx, args));
+      const chain = cond.converters.map((c) => {
+        const conv = converters.get(c.name);
+        if (!conv) throw new Error(`unknown converter "${c.name}"`);
+        return { convert: conv.convert, args: c.args };
+      });
+      return (ctx) => {
+        let sample = fetch(ctx, args);
+        for (let i = 0; i < chain.length; i++) sample = chain[i].convert(sample, chain[i].args);
+        return match(sample);
+      };
     }
   }
 }

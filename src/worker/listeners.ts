@@ -36,7 +36,8 @@ export async function startListeners(
     for (const fe of frontends) {
       const handler: Handler = fe.config.mode === 'http' ? handleHttpConnection : handleTcpConnection;
       for (const bind of fe.config.binds) {
-        const server = net.createServer({ allowHalfOpen: fe.config.mode === 'tcp', noDelay: true });
+        // Half-open on both modes: a client that shuts down its side after a request still gets the response.
+        const server = net.createServer({ allowHalfOpen: true, noDelay: true });
         const terminate = bind.tls ? createTlsTerminator(bind.tls, ticketKeys) : undefined;
         const handshakeTimeout = fe.config.timeouts.httpRequest || fe.config.timeouts.client;
         server.on('connection', (socket) => acceptConnection(socket, fe, bind, handler, terminate, handshakeTimeout, worker));
@@ -97,6 +98,8 @@ function acceptConnection(
       info.dst = unmapAddress(addr.dst);
       info.dstPort = addr.dstPort;
     }
+    // readProxyHeader leaves the socket paused; TLS reads through its own wrapper.
+    if (!terminate) socket.resume();
     afterProxy(socket, fe, handler, terminate, handshakeTimeout, info, worker);
   });
 }

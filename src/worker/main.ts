@@ -9,7 +9,9 @@ import { isPrimaryMessage, type PrimaryToWorker, type WorkerToPrimary } from '..
 import { dropPrivileges } from '../primary/privileges';
 import type { WorkerContext } from './connection';
 import { startListeners } from './listeners';
+import { closeIdleUpstreams } from './http/pool';
 import { startCounterReports } from './report';
+import { applyPeerLoad, startLoadReports } from './load-share';
 import { Runtime } from './runtime';
 
 class Worker implements WorkerContext {
@@ -20,7 +22,7 @@ class Worker implements WorkerContext {
   private readonly live = new Set<net.Socket>();
   private listeners: net.Server[] = [];
   private clock = Date.now();
-  /** Stops the counter reports, sending the last one. */
+  /** Stops the counter and load reports, sending the last counters. */
   private stopReports: () => void = () => undefined;
   private readonly tick: NodeJS.Timeout;
 
@@ -58,7 +60,12 @@ class Worker implements WorkerContext {
       flushLogs();
       process.exit(1);
     }
-    this.stopReports = startCounterReports(this.runtime, msg.generation);
+    const stopCounters = startCounterReports(this.runtime, msg.generation);
+    const stopLoad = startLoadReports(this.runtime, msg.generation, send);
+    this.stopReports = () => {
+      stopLoad();
+      stopCounters();
+    };
     const { user, group } = msg.model.global;
     if (user || group) dropPrivileges(user, group);
     send({
@@ -74,6 +81,7 @@ class Worker implements WorkerContext {
     this.draining = true;
     this.log.info({ connections: this.live.size }, 'draining');
     for (const l of this.listeners) l.close();
+    closeIdleUpstreams();
     if (this.live.size === 0) return this.exit();
     setTimeout(() => {
       this.log.warn({ connections: this.live.size }, 'grace period over, closing remaining connections');
@@ -112,6 +120,9 @@ function main(): void {
         break;
       case 'servers':
         worker.runtime?.applyStates(m.updates);
+        break;
+      case 'peer-load':
+        if (worker.runtime) applyPeerLoad(worker.runtime, m.active);
         break;
     }
   });
