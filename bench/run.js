@@ -379,6 +379,7 @@ async function runInterleaved(env, w, targets, label, extra) {
       const res = await measure(env, w, active[i], extra);
       rounds[i].push(res);
       log(`  ${label} round ${r + 1} ${active[i].id}: ${res.error ? 'ERROR ' + res.error : `${res.rate.toFixed(0)}/s, ${res.cpuMsPer1k?.toFixed(1)} CPU ms/1k`}`);
+      if (!res.error && res.errors > res.count / 100) log(`  WARNING: ${res.errors} errors for ${res.count} completed: ${JSON.stringify(res.errorDetail)}`);
     }
   }
   const rows = active.map((t, i) => ({ workload: label, title: w.title, unit: w.unit ?? 'req/s', target: t.id, kind: t.kind, workers: t.workers, cpus: t.cpus, runs: rounds[i] }));
@@ -445,6 +446,8 @@ async function main() {
   if (idleConns < opts.idleConns) log(`NOTE: idle connections capped at ${idleConns} by the open-file hard limit ${hard}`);
 
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tslb-bench-'));
+  // nginx workers run as an unprivileged user when started as root: they must read www/.
+  fs.chmodSync(runDir, 0o755);
   const env = { opts, runDir, maxconn, idleConns, results: { rows: [], skipped: [] }, started: [] };
   const started = new Date();
   const stopAll = async () => {

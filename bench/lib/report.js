@@ -113,7 +113,8 @@ function markdown(doc) {
   lines.push('| workload | target | workers@cpus | rate (median) | CPU ms/1k | p50 / p99 / p99.9 ms | errors | peak RSS MiB | rate ×HAProxy | CPU-eff ×HAProxy |');
   lines.push('|---|---|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of summary.rows) {
-    const rate = r.unit === 'KiB/conn' ? `${f(r.rate, 2)} KiB/conn` : `${f(r.rate)} ${r.unit}`;
+    const mbps = r.workload.includes('64k') && r.bytesPerSec ? ` (${f(r.bytesPerSec / 1e6)} MB/s)` : '';
+    const rate = r.unit === 'KiB/conn' ? `${f(r.rate, 2)} KiB/conn` : `${f(r.rate)} ${r.unit}${mbps}`;
     const lat = r.p99 == null ? '–' : `${f(r.p50, 2)} / ${f(r.p99, 2)} / ${f(r.p999, 2)}`;
     const err = r.failedRuns ? `${r.errors} (+${r.failedRuns} failed runs: ${String(r.firstError).replace(/[|\n]/g, ' ').slice(0, 80)})` : String(r.errors);
     const vs = r.unit === 'KiB/conn' ? (r.memoryVsBareNet ? `${f(r.memoryVsBareNet.median, 2)} ×bare-net` : '–') : f(r.rateVsHaproxy?.median, 2);
