@@ -308,6 +308,10 @@ async function runRequestCase(c: CorpusCase, bytes: Buffer, port: number, backen
       // Cut short after a complete head: llhttp accepted the head, so tslb should forward it with the same framing.
       const got = backend.heads[completed];
       if (!got) diff(stop, `llhttp accepted the head of message ${stop + 1} (then waited for more), tslb did not forward it; client got ${describeClient(result)}`);
+      // The client is gone mid-message: the upstream connection carries half a request and must be closed, not kept.
+      else if (!(await backend.waitFor(() => backend.partial.includes(got), 1000))) {
+        diff(stop, `client closed during message ${stop + 1}'s body, but tslb kept the upstream connection (half a request on it) open for 1 s`);
+      }
       else if (got.method !== expectedMethod(original[stop])) diff(stop, `message ${stop + 1}: backend got method ${got.method}`);
       else if ((last.head.flags & F_CONTENT_LENGTH) !== 0 && got.framing === 'length' && header(got, 'content-length')[0] !== String(last.head.contentLength)) {
         diff(stop, `message ${stop + 1}: Content-Length ${last.head.contentLength} expected, backend got ${header(got, 'content-length')[0]}`);
@@ -455,8 +459,8 @@ backends:
   });
 
   after(async () => {
+    await backend.close(); // first: a session tslb failed to abort would otherwise hold its graceful stop
     await lb?.stop();
-    await backend.close();
   });
 
   test('HTTP/1.1 corpus requests without Host are refused with 400 and not forwarded', async () => {

@@ -87,8 +87,8 @@ backends:
   });
 
   after(async () => {
-    await lb?.stop();
     await backend.close();
+    await lb?.stop();
   });
 
   test('chunked response: 5 chunks 20 ms apart arrive as sent (streamed), extensions and trailer kept', async () => {
