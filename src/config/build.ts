@@ -59,14 +59,14 @@ import { didYouMean } from './suggest';
 export type Locate = (segs: Seg[]) => Where;
 
 /** Algorithms the balancing issue adds; accepted now, run as roundrobin until registered. */
-export const PLANNED_BALANCERS = ['roundrobin', 'static-rr', 'leastconn', 'source', 'uri', 'url_param', 'hdr', 'random', 'first'];
 
 const HAPROXY_DEFAULT_TIMEOUTS = {
   connect: 5000,
   client: 50_000,
   server: 50_000,
   httpRequest: 10_000,
-  tunnel: 3_600_000,
+  // Unset, as in HAProxy: once set, it replaces client/server inactivity timeouts on tunnels.
+  tunnel: 0,
 };
 const DEFAULT_INTER = 2000;
 const DEFAULT_BUFSIZE = 16384;
@@ -657,10 +657,8 @@ export class ModelBuilder {
     if (def) {
       const err = def.checkArgs(line.args);
       if (err) this.diag.error(this.at(segs), `balance ${line.algorithm}: ${err}`);
-    } else if (PLANNED_BALANCERS.includes(line.algorithm)) {
-      this.diag.pendingFeature(this.at(segs), 'balancing issue', `balance ${line.algorithm}: falls back to roundrobin until implemented`, line.algorithm);
     } else {
-      this.diag.error(this.at(segs), `unknown balance algorithm "${line.algorithm}"${didYouMean(line.algorithm, new Set([...PLANNED_BALANCERS, ...balancers.keys()]))}`);
+      this.diag.error(this.at(segs), `unknown balance algorithm "${line.algorithm}"${didYouMean(line.algorithm, new Set(balancers.keys()))}`);
     }
     return { algorithm: line.algorithm, args: line.args, hashType };
   }
