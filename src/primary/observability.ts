@@ -8,6 +8,7 @@ import type { WorkerToPrimary } from '../ipc/messages';
 import type { Logger } from '../log/logger';
 import { PrometheusExporter } from './prometheus';
 import { RuntimeApi } from './runtime-api';
+import { StatsPage } from './stats-page';
 import {
   buildInfo,
   buildRows,
@@ -38,6 +39,7 @@ export class Observability implements StatsView {
   private current: Model;
   private runtimeApi?: RuntimeApi;
   private prometheus?: PrometheusExporter;
+  private statsPage?: StatsPage;
   private readonly startedAt = Date.now();
   private stopping = false;
   private timer?: NodeJS.Timeout;
@@ -80,6 +82,11 @@ export class Observability implements StatsView {
       this.prometheus = undefined;
       await this.bindPrometheus();
     } else this.prometheus?.setModel(model);
+    if (JSON.stringify(previous.stats) !== JSON.stringify(model.stats)) {
+      await this.statsPage?.close();
+      this.statsPage = undefined;
+      await this.bindStatsPage();
+    }
   }
 
   async close(): Promise<void> {
@@ -89,6 +96,8 @@ export class Observability implements StatsView {
     this.runtimeApi = undefined;
     await this.prometheus?.close();
     this.prometheus = undefined;
+    await this.statsPage?.close();
+    this.statsPage = undefined;
   }
 
   // ---------------------------------------------------------------- StatsView
@@ -122,9 +131,24 @@ export class Observability implements StatsView {
     return this.prometheus?.port;
   }
 
+  /** The stats page listener's port (tests bind port 0). */
+  statsPagePort(): number | undefined {
+    return this.statsPage?.port;
+  }
+
   private async bind(): Promise<void> {
     await this.bindRuntimeApi();
     await this.bindPrometheus();
+    await this.bindStatsPage();
+  }
+
+  private async bindStatsPage(): Promise<void> {
+    const settings = this.current.stats;
+    if (!settings) return;
+    const page = new StatsPage(settings, this, this.control, VERSION);
+    await page.listen();
+    this.statsPage = page;
+    this.deps.log.info({ event: 'stats-page', address: settings.address, port: page.port, uri: settings.uri }, 'stats page listening');
   }
 
   private async bindPrometheus(): Promise<void> {

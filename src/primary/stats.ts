@@ -407,6 +407,68 @@ export function filterRows(rows: StatRow[], f: StatFilter): StatRow[] {
   );
 }
 
+// ---------------------------------------------------------------- typed / json output
+
+const KEY_COLUMNS = new Set(['pxname', 'svname', 'iid', 'sid', 'pid', 'type']);
+const LIMIT_COLUMNS = new Set(['slim', 'qlimit', 'rate_lim', 'check_rise', 'check_fall', 'weight', 'uweight']);
+
+/** HAProxy's typed field tags: origin, nature, scope, volatility. */
+function tags(column: string): string {
+  if (KEY_COLUMNS.has(column)) return 'KNSV';
+  if (LIMIT_COLUMNS.has(column)) return 'CLSV';
+  if (column === 'status' || column.startsWith('check_') || column === 'mode' || column === 'algo' || column === 'addr' || column === 'cookie') return 'SOSV';
+  if (column.endsWith('_max') || column === 'smax' || column === 'qmax') return 'MMPV';
+  if (column.includes('rate')) return 'MRPV';
+  if (column === 'scur' || column === 'qcur' || column.endsWith('_cur') || column === 'act' || column === 'bck') return 'MGPV';
+  return 'MCPV';
+}
+
+function fieldType(v: StatValue): string {
+  return typeof v === 'number' ? (Number.isInteger(v) && v >= 0 ? 'u64' : 's64') : 'str';
+}
+
+const OBJ_LETTER = ['F', 'B', 'S'];
+const OBJ_NAME = ['Frontend', 'Backend', 'Server'];
+
+/** `show stat typed` (and the stats page's `;typed`): `<F|B|S>.<iid>.<sid>.<pos>.<name>.<proc>:<tags>:<type>:<value>` for each non-empty field. */
+export function statTyped(rows: StatRow[]): string {
+  let out = '';
+  for (const r of rows) {
+    STAT_COLUMNS.forEach((c, pos) => {
+      const v = r.cells[pos];
+      if (v === undefined || c === '-') return;
+      out += `${OBJ_LETTER[r.type]}.${r.iid}.${r.sid}.${pos}.${c}.1:${tags(c)}:${fieldType(v)}:${v}\n`;
+    });
+    out += '\n';
+  }
+  return out;
+}
+
+export function statJson(rows: StatRow[]): string {
+  const nature: Record<string, string> = { N: 'Name', L: 'Limit', O: 'Output', M: 'Max', R: 'Rate', G: 'Gauge', C: 'Counter' };
+  const origin: Record<string, string> = { K: 'Key', C: 'Config', S: 'Status', M: 'Metric' };
+  return JSON.stringify(
+    rows.map((r) =>
+      STAT_COLUMNS.flatMap((c, pos) => {
+        const v = r.cells[pos];
+        if (v === undefined || c === '-') return [];
+        const t = tags(c);
+        return [
+          {
+            objType: OBJ_NAME[r.type],
+            proxyId: r.iid,
+            id: r.sid,
+            field: { pos, name: c },
+            processNum: 1,
+            tags: { origin: origin[t[0]], nature: nature[t[1]], scope: 'Service' },
+            value: { type: fieldType(v), value: v },
+          },
+        ];
+      }),
+    ),
+  );
+}
+
 // ---------------------------------------------------------------- show info
 
 export interface ProcessFacts {
