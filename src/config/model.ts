@@ -211,6 +211,16 @@ export interface ServerCheck {
   /** Check over TLS (`check-ssl`). */
   ssl: boolean;
   sni?: string;
+  /** `agent-check` with `agent-port`/`agent-addr`/`agent-inter`/`agent-send`. */
+  agent?: AgentCheck;
+}
+
+export interface AgentCheck {
+  port: number;
+  addr?: string;
+  inter: number;
+  /** String sent to the agent after connecting. */
+  send?: string;
 }
 
 export interface Server {
@@ -244,7 +254,16 @@ export interface HttpCheckSpec {
   headers: { name: string; value: string }[];
   body?: string;
   /** `http-check expect`; default: status 200-399. */
-  expect?: { kind: 'status' | 'rstatus' | 'string' | 'rstring'; negate: boolean; value: string };
+  expect?: {
+    kind: 'status' | 'rstatus' | 'string' | 'rstring' | 'hdr';
+    negate: boolean;
+    /** Status list/range, pattern, or (hdr) the header value; empty hdr value = header present. */
+    value: string;
+    /** `expect hdr name <header>`. */
+    header?: string;
+    /** `expect hdr ... value -m <method>` (default str). */
+    headerMatch?: 'str' | 'beg' | 'end' | 'sub' | 'reg';
+  };
 }
 
 export type TcpCheckStep =
@@ -254,12 +273,16 @@ export type TcpCheckStep =
   | { step: 'expect'; kind: 'string' | 'rstring' | 'binary'; negate: boolean; value: string; minRecv?: number };
 
 export interface HealthCheck {
-  kind: 'tcp' | 'http' | 'tcp-check' | 'mysql' | 'pgsql' | 'redis' | 'smtp' | 'ssl-hello' | 'ldap';
+  kind: 'tcp' | 'http' | 'tcp-check' | 'mysql' | 'pgsql' | 'redis' | 'smtp' | 'ssl-hello' | 'ldap' | 'external';
   http?: HttpCheckSpec;
   tcpSteps?: TcpCheckStep[];
   /** mysql-check / pgsql-check user. */
   user?: string;
   mysqlPost41?: boolean;
+  /** `option smtpchk HELO|EHLO <domain>`; default `HELO localhost`. */
+  smtpHello?: string;
+  /** `option external-check` + `external-check command <cmd>` / `external-check path <PATH>`. */
+  external?: { command: string; path?: string };
   /** The option text as written. */
   text: string;
 }
@@ -285,7 +308,40 @@ export interface Backend {
   hostNames: string[];
   errorFiles: Record<string, string>;
   options: string[];
+  /** `cookie NAME insert|rewrite|prefix ...`: cookie-based persistence (http). */
+  cookie?: CookiePersistence;
+  /** `stick on <fetch>` with its `stick-table`. */
+  stick?: StickRule;
   source?: SourceRef;
+}
+
+export interface CookiePersistence {
+  name: string;
+  mode: 'insert' | 'rewrite' | 'prefix';
+  /** Remove the cookie before the server sees it (insert), and insert only when it is missing or wrong. */
+  indirect: boolean;
+  /** Add `Cache-Control: private` to responses that get the cookie. */
+  nocache: boolean;
+  httpOnly: boolean;
+  secure: boolean;
+  domain?: string;
+  /** ms; 0 = no limit. Inserted cookies then carry a date and expire after this idle time / age. */
+  maxIdle: number;
+  maxLife: number;
+}
+
+export interface StickRule {
+  /** Fetch name (`src`, `hdr`, ...) and its arguments. */
+  fetch: string;
+  args: string[];
+  text: string;
+  tableType: 'ip' | 'string';
+  /** string tables: keys are cut to this many characters (HAProxy `len`, default 32). */
+  keyLen: number;
+  /** Most entries kept (oldest dropped first). */
+  size: number;
+  /** ms since last use; 0 = never. */
+  expire: number;
 }
 
 // ---------------------------------------------------------------- global / services

@@ -1,0 +1,519 @@
+/**
+ * Health checks, run by the primary for every server with `check` (and every
+ * `agent-check`), with HAProxy's semantics: a health counter from 0 to
+ * rise+fall-1, a server starting UP at `rise` (so one failure before the first
+ * success marks it DOWN, HAProxy's default `init-state up`), DOWN after `fall`
+ * consecutive failures, UP again after `rise` successes; `inter` when stable,
+ * `fastinter` while in transition, `downinter` when down; the first checks
+ * spread over one interval. State changes reach the workers at once through
+ * `onChange`, are logged in HAProxy's words and may be mailed.
+ */
+import type { Logger } from 'pino';
+import type { Backend, Model, Server } from '../config/model';
+import type { ServerStateUpdate } from '../ipc/messages';
+import { checkKinds } from '../checks/registry';
+import {
+  statusDescription,
+  statusHasCode,
+  statusPassed,
+  type CheckContext,
+  type CheckKind,
+  type CheckResult,
+  type CheckStatus,
+  type CheckTarget,
+} from '../checks/types';
+import { AlertMailer, mailerSettings, type Severity } from './mailer';
+
+type Admin = 'ready' | 'drain' | 'maint';
+
+export interface ServerHealth {
+  backend: string;
+  server: string;
+  up: boolean;
+  admin: Admin;
+  weight: number;
+  /** 'UP' | 'DOWN' | 'UP 1/3' | 'DOWN 1/2' | 'MAINT' | 'DRAIN' | 'DOWN (agent)' | 'no check' */
+  status: string;
+  /** L4OK L4CON L4TOUT L7OK L7STS L7TOUT L7RSP SOCKERR INI …; '' when not checked. */
+  checkStatus: string;
+  checkCode?: number;
+  checkDuration?: number;
+  checkDesc: string;
+  chkfail: number;
+  chkdown: number;
+  /** ms timestamp of the last operational/administrative change. */
+  lastchg: number;
+  /** Total ms spent DOWN. */
+  downtime: number;
+  rise: number;
+  fall: number;
+  health: number;
+  /** Effective maxconn (an agent may change it); 0 = unlimited. */
+  maxconn: number;
+  /** Agent check status and info ('' without agent-check). */
+  agentStatus: string;
+  agentDesc: string;
+}
+
+/** What workers apply: the IPC update, plus a maxconn learned from an agent. */
+export type ServerUpdate = ServerStateUpdate & { maxconn: number };
+
+/** Per-interval jitter, as a fraction, so checks started together drift apart. */
+const JITTER = 0.05;
+
+class Entry {
+  readonly checked: boolean;
+  readonly max: number;
+  health: number;
+  agentDown = false;
+  admin: Admin;
+  /** Set at run time (runtime API or agent), carried across reloads. */
+  adminSet = false;
+  weight: number;
+  weightSet = false;
+  maxconn: number;
+  maxconnSet = false;
+  up: boolean;
+  checkStatus: CheckStatus | '' ;
+  checkCode?: number;
+  checkDuration?: number;
+  checkDesc = '';
+  agentStatus: CheckStatus | '' = '';
+  agentDesc = '';
+  chkfail = 0;
+  chkdown = 0;
+  lastchg: number;
+  downtime = 0;
+  timer?: NodeJS.Timeout;
+  agentTimer?: NodeJS.Timeout;
+  /** The last state sent to workers. */
+  sent: string;
+
+  constructor(
+    readonly backend: Backend,
+    readonly server: Server,
+    now: number,
+  ) {
+    const c = server.check;
+    this.checked = c.enabled;
+    this.max = c.rise + c.fall - 1;
+    this.health = c.rise;
+    this.checkStatus = this.checked ? 'INI' : '';
+    this.admin = server.disabled ? 'maint' : 'ready';
+    this.weight = server.weight;
+    this.maxconn = server.maxconn;
+    this.up = true;
+    this.lastchg = now;
+    this.sent = '';
+  }
+
+  /** Operational state from the check and the agent. */
+  operational(): boolean {
+    return (!this.checked || this.health >= this.server.check.rise) && !this.agentDown;
+  }
+
+  /** Takes new traffic (counts as active/backup in HAProxy's messages). */
+  usable(): boolean {
+    return this.up && this.admin === 'ready' && this.weight > 0;
+  }
+
+  update(): ServerUpdate {
+    return { backend: this.backend.name, server: this.server.name, up: this.up, admin: this.admin, weight: this.weight, maxconn: this.maxconn };
+  }
+}
+
+/** HAProxy's chunk_asciiencode: non-printables, '<', '>' and '"' as <XX>. */
+function asciiEncode(text: string): string {
+  let out = '';
+  for (const ch of Buffer.from(text, 'utf8')) {
+    out += ch < 32 || ch > 126 || ch === 0x3c || ch === 0x3e || ch === 0x22 ? `<${ch.toString(16).toUpperCase().padStart(2, '0')}>` : String.fromCharCode(ch);
+  }
+  return out;
+}
+
+/** ", reason: …, code: …, info: "…", check duration: Nms" (srv_append_status). */
+function describeResult(status: CheckStatus, code: number | undefined, desc: string, duration: number | undefined): string {
+  let s = `, reason: ${statusDescription(status)}`;
+  if (statusHasCode(status)) s += `, code: ${code ?? 0}`;
+  if (desc) s += `, info: "${asciiEncode(desc)}"`;
+  if (duration !== undefined && duration >= 0) s += `, check duration: ${duration}ms`;
+  return s;
+}
+
+export class HealthMonitor {
+  private readonly entries: Entry[] = [];
+  private readonly byName = new Map<string, Map<string, Entry>>();
+  private readonly abort = new AbortController();
+  private readonly mailer?: AlertMailer;
+  private readonly logChecks = new Set<string>();
+  private running = false;
+  private sessions: (backend: string, server: string) => number = () => 0;
+
+  constructor(
+    readonly model: Model,
+    private readonly log: Logger,
+    private readonly onChange: (updates: ServerStateUpdate[]) => void,
+  ) {
+    const now = Date.now();
+    const seedLogs = (model.extras.monitoring as { health_checks?: { log_health_checks?: unknown } } | undefined)?.health_checks?.log_health_checks === true;
+    for (const b of model.backends) {
+      const names = new Map<string, Entry>();
+      this.byName.set(b.name, names);
+      if (seedLogs || b.options.includes('log-health-checks')) this.logChecks.add(b.name);
+      for (const s of b.servers) {
+        const e = new Entry(b, s, now);
+        e.sent = JSON.stringify(e.update());
+        this.entries.push(e);
+        names.set(s.name, e);
+      }
+    }
+    const settings = mailerSettings(model);
+    if (settings) this.mailer = new AlertMailer(settings, log);
+  }
+
+  /** Where "N sessions active" in state-change messages comes from (the primary's counters). */
+  setSessionSource(fn: (backend: string, server: string) => number): void {
+    this.sessions = fn;
+  }
+
+  start(): void {
+    if (this.running || this.abort.signal.aborted) return;
+    this.running = true;
+    for (const e of this.entries) {
+      // Spread the first checks over one interval so they do not all fire at once.
+      if (e.checked) e.timer = setTimeout(() => this.runCheck(e), Math.random() * e.server.check.inter);
+      const agent = e.server.check.agent;
+      if (agent) e.agentTimer = setTimeout(() => this.runAgent(e), Math.random() * agent.inter);
+    }
+  }
+
+  stop(): void {
+    this.running = false;
+    for (const e of this.entries) {
+      clearTimeout(e.timer);
+      clearTimeout(e.agentTimer);
+    }
+    this.abort.abort();
+    this.mailer?.close();
+  }
+
+  snapshot(): ServerStateUpdate[] {
+    return this.entries.map((e) => e.update());
+  }
+
+  health(): ServerHealth[] {
+    const now = Date.now();
+    return this.entries.map((e) => ({
+      backend: e.backend.name,
+      server: e.server.name,
+      up: e.up,
+      admin: e.admin,
+      weight: e.weight,
+      status: this.statusText(e),
+      checkStatus: e.checkStatus,
+      checkCode: e.checkCode,
+      checkDuration: e.checkDuration,
+      checkDesc: e.checkDesc,
+      chkfail: e.chkfail,
+      chkdown: e.chkdown,
+      lastchg: e.lastchg,
+      downtime: e.downtime + (e.up ? 0 : now - e.lastchg),
+      rise: e.server.check.rise,
+      fall: e.server.check.fall,
+      health: e.health,
+      maxconn: e.maxconn,
+      agentStatus: e.agentStatus,
+      agentDesc: e.agentDesc,
+    }));
+  }
+
+  setAdmin(backend: string, server: string, admin: Admin): 'ok' | 'No such backend.' | 'No such server.' {
+    const found = this.find(backend, server);
+    if (typeof found === 'string') return found;
+    found.adminSet = true;
+    this.changeAdmin(found, admin);
+    return 'ok';
+  }
+
+  setWeight(backend: string, server: string, weight: number): 'ok' | 'No such backend.' | 'No such server.' {
+    const found = this.find(backend, server);
+    if (typeof found === 'string') return found;
+    found.weight = weight;
+    found.weightSet = true;
+    this.publish(found);
+    return 'ok';
+  }
+
+  /**
+   * Carry state from the previous generation's monitor, by backend/server name:
+   * check health and counters always, admin state / weight / maxconn when they
+   * were set at run time. Call before snapshot() and start().
+   */
+  adopt(previous: HealthMonitor): void {
+    for (const e of this.entries) {
+      const old = previous.byName.get(e.backend.name)?.get(e.server.name);
+      if (!old) continue;
+      if (e.checked && old.checked) {
+        e.health = Math.min(old.health >= old.server.check.rise ? e.max : old.health, e.max);
+        e.checkStatus = old.checkStatus;
+        e.checkCode = old.checkCode;
+        e.checkDuration = old.checkDuration;
+        e.checkDesc = old.checkDesc;
+      }
+      if (e.server.check.agent && old.server.check.agent) {
+        e.agentDown = old.agentDown;
+        e.agentStatus = old.agentStatus;
+        e.agentDesc = old.agentDesc;
+      }
+      e.chkfail = old.chkfail;
+      e.chkdown = old.chkdown;
+      e.downtime = old.downtime;
+      e.lastchg = old.lastchg;
+      if (old.adminSet && !e.server.disabled) {
+        e.admin = old.admin;
+        e.adminSet = true;
+      }
+      if (old.weightSet) {
+        e.weight = old.weight;
+        e.weightSet = true;
+      }
+      if (old.maxconnSet) {
+        e.maxconn = old.maxconn;
+        e.maxconnSet = true;
+      }
+      e.up = e.operational();
+      if (!e.up && old.up) e.lastchg = Date.now();
+      e.sent = JSON.stringify(e.update());
+    }
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private find(backend: string, server: string): Entry | 'No such backend.' | 'No such server.' {
+    const names = this.byName.get(backend);
+    if (!names) return 'No such backend.';
+    return names.get(server) ?? 'No such server.';
+  }
+
+  private target(e: Entry, port: number, host: string, tls: boolean, inter: number): CheckTarget {
+    const t = e.backend.timeouts;
+    return {
+      host,
+      port,
+      tls,
+      sni: e.server.check.sni ?? e.server.tls.sni,
+      verify: e.server.tls.verify === 'required',
+      ca: e.server.tls.ca,
+      // HAProxy: with `timeout check`, connect gets min(timeout connect, inter) and
+      // the rest `timeout check`; without it, inter bounds the check.
+      connectTimeout: t.check > 0 ? Math.min(t.connect > 0 ? t.connect : inter, inter) : inter,
+      readTimeout: t.check > 0 ? t.check : inter,
+    };
+  }
+
+  private async execute(kind: CheckKind, ctx: CheckContext): Promise<{ result: CheckResult; duration: number }> {
+    const started = Date.now();
+    let result: CheckResult;
+    try {
+      result = await kind.run(ctx);
+    } catch (err) {
+      result = { status: 'SOCKERR', desc: (err as Error).message };
+    }
+    return { result, duration: Date.now() - started };
+  }
+
+  private async runCheck(e: Entry): Promise<void> {
+    e.timer = undefined;
+    if (!this.running || e.admin === 'maint') return;
+    const c = e.server.check;
+    const kind = checkKinds.get(e.backend.healthCheck.kind) ?? checkKinds.get('tcp')!;
+    const port = c.port ?? e.server.port;
+    const ctx: CheckContext = {
+      target: this.target(e, port, c.addr ?? e.server.address, c.ssl || (e.server.tls.enabled && c.port === undefined), c.inter),
+      spec: e.backend.healthCheck,
+      backend: e.backend,
+      server: e.server,
+      signal: this.abort.signal,
+    };
+    const { result, duration } = await this.execute(kind, ctx);
+    // The server may have entered maintenance while the check ran.
+    if (!this.running || (e.admin as Admin) === 'maint') return;
+    this.applyCheck(e, result, duration);
+    const interval = e.health === e.max ? c.inter : e.health === 0 ? c.downinter || c.inter : c.fastinter || c.inter;
+    e.timer = setTimeout(() => this.runCheck(e), interval * (1 + (Math.random() - 0.5) * JITTER));
+  }
+
+  private applyCheck(e: Entry, r: CheckResult, duration: number): void {
+    const c = e.server.check;
+    const previous = e.checkStatus;
+    const passed = statusPassed(r.status);
+    let report = false;
+    if (!passed && e.health > 0) {
+      e.chkfail++;
+      e.health--;
+      if (e.health < c.rise) e.health = 0;
+      report = true;
+    } else if (passed && e.health < e.max) {
+      e.health++;
+      if (e.health >= c.rise) e.health = e.max;
+      report = true;
+    }
+    e.checkStatus = r.status;
+    e.checkCode = r.code;
+    e.checkDesc = r.desc;
+    e.checkDuration = duration;
+    const reason = describeResult(r.status, r.code, r.desc, duration);
+    this.settle(e, reason);
+    if (this.logChecks.has(e.backend.name) && (r.status !== previous || report)) {
+      const state = e.up ? (e.weight ? 'UP' : 'DRAIN') : 'DOWN';
+      const progress = e.up ? `${e.health - c.rise + 1}/${c.fall}` : `${e.health}/${c.rise}`;
+      const who = `${e.server.backup ? 'backup ' : ''}server ${e.backend.name}/${e.server.name}`;
+      this.log.info(`Health check for ${who} ${passed ? 'succeeded' : 'failed'}${reason}, status: ${progress} ${state}.`);
+    }
+  }
+
+  private async runAgent(e: Entry): Promise<void> {
+    e.agentTimer = undefined;
+    const agent = e.server.check.agent;
+    if (!this.running || !agent) return;
+    const ctx: CheckContext = {
+      target: this.target(e, agent.port, agent.addr ?? e.server.check.addr ?? e.server.address, false, agent.inter),
+      spec: e.backend.healthCheck,
+      backend: e.backend,
+      server: e.server,
+      signal: this.abort.signal,
+    };
+    const { result, duration } = await this.execute(checkKinds.get('agent')!, ctx);
+    if (!this.running) return;
+    e.agentStatus = result.status;
+    e.agentDesc = result.desc;
+    const reply = result.agent;
+    // An unreachable agent changes nothing: it is a secondary check (HAProxy).
+    if (reply) {
+      if (reply.weightPercent !== undefined) {
+        e.weight = Math.min(256, Math.round((e.server.weight * reply.weightPercent) / 100));
+        e.weightSet = true;
+      }
+      if (reply.maxconn !== undefined) {
+        e.maxconn = reply.maxconn;
+        e.maxconnSet = true;
+      }
+      if (reply.state) e.agentDown = reply.state === 'down';
+      if (reply.admin && reply.admin !== e.admin) {
+        e.adminSet = true;
+        this.changeAdmin(e, reply.admin);
+      }
+      this.settle(e, describeResult(result.status, result.code, result.desc, duration));
+    }
+    e.agentTimer = setTimeout(() => this.runAgent(e), agent.inter * (1 + (Math.random() - 0.5) * JITTER));
+  }
+
+  /** Apply the operational state implied by health/agent, log a change, tell workers. */
+  private settle(e: Entry, reason: string): void {
+    const up = e.operational();
+    if (up !== e.up && e.admin !== 'maint') {
+      const now = Date.now();
+      if (!up) e.chkdown++;
+      else e.downtime += now - e.lastchg;
+      e.up = up;
+      e.lastchg = now;
+      this.logStateChange(e, reason);
+    } else if (up !== e.up) {
+      e.up = up;
+    }
+    this.publish(e);
+  }
+
+  private counts(b: Backend): { act: number; bck: number } {
+    let act = 0;
+    let bck = 0;
+    for (const s of this.byName.get(b.name)!.values()) if (s.usable()) s.server.backup ? bck++ : act++;
+    return { act, bck };
+  }
+
+  private serverName(e: Entry): string {
+    return `${e.server.backup ? 'Backup ' : ''}Server ${e.backend.name}/${e.server.name}`;
+  }
+
+  /** ". N active and M backup servers left|online.[ Running on backup.] …" */
+  private tail(e: Entry, going: 'down' | 'up'): string {
+    const { act, bck } = this.counts(e.backend);
+    const onBackup = bck && !act ? ' Running on backup.' : '';
+    if (going === 'down') {
+      const active = this.sessions(e.backend.name, e.server.name);
+      return `. ${act} active and ${bck} backup servers left.${onBackup} ${active} sessions active, 0 requeued, 0 remaining in queue.`;
+    }
+    return `. ${act} active and ${bck} backup servers online.${onBackup} 0 sessions requeued, 0 total in queue.`;
+  }
+
+  private logStateChange(e: Entry, reason: string): void {
+    if (e.up) {
+      this.emit('notice', `${this.serverName(e)} is UP${reason}${this.tail(e, 'up')}`);
+    } else {
+      this.emit('alert', `${this.serverName(e)} is DOWN${reason}${this.tail(e, 'down')}`);
+      this.checkEmpty(e.backend);
+    }
+  }
+
+  private checkEmpty(b: Backend): void {
+    const { act, bck } = this.counts(b);
+    if (act === 0 && bck === 0) this.emit('emerg', `backend ${b.name} has no server available!`);
+  }
+
+  private emit(severity: Severity, msg: string): void {
+    if (severity === 'emerg') this.log.error(msg);
+    else if (severity === 'alert') this.log.warn(msg);
+    else this.log.info(msg);
+    this.mailer?.alert(severity, msg);
+  }
+
+  private changeAdmin(e: Entry, admin: Admin): void {
+    const before = e.admin;
+    if (before === admin) return;
+    const wasUsable = e.usable();
+    e.admin = admin;
+    e.lastchg = Date.now();
+    const name = this.serverName(e);
+    if (admin === 'maint') {
+      clearTimeout(e.timer);
+      e.timer = undefined;
+      if (e.up) this.emit('notice', `${name} is going DOWN for maintenance${this.tail(e, 'down')}`);
+      else this.emit('notice', `${name} was DOWN and now enters maintenance.`);
+      if (wasUsable) this.checkEmpty(e.backend);
+    } else if (before === 'maint') {
+      // Leaving maintenance: UP at once, as at start, and checked again soon.
+      if (e.checked) {
+        e.health = e.server.check.rise;
+        e.up = e.operational();
+        if (this.running) e.timer = setTimeout(() => this.runCheck(e), Math.random() * Math.min(e.server.check.inter, 100));
+      }
+      this.emit('notice', `${name} is ${e.up ? 'UP' : 'DOWN'}/${admin === 'ready' ? 'READY' : 'DRAIN'} (leaving forced maintenance).`);
+    } else if (admin === 'drain') {
+      this.emit('notice', `${name} enters drain state${this.tail(e, 'down')}`);
+      if (wasUsable) this.checkEmpty(e.backend);
+    } else {
+      this.emit('notice', `${name} is ${e.up ? 'UP' : 'DOWN'}/READY (leaving forced drain).`);
+    }
+    this.publish(e);
+  }
+
+  /** Send the server's state to workers if it differs from what they have. */
+  private publish(e: Entry): void {
+    const update = e.update();
+    const key = JSON.stringify(update);
+    if (key === e.sent) return;
+    e.sent = key;
+    this.onChange([update]);
+  }
+
+  private statusText(e: Entry): string {
+    if (e.admin === 'maint') return 'MAINT';
+    if (e.agentDown && (!e.checked || e.health >= e.server.check.rise)) return 'DOWN (agent)';
+    if (!e.checked && !e.server.check.agent) return e.admin === 'drain' ? 'DRAIN' : 'no check';
+    const base = !e.up ? 'DOWN' : e.admin === 'drain' || e.weight === 0 ? 'DRAIN' : 'UP';
+    const c = e.server.check;
+    if (e.checked && e.up && e.health < e.max) return `${base} ${e.health - c.rise + 1}/${c.fall}`;
+    if (e.checked && !e.up && e.health > 0) return `${base} ${e.health}/${c.rise}`;
+    return base;
+  }
+}
