@@ -3,6 +3,7 @@
  * never blocks the event loop; flushed synchronously on exit.
  */
 import pino from 'pino';
+import { flushAccessLogs } from './access-sink';
 
 export type Logger = pino.Logger;
 
@@ -21,8 +22,9 @@ export function createLogger(role: 'primary' | 'worker', level: string): Logger 
   );
 }
 
-/** Write out buffered lines before the process exits. */
+/** Write out buffered lines (process and access logs) before the process exits. */
 export function flushLogs(): void {
+  flushAccessLogs();
   try {
     destination?.flushSync?.();
   } catch {

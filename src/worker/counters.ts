@@ -28,6 +28,25 @@ export interface Counters {
   lbTotal: number;
   cliAborts: number;
   srvAborts: number;
+  /** Connections accepted (frontends; HAProxy conn_tot). */
+  connTotal: number;
+  /**
+   * Transaction timers (ms) for averages: queue (Tw), connect (Tc), response head (Tr),
+   * total (Tt); sums and counts, recorded by src/log/transaction.ts when a timer was reached.
+   */
+  qtimeSum: number;
+  qtimeCount: number;
+  ctimeSum: number;
+  ctimeCount: number;
+  rtimeSum: number;
+  rtimeCount: number;
+  ttimeSum: number;
+  ttimeCount: number;
+  /** Largest timer seen by this worker (a per-worker maximum, like sessMax). */
+  qtimeMax: number;
+  ctimeMax: number;
+  rtimeMax: number;
+  ttimeMax: number;
 }
 
 export function newCounters(): Counters {
@@ -54,6 +73,19 @@ export function newCounters(): Counters {
     lbTotal: 0,
     cliAborts: 0,
     srvAborts: 0,
+    connTotal: 0,
+    qtimeSum: 0,
+    qtimeCount: 0,
+    ctimeSum: 0,
+    ctimeCount: 0,
+    rtimeSum: 0,
+    rtimeCount: 0,
+    ttimeSum: 0,
+    ttimeCount: 0,
+    qtimeMax: 0,
+    ctimeMax: 0,
+    rtimeMax: 0,
+    ttimeMax: 0,
   };
 }
 
@@ -69,4 +101,28 @@ export function countStatus(c: Counters, status: number): void {
 export function sessionOpened(c: Counters): void {
   c.sessTotal++;
   if (++c.sessCur > c.sessMax) c.sessMax = c.sessCur;
+}
+
+/** Add one transaction's timers (−1 = not reached, not counted). */
+export function recordTimes(c: Counters, tw: number, tc: number, tr: number, tt: number): void {
+  if (tw >= 0) {
+    c.qtimeSum += tw;
+    c.qtimeCount++;
+    if (tw > c.qtimeMax) c.qtimeMax = tw;
+  }
+  if (tc >= 0) {
+    c.ctimeSum += tc;
+    c.ctimeCount++;
+    if (tc > c.ctimeMax) c.ctimeMax = tc;
+  }
+  if (tr >= 0) {
+    c.rtimeSum += tr;
+    c.rtimeCount++;
+    if (tr > c.rtimeMax) c.rtimeMax = tr;
+  }
+  if (tt >= 0) {
+    c.ttimeSum += tt;
+    c.ttimeCount++;
+    if (tt > c.ttimeMax) c.ttimeMax = tt;
+  }
 }

@@ -1,0 +1,309 @@
+/**
+ * Per-connection transaction state for access logs and timing counters.
+ *
+ * The data path only stores `Date.now()` numbers in these objects (one object per
+ * connection, no closure or allocation per request) and calls end() once per
+ * transaction. end() derives HAProxy's timers, adds them to the backend/server
+ * timing counters, and renders a line only when the frontend logs.
+ */
+import type { Frontend, Global } from '../config/model';
+import type { ConnectionInfo } from '../worker/connection';
+import type { BackendRuntime, FrontendRuntime, ServerRuntime } from '../worker/runtime';
+import { recordTimes } from '../worker/counters';
+import type { SampleContext } from '../rules/context';
+import { compileLogFormat, emptyEntry, HTTPLOG_FORMAT, NOSRV, renderJson, TCPLOG_FORMAT, type AccessLogEntry } from './access';
+import { accessLogSink, type AccessLogSink } from './access-sink';
+
+/** A frontend's compiled logging: how to render and where to write. */
+export interface FrontendLog {
+  render: (e: AccessLogEntry) => string;
+  sink: AccessLogSink;
+  dontLogNull: boolean;
+  /** `option log-separate-errors`: errors go out at err severity. */
+  separateErrors: boolean;
+}
+
+const frontendLogs = new WeakMap<Frontend, FrontendLog | null>();
+
+/** The frontend's logging, compiled once per config generation; null when it logs nothing. */
+export function frontendLog(fe: Frontend, global: Global): FrontendLog | null {
+  let l = frontendLogs.get(fe);
+  if (l !== undefined) return l;
+  l = null;
+  if (fe.log.enabled) {
+    const http = fe.mode === 'http';
+    let render: (e: AccessLogEntry) => string;
+    if (fe.log.format === 'json') render = (e) => renderJson(e, http);
+    else {
+      const template =
+        fe.log.format === 'custom' && fe.log.template
+          ? fe.log.template
+          : fe.log.format === 'httplog' && http
+            ? HTTPLOG_FORMAT
+            : TCPLOG_FORMAT;
+      render = compileLogFormat(template).render;
+    }
+    l = {
+      render,
+      sink: accessLogSink(global.accessLog),
+      dontLogNull: fe.log.dontLogNull,
+      separateErrors: fe.options.includes('log-separate-errors'),
+    };
+  }
+  frontendLogs.set(fe, l);
+  return l;
+}
+
+/** Rendering is synchronous, so one scratch entry per process serves every line. */
+const entry = emptyEntry();
+
+function fillCommon(fe: FrontendRuntime, info: ConnectionInfo, frontends: readonly FrontendRuntime[]): void {
+  entry.clientIp = info.src;
+  entry.clientPort = info.srcPort;
+  entry.frontendIp = info.dst;
+  entry.frontendPort = info.dstPort;
+  entry.frontend = fe.name;
+  entry.ssl = info.ssl;
+  let act = 0;
+  for (let i = 0; i < frontends.length; i++) act += frontends[i].counters.sessCur;
+  entry.actconn = act;
+  entry.feconn = fe.counters.sessCur;
+}
+
+function fillServer(be: BackendRuntime | null, srv: ServerRuntime | null): void {
+  entry.backend = be ? be.name : entry.frontend;
+  entry.beconn = be ? be.counters.sessCur : 0;
+  entry.server = srv ? srv.name : NOSRV;
+  entry.serverIp = srv ? srv.config.address : '';
+  entry.serverPort = srv ? srv.config.port : 0;
+  entry.srvconn = srv ? srv.counters.sessCur : 0;
+}
+
+/** Termination state for a local answer when the caller gives none. */
+function localTermination(status: number, headParsed: boolean): string {
+  switch (status) {
+    case 503:
+      return 'SC';
+    case 504:
+      return 'sH';
+    case 502:
+      return 'SH';
+    case 408:
+      return headParsed ? 'cD' : 'cR';
+    default:
+      return 'PR';
+  }
+}
+
+/** The stage letter of a client abort, from what the transaction reached. */
+export function clientAbortTermination(t: HttpTransaction, responseStarted: boolean): string {
+  if (!t.headAt) return 'CR';
+  if (!t.connAt) return t.srvAt ? 'CC' : 'CQ';
+  return responseStarted ? 'CD' : 'CH';
+}
+
+/**
+ * One per HTTP client connection, reused by each request on it. The session sets
+ * the timestamps (0 = not reached) and calls end() once per request.
+ */
+export class HttpTransaction {
+  /** Accept (first request) or end of the previous request: HAProxy's accept date. */
+  begin: number;
+  /** Handshake time (TLS, PROXY header) of the first request; 0 afterwards. */
+  th: number;
+  /** First byte of the request head (0 = none yet). */
+  reqAt = 0;
+  /** Head parsed and accepted. */
+  headAt = 0;
+  /** Server assigned (left the queue). */
+  srvAt = 0;
+  /** Server connection ready (new or pooled). */
+  connAt = 0;
+  /** Response head received. */
+  resAt = 0;
+  /** The last server tried, kept for the log after its slot is released. */
+  server: ServerRuntime | null = null;
+  retries = 0;
+  redispatched = false;
+  /** Queue lengths seen when this request was queued (%sq %bq). */
+  srvQueue = 0;
+  backendQueue = 0;
+  /** Requests logged on this connection. */
+  count = 0;
+  private readBase = 0;
+  private writeBase = 0;
+  private readonly log: FrontendLog | null;
+
+  constructor(
+    private readonly socket: { bytesRead: number; bytesWritten: number },
+    private readonly fe: FrontendRuntime,
+    private readonly info: ConnectionInfo,
+    private readonly frontends: readonly FrontendRuntime[],
+    private readonly sample: SampleContext,
+    global: Global,
+  ) {
+    const now = Date.now();
+    this.begin = info.acceptedAt;
+    this.th = now - info.acceptedAt;
+    fe.counters.connTotal++;
+    this.log = frontendLog(fe.config, global);
+  }
+
+  /**
+   * A transaction is waiting for its log line: a request began, or the connection
+   * has not yet had one (a connection closed without data is a "null" connection).
+   */
+  get open(): boolean {
+    return this.reqAt !== 0 || this.count === 0;
+  }
+
+  /** Server assigned for this request (each retry or redispatch keeps the first time). */
+  assigned(server: ServerRuntime): void {
+    if (!this.srvAt) this.srvAt = Date.now();
+    this.server = server;
+  }
+
+  /**
+   * The request is over. `termination` is HAProxy's 2-char state, or '' to derive it
+   * from a locally generated status. The request line comes from the sample context
+   * while the parsed head is still current; without a parsed head it is `<BADREQ>`.
+   */
+  end(termination: string, status: number, backend: BackendRuntime | null): void {
+    const now = Date.now();
+    const reqAt = this.reqAt;
+    const start = this.begin + this.th;
+    const tt = now - this.begin;
+    const tw = this.srvAt && this.headAt ? this.srvAt - this.headAt : -1;
+    const tc = this.connAt && this.srvAt ? this.connAt - this.srvAt : -1;
+    const tr = this.resAt && this.connAt ? this.resAt - this.connAt : -1;
+    const server = this.server;
+    if (backend) recordTimes(backend.counters, tw, tc, tr, tt);
+    if (server) recordTimes(server.counters, tw, tc, tr, tt);
+    const log = this.log;
+    if (log && !(reqAt === 0 && log.dontLogNull)) {
+      fillCommon(this.fe, this.info, this.frontends);
+      fillServer(backend, server);
+      const e = entry;
+      e.acceptDate = this.begin;
+      e.requestDate = reqAt || start;
+      e.th = this.th;
+      e.ti = reqAt ? reqAt - start : now - start;
+      e.tR = this.headAt && reqAt ? this.headAt - reqAt : -1;
+      e.tw = tw;
+      e.tc = tc;
+      e.tr = tr;
+      e.ta = reqAt ? now - reqAt : 0;
+      e.tt = tt;
+      e.status = status;
+      e.bytesRead = this.socket.bytesRead - this.readBase;
+      e.bytesSent = this.socket.bytesWritten - this.writeBase;
+      e.termination = termination || localTermination(status, this.headAt !== 0);
+      e.retries = this.retries;
+      e.redispatched = this.redispatched;
+      e.srvQueue = this.srvQueue;
+      e.backendQueue = this.backendQueue;
+      e.sample = this.sample;
+      e.hasRequest = this.headAt !== 0;
+      if (e.hasRequest) {
+        const req = this.sample;
+        const uri = req.url();
+        const q = uri.indexOf('?');
+        e.method = req.method();
+        e.uri = uri;
+        e.path = q < 0 ? uri : uri.slice(0, q);
+        e.pathOnly = req.path();
+        e.query = q < 0 ? '' : uri.slice(q);
+        e.version = 'HTTP/' + req.version();
+      }
+      e.error = log.separateErrors && (status >= 500 || e.termination[0] !== '-');
+      log.sink.write(log.render(e), e.error);
+      e.sample = undefined;
+    }
+    this.count++;
+    this.begin = now;
+    this.th = 0;
+    this.reqAt = 0;
+    this.headAt = 0;
+    this.srvAt = 0;
+    this.connAt = 0;
+    this.resAt = 0;
+    this.server = null;
+    this.retries = 0;
+    this.redispatched = false;
+    this.srvQueue = 0;
+    this.backendQueue = 0;
+    this.readBase = this.socket.bytesRead;
+    this.writeBase = this.socket.bytesWritten;
+  }
+}
+
+/** One per TCP connection: the log line and timers of the whole connection. */
+export class TcpTransaction {
+  /** Server assigned / connected (0 = not reached). */
+  srvAt = 0;
+  connAt = 0;
+  server: ServerRuntime | null = null;
+  retries = 0;
+  redispatched = false;
+  /** First failure wins: `SC`, `CD`, `sD`…; '' = normal end. */
+  termination = '';
+  private readonly log: FrontendLog | null;
+
+  constructor(
+    private readonly fe: FrontendRuntime,
+    private readonly info: ConnectionInfo,
+    private readonly frontends: readonly FrontendRuntime[],
+    global: Global,
+  ) {
+    fe.counters.connTotal++;
+    this.log = frontendLog(fe.config, global);
+  }
+
+  assigned(server: ServerRuntime): void {
+    if (!this.srvAt) this.srvAt = Date.now();
+    this.server = server;
+  }
+
+  fail(termination: string): void {
+    if (!this.termination) this.termination = termination;
+  }
+
+  /** Both sides closed. `client` gives the byte counts. */
+  end(backend: BackendRuntime, client: { bytesRead: number; bytesWritten: number }): void {
+    const now = Date.now();
+    const start = this.info.acceptedAt;
+    const tt = now - start;
+    const tw = this.srvAt ? this.srvAt - start : -1;
+    const tc = this.connAt && this.srvAt ? this.connAt - this.srvAt : -1;
+    const server = this.server;
+    recordTimes(backend.counters, tw, tc, -1, tt);
+    if (server) recordTimes(server.counters, tw, tc, -1, tt);
+    const log = this.log;
+    if (!log || (log.dontLogNull && client.bytesRead === 0)) return;
+    fillCommon(this.fe, this.info, this.frontends);
+    fillServer(backend, server);
+    const e = entry;
+    e.acceptDate = start;
+    e.requestDate = start;
+    e.th = 0;
+    e.ti = 0;
+    e.tR = -1;
+    e.tw = tw;
+    e.tc = tc;
+    e.tr = -1;
+    e.ta = tt;
+    e.tt = tt;
+    e.status = -1;
+    e.bytesRead = client.bytesRead;
+    e.bytesSent = client.bytesWritten;
+    e.termination = this.termination || '--';
+    e.retries = this.retries;
+    e.redispatched = this.redispatched;
+    e.srvQueue = 0;
+    e.backendQueue = 0;
+    e.hasRequest = false;
+    e.sample = undefined;
+    e.error = log.separateErrors && e.termination[0] !== '-';
+    log.sink.write(log.render(e), e.error);
+  }
+}
