@@ -1,7 +1,7 @@
 /** The `tslb` command line: version, help, `-c` on valid and invalid files, every shipped example. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { runCli, tempDir } from './helpers/tslb';
 
@@ -62,4 +62,14 @@ backends:
   assert.equal(r.code, 1);
   assert.match(r.stderr, /bad\.yaml:10:\d+: backends\[0\]\.servers\[0\]\.port/);
   assert.match(r.stderr, /bad\.yaml:11:\d+: backends\[0\]\.servers\[1\]\.wieght.*weight/);
+});
+
+test('the README configuration example passes -c', async () => {
+  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const example = /```yaml\n(global:[\s\S]*?)```/.exec(readme);
+  assert.ok(example, 'README has a yaml example starting with global:');
+  const file = path.join(tempDir(), 'readme.yaml');
+  writeFileSync(file, example[1]);
+  const r = await runCli(['-c', '-f', file]);
+  assert.equal(r.code, 0, r.stderr);
 });
