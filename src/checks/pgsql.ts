@@ -1,7 +1,8 @@
 /**
  * `option pgsql-check user <name>`: a protocol 3.0 startup message for the user.
- * An authentication request ('R') means the server is up; an ErrorResponse ('E')
- * fails the check with its severity, SQLSTATE and message.
+ * As in HAProxy the first reply decides: an authentication message ('R': OK or a
+ * password request) means the server is up; an ErrorResponse ('E', e.g. a
+ * pg_hba.conf rejection) fails the check with its severity, SQLSTATE and message.
  */
 import { withSession } from './session';
 import type { CheckKind, CheckResult } from './types';
@@ -40,13 +41,12 @@ export const pgsqlCheck: CheckKind = {
       await s.read(whole);
       if (!whole(s.data)) return { status: 'L7RSP', desc: s.data.length ? 'PostgreSQL unknown error' : '' };
       const type = String.fromCharCode(s.data[0]);
-      const body = s.data.subarray(5, 1 + s.data.readInt32BE(1));
       if (type === 'R') {
         s.write(Buffer.from([0x58, 0, 0, 0, 4])); // Terminate
         return { status: 'L7OK', code: 0, desc: 'PostgreSQL server is ok' };
       }
       if (type === 'E') {
-        const f = errorFields(body);
+        const f = errorFields(s.data.subarray(5, 1 + s.data.readInt32BE(1)));
         return { status: 'L7RSP', desc: `${f.get('S') ?? 'ERROR'} ${f.get('C') ?? ''}: ${f.get('M') ?? ''}` };
       }
       return { status: 'L7RSP', desc: 'PostgreSQL unknown error' };

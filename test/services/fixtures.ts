@@ -100,7 +100,18 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+const connections = new WeakMap<net.Server, Set<net.Socket>>();
+
+/** Listen on loopback; connections are tracked so close() can cut them. */
 export async function listen(srv: net.Server, port = 0): Promise<number> {
+  if (!connections.has(srv)) {
+    const open = new Set<net.Socket>();
+    connections.set(srv, open);
+    srv.on('connection', (sock: net.Socket) => {
+      open.add(sock);
+      sock.on('close', () => open.delete(sock));
+    });
+  }
   await new Promise<void>((resolve, reject) => {
     srv.once('error', reject);
     srv.listen(port, '127.0.0.1', () => resolve());
@@ -110,7 +121,8 @@ export async function listen(srv: net.Server, port = 0): Promise<number> {
 
 export function close(srv: net.Server): Promise<void> {
   return new Promise((r) => {
-    (srv as net.Server & { closeAllConnections?: () => void }).closeAllConnections?.();
+    for (const sock of connections.get(srv) ?? []) sock.destroy();
+    if (!srv.listening) return r();
     srv.close(() => r());
   });
 }
