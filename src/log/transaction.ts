@@ -95,13 +95,6 @@ function localTermination(status: number, headParsed: boolean): string {
   }
 }
 
-/** The stage letter of a client abort, from what the transaction reached. */
-export function clientAbortTermination(t: HttpTransaction, responseStarted: boolean): string {
-  if (!t.headAt) return 'CR';
-  if (!t.connAt) return t.srvAt ? 'CC' : 'CQ';
-  return responseStarted ? 'CD' : 'CH';
-}
-
 /**
  * One per HTTP client connection, reused by each request on it. The session sets
  * the timestamps (0 = not reached) and calls end() once per request.
@@ -161,6 +154,16 @@ export class HttpTransaction {
   assigned(server: ServerRuntime): void {
     if (!this.srvAt) this.srvAt = Date.now();
     this.server = server;
+  }
+
+  /**
+   * The client went away with this transaction open: HAProxy's client-abort states by
+   * the stage reached (`CR` head, `CQ` queue, `CC` connect, `CH` response head, `CD`
+   * data); a tunnel (`tunnel`) ends normally that way.
+   */
+  clientGone(backend: BackendRuntime | null, responseStatus: number, tunnel: boolean): void {
+    const term = tunnel ? '--' : !this.headAt ? 'CR' : !this.connAt ? (this.srvAt ? 'CC' : 'CQ') : this.resAt ? 'CD' : 'CH';
+    this.end(term, this.resAt ? responseStatus : this.headAt ? -1 : 400, backend);
   }
 
   /**
@@ -243,7 +246,6 @@ export class TcpTransaction {
   srvAt = 0;
   connAt = 0;
   server: ServerRuntime | null = null;
-  retries = 0;
   redispatched = false;
   /** First failure wins: `SC`, `CD`, `sD`…; '' = normal end. */
   termination = '';
@@ -268,8 +270,8 @@ export class TcpTransaction {
     if (!this.termination) this.termination = termination;
   }
 
-  /** Both sides closed. `client` gives the byte counts. */
-  end(backend: BackendRuntime, client: { bytesRead: number; bytesWritten: number }): void {
+  /** Both sides closed. `client` gives the byte counts; `failures` the failed connection attempts. */
+  end(backend: BackendRuntime, client: { bytesRead: number; bytesWritten: number }, failures: number): void {
     const now = Date.now();
     const start = this.info.acceptedAt;
     const tt = now - start;
@@ -297,7 +299,7 @@ export class TcpTransaction {
     e.bytesRead = client.bytesRead;
     e.bytesSent = client.bytesWritten;
     e.termination = this.termination || '--';
-    e.retries = this.retries;
+    e.retries = Math.min(failures, backend.config.retries);
     e.redispatched = this.redispatched;
     e.srvQueue = 0;
     e.backendQueue = 0;
