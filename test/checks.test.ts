@@ -55,6 +55,12 @@ describe('tcp check', () => {
     assert.equal(h.chkdown, 1);
     assert.equal(h.chkfail, 2);
     assert.deepEqual(updates.at(-1), { backend: 'web_backend', server: 'web1', up: false, admin: 'ready', weight: 10, maxconn: 0 });
+    // A reload's new monitor starts from the known state, so workers get DOWN at once.
+    const reloaded = new HealthMonitor(m, cap.log, () => {});
+    reloaded.adopt(mon);
+    assert.equal(reloaded.snapshot().find((u) => u.server === 'web1')!.up, false);
+    assert.equal(reloaded.health().find((x) => x.server === 'web1')!.chkdown, 1);
+    reloaded.stop();
     const down = cap.messages().find((msg) => msg.includes('is DOWN'));
     assert.match(
       down ?? '',

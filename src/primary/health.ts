@@ -155,7 +155,15 @@ export class HealthMonitor {
     private readonly onChange: (updates: ServerStateUpdate[]) => void,
   ) {
     const now = Date.now();
+    // `option log-health-checks` on the backend, on a frontend that routes to it
+    // (the seed puts it in a frontend's options), or the seed's monitoring switch.
     const seedLogs = (model.extras.monitoring as { health_checks?: { log_health_checks?: unknown } } | undefined)?.health_checks?.log_health_checks === true;
+    for (const f of model.frontends) {
+      if (!f.log.logHealthChecks && !f.options.includes('log-health-checks')) continue;
+      if (f.defaultBackend) this.logChecks.add(f.defaultBackend);
+      for (const r of f.useBackend) this.logChecks.add(r.backend);
+      for (const h of f.hostBackends) this.logChecks.add(h.backend);
+    }
     for (const b of model.backends) {
       const names = new Map<string, Entry>();
       this.byName.set(b.name, names);
