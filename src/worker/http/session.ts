@@ -156,11 +156,18 @@ class HttpSession implements UpstreamOwner {
     this.clientEnded = true;
     if (this.state === ST_IDLE || this.state === ST_HEAD) this.closeClient();
     else if (this.state === ST_TUNNEL) this.up?.socket.end();
-    else this.closeAfter = true;
+    else if (!this.reqDone) {
+      // The request can never complete: abort both sides rather than leave half of it on the server.
+      this.fe.counters.cliAborts++;
+      if (this.backend) this.backend.counters.cliAborts++;
+      if (this.server) this.server.counters.cliAborts++;
+      this.abortBoth('CD');
+    } else this.closeAfter = true;
   };
 
   private readonly onClientClose = (): void => {
     const wasActive = this.state === ST_CONNECT || this.state === ST_EXCHANGE;
+    if (this.tx.open) this.tx.clientGone(this.backend, this.res.status, this.state === ST_TUNNEL);
     this.state = ST_CLOSED;
     sessions.delete(this);
     this.fe.counters.sessCur--;
