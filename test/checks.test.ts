@@ -299,3 +299,46 @@ describe('smtpchk and email alerts', () => {
     assert.equal(state('smtp1').up, true);
   });
 });
+
+describe('more expectations', () => {
+  test('http-check expect rstatus and hdr', async () => {
+    const srv = http.createServer((req, res) => {
+      res.setHeader('x-state', 'ready-1');
+      res.statusCode = 204;
+      res.end();
+    });
+    cleanups.push(() => close(srv));
+    const port = await listen(srv);
+    const m = model([
+      backend('r', [server('r1', port)], { kind: 'http', http: { method: 'GET', uri: '/', version: 'HTTP/1.0', headers: [], expect: { kind: 'rstatus', negate: false, value: '^2' } } }),
+      backend('h', [server('h1', port)], {
+        kind: 'http',
+        http: { method: 'GET', uri: '/', version: 'HTTP/1.0', headers: [], expect: { kind: 'hdr', negate: false, header: 'X-State', value: 'ready', headerMatch: 'beg' } },
+      }),
+      backend('n', [server('n1', port)], {
+        kind: 'http',
+        http: { method: 'GET', uri: '/', version: 'HTTP/1.0', headers: [], expect: { kind: 'hdr', negate: false, header: 'x-missing', value: '' } },
+      }),
+    ]);
+    const { mon, state } = monitor(m);
+    mon.start();
+    await waitFor(() => state('r1').checkStatus === 'L7OK' && state('h1').checkStatus === 'L7OK' && state('n1').checkStatus === 'L7STS', 2000, 'expect results', () => mon.health());
+    assert.equal(state('n1').checkDesc, 'HTTP header did not match');
+  });
+
+  test('an unreachable SMTP server is logged and does not hold up checks', async () => {
+    const dead = tcpServer();
+    const deadPort = await listen(dead);
+    await close(dead);
+    const a = tcpServer((s) => s.end());
+    const port = await listen(a);
+    const m = model([backend('web', [server('w1', port)])], { mailers: { host: '127.0.0.1', port: deadPort, to: 'ops@test' } });
+    const { mon, cap, state } = monitor(m);
+    mon.start();
+    await waitFor(() => state('w1').status === 'UP', 2000, 'UP');
+    await close(a);
+    await waitFor(() => cap.messages().some((x) => x.startsWith('email alert to ops@test via 127.0.0.1:')), 5000, 'mail failure log', () => cap.messages());
+    assert.equal(state('w1').status, 'DOWN');
+    assert.equal(state('w1').checkStatus, 'L4CON');
+  });
+});
