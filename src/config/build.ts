@@ -14,10 +14,13 @@ import { fetches } from '../rules/fetches';
 import { parseCondition, parseCriterion } from '../rules/acl-parser';
 import {
   parseBalanceLine,
+  parseCookieLine,
   parseHttpchkArgs,
   parseOption,
   parseServerOptions,
   parseSize,
+  parseStickOn,
+  parseStickTable,
   parseTime,
   type OptionResult,
 } from './haproxy-syntax';
@@ -26,6 +29,7 @@ import type {
   Balance,
   Bind,
   Condition,
+  CookiePersistence,
   ForwardFor,
   Frontend,
   Global,
@@ -36,6 +40,7 @@ import type {
   Mode,
   Model,
   Server,
+  StickRule,
   TlsBindOptions,
   TlsCertificate,
   Timeouts,
@@ -84,13 +89,18 @@ interface CheckDefaults {
 interface OptionSet {
   texts: string[];
   parsed: { result: OptionResult; where: Where }[];
+  /** Backend keyword lines given among the options (the seed's one `option` string can only carry them there). */
+  backendLines: { text: string; where: Where }[];
 }
+
+/** HAProxy backend keywords (not `option`s) accepted in an options list. */
+const BACKEND_LINE = /^\s*(cookie|stick on|stick-table|hash-type)\s/;
 
 export class ModelBuilder {
   private defaultMode: Mode = 'http';
   private defaultTimeouts!: Timeouts;
   private checkDefaults!: CheckDefaults;
-  private defaultOptions: OptionSet = { texts: [], parsed: [] };
+  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [] };
   private maxHeaderBytes = DEFAULT_BUFSIZE - DEFAULT_MAXREWRITE;
 
   constructor(
@@ -239,9 +249,14 @@ export class ModelBuilder {
   }
 
   private options(list: string[] | undefined, segs: Seg[]): OptionSet {
-    const set: OptionSet = { texts: [], parsed: [] };
+    const set: OptionSet = { texts: [], parsed: [], backendLines: [] };
     (list ?? []).forEach((text, i) => {
       const where = this.at([...segs, i]);
+      if (BACKEND_LINE.test(text)) {
+        if (segs[0] !== 'backends') this.diag.error(where, `"${text.trim()}" is a backend keyword: put it in a backend`);
+        set.backendLines.push({ text: text.trim(), where });
+        return;
+      }
       const result = parseOption(text);
       if (result.kind === 'error') this.diag.error(where, result.error);
       else if (result.kind === 'pending') this.diag.pendingFeature(where, result.area, `option ${result.name}`, text);
@@ -624,13 +639,16 @@ export class ModelBuilder {
     }
     const timeouts = this.timeouts(this.defaultTimeouts, b.timeouts, [...base, 'timeouts']);
     const servers = this.servers(b, base);
+    const lines = this.backendLines(b, own, base);
+    const cookie = lines.cookie && mode === 'tcp' ? undefined : lines.cookie;
+    if (lines.cookie && mode === 'tcp') this.diag.error(this.at([...base, b.cookie !== undefined ? 'cookie' : 'options']), 'cookie persistence needs mode http');
     if (servers.length === 0) this.diag.warn(this.at([...base, 'servers']), `backend "${b.name}" has no server: every request to it gets 503`);
     const named = new Map<string, Condition>();
     return {
       name: b.name,
       id,
       mode,
-      balance: this.balance(b.balance ?? this.cfg.defaults?.balance, b.balance !== undefined ? [...base, 'balance'] : ['defaults', 'balance']),
+      balance: this.balance(b.balance ?? this.cfg.defaults?.balance, b.balance !== undefined ? [...base, 'balance'] : ['defaults', 'balance'], lines.hashType),
       servers,
       healthCheck,
       timeouts,
@@ -645,14 +663,72 @@ export class ModelBuilder {
       hostNames: (b.host_names ?? []).map((h) => h.toLowerCase()),
       errorFiles: this.errorFiles(b.errorfiles, [...base, 'errorfiles']),
       options: [...this.defaultOptions.texts, ...own.texts],
+      cookie,
+      stick: lines.stick,
       source: this.diag.sourceRef(this.at(base)),
     };
   }
 
-  private balance(v: string | { algorithm: string; args?: string[]; hash_type?: 'map-based' | 'consistent' } | undefined, segs: Seg[]): Balance {
-    if (v === undefined) return { algorithm: 'roundrobin', args: [], hashType: 'map-based' };
+  /**
+   * cookie / stick on / stick-table / hash-type, from their YAML keys or as HAProxy
+   * lines in the options list (the keys win).
+   */
+  private backendLines(
+    b: BackendInput,
+    own: OptionSet,
+    base: Seg[],
+  ): { cookie?: CookiePersistence; stick?: StickRule; hashType?: 'map-based' | 'consistent' } {
+    const text: Record<'cookie' | 'stick on' | 'stick-table' | 'hash-type', { text: string; where: Where } | undefined> = {
+      cookie: undefined,
+      'stick on': undefined,
+      'stick-table': undefined,
+      'hash-type': undefined,
+    };
+    for (const l of own.backendLines) {
+      const kw = BACKEND_LINE.exec(l.text)![1] as keyof typeof text;
+      text[kw] = { text: l.text.slice(kw.length).trim(), where: l.where };
+    }
+    const key = (v: string | undefined, k: string) => (v === undefined ? undefined : { text: v, where: this.at([...base, k]) });
+    const cookieLine = key(b.cookie, 'cookie') ?? text.cookie;
+    const stickOn = key(b.stick_on, 'stick_on') ?? text['stick on'];
+    const stickTable = key(b.stick_table, 'stick_table') ?? text['stick-table'];
+    const hashLine = key(b.hash_type, 'hash_type') ?? text['hash-type'];
+    const out: { cookie?: CookiePersistence; stick?: StickRule; hashType?: 'map-based' | 'consistent' } = {};
+    if (cookieLine) {
+      const c = parseCookieLine(cookieLine.text);
+      if (c.error !== undefined) this.diag.error(cookieLine.where, c.error);
+      else out.cookie = c.value;
+    }
+    if (stickOn) {
+      const mode = b.mode ?? this.defaultMode;
+      const on = parseStickOn(stickOn.text);
+      const def = on.value && fetches.get(on.value.fetch);
+      if (on.error !== undefined) this.diag.error(stickOn.where, on.error);
+      else if (!def) this.diag.error(stickOn.where, `stick on: unknown fetch "${on.value.fetch}"${didYouMean(on.value.fetch, new Set(fetches.keys()))}`);
+      else if (!def.stages.includes(mode === 'http' ? 'request' : 'connection')) this.diag.error(stickOn.where, `stick on: ${def.name} is not available in a ${mode} backend`);
+      else if (on.value.args.length < def.minArgs || on.value.args.length > def.maxArgs) this.diag.error(stickOn.where, `stick on: ${def.name} takes ${def.minArgs}..${def.maxArgs} arguments`);
+      else {
+        const table = stickTable ? parseStickTable(stickTable.text) : undefined;
+        if (!stickTable) this.diag.error(stickOn.where, 'stick on needs a stick-table in the same backend (stick_table: "type ip size 100k expire 30m")');
+        else if (table!.error !== undefined) this.diag.error(stickTable.where, table!.error);
+        else out.stick = { fetch: on.value.fetch, args: on.value.args, text: stickOn.text, ...table!.value! };
+      }
+    } else if (stickTable) this.diag.warn(stickTable.where, 'stick-table without a stick on rule: nothing is stored');
+    if (hashLine) {
+      if (hashLine.text !== 'map-based' && hashLine.text !== 'consistent') this.diag.error(hashLine.where, `hash-type must be map-based or consistent, not "${hashLine.text}"`);
+      else out.hashType = hashLine.text;
+    }
+    return out;
+  }
+
+  private balance(
+    v: string | { algorithm: string; args?: string[]; hash_type?: 'map-based' | 'consistent' } | undefined,
+    segs: Seg[],
+    hashTypeLine?: 'map-based' | 'consistent',
+  ): Balance {
+    if (v === undefined) return { algorithm: 'roundrobin', args: [], hashType: hashTypeLine ?? 'map-based' };
     const line = typeof v === 'string' ? parseBalanceLine(v) : { algorithm: v.algorithm, args: v.args ?? [] };
-    const hashType = typeof v === 'string' ? 'map-based' : (v.hash_type ?? 'map-based');
+    const hashType = (typeof v === 'string' ? undefined : v.hash_type) ?? hashTypeLine ?? 'map-based';
     const def = balancers.get(line.algorithm);
     if (def) {
       const err = def.checkArgs(line.args);
@@ -727,7 +803,6 @@ export class ModelBuilder {
     const inter = this.time(s.inter, [...segs, 'inter']) ?? o.inter ?? this.checkDefaults.inter;
     const ssl = s.ssl ?? o.ssl ?? false;
     const sni = s.sni ?? o.sni;
-    if (s.cookie !== undefined) this.diag.pendingFeature(this.at([...segs, 'cookie']), 'session persistence (cookie)', 'server cookie', s.cookie);
     if (!isIP(s.address) && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(s.address)) {
       this.diag.error(this.at([...segs, 'address']), `"${s.address}" is not an IP address or host name`);
     }
@@ -746,7 +821,7 @@ export class ModelBuilder {
       maxconn: s.maxconn ?? o.maxconn ?? 0,
       maxqueue: s.maxqueue ?? o.maxqueue ?? 0,
       disabled: s.disabled ?? o.disabled ?? false,
-      slowstart: o.slowstart ?? 0,
+      slowstart: this.time(s.slowstart, [...segs, 'slowstart']) ?? o.slowstart ?? 0,
       cookie: s.cookie ?? o.cookie,
       check: {
         enabled: s.check ?? o.check ?? false,

@@ -4,7 +4,7 @@
  * lines and `balance` lines. Each returns plain values plus messages; the
  * loader attaches file positions.
  */
-import type { ForwardFor, HealthCheck, HttpCheckSpec } from './model';
+import type { CookiePersistence, ForwardFor, HealthCheck, HttpCheckSpec, StickRule } from './model';
 import { didYouMean } from './suggest';
 
 export type Parsed<T> = { value: T; error?: undefined } | { value?: undefined; error: string };
@@ -193,9 +193,9 @@ const SERVER_KEYWORDS: Record<string, KeywordDef> = {
   'send-proxy': { args: 0, apply: flag((v) => (v.sendProxy = 1)) },
   'send-proxy-v2': { args: 0, apply: flag((v) => (v.sendProxy = 2)) },
   'no-send-proxy': { args: 0, apply: flag((v) => (v.sendProxy = 0)) },
+  slowstart: { args: 1, apply: timeArg('slowstart') },
+  cookie: { args: 1, apply: (v, a) => void (v.cookie = a) },
   // Carried for later issues.
-  slowstart: { args: 1, apply: timeArg('slowstart'), area: 'balancing (slowstart)' },
-  cookie: { args: 1, apply: (v, a) => void (v.cookie = a), area: 'session persistence (cookie)' },
   'on-marked-down': { args: 1, area: 'health checks (on-marked-down)' },
   'on-marked-up': { args: 1, area: 'health checks (on-marked-up)' },
   'on-error': { args: 1, area: 'health checks (on-error)' },
@@ -411,4 +411,99 @@ export function parseBalanceLine(text: string): { algorithm: string; args: strin
   const m = /^([a-z_-]+)\((.*)\)$/.exec(first);
   if (m) return { algorithm: m[1], args: [m[2], ...words.slice(1)] };
   return { algorithm: first, args: words.slice(1) };
+}
+
+// ---------------------------------------------------------------- persistence
+
+/**
+ * `cookie <name> insert|rewrite|prefix [indirect] [nocache] [httponly] [secure]
+ * [domain <d>] [maxidle <t>] [maxlife <t>]` (the words after `cookie`).
+ */
+export function parseCookieLine(text: string): Parsed<CookiePersistence> {
+  const words = splitWords(text);
+  const name = words[0];
+  if (!name || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) return { error: `cookie: "${name ?? ''}" is not a cookie name` };
+  const c: CookiePersistence = { name, mode: 'insert', indirect: false, nocache: false, httpOnly: false, secure: false, maxIdle: 0, maxLife: 0 };
+  let mode: CookiePersistence['mode'] | undefined;
+  for (let i = 1; i < words.length; i++) {
+    const w = words[i];
+    switch (w) {
+      case 'insert':
+      case 'rewrite':
+      case 'prefix':
+        if (mode && mode !== w) return { error: `cookie: ${mode} and ${w} exclude each other` };
+        mode = w;
+        break;
+      case 'indirect':
+        c.indirect = true;
+        break;
+      case 'nocache':
+        c.nocache = true;
+        break;
+      case 'httponly':
+        c.httpOnly = true;
+        break;
+      case 'secure':
+        c.secure = true;
+        break;
+      case 'domain':
+      case 'maxidle':
+      case 'maxlife': {
+        const arg = words[++i];
+        if (arg === undefined) return { error: `cookie: ${w} needs an argument` };
+        if (w === 'domain') c.domain = arg;
+        else {
+          const t = parseTime(arg);
+          if (t.error !== undefined) return { error: `cookie ${w}: ${t.error}` };
+          if (w === 'maxidle') c.maxIdle = t.value;
+          else c.maxLife = t.value;
+        }
+        break;
+      }
+      default:
+        return { error: `cookie: unknown or unsupported keyword "${w}"${didYouMean(w, ['insert', 'rewrite', 'prefix', 'indirect', 'nocache', 'httponly', 'secure', 'domain', 'maxidle', 'maxlife'])}` };
+    }
+  }
+  if (!mode) return { error: 'cookie: needs one of insert, rewrite or prefix' };
+  c.mode = mode;
+  if ((c.maxIdle || c.maxLife) && mode !== 'insert') return { error: 'cookie: maxidle/maxlife only apply to insert mode' };
+  return { value: c };
+}
+
+/** `stick on <fetch>` pattern (the words after `stick on`): a fetch with optional `(args)`. */
+export function parseStickOn(text: string): Parsed<{ fetch: string; args: string[] }> {
+  const words = splitWords(text);
+  if (words.length !== 1) return { error: `stick on: expected one sample fetch such as src or hdr(x-user), not "${text.trim()}" (table/if are not supported)` };
+  const m = /^([a-z0-9_.]+)(?:\((.*)\))?$/.exec(words[0]);
+  if (!m) return { error: `stick on: bad sample fetch "${words[0]}"` };
+  return { value: { fetch: m[1], args: m[2] ? m[2].split(',').map((a) => a.trim()) : [] } };
+}
+
+/** `stick-table type ip|ipv6|string [len N] size N expire T` (the words after `stick-table`). */
+export function parseStickTable(text: string): Parsed<Pick<StickRule, 'tableType' | 'keyLen' | 'size' | 'expire'>> {
+  const words = splitWords(text);
+  const t: Pick<StickRule, 'tableType' | 'keyLen' | 'size' | 'expire'> = { tableType: 'ip', keyLen: 32, size: 0, expire: 0 };
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    const arg = words[i + 1];
+    if (arg === undefined) return { error: `stick-table: ${w} needs an argument` };
+    i++;
+    if (w === 'type') {
+      if (arg !== 'ip' && arg !== 'ipv6' && arg !== 'string') return { error: `stick-table: type must be ip, ipv6 or string, not "${arg}"` };
+      t.tableType = arg === 'string' ? 'string' : 'ip';
+    } else if (w === 'len') {
+      if (!/^\d+$/.test(arg) || Number(arg) === 0) return { error: `stick-table: bad len "${arg}"` };
+      t.keyLen = Number(arg);
+    } else if (w === 'size') {
+      const n = parseSize(arg);
+      if (n.error !== undefined || n.value === 0) return { error: `stick-table: bad size "${arg}"` };
+      t.size = n.value;
+    } else if (w === 'expire') {
+      const e = parseTime(arg);
+      if (e.error !== undefined) return { error: `stick-table expire: ${e.error}` };
+      t.expire = e.value;
+    } else return { error: `stick-table: unsupported keyword "${w}" (type, len, size, expire)` };
+  }
+  if (!t.size) return { error: 'stick-table: needs size <entries>' };
+  return { value: t };
 }

@@ -219,6 +219,7 @@ const ServerSchema = obj({
   sni: opt(Type.String()),
   send_proxy: opt(multi<boolean | number>(['boolean', 'integer'], { minimum: 1, maximum: 2 }, 'true (v1), 1 or 2')),
   cookie: opt(Type.String()),
+  slowstart: opt(Time),
   disabled: opt(Type.Boolean()),
   options: opt(Type.String({ description: 'HAProxy server keywords, e.g. "check fall 3 rise 2 weight 100"' })),
 });
@@ -239,6 +240,10 @@ const BackendSchema = obj({
   http_response: opt(Type.Array(HttpRuleSchema)),
   errorfiles: opt(ErrorFiles),
   options: opt(Type.Array(Type.String())),
+  cookie: opt(Type.String({ description: 'HAProxy cookie line without "cookie": "SRVID insert indirect nocache"' })),
+  stick_on: opt(Type.String({ description: 'sample fetch: "src" or "hdr(x-user)"' })),
+  stick_table: opt(Type.String({ description: 'HAProxy stick-table line without "stick-table": "type ip size 100k expire 30m"' })),
+  hash_type: opt(lits(['map-based', 'consistent'])),
 });
 
 const GlobalSchema = obj({

@@ -31,7 +31,21 @@ export type PrimaryToWorker =
   | { type: 'drain'; gracePeriod: number }
   | { type: 'servers'; updates: ServerStateUpdate[] }
   /** Load the other workers of this generation place on servers, by `backend/server`. */
-  | { type: 'peer-load'; active: Record<string, number> };
+  | { type: 'peer-load'; active: Record<string, number> }
+  /** maxconn slots of `backend/server` leased to this worker; keep at most `keep` while others wait (-1: all). */
+  | { type: 'slot-grant'; server: string; count: number; keep: number }
+  /** Other workers wait for `backend/server`: hold at most `keep` slots (-1: no limit any more). */
+  | { type: 'slot-keep'; server: string; keep: number }
+  /** A stick-table entry another worker learned. */
+  | StickLearn;
+
+/** `stick on` learned `key` → `server` in `backend` (relayed to the other workers). */
+export interface StickLearn {
+  type: 'stick-learn';
+  backend: string;
+  key: string;
+  server: string;
+}
 
 /**
  * One worker's counters since its previous report (src/worker/report.ts), by object
@@ -51,7 +65,12 @@ export type WorkerToPrimary =
   | { type: 'listen-failed'; generation: number; error: string }
   | { type: 'drained'; generation: number }
   /** This worker's current load per server (`backend/server` → active), sent when it changes. */
-  | { type: 'load'; generation: number; active: Record<string, number> };
+  | { type: 'load'; generation: number; active: Record<string, number> }
+  /** Requests waiting here for a slot of `backend/server` (its maxconn is `limit`). */
+  | { type: 'slot-want'; server: string; want: number; limit: number }
+  /** Slots of `backend/server` given back. */
+  | { type: 'slot-return'; server: string; count: number; limit: number }
+  | StickLearn;
 
 export function isWorkerMessage(m: unknown): m is WorkerToPrimary {
   return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string';

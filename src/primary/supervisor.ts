@@ -11,6 +11,7 @@ import { loadConfig, formatIssue } from '../config/load';
 import type { Logger } from '../log/logger';
 import { isWorkerMessage, type ListenMode, type PrimaryToWorker, type ServerStateUpdate, type WorkerToPrimary } from '../ipc/messages';
 import { resolveListenMode } from './listen-mode';
+import { SlotBroker } from './slots';
 
 interface Generation {
   id: number;
@@ -57,6 +58,8 @@ export class Supervisor {
   private reloading = false;
   private crashes = 0;
   private lastCrash = 0;
+  /** maxconn slots leased to workers (queueing/persistence: src/primary/slots.ts). */
+  private readonly slots = new SlotBroker();
 
   constructor(private readonly opts: SupervisorOptions) {
     cluster.setupPrimary({ exec: path.join(__dirname, '..', 'worker', 'main.js') });
@@ -214,6 +217,14 @@ export class Supervisor {
         rec.load = msg.active;
         this.sharePeerLoad(rec.generation, msg.active);
         break;
+      // Queueing/persistence: maxconn leases and stick-table entries shared by the workers.
+      case 'slot-want':
+      case 'slot-return':
+        this.slots.onMessage(worker, rec.generation.id, msg);
+        break;
+      case 'stick-learn':
+        for (const [w, r] of this.records) if (r.generation === rec.generation && w !== worker && w.isConnected()) w.send(msg);
+        break;
     }
   }
 
@@ -237,6 +248,7 @@ export class Supervisor {
     if (!rec) return;
     if (rec.generation.slots[rec.slot] === worker) rec.generation.slots[rec.slot] = undefined;
     rec.generation.ready.delete(rec.slot);
+    this.slots.workerExited(worker);
     // Its load is gone: the others' view of the servers it used must drop it.
     if (Object.keys(rec.load).length) this.sharePeerLoad(rec.generation, rec.load);
     if (rec.expectedExit || this.stopping || rec.generation.draining) return;

@@ -1,0 +1,202 @@
+/**
+ * Server maxconn, queueing (`timeout queue`, `maxqueue`), weight 0 and slowstart,
+ * through a real tslb with one and with two workers (maxconn slots leased from
+ * the primary), and the slowstart ramp on the runtime objects.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { request } from 'undici';
+import { freePort, startTslb, tempDir } from './helpers/tslb';
+import { startHttpBackend, type HttpBackend } from './helpers/backends';
+import { loadConfig } from '../src/config/load';
+import { Runtime } from '../src/worker/runtime';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A backend answering after `holdMs`, recording its peak concurrency. */
+async function slowBackend(name: string, holdMs: number): Promise<HttpBackend & { peak: () => number }> {
+  let inflight = 0;
+  let peak = 0;
+  const timers = new Set<NodeJS.Timeout>();
+  const b = await startHttpBackend(name, (_req, res) => {
+    inflight++;
+    peak = Math.max(peak, inflight);
+    const t = setTimeout(() => {
+      timers.delete(t);
+      inflight--;
+      res.writeHead(200, { 'x-served-by': name, 'content-length': '2' });
+      res.end('ok');
+    }, holdMs);
+    timers.add(t);
+    return true;
+  });
+  cleanups.push(async () => {
+    for (const t of timers) clearTimeout(t);
+    await b.close();
+  });
+  return Object.assign(b, { peak: () => peak });
+}
+
+async function lb(workers: number, backend: string): Promise<number> {
+  const port = await freePort();
+  const p = await startTslb(`
+global: { workers: ${workers}${workers > 1 ? ', accept_mode: rr' : ''} }
+frontends:
+  - { name: web, mode: http, binds: ["127.0.0.1:${port}"], default_backend: app }
+backends:
+${backend}
+`);
+  cleanups.push(() => p.stop());
+  return port;
+}
+
+interface Result {
+  status: number;
+  server: string;
+  doneAt: number;
+}
+
+/** One request on its own connection (with accept_mode rr, connections alternate between workers). */
+async function get(port: number, pathname = '/'): Promise<Result> {
+  const r = await request(`http://127.0.0.1:${port}${pathname}`, { reset: true });
+  await r.body.text();
+  return { status: r.statusCode, server: String(r.headers['x-served-by'] ?? ''), doneAt: Date.now() };
+}
+
+for (const workers of [1, 2]) {
+  test(`maxconn 1 queues the second concurrent request until the first is done (${workers} worker${workers > 1 ? 's' : ''})`, async () => {
+    const s1 = await slowBackend('s1', 300);
+    const port = await lb(
+      workers,
+      `  - name: app
+    timeouts: { queue: 5s }
+    servers:
+      - { name: s1, address: 127.0.0.1, port: ${s1.port}, maxconn: 1 }`,
+    );
+    const started = Date.now();
+    const results = await Promise.all([0, 1, 2, 3].map(() => get(port)));
+    assert.deepEqual(
+      results.map((r) => r.status),
+      [200, 200, 200, 200],
+    );
+    assert.equal(s1.peak(), 1, 'the server never had two requests at once');
+    // Served one after the other: the last one finished after four hold times.
+    const last = Math.max(...results.map((r) => r.doneAt)) - started;
+    assert.ok(last >= 4 * 300 - 50, `all four done after ${last} ms`);
+  });
+
+  test(`timeout queue answers 503 to a request still waiting for a slot (${workers} worker${workers > 1 ? 's' : ''})`, async () => {
+    const s1 = await slowBackend('s1', 1200);
+    const port = await lb(
+      workers,
+      `  - name: app
+    timeouts: { queue: 200ms }
+    servers:
+      - { name: s1, address: 127.0.0.1, port: ${s1.port}, maxconn: 1 }`,
+    );
+    const first = get(port);
+    await sleep(100);
+    const started = Date.now();
+    const waiting = await Promise.all([get(port), get(port), get(port)]);
+    for (const w of waiting) {
+      assert.equal(w.status, 503);
+      const waited = w.doneAt - started;
+      assert.ok(waited >= 150 && waited < 1000, `503 after ${waited} ms`);
+    }
+    assert.equal((await first).status, 200);
+    assert.equal(s1.peak(), 1);
+    assert.equal(s1.hits, 1);
+  });
+}
+
+test('maxqueue full: the request goes to another server, and gets 503 when every queue is full', async () => {
+  const a = await slowBackend('a', 400);
+  const b = await slowBackend('b', 400);
+  // balance source keeps this client on one server: a full queue there sends it to the other.
+  const port = await lb(
+    1,
+    `  - name: app
+    balance: source
+    timeouts: { queue: 5s }
+    servers:
+      - { name: a, address: 127.0.0.1, port: ${a.port}, options: "maxconn 1 maxqueue 1" }
+      - { name: b, address: 127.0.0.1, port: ${b.port}, options: "maxconn 1 maxqueue 1" }`,
+  );
+  const pending: Promise<Result>[] = [];
+  for (let i = 0; i < 5; i++) {
+    pending.push(get(port));
+    await sleep(30);
+  }
+  const results = await Promise.all(pending);
+  const statuses = results.map((r) => r.status);
+  assert.deepEqual(statuses.slice(0, 4), [200, 200, 200, 200]);
+  assert.equal(statuses[4], 503, 'both servers busy with full queues');
+  assert.equal(a.hits, 2);
+  assert.equal(b.hits, 2);
+  assert.equal(a.peak(), 1);
+  assert.equal(b.peak(), 1);
+  // The first and second went to the hashed server, the third to the other one.
+  assert.equal(results[0].server, results[1].server);
+  assert.notEqual(results[2].server, results[0].server);
+});
+
+test('weight 0 gets no new requests', async () => {
+  const a = await startHttpBackend('a');
+  const b = await startHttpBackend('b');
+  cleanups.push(
+    () => a.close(),
+    () => b.close(),
+  );
+  const port = await lb(
+    2,
+    `  - name: app
+    servers:
+      - { name: a, address: 127.0.0.1, port: ${a.port}, weight: 0 }
+      - { name: b, address: 127.0.0.1, port: ${b.port} }`,
+  );
+  for (let i = 0; i < 20; i++) assert.equal((await get(port)).server, 'b');
+  assert.equal(a.hits, 0);
+});
+
+test('slowstart ramps a server back up from weight 1 to its weight', async () => {
+  const dir = tempDir();
+  const file = path.join(dir, 'lb.yaml');
+  writeFileSync(
+    file,
+    `
+frontends:
+  - { name: web, mode: http, binds: ["127.0.0.1:1"], default_backend: app }
+backends:
+  - name: app
+    servers:
+      - { name: a, address: 127.0.0.1, port: 1, weight: 100, options: "slowstart 400ms" }
+      - { name: b, address: 127.0.0.1, port: 2, weight: 100, slowstart: 400ms }
+`,
+  );
+  const loaded = loadConfig([file]);
+  assert.deepEqual(loaded.errors, []);
+  const rt = new Runtime(loaded.model!);
+  const be = rt.backends.get('app')!;
+  const a = be.byName.get('a')!;
+  // At start servers are at full weight (HAProxy ramps only servers coming back).
+  assert.equal(a.weight, 100);
+  rt.applyStates([{ backend: 'app', server: 'a', up: false, admin: 'ready', weight: 100 }]);
+  rt.applyStates([{ backend: 'app', server: 'a', up: true, admin: 'ready', weight: 100 }]);
+  const seen: number[] = [a.weight];
+  for (let i = 0; i < 6; i++) {
+    await sleep(100);
+    seen.push(a.weight);
+  }
+  assert.ok(seen[0] <= 5, `starts near 1: ${seen}`);
+  for (let i = 1; i < seen.length; i++) assert.ok(seen[i] >= seen[i - 1], `never decreases: ${seen}`);
+  assert.ok(seen.some((w) => w > 10 && w < 100), `passes through intermediate weights: ${seen}`);
+  assert.equal(a.weight, 100, `back at full weight after the period: ${seen}`);
+  assert.equal(be.byName.get('b')!.weight, 100);
+});
