@@ -14,8 +14,9 @@ import type { BalanceKey } from '../balance/balancer';
 import type { SampleContext } from '../rules/context';
 import type { ConnectionInfo, WorkerContext } from './connection';
 import { sessionOpened } from './counters';
-import type { BackendRuntime, FrontendRuntime, QueueEntry, ServerRuntime, SlotWaiter } from './runtime';
+import type { BackendRuntime, FrontendRuntime, ServerRuntime } from './runtime';
 import { connectUpstream } from './upstream';
+import { TcpTransaction } from '../log/transaction';
 
 /** HAProxy waits this long (at most, bounded by `timeout connect`) before retrying the same server. */
 const RETRY_TURNAROUND_MS = 1000;
@@ -79,12 +80,8 @@ interface SessionSocket extends net.Socket {
   tcpSession?: TcpSession;
 }
 
-class TcpSession implements SlotWaiter {
+class TcpSession {
   readonly key: BalanceKey;
-  // Queueing (src/worker/runtime.ts) and `stick on` (./stick.ts).
-  queueEntry: QueueEntry | null = null;
-  awaitingSlot = false;
-  stickKey: string | undefined;
   server: SessionSocket | undefined;
   /** Server currently holding a slot (take/release) for this session. */
   srv: ServerRuntime | undefined;
@@ -102,48 +99,20 @@ class TcpSession implements SlotWaiter {
     readonly fe: FrontendRuntime,
     readonly be: BackendRuntime,
     readonly info: ConnectionInfo,
+    /** Timers and the access-log line of this connection. */
+    readonly tx: TcpTransaction,
   ) {
     this.key = { src: info.src, path: '', uri: '', header: noHeader };
     this.onUpstream = (err, socket) => this.connected(err, socket);
   }
 
-  /** Get a server slot (avoiding `avoid` on redispatch; the stick-table's server first) and connect. */
+  /** Pick a server (avoiding `avoid` on redispatch) and connect to it. */
   dispatch(avoid: ServerRuntime | undefined): void {
     const be = this.be;
-    let forced: ServerRuntime | undefined;
-    if (be.stick && !avoid) {
-      this.stickKey ??= be.stick.key(new ConnectionSampleContext(this.info, this.fe.name));
-      const s = this.stickKey === undefined ? undefined : be.stick.lookup(this.stickKey);
-      if (s && s.persistable) forced = s;
-    }
-    const srv = be.acquire(this.key, avoid, forced, this);
-    if (srv === null) {
-      this.awaitingSlot = true;
-      return;
-    }
-    if (!srv) return this.abort();
-    this.dispatched(srv, avoid);
-  }
-
-  slotGranted(srv: ServerRuntime): void {
-    if (!this.awaitingSlot || this.clientClosed) {
-      this.be.release(srv);
-      return;
-    }
-    this.awaitingSlot = false;
-    this.dispatched(srv, undefined);
-  }
-
-  /** `timeout queue` expired: close the client. */
-  queueTimedOut(): void {
-    this.awaitingSlot = false;
-    this.abort();
-  }
-
-  private dispatched(srv: ServerRuntime, avoid: ServerRuntime | undefined): void {
-    const be = this.be;
-    if (this.stickKey !== undefined) be.stick!.store(this.stickKey, srv);
+    const srv = be.pick(this.key, avoid);
+    if (!srv) return this.abort('SC');
     if (avoid && srv !== avoid) {
+      this.tx.redispatched = true;
       be.counters.redispatches++;
       avoid.counters.redispatches++;
     } else if (this.failures > 0) {
@@ -155,11 +124,12 @@ class TcpSession implements SlotWaiter {
     this.attempt(srv);
   }
 
-  /** Connect to `srv`, whose slot this session holds. */
   attempt(srv: ServerRuntime): void {
     this.retryTimer = undefined;
-    this.srv = srv;
     if (this.clientClosed) return this.finish();
+    this.be.take(srv);
+    this.srv = srv;
+    this.tx.assigned(srv);
     this.connecting = true;
     connectUpstream(srv, this.info, this.be.config.timeouts.connect, this.onUpstream);
   }
@@ -173,6 +143,7 @@ class TcpSession implements SlotWaiter {
     }
     if (err || !socket) return this.connectFailed(srv);
     const be = this.be;
+    this.tx.connAt = Date.now();
     sessionOpened(srv.counters);
     const server = socket as SessionSocket;
     this.server = server;
@@ -199,21 +170,18 @@ class TcpSession implements SlotWaiter {
 
   connectFailed(srv: ServerRuntime): void {
     const be = this.be;
+    be.release(srv);
+    this.srv = undefined;
     const retries = be.config.retries;
     this.failures++;
-    // The last retry goes to another server with `option redispatch`; a server that
-    // became unusable meanwhile is never retried. A retry on the same server keeps its slot.
-    const elsewhere = this.failures > retries || (be.config.redispatch && this.failures === retries) || !srv.usable;
-    if (elsewhere) {
-      be.release(srv);
-      this.srv = undefined;
-    }
     if (this.failures > retries) {
       be.counters.errConn++;
       srv.counters.errConn++;
-      return this.abort();
+      return this.abort('SC');
     }
-    if (elsewhere) return this.dispatch(srv);
+    // The last retry goes to another server with `option redispatch`; a server that
+    // became unusable meanwhile is never retried.
+    if ((be.config.redispatch && this.failures === retries) || !srv.usable) return this.dispatch(srv);
     be.counters.retries++;
     srv.counters.retries++;
     srv.counters.lbTotal++;
@@ -222,8 +190,9 @@ class TcpSession implements SlotWaiter {
     this.retryTimer = setTimeout(retrySameServer, delay, this, srv);
   }
 
-  /** Close both sides now (error, timeout, no server). */
-  abort(): void {
+  /** Close both sides now (error, timeout, no server); `term` is the log's termination state. */
+  abort(term: string): void {
+    this.tx.fail(term);
     this.client.destroy();
     this.server?.destroy();
   }
@@ -233,10 +202,7 @@ class TcpSession implements SlotWaiter {
     if (this.finished || this.connecting || this.retryTimer || !this.clientClosed) return;
     if (this.server && !this.serverClosed) return;
     this.finished = true;
-    if (this.awaitingSlot) {
-      this.awaitingSlot = false;
-      this.be.cancelWait(this);
-    }
+    this.tx.end(this.be, this.client, this.failures);
     this.fe.counters.sessCur--;
     this.be.counters.sessCur--;
     const srv = this.srv;
@@ -299,18 +265,19 @@ function onClientError(this: SessionSocket): void {
     s.be.counters.cliAborts++;
     s.srv!.counters.cliAborts++;
   }
-  s.abort();
+  s.abort('CD');
 }
 
 function onServerError(this: SessionSocket): void {
   const s = this.tcpSession!;
   s.be.counters.srvAborts++;
   s.srv!.counters.srvAborts++;
-  s.abort();
+  s.abort('SD');
 }
 
 function onTimeout(this: SessionSocket): void {
-  this.tcpSession!.abort();
+  const s = this.tcpSession!;
+  s.abort(this === s.client ? 'cD' : 'sD');
 }
 
 /** A socket that closes before both of its directions ended cleanly takes its peer down. */
@@ -321,6 +288,8 @@ function closedCleanly(socket: net.Socket, hadError: boolean): boolean {
 function onClientClose(this: SessionSocket, hadError: boolean): void {
   const s = this.tcpSession!;
   s.clientClosed = true;
+  // Gone before a server connection: while connecting or waiting to retry.
+  if (!s.server) s.tx.fail('CC');
   if (s.retryTimer) {
     clearTimeout(s.retryTimer);
     s.retryTimer = undefined;
@@ -337,16 +306,18 @@ function onServerClose(this: SessionSocket, hadError: boolean): void {
 }
 
 /**
- * `_worker` is not consulted: the listener already tracks the accepted socket, and
- * while draining, tunnels run until they end (the worker enforces the grace period).
+ * `worker` gives the access log its config and connection counts; the listener already
+ * tracks the accepted socket, and while draining, tunnels run until they end (the
+ * worker enforces the grace period).
  */
-export function handleTcpConnection(socket: net.Socket, fe: FrontendRuntime, info: ConnectionInfo, _worker: WorkerContext): void {
+export function handleTcpConnection(socket: net.Socket, fe: FrontendRuntime, info: ConnectionInfo, worker: WorkerContext): void {
   const client = socket as SessionSocket;
   // Half-close must be forwarded, not answered by an automatic FIN.
   client.allowHalfOpen = true;
   // Nothing is read until a server is connected; bytes wait in the socket meanwhile.
   client.pause();
   sessionOpened(fe.counters);
+  const tx = new TcpTransaction(fe, info, worker.runtime.frontends, worker.runtime.model.global);
   const be = fe.route(new ConnectionSampleContext(info, fe.name));
   if (!be) {
     fe.counters.sessCur--;
@@ -354,7 +325,7 @@ export function handleTcpConnection(socket: net.Socket, fe: FrontendRuntime, inf
     return;
   }
   sessionOpened(be.counters);
-  const session = new TcpSession(client, fe, be, info);
+  const session = new TcpSession(client, fe, be, info, tx);
   client.tcpSession = session;
   client.on('error', onClientError);
   client.on('close', onClientClose);

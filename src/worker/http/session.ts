@@ -18,7 +18,7 @@
  * Timeouts use the coarse worker clock and one sweep timer for all sessions.
  */
 import type * as net from 'node:net';
-import type { BackendRuntime, FrontendRuntime, QueueEntry, ServerRuntime, SlotWaiter } from '../runtime';
+import type { BackendRuntime, FrontendRuntime, ServerRuntime } from '../runtime';
 import type { ConnectionInfo, WorkerContext } from '../connection';
 import { connectUpstream } from '../upstream';
 import { countStatus, sessionOpened } from '../counters';
@@ -28,7 +28,7 @@ import { buildHead, rewriteHeadInPlace } from '../../http1/rewrite';
 import { errorResponse, isDefaultResponse, redirectResponse } from '../../http1/errors';
 import { parkIdle, sweepIdle, takeIdle, Upstream, type UpstreamOwner } from './pool';
 import { forwardForExcepted, HttpBalanceKey, HttpSampleContext, rulesOf, type CompiledRule } from './rules';
-import { requestCookie, responseCookie, type CookieRequest } from './persistence';
+import { HttpTransaction } from '../../log/transaction';
 
 const ST_IDLE = 0; // between requests (keep-alive)
 const ST_HEAD = 1; // reading a request head
@@ -62,7 +62,7 @@ export function handleHttpConnection(socket: net.Socket, fe: FrontendRuntime, in
   new HttpSession(socket, fe, info, worker);
 }
 
-class HttpSession implements UpstreamOwner, SlotWaiter {
+class HttpSession implements UpstreamOwner {
   private state = ST_HEAD;
   /** Client bytes received but not yet consumed (partial head, pipelined requests). */
   private pending: Buffer | null = null;
@@ -73,6 +73,8 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
   private readonly ctx: HttpSampleContext;
   private readonly key: HttpBalanceKey;
   private readonly maxHead: number;
+  /** Timestamps and the access-log line of the current request. */
+  private readonly tx: HttpTransaction;
 
   private backend: BackendRuntime | null = null;
   private server: ServerRuntime | null = null;
@@ -84,13 +86,6 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
   private attempts = 0;
   private retryServer: ServerRuntime | undefined;
   private avoid: ServerRuntime | undefined;
-  // Queueing and persistence (src/worker/runtime.ts, ./persistence.ts, ../stick.ts).
-  queueEntry: QueueEntry | null = null;
-  private awaitingSlot = false;
-  /** The server persistence names for this request (cookie or stick table). */
-  private forced: ServerRuntime | undefined;
-  private stickKey: string | undefined;
-  private cookieReq: CookieRequest | undefined;
 
   private clientKeepAlive = true;
   private closeAfter = false;
@@ -113,6 +108,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
   ) {
     this.ctx = new HttpSampleContext(info, fe.name, this.req, this.res);
     this.key = new HttpBalanceKey(this.ctx);
+    this.tx = new HttpTransaction(sock, fe, info, worker.runtime.frontends, this.ctx, worker.runtime.model.global);
     this.maxHead = fe.config.maxHeaderBytes || DEFAULT_MAX_HEAD;
     sock.on('data', this.onClientData);
     sock.on('drain', this.onClientDrain);
@@ -191,6 +187,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
   };
 
   private processHead(): void {
+    if (this.tx.reqAt === 0) this.tx.reqAt = Date.now();
     const buf = this.pending!;
     const n = this.req.parse(buf, 0, buf.length);
     if (n === 0) {
@@ -211,6 +208,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
   private startRequest(buf: Buffer, headEnd: number): void {
     const req = this.req;
     const fe = this.fe;
+    this.tx.headAt = Date.now();
     fe.counters.reqTotal++;
     const mlen = req.methodEnd - req.start;
     this.isHead = mlen === 4 && buf[req.start] === 72 && buf.toString('latin1', req.start, req.methodEnd) === 'HEAD';
@@ -249,7 +247,6 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
       extras += r;
     }
     extras += this.forwardedHeaders(backend);
-    extras += this.persistence(backend);
     if (this.isUpgrade) extras += 'Connection: upgrade\r\n';
     else if (req.versionMinor === 0) extras += 'Connection: keep-alive\r\n';
     this.reqHead = buildHead(req, extras);
@@ -287,7 +284,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
         case 'deny':
           this.fe.counters.deniedReq++;
           if (this.backend) this.backend.counters.deniedReq++;
-          this.sendLocal(a.status, true);
+          this.sendLocal(a.status, true, 'PR');
           return null;
         case 'set-header':
           this.req.dropNamed(r.name);
@@ -299,28 +296,6 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
         case 'del-header':
           this.req.dropNamed(r.name);
           break;
-      }
-    }
-    return extras;
-  }
-
-  /** The server a persistence cookie or stick-table entry names; returns Cookie lines to forward. */
-  private persistence(backend: BackendRuntime): string {
-    this.forced = undefined;
-    this.stickKey = undefined;
-    this.cookieReq = undefined;
-    let extras = '';
-    if (backend.config.cookie) {
-      this.cookieReq = requestCookie(backend, this.req);
-      this.forced = this.cookieReq.server;
-      extras = this.cookieReq.extras;
-    }
-    const stick = backend.stick;
-    if (stick) {
-      this.stickKey = stick.key(this.ctx);
-      if (!this.forced && this.stickKey !== undefined) {
-        const s = stick.lookup(this.stickKey);
-        if (s && s.persistable) this.forced = s;
       }
     }
     return extras;
@@ -361,9 +336,9 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
     const consumed = this.reqBody.feed(chunk, 0, chunk.length);
     if (consumed < 0) {
       this.fe.counters.errReq++;
-      if (this.resStarted) return this.abortBoth();
+      if (this.resStarted) return this.abortBoth('PD');
       this.dropUpstream();
-      return this.sendLocal(400, true);
+      return this.sendLocal(400, true, 'PD');
     }
     const part = consumed === chunk.length ? chunk : chunk.subarray(0, consumed);
     if (consumed < chunk.length) {
@@ -387,37 +362,11 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
   // ------------------------------------------------------------ server side
   private connect(): void {
     const backend = this.backend!;
-    // A retry on the same server kept its slot.
-    if (this.retryServer) return this.useServer(this.retryServer);
-    const server = backend.acquire(this.key, this.avoid, this.avoid ? undefined : this.forced, this);
-    if (server === null) {
-      this.awaitingSlot = true;
-      return;
-    }
+    const server = this.retryServer ?? backend.pick(this.key, this.avoid);
     if (!server) return this.sendLocal(503, !this.reqDone);
-    this.useServer(server);
-  }
-
-  slotGranted(server: ServerRuntime): void {
-    if (!this.awaitingSlot) {
-      // The request went away while the grant was on its way.
-      server.backend.release(server);
-      return;
-    }
-    this.awaitingSlot = false;
-    this.useServer(server);
-  }
-
-  queueTimedOut(): void {
-    this.awaitingSlot = false;
-    this.sendLocal(503, !this.reqDone);
-  }
-
-  /** The slot on `server` is held: count it, remember it for stick-on, connect. */
-  private useServer(server: ServerRuntime): void {
-    const backend = this.backend!;
     this.server = server;
-    if (this.stickKey !== undefined) backend.stick!.store(this.stickKey, server);
+    this.tx.assigned(server);
+    backend.take(server);
     backend.counters.lbTotal++;
     server.counters.lbTotal++;
     sessionOpened(backend.counters);
@@ -442,14 +391,14 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
     const server = this.server!;
     backend.counters.errConn++;
     server.counters.errConn++;
+    this.releaseServer();
     const retries = backend.config.retries;
-    const redispatch = backend.config.redispatch && this.attempts + 1 === retries;
-    // A retry on the same server keeps its slot (a waiter must not take it meanwhile).
-    this.releaseServer(this.attempts < retries && !redispatch);
     if (this.attempts++ >= retries) return this.sendLocal(503, !this.reqDone);
     backend.counters.retries++;
     server.counters.retries++;
-    if (redispatch) {
+    this.tx.retries++;
+    if (backend.config.redispatch && this.attempts === retries) {
+      this.tx.redispatched = true;
       backend.counters.redispatches++;
       server.counters.redispatches++;
       this.retryServer = undefined;
@@ -462,6 +411,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
     up.owner = this;
     up.uses++;
     this.up = up;
+    this.tx.connAt = Date.now();
     this.state = ST_EXCHANGE;
     this.resInHead = true;
     this.resStarted = false;
@@ -550,6 +500,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
     const res = this.res;
     const status = res.status;
     const backend = this.backend!;
+    this.tx.resAt = Date.now();
     const mode =
       this.isHead || status === 204 || status === 304
         ? BODY_NONE
@@ -570,7 +521,6 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
       if (a === null || b === null) return;
       extras = a + b;
     }
-    if (backend.config.cookie) extras += responseCookie(backend.config.cookie, this.server!, this.cookieReq!, res);
     this.closeAfter =
       this.closeAfter || !this.clientKeepAlive || this.worker.draining || mode === BODY_CLOSE || !this.reqDone;
     if (this.closeAfter) extras += 'Connection: close\r\n';
@@ -608,7 +558,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
           this.fe.counters.deniedResp++;
           this.backend!.counters.deniedResp++;
           this.dropUpstream();
-          this.sendLocal(502, true);
+          this.sendLocal(502, true, 'PH');
           return null;
         case 'redirect-location':
         case 'redirect-prefix':
@@ -642,6 +592,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
     countStatus(this.fe.counters, 101);
     countStatus(this.backend!.counters, 101);
     countStatus(this.server!.counters, 101);
+    this.tx.resAt = Date.now();
     this.state = ST_TUNNEL;
     this.srvDeadline = 0;
     this.cliDeadline = this.worker.now() + this.tunnelTimeout();
@@ -702,13 +653,14 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
     if (this.resStarted) {
       this.backend!.counters.srvAborts++;
       this.server!.counters.srvAborts++;
-      return this.abortBoth();
+      return this.abortBoth('SD');
     }
     this.dropUpstream();
     this.sendLocal(502, true);
   }
 
   private finishExchange(): void {
+    this.tx.end('--', this.res.status, this.backend);
     const up = this.up;
     this.up = null;
     this.srvDeadline = 0;
@@ -748,14 +700,21 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
     this.server!.counters.bytesIn += n;
   }
 
-  /** A response tslb makes itself (errors, deny); closes the client when asked or when it must. */
-  private sendLocal(status: number, close: boolean): void {
+  /**
+   * A response tslb makes itself (errors, deny); closes the client when asked or when it
+   * must. `term`: the log's termination state, derived from the status when ''.
+   */
+  private sendLocal(status: number, close: boolean, term = ''): void {
     const buf = errorResponse(status, this.fe.config.errorFiles, this.backend?.config.errorFiles);
     countStatus(this.fe.counters, status);
     if (this.backend) countStatus(this.backend.counters, status);
-    if (!buf) return this.closeClient();
+    if (!buf) {
+      this.tx.end(term, status, this.backend);
+      return this.closeClient();
+    }
     this.fe.counters.bytesOut += buf.length;
     this.sock.write(buf);
+    this.tx.end(term, status, this.backend);
     // Built-in 4xx/5xx without `Connection: close` keep the connection; errorfiles have no known framing.
     const keep = !close && this.clientKeepAlive && !this.worker.draining && !this.clientEnded && this.reqDone && isDefaultResponse(buf);
     this.endLocal(keep);
@@ -767,6 +726,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
     const buf = redirectResponse(code, location, close);
     this.fe.counters.bytesOut += buf.length;
     this.sock.write(buf);
+    this.tx.end('LR', code, this.backend);
     this.endLocal(!close);
   }
 
@@ -795,7 +755,9 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
     this.sock.end();
   }
 
-  private abortBoth(): void {
+  /** Cut both sides mid-exchange; `term` is the log's termination state. */
+  private abortBoth(term: string): void {
+    if (this.tx.open) this.tx.end(term, this.tx.resAt ? this.res.status : -1, this.backend);
     this.dropUpstream();
     this.releaseServer();
     this.state = ST_CLOSED;
@@ -810,16 +772,11 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
     up.socket.destroy();
   }
 
-  /** Done with the server (or the queue); `keepSlot` for a retry on the same server. */
-  private releaseServer(keepSlot = false): void {
-    if (this.awaitingSlot) {
-      this.awaitingSlot = false;
-      this.backend!.cancelWait(this);
-    }
+  private releaseServer(): void {
     const s = this.server;
     if (!s) return;
     this.server = null;
-    if (!keepSlot) this.backend!.release(s);
+    this.backend!.release(s);
     this.backend!.counters.sessCur--;
     s.counters.sessCur--;
   }
@@ -832,7 +789,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
         return this.sendLocal(504, true);
       }
       this.backend!.counters.srvAborts++;
-      return this.abortBoth();
+      return this.abortBoth('sD');
     }
     if (this.cliDeadline && now >= this.cliDeadline) {
       this.cliDeadline = 0;
@@ -844,7 +801,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
             this.dropUpstream();
             return this.reject(408);
           }
-          return this.abortBoth();
+          return this.abortBoth('cD');
         default:
           // idle keep-alive, tunnel, or a closing client that does not read
           this.dropUpstream();
