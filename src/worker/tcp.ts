@@ -14,7 +14,7 @@ import type { BalanceKey } from '../balance/balancer';
 import type { SampleContext } from '../rules/context';
 import type { ConnectionInfo, WorkerContext } from './connection';
 import { sessionOpened } from './counters';
-import type { BackendRuntime, FrontendRuntime, ServerRuntime } from './runtime';
+import type { BackendRuntime, FrontendRuntime, QueueEntry, ServerRuntime, SlotWaiter } from './runtime';
 import { connectUpstream } from './upstream';
 import { TcpTransaction } from '../log/transaction';
 
@@ -80,8 +80,12 @@ interface SessionSocket extends net.Socket {
   tcpSession?: TcpSession;
 }
 
-class TcpSession {
+class TcpSession implements SlotWaiter {
   readonly key: BalanceKey;
+  // Queueing (src/worker/runtime.ts) and `stick on` (./stick.ts).
+  queueEntry: QueueEntry | null = null;
+  awaitingSlot = false;
+  stickKey: string | undefined;
   server: SessionSocket | undefined;
   /** Server currently holding a slot (take/release) for this session. */
   srv: ServerRuntime | undefined;
@@ -106,11 +110,42 @@ class TcpSession {
     this.onUpstream = (err, socket) => this.connected(err, socket);
   }
 
-  /** Pick a server (avoiding `avoid` on redispatch) and connect to it. */
+  /** Get a server slot (avoiding `avoid` on redispatch; the stick-table's server first) and connect. */
   dispatch(avoid: ServerRuntime | undefined): void {
     const be = this.be;
-    const srv = be.pick(this.key, avoid);
+    let forced: ServerRuntime | undefined;
+    if (be.stick && !avoid) {
+      this.stickKey ??= be.stick.key(new ConnectionSampleContext(this.info, this.fe.name));
+      const s = this.stickKey === undefined ? undefined : be.stick.lookup(this.stickKey);
+      if (s && s.persistable) forced = s;
+    }
+    const srv = be.acquire(this.key, avoid, forced, this);
+    if (srv === null) {
+      this.awaitingSlot = true;
+      return;
+    }
     if (!srv) return this.abort('SC');
+    this.dispatched(srv, avoid);
+  }
+
+  slotGranted(srv: ServerRuntime): void {
+    if (!this.awaitingSlot || this.clientClosed) {
+      this.be.release(srv);
+      return;
+    }
+    this.awaitingSlot = false;
+    this.dispatched(srv, undefined);
+  }
+
+  /** `timeout queue` expired: close the client. */
+  queueTimedOut(): void {
+    this.awaitingSlot = false;
+    this.abort('sQ');
+  }
+
+  private dispatched(srv: ServerRuntime, avoid: ServerRuntime | undefined): void {
+    const be = this.be;
+    if (this.stickKey !== undefined) be.stick!.store(this.stickKey, srv);
     if (avoid && srv !== avoid) {
       this.tx.redispatched = true;
       be.counters.redispatches++;
@@ -124,12 +159,12 @@ class TcpSession {
     this.attempt(srv);
   }
 
+  /** Connect to `srv`, whose slot this session holds. */
   attempt(srv: ServerRuntime): void {
     this.retryTimer = undefined;
-    if (this.clientClosed) return this.finish();
-    this.be.take(srv);
     this.srv = srv;
     this.tx.assigned(srv);
+    if (this.clientClosed) return this.finish();
     this.connecting = true;
     connectUpstream(srv, this.info, this.be.config.timeouts.connect, this.onUpstream);
   }
@@ -170,18 +205,21 @@ class TcpSession {
 
   connectFailed(srv: ServerRuntime): void {
     const be = this.be;
-    be.release(srv);
-    this.srv = undefined;
     const retries = be.config.retries;
     this.failures++;
+    // The last retry goes to another server with `option redispatch`; a server that
+    // became unusable meanwhile is never retried. A retry on the same server keeps its slot.
+    const elsewhere = this.failures > retries || (be.config.redispatch && this.failures === retries) || !srv.usable;
+    if (elsewhere) {
+      be.release(srv);
+      this.srv = undefined;
+    }
     if (this.failures > retries) {
       be.counters.errConn++;
       srv.counters.errConn++;
       return this.abort('SC');
     }
-    // The last retry goes to another server with `option redispatch`; a server that
-    // became unusable meanwhile is never retried.
-    if ((be.config.redispatch && this.failures === retries) || !srv.usable) return this.dispatch(srv);
+    if (elsewhere) return this.dispatch(srv);
     be.counters.retries++;
     srv.counters.retries++;
     srv.counters.lbTotal++;
@@ -203,6 +241,10 @@ class TcpSession {
     if (this.server && !this.serverClosed) return;
     this.finished = true;
     this.tx.end(this.be, this.client, this.failures);
+    if (this.awaitingSlot) {
+      this.awaitingSlot = false;
+      this.be.cancelWait(this);
+    }
     this.fe.counters.sessCur--;
     this.be.counters.sessCur--;
     const srv = this.srv;
@@ -288,8 +330,8 @@ function closedCleanly(socket: net.Socket, hadError: boolean): boolean {
 function onClientClose(this: SessionSocket, hadError: boolean): void {
   const s = this.tcpSession!;
   s.clientClosed = true;
-  // Gone before a server connection: while connecting or waiting to retry.
-  if (!s.server) s.tx.fail('CC');
+  // Gone before a server connection: while connecting (or waiting to retry), or queued.
+  if (!s.server) s.tx.fail(s.awaitingSlot ? 'CQ' : 'CC');
   if (s.retryTimer) {
     clearTimeout(s.retryTimer);
     s.retryTimer = undefined;

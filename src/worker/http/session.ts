@@ -18,7 +18,7 @@
  * Timeouts use the coarse worker clock and one sweep timer for all sessions.
  */
 import type * as net from 'node:net';
-import type { BackendRuntime, FrontendRuntime, ServerRuntime } from '../runtime';
+import type { BackendRuntime, FrontendRuntime, QueueEntry, ServerRuntime, SlotWaiter } from '../runtime';
 import type { ConnectionInfo, WorkerContext } from '../connection';
 import { connectUpstream } from '../upstream';
 import { countStatus, sessionOpened } from '../counters';
@@ -29,6 +29,7 @@ import { errorResponse, isDefaultResponse, redirectResponse } from '../../http1/
 import { parkIdle, sweepIdle, takeIdle, Upstream, type UpstreamOwner } from './pool';
 import { forwardForExcepted, HttpBalanceKey, HttpSampleContext, rulesOf, type CompiledRule } from './rules';
 import { HttpTransaction } from '../../log/transaction';
+import { requestCookie, responseCookie, type CookieRequest } from './persistence';
 
 const ST_IDLE = 0; // between requests (keep-alive)
 const ST_HEAD = 1; // reading a request head
@@ -62,7 +63,7 @@ export function handleHttpConnection(socket: net.Socket, fe: FrontendRuntime, in
   new HttpSession(socket, fe, info, worker);
 }
 
-class HttpSession implements UpstreamOwner {
+class HttpSession implements UpstreamOwner, SlotWaiter {
   private state = ST_HEAD;
   /** Client bytes received but not yet consumed (partial head, pipelined requests). */
   private pending: Buffer | null = null;
@@ -86,6 +87,13 @@ class HttpSession implements UpstreamOwner {
   private attempts = 0;
   private retryServer: ServerRuntime | undefined;
   private avoid: ServerRuntime | undefined;
+  // Queueing and persistence (src/worker/runtime.ts, ./persistence.ts, ../stick.ts).
+  queueEntry: QueueEntry | null = null;
+  private awaitingSlot = false;
+  /** The server persistence names for this request (cookie or stick table). */
+  private forced: ServerRuntime | undefined;
+  private stickKey: string | undefined;
+  private cookieReq: CookieRequest | undefined;
 
   private clientKeepAlive = true;
   private closeAfter = false;
@@ -247,6 +255,7 @@ class HttpSession implements UpstreamOwner {
       extras += r;
     }
     extras += this.forwardedHeaders(backend);
+    extras += this.persistence(backend);
     if (this.isUpgrade) extras += 'Connection: upgrade\r\n';
     else if (req.versionMinor === 0) extras += 'Connection: keep-alive\r\n';
     this.reqHead = buildHead(req, extras);
@@ -296,6 +305,28 @@ class HttpSession implements UpstreamOwner {
         case 'del-header':
           this.req.dropNamed(r.name);
           break;
+      }
+    }
+    return extras;
+  }
+
+  /** The server a persistence cookie or stick-table entry names; returns Cookie lines to forward. */
+  private persistence(backend: BackendRuntime): string {
+    this.forced = undefined;
+    this.stickKey = undefined;
+    this.cookieReq = undefined;
+    let extras = '';
+    if (backend.config.cookie) {
+      this.cookieReq = requestCookie(backend, this.req);
+      this.forced = this.cookieReq.server;
+      extras = this.cookieReq.extras;
+    }
+    const stick = backend.stick;
+    if (stick) {
+      this.stickKey = stick.key(this.ctx);
+      if (!this.forced && this.stickKey !== undefined) {
+        const s = stick.lookup(this.stickKey);
+        if (s && s.persistable) this.forced = s;
       }
     }
     return extras;
@@ -362,11 +393,38 @@ class HttpSession implements UpstreamOwner {
   // ------------------------------------------------------------ server side
   private connect(): void {
     const backend = this.backend!;
-    const server = this.retryServer ?? backend.pick(this.key, this.avoid);
+    // A retry on the same server kept its slot.
+    if (this.retryServer) return this.useServer(this.retryServer);
+    const server = backend.acquire(this.key, this.avoid, this.avoid ? undefined : this.forced, this);
+    if (server === null) {
+      this.awaitingSlot = true;
+      return;
+    }
     if (!server) return this.sendLocal(503, !this.reqDone);
+    this.useServer(server);
+  }
+
+  slotGranted(server: ServerRuntime): void {
+    if (!this.awaitingSlot) {
+      // The request went away while the grant was on its way.
+      server.backend.release(server);
+      return;
+    }
+    this.awaitingSlot = false;
+    this.useServer(server);
+  }
+
+  queueTimedOut(): void {
+    this.awaitingSlot = false;
+    this.sendLocal(503, !this.reqDone);
+  }
+
+  /** The slot on `server` is held: count it, remember it for stick-on, connect. */
+  private useServer(server: ServerRuntime): void {
+    const backend = this.backend!;
     this.server = server;
     this.tx.assigned(server);
-    backend.take(server);
+    if (this.stickKey !== undefined) backend.stick!.store(this.stickKey, server);
     backend.counters.lbTotal++;
     server.counters.lbTotal++;
     sessionOpened(backend.counters);
@@ -391,13 +449,15 @@ class HttpSession implements UpstreamOwner {
     const server = this.server!;
     backend.counters.errConn++;
     server.counters.errConn++;
-    this.releaseServer();
     const retries = backend.config.retries;
+    const redispatch = backend.config.redispatch && this.attempts + 1 === retries;
+    // A retry on the same server keeps its slot (a waiter must not take it meanwhile).
+    this.releaseServer(this.attempts < retries && !redispatch);
     if (this.attempts++ >= retries) return this.sendLocal(503, !this.reqDone);
     backend.counters.retries++;
     server.counters.retries++;
     this.tx.retries++;
-    if (backend.config.redispatch && this.attempts === retries) {
+    if (redispatch) {
       this.tx.redispatched = true;
       backend.counters.redispatches++;
       server.counters.redispatches++;
@@ -521,6 +581,7 @@ class HttpSession implements UpstreamOwner {
       if (a === null || b === null) return;
       extras = a + b;
     }
+    if (backend.config.cookie) extras += responseCookie(backend.config.cookie, this.server!, this.cookieReq!, res);
     this.closeAfter =
       this.closeAfter || !this.clientKeepAlive || this.worker.draining || mode === BODY_CLOSE || !this.reqDone;
     if (this.closeAfter) extras += 'Connection: close\r\n';
@@ -772,11 +833,16 @@ class HttpSession implements UpstreamOwner {
     up.socket.destroy();
   }
 
-  private releaseServer(): void {
+  /** Done with the server (or the queue); `keepSlot` for a retry on the same server. */
+  private releaseServer(keepSlot = false): void {
+    if (this.awaitingSlot) {
+      this.awaitingSlot = false;
+      this.backend!.cancelWait(this);
+    }
     const s = this.server;
     if (!s) return;
     this.server = null;
-    this.backend!.release(s);
+    if (!keepSlot) this.backend!.release(s);
     this.backend!.counters.sessCur--;
     s.counters.sessCur--;
   }
