@@ -97,7 +97,8 @@ class Entry {
     const c = server.check;
     this.checked = c.enabled;
     this.max = c.rise + c.fall - 1;
-    this.health = c.rise;
+    // Checked servers start fully UP and need `fall` failures to go DOWN (the issue's decision, HAProxy's init-state fully-up).
+    this.health = this.max;
     this.checkStatus = this.checked ? 'INI' : '';
     this.admin = server.disabled ? 'maint' : 'ready';
     this.weight = server.weight;
