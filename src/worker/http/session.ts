@@ -398,6 +398,9 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
     const server = backend.acquire(this.key, this.avoid, this.avoid ? undefined : this.forced, this);
     if (server === null) {
       this.awaitingSlot = true;
+      // Requests ahead of this one, for the log's %sq/%bq.
+      this.tx.srvQueue = this.queueEntry ? this.queueEntry.server.queued - 1 : 0;
+      this.tx.backendQueue = backend.queued - 1;
       return;
     }
     if (!server) return this.sendLocal(503, !this.reqDone);
@@ -416,7 +419,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
 
   queueTimedOut(): void {
     this.awaitingSlot = false;
-    this.sendLocal(503, !this.reqDone);
+    this.sendLocal(503, !this.reqDone, 'sQ');
   }
 
   /** The slot on `server` is held: count it, remember it for stick-on, connect. */
