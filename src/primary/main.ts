@@ -30,8 +30,12 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
 
   // Health checks run here; every state change reaches the serving workers at once.
   let health: HealthMonitor;
-  const newMonitor = (m: Model) =>
-    new HealthMonitor(m, log, (updates) => supervisor.broadcast({ type: 'servers', updates }));
+  const newMonitor = (m: Model) => {
+    const monitor = new HealthMonitor(m, log, (updates) => supervisor.broadcast({ type: 'servers', updates }));
+    // "N sessions active" in state-change messages, from the workers' counters.
+    monitor.setSessionSource((b, s) => observability.stats.server(b, s)?.cur ?? 0);
+    return monitor;
+  };
   health = newMonitor(model);
   const supervisor: Supervisor = new Supervisor({
     files: opts.files,
