@@ -45,13 +45,26 @@ export function frontendLog(fe: Frontend, global: Global): FrontendLog | null {
     }
     l = {
       render,
-      sink: accessLogSink(global.accessLog),
+      sink: sinkFor(global.accessLog),
       dontLogNull: fe.log.dontLogNull,
       separateErrors: fe.options.includes('log-separate-errors'),
     };
   }
   frontendLogs.set(fe, l);
   return l;
+}
+
+/**
+ * The config check refuses a bad destination (accessLogDestinationError); should one
+ * reach a worker anyway, it logs to stdout rather than fail every connection.
+ */
+function sinkFor(dest: string): AccessLogSink {
+  try {
+    return accessLogSink(dest);
+  } catch (err) {
+    process.stderr.write(`tslb: ${(err as Error).message}; access logs go to stdout\n`);
+    return accessLogSink('stdout');
+  }
 }
 
 /** Rendering is synchronous, so one scratch entry per process serves every line. */
