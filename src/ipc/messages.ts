@@ -30,6 +30,8 @@ export type PrimaryToWorker =
     }
   | { type: 'drain'; gracePeriod: number }
   | { type: 'servers'; updates: ServerStateUpdate[] }
+  /** Reopen access-log files (logrotate moved them): SIGUSR1 to the primary. */
+  | { type: 'reopen-logs' }
   /** Load the other workers of this generation place on servers, by `backend/server`. */
   | { type: 'peer-load'; active: Record<string, number> }
   /** maxconn slots of `backend/server` leased to this worker; keep at most `keep` while others wait (-1: all). */

@@ -96,6 +96,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
       void supervisor.reload();
     };
     process.on('SIGHUP', () => reload('SIGHUP'));
+    // logrotate: workers reopen their access-log files.
+    process.on('SIGUSR1', () => supervisor.sendAll({ type: 'reopen-logs' }));
     process.on('SIGUSR2', () => reload('SIGUSR2'));
   });
   log.info({ event: 'stopped' }, 'all workers stopped');

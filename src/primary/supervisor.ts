@@ -134,6 +134,11 @@ export class Supervisor {
     for (const [w, r] of this.records) if (r.generation === this.current && r.ready && w.isConnected()) w.send(msg);
   }
 
+  /** Send a message to every live worker, draining generations included (they still log). */
+  sendAll(msg: PrimaryToWorker): void {
+    for (const w of this.records.keys()) if (w.isConnected()) w.send(msg);
+  }
+
   workerPids(): number[] {
     return [...this.records.keys()].map((w) => w.process.pid!).filter(Boolean);
   }

@@ -10,6 +10,7 @@ import { dropPrivileges } from '../primary/privileges';
 import type { WorkerContext } from './connection';
 import { startListeners } from './listeners';
 import { closeIdleUpstreams } from './http/pool';
+import { reopenAccessLogs } from '../log/access-sink';
 import { startCounterReports } from './report';
 import { applyPeerLoad, startLoadReports } from './load-share';
 import { Runtime } from './runtime';
@@ -120,6 +121,9 @@ function main(): void {
         break;
       case 'servers':
         worker.runtime?.applyStates(m.updates);
+        break;
+      case 'reopen-logs':
+        reopenAccessLogs();
         break;
       case 'peer-load':
         if (worker.runtime) applyPeerLoad(worker.runtime, m.active);
