@@ -89,12 +89,18 @@ describe('Prometheus exporter', () => {
     assert.match(r.body, /^tslb_server_status\{proxy="be_tcp",server="s1",state="DOWN"\} 0$/m);
     assert.match(r.body, /^tslb_server_status\{proxy="be_tcp",server="s1",state="UP"\} 1$/m);
     assert.match(r.body, /^tslb_server_limit_sessions\{proxy="be_tcp",server="s1"\} 12$/m);
-    assert.match(r.body, /^tslb_server_limit_sessions\{proxy="be_tcp",server="s2"\} (NaN|Nan)$/m);
+    assert.match(r.body, /^tslb_server_limit_sessions\{proxy="be_tcp",server="s2"\} NaN$/m);
     assert.match(r.body, /^tslb_server_queue_limit\{proxy="be_tcp",server="s1"\} 10$/m);
     assert.match(r.body, /^tslb_server_loadbalanced_total\{proxy="be_tcp",server="s1"\} 3$/m);
     assert.match(r.body, /^tslb_backend_http_responses_total\{proxy="be_tcp",code="4xx"\} 0$/m);
     assert.match(r.body, /^tslb_process_connections_total 5$/m);
     assert.match(r.body, /^tslb_node_process_cpu_seconds_total /m);
+    // Transaction timers: a summary per backend/server, and promex's averages.
+    assert.match(r.body, /^# TYPE tslb_backend_total_time_seconds summary$/m);
+    assert.match(r.body, /^tslb_backend_total_time_seconds_count\{proxy="be_tcp"\} 5$/m);
+    assert.match(r.body, /^tslb_backend_total_time_seconds_sum\{proxy="be_tcp"\} [0-9.e-]+$/m);
+    assert.match(r.body, /^tslb_server_connect_time_seconds_count\{proxy="be_tcp",server="s1"\} 3$/m);
+    assert.match(r.body, /^tslb_backend_max_total_time_seconds\{proxy="be_tcp"\} [0-9.e-]+$/m);
   });
 
   it('promtool check metrics reports nothing on the default output', { skip: !hasPromtool && 'promtool not installed (Debian package prometheus)' }, async () => {
@@ -134,15 +140,16 @@ describe('Prometheus exporter', () => {
       info: () => buildInfo({ model, stats, health: [], now: Date.now() }, { startedAt: Date.now(), workers: 1, stopping: false }, '0.1.0'),
     };
     const exp = new PrometheusExporter({ address: '127.0.0.1', port: 0, uri: '/metrics', prefix: 'haproxy' }, view, '0.1.0');
-    const text = (await exp.render(''))!;
+    const text = (await exp.render(''))!.toString();
     assert.match(text, /^haproxy_frontend_current_sessions\{proxy="fe_tcp"\} 0$/m);
     assert.match(text, /^haproxy_server_weight\{proxy="be_tcp",server="s1"\} 1$/m);
     assert.doesNotMatch(text, /^tslb_/m);
   });
 
   // The budget is 50 ms of CPU on an idle core; CI runners and this shared machine are
-  // loaded, so the test measures CPU time (not wall time) and allows 4x headroom.
-  it('a scrape of 100 backends x 10 servers is cheap', { todo: 'measured ~300 ms CPU: prom-client formats ~60k samples one by one; needs a direct exposition writer' }, async () => {
+  // loaded, so the test measures CPU time (not wall time), keeps the best of 5 and
+  // allows 2x headroom.
+  it('a scrape of 100 backends x 10 servers is cheap', async () => {
     const base = tcpModel([server('s', 1)]);
     const model: Model = { ...base, backends: [] };
     for (let b = 0; b < 100; b++) {
@@ -158,15 +165,17 @@ describe('Prometheus exporter', () => {
       info: () => buildInfo({ model, stats, health: [], now: Date.now() }, { startedAt: Date.now(), workers: 1, stopping: false }, '0.1.0'),
     };
     const exp = new PrometheusExporter({ address: '127.0.0.1', port: 0, uri: '/metrics', prefix: 'tslb' }, view, '0.1.0');
-    await exp.render('');
+    // Warm the JIT as a long-running exporter is, then keep the best of 5.
+    for (let i = 0; i < 15; i++) await exp.render('');
     const times: number[] = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 5; i++) {
       const t0 = process.cpuUsage();
       await exp.render('');
       const t = process.cpuUsage(t0);
       times.push((t.user + t.system) / 1000);
     }
     const best = Math.min(...times);
-    assert.ok(best < 200, `scrape took ${best.toFixed(1)} ms of CPU`);
+    assert.ok(best < 100, `scrape took ${best.toFixed(1)} ms of CPU`);
+    console.log(`# scrape of 100x10: best ${best.toFixed(1)} ms CPU of ${times.map((t) => t.toFixed(1)).join(', ')}`);
   });
 });

@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import type { Backend, Model, Server } from '../config/model';
 import type { CounterReport } from '../ipc/messages';
 import type { Counters } from '../worker/counters';
-import { COUNTER_KEYS } from '../worker/report';
+import { COUNTER_KEYS, GAUGE_KEYS } from '../worker/report';
 
 /** A server's health and administrative state, as the health monitor (src/primary/health.ts) reports it. */
 export interface ServerHealthView {
@@ -40,6 +40,18 @@ export interface ServerHealthView {
 const N = COUNTER_KEYS.length;
 const IDX = Object.fromEntries(COUNTER_KEYS.map((k, i) => [k, i])) as Record<keyof Counters, number>;
 
+/** The transaction timers: queue, connect, response, total (HAProxy qtime/ctime/rtime/ttime). */
+export const TIMERS = ['qtime', 'ctime', 'rtime', 'ttime'] as const;
+export type Timer = (typeof TIMERS)[number];
+const TIMER_SUM = TIMERS.map((t) => IDX[`${t}Sum`]);
+const TIMER_COUNT = TIMERS.map((t) => IDX[`${t}Count`]);
+const TIMER_MAX = TIMERS.map((t) => IDX[`${t}Max`]);
+const TIMER_MAX_GAUGE = TIMERS.map((t) => GAUGE_KEYS.has(`${t}Max`));
+/** Values that are not summed into totals: the session gauges and the per-worker timer maxima. */
+const NOT_SUMMED = new Set([IDX.sessCur, IDX.sessMax, ...TIMER_MAX]);
+/** HAProxy averages timers over the last 1024 samples (swrate). */
+const AVG_WINDOW = 1024;
+
 /** One frontend, backend or server, summed over workers. */
 export class ObjectStats {
   /** Accumulated deltas (the gauge slots stay 0: see current/max). */
@@ -55,12 +67,19 @@ export class ObjectStats {
   reqRateMax = 0;
   /** Epoch ms of the last new session (0: never). */
   lastSession = 0;
+  /** Per timer (TIMERS order): sliding average and maximum, in ms. */
+  readonly timeAvg = new Float64Array(TIMERS.length);
+  readonly timeMax = new Float64Array(TIMERS.length);
+  /** Each worker's own timer maxima, absolute (they may arrive as deltas). */
+  private readonly workerTimeMax = new Map<number, Float64Array>();
   private prevSess = 0;
   private prevReq = 0;
 
   get(key: keyof Counters): number {
     if (key === 'sessCur') return this.cur;
     if (key === 'sessMax') return this.max;
+    const t = TIMER_MAX.indexOf(IDX[key]);
+    if (t >= 0) return this.timeMax[t];
     return this.totals[IDX[key]];
   }
 
@@ -71,8 +90,9 @@ export class ObjectStats {
   }
 
   apply(pid: number, values: number[], now: number): void {
-    for (let i = 0; i < N && i < values.length; i++) if (i !== IDX.sessCur && i !== IDX.sessMax) this.totals[i] += values[i];
+    for (let i = 0; i < N && i < values.length; i++) if (!NOT_SUMMED.has(i)) this.totals[i] += values[i];
     if (values[IDX.sessTotal] > 0) this.lastSession = now;
+    this.applyTimers(pid, values);
     this.current.set(pid, values[IDX.sessCur]);
     // A higher per-worker max means a peak happened since the last report: its size is
     // that worker's peak plus what the others have now.
@@ -82,11 +102,28 @@ export class ObjectStats {
     if (candidate > this.max) this.max = candidate;
   }
 
+  private applyTimers(pid: number, values: number[]): void {
+    let own = this.workerTimeMax.get(pid);
+    if (!own) this.workerTimeMax.set(pid, (own = new Float64Array(TIMERS.length)));
+    for (let t = 0; t < TIMERS.length; t++) {
+      const m = values[TIMER_MAX[t]] ?? 0;
+      own[t] = TIMER_MAX_GAUGE[t] ? m : own[t] + m;
+      if (own[t] > this.timeMax[t]) this.timeMax[t] = own[t];
+      const count = values[TIMER_COUNT[t]] ?? 0;
+      if (count <= 0) continue;
+      const seen = this.totals[TIMER_COUNT[t]];
+      // Exact mean until the window is full, then move toward each report's mean by its weight.
+      if (seen <= AVG_WINDOW) this.timeAvg[t] = this.totals[TIMER_SUM[t]] / seen;
+      else this.timeAvg[t] += Math.min(1, count / AVG_WINDOW) * (values[TIMER_SUM[t]] / count - this.timeAvg[t]);
+    }
+  }
+
   /** Once a second: per-second rates, and forget workers that are gone. */
   tick(live: ReadonlySet<number>): void {
     for (const pid of this.current.keys()) if (!live.has(pid)) {
       this.current.delete(pid);
       this.workerMax.delete(pid);
+      this.workerTimeMax.delete(pid);
     }
     const sess = this.totals[IDX.sessTotal];
     const req = this.totals[IDX.reqTotal];
@@ -103,8 +140,11 @@ export class ObjectStats {
     this.max = this.cur;
     this.rateMax = 0;
     this.reqRateMax = 0;
+    // Workers report a timer maximum again only when they see a higher one.
+    this.timeMax.fill(0);
     if (!all) return;
     this.totals.fill(0);
+    this.timeAvg.fill(0);
     this.prevSess = 0;
     this.prevReq = 0;
     this.lastSession = 0;
@@ -290,7 +330,7 @@ export function buildRows(src: StatsSources): StatRow[] {
         row(0, name, 'FRONTEND', p.iid, 0, common(o, now), {
           status: 'OPEN', slim, type: 0, mode: p.fe.mode,
           req_rate: o.reqRate, req_rate_max: o.reqRateMax,
-          conn_rate: o.rate, conn_rate_max: o.rateMax, conn_tot: o.get('sessTotal'),
+          conn_rate: o.rate, conn_rate_max: o.rateMax, conn_tot: o.get('connTotal'),
           intercepted: 0, dcon: 0, dses: 0, wrew: 0, cache_lookups: 0, cache_hits: 0, eint: 0,
           ereq: o.get('errReq'), econ: undefined, eresp: undefined, wretr: undefined, wredis: undefined,
           cli_abrt: undefined, srv_abrt: undefined, lastsess: undefined, lbtot: undefined, qcur: undefined, qmax: undefined,
@@ -315,7 +355,8 @@ function common(o: ObjectStats, now: number): Record<string, StatValue> {
     req_tot: o.get('reqTotal'), cli_abrt: o.get('cliAborts'), srv_abrt: o.get('srvAborts'),
     comp_in: 0, comp_out: 0, comp_byp: 0, comp_rsp: 0,
     lastsess: o.lastSession ? Math.floor((now - o.lastSession) / 1000) : -1,
-    qtime: 0, ctime: 0, rtime: 0, ttime: 0, qtime_max: 0, ctime_max: 0, rtime_max: 0, ttime_max: 0,
+    qtime: Math.round(o.timeAvg[0]), ctime: Math.round(o.timeAvg[1]), rtime: Math.round(o.timeAvg[2]), ttime: Math.round(o.timeAvg[3]),
+    qtime_max: o.timeMax[0], ctime_max: o.timeMax[1], rtime_max: o.timeMax[2], ttime_max: o.timeMax[3],
   };
 }
 
