@@ -3,6 +3,8 @@
  * syntaxes inside strings, reads referenced files (TLS PEMs, errorfiles, CA
  * bundles) so the model is self-contained, and runs the semantic checks.
  */
+import { accessLogDestinationError } from '../log/access-sink';
+import { compileLogFormat } from '../log/access';
 import { readFileSync } from 'node:fs';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -207,8 +209,16 @@ export class ModelBuilder {
       acceptMode: g.accept_mode ?? 'auto',
       bufSize,
       logLevel: g.log_level ?? 'info',
-      accessLog: g.access_log ?? 'stdout',
+      accessLog: this.accessLog(g.access_log),
     };
+  }
+
+  /** Where access logs go: `stdout`, a file path, `udp://host:port` (RFC 3164) or `udp5424://…`. */
+  private accessLog(dest: string | undefined): string {
+    if (dest === undefined) return 'stdout';
+    const err = accessLogDestinationError(dest);
+    if (err) this.diag.error(this.at(['global', 'access_log']), err);
+    return dest;
   }
 
   private defaults(): void {
@@ -304,6 +314,9 @@ export class ModelBuilder {
         log.format = 'custom';
         log.template = dl.format;
       }
+    }
+    if (log.format === 'custom' && log.template !== undefined) {
+      for (const err of compileLogFormat(log.template).errors) this.diag.error(this.at([...base, f.log?.format ? 'log' : 'options']), `log-format: ${err}`);
     }
     if (mode === 'tcp' && log.format === 'httplog') {
       this.diag.warn(this.at([...base, f.log?.format ? 'log' : 'options']), 'httplog in a tcp frontend: using tcplog (as HAProxy does)');
