@@ -32,13 +32,13 @@ test('server keywords', () => {
 });
 
 test('server keywords: errors and pending ones', () => {
-  const r = parseServerOptions('chek weight 300 cookie s1 agent-check fall');
+  const r = parseServerOptions('chek weight 300 cookie s1 redir http://x fall');
   assert.equal(r.errors.length, 3);
   assert.match(r.errors[0], /unknown server keyword "chek" \(did you mean "check"\?\)/);
   assert.match(r.errors[1], /weight: must be 0\.\.256/);
   assert.match(r.errors[2], /"fall" needs 1 argument/);
-  // cookie is implemented (session persistence), agent-check is carried as pending.
-  assert.deepEqual(r.pending.map((p) => p.area), ['health checks (agent-check)']);
+  // cookie is implemented (session persistence); redir is carried as pending.
+  assert.deepEqual(r.pending.map((p) => p.area), ['http rules (redir)']);
   assert.equal(r.values.cookie, 's1');
 });
 
