@@ -1,15 +1,17 @@
 /**
  * Server maxconn, queueing (`timeout queue`, `maxqueue`), weight 0 and slowstart,
  * through a real tslb with one and with two workers (maxconn slots leased from
- * the primary), and the slowstart ramp on the runtime objects.
+ * the primary), http and tcp, and the slowstart ramp on the runtime objects.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { request } from 'undici';
 import { freePort, startTslb, tempDir } from './helpers/tslb';
-import { startHttpBackend, type HttpBackend } from './helpers/backends';
+import { startEchoBackend, startHttpBackend, type HttpBackend } from './helpers/backends';
 import { loadConfig } from '../src/config/load';
 import { Runtime } from '../src/worker/runtime';
 
@@ -199,4 +201,51 @@ backends:
   assert.ok(seen.some((w) => w > 10 && w < 100), `passes through intermediate weights: ${seen}`);
   assert.equal(a.weight, 100, `back at full weight after the period: ${seen}`);
   assert.equal(be.byName.get('b')!.weight, 100);
+});
+
+test('tcp: maxconn 1 holds the second connection until the first closes; timeout queue closes a waiting one', async () => {
+  const echo = await startEchoBackend();
+  cleanups.push(() => echo.close());
+  const port = await freePort();
+  const p = await startTslb(`
+global: { workers: 2, accept_mode: rr }
+frontends:
+  - { name: tcpin, mode: tcp, binds: ["127.0.0.1:${port}"], default_backend: echo }
+backends:
+  - name: echo
+    mode: tcp
+    timeouts: { queue: 600ms }
+    servers:
+      - { name: e1, address: 127.0.0.1, port: ${echo.port}, maxconn: 1 }
+`);
+  cleanups.push(() => p.stop());
+  const open = async () => {
+    const s = net.connect(port, '127.0.0.1');
+    await once(s, 'connect');
+    let data = '';
+    s.on('data', (d) => (data += d));
+    const closed = once(s, 'close').then(() => Date.now());
+    s.on('error', () => undefined);
+    return { s, data: () => data, closed };
+  };
+  const first = await open();
+  first.s.write('a');
+  for (let i = 0; i < 50 && first.data() !== 'a'; i++) await sleep(10);
+  assert.equal(first.data(), 'a');
+  const second = await open();
+  second.s.write('b');
+  await sleep(200);
+  assert.equal(second.data(), '', 'queued: nothing reaches the server yet');
+  first.s.end();
+  for (let i = 0; i < 50 && second.data() !== 'b'; i++) await sleep(10);
+  assert.equal(second.data(), 'b', 'served once the first connection is gone');
+  // Now the second holds the slot: a third waits past timeout queue and is closed unserved.
+  const third = await open();
+  third.s.write('c');
+  const started = Date.now();
+  const closedAt = await third.closed;
+  assert.equal(third.data(), '');
+  assert.ok(closedAt - started >= 400 && closedAt - started < 3000, `closed after ${closedAt - started} ms`);
+  second.s.destroy();
+  assert.equal(echo.connections, 2);
 });
