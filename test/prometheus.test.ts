@@ -3,6 +3,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import * as net from 'node:net';
 import pino from 'pino';
 import type { Model } from '../src/config/model';
@@ -127,6 +129,18 @@ describe('Prometheus exporter', () => {
     const minus = await get(port, '/metrics?scope=frontend&metrics=-tslb_frontend_sessions_total');
     assert.doesNotMatch(minus.body, /tslb_frontend_sessions_total/);
     assert.match(minus.body, /tslb_frontend_bytes_in_total/);
+  });
+
+  it('every family the Grafana dashboard queries exists', async () => {
+    const dashboard = readFileSync(path.resolve(__dirname, '../../config/grafana/tslb-dashboard.json'), 'utf8');
+    const used = new Set([...dashboard.matchAll(/\$\{prefix\}_([a-z0-9_]+)/g)].map((m) => `tslb_${m[1]}`));
+    assert.ok(used.size > 20);
+    const body = (await get(port, '/metrics')).body;
+    const families = new Set([...body.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => m[1]));
+    for (const name of used) {
+      const family = families.has(name) ? name : name.replace(/_(sum|count)$/, '');
+      assert.ok(families.has(family), `${name} (dashboard) is not exported`);
+    }
   });
 
   it('prefix haproxy gives the names HAProxy dashboards use', async () => {
