@@ -45,7 +45,10 @@ export class QueueEntry {
     readonly server: ServerRuntime,
     /** Persistence or hashing named this server: no other server may serve it. */
     readonly bound: boolean,
+    /** 0 = no `timeout queue`. */
     readonly deadline: number,
+    /** Arrival order in the backend. */
+    readonly seq: number,
   ) {}
 }
 
@@ -160,6 +163,7 @@ export class BackendRuntime {
   private eligibleNow: ServerRuntime[] = [];
   /** Live waiters in all server queues. */
   queued = 0;
+  private arrived = 0;
   /** Every queue entry in arrival order, for `timeout queue` (one timer per backend). */
   private readonly arrivals = new Fifo<QueueEntry>();
   private queueTimer: NodeJS.Timeout | undefined;
@@ -255,7 +259,7 @@ export class BackendRuntime {
 
   private enqueue(s: ServerRuntime, bound: boolean, waiter: SlotWaiter): null {
     const timeout = this.config.timeouts.queue;
-    const entry = new QueueEntry(waiter, s, bound, timeout > 0 ? Date.now() + timeout : 0);
+    const entry = new QueueEntry(waiter, s, bound, timeout > 0 ? Date.now() + timeout : 0, this.arrived++);
     waiter.queueEntry = entry;
     s.queue.push(entry);
     s.queued++;
@@ -343,7 +347,7 @@ export class BackendRuntime {
       if (!other.queued) continue;
       for (const e of other.queue) {
         if (!e.live || e.bound) continue;
-        if (!best || e.deadline < best.deadline) best = e;
+        if (!best || e.seq < best.seq) best = e;
         break;
       }
     }
