@@ -32,11 +32,12 @@ class FakeHealth {
     const h = this.states.get(`${b}/${s}`);
     if (!h) return 'No such server.';
     f(h);
-    this.proxy().runtime.applyStates([{ backend: b, server: s, up: h.up, admin: h.admin, weight: h.weight }]);
+    this.proxy().runtime.applyStates([{ backend: b, server: s, up: h.up, admin: h.admin, weight: h.weight, maxconn: h.maxconn }]);
     return 'ok';
   }
   setAdmin = (b: string, s: string, a: 'ready' | 'drain' | 'maint') => this.change(b, s, (h) => (h.admin = a));
   setWeight = (b: string, s: string, w: number) => this.change(b, s, (h) => (h.weight = w));
+  setMaxconn = (b: string, s: string, n: number) => this.change(b, s, (h) => (h.maxconn = n));
 }
 
 /** `echo <input> | socat stdio <sock>` (asynchronous: the API under test runs in this process). */
@@ -98,6 +99,7 @@ describe('runtime API', () => {
       health: health.list,
       setAdmin: health.setAdmin,
       setWeight: health.setWeight,
+      setMaxconn: health.setMaxconn,
     });
     await obs.start();
     stopReports = startCounterReports(proxy.runtime, 1, (msg) => obs.onWorkerMessage(process.pid, msg), 50);
@@ -217,9 +219,22 @@ describe('runtime API', () => {
     assert.equal(reload, 1);
   });
 
+  it('set maxconn server reaches the data path and show stat; HAProxy error texts', async () => {
+    assert.equal(await socat(sock, 'set maxconn server be_tcp/s1 5\n'), '\n');
+    assert.equal(proxy.runtime.backends.get('be_tcp')!.byName.get('s1')!.maxconn, 5);
+    const row = (await socat(sock, 'show stat be_tcp 4 1\n')).trim().split('\n')[1].split(',');
+    assert.equal(row[STAT_COLUMNS.indexOf('slim')], '5');
+    assert.equal(await socat(sock, 'set maxconn server be_tcp/s1\n'), 'Require <maxconn>.\n\n');
+    assert.equal(await socat(sock, 'set maxconn server be_tcp/s1 7x\n'), 'Trailing garbage in maxconn string\n\n');
+    assert.equal(await socat(sock, 'set maxconn server be_tcp/nope 7\n'), 'No such server.\n\n');
+    assert.equal(await socat(sock, 'set maxconn server be_tcp/s1 0\n'), '\n');
+    assert.equal(proxy.runtime.backends.get('be_tcp')!.byName.get('s1')!.maxconn, 0);
+  });
+
   it('help lists the commands', async () => {
     const out = await socat(sock, 'help\n');
     assert.match(out, /show stat/);
     assert.match(out, /set server/);
+    assert.match(out, /set maxconn server/);
   });
 });

@@ -26,6 +26,8 @@ export interface ObservabilityDeps {
   health: () => ServerHealthView[];
   setAdmin(b: string, s: string, a: 'ready' | 'drain' | 'maint'): string;
   setWeight(b: string, s: string, w: number): string;
+  /** A server's maxconn set at run time (the monitor sends it to the workers with the state). */
+  setMaxconn?(b: string, s: string, maxconn: number): string;
 }
 
 const TICK = 1000;
@@ -54,6 +56,7 @@ export class Observability implements StatsView {
     this.control = {
       setAdmin: (b, s, a) => deps.setAdmin(b, s, a),
       setWeight: (b, s, w) => deps.setWeight(b, s, w),
+      setMaxconn: deps.setMaxconn && ((b, s, n) => deps.setMaxconn!(b, s, n)),
       reload: () => deps.supervisor.reload(),
     };
   }

@@ -28,6 +28,8 @@ interface Command {
   level: Level;
   usage: string;
   run(api: RuntimeApi, args: string[]): string | Promise<string>;
+  /** Offered only when the primary can carry it out (absent: always). */
+  available?(control: ServerControl): boolean;
 }
 
 /** HAProxy's health check status numbers (`show servers state` srv_check_status). */
@@ -84,6 +86,13 @@ const COMMANDS: Command[] = [
     run: (api, args) => api.setServer(args),
   },
   { words: ['set', 'weight'], level: 'admin', usage: 'set weight <bk>/<srv> (DEPRECATED) : change a server\'s weight', run: (api, args) => api.setWeight(args[0], args[1]) },
+  {
+    words: ['set', 'maxconn', 'server'],
+    level: 'admin',
+    usage: 'set maxconn server <bk>/<srv> <n> : change a server\'s maxconn setting',
+    run: (api, args) => api.setMaxconn(args[0], args[1]),
+    available: (control) => control.setMaxconn !== undefined,
+  },
   { words: ['get', 'weight'], level: 'user', usage: 'get weight <bk>/<srv> : report a server\'s current weight', run: (api, args) => api.getWeight(args[0]) },
   {
     words: ['clear', 'counters'],
@@ -189,7 +198,7 @@ export class RuntimeApi {
 
   /** One command; its reply always ends with an empty line. */
   async execute(words: string[]): Promise<string> {
-    const cmd = COMMANDS.find((c) => c.words.every((w, i) => words[i] === w));
+    const cmd = this.commands().find((c) => c.words.every((w, i) => words[i] === w));
     if (!cmd) return `Unknown command: '${words.join(' ')}'\n\n${this.help()}`;
     if (LEVELS[cmd.level] > LEVELS[this.settings.level]) return 'Permission denied\n\n';
     const out = await cmd.run(this, words.slice(cmd.words.length));
@@ -197,8 +206,12 @@ export class RuntimeApi {
     return out.endsWith('\n') ? `${out}\n` : `${out}\n\n`;
   }
 
+  private commands(): Command[] {
+    return COMMANDS.filter((c) => !c.available || c.available(this.control));
+  }
+
   help(): string {
-    const allowed = COMMANDS.filter((c) => LEVELS[c.level] <= LEVELS[this.settings.level]);
+    const allowed = this.commands().filter((c) => LEVELS[c.level] <= LEVELS[this.settings.level]);
     return 'The following commands are valid at this level:\n' + allowed.map((c) => `  ${c.usage}\n`).join('') + '\n';
   }
 
@@ -317,6 +330,17 @@ export class RuntimeApi {
       return "Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.\n";
     }
     return reply(this.control.setWeight(t.be.name, t.srv.name, weight));
+  }
+
+  /** HAProxy's server_parse_maxconn_change_request (0 = unlimited). */
+  setMaxconn(spec: string | undefined, value: string | undefined): string {
+    const t = this.target(spec);
+    if (typeof t === 'string') return t;
+    if (value === undefined) return 'Require <maxconn>.\n';
+    const m = /^(-?\d*)(.*)$/.exec(value)!;
+    if (m[1] === '' || m[1] === '-') return 'maxconn string empty\n';
+    if (m[2] !== '') return 'Trailing garbage in maxconn string\n';
+    return reply(this.control.setMaxconn!(t.be.name, t.srv.name, Math.max(0, parseInt(m[1], 10))));
   }
 
   getWeight(spec: string | undefined): string {

@@ -35,6 +35,8 @@ export interface ServerHealthView {
   lastchg?: number;
   /** Total ms spent DOWN. */
   downtime?: number;
+  /** Effective maxconn (an agent or `set maxconn server` may change it); 0 = unlimited. */
+  maxconn?: number;
 }
 
 const N = COUNTER_KEYS.length;
@@ -387,7 +389,7 @@ function backendRows(be: Backend, iid: number, src: StatsSources, health: Map<st
     rows.push(
       row(2, be.name, s.name, iid, s.id, common(o, now), {
         dreq: undefined, status, weight: h.weight, act: s.backup ? 0 : 1, bck: s.backup ? 1 : 0,
-        slim: s.maxconn || undefined, qlimit: s.maxqueue || undefined,
+        slim: (h.maxconn ?? s.maxconn) || undefined, qlimit: s.maxqueue || undefined,
         chkfail: checked ? (h.chkfail ?? 0) : undefined, chkdown: checked ? (h.chkdown ?? 0) : undefined,
         lastchg: h.lastchg ? Math.floor((now - h.lastchg) / 1000) : undefined,
         downtime: checked ? Math.floor((h.downtime ?? 0) / 1000) : undefined,
@@ -599,5 +601,7 @@ export interface StatsView {
 export interface ServerControl {
   setAdmin(backend: string, server: string, admin: 'ready' | 'drain' | 'maint'): string;
   setWeight(backend: string, server: string, weight: number): string;
+  /** Absent until the health monitor offers it: `set maxconn server` is then not offered. */
+  setMaxconn?(backend: string, server: string, maxconn: number): string;
   reload(): Promise<boolean>;
 }
