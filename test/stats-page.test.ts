@@ -123,6 +123,10 @@ stats:
     assert.equal(r.status, 303);
     assert.equal(r.location, '/stats;st=DONE');
     assert.equal(csvLine((await get(statsPort, '/stats;csv')).body, 'app', 's2')[17], 'MAINT');
+    for (const view of [';csv;no-maint', ';csv;up']) {
+      const servers = (await get(statsPort, `/stats${view}`)).body.split('\n').filter((l) => l.startsWith('app,s'));
+      assert.deepEqual(servers.map((l) => l.split(',')[1]), ['s1'], view);
+    }
     assert.equal((await post(statsPort, 's=s2&action=drain&b=app')).location, '/stats;st=DONE');
     assert.equal(csvLine((await get(statsPort, '/stats;csv')).body, 'app', 's2')[17], 'DRAIN');
     assert.equal((await post(statsPort, 's=s2&action=explode&b=app')).location, '/stats;st=ERRP');
@@ -131,6 +135,9 @@ stats:
     assert.equal(csvLine((await get(statsPort, '/stats;csv')).body, 'app', 's2')[17], 'no check');
     const page = await get(statsPort, '/stats;st=DONE');
     assert.match(page.body, /Action processed successfully\./);
+    const scoped = await get(statsPort, '/stats;scope=OTH');
+    assert.match(scoped.body, /<table class="tbl" data-proxy="other">/);
+    assert.doesNotMatch(scoped.body, /data-proxy="app"/);
   });
 
   it('the WebSocket needs the page token and pushes rows once a second', async () => {

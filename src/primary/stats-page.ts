@@ -176,6 +176,7 @@ const RESULTS: Record<string, [boolean, string]> = {
 // ---------------------------------------------------------------- the server
 
 interface LiveClient {
+  /** The view the page shows (scope, up, no-maint), parsed from its WebSocket URL. */
   opts: PageOptions;
 }
 
@@ -461,10 +462,15 @@ export class StatsPage {
     if (this.clients.size === 0) return;
     const rows = this.view.rows();
     const layout = layoutOf(rows);
+    // Pages showing the same view share one message.
+    const messages = new Map<string, string>();
     for (const [ws, client] of this.clients) {
       // A client that cannot keep up gets no more pushes until its buffer drains.
       if (ws.bufferedAmount > 1 << 20) continue;
-      ws.send(JSON.stringify(this.push(rows, layout, client.opts, undefined, rates)));
+      const view = optionWords(client.opts);
+      let msg = messages.get(view);
+      if (msg === undefined) messages.set(view, (msg = JSON.stringify(this.push(rows, layout, client.opts, undefined, rates))));
+      ws.send(msg);
     }
   }
 
