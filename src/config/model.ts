@@ -176,6 +176,11 @@ export interface Frontend {
   timeouts: Timeouts;
   /** Per-frontend connection limit (0 = only the global limit). */
   maxconn: number;
+  /**
+   * HAProxy `tcp-request inspect-delay` (ms): how long a tcp frontend whose routing
+   * reads the ClientHello (req_ssl_sni…) waits for it. Unset: 5 s.
+   */
+  inspectDelay?: number;
   forwardFor?: ForwardFor;
   /** Add X-Forwarded-Proto / X-Forwarded-Host (on by default for http). */
   forwardedProto: boolean;

@@ -18,6 +18,12 @@ export interface SampleContext {
   ssl: boolean;
   /** SNI from the client hello, when TLS is terminated. */
   sni: string | undefined;
+  /**
+   * The ClientHello read from a stream we do not terminate (tcp frontends whose
+   * routing uses req_ssl_sni / req_ssl_hello_type): its server name and handshake type.
+   */
+  clientHelloSni?: string;
+  clientHelloType?: number;
   frontend: string;
   // ---- request (stage request/response); undefined/empty otherwise
   method(): string;

@@ -3,7 +3,7 @@
  * method a suffixed form implies (`path_beg` = `path` + `-m beg`), so the config
  * check can refuse a misplaced fetch and the compiler needs no central switch.
  */
-import type { MatchMethod } from '../config/model';
+import type { Condition, Frontend, MatchMethod, StickRule } from '../config/model';
 import type { SampleContext, Stage } from './context';
 
 export type Sample = string | number | boolean | string[] | undefined;
@@ -16,11 +16,18 @@ export interface FetchDefinition {
   /** Minimum/maximum number of arguments. */
   minArgs: number;
   maxArgs: number;
+  /**
+   * Reads the client's first bytes (the TLS ClientHello of a connection we do not
+   * terminate): a tcp frontend using it waits for them, up to its inspect delay.
+   */
+  needsPayload?: boolean;
   fetch(ctx: SampleContext, args: string[]): Sample;
 }
 
 const HTTP: Stage[] = ['request', 'response'];
 const ANY: Stage[] = ['connection', 'request', 'response'];
+/** Payload fetches: HAProxy's `tcp-request content` stage, before a backend is chosen. */
+const PAYLOAD: Stage[] = ['connection'];
 
 const base: FetchDefinition[] = [
   { name: 'src', stages: ANY, method: 'ip', minArgs: 0, maxArgs: 0, fetch: (c) => c.src },
@@ -29,6 +36,9 @@ const base: FetchDefinition[] = [
   { name: 'dst_port', stages: ANY, method: 'int', minArgs: 0, maxArgs: 0, fetch: (c) => c.dstPort },
   { name: 'ssl_fc', stages: ANY, method: 'bool', minArgs: 0, maxArgs: 0, fetch: (c) => c.ssl },
   { name: 'ssl_fc_sni', stages: ANY, method: 'str', minArgs: 0, maxArgs: 0, fetch: (c) => c.sni },
+  // The ClientHello of TLS passed through (ssl_fc_sni is the SNI of TLS we terminate).
+  { name: 'req_ssl_sni', stages: PAYLOAD, method: 'str', minArgs: 0, maxArgs: 0, needsPayload: true, fetch: (c) => c.clientHelloSni },
+  { name: 'req_ssl_hello_type', stages: PAYLOAD, method: 'int', minArgs: 0, maxArgs: 0, needsPayload: true, fetch: (c) => c.clientHelloType },
   { name: 'fe_name', stages: ANY, method: 'str', minArgs: 0, maxArgs: 0, fetch: (c) => c.frontend },
   { name: 'method', stages: HTTP, method: 'str', minArgs: 0, maxArgs: 0, fetch: (c) => c.method() },
   { name: 'path', stages: HTTP, method: 'str', minArgs: 0, maxArgs: 0, fetch: (c) => c.path() },
@@ -71,6 +81,38 @@ for (const name of ['path', 'url', 'hdr', 'query']) {
 }
 // Aliases HAProxy users write.
 table.set('req.hdr', { ...table.get('hdr')!, name: 'req.hdr' });
-table.set('req_ssl_sni', { ...table.get('ssl_fc_sni')!, name: 'req_ssl_sni' });
+table.set('req.ssl_sni', { ...table.get('req_ssl_sni')!, name: 'req.ssl_sni' });
+table.set('req.ssl_hello_type', { ...table.get('req_ssl_hello_type')!, name: 'req.ssl_hello_type' });
 
 export const fetches: ReadonlyMap<string, FetchDefinition> = table;
+
+/** Whether evaluating `cond` reads the client's first bytes (a payload fetch). */
+export function readsPayload(cond: Condition): boolean {
+  switch (cond.kind) {
+    case 'true':
+    case 'false':
+      return false;
+    case 'not':
+      return readsPayload(cond.expr);
+    case 'and':
+    case 'or':
+      return cond.terms.some(readsPayload);
+    case 'match':
+      return table.get(cond.fetch)?.needsPayload === true;
+  }
+}
+
+/**
+ * A tcp frontend reads the client's first bytes before choosing a backend when a
+ * use_backend rule, or the `stick on` of a backend it routes to, uses a payload fetch.
+ */
+export function frontendReadsPayload(fe: Pick<Frontend, 'mode' | 'useBackend' | 'defaultBackend'>, stickOf: (backend: string) => StickRule | undefined): boolean {
+  if (fe.mode !== 'tcp') return false;
+  if (fe.useBackend.some((r) => readsPayload(r.condition))) return true;
+  const targets = fe.useBackend.map((r) => r.backend);
+  if (fe.defaultBackend) targets.push(fe.defaultBackend);
+  return targets.some((name) => {
+    const stick = stickOf(name);
+    return stick !== undefined && table.get(stick.fetch)?.needsPayload === true;
+  });
+}

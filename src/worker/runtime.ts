@@ -24,6 +24,7 @@ import { balancers } from '../balance/registry';
 import type { ServerStateUpdate } from '../ipc/messages';
 import type { SampleContext } from '../rules/context';
 import { compileCondition } from '../rules/compile';
+import { frontendReadsPayload } from '../rules/fetches';
 import { Counters, newCounters } from './counters';
 import { leaseSlots, reportWant, returnSlots } from './cluster-state';
 import { StickTable } from './stick';
@@ -426,12 +427,15 @@ export type Router = (ctx: SampleContext) => BackendRuntime | undefined;
 export class FrontendRuntime {
   readonly counters: Counters = newCounters();
   readonly route: Router;
+  /** A tcp frontend whose routing (or a backend's `stick on`) reads the ClientHello: connections wait for it. */
+  readonly inspectsHello: boolean;
 
   constructor(
     readonly config: Frontend,
     backends: Map<string, BackendRuntime>,
   ) {
     this.route = compileRouter(config, backends);
+    this.inspectsHello = frontendReadsPayload(config, (name) => backends.get(name)?.config.stick);
   }
 
   get name(): string {

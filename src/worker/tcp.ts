@@ -17,6 +17,7 @@ import { sessionOpened } from './counters';
 import type { BackendRuntime, FrontendRuntime, QueueEntry, ServerRuntime, SlotWaiter } from './runtime';
 import { connectUpstream } from './upstream';
 import { TcpTransaction } from '../log/transaction';
+import { DEFAULT_INSPECT_DELAY_MS, HelloInspection, type ClientHello } from './clienthello';
 
 /** HAProxy waits this long (at most, bounded by `timeout connect`) before retrying the same server. */
 const RETRY_TURNAROUND_MS = 1000;
@@ -30,10 +31,13 @@ export class ConnectionSampleContext implements SampleContext {
   readonly dstPort: number;
   readonly ssl: boolean;
   readonly sni: string | undefined;
+  readonly clientHelloSni: string | undefined;
+  readonly clientHelloType: number | undefined;
 
   constructor(
     info: ConnectionInfo,
     readonly frontend: string,
+    hello?: ClientHello,
   ) {
     this.src = info.src;
     this.srcPort = info.srcPort;
@@ -41,6 +45,8 @@ export class ConnectionSampleContext implements SampleContext {
     this.dstPort = info.dstPort;
     this.ssl = info.ssl;
     this.sni = info.sni;
+    this.clientHelloSni = hello?.sni;
+    this.clientHelloType = hello?.type;
   }
 
   method(): string {
@@ -105,6 +111,10 @@ class TcpSession implements SlotWaiter {
     readonly info: ConnectionInfo,
     /** Timers and the access-log line of this connection. */
     readonly tx: TcpTransaction,
+    /** What routing read (with the ClientHello when inspected); `stick on` reads it too. */
+    readonly sample: ConnectionSampleContext,
+    /** Bytes read while inspecting, forwarded first once connected. */
+    private payload: Buffer | undefined,
   ) {
     this.key = { src: info.src, path: '', uri: '', header: noHeader };
     this.onUpstream = (err, socket) => this.connected(err, socket);
@@ -115,7 +125,7 @@ class TcpSession implements SlotWaiter {
     const be = this.be;
     let forced: ServerRuntime | undefined;
     if (be.stick && !avoid) {
-      this.stickKey ??= be.stick.key(new ConnectionSampleContext(this.info, this.fe.name));
+      this.stickKey ??= be.stick.key(this.sample);
       const s = this.stickKey === undefined ? undefined : be.stick.lookup(this.stickKey);
       if (s && s.persistable) forced = s;
     }
@@ -201,6 +211,13 @@ class TcpSession implements SlotWaiter {
       server.setTimeout(tunnel);
     } else server.setTimeout(be.config.timeouts.server);
     client.resume();
+    const payload = this.payload;
+    if (payload) {
+      this.payload = undefined;
+      onClientData.call(client, payload);
+    }
+    // A FIN received while inspecting: forward it after the bytes.
+    if (client.readableEnded) onClientEnd.call(client);
   }
 
   connectFailed(srv: ServerRuntime): void {
@@ -360,15 +377,42 @@ export function handleTcpConnection(socket: net.Socket, fe: FrontendRuntime, inf
   client.pause();
   sessionOpened(fe.counters);
   const tx = new TcpTransaction(fe, info, worker.runtime.frontends, worker.runtime.model.global);
-  const be = fe.route(new ConnectionSampleContext(info, fe.name));
+  // Routing reads the ClientHello of TLS passed through: read until it is complete (TLS we terminate has none in its stream).
+  if (fe.inspectsHello && !info.ssl) {
+    new HelloInspection(client, fe.config.inspectDelay ?? DEFAULT_INSPECT_DELAY_MS, { fe, info, tx }, helloInspected);
+    return;
+  }
+  startSession(client, fe, info, tx, undefined);
+}
+
+interface Inspecting {
+  fe: FrontendRuntime;
+  info: ConnectionInfo;
+  tx: TcpTransaction;
+}
+
+function helloInspected(i: HelloInspection<Inspecting>): void {
+  startSession(i.socket as SessionSocket, i.owner.fe, i.owner.info, i.owner.tx, i);
+}
+
+/** Route (with the inspected ClientHello, if any) and dispatch to a server of the chosen backend. */
+function startSession(client: SessionSocket, fe: FrontendRuntime, info: ConnectionInfo, tx: TcpTransaction, inspected: HelloInspection<Inspecting> | undefined): void {
+  const sample = new ConnectionSampleContext(info, fe.name, inspected?.hello);
+  const be = fe.route(sample);
   if (!be) {
     fe.counters.sessCur--;
     client.destroy();
     return;
   }
   sessionOpened(be.counters);
-  const session = new TcpSession(client, fe, be, info, tx);
+  const session = new TcpSession(client, fe, be, info, tx, sample, inspected?.data);
   client.tcpSession = session;
+  if (inspected?.closed) {
+    // Gone while we waited for its request (HAProxy's CR): account and log the session.
+    session.clientClosed = true;
+    tx.fail('CR');
+    return session.finish();
+  }
   client.on('error', onClientError);
   client.on('close', onClientClose);
   client.on('timeout', onTimeout);
