@@ -15,7 +15,9 @@ import type { Stage } from '../rules/context';
 import { fetches } from '../rules/fetches';
 import { parseCondition, parseCriterion } from '../rules/acl-parser';
 import {
+  isCheckLine,
   parseBalanceLine,
+  parseCheckLine,
   parseCookieLine,
   parseHttpchkArgs,
   parseOption,
@@ -24,9 +26,12 @@ import {
   parseStickOn,
   parseStickTable,
   parseTime,
+  type CheckLine,
   type OptionResult,
+  type ServerOptionValues,
 } from './haproxy-syntax';
 import type {
+  AgentCheck,
   Backend,
   Balance,
   Bind,
@@ -55,6 +60,7 @@ import type {
   FrontendInput,
   HealthCheckInput,
   HttpRuleInput,
+  MailersInput,
   NativeConfig,
   ServerInput,
   TimeoutsInput,
@@ -93,7 +99,23 @@ interface OptionSet {
   parsed: { result: OptionResult; where: Where }[];
   /** Backend keyword lines given among the options (the seed's one `option` string can only carry them there). */
   backendLines: { text: string; where: Where }[];
+  /** `http-check` / `tcp-check <step>` / `external-check` lines, applied to the section's health check. */
+  checkLines: { line: CheckLine; where: Where }[];
 }
+
+/** The `health_check` object fields each check type takes besides `type`. */
+const CHECK_FIELDS: Record<HealthCheckInput['type'], (keyof HealthCheckInput)[]> = {
+  tcp: [],
+  http: ['method', 'uri', 'version', 'headers', 'body', 'expect_status', 'expect'],
+  'tcp-check': ['steps'],
+  mysql: ['user', 'post_41'],
+  pgsql: ['user'],
+  redis: [],
+  smtp: ['hello'],
+  'ssl-hello': [],
+  ldap: [],
+  external: ['command', 'path'],
+};
 
 /** HAProxy backend keywords (not `option`s) accepted in an options list. */
 const BACKEND_LINE = /^\s*(cookie|stick on|stick-table|hash-type)\s/;
@@ -102,7 +124,7 @@ export class ModelBuilder {
   private defaultMode: Mode = 'http';
   private defaultTimeouts!: Timeouts;
   private checkDefaults!: CheckDefaults;
-  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [] };
+  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [] };
   private maxHeaderBytes = DEFAULT_BUFSIZE - DEFAULT_MAXREWRITE;
 
   constructor(
@@ -138,7 +160,7 @@ export class ModelBuilder {
       runtimeApi: this.runtimeApi(),
       stats,
       prometheus,
-      extras,
+      extras: this.cfg.mailers ? { ...extras, mailers: this.mailers(this.cfg.mailers) } : extras,
       pending: this.diag.pending,
       files,
     };
@@ -252,16 +274,26 @@ export class ModelBuilder {
       httpKeepAlive: v('http_keep_alive') ?? base?.httpKeepAlive ?? httpRequest,
       queue: v('queue') ?? base?.queue ?? connect,
       tunnel: v('tunnel') ?? base?.tunnel ?? HAPROXY_DEFAULT_TIMEOUTS.tunnel,
-      check: v('check') ?? base?.check ?? this.checkDefaults?.inter ?? DEFAULT_INTER,
+      // 0 = unset: checks are then bounded by inter, as in HAProxy.
+      check: v('check') ?? base?.check ?? 0,
       clientFin: v('client_fin') ?? base?.clientFin ?? client,
       serverFin: v('server_fin') ?? base?.serverFin ?? server,
     };
   }
 
   private options(list: string[] | undefined, segs: Seg[]): OptionSet {
-    const set: OptionSet = { texts: [], parsed: [], backendLines: [] };
-    (list ?? []).forEach((text, i) => {
+    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [] };
+    (list ?? []).forEach((written, i) => {
       const where = this.at([...segs, i]);
+      // HAProxy lines may keep their `option` keyword.
+      const text = written.replace(/^\s*option\s+/, '');
+      if (isCheckLine(text)) {
+        if (segs[0] === 'frontends') this.diag.error(where, `"${text.trim()}" is a check directive: put it in a backend`);
+        const r = parseCheckLine(text);
+        if (r.error !== undefined) this.diag.error(where, r.error);
+        else set.checkLines.push({ line: r.value, where });
+        return;
+      }
       if (BACKEND_LINE.test(text)) {
         if (segs[0] !== 'backends') this.diag.error(where, `"${text.trim()}" is a backend keyword: put it in a backend`);
         set.backendLines.push({ text: text.trim(), where });
@@ -620,13 +652,18 @@ export class ModelBuilder {
     const mode = b.mode ?? this.defaultMode;
     const own = this.options(b.options, [...base, 'options']);
     let healthCheck: HealthCheck = { kind: 'tcp', text: '' };
+    let checkWhere = this.at([...base, 'options']);
+    let ownCheck = false;
     let redispatch = false;
     let allBackups = false;
     let forwardFor: ForwardFor | undefined;
     for (const { result, where } of [...this.defaultOptions.parsed, ...own.parsed]) {
       const isOwn = own.parsed.some((p) => p.where === where);
-      if (result.kind === 'check') healthCheck = result.check;
-      else if (result.kind === 'forwardfor') forwardFor = result.forwardFor;
+      if (result.kind === 'check') {
+        healthCheck = result.check;
+        checkWhere = where;
+        ownCheck = isOwn;
+      } else if (result.kind === 'forwardfor') forwardFor = result.forwardFor;
       else if (result.kind === 'flag') {
         if (result.name === 'redispatch') redispatch = true;
         else if (result.name === 'allbackups') allBackups = true;
@@ -635,10 +672,19 @@ export class ModelBuilder {
         }
       }
     }
+    let structuredLines: OptionSet['checkLines'] = [];
     if (b.health_check !== undefined) {
       const hc = this.healthCheck(b.health_check, [...base, 'health_check']);
-      if (hc) healthCheck = hc;
+      if (hc) {
+        healthCheck = hc.check;
+        structuredLines = hc.lines;
+        checkWhere = this.at([...base, 'health_check']);
+        ownCheck = true;
+      }
     }
+    // The defaults' check lines go with the defaults' check; a backend's own check starts afresh.
+    const checkLines = [...(ownCheck ? [] : this.defaultOptions.checkLines), ...own.checkLines, ...structuredLines];
+    healthCheck = this.applyCheckLines(healthCheck, checkLines, checkWhere);
     if (b.redispatch !== undefined) redispatch = b.redispatch;
     if (b.all_backups !== undefined) allBackups = b.all_backups;
     if (b.forwardfor !== undefined) forwardFor = this.forwardFor(b.forwardfor);
@@ -752,31 +798,100 @@ export class ModelBuilder {
     return { algorithm: line.algorithm, args: line.args, hashType };
   }
 
-  private healthCheck(v: string | HealthCheckInput, segs: Seg[]): HealthCheck | undefined {
+  /** A backend's `health_check`: the check and the directive lines its object form implies (expect, steps, command). */
+  private healthCheck(v: string | HealthCheckInput, segs: Seg[]): { check: HealthCheck; lines: OptionSet['checkLines'] } | undefined {
     if (typeof v === 'string') {
       const r = parseOption(v);
-      if (r.kind === 'check') return r.check;
+      if (r.kind === 'check') return { check: r.check, lines: [] };
       this.diag.error(this.at(segs), r.kind === 'error' ? r.error : `"${v}" is not a health check option (httpchk, tcp-check, mysql-check …)`);
       return undefined;
     }
+    for (const key of Object.keys(v) as (keyof HealthCheckInput)[]) {
+      if (key !== 'type' && !CHECK_FIELDS[v.type].includes(key)) {
+        this.diag.error(this.at([...segs, key]), `${key} does not apply to a ${v.type} check${CHECK_FIELDS[v.type].length ? ` (it takes ${CHECK_FIELDS[v.type].join(', ')})` : ''}`);
+      }
+    }
     const text = JSON.stringify(v);
-    if (v.type === 'http') {
-      const args = [v.method ?? 'OPTIONS', v.uri ?? '/', v.version ?? 'HTTP/1.0'];
-      const spec = parseHttpchkArgs(args);
-      if (spec.error !== undefined) {
-        this.diag.error(this.at(segs), spec.error);
+    const lines: OptionSet['checkLines'] = [];
+    const line = (written: string, at: Seg[]) => {
+      const r = parseCheckLine(written);
+      if (r.error !== undefined) this.diag.error(this.at(at), r.error);
+      else lines.push({ line: r.value, where: this.at(at) });
+    };
+    switch (v.type) {
+      case 'http': {
+        const spec = parseHttpchkArgs([v.method ?? 'OPTIONS', v.uri ?? '/', v.version ?? 'HTTP/1.0']);
+        if (spec.error !== undefined) {
+          this.diag.error(this.at(segs), spec.error);
+          return undefined;
+        }
+        const http = spec.value;
+        for (const [name, value] of Object.entries(v.headers ?? {})) http.headers.push({ name, value });
+        if (v.body !== undefined) http.body = v.body;
+        if (v.expect_status !== undefined && v.expect !== undefined) this.diag.error(this.at([...segs, 'expect']), 'give expect or expect_status, not both');
+        if (v.expect_status !== undefined) http.expect = { kind: 'status', negate: false, value: v.expect_status };
+        if (v.expect !== undefined) line(`http-check expect ${v.expect}`, [...segs, 'expect']);
+        return { check: { kind: 'http', http, text }, lines };
+      }
+      case 'tcp-check':
+        (v.steps ?? []).forEach((step, i) => line(`tcp-check ${step}`, [...segs, 'steps', i]));
+        return { check: { kind: 'tcp-check', tcpSteps: [], text }, lines };
+      case 'smtp': {
+        if (v.hello === undefined) return { check: { kind: 'smtp', text }, lines };
+        const r = parseOption(`smtpchk ${v.hello}`);
+        if (r.kind === 'check') return { check: { ...r.check, text }, lines };
+        this.diag.error(this.at([...segs, 'hello']), r.kind === 'error' ? r.error.replace('option smtpchk', 'hello') : 'bad hello');
         return undefined;
       }
-      const http = spec.value;
-      for (const [name, value] of Object.entries(v.headers ?? {})) http.headers.push({ name, value });
-      if (v.body !== undefined) http.body = v.body;
-      if (v.expect_status !== undefined) http.expect = { kind: 'status', negate: false, value: v.expect_status };
-      return { kind: 'http', http, text };
+      case 'external':
+        if (v.command !== undefined) lines.push({ line: { kind: 'external-command', command: v.command }, where: this.at([...segs, 'command']) });
+        if (v.path !== undefined) lines.push({ line: { kind: 'external-path', path: v.path }, where: this.at([...segs, 'path']) });
+        return { check: { kind: 'external', text }, lines };
     }
     if ((v.type === 'pgsql' || (v.type === 'mysql' && v.post_41)) && !v.user) {
       this.diag.error(this.at([...segs, 'user']), `${v.type} check needs a user`);
     }
-    return { kind: v.type, user: v.user, mysqlPost41: v.type === 'mysql' ? (v.post_41 ?? false) : undefined, tcpSteps: v.type === 'tcp-check' ? [] : undefined, text };
+    return { check: { kind: v.type, user: v.user, mysqlPost41: v.type === 'mysql' ? (v.post_41 ?? false) : undefined, text }, lines };
+  }
+
+  /** The check with its directive lines applied, as a copy (a defaults check is shared by every backend). */
+  private applyCheckLines(base: HealthCheck, lines: OptionSet['checkLines'], checkWhere: Where): HealthCheck {
+    const check: HealthCheck = structuredClone(base);
+    let expectAt: Where | undefined;
+    for (const { line, where } of lines) {
+      if (line.kind === 'http-send' || line.kind === 'http-expect') {
+        if (check.kind !== 'http' || !check.http) {
+          this.diag.error(where, `http-check lines need option httpchk (this backend's check is ${check.kind})`);
+          continue;
+        }
+        const http = check.http;
+        if (line.kind === 'http-expect') {
+          if (http.expect) {
+            const first = expectAt ? ` (first at line ${expectAt.src.position(expectAt.segs).line})` : ' (expect_status)';
+            this.diag.error(where, `only one http-check expect per backend${first}`);
+          }
+          http.expect = line.expect;
+          expectAt = where;
+          continue;
+        }
+        http.method = line.method ?? http.method;
+        http.uri = line.uri ?? http.uri;
+        http.version = line.version ?? http.version;
+        http.headers.push(...line.headers);
+        if (line.body !== undefined) http.body = line.body;
+      } else if (line.kind === 'tcp-step') {
+        if (check.kind !== 'tcp-check') this.diag.error(where, `tcp-check steps need option tcp-check (this backend's check is ${check.kind})`);
+        else (check.tcpSteps ??= []).push(line.step);
+      } else if (check.kind !== 'external') {
+        this.diag.error(where, `external-check lines need option external-check (this backend's check is ${check.kind})`);
+      } else if (line.kind === 'external-command') {
+        check.external = { ...check.external, command: line.command };
+      } else check.external = { command: check.external?.command ?? '', path: line.path };
+    }
+    if (check.kind === 'external' && !check.external?.command) {
+      this.diag.error(checkWhere, 'option external-check needs an "external-check command <path>" line (or command: in health_check)');
+    }
+    return check;
   }
 
   private servers(b: BackendInput, base: Seg[]): Server[] {
@@ -814,6 +929,7 @@ export class ModelBuilder {
     const o = parsed.values;
     // Structured fields win over the options string.
     const inter = this.time(s.inter, [...segs, 'inter']) ?? o.inter ?? this.checkDefaults.inter;
+    if (inter === 0) this.diag.error(this.at([...segs, s.inter !== undefined ? 'inter' : 'options']), 'check inter must be above 0');
     const ssl = s.ssl ?? o.ssl ?? false;
     const sni = s.sni ?? o.sni;
     if (!isIP(s.address) && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(s.address)) {
@@ -847,12 +963,33 @@ export class ModelBuilder {
         addr: o.checkAddr,
         ssl: o.checkSsl ?? (ssl && o.checkPort === undefined),
         sni: o.checkSni ?? sni,
+        agent: this.agentCheck(o, optWhere),
       },
       tls: { enabled: ssl, sni, verify, ca },
       sendProxy,
       options: s.options ?? '',
       source: this.diag.sourceRef(this.at(segs)),
     };
+  }
+
+  /** `agent-check` with `agent-port` (required), `agent-inter` (default 2s, as HAProxy), `agent-addr`, `agent-send`. */
+  private agentCheck(o: ServerOptionValues, where: Where): AgentCheck | undefined {
+    if (!o.agentCheck) {
+      if (o.agentPort !== undefined || o.agentSend !== undefined || o.agentAddr !== undefined || o.agentInter !== undefined) {
+        this.diag.warn(where, 'agent-port/agent-send/agent-addr/agent-inter without agent-check: no agent check runs');
+      }
+      return undefined;
+    }
+    if (o.agentPort === undefined) {
+      this.diag.error(where, 'agent-check needs agent-port <port>');
+      return undefined;
+    }
+    if (o.agentAddr !== undefined && !isIP(o.agentAddr) && !/^[A-Za-z0-9.-]+$/.test(o.agentAddr)) this.diag.error(where, `agent-addr: "${o.agentAddr}" is not an IP address or host name`);
+    if (o.agentInter === 0) this.diag.error(where, 'agent-inter must be above 0');
+    const agent: AgentCheck = { port: o.agentPort, inter: o.agentInter || DEFAULT_INTER };
+    if (o.agentAddr !== undefined) agent.addr = o.agentAddr;
+    if (o.agentSend !== undefined) agent.send = o.agentSend;
+    return agent;
   }
 
   // ---------------------------------------------------------------- services
@@ -892,6 +1029,19 @@ export class ModelBuilder {
       refresh: this.time(s.refresh, ['stats', 'refresh']) ?? 0,
       admin: s.admin ?? false,
     };
+  }
+
+  /** E-mail alert settings, as src/primary/mailer.ts reads them from `extras.mailers`. */
+  private mailers(m: MailersInput): Record<string, unknown> {
+    const segs: Seg[] = ['mailers'];
+    const to = (typeof m.to === 'string' ? m.to.split(',') : (m.to ?? [])).map((a) => a.trim()).filter(Boolean);
+    for (const addr of to) if (!/^[^\s@]+@[^\s@]+$/.test(addr)) this.diag.error(this.at([...segs, 'to']), `"${addr}" is not an e-mail address`);
+    if (to.length === 0) this.diag.warn(this.at(segs), 'mailers without recipients (to, or the seed\'s email_alerts): no alert is sent');
+    if ((m.user === undefined) !== (m.pass === undefined)) this.diag.error(this.at([...segs, m.user === undefined ? 'pass' : 'user']), 'SMTP authentication needs both user and pass');
+    if (m.host !== undefined && !isIP(m.host) && !/^[A-Za-z0-9.-]+$/.test(m.host)) this.diag.error(this.at([...segs, 'host']), `"${m.host}" is not an IP address or host name`);
+    const out: Record<string, unknown> = { ...m, to };
+    for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
+    return out;
   }
 
   private prometheus(): Model['prometheus'] {

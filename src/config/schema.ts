@@ -173,34 +173,48 @@ const BalanceSchema = multi<string | BalanceInput>(
 );
 
 export interface HealthCheckInput {
-  type: 'tcp' | 'http' | 'tcp-check' | 'mysql' | 'pgsql' | 'redis' | 'smtp' | 'ssl-hello' | 'ldap';
+  type: 'tcp' | 'http' | 'tcp-check' | 'mysql' | 'pgsql' | 'redis' | 'smtp' | 'ssl-hello' | 'ldap' | 'external';
   method?: string;
   uri?: string;
   version?: string;
   headers?: Record<string, string>;
   body?: string;
   expect_status?: string;
+  expect?: string;
+  steps?: string[];
   user?: string;
   post_41?: boolean;
+  hello?: string;
+  command?: string;
+  path?: string;
 }
 const HealthCheckSchema = multi<string | HealthCheckInput>(
   ['string', 'object'],
   {
     properties: {
-      type: { enum: ['tcp', 'http', 'tcp-check', 'mysql', 'pgsql', 'redis', 'smtp', 'ssl-hello', 'ldap'] },
+      type: { enum: ['tcp', 'http', 'tcp-check', 'mysql', 'pgsql', 'redis', 'smtp', 'ssl-hello', 'ldap', 'external'] },
       method: { type: 'string' },
       uri: { type: 'string' },
       version: { enum: ['HTTP/1.0', 'HTTP/1.1'] },
       headers: { type: 'object', additionalProperties: { type: 'string' } },
       body: { type: 'string' },
       expect_status: { type: 'string', pattern: '^[1-5][0-9][0-9](-[1-5][0-9][0-9])?$', description: 'a status or a status range (200-399)' },
+      expect: { type: 'string', description: 'http: an http-check expect line without "http-check expect": "status 200", "! string maintenance", "hdr name x-ok value -m beg yes"' },
+      steps: {
+        type: 'array',
+        items: { type: 'string' },
+        description: 'tcp-check: tcp-check lines without "tcp-check": ["connect port 6379", "send PING\\r\\n", "expect string +PONG"]',
+      },
       user: { type: 'string' },
       post_41: { type: 'boolean' },
+      hello: { type: 'string', description: 'smtp: "EHLO <domain>" or "HELO <domain>" (default "HELO localhost")' },
+      command: { type: 'string', minLength: 1, description: 'external: the program run for each check (no shell)' },
+      path: { type: 'string', description: 'external: PATH given to the program' },
     },
     required: ['type'],
     additionalProperties: false,
   },
-  'HAProxy option line ("httpchk GET /health", "mysql-check user x") or {type, …}',
+  'HAProxy option line ("httpchk GET /health", "mysql-check user x") or {type, …} (see config/README.md: health checks)',
 );
 
 const ServerSchema = obj({
@@ -295,6 +309,20 @@ const PrometheusSchema = obj({
   uri: opt(Type.String()),
   prefix: opt(lits(['tslb', 'haproxy'])),
 });
+
+const MailersSchema = obj(
+  {
+    host: opt(Type.String({ minLength: 1, description: 'SMTP server (default 127.0.0.1)' })),
+    port: opt(Port),
+    secure: opt(Type.Boolean({ description: 'TLS from the start (SMTPS, usually port 465); otherwise STARTTLS when offered' })),
+    from: opt(Type.String({ minLength: 1 })),
+    to: opt(multi<string | string[]>(['string', 'array'], { items: { type: 'string' }, minLength: 1 }, 'recipient(s): "a@x, b@y" or a list')),
+    level: opt(lits(['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'], 'send messages this severe or more (default alert)')),
+    user: opt(Type.String()),
+    pass: opt(Type.String()),
+  },
+  'e-mail alerts on server state changes (HAProxy mailers + email-alert)',
+);
 
 // ---------------------------------------------------------------- the seed's Proxy shape
 
@@ -408,6 +436,7 @@ export const ConfigFileSchema = Type.Object(
     runtime_api: opt(RuntimeApiSchema),
     stats: opt(StatsSchema),
     prometheus: opt(PrometheusSchema),
+    mailers: opt(MailersSchema),
     proxy: opt(SeedSchema),
   },
   { additionalProperties: false, title: 'tslb configuration', $id: 'https://github.com/tslb/tslb/config/tslb.schema.json' },
@@ -424,3 +453,4 @@ export type HttpRuleInput = Static<typeof HttpRuleSchema>;
 export type TimeoutsInput = Static<typeof TimeoutsSchema>;
 export type DefaultsInput = Static<typeof DefaultsSchema>;
 export type GlobalInput = Static<typeof GlobalSchema>;
+export type MailersInput = Static<typeof MailersSchema>;

@@ -67,9 +67,10 @@ export function adaptSeed(p: SeedProxy, src: SourceFile, diag: Diagnostics): { f
       defaults.timeouts = { ...defaults.timeouts, check: hc.timeout };
       link(['defaults', 'timeouts', 'check'], P('monitoring', 'health_checks', 'timeout'));
     }
+    // Recipients of the state-change mails; a native `mailers:` (same or another file) names the SMTP server.
     if (hc.email_alerts !== undefined) {
-      extras.emailAlerts = hc.email_alerts;
-      diag.pendingFeature(at(P('monitoring', 'health_checks', 'email_alerts')), 'health checks issue (email alerts)', '', hc.email_alerts);
+      cfg.mailers = { to: hc.email_alerts };
+      link(['mailers'], P('monitoring', 'health_checks', 'email_alerts'));
     }
     if (hc.enabled === false) diag.warn(at(P('monitoring', 'health_checks', 'enabled')), "enabled: false does not turn checks off: each server's `check` keyword decides");
   }
@@ -103,7 +104,11 @@ export function adaptSeed(p: SeedProxy, src: SourceFile, diag: Diagnostics): { f
     const balance = firstOf('balance');
     if (balance) (backend.balance = balance.b.balance), link(['backends', bi, 'balance'], P('backends', balance.index, 'balance'));
     const option = firstOf('option');
-    if (option) (backend.options = [option.b.option!]), link(['backends', bi, 'options'], P('backends', option.index, 'option'));
+    if (option) {
+      // One HAProxy line per line: `option …` (the word `option` may be left out), `http-check …`, `tcp-check …`.
+      backend.options = option.b.option!.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+      link(['backends', bi, 'options'], P('backends', option.index, 'option'));
+    }
     const hosts = [...new Set(g.items.map((it) => nonEmpty(it.b.ssl_sni)).filter((h): h is string => h !== undefined))];
     if (hosts.length) (backend.host_names = hosts), link(['backends', bi, 'host_names'], P('backends', g.first, 'ssl_sni'));
     g.items.forEach(({ b, index }, si) => {
