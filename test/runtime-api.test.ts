@@ -38,6 +38,12 @@ class FakeHealth {
   setAdmin = (b: string, s: string, a: 'ready' | 'drain' | 'maint') => this.change(b, s, (h) => (h.admin = a));
   setWeight = (b: string, s: string, w: number) => this.change(b, s, (h) => (h.weight = w));
   setMaxconn = (b: string, s: string, n: number) => this.change(b, s, (h) => (h.maxconn = n));
+  /** Records the address only: moving a worker's connections is the primary's and workers' job. */
+  setAddress = (b: string, s: string, address: string, port: number) =>
+    this.change(b, s, (h) => {
+      h.address = address;
+      h.port = port;
+    });
 }
 
 /** `echo <input> | socat stdio <sock>` (asynchronous: the API under test runs in this process). */
@@ -100,6 +106,7 @@ describe('runtime API', () => {
       setAdmin: health.setAdmin,
       setWeight: health.setWeight,
       setMaxconn: health.setMaxconn,
+      setAddress: health.setAddress,
     });
     await obs.start();
     stopReports = startCounterReports(proxy.runtime, 1, (msg) => obs.onWorkerMessage(process.pid, msg), 50);
@@ -229,6 +236,18 @@ describe('runtime API', () => {
     assert.equal(await socat(sock, 'set maxconn server be_tcp/nope 7\n'), 'No such server.\n\n');
     assert.equal(await socat(sock, 'set maxconn server be_tcp/s1 0\n'), '\n');
     assert.equal(proxy.runtime.backends.get('be_tcp')!.byName.get('s1')!.maxconn, 0);
+  });
+
+  it("set server addr answers as HAProxy and shows in show stat / show servers state", async () => {
+    assert.equal(await socat(sock, 'set server be_tcp/s2 addr 127.0.0.2\n'), "IP changed from '127.0.0.1' to '127.0.0.2' by 'stats socket command'\n\n");
+    assert.equal(await socat(sock, 'set server be_tcp/s2 addr 127.0.0.2 port 8081\n'), `no need to change the addr, port changed from '${echo2.port}' to '8081' by 'stats socket command'\n\n`);
+    assert.equal(await socat(sock, 'set server be_tcp/s2 addr 127.0.0.1 port 8081\n'), "IP changed from '127.0.0.2' to '127.0.0.1', no need to change the port by 'stats socket command'\n\n");
+    const row = (await socat(sock, 'show stat be_tcp 4 2\n')).trim().split('\n')[1].split(',');
+    assert.equal(row[STAT_COLUMNS.indexOf('addr')], '127.0.0.1:8081');
+    assert.match(await socat(sock, 'show servers state be_tcp\n'), /^\d+ be_tcp 2 s2 127\.0\.0\.1 (?:\S+ ){13}8081 /m);
+    assert.equal(await socat(sock, 'set server be_tcp/s2 addr\n'), 'set server <b>/<s> addr requires an address and optionally a port.\n\n');
+    assert.equal(await socat(sock, 'set server be_tcp/s2 addr nope\n'), "Invalid addr 'nope'\n\n");
+    await socat(sock, `set server be_tcp/s2 addr 127.0.0.1 port ${echo2.port}\n`);
   });
 
   it('help lists the commands', async () => {

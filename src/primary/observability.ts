@@ -28,6 +28,8 @@ export interface ObservabilityDeps {
   setWeight(b: string, s: string, w: number): string;
   /** A server's maxconn set at run time (the monitor sends it to the workers with the state). */
   setMaxconn?(b: string, s: string, maxconn: number): string;
+  /** A server's address and port set at run time (checks and new connections follow them). */
+  setAddress?(b: string, s: string, address: string, port: number): string;
 }
 
 const TICK = 1000;
@@ -57,6 +59,7 @@ export class Observability implements StatsView {
       setAdmin: (b, s, a) => deps.setAdmin(b, s, a),
       setWeight: (b, s, w) => deps.setWeight(b, s, w),
       setMaxconn: deps.setMaxconn && ((b, s, n) => deps.setMaxconn!(b, s, n)),
+      setAddress: deps.setAddress && ((b, s, a, p) => deps.setAddress!(b, s, a, p)),
       reload: () => deps.supervisor.reload(),
     };
   }

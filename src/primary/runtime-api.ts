@@ -82,7 +82,7 @@ const COMMANDS: Command[] = [
   {
     words: ['set', 'server'],
     level: 'admin',
-    usage: 'set server <bk>/<srv> [opts] : change a server\'s state, weight',
+    usage: 'set server <bk>/<srv> [opts] : change a server\'s state, weight (or address, when supported)',
     run: (api, args) => api.setServer(args),
   },
   { words: ['set', 'weight'], level: 'admin', usage: 'set weight <bk>/<srv> (DEPRECATED) : change a server\'s weight', run: (api, args) => api.setWeight(args[0], args[1]) },
@@ -270,10 +270,10 @@ export class RuntimeApi {
         const result = !checked ? 0 : h.checkStatus === undefined ? 0 : h.up ? 3 : 2;
         lines.push(
           [
-            b.id, b.name, s.id, s.name, s.address, h.up ? 2 : 0, adminBits, h.weight, s.weight,
+            b.id, b.name, s.id, s.name, h.address ?? s.address, h.up ? 2 : 0, adminBits, h.weight, s.weight,
             h.lastchg ? Math.floor((now - h.lastchg) / 1000) : 0,
             checked ? (CHECK_STATUS_CODES[h.checkStatus ?? 'INI'] ?? 0) : 0, result,
-            checked ? (h.health ?? 0) : 0, checked ? 6 : 0, 0, 0, 0, '-', s.port, '-', s.tls.enabled ? 1 : 0,
+            checked ? (h.health ?? 0) : 0, checked ? 6 : 0, 0, 0, 0, '-', h.port ?? s.port, '-', s.tls.enabled ? 1 : 0,
             s.check.port ?? 0, s.check.addr ?? '-', '-', 0,
           ].join(' '),
         );
@@ -311,10 +311,11 @@ export class RuntimeApi {
         return this.setAdmin(spec, value);
       case 'weight':
         return this.setWeight(spec, value);
-      default: {
-        const t = this.target(spec);
-        return typeof t === 'string' ? t : "'set server <srv>' only supports 'state' and 'weight'.\n";
-      }
+      case 'addr':
+        if (this.control.setAddress) return this.setAddress(spec, value, args[3] === 'port' ? args[4] ?? '' : undefined);
+        return this.unsupported(spec);
+      default:
+        return this.unsupported(spec);
     }
   }
 
@@ -330,6 +331,31 @@ export class RuntimeApi {
       return "Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.\n";
     }
     return reply(this.control.setWeight(t.be.name, t.srv.name, weight));
+  }
+
+  private unsupported(spec: string | undefined): string {
+    const t = this.target(spec);
+    const what = this.control.setAddress ? "'state', 'weight' and 'addr'" : "'state' and 'weight'";
+    return typeof t === 'string' ? t : `'set server <srv>' only supports ${what}.\n`;
+  }
+
+  /** HAProxy's srv_update_addr_port, replying with what changed "by 'stats socket command'". */
+  setAddress(spec: string | undefined, address: string | undefined, port: string | undefined): string {
+    const t = this.target(spec);
+    if (typeof t === 'string') return t;
+    if (!address) return 'set server <b>/<s> addr requires an address and optionally a port.\n';
+    if (net.isIP(address) === 0) return `Invalid addr '${address}'\n`;
+    if (port !== undefined && !/^\d+$/.test(port)) return `Invalid port '${port}'\n`;
+    const h = serverState(t.be, t.srv, healthIndex(this.view.health()));
+    const oldAddress = h.address ?? t.srv.address;
+    const oldPort = h.port ?? t.srv.port;
+    const newPort = port === undefined ? oldPort : Number(port);
+    if (newPort < 1 || newPort > 65535) return `Invalid port '${port}'\n`;
+    const result = this.control.setAddress!(t.be.name, t.srv.name, address, newPort);
+    if (result !== 'ok') return reply(result);
+    let msg = address === oldAddress ? 'no need to change the addr' : `IP changed from '${oldAddress}' to '${address}'`;
+    if (port !== undefined) msg += newPort === oldPort ? ', no need to change the port' : `, port changed from '${oldPort}' to '${newPort}'`;
+    return `${msg} by 'stats socket command'\n`;
   }
 
   /** HAProxy's server_parse_maxconn_change_request (0 = unlimited). */

@@ -37,6 +37,9 @@ export interface ServerHealthView {
   downtime?: number;
   /** Effective maxconn (an agent or `set maxconn server` may change it); 0 = unlimited. */
   maxconn?: number;
+  /** Effective address and port when `set server … addr` changed them. */
+  address?: string;
+  port?: number;
 }
 
 const N = COUNTER_KEYS.length;
@@ -399,7 +402,7 @@ function backendRows(be: Backend, iid: number, src: StatsSources, health: Map<st
         last_chk: h.checkDesc, check_desc: checked ? h.checkDesc ?? '' : undefined,
         check_rise: checked ? s.check.rise : undefined, check_fall: checked ? s.check.fall : undefined,
         check_health: checked ? (h.health ?? (h.up ? s.check.rise + s.check.fall - 1 : 0)) : undefined,
-        addr: s.address.includes(':') ? `[${s.address}]:${s.port}` : `${s.address}:${s.port}`,
+        addr: formatAddr(h.address ?? s.address, h.port ?? s.port),
         cookie: s.cookie, mode: be.mode,
         connect: o.get('lbTotal'), reuse: 0, srv_icur: 0, eint: 0, idle_conn_cur: 0, safe_conn_cur: 0, used_conn_cur: o.cur,
         need_conn_est: 0, uweight: h.weight, srid: s.id,
@@ -418,6 +421,10 @@ function backendRows(be: Backend, iid: number, src: StatsSources, health: Map<st
     }),
   );
   return rows;
+}
+
+function formatAddr(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 /** A CSV field: quoted only when it holds a quote or comma. */
@@ -603,5 +610,7 @@ export interface ServerControl {
   setWeight(backend: string, server: string, weight: number): string;
   /** Absent until the health monitor offers it: `set maxconn server` is then not offered. */
   setMaxconn?(backend: string, server: string, maxconn: number): string;
+  /** Absent until the primary and workers can move a server: `set server … addr` is then not offered. */
+  setAddress?(backend: string, server: string, address: string, port: number): string;
   reload(): Promise<boolean>;
 }
