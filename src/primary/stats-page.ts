@@ -116,7 +116,7 @@ const GROUPS: [string, string[]][] = [
   ['Server', ['Status', 'LastChk', 'Wght', 'Act', 'Bck', 'Chk', 'Dwn', 'Dwntme', 'Thrtle']],
 ];
 const CELL_COUNT = GROUPS.reduce((n, g) => n + g[1].length, 0);
-/** Positions (in the cell list) of cells shown left-aligned / centred. */
+/** Position of the Status cell in displayCells' list (centred; LastChk after it is left-aligned). */
 const STATUS_CELL = CELL_COUNT - 9;
 
 /** The text of every data cell of a row (the live push sends the same list). */
