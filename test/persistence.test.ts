@@ -203,19 +203,22 @@ ${backend}
   return file;
 }
 
-test('stick-table entries expire after `expire` and the oldest go beyond `size`', async () => {
+test('stick-table entries expire after `expire`, the oldest go beyond `size`, non-stick servers are not stored', async () => {
   const loaded = loadConfig([
     configFile(`  - name: app
     stick_on: hdr(x-user)
     stick_table: type string size 2 expire 150ms
     servers:
       - { name: a, address: 127.0.0.1, port: 1 }
-      - { name: b, address: 127.0.0.1, port: 2 }`),
+      - { name: b, address: 127.0.0.1, port: 2 }
+      - { name: c, address: 127.0.0.1, port: 3, options: non-stick }`),
   ]);
   assert.deepEqual(loaded.errors, []);
   const be = new Runtime(loaded.model!).backends.get('app')!;
   const table = be.stick!;
-  const [a, b] = be.servers;
+  const [a, b, c] = be.servers;
+  table.store('eve', c);
+  assert.equal(table.lookup('eve'), undefined, 'non-stick servers are not stored');
   const ctx = (user: string) => ({ headerValues: () => [user] }) as unknown as SampleContext;
   assert.equal(table.key(ctx('ann')), 'ann');
   table.store('ann', a);

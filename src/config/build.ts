@@ -967,6 +967,7 @@ export class ModelBuilder {
       },
       tls: { enabled: ssl, sni, verify, ca },
       sendProxy,
+      nonStick: o.nonStick,
       options: s.options ?? '',
       source: this.diag.sourceRef(this.at(segs)),
     };

@@ -107,6 +107,7 @@ export interface ServerOptionValues {
   checkSsl?: boolean;
   checkSni?: string;
   sendProxy?: 0 | 1 | 2;
+  nonStick?: boolean;
   agentCheck?: boolean;
   agentPort?: number;
   agentInter?: number;
@@ -225,7 +226,7 @@ const SERVER_KEYWORDS: Record<string, KeywordDef> = {
   track: { args: 1, area: 'health checks (track)' },
   'check-send-proxy': { args: 0, area: 'health checks (check-send-proxy)' },
   redir: { args: 1, area: 'http rules (redir)' },
-  'non-stick': { args: 0, area: 'session persistence (non-stick)' },
+  'non-stick': { args: 0, apply: flag((v) => (v.nonStick = true)) },
   alpn: { args: 1, area: 'TLS to servers (alpn)' },
   crt: { args: 1, area: 'TLS to servers (client certificate)' },
   'ssl-min-ver': { args: 1, area: 'TLS to servers (ssl-min-ver)' },

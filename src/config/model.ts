@@ -247,6 +247,8 @@ export interface Server {
   tls: ServerTlsOptions;
   /** PROXY protocol version sent to the server: 0 = none. */
   sendProxy: 0 | 1 | 2;
+  /** `non-stick`: requests it serves are not stored in stick tables. */
+  nonStick?: boolean;
   /** The `server` options as written, for features that read them later. */
   options: string;
   source?: SourceRef;

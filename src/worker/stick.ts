@@ -59,8 +59,9 @@ export class StickTable {
     return e.server;
   }
 
-  /** Store `key` → `server` (a new or changed entry is shared with the other workers). */
+  /** Store `key` → `server` (a new or changed entry is shared with the other workers); not for `non-stick` servers. */
   store(key: string, server: ServerRuntime): void {
+    if (server.config.nonStick) return;
     const prev = this.entries.get(key);
     if (prev && prev.server === server) return;
     this.put(key, server);
