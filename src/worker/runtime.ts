@@ -13,10 +13,12 @@
  *   as HAProxy's backend queue does).
  * - `maxqueue` bounds a server's queue; when it is full the request tries another
  *   server (room, then queue room), and gets 503 when none has any.
- * - A waiter still queued after `timeout queue` gets 503.
+ * - A waiter still queued after `timeout queue` gets 503. Waiters bound to a
+ *   server that goes down wait for it (or the timeout); unbound ones move on.
  * - With several workers, a server's maxconn slots belong to the primary
  *   (src/primary/slots.ts) and are leased to workers (src/worker/cluster-state.ts):
- *   the cluster never has more than maxconn requests on a server.
+ *   the cluster never has more than maxconn requests on a server. Queues stay per
+ *   worker, so `maxqueue` bounds each worker's queue of the server.
  */
 import type { Backend, Frontend, Model, Server } from '../config/model';
 import type { BalancedServer, Balancer, BalanceKey } from '../balance/balancer';
