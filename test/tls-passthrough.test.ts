@@ -189,3 +189,258 @@ describe('ClientHello parser', () => {
     assert.equal(parseClientHello(tiny), HELLO_INVALID);
   });
 });
+
+/** A TLS server holding a certificate for `host`; it answers `<host>:<bytes received>` to each line. */
+async function startTlsSite(host: string): Promise<number> {
+  const cert = issueCert([host]);
+  const sockets = new Set<net.Socket>();
+  const srv = tls.createServer({ cert: cert.cert, key: cert.key }, (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => s.destroy());
+    s.on('data', (d) => s.write(`${host}:${d}`));
+  });
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        srv.close(() => resolve());
+      }),
+  );
+  return (srv.address() as net.AddressInfo).port;
+}
+
+/** A plain TCP server that greets first (`<name>>`) and echoes what it receives; it records every byte. */
+async function startPlainEcho(name: string): Promise<{ port: number; received: Buffer[] }> {
+  const received: Buffer[] = [];
+  const sockets = new Set<net.Socket>();
+  const srv = net.createServer((s) => {
+    sockets.add(s);
+    let got = Buffer.alloc(0);
+    s.on('close', () => {
+      sockets.delete(s);
+      received.push(got);
+    });
+    s.on('error', () => s.destroy());
+    s.write(`${name}>`);
+    s.on('data', (d) => {
+      got = Buffer.concat([got, d]);
+      s.write(d);
+    });
+    s.on('end', () => s.end());
+  });
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        srv.close(() => resolve());
+      }),
+  );
+  return { port: (srv.address() as net.AddressInfo).port, received };
+}
+
+/** TLS through the proxy with `servername`: the certificate's CN and the site's answer to `ping`. */
+async function tlsExchange(port: number, servername: string): Promise<{ cn: string; reply: string }> {
+  const sock = tls.connect({ port, host: '127.0.0.1', servername, ca: testCa().cert });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      sock.once('secureConnect', resolve);
+      sock.once('error', reject);
+    });
+    const cn = String(sock.getPeerCertificate().subject.CN);
+    const reply = new Promise<string>((resolve, reject) => {
+      sock.once('data', (d) => resolve(String(d)));
+      sock.once('error', reject);
+    });
+    sock.write('ping');
+    return { cn, reply: await reply };
+  } finally {
+    sock.destroy();
+  }
+}
+
+/** Raw bytes written in `segments` (a pause between each); resolves with everything received until `expect` bytes came or the server closed. */
+function rawExchange(port: number, segments: Buffer[], expect: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ port, host: '127.0.0.1' });
+    let got = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`timed out with ${JSON.stringify(String(got))}`));
+    }, 5000);
+    const done = () => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(got);
+    };
+    sock.on('data', (d) => {
+      got = Buffer.concat([got, d]);
+      if (got.length >= expect) done();
+    });
+    sock.on('close', done);
+    sock.on('error', reject);
+    let i = 0;
+    const next = () => {
+      if (i < segments.length) sock.write(segments[i++], () => setTimeout(next, 20));
+    };
+    sock.once('connect', next);
+  });
+}
+
+describe('SNI routing of TLS passed through, through a real tslb', () => {
+  const ports = { native: 0, seed: 0 };
+  let raw: { port: number; received: Buffer[] };
+  const INSPECT_MS = 400;
+
+  before(async () => {
+    const a = await startTlsSite('a.example');
+    const b = await startTlsSite('b.example');
+    raw = await startPlainEcho('raw');
+    const fallback = await startPlainEcho('fallback');
+    ports.native = await freePort();
+    ports.seed = await freePort();
+    const lb = await startTslb(`
+global: { workers: 1 }
+frontends:
+  - name: sni
+    mode: tcp
+    binds: ["127.0.0.1:${ports.native}"]
+    inspect_delay: ${INSPECT_MS}ms
+    use_backend:
+      - { backend: site_a, if: "{ req_ssl_sni -i a.example }" }
+      - { backend: site_b, if: "{ req.ssl_sni -i B.EXAMPLE }" }
+      - { backend: raw, if: "{ req_ssl_hello_type 1 } { req_ssl_sni -m end .raw.example }" }
+    default_backend: fallback
+backends:
+  - { name: site_a, mode: tcp, servers: [{ name: a1, address: 127.0.0.1, port: ${a} }] }
+  - { name: site_b, mode: tcp, servers: [{ name: b1, address: 127.0.0.1, port: ${b} }] }
+  - { name: raw, mode: tcp, servers: [{ name: r1, address: 127.0.0.1, port: ${raw.port} }] }
+  - { name: fallback, mode: tcp, servers: [{ name: f1, address: 127.0.0.1, port: ${fallback.port} }] }
+`);
+    cleanups.push(() => lb.stop());
+    const seed = await startTslb(`
+proxy:
+  https_in_binds: [{ ip: "127.0.0.1", port: ${ports.seed} }]
+  https_options: ["tcplog"]
+  backends:
+    - { name: site_a, ssl_sni: a.example, mode: tcp, balance: roundrobin, server_name: a1, server_host_ip: 127.0.0.1, server_port: ${a}, server_ops: "" }
+    - { name: site_b, ssl_sni: b.example, mode: tcp, balance: roundrobin, server_name: b1, server_host_ip: 127.0.0.1, server_port: ${b}, server_ops: "" }
+`);
+    cleanups.push(() => seed.stop());
+  });
+
+  test('the ClientHello reaches the site its SNI names: end-to-end TLS with that site', async () => {
+    assert.deepEqual(await tlsExchange(ports.native, 'a.example'), { cn: 'a.example', reply: 'a.example:ping' });
+    assert.deepEqual(await tlsExchange(ports.native, 'b.example'), { cn: 'b.example', reply: 'b.example:ping' });
+    assert.deepEqual(await tlsExchange(ports.native, 'a.example'), { cn: 'a.example', reply: 'a.example:ping' });
+  });
+
+  test('the inspected bytes are forwarded byte-for-byte, even split over segments and records', async () => {
+    const hello = rerecord(sniHello('x.raw.example'), 40);
+    const tail = Buffer.from('after the hello');
+    const segments = [hello.subarray(0, 3), hello.subarray(3, 50), hello.subarray(50), tail];
+    const sent = Buffer.concat(segments);
+    const before = raw.received.length;
+    const got = await rawExchange(ports.native, segments, 4 + sent.length);
+    assert.equal(String(got.subarray(0, 4)), 'raw>');
+    assert.deepEqual(got.subarray(4), sent);
+    // The server saw exactly the client's bytes.
+    for (let i = 0; i < 50 && raw.received.length === before; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(raw.received[before], sent);
+  });
+
+  test('an unknown SNI and a non-TLS client go to the default backend at once', async () => {
+    const hello = sniHello('c.example');
+    const got = await rawExchange(ports.native, [hello], 'fallback>'.length + hello.length);
+    assert.deepEqual(got, Buffer.concat([Buffer.from('fallback>'), hello]));
+    const t0 = Date.now();
+    const plain = await rawExchange(ports.native, [Buffer.from('HELLO\r\n')], 'fallback>HELLO\r\n'.length);
+    assert.equal(String(plain), 'fallback>HELLO\r\n');
+    assert.ok(Date.now() - t0 < INSPECT_MS, 'not TLS: no need to wait');
+  });
+
+  test('a client that sends nothing is routed to the default backend after inspect_delay', async () => {
+    const t0 = Date.now();
+    const got = await rawExchange(ports.native, [], 'fallback>'.length);
+    const waited = Date.now() - t0;
+    assert.equal(String(got), 'fallback>');
+    assert.ok(waited >= INSPECT_MS - 50 && waited < INSPECT_MS + 1500, `waited ${waited} ms`);
+  });
+
+  test('a seed-shaped config (tcp backends with ssl_sni, no ssl section) routes the same way', async () => {
+    assert.deepEqual(await tlsExchange(ports.seed, 'b.example'), { cn: 'b.example', reply: 'b.example:ping' });
+    assert.deepEqual(await tlsExchange(ports.seed, 'a.example'), { cn: 'a.example', reply: 'a.example:ping' });
+    // Unknown names go to the default backend: the first one, as config/README.md says.
+    const sock = tls.connect({ port: ports.seed, host: '127.0.0.1', servername: 'c.example', rejectUnauthorized: false });
+    await new Promise((resolve, reject) => {
+      sock.once('secureConnect', resolve);
+      sock.once('error', reject);
+    });
+    assert.equal(sock.getPeerCertificate().subject.CN, 'a.example');
+    sock.destroy();
+  });
+});
+
+test('seed adapter: https-in in tcp mode gets one req_ssl_sni rule per backend with ssl_sni', () => {
+  const dir = tempDir();
+  const file = path.join(dir, 'seed.yaml');
+  writeFileSync(
+    file,
+    `proxy:
+  https_in_binds: [{ ip: "127.0.0.1", port: 9443 }]
+  backends:
+    - { name: site_a, ssl_sni: a.example, mode: tcp, server_name: a1, server_host_ip: 127.0.0.1, server_port: 1001 }
+    - { name: site_a, ssl_sni: a.example, mode: tcp, server_name: a2, server_host_ip: 127.0.0.1, server_port: 1002 }
+    - { name: site_b, ssl_sni: b.example, mode: tcp, server_name: b1, server_host_ip: 127.0.0.1, server_port: 1003 }
+`,
+  );
+  const r = loadConfig([file]);
+  assert.deepEqual(r.errors.map(formatIssue), []);
+  assert.deepEqual(r.warnings.map(formatIssue), []);
+  const fe = r.model!.frontends.find((f) => f.name === 'https-in')!;
+  assert.equal(fe.mode, 'tcp');
+  assert.equal(fe.defaultBackend, 'site_a');
+  assert.deepEqual(
+    fe.useBackend.map((u) => [u.backend, u.text]),
+    [
+      ['site_a', 'if { req_ssl_sni -i "a.example" }'],
+      ['site_b', 'if { req_ssl_sni -i "b.example" }'],
+    ],
+  );
+});
+
+test('config: inspect_delay, and req_ssl_sni only where a ClientHello can be read', () => {
+  const dir = tempDir();
+  const write = (name: string, text: string) => {
+    const f = path.join(dir, name);
+    writeFileSync(f, text);
+    return f;
+  };
+  const ok = loadConfig([
+    write(
+      'ok.yaml',
+      `frontends:
+  - { name: t, mode: tcp, binds: ["127.0.0.1:9001"], inspect_delay: 2s, use_backend: [{ backend: b, if: "{ req_ssl_sni -i a.example }" }] }
+  - { name: idle, mode: tcp, binds: ["127.0.0.1:9002"], inspect_delay: 2s, default_backend: b }
+backends:
+  - { name: b, mode: tcp, servers: [{ name: s, address: 127.0.0.1, port: 1000 }] }
+`,
+    ),
+  ]);
+  assert.deepEqual(ok.errors.map(formatIssue), []);
+  assert.equal(ok.model!.frontends[0].inspectDelay, 2000);
+  assert.ok(ok.warnings.some((w) => w.path === 'frontends[1].inspect_delay' && /no effect/.test(w.message)), ok.warnings.map(formatIssue).join('\n'));
+  const http = loadConfig([
+    write(
+      'http.yaml',
+      `frontends:
+  - { name: h, mode: http, binds: ["127.0.0.1:9003"], use_backend: [{ backend: b, if: "{ req_ssl_sni -i a.example }" }] }
+backends:
+  - { name: b, mode: http, servers: [{ name: s, address: 127.0.0.1, port: 1000 }] }
+`,
+    ),
+  ]);
+  assert.ok(http.errors.some((e) => /req_ssl_sni/.test(e.message)), http.errors.map(formatIssue).join('\n'));
+});

@@ -12,7 +12,7 @@ import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { balancers } from '../balance/registry';
 import type { Stage } from '../rules/context';
-import { fetches } from '../rules/fetches';
+import { fetches, frontendReadsPayload } from '../rules/fetches';
 import { parseCondition, parseCriterion } from '../rules/acl-parser';
 import {
   isCheckLine,
@@ -379,6 +379,10 @@ export class ModelBuilder {
       if (mode !== 'http') this.diag.error(this.at([...base, 'host_routing']), 'host_routing needs mode http');
       else for (const b of backends.values()) if (b.mode === 'http') for (const host of b.hostNames) hostBackends.push({ host, backend: b.name });
     }
+    const inspectDelay = this.time(f.inspect_delay, [...base, 'inspect_delay']);
+    if (inspectDelay !== undefined && !frontendReadsPayload({ mode, useBackend, defaultBackend: f.default_backend }, (name) => backends.get(name)?.stick)) {
+      this.diag.warn(this.at([...base, 'inspect_delay']), 'inspect_delay has no effect: nothing in this frontend reads the ClientHello (req_ssl_sni, req_ssl_hello_type in a tcp frontend)');
+    }
 
     const httpRules = [
       ...this.httpRules(f.http_request, 'request', mode, named, [...base, 'http_request']),
@@ -395,6 +399,7 @@ export class ModelBuilder {
       httpRules,
       timeouts: this.timeouts(this.defaultTimeouts, f.timeouts, [...base, 'timeouts']),
       maxconn: f.maxconn ?? this.cfg.defaults?.maxconn ?? 0,
+      inspectDelay,
       forwardFor,
       forwardedProto: f.forwarded_proto ?? mode === 'http',
       forwardedHost: f.forwarded_host ?? mode === 'http',

@@ -149,6 +149,7 @@ const FrontendSchema = obj({
   log: opt(LogSchema),
   errorfiles: opt(ErrorFiles),
   maxconn: opt(Count),
+  inspect_delay: opt(Time),
   timeouts: opt(TimeoutsSchema),
   options: opt(Type.Array(Type.String({ description: 'HAProxy option line, e.g. "httplog"' }))),
 });

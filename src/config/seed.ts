@@ -234,8 +234,15 @@ export function adaptSeed(p: SeedProxy, src: SourceFile, diag: Diagnostics): { f
     } else if (tls && mode === 'tcp' && (ssl?.redirect_http_to_https || ssl?.hsts_enabled)) {
       diag.error(at(P('ssl')), 'redirect_http_to_https and hsts_enabled need http backends (https-in is mode tcp)');
     }
-    if (mode === 'tcp' && !tls && backends.some((b) => b.host_names?.length && routed.has(b.name))) {
-      diag.pendingFeature(at(P('backends')), 'TLS passthrough issue (req_ssl_sni routing)', 'ssl_sni routing of a tcp https-in', [...routed]);
+    if (mode === 'tcp') {
+      // SNI routing, after routing_rules: the ClientHello's when TLS passes through, ours when we terminate it.
+      const fetch = tls ? 'ssl_fc_sni' : 'req_ssl_sni';
+      const sniRules = backends.filter((b) => b.mode === 'tcp' && b.host_names?.length);
+      sniRules.forEach((b) => {
+        const k = (fe.use_backend ??= []).length;
+        fe.use_backend.push({ backend: b.name, if: `{ ${fetch} -i ${b.host_names!.map(quoteWord).join(' ')} }` });
+        link(['frontends', fi, 'use_backend', k], P('backends', groups.get(b.name)!.first, 'ssl_sni'));
+      });
     }
     sharedSettings(fe, fi, mode === 'tcp');
     frontends.push(fe);
@@ -281,6 +288,11 @@ export function adaptSeed(p: SeedProxy, src: SourceFile, diag: Diagnostics): { f
     return { src, segs: P() };
   };
   return { fragment: { config: cfg, locate }, extras };
+}
+
+/** A word of an ACL pattern list, quoted as HAProxy reads it. */
+function quoteWord(w: string): string {
+  return `"${w.replace(/["\\]/g, '\\$&')}"`;
 }
 
 function nonEmpty(v: string | undefined): string | undefined {
