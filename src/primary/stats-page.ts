@@ -297,7 +297,7 @@ export class StatsPage {
       else chunks.push(d);
     });
     req.on('end', () => {
-      const status = tooBig ? 'EXCD' : this.adminAction(req, Buffer.concat(chunks).toString('latin1'));
+      const status = tooBig ? 'EXCD' : this.adminAction(req, Buffer.concat(chunks).toString('utf8'));
       const scope = opts.scope ? `;scope=${encodeURIComponent(opts.scope)}` : '';
       res.writeHead(303, { location: `${this.settings.uri}${scope};st=${status}`, 'content-length': 0 }).end();
     });
