@@ -292,7 +292,7 @@ function rawExchange(port: number, segments: Buffer[], expect: number): Promise<
 describe('SNI routing of TLS passed through, through a real tslb', () => {
   const ports = { native: 0, seed: 0 };
   let raw: { port: number; received: Buffer[] };
-  const INSPECT_MS = 400;
+  const INSPECT_MS = 1000;
 
   before(async () => {
     const a = await startTlsSite('a.example');
@@ -369,6 +369,21 @@ proxy:
     assert.ok(waited >= INSPECT_MS - 50 && waited < INSPECT_MS + 1500, `waited ${waited} ms`);
   });
 
+  test('a FIN right after the ClientHello: routed by it, bytes then FIN forwarded', async () => {
+    const hello = sniHello('fin.raw.example');
+    const sock = net.connect({ port: ports.native, host: '127.0.0.1', allowHalfOpen: true });
+    const got = await new Promise<Buffer>((resolve, reject) => {
+      let data = Buffer.alloc(0);
+      sock.on('data', (d) => (data = Buffer.concat([data, d])));
+      sock.on('end', () => resolve(data));
+      sock.on('error', reject);
+      sock.setTimeout(5000, () => sock.destroy(new Error('timed out')));
+      sock.end(hello);
+    });
+    sock.destroy();
+    assert.deepEqual(got, Buffer.concat([Buffer.from('raw>'), hello]));
+  });
+
   test('a seed-shaped config (tcp backends with ssl_sni, no ssl section) routes the same way', async () => {
     assert.deepEqual(await tlsExchange(ports.seed, 'b.example'), { cn: 'b.example', reply: 'b.example:ping' });
     assert.deepEqual(await tlsExchange(ports.seed, 'a.example'), { cn: 'a.example', reply: 'a.example:ping' });
@@ -408,6 +423,29 @@ test('seed adapter: https-in in tcp mode gets one req_ssl_sni rule per backend w
       ['site_a', 'if { req_ssl_sni -i "a.example" }'],
       ['site_b', 'if { req_ssl_sni -i "b.example" }'],
     ],
+  );
+});
+
+test('seed adapter: with ssl.enabled, a tcp https-in routes by the SNI of the TLS it terminates', () => {
+  const dir = tempDir();
+  const site = issueCert(['lb.example']);
+  writeFileSync(path.join(dir, 'site.pem'), site.cert + site.key);
+  const file = path.join(dir, 'seed.yaml');
+  writeFileSync(
+    file,
+    `proxy:
+  https_in_binds: [{ ip: "127.0.0.1", port: 443 }]
+  ssl: { enabled: true, certificate_path: "${dir}", certificate_file: site.pem }
+  backends:
+    - { name: site_a, ssl_sni: a.example, mode: tcp, server_name: a1, server_host_ip: 127.0.0.1, server_port: 1001 }
+`,
+  );
+  const r = loadConfig([file]);
+  assert.deepEqual(r.errors.map(formatIssue), []);
+  const fe = r.model!.frontends.find((f) => f.name === 'https-in')!;
+  assert.deepEqual(
+    fe.useBackend.map((u) => [u.backend, u.text]),
+    [['site_a', 'if { ssl_fc_sni -i "a.example" }']],
   );
 });
 
