@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
@@ -293,6 +293,7 @@ describe('SNI routing of TLS passed through, through a real tslb', () => {
   const ports = { native: 0, seed: 0 };
   let raw: { port: number; received: Buffer[] };
   const INSPECT_MS = 1000;
+  let logFile = '';
 
   before(async () => {
     const a = await startTlsSite('a.example');
@@ -301,13 +302,15 @@ describe('SNI routing of TLS passed through, through a real tslb', () => {
     const fallback = await startPlainEcho('fallback');
     ports.native = await freePort();
     ports.seed = await freePort();
+    logFile = path.join(tempDir('tslb-sni-'), 'access.log');
     const lb = await startTslb(`
-global: { workers: 1 }
+global: { workers: 1, access_log: ${logFile} }
 frontends:
   - name: sni
     mode: tcp
     binds: ["127.0.0.1:${ports.native}"]
     inspect_delay: ${INSPECT_MS}ms
+    log: { format: tcplog }
     use_backend:
       - { backend: site_a, if: "{ req_ssl_sni -i a.example }" }
       - { backend: site_b, if: "{ req.ssl_sni -i B.EXAMPLE }" }
@@ -382,6 +385,23 @@ proxy:
     });
     sock.destroy();
     assert.deepEqual(got, Buffer.concat([Buffer.from('raw>'), hello]));
+  });
+
+  test('a client gone while its ClientHello is awaited is logged CR', async () => {
+    const sock = net.connect({ port: ports.native, host: '127.0.0.1' });
+    await new Promise((resolve) => sock.once('connect', resolve));
+    const localPort = sock.localPort;
+    sock.write(sniHello('a.example').subarray(0, 20));
+    await new Promise((r) => setTimeout(r, 100));
+    sock.resetAndDestroy();
+    const until = Date.now() + 5000;
+    let line: string | undefined;
+    while (!line && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 20));
+      line = (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '').split('\n').find((l) => l.startsWith(`127.0.0.1:${localPort} `));
+    }
+    assert.ok(line, 'no log line');
+    assert.match(line, / sni fallback\/<NOSRV> .* CR /);
   });
 
   test('a seed-shaped config (tcp backends with ssl_sni, no ssl section) routes the same way', async () => {
