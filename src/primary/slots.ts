@@ -3,8 +3,9 @@
  * them to the workers of a generation (worker side: src/worker/cluster-state.ts).
  *
  * - A worker with requests waiting for a server reports how many (`slot-want`).
- *   Free slots go to waiting workers one at a time in turn, so the leases of all
- *   workers never add up to more than the server's maxconn.
+ *   Free slots go to waiting workers one at a time, the one served longest ago
+ *   first, so no worker starves and the leases of all workers
+ *   never add up to more than the server's maxconn.
  * - A worker keeps the slots it was granted (no IPC per request) until another
  *   worker waits for them: then every worker holding slots is told to keep at most
  *   `keep` = maxconn / (workers holding or wanting) and gives idle slots above that
@@ -20,6 +21,9 @@ interface Pool {
   limit: number;
   held: Map<Worker, number>;
   want: Map<Worker, number>;
+  /** When each worker last got a slot (grant count), for round-robin turns. */
+  servedAt: Map<Worker, number>;
+  grants: number;
   /** Last keep sent (-1 = no limit). */
   keep: number;
 }
@@ -33,7 +37,7 @@ export class SlotBroker {
   onMessage(worker: Worker, generation: number, msg: SlotMessage): void {
     const id = `${generation} ${msg.server}`;
     let pool = this.pools.get(id);
-    if (!pool) this.pools.set(id, (pool = { limit: msg.limit, held: new Map(), want: new Map(), keep: -1 }));
+    if (!pool) this.pools.set(id, (pool = { limit: msg.limit, held: new Map(), want: new Map(), servedAt: new Map(), grants: 0, keep: -1 }));
     pool.limit = msg.limit;
     if (msg.type === 'slot-want') pool.want.set(worker, msg.want);
     else pool.held.set(worker, Math.max(0, (pool.held.get(worker) ?? 0) - msg.count));
@@ -44,6 +48,7 @@ export class SlotBroker {
     for (const [id, pool] of this.pools) {
       if (!pool.held.delete(worker) && !pool.want.delete(worker)) continue;
       pool.want.delete(worker);
+      pool.servedAt.delete(worker);
       if (pool.held.size === 0 && pool.want.size === 0) this.pools.delete(id);
       else this.serve(id.slice(id.indexOf(' ') + 1), pool);
     }
@@ -61,17 +66,23 @@ export class SlotBroker {
     for (const c of pool.held.values()) used += c;
     let free = pool.limit - used;
     const grants = new Map<Worker, number>();
-    // One slot per waiting worker per round: waiting workers share fairly.
-    for (let progress = true; free > 0 && progress; ) {
-      progress = false;
+    while (free > 0) {
+      // The waiting worker served longest ago (or never) is next.
+      let next: Worker | undefined;
+      let nextAt = Infinity;
       for (const [w, n] of pool.want) {
-        if (n <= 0 || free <= 0) continue;
-        pool.want.set(w, n - 1);
-        pool.held.set(w, (pool.held.get(w) ?? 0) + 1);
-        grants.set(w, (grants.get(w) ?? 0) + 1);
-        free--;
-        progress = true;
+        const at = pool.servedAt.get(w) ?? -1;
+        if (n > 0 && at < nextAt) {
+          next = w;
+          nextAt = at;
+        }
       }
+      if (!next) break;
+      pool.servedAt.set(next, pool.grants++);
+      pool.want.set(next, pool.want.get(next)! - 1);
+      pool.held.set(next, (pool.held.get(next) ?? 0) + 1);
+      grants.set(next, (grants.get(next) ?? 0) + 1);
+      free--;
     }
     let waiting = false;
     for (const n of pool.want.values()) if (n > 0) waiting = true;
