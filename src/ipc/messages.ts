@@ -15,6 +15,9 @@ export interface ServerStateUpdate {
   weight: number;
   /** Effective maxconn when an agent changed it (0 = unlimited). */
   maxconn?: number;
+  /** Address and port when the runtime API moved the server. */
+  address?: string;
+  port?: number;
 }
 
 export type PrimaryToWorker =

@@ -50,6 +50,9 @@ export interface ServerHealth {
   health: number;
   /** Effective maxconn (an agent may change it); 0 = unlimited. */
   maxconn: number;
+  /** Effective address and port (the runtime API may change them). */
+  address: string;
+  port: number;
   /** Agent check status and info ('' without agent-check). */
   agentStatus: string;
   agentDesc: string;
@@ -73,6 +76,10 @@ class Entry {
   weightSet = false;
   maxconn: number;
   maxconnSet = false;
+  /** Where the server is; the runtime API may move it (`set server B/S addr`). */
+  address: string;
+  port: number;
+  addressSet = false;
   up: boolean;
   checkStatus: CheckStatus | '' ;
   checkCode?: number;
@@ -103,6 +110,8 @@ class Entry {
     this.admin = server.disabled ? 'maint' : 'ready';
     this.weight = server.weight;
     this.maxconn = server.maxconn;
+    this.address = server.address;
+    this.port = server.port;
     this.up = true;
     this.lastchg = now;
     this.sent = '';
@@ -119,7 +128,12 @@ class Entry {
   }
 
   update(): ServerUpdate {
-    return { backend: this.backend.name, server: this.server.name, up: this.up, admin: this.admin, weight: this.weight, maxconn: this.maxconn };
+    const u: ServerUpdate = { backend: this.backend.name, server: this.server.name, up: this.up, admin: this.admin, weight: this.weight, maxconn: this.maxconn };
+    if (this.addressSet) {
+      u.address = this.address;
+      u.port = this.port;
+    }
+    return u;
   }
 }
 
@@ -231,6 +245,8 @@ export class HealthMonitor {
       fall: e.server.check.fall,
       health: e.health,
       maxconn: e.maxconn,
+      address: e.address,
+      port: e.port,
       agentStatus: e.agentStatus,
       agentDesc: e.agentDesc,
     }));
@@ -249,6 +265,26 @@ export class HealthMonitor {
     if (typeof found === 'string') return found;
     found.weight = weight;
     found.weightSet = true;
+    this.publish(found);
+    return 'ok';
+  }
+
+  setMaxconn(backend: string, server: string, maxconn: number): 'ok' | 'No such backend.' | 'No such server.' {
+    const found = this.find(backend, server);
+    if (typeof found === 'string') return found;
+    found.maxconn = maxconn;
+    found.maxconnSet = true;
+    this.publish(found);
+    return 'ok';
+  }
+
+  /** Move a server (`set server B/S addr IP [port P]`): traffic and checks follow. */
+  setAddress(backend: string, server: string, address: string, port?: number): 'ok' | 'No such backend.' | 'No such server.' {
+    const found = this.find(backend, server);
+    if (typeof found === 'string') return found;
+    found.address = address;
+    if (port !== undefined) found.port = port;
+    found.addressSet = true;
     this.publish(found);
     return 'ok';
   }
@@ -289,6 +325,11 @@ export class HealthMonitor {
       if (old.maxconnSet) {
         e.maxconn = old.maxconn;
         e.maxconnSet = true;
+      }
+      if (old.addressSet) {
+        e.address = old.address;
+        e.port = old.port;
+        e.addressSet = true;
       }
       e.up = e.operational();
       if (!e.up && old.up) e.lastchg = Date.now();
@@ -336,9 +377,9 @@ export class HealthMonitor {
     if (!this.running || e.admin === 'maint') return;
     const c = e.server.check;
     const kind = checkKinds.get(e.backend.healthCheck.kind) ?? checkKinds.get('tcp')!;
-    const port = c.port ?? e.server.port;
+    const port = c.port ?? e.port;
     const ctx: CheckContext = {
-      target: this.target(e, port, c.addr ?? e.server.address, c.ssl || (e.server.tls.enabled && c.port === undefined), c.inter),
+      target: this.target(e, port, c.addr ?? e.address, c.ssl || (e.server.tls.enabled && c.port === undefined), c.inter),
       spec: e.backend.healthCheck,
       backend: e.backend,
       server: e.server,
@@ -386,7 +427,7 @@ export class HealthMonitor {
     const agent = e.server.check.agent;
     if (!this.running || !agent) return;
     const ctx: CheckContext = {
-      target: this.target(e, agent.port, agent.addr ?? e.server.check.addr ?? e.server.address, false, agent.inter),
+      target: this.target(e, agent.port, agent.addr ?? e.server.check.addr ?? e.address, false, agent.inter),
       spec: e.backend.healthCheck,
       backend: e.backend,
       server: e.server,

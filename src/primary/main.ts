@@ -60,6 +60,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
     health: () => health.health(),
     setAdmin: (b, s, a) => health.setAdmin(b, s, a),
     setWeight: (b, s, w) => health.setWeight(b, s, w),
+    setMaxconn: (b, s, n) => health.setMaxconn(b, s, n),
+    setAddress: (b, s, a, p) => health.setAddress(b, s, a, p),
   });
   try {
     await supervisor.start(model);

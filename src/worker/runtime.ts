@@ -30,6 +30,7 @@ import { frontendReadsPayload } from '../rules/fetches';
 import { Counters, newCounters } from './counters';
 import { leaseSlots, reportWant, returnSlots } from './cluster-state';
 import { StickTable } from './stick';
+import { closeIdleTo } from './http/pool';
 
 /** A request waiting for a server slot. Implemented by the sessions (no closure per request). */
 export interface SlotWaiter {
@@ -105,6 +106,9 @@ export class ServerRuntime implements BalancedServer {
   /** Load other workers placed on this server (leastconn/random read it). */
   peerActive = 0;
   maxconn: number;
+  /** Where to connect; the runtime API may move the server (`set server B/S addr`). */
+  address: string;
+  port: number;
   /** Operational state (health checks, decided by the primary). */
   up = true;
   admin: 'ready' | 'drain' | 'maint';
@@ -133,6 +137,8 @@ export class ServerRuntime implements BalancedServer {
     this.weight = config.weight;
     this.userWeight = config.weight;
     this.maxconn = config.maxconn;
+    this.address = config.address;
+    this.port = config.port;
     this.admin = config.disabled ? 'maint' : 'ready';
     this.cookieValue = config.cookie ?? config.name;
     this.key = `${backend.name}/${config.name}`;
@@ -388,6 +394,12 @@ export class BackendRuntime {
     s.weight = this.effectiveWeight(s, Date.now());
     if (s.rampStart && !this.rampTimer) this.startRamp();
     if (u.maxconn !== undefined) s.maxconn = u.maxconn;
+    if ((u.address !== undefined && u.address !== s.address) || (u.port !== undefined && u.port !== s.port)) {
+      s.address = u.address ?? s.address;
+      s.port = u.port ?? s.port;
+      // Pooled connections lead to the old address.
+      closeIdleTo(s);
+    }
     return true;
   }
 

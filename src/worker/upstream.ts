@@ -18,7 +18,7 @@ export type UpstreamCallback = (err: Error | null, socket?: net.Socket) => void;
  */
 export function connectUpstream(server: ServerRuntime, info: ConnectionInfo, timeoutMs: number, cb: UpstreamCallback): void {
   const cfg = server.config;
-  const raw = net.connect({ host: cfg.address, port: cfg.port, noDelay: true });
+  const raw = net.connect({ host: server.address, port: server.port, noDelay: true });
   let socket: net.Socket = raw;
   let done = false;
   const timer = setTimeout(() => finish(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), timeoutMs);
@@ -41,7 +41,7 @@ export function connectUpstream(server: ServerRuntime, info: ConnectionInfo, tim
     raw.removeListener('error', finish);
     const opts: tls.ConnectionOptions = {
       socket: raw,
-      host: cfg.address,
+      host: server.address,
       rejectUnauthorized: cfg.tls.verify === 'required',
       ca: cfg.tls.ca,
     };

@@ -97,6 +97,14 @@ export function sweepIdle(now: number): void {
   }
 }
 
+/** Close the idle connections to one server (it moved: `set server addr`). */
+export function closeIdleTo(server: ServerRuntime): void {
+  const stack = pools.get(server);
+  if (!stack) return;
+  pools.delete(server);
+  for (const up of stack) up.socket.destroy();
+}
+
 /** Close every idle connection (drain, stop, tests). */
 export function closeIdleUpstreams(): void {
   for (const stack of pools.values()) for (const up of stack) up.socket.destroy();

@@ -1,0 +1,87 @@
+/**
+ * Runtime API commands that change the data path, through a real 2-worker tslb and
+ * `socat`: disable/enable server, set weight, set server addr, set maxconn.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { request } from 'undici';
+import { freePort, startTslb, tempDir } from './helpers/tslb';
+import { startHttpBackend } from './helpers/backends';
+
+const hasSocat = spawnSync('socat', ['-V']).status === 0;
+const cleanups: (() => Promise<unknown>)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
+
+function socat(sock: string, input: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('socat', ['stdio', sock], { timeout: 5000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    child.stdin!.end(input);
+  });
+}
+
+async function split(port: number, n: number): Promise<Record<string, number>> {
+  const seen: Record<string, number> = {};
+  for (let i = 0; i < n; i++) {
+    const res = await request(`http://127.0.0.1:${port}/`);
+    await res.body.text();
+    const by = String(res.headers['x-served-by']);
+    seen[by] = (seen[by] ?? 0) + 1;
+  }
+  return seen;
+}
+
+/** Server states reach the workers asynchronously: poll until the split matches. */
+async function eventually(port: number, n: number, ok: (seen: Record<string, number>) => boolean): Promise<Record<string, number>> {
+  let seen: Record<string, number> = {};
+  for (let attempt = 0; attempt < 20; attempt++) {
+    seen = await split(port, n);
+    if (ok(seen)) return seen;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return seen;
+}
+
+test('socat runtime API drives the data path: disable/enable, weight, addr', { skip: !hasSocat && 'socat is not installed' }, async () => {
+  const a = await startHttpBackend('a');
+  const b = await startHttpBackend('b');
+  const moved = await startHttpBackend('moved');
+  cleanups.push(() => a.close(), () => b.close(), () => moved.close());
+  const port = await freePort();
+  const sock = path.join(tempDir('tslb-api-'), 'stats');
+  const lb = await startTslb(`
+global: { workers: 2 }
+frontends:
+  - { name: web, mode: http, binds: ["127.0.0.1:${port}"], default_backend: app }
+backends:
+  - name: app
+    mode: http
+    servers:
+      - { name: s1, address: 127.0.0.1, port: ${a.port} }
+      - { name: s2, address: 127.0.0.1, port: ${b.port} }
+runtime_api: { socket: ${sock} }
+`);
+  cleanups.push(() => lb.stop());
+
+  assert.equal(await socat(sock, 'disable server app/s1\n'), '\n');
+  let seen = await eventually(port, 20, (s) => !s.a);
+  assert.deepEqual(seen, { b: 20 });
+  await socat(sock, 'enable server app/s1\n');
+  seen = await eventually(port, 20, (s) => (s.a ?? 0) > 0);
+  assert.ok(seen.a >= 8 && seen.b >= 8, JSON.stringify(seen));
+
+  await socat(sock, 'set server app/s1 weight 3\n');
+  seen = await eventually(port, 40, (s) => (s.a ?? 0) >= 27);
+  assert.ok(seen.a >= 27 && seen.a <= 33, `3:1 split: ${JSON.stringify(seen)}`);
+  assert.match(await socat(sock, 'get weight app/s1\n'), /^3 \(initial 1\)/);
+
+  await socat(sock, `set server app/s2 addr 127.0.0.1 port ${moved.port}\n`);
+  seen = await eventually(port, 40, (s) => (s.moved ?? 0) > 0 && !s.b);
+  assert.ok(seen.moved > 0 && !seen.b, JSON.stringify(seen));
+  assert.match(await socat(sock, 'show servers state app\n'), new RegExp(`127\\.0\\.0\\.1 .*${moved.port}`));
+
+  assert.equal(await socat(sock, 'disable server app/nope\n'), 'No such server.\n\n');
+});
