@@ -286,7 +286,7 @@ describe('smtpchk and email alerts', () => {
     const port = await listen(a);
     const m = model(
       [backend('mail', [server('smtp1', sinkPort)], { kind: 'smtp', smtpHello: 'EHLO check.test' }), backend('web', [server('w1', port)])],
-      { mailers: { host: '127.0.0.1', port: sinkPort, from: 'lb@test' }, monitoring: { health_checks: { email_alerts: 'admin@company.com' } } },
+      { mailers: { host: '127.0.0.1', port: sinkPort, from: 'lb@test', to: 'admin@company.com' } },
     );
     const { mon, state } = monitor(m);
     mon.start();

@@ -171,8 +171,7 @@ export class HealthMonitor {
   ) {
     const now = Date.now();
     // `option log-health-checks` on the backend, on a frontend that routes to it
-    // (the seed puts it in a frontend's options), or the seed's monitoring switch.
-    const seedLogs = (model.extras.monitoring as { health_checks?: { log_health_checks?: unknown } } | undefined)?.health_checks?.log_health_checks === true;
+    // (the seed puts it in a frontend's log settings).
     for (const f of model.frontends) {
       if (!f.log.logHealthChecks && !f.options.includes('log-health-checks')) continue;
       if (f.defaultBackend) this.logChecks.add(f.defaultBackend);
@@ -182,7 +181,7 @@ export class HealthMonitor {
     for (const b of model.backends) {
       const names = new Map<string, Entry>();
       this.byName.set(b.name, names);
-      if (seedLogs || b.options.includes('log-health-checks')) this.logChecks.add(b.name);
+      if (b.options.includes('log-health-checks')) this.logChecks.add(b.name);
       for (const s of b.servers) {
         const e = new Entry(b, s, now);
         e.sent = JSON.stringify(e.update());

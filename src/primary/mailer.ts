@@ -3,10 +3,9 @@
  * through a configured SMTP server with nodemailer. Sending never blocks checks:
  * messages are queued (bounded), sent one at a time, and failures are logged.
  *
- * Settings come from the model's extras:
- * - `extras.mailers: { host, port?, secure?, from?, to?, level?, user?, pass? }` (the SMTP server);
- * - the seed's `extras.monitoring.health_checks.email_alerts: "admin@company.com"` (recipients,
- *   used when `mailers.to` is absent; without `mailers` it goes through 127.0.0.1:25).
+ * Settings come from `extras.mailers: { host, port?, secure?, from?, to?, level?, user?, pass? }`
+ * (native `mailers:`; the seed's `monitoring.health_checks.email_alerts` becomes `to`);
+ * without a host, mail goes through 127.0.0.1:25.
  */
 import os from 'node:os';
 import { createTransport, type Transporter } from 'nodemailer';
@@ -42,8 +41,7 @@ function recipients(v: unknown): string[] {
 
 export function mailerSettings(model: Model): MailerSettings | undefined {
   const mailers = record(model.extras.mailers);
-  const seed = record(record(record(model.extras.monitoring)?.health_checks));
-  const to = recipients(mailers?.to).length ? recipients(mailers?.to) : recipients(seed?.email_alerts);
+  const to = recipients(mailers?.to);
   if (!to.length) return undefined;
   const level = severities.find((s) => s === mailers?.level) ?? 'alert';
   const user = typeof mailers?.user === 'string' ? mailers.user : undefined;
