@@ -59,3 +59,14 @@ test('an idle holder is asked to keep fewer slots; the limit is lifted when nobo
   broker.workerExited(w2);
   assert.equal(broker.leased(1, SERVER), 2);
 });
+
+test('a lowered maxconn asks holders to give slots back', () => {
+  const broker = new SlotBroker();
+  const w1 = fakeWorker('w1');
+  broker.onMessage(w1, 1, { type: 'slot-want', server: SERVER, want: 4, limit: 4 });
+  broker.onMessage(w1, 1, { type: 'slot-want', server: SERVER, want: 0, limit: 2 });
+  assert.deepEqual(w1.inbox.at(-1), { type: 'slot-keep', server: SERVER, keep: 2 });
+  broker.onMessage(w1, 1, { type: 'slot-return', server: SERVER, count: 2, limit: 2 });
+  assert.deepEqual(w1.inbox.at(-1), { type: 'slot-keep', server: SERVER, keep: -1 });
+  assert.equal(broker.leased(1, SERVER), 2);
+});

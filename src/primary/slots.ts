@@ -11,7 +11,8 @@
  *   `keep` = maxconn / (workers holding or wanting) and gives idle slots above that
  *   back (`slot-return`), at once or when its requests end. When nobody waits any
  *   more, the limit is lifted (`keep` = -1).
- * - A worker that exits gives its slots back.
+ * - A worker that exits gives its slots back. When maxconn is lowered (runtime API,
+ *   agent) below what is leased, holders are asked to keep their share as well.
  * During a reload the old and the new generation each have the full maxconn.
  */
 import type { Worker } from 'node:cluster';
@@ -87,7 +88,8 @@ export class SlotBroker {
     let waiting = false;
     for (const n of pool.want.values()) if (n > 0) waiting = true;
     const members = new Set([...pool.held.keys(), ...pool.want.keys()]);
-    const keep = waiting ? Math.floor(pool.limit / Math.max(1, members.size)) : -1;
+    // Also when maxconn was lowered below what is leased (runtime API, agent).
+    const keep = waiting || free < 0 ? Math.floor(pool.limit / Math.max(1, members.size)) : -1;
     for (const [w, count] of grants) send(w, { type: 'slot-grant', server, count, keep });
     if (keep !== pool.keep) {
       pool.keep = keep;

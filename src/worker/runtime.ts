@@ -156,7 +156,7 @@ export class ServerRuntime implements BalancedServer {
 
   /** A slot is free for one more request (in this worker's lease, with several workers). */
   get hasRoom(): boolean {
-    return this.maxconn === 0 || this.active < (this.backend.leased ? this.slots : this.maxconn);
+    return this.maxconn === 0 || this.active < (this.backend.leased ? Math.min(this.slots, this.maxconn) : this.maxconn);
   }
 }
 
@@ -393,7 +393,14 @@ export class BackendRuntime {
     if (s.config.slowstart > 0 && !wasUsable && s.up && s.admin === 'ready') s.rampStart = Date.now();
     s.weight = this.effectiveWeight(s, Date.now());
     if (s.rampStart && !this.rampTimer) this.startRamp();
-    if (u.maxconn !== undefined) s.maxconn = u.maxconn;
+    if (u.maxconn !== undefined && u.maxconn !== s.maxconn) {
+      s.maxconn = u.maxconn;
+      // The primary learns a server's limit from the workers' messages: send one now.
+      if (this.leased) {
+        s.reportedWant = -1;
+        reportWant(s);
+      }
+    }
     if ((u.address !== undefined && u.address !== s.address) || (u.port !== undefined && u.port !== s.port)) {
       s.address = u.address ?? s.address;
       s.port = u.port ?? s.port;
