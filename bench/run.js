@@ -17,6 +17,11 @@ const report = require('./lib/report');
 const REPO = path.resolve(__dirname, '..');
 const DEFAULT_TSLB_CLI = path.join(REPO, 'dist', 'src', 'cli', 'main.js');
 let TSLB_CLI = DEFAULT_TSLB_CLI;
+/** Node binary that runs tslb (default: the one running this harness). */
+let TSLB_NODE = process.execPath;
+/** A second tslb build measured in the same rounds (A/B of a change), and its Node binary. */
+let BASE_CLI = null;
+let BASE_NODE = null;
 const DEFAULT_DEPS = '/tmp/bench-deps';
 const NCPU = os.cpus().length;
 
@@ -33,6 +38,10 @@ const HELP = `Usage: node bench/run.js [options]     (npm run bench builds first
   --load-cpus=LIST     taskset CPU list for load generators and origins (default "0")
   --idle-conns=N       idle keep-alive connections for the memory workload (default 8000)
   --tslb-cli=FILE      tslb entry point (default dist/src/cli/main.js)
+  --tslb-node=FILE     Node binary that runs tslb (default: this one, ${process.version})
+  --tslb-base=FILE     a second tslb entry point, target "tslb-base", interleaved with the others
+                       (A/B of a change in the same rounds; reported, not used for the issue #3 targets)
+  --tslb-base-node=FILE  Node binary for tslb-base (default: --tslb-node)
   --deps=DIR           where the npm http-proxy reference is installed (default ${DEFAULT_DEPS})
   --out=FILE           result JSON (default bench/results/<date>.json)
   --setup              install what is missing (apt-get nginx-light, npm http-proxy into --deps), then exit
@@ -75,6 +84,9 @@ function parseArgs(argv) {
       case '--idle-conns': o.idleConns = Number(v); break;
       case '--deps': o.deps = v; break;
       case '--tslb-cli': TSLB_CLI = path.resolve(v); break;
+      case '--tslb-node': TSLB_NODE = path.resolve(v); break;
+      case '--tslb-base': BASE_CLI = path.resolve(v); break;
+      case '--tslb-base-node': BASE_NODE = path.resolve(v); break;
       case '--out': o.out = v; break;
       case '--setup': o.setup = true; break;
       case '--help': case '-h': o.help = true; break;
@@ -266,17 +278,19 @@ async function startTarget(env, kind, { workers, acceptMode, id }) {
   }
   // tslb: find the largest feature set its config loader accepts (`tslb -c`), so one
   // unsupported section skips only the workloads that need it.
+  const cli = kind === 'tslb-base' ? BASE_CLI : TSLB_CLI;
+  const node = kind === 'tslb-base' ? BASE_NODE ?? TSLB_NODE : TSLB_NODE;
   const attempts = [['rules', 'tls'], ['tls'], ['rules'], []];
   const rejected = [];
   for (const features of attempts) {
     const cfg = path.join(env.runDir, `${id}.yaml`);
     fs.writeFileSync(cfg, tslbYaml(spec, features));
-    const check = spawnSync(process.execPath, [TSLB_CLI, '-c', '-f', cfg], { encoding: 'utf8', timeout: 30000 });
+    const check = spawnSync(node, [cli, '-c', '-f', cfg], { encoding: 'utf8', timeout: 30000 });
     if (check.status !== 0) {
       rejected.push(`[${features.join('+') || 'basic'}] ${(check.stderr || check.stdout).trim().split('\n').slice(0, 4).join(' | ')}`);
       continue;
     }
-    const proc = procs.startPinned(id, cpus, process.execPath, [TSLB_CLI, '-f', cfg], { logFile: log });
+    const proc = procs.startPinned(id, cpus, node, [cli, '-f', cfg], { logFile: log });
     const ports = [http, ws, tcp, ...(features.includes('rules') ? [rules] : []), ...(features.includes('tls') ? [tls] : [])];
     try {
       await procs.waitPorts(ports, proc, 30000);
@@ -439,6 +453,10 @@ async function main() {
   let kinds = ['haproxy', 'tslb', 'http-proxy'];
   if (opts.targets) kinds = kinds.filter((k) => opts.targets.includes(k));
   if (!pre.have.httpProxy) kinds = kinds.filter((k) => k !== 'http-proxy');
+  if (BASE_CLI) {
+    if (!fs.existsSync(BASE_CLI)) throw new Error(`--tslb-base: ${BASE_CLI} does not exist`);
+    kinds.splice(kinds.indexOf('tslb') + 1, 0, 'tslb-base');
+  }
 
   // HAProxy needs 2 fds per connection plus a margin; stay under the hard limit.
   const maxconn = Math.max(1000, Math.floor((hard - 100) / 2) - 50);
@@ -550,6 +568,8 @@ async function main() {
     machine: { cpus: NCPU, model: os.cpus()[0]?.model, kernel: os.release(), memGiB: +(os.totalmem() / 2 ** 30).toFixed(1) },
     versions: {
       node: process.version,
+      tslbNode: versionOf(TSLB_NODE, ['--version']),
+      ...(BASE_CLI ? { tslbBase: BASE_CLI, tslbBaseNode: versionOf(BASE_NODE ?? TSLB_NODE, ['--version']) } : {}),
       haproxy: versionOf('haproxy', ['-v']),
       nginx: pre.have.nginx ? versionOf('nginx', ['-v']) : 'not installed',
       wrk: versionOf('wrk', ['-v']),

@@ -117,7 +117,9 @@ function haproxyConfig(spec) {
  * like HAProxy's `option forwardfor`, so both do the same header work. If the loader
  * rejects a section, `tslb -c` says so and the harness skips the workloads needing it.
  */
-const FORWARDING = '    forwardfor: true\n    forwarded_proto: false\n    forwarded_host: false';
+// HAProxy's config has no `log` line, so it logs nothing: tslb's access logs (on by default) are off to match.
+const NO_LOG = '    log: { enabled: false }';
+const FORWARDING = `    forwardfor: true\n    forwarded_proto: false\n    forwarded_host: false\n${NO_LOG}`;
 
 function tslbConfig(spec) {
   const servers = spec.origins.map((p, i) => `      - { name: s${i + 1}, address: 127.0.0.1, port: ${p} }`).join('\n');
@@ -160,6 +162,7 @@ function tslbConfig(spec) {
     `    binds: ["127.0.0.1:${spec.ports.ws}"]`,
     '    default_backend: be_ws',
     '  - name: fe_tcp',
+    NO_LOG,
     '    mode: tcp',
     `    binds: ["127.0.0.1:${spec.ports.tcp}"]`,
     '    default_backend: be_tcp',

@@ -110,7 +110,7 @@ const f = (v, d = 0) => (v == null || !Number.isFinite(v) ? '–' : v.toFixed(d)
 function markdown(doc) {
   const { summary, meta, skipped } = doc;
   const lines = [];
-  lines.push(`Run ${meta.date} · node ${meta.versions.node} · ${meta.versions.haproxy} · origins: ${meta.origins} · ` +
+  lines.push(`Run ${meta.date} · node ${meta.versions.tslbNode ?? meta.versions.node} (tslb) · ${meta.versions.haproxy} · origins: ${meta.origins} · ` +
     `${meta.options.rounds} interleaved rounds × ${meta.options.duration} s · load on CPUs ${meta.options.loadCpus}`);
   lines.push('');
   lines.push('| workload | target | workers@cpus | rate (median) | CPU ms/1k | p50 / p99 / p99.9 ms | errors | peak RSS MiB | rate ×HAProxy | CPU-eff ×HAProxy |');
