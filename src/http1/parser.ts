@@ -93,13 +93,19 @@ function classify(buf: Buffer, s: number, e: number): number {
   }
 }
 
+/** Header slots a parser starts with; heads of browsers and wrk/curl stay well below. */
+const INITIAL_HEADERS = 24;
+const EMPTY_BUF = Buffer.alloc(0);
+const EMPTY_HDR = new Int32Array(0);
+const EMPTY_U8 = new Uint8Array(0);
+
 /**
  * One parser per direction per client connection, reused for every message.
  * `parse()` returns the offset just after the head's final CRLF, 0 when the head
  * is incomplete, or -1 on error (`errorStatus`/`errorReason` say why).
  */
 export class HeadParser {
-  buf: Buffer = Buffer.alloc(0);
+  buf: Buffer = EMPTY_BUF;
   start = 0;
   /** Offset after the final CRLF. */
   end = 0;
@@ -114,10 +120,16 @@ export class HeadParser {
   /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
   versionMinor = 1;
   count = 0;
-  readonly hdr = new Int32Array(MAX_HEADERS * HDR_STRIDE);
-  readonly kind = new Uint8Array(MAX_HEADERS);
+  /**
+   * Per-header tables, sized for common heads and grown (up to MAX_HEADERS) by the
+   * parse that needs more: every client connection holds two parsers, idle or not.
+   * Replaced when grown, so read them through the parser, never keep a reference.
+   */
+  hdr: Int32Array = EMPTY_HDR;
+  kind: Uint8Array = EMPTY_U8;
   /** 1 = not forwarded (hop-by-hop, Connection-listed, or removed by a rule). */
-  readonly drop = new Uint8Array(MAX_HEADERS);
+  drop: Uint8Array = EMPTY_U8;
+  private capacity = 0;
   dropCount = 0;
   /** -1 when absent. */
   contentLength = -1;
@@ -138,6 +150,33 @@ export class HeadParser {
   private readonly listed: number[] = [];
 
   constructor(readonly isRequest: boolean) {}
+
+  /**
+   * Forget the last message's bytes (the exchange is over), so an idle connection
+   * does not keep its last received chunk (up to 64 KiB) alive.
+   */
+  release(): void {
+    this.buf = EMPTY_BUF;
+    this.count = 0;
+  }
+
+  /** Room for header slot `n`: the tables in one ArrayBuffer, doubled while needed, entries kept. */
+  private grow(n: number): void {
+    let cap = this.capacity || INITIAL_HEADERS;
+    while (cap <= n) cap *= 2;
+    if (cap > MAX_HEADERS) cap = MAX_HEADERS;
+    const ab = new ArrayBuffer(cap * (HDR_STRIDE * 4 + 2));
+    const hdr = new Int32Array(ab, 0, cap * HDR_STRIDE);
+    const kind = new Uint8Array(ab, cap * HDR_STRIDE * 4, cap);
+    const drop = new Uint8Array(ab, cap * (HDR_STRIDE * 4 + 1), cap);
+    hdr.set(this.hdr);
+    kind.set(this.kind);
+    drop.set(this.drop);
+    this.hdr = hdr;
+    this.kind = kind;
+    this.drop = drop;
+    this.capacity = cap;
+  }
 
   private fail(status: number, reason: string): number {
     this.errorStatus = this.isRequest ? status : 502;
@@ -196,7 +235,7 @@ export class HeadParser {
     }
     if (i <= 0) return i;
     this.firstLineEnd = i;
-    const h = this.hdr;
+    let h = this.hdr;
     let teIndex = -1;
     for (;;) {
       if (i >= end) return 0;
@@ -227,6 +266,10 @@ export class HeadParser {
       i += 2;
       if (this.count >= MAX_HEADERS) return this.fail(431, 'too many headers');
       const n = this.count++;
+      if (n >= this.capacity) {
+        this.grow(n);
+        h = this.hdr;
+      }
       const o = n * HDR_STRIDE;
       h[o] = nameStart;
       h[o + 1] = nameEnd;

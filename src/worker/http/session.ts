@@ -123,7 +123,6 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
     sock.on('end', this.onClientEnd);
     sock.on('error', noop);
     sock.on('close', this.onClientClose);
-    worker.track(sock);
     sessionOpened(fe.counters);
     sessions.add(this);
     const t = fe.config.timeouts;
@@ -725,6 +724,9 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
 
   private finishExchange(): void {
     this.tx.end('--', this.res.status, this.backend);
+    // An idle keep-alive connection keeps no received chunk alive.
+    this.req.release();
+    this.res.release();
     const up = this.up;
     this.up = null;
     this.srvDeadline = 0;
