@@ -32,6 +32,7 @@ import {
 } from './haproxy-syntax';
 import type {
   AgentCheck,
+  PassiveCheck,
   Backend,
   Balance,
   Bind,
@@ -82,6 +83,8 @@ const HAPROXY_DEFAULT_TIMEOUTS = {
   tunnel: 0,
 };
 const DEFAULT_INTER = 2000;
+/** HAProxy's `error-limit` default. */
+const DEFAULT_ERROR_LIMIT = 10;
 const DEFAULT_BUFSIZE = 16384;
 const DEFAULT_MAXREWRITE = 1024;
 
@@ -702,7 +705,7 @@ export class ModelBuilder {
       // HAProxy allows httpchk on tcp backends: the check speaks HTTP to the server, traffic stays tcp.
     }
     const timeouts = this.timeouts(this.defaultTimeouts, b.timeouts, [...base, 'timeouts']);
-    const servers = this.servers(b, base);
+    const servers = this.servers(b, base, mode);
     const lines = this.backendLines(b, own, base);
     const cookie = lines.cookie && mode === 'tcp' ? undefined : lines.cookie;
     if (lines.cookie && mode === 'tcp') this.diag.error(this.at([...base, b.cookie !== undefined ? 'cookie' : 'options']), 'cookie persistence needs mode http');
@@ -899,7 +902,7 @@ export class ModelBuilder {
     return check;
   }
 
-  private servers(b: BackendInput, base: Seg[]): Server[] {
+  private servers(b: BackendInput, base: Seg[], mode: 'http' | 'tcp'): Server[] {
     const servers: Server[] = [];
     const names = new Map<string, number>();
     const usedIds = new Set<number>();
@@ -908,7 +911,7 @@ export class ModelBuilder {
       const prev = names.get(s.name);
       if (prev !== undefined) this.diag.error(this.at([...segs, 'name']), `duplicate server "${s.name}" in backend "${b.name}" (also servers[${prev}])`);
       names.set(s.name, i);
-      const server = this.server(s, segs);
+      const server = this.server(s, segs, mode);
       if (server.id !== 0) {
         if (usedIds.has(server.id)) this.diag.error(this.at([...segs, 'options']), `server id ${server.id} is used twice in backend "${b.name}"`);
         usedIds.add(server.id);
@@ -926,7 +929,7 @@ export class ModelBuilder {
     return servers;
   }
 
-  private server(s: ServerInput, segs: Seg[]): Server {
+  private server(s: ServerInput, segs: Seg[], mode: 'http' | 'tcp'): Server {
     const parsed = parseServerOptions(s.options ?? '');
     const optWhere = this.at([...segs, 'options']);
     for (const e of parsed.errors) this.diag.error(optWhere, e);
@@ -944,6 +947,7 @@ export class ModelBuilder {
     if (o.caFile) ca = this.readRelative(o.caFile, [...segs, 'options']);
     const verify = o.verify ?? (o.caFile ? 'required' : 'none');
     if (verify === 'required' && !o.caFile && ssl) this.diag.error(optWhere, 'verify required needs ca-file <PEM bundle>');
+    const enabled = s.check ?? o.check ?? false;
     const sendProxy = s.send_proxy === undefined ? (o.sendProxy ?? 0) : s.send_proxy === true ? 1 : s.send_proxy === false ? 0 : (s.send_proxy as 1 | 2);
     return {
       name: s.name,
@@ -958,7 +962,7 @@ export class ModelBuilder {
       slowstart: this.time(s.slowstart, [...segs, 'slowstart']) ?? o.slowstart ?? 0,
       cookie: s.cookie ?? o.cookie,
       check: {
-        enabled: s.check ?? o.check ?? false,
+        enabled,
         inter,
         fastinter: o.fastinter ?? this.checkDefaults.fastinter ?? inter,
         downinter: o.downinter ?? this.checkDefaults.downinter ?? inter,
@@ -969,6 +973,9 @@ export class ModelBuilder {
         ssl: o.checkSsl ?? (ssl && o.checkPort === undefined),
         sni: o.checkSni ?? sni,
         agent: this.agentCheck(o, optWhere),
+        observe: this.passiveCheck(o, enabled, mode, optWhere),
+        onMarkedDown: o.onMarkedDown,
+        onMarkedUp: o.onMarkedUp,
       },
       tls: { enabled: ssl, sni, verify, ca },
       sendProxy,
@@ -976,6 +983,25 @@ export class ModelBuilder {
       options: s.options ?? '',
       source: this.diag.sourceRef(this.at(segs)),
     };
+  }
+
+  /** `observe` with `error-limit` (default 10) and `on-error` (default fail-check), as HAProxy. */
+  private passiveCheck(o: ServerOptionValues, checked: boolean, mode: 'http' | 'tcp', where: Where): PassiveCheck | undefined {
+    if (o.observe === undefined || o.observe === 'none') {
+      if (o.errorLimit !== undefined || o.onError !== undefined) this.diag.warn(where, 'error-limit/on-error without observe layer4|layer7: live traffic is not observed');
+      return undefined;
+    }
+    // HAProxy ignores observe on a server without checks: only checks could bring it back.
+    if (!checked) {
+      this.diag.warn(where, `observe ${o.observe} needs check on the server: live traffic is not observed`);
+      return undefined;
+    }
+    let layer = o.observe;
+    if (layer === 'layer7' && mode === 'tcp') {
+      this.diag.warn(where, 'observe layer7 in a tcp backend: observing layer4 (tcp traffic has no HTTP responses)');
+      layer = 'layer4';
+    }
+    return { layer, errorLimit: o.errorLimit ?? DEFAULT_ERROR_LIMIT, onError: o.onError ?? 'fail-check' };
   }
 
   /** `agent-check` with `agent-port` (required), `agent-inter` (default 2s, as HAProxy), `agent-addr`, `agent-send`. */

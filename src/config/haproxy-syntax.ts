@@ -113,6 +113,11 @@ export interface ServerOptionValues {
   agentInter?: number;
   agentAddr?: string;
   agentSend?: string;
+  observe?: 'none' | 'layer4' | 'layer7';
+  errorLimit?: number;
+  onError?: 'fastinter' | 'fail-check' | 'sudden-death' | 'mark-down';
+  onMarkedDown?: 'shutdown-sessions';
+  onMarkedUp?: 'shutdown-backup-sessions';
 }
 
 /** A keyword accepted and carried, but implemented by a later issue. */
@@ -149,6 +154,15 @@ function timeArg(key: keyof ServerOptionValues): Apply {
 function flag(set: (v: ServerOptionValues) => void): Apply {
   return (v) => {
     set(v);
+    return undefined;
+  };
+}
+
+/** A keyword whose argument is one of `allowed`. */
+function oneOf(key: 'observe' | 'onError' | 'onMarkedDown' | 'onMarkedUp', allowed: readonly string[]): Apply {
+  return (v, arg) => {
+    if (!allowed.includes(arg)) return `must be ${allowed.join(', ')}, not "${arg}"`;
+    (v as Record<string, unknown>)[key] = arg;
     return undefined;
   };
 }
@@ -217,12 +231,12 @@ const SERVER_KEYWORDS: Record<string, KeywordDef> = {
   'agent-inter': { args: 1, apply: timeArg('agentInter') },
   'agent-addr': { args: 1, apply: (v, a) => void (v.agentAddr = a) },
   'agent-send': { args: 1, apply: (v, a) => void (v.agentSend = unescape(a)) },
+  observe: { args: 1, apply: oneOf('observe', ['none', 'layer4', 'layer7']) },
+  'error-limit': { args: 1, apply: intArg('errorLimit', 1, MAX_INT) },
+  'on-error': { args: 1, apply: oneOf('onError', ['fastinter', 'fail-check', 'sudden-death', 'mark-down']) },
+  'on-marked-down': { args: 1, apply: oneOf('onMarkedDown', ['shutdown-sessions']) },
+  'on-marked-up': { args: 1, apply: oneOf('onMarkedUp', ['shutdown-backup-sessions']) },
   // Carried for later issues.
-  'on-marked-down': { args: 1, area: 'health checks (on-marked-down)' },
-  'on-marked-up': { args: 1, area: 'health checks (on-marked-up)' },
-  'on-error': { args: 1, area: 'health checks (on-error)' },
-  'error-limit': { args: 1, area: 'health checks (on-error)' },
-  observe: { args: 1, area: 'health checks (observe)' },
   track: { args: 1, area: 'health checks (track)' },
   'check-send-proxy': { args: 0, area: 'health checks (check-send-proxy)' },
   redir: { args: 1, area: 'http rules (redir)' },

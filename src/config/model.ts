@@ -218,6 +218,22 @@ export interface ServerCheck {
   sni?: string;
   /** `agent-check` with `agent-port`/`agent-addr`/`agent-inter`/`agent-send`. */
   agent?: AgentCheck;
+  /** `observe layer4|layer7` with `error-limit` and `on-error`: errors seen on live traffic count (needs `check`). */
+  observe?: PassiveCheck;
+  /** `on-marked-down shutdown-sessions`: sessions on the server are cut when it goes DOWN. */
+  onMarkedDown?: 'shutdown-sessions';
+  /** `on-marked-up shutdown-backup-sessions`: sessions on the backend's backup servers are cut when this one comes UP. */
+  onMarkedUp?: 'shutdown-backup-sessions';
+}
+
+/** HAProxy's passive health: what live traffic counts as an error, and what `error-limit` of them in a row does. */
+export interface PassiveCheck {
+  /** layer4: connection errors and timeouts; layer7: also invalid responses, read errors/timeouts and 5xx (not 501/505). */
+  layer: 'layer4' | 'layer7';
+  /** Consecutive errors that trigger `onError` (HAProxy's default 10). */
+  errorLimit: number;
+  /** fastinter: next checks at fastinter; fail-check (default): one failed check; sudden-death: one failure left; mark-down: DOWN now. */
+  onError: 'fastinter' | 'fail-check' | 'sudden-death' | 'mark-down';
 }
 
 export interface AgentCheck {
