@@ -4,6 +4,7 @@
  * lines and `balance` lines. Each returns plain values plus messages; the
  * loader attaches file positions.
  */
+import { splitHaproxyWords, type SplitOptions } from './words';
 import type { CookiePersistence, ForwardFor, HealthCheck, HttpCheckSpec, StickRule, TcpCheckStep } from './model';
 import { didYouMean } from './suggest';
 
@@ -39,36 +40,10 @@ export function parseSize(v: string | number): Parsed<number> {
  * sequences (`\r\n` in the old httpchk header syntax) are kept as written.
  */
 export function splitWords(text: string): string[] {
-  const words: string[] = [];
-  let cur = '';
-  let inWord = false;
-  let quote = '';
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quote) {
-      if (c === quote) quote = '';
-      else if (c === '\\' && quote === '"' && (text[i + 1] === '"' || text[i + 1] === '\\')) cur += text[++i];
-      else cur += c;
-      continue;
-    }
-    if (c === '\\' && (text[i + 1] === ' ' || text[i + 1] === '\t' || text[i + 1] === '"' || text[i + 1] === "'")) {
-      cur += text[++i];
-      inWord = true;
-    } else if (c === ' ' || c === '\t') {
-      if (inWord) words.push(cur);
-      cur = '';
-      inWord = false;
-    } else if (c === '"' || c === "'") {
-      quote = c;
-      inWord = true;
-    } else {
-      cur += c;
-      inWord = true;
-    }
-  }
-  if (inWord) words.push(cur);
-  return words;
+  return splitHaproxyWords(text, CONFIG_WORDS).words;
 }
+
+const CONFIG_WORDS: SplitOptions = { escapes: ' \t"\'', anyEscapeInDoubleQuotes: false, lineBreaksAreBlanks: false };
 
 const ESCAPES: Record<string, string> = { r: '\r', n: '\n', t: '\t', '\\': '\\' };
 

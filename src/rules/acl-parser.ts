@@ -11,6 +11,7 @@
  * flags `-i`, `-m <method>`, `-n`, `--`. Fetch names, arity and the stage where
  * they are valid come from the fetch table (fetches.ts).
  */
+import { splitHaproxyWords, type SplitOptions } from '../config/words';
 import { converters as converterTable } from './converters';
 import { isIP } from 'node:net';
 import type { Condition, MatchMethod } from '../config/model';
@@ -81,38 +82,13 @@ export function parseCriterion(text: string, stage: Stage): ParseConditionResult
   }
 }
 
+/** HAProxy escapes in ACLs; other sequences (regex `\.`) stay as written. */
+const ACL_WORDS: SplitOptions = { escapes: ' \t"\'\\#', anyEscapeInDoubleQuotes: true, lineBreaksAreBlanks: true };
+
 /** Words separated by blanks; quotes and `\` escapes as in HAProxy; `!` split off a following `{`. */
 function tokenize(text: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let inWord = false;
-  let quote = '';
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quote) {
-      if (c === quote) quote = '';
-      else if (c === '\\' && quote === '"' && i + 1 < text.length) cur += text[++i];
-      else cur += c;
-      continue;
-    }
-    if (c === '\\' && ' \t"\'\\#'.includes(text[i + 1] ?? 'x')) {
-      // HAProxy escapes; other sequences (regex `\.`) stay as written.
-      cur += text[++i];
-      inWord = true;
-    } else if (c === ' ' || c === '\t' || c === '\n' || c === '\r') {
-      if (inWord) out.push(cur);
-      cur = '';
-      inWord = false;
-    } else if (c === '"' || c === "'") {
-      quote = c;
-      inWord = true;
-    } else {
-      cur += c;
-      inWord = true;
-    }
-  }
-  if (quote) throw new AclError('unterminated quote');
-  if (inWord) out.push(cur);
+  const { words: out, unterminatedQuote } = splitHaproxyWords(text, ACL_WORDS);
+  if (unterminatedQuote) throw new AclError('unterminated quote');
   // `!{` and `!name` are written without a blank.
   const tokens: string[] = [];
   for (const w of out) {
