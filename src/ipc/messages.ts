@@ -75,6 +75,8 @@ export type WorkerToPrimary =
   | { type: 'slot-want'; server: string; want: number; limit: number }
   /** Slots of `backend/server` given back. */
   | { type: 'slot-return'; server: string; count: number; limit: number }
+  /** `observe`: `errors` consecutive errors (the `error-limit`) on `backend/server` in this worker; `last` says what the last one was. */
+  | { type: 'observed-errors'; backend: string; server: string; errors: number; last: string }
   | StickLearn;
 
 export function isWorkerMessage(m: unknown): m is WorkerToPrimary {

@@ -7,6 +7,10 @@
  * `fastinter` while in transition, `downinter` when down; the first checks
  * spread over one interval. State changes reach the workers at once through
  * `onChange`, are logged in HAProxy's words and may be mailed.
+ *
+ * Passive health (`observe`): a worker that saw `error-limit` consecutive errors
+ * on a server's live traffic reports them (`observed`), and `on-error` acts on
+ * the check state as HAProxy's health analysis does (check status HANA).
  */
 import type { Logger } from 'pino';
 import type { Backend, Model, Server } from '../config/model';
@@ -25,6 +29,8 @@ import {
 import { AlertMailer, mailerSettings, type Severity } from './mailer';
 
 type Admin = 'ready' | 'drain' | 'maint';
+/** A check result, or HANA: errors observed on live traffic (HAProxy's "Health analyze"). */
+type MonitorStatus = CheckStatus | 'HANA';
 
 export interface ServerHealth {
   backend: string;
@@ -34,13 +40,15 @@ export interface ServerHealth {
   weight: number;
   /** 'UP' | 'DOWN' | 'UP 1/3' | 'DOWN 1/2' | 'MAINT' | 'DRAIN' | 'DOWN (agent)' | 'no check' */
   status: string;
-  /** L4OK L4CON L4TOUT L7OK L7STS L7TOUT L7RSP SOCKERR INI …; '' when not checked. */
+  /** L4OK L4CON L4TOUT L7OK L7STS L7TOUT L7RSP SOCKERR INI HANA …; '' when not checked. */
   checkStatus: string;
   checkCode?: number;
   checkDuration?: number;
   checkDesc: string;
   chkfail: number;
   chkdown: number;
+  /** Times observed live-traffic errors reached `error-limit` (HAProxy's hanafail). */
+  hanafail: number;
   /** ms timestamp of the last operational/administrative change. */
   lastchg: number;
   /** Total ms spent DOWN. */
@@ -81,7 +89,7 @@ class Entry {
   port: number;
   addressSet = false;
   up: boolean;
-  checkStatus: CheckStatus | '' ;
+  checkStatus: MonitorStatus | '';
   checkCode?: number;
   checkDuration?: number;
   checkDesc = '';
@@ -89,9 +97,14 @@ class Entry {
   agentDesc = '';
   chkfail = 0;
   chkdown = 0;
+  hanafail = 0;
   lastchg: number;
   downtime = 0;
   timer?: NodeJS.Timeout;
+  /** When `timer` fires (ms timestamp). */
+  nextCheck = 0;
+  /** Observed errors asked for fastinter: the next checks use it until one passes at full health. */
+  fastinterForced = false;
   agentTimer?: NodeJS.Timeout;
   /** The last state sent to workers. */
   sent: string;
@@ -147,9 +160,9 @@ function asciiEncode(text: string): string {
 }
 
 /** ", reason: …, code: …, info: "…", check duration: Nms" (srv_append_status). */
-function describeResult(status: CheckStatus, code: number | undefined, desc: string, duration: number | undefined): string {
-  let s = `, reason: ${statusDescription(status)}`;
-  if (statusHasCode(status)) s += `, code: ${code ?? 0}`;
+function describeResult(status: MonitorStatus, code: number | undefined, desc: string, duration: number | undefined): string {
+  let s = `, reason: ${status === 'HANA' ? 'Health analyze' : statusDescription(status)}`;
+  if (status !== 'HANA' && statusHasCode(status)) s += `, code: ${code ?? 0}`;
   if (desc) s += `, info: "${asciiEncode(desc)}"`;
   if (duration !== undefined && duration >= 0) s += `, check duration: ${duration}ms`;
   return s;
@@ -203,7 +216,7 @@ export class HealthMonitor {
     this.running = true;
     for (const e of this.entries) {
       // Spread the first checks over one interval so they do not all fire at once.
-      if (e.checked) e.timer = setTimeout(() => this.runCheck(e), Math.random() * e.server.check.inter);
+      if (e.checked) this.schedule(e, Math.random() * e.server.check.inter);
       const agent = e.server.check.agent;
       if (agent) e.agentTimer = setTimeout(() => this.runAgent(e), Math.random() * agent.inter);
     }
@@ -238,6 +251,7 @@ export class HealthMonitor {
       checkDesc: e.checkDesc,
       chkfail: e.chkfail,
       chkdown: e.chkdown,
+      hanafail: e.hanafail,
       lastchg: e.lastchg,
       downtime: e.downtime + (e.up ? 0 : now - e.lastchg),
       rise: e.server.check.rise,
@@ -289,6 +303,44 @@ export class HealthMonitor {
   }
 
   /**
+   * A worker saw `errors` consecutive errors (its `error-limit`) on the server's
+   * live traffic, the last one `last`. As HAProxy's health analysis: the next
+   * check comes at fastinter, and `on-error` fail-check counts one failed check,
+   * sudden-death leaves one check before DOWN (or fails the last one), mark-down
+   * marks the server DOWN now. Checks bring it back as usual.
+   */
+  observed(backend: string, server: string, errors: number, last: string): void {
+    const e = this.find(backend, server);
+    if (typeof e === 'string') return;
+    const observe = e.server.check.observe;
+    if (!observe || !e.checked || !this.running || e.admin === 'maint') return;
+    const c = e.server.check;
+    e.hanafail++;
+    e.fastinterForced = true;
+    const desc = `Detected ${errors} consecutive errors, last one was: ${last}`;
+    switch (observe.onError) {
+      case 'fastinter':
+        break;
+      case 'sudden-death':
+        if (e.health > c.rise) e.health = c.rise + 1;
+        this.record(e, 'HANA', false, undefined, desc, undefined);
+        break;
+      case 'fail-check':
+        this.record(e, 'HANA', false, undefined, desc, undefined);
+        break;
+      case 'mark-down':
+        e.health = c.rise;
+        this.record(e, 'HANA', false, undefined, desc, undefined);
+        break;
+    }
+    // Bring the next check forward to fastinter (a check in flight reschedules itself).
+    if (e.timer && e.nextCheck - Date.now() > c.fastinter) {
+      clearTimeout(e.timer);
+      this.schedule(e, c.fastinter);
+    }
+  }
+
+  /**
    * Carry state from the previous generation's monitor, by backend/server name:
    * check health and counters always, admin state / weight / maxconn when they
    * were set at run time. Call before snapshot() and start().
@@ -311,6 +363,7 @@ export class HealthMonitor {
       }
       e.chkfail = old.chkfail;
       e.chkdown = old.chkdown;
+      e.hanafail = old.hanafail;
       e.downtime = old.downtime;
       e.lastchg = old.lastchg;
       if (old.adminSet && !e.server.disabled) {
@@ -387,15 +440,23 @@ export class HealthMonitor {
     const { result, duration } = await this.execute(kind, ctx);
     // The server may have entered maintenance while the check ran.
     if (!this.running || (e.admin as Admin) === 'maint') return;
-    this.applyCheck(e, result, duration);
-    const interval = e.health === e.max ? c.inter : e.health === 0 ? c.downinter || c.inter : c.fastinter || c.inter;
-    e.timer = setTimeout(() => this.runCheck(e), interval * (1 + (Math.random() - 0.5) * JITTER));
+    const passed = statusPassed(result.status);
+    this.record(e, result.status, passed, result.code, result.desc, duration);
+    if (passed && e.health === e.max) e.fastinterForced = false;
+    // HAProxy's srv_getinter: inter when fully up, downinter when fully down, fastinter in between.
+    const interval = e.health === e.max && !e.fastinterForced ? c.inter : e.health === 0 ? c.downinter || c.inter : c.fastinter || c.inter;
+    this.schedule(e, interval * (1 + (Math.random() - 0.5) * JITTER));
   }
 
-  private applyCheck(e: Entry, r: CheckResult, duration: number): void {
+  private schedule(e: Entry, ms: number): void {
+    e.nextCheck = Date.now() + ms;
+    e.timer = setTimeout(() => this.runCheck(e), ms);
+  }
+
+  /** One check result (or HANA, `duration` undefined): health counter, status, log line, state change. */
+  private record(e: Entry, status: MonitorStatus, passed: boolean, code: number | undefined, desc: string, duration: number | undefined): void {
     const c = e.server.check;
     const previous = e.checkStatus;
-    const passed = statusPassed(r.status);
     let report = false;
     if (!passed && e.health > 0) {
       e.chkfail++;
@@ -407,13 +468,13 @@ export class HealthMonitor {
       if (e.health >= c.rise) e.health = e.max;
       report = true;
     }
-    e.checkStatus = r.status;
-    e.checkCode = r.code;
-    e.checkDesc = r.desc;
+    e.checkStatus = status;
+    e.checkCode = code;
+    e.checkDesc = desc;
     e.checkDuration = duration;
-    const reason = describeResult(r.status, r.code, r.desc, duration);
+    const reason = describeResult(status, code, desc, duration);
     this.settle(e, reason);
-    if (this.logChecks.has(e.backend.name) && (r.status !== previous || report)) {
+    if (this.logChecks.has(e.backend.name) && (status !== previous || report)) {
       const state = e.up ? (e.weight ? 'UP' : 'DRAIN') : 'DOWN';
       const progress = e.up ? `${e.health - c.rise + 1}/${c.fall}` : `${e.health}/${c.rise}`;
       const who = `${e.server.backup ? 'backup ' : ''}server ${e.backend.name}/${e.server.name}`;
@@ -534,7 +595,7 @@ export class HealthMonitor {
       if (e.checked) {
         e.health = e.server.check.rise;
         e.up = e.operational();
-        if (this.running) e.timer = setTimeout(() => this.runCheck(e), Math.random() * Math.min(e.server.check.inter, 100));
+        if (this.running) this.schedule(e, Math.random() * Math.min(e.server.check.inter, 100));
       }
       this.emit('notice', `${name} is ${e.up ? 'UP' : 'DOWN'}/${admin === 'ready' ? 'READY' : 'DRAIN'} (leaving forced maintenance).`);
     } else if (admin === 'drain') {

@@ -41,7 +41,11 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
     files: opts.files,
     log,
     serverStates: () => health.snapshot(),
-    onWorkerMessage: (pid, msg) => observability.onWorkerMessage(pid, msg),
+    onWorkerMessage: (pid, msg) => {
+      // Passive health: a worker saw error-limit consecutive errors on a server's traffic.
+      if (msg.type === 'observed-errors') health.observed(msg.backend, msg.server, msg.errors, msg.last);
+      observability.onWorkerMessage(pid, msg);
+    },
     onGeneration: (m, generation) => {
       if (generation === 1) return;
       // A reload: carry server states over by name, then tell the new workers.

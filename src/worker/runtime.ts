@@ -31,6 +31,7 @@ import { Counters, newCounters } from './counters';
 import { leaseSlots, reportWant, returnSlots } from './cluster-state';
 import { StickTable } from './stick';
 import { closeIdleTo } from './http/pool';
+import { passiveHealthFor, serverStateChanged, type PassiveHealth } from './passive-health';
 
 /** A request waiting for a server slot. Implemented by the sessions (no closure per request). */
 export interface SlotWaiter {
@@ -126,6 +127,8 @@ export class ServerRuntime implements BalancedServer {
   keep = -1;
   /** Cluster mode: the queue length last reported to the primary. */
   reportedWant = 0;
+  /** `observe` / `on-marked-down` / `on-marked-up` state (./passive-health.ts); null without those keywords. */
+  readonly passive: PassiveHealth | null;
 
   constructor(
     readonly config: Server,
@@ -142,6 +145,7 @@ export class ServerRuntime implements BalancedServer {
     this.admin = config.disabled ? 'maint' : 'ready';
     this.cookieValue = config.cookie ?? config.name;
     this.key = `${backend.name}/${config.name}`;
+    this.passive = passiveHealthFor(config, backend.config);
   }
 
   /** May take new traffic (drain still serves persistent sessions only). */
@@ -387,6 +391,7 @@ export class BackendRuntime {
     const s = this.byName.get(u.server);
     if (!s) return false;
     const wasUsable = s.up && s.admin === 'ready';
+    const wasServing = s.up && s.admin !== 'maint';
     s.up = u.up;
     s.admin = u.admin;
     s.userWeight = u.weight;
@@ -407,6 +412,7 @@ export class BackendRuntime {
       // Pooled connections lead to the old address.
       closeIdleTo(s);
     }
+    serverStateChanged(s, wasServing);
     return true;
   }
 

@@ -16,6 +16,7 @@ import type { ConnectionInfo, WorkerContext } from './connection';
 import { sessionOpened } from './counters';
 import type { BackendRuntime, FrontendRuntime, QueueEntry, ServerRuntime, SlotWaiter } from './runtime';
 import { connectUpstream } from './upstream';
+import { dropSession, holdSession, observe, OBS_L4_ERR, OBS_L4_OK, type ServerSession } from './passive-health';
 import { TcpTransaction } from '../log/transaction';
 import { DEFAULT_INSPECT_DELAY_MS, HelloInspection, type ClientHello } from './clienthello';
 
@@ -86,7 +87,7 @@ interface SessionSocket extends net.Socket {
   tcpSession?: TcpSession;
 }
 
-class TcpSession implements SlotWaiter {
+class TcpSession implements SlotWaiter, ServerSession {
   readonly key: BalanceKey;
   // Queueing (src/worker/runtime.ts) and `stick on` (./stick.ts).
   queueEntry: QueueEntry | null = null;
@@ -173,6 +174,7 @@ class TcpSession implements SlotWaiter {
   attempt(srv: ServerRuntime): void {
     this.retryTimer = undefined;
     this.srv = srv;
+    holdSession(srv, this);
     this.tx.assigned(srv);
     if (this.clientClosed) return this.finish();
     this.connecting = true;
@@ -187,6 +189,7 @@ class TcpSession implements SlotWaiter {
       return this.finish();
     }
     if (err || !socket) return this.connectFailed(srv);
+    observe(srv, OBS_L4_OK);
     const be = this.be;
     this.tx.connAt = Date.now();
     sessionOpened(srv.counters);
@@ -224,11 +227,13 @@ class TcpSession implements SlotWaiter {
     const be = this.be;
     const retries = be.config.retries;
     this.failures++;
+    observe(srv, OBS_L4_ERR);
     // The last retry goes to another server with `option redispatch`; a server that
     // became unusable meanwhile is never retried. A retry on the same server keeps its slot.
     const elsewhere = this.failures > retries || (be.config.redispatch && this.failures === retries) || !srv.usable;
     if (elsewhere) {
       be.release(srv);
+      dropSession(srv, this);
       this.srv = undefined;
     }
     if (this.failures > retries) {
@@ -252,6 +257,11 @@ class TcpSession implements SlotWaiter {
     this.server?.destroy();
   }
 
+  /** Its server went DOWN (on-marked-down) or an active server came UP (on-marked-up): close both sides. */
+  shutdown(cause: 'D' | 'U'): void {
+    this.abort(cause + (this.server ? 'D' : 'C'));
+  }
+
   /** Both sockets are gone: account the session once. */
   finish(): void {
     if (this.finished || this.connecting || this.retryTimer || !this.clientClosed) return;
@@ -267,6 +277,7 @@ class TcpSession implements SlotWaiter {
     const srv = this.srv;
     if (srv) {
       this.srv = undefined;
+      dropSession(srv, this);
       if (this.server) srv.counters.sessCur--;
       this.be.release(srv);
     }

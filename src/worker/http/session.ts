@@ -30,6 +30,7 @@ import { parkIdle, sweepIdle, takeIdle, Upstream, type UpstreamOwner } from './p
 import { forwardForExcepted, HttpBalanceKey, HttpSampleContext, rulesOf, type CompiledRule } from './rules';
 import { HttpTransaction } from '../../log/transaction';
 import { requestCookie, responseCookie, type CookieRequest } from './persistence';
+import { dropSession, holdSession, observe, observeResponseFailure, observeStatus, OBS_L4_ERR, OBS_L4_OK, OBS_READ_TIMEOUT, type ServerSession } from '../passive-health';
 
 const ST_IDLE = 0; // between requests (keep-alive)
 const ST_HEAD = 1; // reading a request head
@@ -63,7 +64,7 @@ export function handleHttpConnection(socket: net.Socket, fe: FrontendRuntime, in
   new HttpSession(socket, fe, info, worker);
 }
 
-class HttpSession implements UpstreamOwner, SlotWaiter {
+class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
   private state = ST_HEAD;
   /** Client bytes received but not yet consumed (partial head, pipelined requests). */
   private pending: Buffer | null = null;
@@ -425,6 +426,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
   private useServer(server: ServerRuntime): void {
     const backend = this.backend!;
     this.server = server;
+    holdSession(server, this);
     this.tx.assigned(server);
     if (this.stickKey !== undefined) backend.stick!.store(this.stickKey, server);
     backend.counters.lbTotal++;
@@ -442,6 +444,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
       return;
     }
     if (err || !socket) return this.connectFailed();
+    observe(this.server!, OBS_L4_OK);
     this.attach(new Upstream(socket, this.server!));
   };
 
@@ -451,6 +454,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
     const server = this.server!;
     backend.counters.errConn++;
     server.counters.errConn++;
+    observe(server, OBS_L4_ERR);
     const retries = backend.config.retries;
     const redispatch = backend.config.redispatch && this.attempts + 1 === retries;
     // A retry on the same server keeps its slot (a waiter must not take it meanwhile).
@@ -563,6 +567,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
     const status = res.status;
     const backend = this.backend!;
     this.tx.resAt = Date.now();
+    observeStatus(this.server!, status);
     const mode =
       this.isHead || status === 204 || status === 304
         ? BODY_NONE
@@ -655,6 +660,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
     countStatus(this.fe.counters, 101);
     countStatus(this.backend!.counters, 101);
     countStatus(this.server!.counters, 101);
+    observeStatus(this.server!, 101);
     this.tx.resAt = Date.now();
     this.state = ST_TUNNEL;
     this.srvDeadline = 0;
@@ -711,6 +717,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
 
   /** Invalid, incomplete or aborted response: 502 if nothing was sent yet, else cut both sides. */
   private serverFailed(): void {
+    observeResponseFailure(this.server!, this.resStarted, this.up !== null && this.up.closed);
     this.backend!.counters.errResp++;
     this.server!.counters.errResp++;
     if (this.resStarted) {
@@ -821,6 +828,11 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
     this.sock.end();
   }
 
+  /** Its server went DOWN (on-marked-down) or an active server came UP (on-marked-up): cut the session. */
+  shutdown(cause: 'D' | 'U'): void {
+    this.abortBoth(cause + (this.state === ST_CONNECT ? 'C' : this.resStarted || this.state === ST_TUNNEL ? 'D' : 'H'));
+  }
+
   /** Cut both sides mid-exchange; `term` is the log's termination state. */
   private abortBoth(term: string): void {
     if (this.tx.open) this.tx.end(term, this.tx.resAt ? this.res.status : -1, this.backend);
@@ -847,6 +859,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
     const s = this.server;
     if (!s) return;
     this.server = null;
+    dropSession(s, this);
     if (!keepSlot) this.backend!.release(s);
     this.backend!.counters.sessCur--;
     s.counters.sessCur--;
@@ -856,6 +869,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter {
     if (this.srvDeadline && now >= this.srvDeadline) {
       this.srvDeadline = 0;
       if (this.state === ST_EXCHANGE && !this.resStarted) {
+        observe(this.server!, OBS_READ_TIMEOUT);
         this.dropUpstream();
         return this.sendLocal(504, true);
       }
