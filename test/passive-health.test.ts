@@ -5,7 +5,8 @@
  * `observe layer4` counts refused connections; `on-marked-down shutdown-sessions`
  * cuts a hanging request when checks mark its server DOWN; `on-marked-up
  * shutdown-backup-sessions` cuts a tunnel on a backup server when the active
- * server comes UP. Plus the config keywords.
+ * server comes UP. Plus the primary's on-error modes on a HealthMonitor, and the
+ * config keywords.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,8 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { formatIssue, loadConfig } from '../src/config/load';
+import { HealthMonitor } from '../src/primary/health';
+import { backend, captureLog, listen, close, model, server } from './services/fixtures';
 import { startEchoBackend, startHttpBackend, type HttpBackend } from './helpers/backends';
 import { freePort, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
 
@@ -270,4 +273,69 @@ backends:
   assert.ok(bad.some((m) => /error-limit: must be 1\.\./.test(m)), bad.join('\n'));
   assert.ok(bad.some((m) => /on-error: must be fastinter, fail-check, sudden-death, mark-down/.test(m)), bad.join('\n'));
   assert.ok(bad.some((m) => /on-marked-down: must be shutdown-sessions/.test(m)), bad.join('\n'));
+});
+
+test('HealthMonitor.observed: fail-check counts one failed check, sudden-death leaves one, fastinter brings the next check forward', async () => {
+  let checks = 0;
+  const srv = net.createServer((sock) => {
+    checks++;
+    sock.destroy();
+  });
+  const port = await listen(srv);
+  const cap = captureLog();
+  // Long inter: the checks themselves change nothing during the test.
+  const chk = { inter: 20_000, fastinter: 50, rise: 2, fall: 3 };
+  const m = model([
+    backend(
+      'b',
+      [
+        server('fc', port, {}, { ...chk, observe: { layer: 'layer7', errorLimit: 10, onError: 'fail-check' } }),
+        server('sd', port, {}, { ...chk, observe: { layer: 'layer7', errorLimit: 10, onError: 'sudden-death' } }),
+        server('fi', port, {}, { ...chk, observe: { layer: 'layer4', errorLimit: 10, onError: 'fastinter' } }),
+      ],
+      {},
+      ['log-health-checks'],
+    ),
+  ]);
+  const mon = new HealthMonitor(m, cap.log, () => undefined);
+  try {
+    mon.start();
+    const state = (name: string) => mon.health().find((h) => h.server === name)!;
+
+    mon.observed('b', 'fc', 10, 'Wrong http response');
+    assert.equal(state('fc').status, 'UP 2/3');
+    assert.equal(state('fc').checkStatus, 'HANA');
+    assert.equal(state('fc').chkfail, 1);
+    assert.equal(state('fc').hanafail, 1);
+    assert.ok(
+      cap.messages().includes('Health check for server b/fc failed, reason: Health analyze, info: "Detected 10 consecutive errors, last one was: Wrong http response", status: 2/3 UP.'),
+      cap.messages().join('\n'),
+    );
+
+    mon.observed('b', 'sd', 10, 'Read timeout (http)');
+    assert.equal(state('sd').status, 'UP 1/3');
+    mon.observed('b', 'sd', 10, 'Read timeout (http)');
+    assert.equal(state('sd').up, false);
+    assert.ok(
+      cap.messages().some((msg) => msg.startsWith('Server b/sd is DOWN, reason: Health analyze, info: "Detected 10 consecutive errors, last one was: Read timeout (http)". 2 active')),
+      cap.messages().join('\n'),
+    );
+
+    const before = checks;
+    mon.observed('b', 'fi', 10, 'L4 unsuccessful connection');
+    assert.equal(state('fi').status, 'UP');
+    assert.equal(state('fi').hanafail, 1);
+    const deadline = Date.now() + 1000;
+    while (checks === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(checks > before, 'a check ran at fastinter');
+
+    // Unknown servers and servers in maintenance are left alone.
+    mon.observed('b', 'nope', 10, 'x');
+    mon.setAdmin('b', 'fc', 'maint');
+    mon.observed('b', 'fc', 10, 'Wrong http response');
+    assert.equal(state('fc').hanafail, 1);
+  } finally {
+    mon.stop();
+    await close(srv);
+  }
 });
