@@ -42,7 +42,19 @@ export type PrimaryToWorker =
   /** Other workers wait for `backend/server`: hold at most `keep` slots (-1: no limit any more). */
   | { type: 'slot-keep'; server: string; keep: number }
   /** A stick-table entry another worker learned. */
-  | StickLearn;
+  | StickLearn
+  /** The runtime API asks every live worker (answered by a `query-reply` with the same id). */
+  | WorkerQuery;
+
+/** What the runtime API asks the workers (src/worker/queries.ts answers). */
+export type QueryKind = 'sessions' | 'tables' | 'clear-table' | 'errors' | 'set-maxconn';
+
+export interface WorkerQuery {
+  type: 'query';
+  id: number;
+  what: QueryKind;
+  args: string[];
+}
 
 /** `stick on` learned `key` → `server` in `backend` (relayed to the other workers). */
 export interface StickLearn {
@@ -77,7 +89,9 @@ export type WorkerToPrimary =
   | { type: 'slot-return'; server: string; count: number; limit: number }
   /** `observe`: `errors` consecutive errors (the `error-limit`) on `backend/server` in this worker; `last` says what the last one was. */
   | { type: 'observed-errors'; backend: string; server: string; errors: number; last: string }
-  | StickLearn;
+  | StickLearn
+  /** The answer to the primary's `query` with the same id. */
+  | { type: 'query-reply'; id: number; data: unknown };
 
 export function isWorkerMessage(m: unknown): m is WorkerToPrimary {
   return typeof m === 'object' && m !== null && typeof (m as { type?: unknown }).type === 'string';

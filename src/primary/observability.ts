@@ -7,7 +7,7 @@ import type { Model } from '../config/model';
 import type { WorkerToPrimary } from '../ipc/messages';
 import type { Logger } from '../log/logger';
 import { PrometheusExporter } from './prometheus';
-import { RuntimeApi } from './runtime-api';
+import { RuntimeApi, type AskWorkers } from './runtime-api';
 import { StatsPage } from './stats-page';
 import {
   buildInfo,
@@ -21,7 +21,13 @@ import {
 
 export interface ObservabilityDeps {
   log: Logger;
-  supervisor: { generation: number; workerPids(): number[]; reload(): Promise<boolean> };
+  supervisor: {
+    generation: number;
+    workerPids(): number[];
+    reload(): Promise<boolean>;
+    /** Asks the live workers (show sess, show table, show errors, set maxconn frontend|global). */
+    query?: AskWorkers;
+  };
   /** Server states from the health monitor (empty until it runs: states then come from the config). */
   health: () => ServerHealthView[];
   setAdmin(b: string, s: string, a: 'ready' | 'drain' | 'maint'): string;
@@ -169,7 +175,8 @@ export class Observability implements StatsView {
   private async bindRuntimeApi(): Promise<void> {
     const settings = this.current.runtimeApi;
     if (!settings || (!settings.socketPath && !settings.tcp)) return;
-    const api = new RuntimeApi(settings, this, this.control);
+    const supervisor = this.deps.supervisor;
+    const api = new RuntimeApi(settings, this, this.control, supervisor.query && ((what, args) => supervisor.query!(what, args)));
     await api.listen();
     this.runtimeApi = api;
     this.deps.log.info({ event: 'runtime-api', socket: settings.socketPath, tcp: settings.tcp }, 'runtime API listening');

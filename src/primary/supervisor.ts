@@ -9,7 +9,14 @@ import * as path from 'node:path';
 import type { Model } from '../config/model';
 import { loadConfig, formatIssue } from '../config/load';
 import type { Logger } from '../log/logger';
-import { isWorkerMessage, type ListenMode, type PrimaryToWorker, type ServerStateUpdate, type WorkerToPrimary } from '../ipc/messages';
+import {
+  isWorkerMessage,
+  type ListenMode,
+  type PrimaryToWorker,
+  type QueryKind,
+  type ServerStateUpdate,
+  type WorkerToPrimary,
+} from '../ipc/messages';
 import { resolveListenMode } from './listen-mode';
 import { SlotBroker } from './slots';
 
@@ -46,8 +53,23 @@ export interface SupervisorOptions {
   onWorkerMessage?: (pid: number, msg: WorkerToPrimary) => void;
 }
 
+/** One worker's answer to a runtime API query. */
+export interface WorkerAnswer {
+  pid: number;
+  generation: number;
+  data: unknown;
+}
+
+interface PendingQuery {
+  waiting: Set<Worker>;
+  answers: WorkerAnswer[];
+  finish(): void;
+}
+
 const READY_TIMEOUT = 15_000;
 const MAX_BACKOFF = 10_000;
+/** How long the runtime API waits for the workers' answers. */
+const QUERY_TIMEOUT = 1000;
 
 export class Supervisor {
   private readonly records = new Map<Worker, WorkerRecord>();
@@ -60,6 +82,8 @@ export class Supervisor {
   private lastCrash = 0;
   /** maxconn slots leased to workers (queueing/persistence: src/primary/slots.ts). */
   private readonly slots = new SlotBroker();
+  private readonly queries = new Map<number, PendingQuery>();
+  private nextQueryId = 1;
 
   constructor(private readonly opts: SupervisorOptions) {
     cluster.setupPrimary({ exec: path.join(__dirname, '..', 'worker', 'main.js') });
@@ -137,6 +161,37 @@ export class Supervisor {
   /** Send a message to every live worker, draining generations included (they still log). */
   sendAll(msg: PrimaryToWorker): void {
     for (const w of this.records.keys()) if (w.isConnected()) w.send(msg);
+  }
+
+  /**
+   * Ask every live worker that has its config (draining generations included: their
+   * sessions are real) and gather the answers, in generation then slot order. A worker
+   * that does not answer within QUERY_TIMEOUT, or exits first, is skipped and logged.
+   */
+  query(what: QueryKind, args: string[] = []): Promise<WorkerAnswer[]> {
+    const id = this.nextQueryId++;
+    const asked = [...this.records].filter(([w, r]) => r.ready && w.isConnected());
+    asked.sort(([, a], [, b]) => a.generation.id - b.generation.id || a.slot - b.slot);
+    if (asked.length === 0) return Promise.resolve([]);
+    return new Promise((resolve) => {
+      const order = asked.map(([w]) => w.process.pid);
+      const q: PendingQuery = {
+        waiting: new Set(asked.map(([w]) => w)),
+        answers: [],
+        finish: () => {
+          clearTimeout(timer);
+          this.queries.delete(id);
+          if (q.waiting.size) {
+            const pids = [...q.waiting].map((w) => w.process.pid);
+            this.opts.log.warn({ event: 'query-timeout', what, workers: pids }, `runtime API: worker(s) ${pids.join(', ')} did not answer '${what}'; skipped`);
+          }
+          resolve(q.answers.sort((a, b) => order.indexOf(a.pid) - order.indexOf(b.pid)));
+        },
+      };
+      const timer = setTimeout(q.finish, QUERY_TIMEOUT);
+      this.queries.set(id, q);
+      for (const [w] of asked) w.send({ type: 'query', id, what, args } satisfies PrimaryToWorker);
+    });
   }
 
   workerPids(): number[] {
@@ -230,6 +285,13 @@ export class Supervisor {
       case 'stick-learn':
         for (const [w, r] of this.records) if (r.generation === rec.generation && w !== worker && w.isConnected()) w.send(msg);
         break;
+      case 'query-reply': {
+        const q = this.queries.get(msg.id);
+        if (!q || !q.waiting.delete(worker)) break;
+        q.answers.push({ pid: worker.process.pid!, generation: rec.generation.id, data: msg.data });
+        if (q.waiting.size === 0) q.finish();
+        break;
+      }
     }
   }
 
@@ -254,6 +316,7 @@ export class Supervisor {
     if (rec.generation.slots[rec.slot] === worker) rec.generation.slots[rec.slot] = undefined;
     rec.generation.ready.delete(rec.slot);
     this.slots.workerExited(worker);
+    for (const q of this.queries.values()) if (q.waiting.delete(worker) && q.waiting.size === 0) q.finish();
     // Its load is gone: the others' view of the servers it used must drop it.
     if (Object.keys(rec.load).length) this.sharePeerLoad(rec.generation, rec.load);
     if (rec.expectedExit || this.stopping || rec.generation.draining) return;

@@ -12,6 +12,7 @@ import { handleTcpConnection } from './tcp';
 import { handleHttpConnection } from './http/session';
 import type { ConnectionInfo, WorkerContext } from './connection';
 import type { FrontendRuntime } from './runtime';
+import { admitConnection, configureConnectionLimits, holdConnection } from './conn-limit';
 
 type Handler = (socket: net.Socket, fe: FrontendRuntime, info: ConnectionInfo, worker: WorkerContext) => void;
 
@@ -32,6 +33,7 @@ export async function startListeners(
   ticketKeys: Buffer,
 ): Promise<net.Server[]> {
   const servers: net.Server[] = [];
+  configureConnectionLimits(frontends, worker.runtime.model.global.maxconn, worker.runtime.model.global.workers);
   try {
     for (const fe of frontends) {
       const handler: Handler = fe.config.mode === 'http' ? handleHttpConnection : handleTcpConnection;
@@ -81,6 +83,26 @@ function acceptConnection(
   // The only track() of a client connection: a TLS socket closes with the socket it wraps.
   worker.track(socket);
   socket.on('error', destroySelf);
+  // Over a maxconn: held until a connection ends (src/worker/conn-limit.ts).
+  if (!admitConnection(socket, fe.name)) {
+    return holdConnection(socket, fe.name, () => {
+      // Reading resumes for the PROXY header or the handler; TLS reads through its own wrapper.
+      if (bind.acceptProxy || !terminate) socket.resume();
+      acceptAdmitted(socket, fe, bind, handler, terminate, handshakeTimeout, worker);
+    });
+  }
+  acceptAdmitted(socket, fe, bind, handler, terminate, handshakeTimeout, worker);
+}
+
+function acceptAdmitted(
+  socket: net.Socket,
+  fe: FrontendRuntime,
+  bind: Bind,
+  handler: Handler,
+  terminate: ((s: net.Socket) => import('node:tls').TLSSocket) | undefined,
+  handshakeTimeout: number,
+  worker: WorkerContext,
+): void {
   const info: ConnectionInfo = {
     src: unmapAddress(socket.remoteAddress),
     srcPort: socket.remotePort ?? 0,

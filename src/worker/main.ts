@@ -13,6 +13,7 @@ import { closeIdleUpstreams } from './http/pool';
 import { reopenAccessLogs } from '../log/access-sink';
 import { startCounterReports } from './report';
 import { applyPeerLoad, startLoadReports } from './load-share';
+import { answerQuery } from './queries';
 import { Runtime } from './runtime';
 
 class Worker implements WorkerContext {
@@ -76,6 +77,11 @@ class Worker implements WorkerContext {
     });
   }
 
+  /** The runtime API asks (src/worker/queries.ts answers). */
+  answer(q: Extract<PrimaryToWorker, { type: 'query' }>): void {
+    send({ type: 'query-reply', id: q.id, data: answerQuery(q, this.runtime, this.live) });
+  }
+
   /** Stop accepting; let connections finish (see WorkerContext.draining), then exit. */
   drain(gracePeriod: number): void {
     if (this.draining) return;
@@ -127,6 +133,9 @@ function main(): void {
         break;
       case 'peer-load':
         if (worker.runtime) applyPeerLoad(worker.runtime, m.active);
+        break;
+      case 'query':
+        worker.answer(m);
         break;
     }
   });

@@ -74,6 +74,26 @@ export class StickTable {
     if (server) this.put(key, server);
   }
 
+  /** Live entries for the runtime API's `show table`: ms until expiry (-1 = never). */
+  dump(key?: string): { key: string; expiresIn: number; server: ServerRuntime }[] {
+    const now = Date.now();
+    const out: { key: string; expiresIn: number; server: ServerRuntime }[] = [];
+    for (const [k, e] of this.entries) {
+      if (key !== undefined && k !== key) continue;
+      if (this.rule.expire && e.expires <= now) continue;
+      out.push({ key: k, expiresIn: this.rule.expire ? e.expires - now : -1, server: e.server });
+    }
+    return out;
+  }
+
+  /** `clear table`: drop `key`, or every entry; returns how many went. */
+  clear(key?: string): number {
+    if (key !== undefined) return this.entries.delete(key) ? 1 : 0;
+    const n = this.entries.size;
+    this.entries.clear();
+    return n;
+  }
+
   private put(key: string, server: ServerRuntime): void {
     this.entries.delete(key);
     this.entries.set(key, { server, expires: this.rule.expire ? Date.now() + this.rule.expire : 0 });

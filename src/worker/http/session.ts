@@ -31,6 +31,8 @@ import { forwardForExcepted, HttpBalanceKey, HttpSampleContext, rulesOf, type Co
 import { HttpTransaction } from '../../log/transaction';
 import { requestCookie, responseCookie, type CookieRequest } from './persistence';
 import { dropSession, holdSession, observe, observeResponseFailure, observeStatus, OBS_L4_ERR, OBS_L4_OK, OBS_READ_TIMEOUT, type ServerSession } from '../passive-health';
+import { captureInvalid } from '../error-capture';
+import type { LiveSession } from '../queries';
 
 const ST_IDLE = 0; // between requests (keep-alive)
 const ST_HEAD = 1; // reading a request head
@@ -199,18 +201,26 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
     const buf = this.pending!;
     const n = this.req.parse(buf, 0, buf.length);
     if (n === 0) {
-      if (buf.length > this.maxHead) this.reject(431);
+      if (buf.length > this.maxHead) this.reject(431, buf, 'request head too large');
       return;
     }
-    if (n < 0) return this.reject(this.req.errorStatus);
-    if (n > this.maxHead) return this.reject(431);
+    if (n < 0) return this.reject(this.req.errorStatus, buf, this.req.errorReason);
+    if (n > this.maxHead) return this.reject(431, buf, 'request head too large');
     this.pending = null;
     this.startRequest(buf, n);
   }
 
-  private reject(status: number): void {
+  /** Answer an error and close; `invalid` is the refused message (kept for `show errors`). */
+  private reject(status: number, invalid?: Buffer, reason = ''): void {
     this.fe.counters.errReq++;
+    // Requests are refused before routing: no backend yet.
+    if (invalid) captureInvalid('request', invalid, reason, this.fe.name, undefined, undefined, this.info);
     this.sendLocal(status, true);
+  }
+
+  /** What `show sess` prints (src/worker/queries.ts). */
+  describe(): LiveSession {
+    return { conn: this.sock, info: this.info, frontend: this.fe.name, backend: this.backend?.name, server: this.server?.name };
   }
 
   private startRequest(buf: Buffer, headEnd: number): void {
@@ -231,7 +241,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
     if (headEnd < buf.length) {
       // Validate the body bytes that came with the head before anything is forwarded.
       const consumed = this.reqBody.feed(buf, headEnd, buf.length);
-      if (consumed < 0) return this.reject(400);
+      if (consumed < 0) return this.reject(400, buf, 'invalid request body framing');
       if (consumed > headEnd) this.reqRest = buf.subarray(headEnd, consumed);
       if (consumed < buf.length) this.pending = buf.subarray(consumed);
     }
@@ -541,11 +551,11 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
     for (;;) {
       const n = this.res.parse(buf, off, buf.length);
       if (n === 0) {
-        if (buf.length - off > MAX_RESPONSE_HEAD) return this.serverFailed();
+        if (buf.length - off > MAX_RESPONSE_HEAD) return this.serverFailed(buf.subarray(off), 'response head too large');
         this.resPending = off ? buf.subarray(off) : buf;
         return;
       }
-      if (n < 0) return this.serverFailed();
+      if (n < 0) return this.serverFailed(buf.subarray(off), this.res.errorReason);
       const status = this.res.status;
       if (status >= 200) return this.onResponseHead(buf, n);
       if (status === 101) {
@@ -716,7 +726,8 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
   }
 
   /** Invalid, incomplete or aborted response: 502 if nothing was sent yet, else cut both sides. */
-  private serverFailed(): void {
+  private serverFailed(invalid?: Buffer, reason = ''): void {
+    if (invalid) captureInvalid('response', invalid, reason, this.fe.name, this.backend?.name, this.server?.name, this.info);
     observeResponseFailure(this.server!, this.resStarted, this.up !== null && this.up.closed);
     this.backend!.counters.errResp++;
     this.server!.counters.errResp++;
@@ -908,3 +919,8 @@ function stripPort(host: string): string {
 }
 
 function noop(): void {}
+
+/** Live HTTP sessions of this worker, for `show sess`. */
+export function liveHttpSessions(): LiveSession[] {
+  return [...sessions].map((s) => s.describe());
+}

@@ -1,0 +1,125 @@
+/**
+ * The worker's answers to the runtime API (asked by the primary's Supervisor.query,
+ * gathered and printed by src/primary/runtime-api.ts): its live sessions, its stick
+ * tables, its last invalid messages, and the run-time changes it applies
+ * (`clear table`, `set maxconn frontend|global`).
+ */
+import type * as net from 'node:net';
+import type { WorkerQuery } from '../ipc/messages';
+import type { ConnectionInfo } from './connection';
+import { errorCaptures } from './error-capture';
+import { liveHttpSessions } from './http/session';
+import { setConnectionLimit } from './conn-limit';
+import type { Runtime } from './runtime';
+
+/** A live client session as the data path describes it. */
+export interface LiveSession {
+  /** The client connection (its identity names the session). */
+  conn: object;
+  info: ConnectionInfo;
+  frontend: string;
+  backend?: string;
+  server?: string;
+}
+
+/** One `show sess` line's facts. */
+export interface SessionFacts {
+  /** Unique across workers: the worker's pid, then a sequence number (hex). */
+  id: string;
+  proto: 'tcpv4' | 'tcpv6';
+  src: string;
+  srcPort: number;
+  frontend: string;
+  backend?: string;
+  server?: string;
+  /** ms since accept. */
+  age: number;
+}
+
+export interface TableFacts {
+  name: string;
+  type: 'ip' | 'string';
+  size: number;
+  entries: { key: string; expiresIn: number; serverId: number; serverName: string }[];
+}
+
+/**
+ * tcp.ts attaches its session to the client socket as `tcpSession`; these are the
+ * fields `show sess` reads from it.
+ */
+interface TcpSessionFields {
+  fe: { name: string };
+  be: { name: string };
+  info: ConnectionInfo;
+  srv?: { name: string };
+}
+
+const sessionIds = new WeakMap<object, string>();
+let nextSessionId = 1;
+
+function sessionId(conn: object): string {
+  let id = sessionIds.get(conn);
+  if (!id) sessionIds.set(conn, (id = `${process.pid.toString(16)}${(nextSessionId++).toString(16).padStart(8, '0')}`));
+  return id;
+}
+
+function sessionFacts(s: LiveSession, now: number): SessionFacts {
+  return {
+    id: sessionId(s.conn),
+    proto: s.info.dst.includes(':') ? 'tcpv6' : 'tcpv4',
+    src: s.info.src,
+    srcPort: s.info.srcPort,
+    frontend: s.frontend,
+    backend: s.backend,
+    server: s.server,
+    age: now - s.info.acceptedAt,
+  };
+}
+
+function sessions(live: ReadonlySet<net.Socket>): SessionFacts[] {
+  const now = Date.now();
+  const out = liveHttpSessions().map((s) => sessionFacts(s, now));
+  for (const sock of live) {
+    const t = (sock as net.Socket & { tcpSession?: TcpSessionFields }).tcpSession;
+    if (t) out.push(sessionFacts({ conn: sock, info: t.info, frontend: t.fe.name, backend: t.be.name, server: t.srv?.name }, now));
+  }
+  return out;
+}
+
+/** Every stick table (named after its backend, as HAProxy names a backend's own table), or only `name`, with `key` alone. */
+function tables(runtime: Runtime, name: string | undefined, key: string | undefined): TableFacts[] {
+  const out: TableFacts[] = [];
+  for (const be of runtime.backends.values()) {
+    if (!be.stick || (name !== undefined && be.name !== name)) continue;
+    const rule = be.stick.rule;
+    out.push({
+      name: be.name,
+      type: rule.tableType,
+      size: rule.size,
+      entries: be.stick.dump(key).map((e) => ({ key: e.key, expiresIn: e.expiresIn, serverId: e.server.config.id, serverName: e.server.name })),
+    });
+  }
+  return out;
+}
+
+/** The answer to one query; `live` is every client socket of the worker. */
+export function answerQuery(q: WorkerQuery, runtime: Runtime | undefined, live: ReadonlySet<net.Socket>): unknown {
+  switch (q.what) {
+    case 'sessions':
+      return sessions(live);
+    case 'tables':
+      return runtime ? tables(runtime, q.args[0], q.args[1]) : [];
+    case 'clear-table': {
+      // args: table [key]; answers how many entries went.
+      const stick = runtime?.backends.get(q.args[0])?.stick;
+      return stick ? stick.clear(q.args[1]) : 0;
+    }
+    case 'errors':
+      return errorCaptures();
+    case 'set-maxconn':
+      // args: frontend <name> <n> | global <n>
+      if (q.args[0] === 'global') setConnectionLimit(undefined, Number(q.args[1]));
+      else setConnectionLimit(q.args[1], Number(q.args[2]));
+      return true;
+  }
+}
