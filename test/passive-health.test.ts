@@ -36,6 +36,10 @@ let backupEcho: Awaited<ReturnType<typeof startEchoBackend>>;
 let activeCheck: net.Server;
 let activeCheckPort: number;
 let refusedPort: number;
+let tcpRefusedFePort: number;
+/** Closes every request's connection without answering. */
+let closer: net.Server;
+let closerPort: number;
 /** Client sockets a test may leave open when it fails. */
 const clients: net.Socket[] = [];
 
@@ -88,6 +92,13 @@ before(async () => {
   activeCheckPort = await freePort();
   refusedPort = await freePort();
   activeCheck = net.createServer((s) => s.destroy());
+  closer = net.createServer((s) => {
+    s.on('error', () => undefined);
+    s.once('data', () => s.destroy());
+  });
+  await new Promise<void>((r) => closer.listen(0, '127.0.0.1', r));
+  closerPort = (closer.address() as net.AddressInfo).port;
+  tcpRefusedFePort = await freePort();
   httpPort = await freePort();
   tcpPort = await freePort();
   lb = await startTslb(`
@@ -101,11 +112,16 @@ frontends:
     use_backend:
       - { backend: l4, if: "{ path_beg /l4 }" }
       - { backend: cut, if: "{ path_beg /hang }" }
+      - { backend: broken, if: "{ path_beg /broken }" }
     default_backend: app
   - name: tcpfe
     mode: tcp
     binds: ["127.0.0.1:${tcpPort}"]
     default_backend: tunnels
+  - name: tcprefused
+    mode: tcp
+    binds: ["127.0.0.1:${tcpRefusedFePort}"]
+    default_backend: tcpl4
 backends:
   - name: app
     options: ["option httpchk GET /health"]
@@ -118,6 +134,15 @@ backends:
     servers:
       - { name: s3, address: 127.0.0.1, port: ${refusedPort}, options: "check port ${l4good.port} inter 300ms fastinter 3s observe layer4 error-limit 2 on-error mark-down" }
       - { name: s4, address: 127.0.0.1, port: ${l4good.port}, options: "check inter 300ms" }
+  - name: broken
+    retries: 0
+    servers:
+      - { name: c1, address: 127.0.0.1, port: ${closerPort}, options: "check inter 300ms fastinter 3s observe layer7 error-limit 2 on-error mark-down" }
+  - name: tcpl4
+    mode: tcp
+    retries: 0
+    servers:
+      - { name: t1, address: 127.0.0.1, port: ${refusedPort}, options: "check port ${l4good.port} inter 300ms fastinter 3s observe layer4 error-limit 2 on-error mark-down" }
   - name: cut
     options: ["option httpchk GET /health"]
     servers:
@@ -138,6 +163,7 @@ after(async () => {
   await Promise.all([failing, good, l4good, hanging].map((b) => b?.close()));
   await Promise.all([activeEcho, backupEcho].map((b) => b?.close()));
   await new Promise<void>((r) => (activeCheck.listening ? activeCheck.close(() => r()) : r()));
+  await new Promise<void>((r) => closer.close(() => r()));
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -163,6 +189,23 @@ test('observe layer4: refused connections count; on-error mark-down takes the se
   assert.equal(r['200 l4good'], 4, JSON.stringify(r));
   const down = await lb.waitForLog(logStartsWith('Server l4/s3 is DOWN'), 3000);
   assert.match(String(down.msg), /^Server l4\/s3 is DOWN, reason: Health analyze, info: "Detected 2 consecutive errors, last one was: L4 unsuccessful connection"\. 1 active/);
+});
+
+test('observe layer7: a server closing before its response counts as "Close from server (http)"', async () => {
+  assert.deepEqual(await burst('/broken', 2), { '502 ': 2 });
+  const down = await lb.waitForLog(logStartsWith('Server broken/c1 is DOWN'), 3000);
+  assert.match(String(down.msg), /info: "Detected 2 consecutive errors, last one was: Close from server \(http\)"\. 0 active/);
+});
+
+test('observe layer4 on a tcp backend: refused connections mark the server DOWN', async () => {
+  for (let i = 0; i < 2; i++) {
+    const c = net.connect({ host: '127.0.0.1', port: tcpRefusedFePort });
+    clients.push(c);
+    c.on('error', () => undefined);
+    await new Promise<void>((r) => c.once('close', () => r()));
+  }
+  const down = await lb.waitForLog(logStartsWith('Server tcpl4/t1 is DOWN'), 3000);
+  assert.match(String(down.msg), /info: "Detected 2 consecutive errors, last one was: L4 unsuccessful connection"/);
 });
 
 test('on-marked-down shutdown-sessions: a hanging request is cut when checks mark its server DOWN', async () => {
