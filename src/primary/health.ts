@@ -318,20 +318,11 @@ export class HealthMonitor {
     e.hanafail++;
     e.fastinterForced = true;
     const desc = `Detected ${errors} consecutive errors, last one was: ${last}`;
-    switch (observe.onError) {
-      case 'fastinter':
-        break;
-      case 'sudden-death':
-        if (e.health > c.rise) e.health = c.rise + 1;
-        this.record(e, 'HANA', false, undefined, desc, undefined);
-        break;
-      case 'fail-check':
-        this.record(e, 'HANA', false, undefined, desc, undefined);
-        break;
-      case 'mark-down':
-        e.health = c.rise;
-        this.record(e, 'HANA', false, undefined, desc, undefined);
-        break;
+    if (observe.onError !== 'fastinter') {
+      // The failed check below then leaves one more before DOWN (sudden-death) or is the fatal one (mark-down).
+      if (observe.onError === 'sudden-death' && e.health > c.rise) e.health = c.rise + 1;
+      else if (observe.onError === 'mark-down') e.health = c.rise;
+      this.record(e, 'HANA', false, undefined, desc, undefined);
     }
     // Bring the next check forward to fastinter (a check in flight reschedules itself).
     if (e.timer && e.nextCheck - Date.now() > c.fastinter) {
