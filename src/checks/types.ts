@@ -22,7 +22,9 @@ export type CheckStatus =
   | 'L7STS'
   | 'PROCERR'
   | 'PROCTOUT'
-  | 'PROCOK';
+  | 'PROCOK'
+  /** Errors observed on live traffic (passive health, HAProxy's health analysis). */
+  | 'HANA';
 
 /** Where and how one check run connects. */
 export interface CheckTarget {
@@ -91,6 +93,7 @@ const descriptions: Record<CheckStatus, string> = {
   PROCERR: 'External check error',
   PROCTOUT: 'External check timeout',
   PROCOK: 'External check passed',
+  HANA: 'Health analyze',
 };
 
 /** The "reason" HAProxy prints for a status. */

@@ -29,8 +29,6 @@ import {
 import { AlertMailer, mailerSettings, type Severity } from './mailer';
 
 type Admin = 'ready' | 'drain' | 'maint';
-/** A check result, or HANA: errors observed on live traffic (HAProxy's "Health analyze"). */
-type MonitorStatus = CheckStatus | 'HANA';
 
 export interface ServerHealth {
   backend: string;
@@ -89,7 +87,7 @@ class Entry {
   port: number;
   addressSet = false;
   up: boolean;
-  checkStatus: MonitorStatus | '';
+  checkStatus: CheckStatus | '';
   checkCode?: number;
   checkDuration?: number;
   checkDesc = '';
@@ -160,9 +158,9 @@ function asciiEncode(text: string): string {
 }
 
 /** ", reason: …, code: …, info: "…", check duration: Nms" (srv_append_status). */
-function describeResult(status: MonitorStatus, code: number | undefined, desc: string, duration: number | undefined): string {
-  let s = `, reason: ${status === 'HANA' ? 'Health analyze' : statusDescription(status)}`;
-  if (status !== 'HANA' && statusHasCode(status)) s += `, code: ${code ?? 0}`;
+function describeResult(status: CheckStatus, code: number | undefined, desc: string, duration: number | undefined): string {
+  let s = `, reason: ${statusDescription(status)}`;
+  if (statusHasCode(status)) s += `, code: ${code ?? 0}`;
   if (desc) s += `, info: "${asciiEncode(desc)}"`;
   if (duration !== undefined && duration >= 0) s += `, check duration: ${duration}ms`;
   return s;
@@ -445,7 +443,7 @@ export class HealthMonitor {
   }
 
   /** One check result (or HANA, `duration` undefined): health counter, status, log line, state change. */
-  private record(e: Entry, status: MonitorStatus, passed: boolean, code: number | undefined, desc: string, duration: number | undefined): void {
+  private record(e: Entry, status: CheckStatus, passed: boolean, code: number | undefined, desc: string, duration: number | undefined): void {
     const c = e.server.check;
     const previous = e.checkStatus;
     let report = false;

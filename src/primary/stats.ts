@@ -35,6 +35,8 @@ export interface ServerHealthView {
   lastchg?: number;
   /** Total ms spent DOWN. */
   downtime?: number;
+  /** Passive-health actions taken (HAProxy `hanafail`). */
+  hanafail?: number;
   /** Effective maxconn (an agent or `set maxconn server` may change it); 0 = unlimited. */
   maxconn?: number;
   /** Effective address and port when `set server … addr` changed them. */
@@ -398,7 +400,7 @@ function backendRows(be: Backend, iid: number, src: StatsSources, health: Map<st
         downtime: checked ? Math.floor((h.downtime ?? 0) / 1000) : undefined,
         sid: s.id, throttle: undefined, type: 2,
         check_status: checked ? (h.checkStatus ?? 'INI') : undefined, check_code: h.checkCode, check_duration: h.checkDuration,
-        hanafail: 0,
+        hanafail: h.hanafail ?? 0,
         last_chk: h.checkDesc, check_desc: checked ? h.checkDesc ?? '' : undefined,
         check_rise: checked ? s.check.rise : undefined, check_fall: checked ? s.check.fall : undefined,
         check_health: checked ? (h.health ?? (h.up ? s.check.rise + s.check.fall - 1 : 0)) : undefined,
