@@ -85,3 +85,54 @@ runtime_api: { socket: ${sock} }
 
   assert.equal(await socat(sock, 'disable server app/nope\n'), 'No such server.\n\n');
 });
+
+test('show stat reports queued requests (qcur/qmax) of a server at maxconn', { skip: !hasSocat && 'socat is not installed' }, async () => {
+  const held: (() => void)[] = [];
+  const slow = await startHttpBackend('slow', (_req, res) => {
+    held.push(() => res.end('done'));
+    return true;
+  });
+  cleanups.push(async () => {
+    for (const h of held) h();
+    await slow.close();
+  });
+  const port = await freePort();
+  const sock = path.join(tempDir('tslb-api-'), 'stats');
+  const lb = await startTslb(`
+global: { workers: 1 }
+frontends:
+  - { name: web, mode: http, binds: ["127.0.0.1:${port}"], default_backend: app }
+backends:
+  - name: app
+    mode: http
+    timeouts: { queue: 20s }
+    servers:
+      - { name: s1, address: 127.0.0.1, port: ${slow.port}, maxconn: 1 }
+runtime_api: { socket: ${sock} }
+`);
+  cleanups.push(() => lb.stop());
+  const inflight = [0, 1, 2].map((i) => request(`http://127.0.0.1:${port}/q${i}`).then((r) => r.body.text()));
+  const column = (csv: string, row: string, name: string) => {
+    const header = csv.split('\n')[0].slice(2).split(',');
+    const line = csv.split('\n').find((l) => l.startsWith(row))!.split(',');
+    return line[header.indexOf(name)];
+  };
+  let csv = await socat(sock, 'show stat\n');
+  for (let i = 0; i < 40 && column(csv, 'app,s1,', 'qcur') !== '2'; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    csv = await socat(sock, 'show stat\n');
+  }
+  assert.equal(column(csv, 'app,s1,', 'qcur'), '2');
+  assert.equal(column(csv, 'app,BACKEND,', 'qcur'), '2');
+  for (let i = 0; i < 3; i++) {
+    while (!held.length) await new Promise((r) => setTimeout(r, 20));
+    held.shift()!();
+  }
+  await Promise.all(inflight);
+  for (let i = 0; i < 40 && column(csv, 'app,s1,', 'qcur') !== '0'; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    csv = await socat(sock, 'show stat\n');
+  }
+  assert.equal(column(csv, 'app,s1,', 'qcur'), '0');
+  assert.equal(column(csv, 'app,s1,', 'qmax'), '2');
+});

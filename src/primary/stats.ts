@@ -55,7 +55,41 @@ const TIMER_COUNT = TIMERS.map((t) => IDX[`${t}Count`]);
 const TIMER_MAX = TIMERS.map((t) => IDX[`${t}Max`]);
 const TIMER_MAX_GAUGE = TIMERS.map((t) => GAUGE_KEYS.has(`${t}Max`));
 /** Values that are not summed into totals: the session gauges and the per-worker timer maxima. */
-const NOT_SUMMED = new Set([IDX.sessCur, IDX.sessMax, ...TIMER_MAX]);
+/** Current/peak pairs each worker reports as absolute values (sessions, queued requests). */
+const LEVELS = [
+  { cur: IDX.sessCur, max: IDX.sessMax },
+  { cur: IDX.queueCur, max: IDX.queueMax },
+];
+const NOT_SUMMED = new Set([...LEVELS.flatMap((l) => [l.cur, l.max]), ...TIMER_MAX]);
+
+/** A level summed over workers (current sessions, queue length) with its cluster-wide peak. */
+class Level {
+  /** Current value per worker pid. */
+  readonly current = new Map<number, number>();
+  /** Last peak each worker reported, to see new peaks. */
+  readonly workerMax = new Map<number, number>();
+  max = 0;
+
+  get cur(): number {
+    let sum = 0;
+    for (const v of this.current.values()) sum += v;
+    return sum;
+  }
+
+  apply(pid: number, cur: number, wmax: number): void {
+    this.current.set(pid, cur);
+    // A higher per-worker peak means a peak happened since the last report: its size is
+    // that worker's peak plus what the others have now.
+    const candidate = wmax > (this.workerMax.get(pid) ?? 0) ? this.cur - cur + wmax : this.cur;
+    this.workerMax.set(pid, wmax);
+    if (candidate > this.max) this.max = candidate;
+  }
+
+  forget(pid: number): void {
+    this.current.delete(pid);
+    this.workerMax.delete(pid);
+  }
+}
 /** HAProxy averages timers over the last 1024 samples (swrate). */
 const AVG_WINDOW = 1024;
 
@@ -63,11 +97,8 @@ const AVG_WINDOW = 1024;
 export class ObjectStats {
   /** Accumulated deltas (the gauge slots stay 0: see current/max). */
   readonly totals = new Float64Array(N);
-  /** Current sessions per worker pid. */
-  private readonly current = new Map<number, number>();
-  /** Last sessMax each worker reported, to see new peaks. */
-  private readonly workerMax = new Map<number, number>();
-  max = 0;
+  /** Sessions and queued requests, in LEVELS order. */
+  private readonly levels = LEVELS.map(() => new Level());
   rate = 0;
   rateMax = 0;
   reqRate = 0;
@@ -83,30 +114,30 @@ export class ObjectStats {
   private prevReq = 0;
 
   get(key: keyof Counters): number {
-    if (key === 'sessCur') return this.cur;
-    if (key === 'sessMax') return this.max;
+    for (let l = 0; l < LEVELS.length; l++) {
+      if (IDX[key] === LEVELS[l].cur) return this.levels[l].cur;
+      if (IDX[key] === LEVELS[l].max) return this.levels[l].max;
+    }
     const t = TIMER_MAX.indexOf(IDX[key]);
     if (t >= 0) return this.timeMax[t];
     return this.totals[IDX[key]];
   }
 
+  /** Current sessions. */
   get cur(): number {
-    let sum = 0;
-    for (const v of this.current.values()) sum += v;
-    return sum;
+    return this.levels[0].cur;
+  }
+
+  /** Peak sessions. */
+  get max(): number {
+    return this.levels[0].max;
   }
 
   apply(pid: number, values: number[], now: number): void {
     for (let i = 0; i < N && i < values.length; i++) if (!NOT_SUMMED.has(i)) this.totals[i] += values[i];
     if (values[IDX.sessTotal] > 0) this.lastSession = now;
     this.applyTimers(pid, values);
-    this.current.set(pid, values[IDX.sessCur]);
-    // A higher per-worker max means a peak happened since the last report: its size is
-    // that worker's peak plus what the others have now.
-    const wmax = values[IDX.sessMax];
-    const candidate = wmax > (this.workerMax.get(pid) ?? 0) ? this.cur - values[IDX.sessCur] + wmax : this.cur;
-    this.workerMax.set(pid, wmax);
-    if (candidate > this.max) this.max = candidate;
+    for (let l = 0; l < LEVELS.length; l++) this.levels[l].apply(pid, values[LEVELS[l].cur] ?? 0, values[LEVELS[l].max] ?? 0);
   }
 
   private applyTimers(pid: number, values: number[]): void {
@@ -127,9 +158,8 @@ export class ObjectStats {
 
   /** Once a second: per-second rates, and forget workers that are gone. */
   tick(live: ReadonlySet<number>): void {
-    for (const pid of this.current.keys()) if (!live.has(pid)) {
-      this.current.delete(pid);
-      this.workerMax.delete(pid);
+    for (const pid of this.workerTimeMax.keys()) if (!live.has(pid)) {
+      for (const level of this.levels) level.forget(pid);
       this.workerTimeMax.delete(pid);
     }
     const sess = this.totals[IDX.sessTotal];
@@ -144,7 +174,7 @@ export class ObjectStats {
 
   /** HAProxy `clear counters`: maxima only; `all`: every cumulative counter too. */
   clear(all: boolean): void {
-    this.max = this.cur;
+    for (const level of this.levels) level.max = level.cur;
     this.rateMax = 0;
     this.reqRateMax = 0;
     // Workers report a timer maximum again only when they see a higher one.
@@ -352,7 +382,7 @@ export function buildRows(src: StatsSources): StatRow[] {
 /** Columns every row type fills the same way. */
 function common(o: ObjectStats, now: number): Record<string, StatValue> {
   return {
-    qcur: 0, qmax: 0,
+    qcur: o.get('queueCur'), qmax: o.get('queueMax'),
     scur: o.cur, smax: o.max, stot: o.get('sessTotal'), bin: o.get('bytesIn'), bout: o.get('bytesOut'),
     dreq: o.get('deniedReq'), dresp: o.get('deniedResp'),
     econ: o.get('errConn'), eresp: o.get('errResp'), wretr: o.get('retries'), wredis: o.get('redispatches'),

@@ -6,6 +6,9 @@
 export interface Counters {
   /** Current sessions (connections for tcp, client connections for http). */
   sessCur: number;
+  /** Requests waiting in a queue (server maxconn reached), and the peak. */
+  queueCur: number;
+  queueMax: number;
   sessMax: number;
   sessTotal: number;
   bytesIn: number;
@@ -52,6 +55,8 @@ export interface Counters {
 export function newCounters(): Counters {
   return {
     sessCur: 0,
+    queueCur: 0,
+    queueMax: 0,
     sessMax: 0,
     sessTotal: 0,
     bytesIn: 0,
@@ -125,4 +130,8 @@ export function recordTimes(c: Counters, tw: number, tc: number, tr: number, tt:
     c.ttimeCount++;
     if (tt > c.ttimeMax) c.ttimeMax = tt;
   }
+}
+
+export function queueEntered(c: Counters): void {
+  if (++c.queueCur > c.queueMax) c.queueMax = c.queueCur;
 }

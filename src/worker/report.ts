@@ -11,7 +11,7 @@ import type { Runtime } from './runtime';
 /** The order of values in a CounterReport array (every key of Counters). */
 export const COUNTER_KEYS = Object.keys(newCounters()) as (keyof Counters)[];
 /** Keys reported as absolute per-worker values rather than deltas. */
-export const GAUGE_KEYS: ReadonlySet<keyof Counters> = new Set<keyof Counters>(['sessCur', 'sessMax']);
+export const GAUGE_KEYS: ReadonlySet<keyof Counters> = new Set<keyof Counters>(['sessCur', 'sessMax', 'queueCur', 'queueMax']);
 
 const REPORT_INTERVAL = 1000;
 const GAUGE_INDEXES = COUNTER_KEYS.map((k) => GAUGE_KEYS.has(k));

@@ -27,7 +27,7 @@ import type { ServerStateUpdate } from '../ipc/messages';
 import type { SampleContext } from '../rules/context';
 import { compileCondition } from '../rules/compile';
 import { frontendReadsPayload } from '../rules/fetches';
-import { Counters, newCounters } from './counters';
+import { Counters, newCounters, queueEntered } from './counters';
 import { leaseSlots, reportWant, returnSlots } from './cluster-state';
 import { StickTable } from './stick';
 import { closeIdleTo } from './http/pool';
@@ -277,6 +277,8 @@ export class BackendRuntime {
     s.queue.push(entry);
     s.queued++;
     this.queued++;
+    queueEntered(s.counters);
+    queueEntered(this.counters);
     if (entry.deadline) {
       this.arrivals.push(entry);
       if (!this.queueTimer) this.armQueueTimer(timeout);
@@ -298,6 +300,8 @@ export class BackendRuntime {
     e.waiter.queueEntry = null;
     e.server.queued--;
     this.queued--;
+    e.server.counters.queueCur--;
+    this.counters.queueCur--;
   }
 
   private armQueueTimer(ms: number): void {
