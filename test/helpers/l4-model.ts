@@ -6,7 +6,7 @@
 import * as net from 'node:net';
 import type { Backend, Frontend, Model, Server, Timeouts } from '../../src/config/model';
 import type { ConnectionInfo, WorkerContext } from '../../src/worker/connection';
-import { Runtime } from '../../src/worker/runtime';
+import { Runtime, type FrontendRuntime } from '../../src/worker/runtime';
 import { handleTcpConnection } from '../../src/worker/tcp';
 
 export function timeouts(over: Partial<Timeouts> = {}): Timeouts {
@@ -45,13 +45,22 @@ export function server(name: string, port: number, over: Partial<Server> = {}): 
   };
 }
 
-export function tcpModel(servers: Server[], opts: { timeouts?: Partial<Timeouts>; retries?: number; redispatch?: boolean } = {}): Model {
+export interface ProxyModelOptions {
+  timeouts?: Partial<Timeouts>;
+  retries?: number;
+  redispatch?: boolean;
+  frontend?: Partial<Frontend>;
+  backend?: Partial<Backend>;
+}
+
+/** One frontend (`fe_<mode>`) with one backend (`be_<mode>`) over the given servers. */
+export function proxyModel(mode: 'tcp' | 'http', servers: Server[], opts: ProxyModelOptions = {}): Model {
   const t = timeouts(opts.timeouts);
   servers.forEach((s, i) => (s.id = i + 1));
   const backend: Backend = {
-    name: 'be_tcp',
+    name: `be_${mode}`,
     id: 2,
-    mode: 'tcp',
+    mode,
     balance: { algorithm: 'roundrobin', args: [], hashType: 'map-based' },
     servers,
     healthCheck: { kind: 'tcp', text: '' },
@@ -63,40 +72,38 @@ export function tcpModel(servers: Server[], opts: { timeouts?: Partial<Timeouts>
     hostNames: [],
     errorFiles: {},
     options: [],
+    ...opts.backend,
   };
   const frontend: Frontend = {
-    name: 'fe_tcp',
-    mode: 'tcp',
+    name: `fe_${mode}`,
+    mode,
     binds: [{ address: '127.0.0.1', port: 0, acceptProxy: false }],
-    defaultBackend: 'be_tcp',
+    defaultBackend: `be_${mode}`,
     useBackend: [],
     hostBackends: [],
     httpRules: [],
     timeouts: t,
     maxconn: 0,
-    forwardedProto: false,
+    forwardedProto: mode === 'http',
     forwardedHost: false,
-    log: { format: 'tcplog', dontLogNull: false, logHealthChecks: false, enabled: false },
+    log: { format: mode === 'http' ? 'httplog' : 'tcplog', dontLogNull: false, logHealthChecks: false, enabled: false },
     errorFiles: {},
-    maxHeaderBytes: 16384,
+    maxHeaderBytes: 15360,
     options: [],
+    ...opts.frontend,
   };
   return {
-    global: {
-      workers: 1,
-      maxconn: 0,
-      gracePeriod: 1000,
-      acceptMode: 'rr',
-      bufSize: 65536,
-      logLevel: 'error',
-      accessLog: 'stdout',
-    },
+    global: { workers: 1, maxconn: 0, gracePeriod: 1000, acceptMode: 'rr', bufSize: 65536, logLevel: 'error', accessLog: 'stdout' },
     frontends: [frontend],
     backends: [backend],
     extras: {},
     pending: [],
     files: [],
   };
+}
+
+export function tcpModel(servers: Server[], opts: ProxyModelOptions = {}): Model {
+  return proxyModel('tcp', servers, opts);
 }
 
 export class TestWorker implements WorkerContext {
@@ -124,21 +131,23 @@ export function connectionInfo(socket: net.Socket): ConnectionInfo {
   };
 }
 
-export interface L4Proxy {
+export interface TestProxy {
   port: number;
   runtime: Runtime;
   worker: TestWorker;
   close(): Promise<void>;
 }
 
-/** Listens on loopback and hands every connection of the model's first frontend to handleTcpConnection. */
-export async function startL4Proxy(model: Model): Promise<L4Proxy> {
+type Handler = (socket: net.Socket, fe: FrontendRuntime, info: ConnectionInfo, worker: WorkerContext) => void;
+
+/** Listens on loopback and hands every connection to `handler` with the model's first frontend. */
+export async function startTestProxy(model: Model, handler: Handler, onClose: () => void = () => undefined): Promise<TestProxy> {
   const runtime = new Runtime(model);
   const worker = new TestWorker(runtime);
   const fe = runtime.frontends[0];
   const srv = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     worker.track(socket);
-    handleTcpConnection(socket, fe, connectionInfo(socket), worker);
+    handler(socket, fe, connectionInfo(socket), worker);
   });
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
   return {
@@ -148,7 +157,14 @@ export async function startL4Proxy(model: Model): Promise<L4Proxy> {
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of worker.live) s.destroy();
+        onClose();
         srv.close(() => resolve());
       }),
   };
+}
+
+export type L4Proxy = TestProxy;
+
+export function startL4Proxy(model: Model): Promise<L4Proxy> {
+  return startTestProxy(model, handleTcpConnection);
 }
