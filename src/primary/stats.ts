@@ -7,8 +7,7 @@
 import { hostname } from 'node:os';
 import type { Backend, Model, Server } from '../config/model';
 import type { CounterReport } from '../ipc/messages';
-import type { Counters } from '../worker/counters';
-import { COUNTER_KEYS, GAUGE_KEYS } from '../worker/report';
+import { type BucketsKey, COUNTER_OFFSETS, COUNTER_SLOTS, COUNTER_WIDTHS, GAUGE_KEYS, type NumericKey } from '../worker/report';
 
 /** A server's health and administrative state, as the health monitor (src/primary/health.ts) reports it. */
 export interface ServerHealthView {
@@ -44,8 +43,8 @@ export interface ServerHealthView {
   port?: number;
 }
 
-const N = COUNTER_KEYS.length;
-const IDX = Object.fromEntries(COUNTER_KEYS.map((k, i) => [k, i])) as Record<keyof Counters, number>;
+const N = COUNTER_SLOTS;
+const IDX = COUNTER_OFFSETS;
 
 /** The transaction timers: queue, connect, response, total (HAProxy qtime/ctime/rtime/ttime). */
 export const TIMERS = ['qtime', 'ctime', 'rtime', 'ttime'] as const;
@@ -54,12 +53,12 @@ const TIMER_SUM = TIMERS.map((t) => IDX[`${t}Sum`]);
 const TIMER_COUNT = TIMERS.map((t) => IDX[`${t}Count`]);
 const TIMER_MAX = TIMERS.map((t) => IDX[`${t}Max`]);
 const TIMER_MAX_GAUGE = TIMERS.map((t) => GAUGE_KEYS.has(`${t}Max`));
-/** Values that are not summed into totals: the session gauges and the per-worker timer maxima. */
 /** Current/peak pairs each worker reports as absolute values (sessions, queued requests). */
 const LEVELS = [
   { cur: IDX.sessCur, max: IDX.sessMax },
   { cur: IDX.queueCur, max: IDX.queueMax },
 ];
+/** Values that are not summed into totals: the session and queue levels and the per-worker timer maxima. */
 const NOT_SUMMED = new Set([...LEVELS.flatMap((l) => [l.cur, l.max]), ...TIMER_MAX]);
 
 /** A level summed over workers (current sessions, queue length) with its cluster-wide peak. */
@@ -113,7 +112,7 @@ export class ObjectStats {
   private prevSess = 0;
   private prevReq = 0;
 
-  get(key: keyof Counters): number {
+  get(key: NumericKey): number {
     for (let l = 0; l < LEVELS.length; l++) {
       if (IDX[key] === LEVELS[l].cur) return this.levels[l].cur;
       if (IDX[key] === LEVELS[l].max) return this.levels[l].max;
@@ -121,6 +120,11 @@ export class ObjectStats {
     const t = TIMER_MAX.indexOf(IDX[key]);
     if (t >= 0) return this.timeMax[t];
     return this.totals[IDX[key]];
+  }
+
+  /** A histogram's summed buckets (not cumulative: see Counters.rtimeBuckets), a view on the totals. */
+  buckets(key: BucketsKey): Float64Array {
+    return this.totals.subarray(IDX[key], IDX[key] + COUNTER_WIDTHS[key]);
   }
 
   /** Current sessions. */

@@ -1,6 +1,6 @@
 /**
- * Per-worker counters, plain numbers on a fixed-shape object so increments on the
- * data path cost nothing. Workers send deltas to the primary (observability issue),
+ * Per-worker counters, plain numbers (and histogram buckets in Float64Arrays) on a
+ * fixed-shape object so increments on the data path cost nothing. Workers send deltas to the primary (observability issue),
  * which aggregates; nothing on the request path waits for it.
  */
 export interface Counters {
@@ -50,7 +50,16 @@ export interface Counters {
   ctimeMax: number;
   rtimeMax: number;
   ttimeMax: number;
+  /**
+   * Response (Tr) and total (Tt) time histograms: slot i counts the timers in
+   * (LATENCY_BOUNDS_MS[i-1], LATENCY_BOUNDS_MS[i]], the last slot those above every bound.
+   */
+  rtimeBuckets: Float64Array;
+  ttimeBuckets: Float64Array;
 }
+
+/** Upper bounds (ms, inclusive like Prometheus `le`) of the latency histogram buckets. */
+export const LATENCY_BOUNDS_MS: readonly number[] = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
 
 export function newCounters(): Counters {
   return {
@@ -91,6 +100,8 @@ export function newCounters(): Counters {
     ctimeMax: 0,
     rtimeMax: 0,
     ttimeMax: 0,
+    rtimeBuckets: new Float64Array(LATENCY_BOUNDS_MS.length + 1),
+    ttimeBuckets: new Float64Array(LATENCY_BOUNDS_MS.length + 1),
   };
 }
 
@@ -124,12 +135,21 @@ export function recordTimes(c: Counters, tw: number, tc: number, tr: number, tt:
     c.rtimeSum += tr;
     c.rtimeCount++;
     if (tr > c.rtimeMax) c.rtimeMax = tr;
+    c.rtimeBuckets[latencyBucket(tr)]++;
   }
   if (tt >= 0) {
     c.ttimeSum += tt;
     c.ttimeCount++;
     if (tt > c.ttimeMax) c.ttimeMax = tt;
+    c.ttimeBuckets[latencyBucket(tt)]++;
   }
+}
+
+/** The histogram slot of a timer: a few comparisons for the usual sub-100 ms times. */
+function latencyBucket(ms: number): number {
+  let i = 0;
+  while (i < LATENCY_BOUNDS_MS.length && ms > LATENCY_BOUNDS_MS[i]) i++;
+  return i;
 }
 
 export function queueEntered(c: Counters): void {

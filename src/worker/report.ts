@@ -8,13 +8,36 @@ import type { CounterReport, WorkerToPrimary } from '../ipc/messages';
 import { type Counters, newCounters } from './counters';
 import type { Runtime } from './runtime';
 
-/** The order of values in a CounterReport array (every key of Counters). */
-export const COUNTER_KEYS = Object.keys(newCounters()) as (keyof Counters)[];
+const TEMPLATE = newCounters();
+/** The keys of Counters in report order. */
+export const COUNTER_KEYS = Object.keys(TEMPLATE) as (keyof Counters)[];
+/** Keys holding one number (the others hold histogram buckets). */
+export type NumericKey = { [K in keyof Counters]: Counters[K] extends number ? K : never }[keyof Counters];
+/** Keys holding an array of histogram buckets. */
+export type BucketsKey = Exclude<keyof Counters, NumericKey>;
+/** How many values each key takes in a report array: 1 for a number, the bucket count for a histogram. */
+export const COUNTER_WIDTHS: Readonly<Record<keyof Counters, number>> = Object.fromEntries(
+  COUNTER_KEYS.map((k) => {
+    const v = TEMPLATE[k];
+    return [k, typeof v === 'number' ? 1 : v.length];
+  }),
+) as Record<keyof Counters, number>;
+let slots = 0;
+/** Where each key starts in a report array (COUNTER_KEYS order, histograms flattened in place). */
+export const COUNTER_OFFSETS: Readonly<Record<keyof Counters, number>> = Object.fromEntries(
+  COUNTER_KEYS.map((k) => {
+    const at = slots;
+    slots += COUNTER_WIDTHS[k];
+    return [k, at];
+  }),
+) as Record<keyof Counters, number>;
+/** Length of a report array. */
+export const COUNTER_SLOTS = slots;
 /** Keys reported as absolute per-worker values rather than deltas. */
-export const GAUGE_KEYS: ReadonlySet<keyof Counters> = new Set<keyof Counters>(['sessCur', 'sessMax', 'queueCur', 'queueMax']);
+export const GAUGE_KEYS: ReadonlySet<NumericKey> = new Set<NumericKey>(['sessCur', 'sessMax', 'queueCur', 'queueMax']);
 
 const REPORT_INTERVAL = 1000;
-const GAUGE_INDEXES = COUNTER_KEYS.map((k) => GAUGE_KEYS.has(k));
+const GAUGE_FLAGS = COUNTER_KEYS.map((k) => GAUGE_KEYS.has(k as NumericKey));
 
 interface Tracked {
   kind: keyof CounterReport;
@@ -37,7 +60,7 @@ function sendToPrimary(msg: WorkerToPrimary): void {
 export function startCounterReports(runtime: Runtime, generation: number, send: Send = sendToPrimary, interval = REPORT_INTERVAL): () => void {
   const tracked: Tracked[] = [];
   const track = (kind: keyof CounterReport, name: string, counters: Counters) =>
-    tracked.push({ kind, name, counters, last: new Float64Array(COUNTER_KEYS.length) });
+    tracked.push({ kind, name, counters, last: new Float64Array(COUNTER_SLOTS) });
   for (const f of runtime.frontends) track('frontends', f.name, f.counters);
   for (const b of runtime.backends.values()) {
     track('backends', b.name, b.counters);
@@ -60,12 +83,21 @@ function collectDelta(tracked: Tracked[]): CounterReport | undefined {
   let delta: CounterReport | undefined;
   for (const t of tracked) {
     let changed = false;
-    const values = new Array<number>(COUNTER_KEYS.length);
-    for (let i = 0; i < COUNTER_KEYS.length; i++) {
-      const now = t.counters[COUNTER_KEYS[i]];
-      if (now !== t.last[i]) changed = true;
-      values[i] = GAUGE_INDEXES[i] ? now : now - t.last[i];
-      t.last[i] = now;
+    const values = new Array<number>(COUNTER_SLOTS);
+    let slot = 0;
+    for (let k = 0; k < COUNTER_KEYS.length; k++) {
+      const v = t.counters[COUNTER_KEYS[k]];
+      if (typeof v === 'number') {
+        if (v !== t.last[slot]) changed = true;
+        values[slot] = GAUGE_FLAGS[k] ? v : v - t.last[slot];
+        t.last[slot++] = v;
+        continue;
+      }
+      for (let b = 0; b < v.length; b++, slot++) {
+        if (v[b] !== t.last[slot]) changed = true;
+        values[slot] = v[b] - t.last[slot];
+        t.last[slot] = v[b];
+      }
     }
     if (!changed) continue;
     delta ??= { frontends: {}, backends: {}, servers: {} };
