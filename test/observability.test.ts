@@ -4,34 +4,14 @@
 // report it, and a runtime API `disable server` shows up on the other two.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { freePort, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
+import { hasSocat, socat, tcpCommand } from './helpers/runtime-api';
 
 const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
-const hasSocat = spawnSync('socat', ['-V']).status === 0;
-
-function socat(sock: string, input: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile('socat', ['stdio', sock], { timeout: 5000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
-    child.stdin!.end(input);
-  });
-}
-
-function tcpCommand(port: number, input: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => s.end(input));
-    let out = '';
-    s.setEncoding('utf8');
-    s.on('data', (d) => (out += d));
-    s.on('close', () => resolve(out));
-    s.on('error', reject);
-    s.setTimeout(5000, () => s.destroy(new Error('timeout')));
-  });
-}
 
 async function text(url: string): Promise<string> {
   const res = await fetch(url);

@@ -4,24 +4,16 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { request } from 'undici';
 import { freePort, startTslb, tempDir } from './helpers/tslb';
 import { startHttpBackend } from './helpers/backends';
+import { hasSocat, socat } from './helpers/runtime-api';
 
-const hasSocat = spawnSync('socat', ['-V']).status === 0;
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
 });
-
-function socat(sock: string, input: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile('socat', ['stdio', sock], { timeout: 5000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
-    child.stdin!.end(input);
-  });
-}
 
 async function split(port: number, n: number): Promise<Record<string, number>> {
   const seen: Record<string, number> = {};

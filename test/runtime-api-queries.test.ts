@@ -5,25 +5,17 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { request } from 'undici';
 import { freePort, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
 import { startEchoBackend, startHttpBackend } from './helpers/backends';
+import { hasSocat, socat } from './helpers/runtime-api';
 
-const hasSocat = spawnSync('socat', ['-V']).status === 0;
 const cleanups: (() => unknown)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => undefined);
 });
-
-function socat(sock: string, input: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile('socat', ['stdio', sock], { timeout: 5000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
-    child.stdin!.end(input);
-  });
-}
 
 /** Sends raw bytes, resolves with everything the peer sent until it closed (or 2 s). */
 function raw(port: number, data: string): Promise<string> {

@@ -3,7 +3,6 @@
 // onWorkerMessage, and `socat` talks HAProxy's text protocol to its unix socket.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -15,6 +14,7 @@ import { startEchoBackend } from './helpers/backends';
 import { server, startL4Proxy, tcpModel, type L4Proxy } from './helpers/l4-model';
 import { tempDir } from './helpers/tslb';
 import pino from 'pino';
+import { socat, tcpCommand } from './helpers/runtime-api';
 
 const HEADER = '# ' + STAT_COLUMNS.map((c) => c + ',').join('');
 
@@ -44,27 +44,6 @@ class FakeHealth {
       h.address = address;
       h.port = port;
     });
-}
-
-/** `echo <input> | socat stdio <sock>` (asynchronous: the API under test runs in this process). */
-function socat(sock: string, input: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile('socat', ['stdio', sock], { timeout: 5000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
-    child.stdin!.end(input);
-  });
-}
-
-/** Sends lines over TCP and collects everything until the server closes. */
-function tcpSession(port: number, input: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => s.end(input));
-    let out = '';
-    s.setEncoding('utf8');
-    s.on('data', (d) => (out += d));
-    s.on('close', () => resolve(out));
-    s.on('error', reject);
-    s.setTimeout(5000, () => s.destroy(new Error('timeout')));
-  });
 }
 
 async function roundTrip(port: number, payload: string): Promise<void> {
@@ -221,7 +200,7 @@ describe('runtime API', () => {
   });
 
   it('prompt keeps the connection open over TCP; reload calls the supervisor', async () => {
-    const out = await tcpSession(obs.runtimeApiPort()!, 'prompt\nget weight be_tcp/s1\nreload\nquit\n');
+    const out = await tcpCommand(obs.runtimeApiPort()!, 'prompt\nget weight be_tcp/s1\nreload\nquit\n');
     assert.equal(out, '> 1 (initial 1)\n\n> Success=1\n--\n\n> ');
     assert.equal(reload, 1);
   });
