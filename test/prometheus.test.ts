@@ -97,9 +97,12 @@ describe('Prometheus exporter', () => {
     assert.match(r.body, /^tslb_backend_http_responses_total\{proxy="be_tcp",code="4xx"\} 0$/m);
     assert.match(r.body, /^tslb_process_connections_total 5$/m);
     assert.match(r.body, /^tslb_node_process_cpu_seconds_total /m);
-    // Transaction timers: a summary per backend/server, and promex's averages.
-    assert.match(r.body, /^# TYPE tslb_backend_total_time_seconds summary$/m);
+    // Transaction timers: total time a histogram, connect time a summary, and promex's averages.
+    assert.match(r.body, /^# TYPE tslb_backend_total_time_seconds histogram$/m);
+    assert.match(r.body, /^tslb_backend_total_time_seconds_bucket\{proxy="be_tcp",le="\+Inf"\} 5$/m);
+    assert.match(r.body, /^tslb_server_total_time_seconds_bucket\{proxy="be_tcp",server="s1",le="10"\} 3$/m);
     assert.match(r.body, /^tslb_backend_total_time_seconds_count\{proxy="be_tcp"\} 5$/m);
+    assert.match(r.body, /^# TYPE tslb_server_connect_time_seconds summary$/m);
     assert.match(r.body, /^tslb_backend_total_time_seconds_sum\{proxy="be_tcp"\} [0-9.e-]+$/m);
     assert.match(r.body, /^tslb_server_connect_time_seconds_count\{proxy="be_tcp",server="s1"\} 3$/m);
     assert.match(r.body, /^tslb_backend_max_total_time_seconds\{proxy="be_tcp"\} [0-9.e-]+$/m);
@@ -138,7 +141,7 @@ describe('Prometheus exporter', () => {
     const body = (await get(port, '/metrics')).body;
     const families = new Set([...body.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => m[1]));
     for (const name of used) {
-      const family = families.has(name) ? name : name.replace(/_(sum|count)$/, '');
+      const family = families.has(name) ? name : name.replace(/_(sum|count|bucket)$/, '');
       assert.ok(families.has(family), `${name} (dashboard) is not exported`);
     }
   });

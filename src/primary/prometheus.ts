@@ -9,7 +9,8 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Model, PrometheusSettings } from '../config/model';
-import { STAT_INDEX, TIMERS, type StatRow, type StatsView, type Timer } from './stats';
+import { LATENCY_BOUNDS_MS } from '../worker/counters';
+import { STAT_INDEX, TIMER_HISTOGRAMS, TIMERS, type StatRow, type StatsView, type Timer } from './stats';
 
 type Scope = 'global' | 'frontend' | 'backend' | 'server';
 const SCOPES: Scope[] = ['global', 'frontend', 'backend', 'server'];
@@ -195,7 +196,7 @@ interface Family {
   scope: Scope;
   name: string;
   help: string;
-  type: 'gauge' | 'counter' | 'summary';
+  type: 'gauge' | 'counter' | 'summary' | 'histogram';
   write(out: Exposition, snap: Snapshot): void;
 }
 
@@ -441,7 +442,7 @@ export class PrometheusExporter {
         }
       });
     }
-    if (scope !== 'frontend') this.defineTimeSummaries(p, scope);
+    if (scope !== 'frontend') this.defineTimeFamilies(p, scope);
     if (scope === 'server') {
       const checkLabels = extraLabels('state', CHECK_STATES);
       const checkCol = STAT_INDEX.get('check_status')!;
@@ -465,26 +466,39 @@ export class PrometheusExporter {
   }
 
   /**
-   * Transaction timers as summaries (`_sum` seconds, `_count`) so dashboards can take
-   * rate(sum)/rate(count) over any window; promex has only the 1024-sample averages.
+   * Transaction timers: response and total time as histograms (LATENCY_BOUNDS_MS
+   * buckets, for histogram_quantile), queue and connect time as summaries; both give
+   * `_sum` (seconds) and `_count` for rate(sum)/rate(count) over any window. promex has
+   * only the 1024-sample averages and the maxima, which stay as their own families.
    */
-  private defineTimeSummaries(p: string, scope: 'backend' | 'server'): void {
+  private defineTimeFamilies(p: string, scope: 'backend' | 'server'): void {
     const names: Record<Timer, string> = { qtime: 'queue', ctime: 'connect', rtime: 'response', ttime: 'total' };
     const type = ROW_TYPE[scope];
+    const leLabels = extraLabels('le', [...LATENCY_BOUNDS_MS.map((ms) => formatValue(ms / 1000)), '+Inf']);
     for (const t of TIMERS) {
       const name = `${p}_${scope}_${names[t]}_time_seconds`;
+      const bucketName = Buffer.from(`${name}_bucket`);
       const sumName = Buffer.from(`${name}_sum`);
       const countName = Buffer.from(`${name}_count`);
       const sumKey = `${t}Sum` as const;
       const countKey = `${t}Count` as const;
-      this.family(scope, name, `Time spent in the ${names[t]} phase of transactions (seconds).`, 'summary', (out, snap) => {
-        const { rows, closed } = snap.byType[type];
+      const bucketsKey = TIMER_HISTOGRAMS[t];
+      const help = `Time spent in the ${names[t]} phase of transactions (seconds).`;
+      this.family(scope, name, help, bucketsKey ? 'histogram' : 'summary', (out, snap) => {
+        const { rows, open, closed } = snap.byType[type];
         for (let i = 0; i < rows.length; i++) {
           const r = rows[i];
           const o = scope === 'server' ? this.view.stats.server(r.pxname, r.svname) : this.view.stats.backends.get(r.pxname);
           if (!o) continue;
+          let count = o.get(countKey);
+          if (bucketsKey) {
+            // Workers count each timer in one bucket; Prometheus buckets are cumulative, +Inf = _count.
+            const buckets = o.buckets(bucketsKey);
+            count = 0;
+            for (let b = 0; b < buckets.length; b++) out.sample(open[i], (count += buckets[b]), leLabels[b], bucketName);
+          }
           out.sample(closed[i], o.get(sumKey) / 1000, undefined, sumName);
-          out.sample(closed[i], o.get(countKey), undefined, countName);
+          out.sample(closed[i], count, undefined, countName);
         }
       });
     }

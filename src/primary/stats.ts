@@ -49,6 +49,8 @@ const IDX = COUNTER_OFFSETS;
 /** The transaction timers: queue, connect, response, total (HAProxy qtime/ctime/rtime/ttime). */
 export const TIMERS = ['qtime', 'ctime', 'rtime', 'ttime'] as const;
 export type Timer = (typeof TIMERS)[number];
+/** The timers also counted in latency histogram buckets (Counters.rtimeBuckets, ttimeBuckets). */
+export const TIMER_HISTOGRAMS: Readonly<Partial<Record<Timer, BucketsKey>>> = { rtime: 'rtimeBuckets', ttime: 'ttimeBuckets' };
 const TIMER_SUM = TIMERS.map((t) => IDX[`${t}Sum`]);
 const TIMER_COUNT = TIMERS.map((t) => IDX[`${t}Count`]);
 const TIMER_MAX = TIMERS.map((t) => IDX[`${t}Max`]);
