@@ -18,6 +18,7 @@
  * Timeouts use the coarse worker clock and one sweep timer for all sessions.
  */
 import type * as net from 'node:net';
+import type { HttpAction } from '../../config/model';
 import type { BackendRuntime, FrontendRuntime, QueueEntry, ServerRuntime, SlotWaiter } from '../runtime';
 import type { ConnectionInfo, WorkerContext } from '../connection';
 import { connectUpstream } from '../upstream';
@@ -251,7 +252,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
     let extras = '';
     const feRules = rulesOf(fe).request;
     if (feRules.length) {
-      const r = this.applyRequestRules(feRules);
+      const r = this.applyRules(feRules, false);
       if (r === null) return;
       extras += r;
     }
@@ -260,7 +261,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
     this.backend = backend;
     const beRules = rulesOf(backend).request;
     if (beRules.length) {
-      const r = this.applyRequestRules(beRules);
+      const r = this.applyRules(beRules, false);
       if (r === null) return;
       extras += r;
     }
@@ -280,44 +281,61 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
     this.connect();
   }
 
-  /** Added header lines; null when the rules answered the request themselves. */
-  private applyRequestRules(rules: CompiledRule[]): string | null {
+  /**
+   * http-request (or http-response) rules: the header lines they add, or null when a
+   * rule answered itself (deny, redirect).
+   */
+  private applyRules(rules: CompiledRule[], response: boolean): string | null {
+    const head = response ? this.res : this.req;
     let extras = '';
     for (let i = 0; i < rules.length; i++) {
       const r = rules[i];
       if (r.test && !r.test(this.ctx)) continue;
       const a = r.act;
       switch (a.action) {
-        case 'redirect-scheme': {
-          const host = this.req.host >= 0 ? stripPort(this.req.value(this.req.host)) : '';
-          if (!host) continue;
-          this.sendRedirect(a.code, `${a.scheme}://${host}${this.ctx.pathAndQuery()}`);
+        case 'deny':
+          if (response) {
+            this.fe.counters.deniedResp++;
+            this.backend!.counters.deniedResp++;
+            this.dropUpstream();
+            // HAProxy answers a denied response with 502, whatever the rule's status.
+            this.sendLocal(502, true, 'PH');
+          } else {
+            this.fe.counters.deniedReq++;
+            if (this.backend) this.backend.counters.deniedReq++;
+            this.sendLocal(a.status, true, 'PR');
+          }
+          return null;
+        case 'redirect-scheme':
+        case 'redirect-location':
+        case 'redirect-prefix': {
+          const location = this.redirectLocation(a);
+          if (location === undefined) continue;
+          if (response) this.dropUpstream();
+          this.sendRedirect(a.code, location);
           return null;
         }
-        case 'redirect-location':
-          this.sendRedirect(a.code, a.location);
-          return null;
-        case 'redirect-prefix':
-          this.sendRedirect(a.code, a.prefix.replace(/\/$/, '') + this.ctx.pathAndQuery());
-          return null;
-        case 'deny':
-          this.fe.counters.deniedReq++;
-          if (this.backend) this.backend.counters.deniedReq++;
-          this.sendLocal(a.status, true, 'PR');
-          return null;
         case 'set-header':
-          this.req.dropNamed(r.name);
+          head.dropNamed(r.name);
           extras += `${a.name}: ${a.value}\r\n`;
           break;
         case 'add-header':
           extras += `${a.name}: ${a.value}\r\n`;
           break;
         case 'del-header':
-          this.req.dropNamed(r.name);
+          head.dropNamed(r.name);
           break;
       }
     }
     return extras;
+  }
+
+  /** Where a redirect rule sends the client; undefined for a scheme redirect without Host. */
+  private redirectLocation(a: Extract<HttpAction, { action: 'redirect-scheme' | 'redirect-location' | 'redirect-prefix' }>): string | undefined {
+    if (a.action === 'redirect-location') return a.location;
+    if (a.action === 'redirect-prefix') return a.prefix.replace(/\/$/, '') + this.ctx.pathAndQuery();
+    const host = this.req.host >= 0 ? stripPort(this.req.value(this.req.host)) : '';
+    return host ? `${a.scheme}://${host}${this.ctx.pathAndQuery()}` : undefined;
   }
 
   /** The server a persistence cookie or stick-table entry names; returns Cookie lines to forward. */
@@ -593,8 +611,8 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
     const feRules = rulesOf(this.fe).response;
     if (beRules.length || feRules.length) {
       this.ctx.stage = 'response';
-      const a = this.applyResponseRules(beRules);
-      const b = a === null ? null : this.applyResponseRules(feRules);
+      const a = this.applyRules(beRules, true);
+      const b = a === null ? null : this.applyRules(feRules, true);
       if (a === null || b === null) return;
       extras = a + b;
     }
@@ -624,47 +642,6 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
     }
   }
 
-  /** Header rules on the response; null when a deny answered instead. */
-  private applyResponseRules(rules: CompiledRule[]): string | null {
-    let extras = '';
-    for (let i = 0; i < rules.length; i++) {
-      const r = rules[i];
-      if (r.test && !r.test(this.ctx)) continue;
-      const a = r.act;
-      switch (a.action) {
-        case 'deny':
-          this.fe.counters.deniedResp++;
-          this.backend!.counters.deniedResp++;
-          this.dropUpstream();
-          this.sendLocal(502, true, 'PH');
-          return null;
-        case 'redirect-location':
-        case 'redirect-prefix':
-        case 'redirect-scheme':
-          this.dropUpstream();
-          this.sendRedirect(
-            a.code,
-            a.action === 'redirect-location'
-              ? a.location
-              : a.action === 'redirect-prefix'
-                ? a.prefix.replace(/\/$/, '') + this.ctx.pathAndQuery()
-                : `${a.scheme}://${this.req.host >= 0 ? stripPort(this.req.value(this.req.host)) : ''}${this.ctx.pathAndQuery()}`,
-          );
-          return null;
-        case 'set-header':
-          this.res.dropNamed(r.name);
-          extras += `${a.name}: ${a.value}\r\n`;
-          break;
-        case 'add-header':
-          extras += `${a.name}: ${a.value}\r\n`;
-          break;
-        case 'del-header':
-          this.res.dropNamed(r.name);
-          break;
-      }
-    }
-    return extras;
-  }
 
   private startTunnel(buf: Buffer, headEnd: number): void {
     countStatus(this.fe.counters, 101);
