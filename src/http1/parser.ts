@@ -99,6 +99,27 @@ const EMPTY_BUF = Buffer.alloc(0);
 const EMPTY_HDR = new Int32Array(0);
 const EMPTY_U8 = new Uint8Array(0);
 
+/** A parser's per-header tables, in one ArrayBuffer. */
+class HeaderTables {
+  readonly hdr: Int32Array;
+  readonly kind: Uint8Array;
+  readonly drop: Uint8Array;
+
+  constructor(readonly capacity: number) {
+    const ab = new ArrayBuffer(capacity * (HDR_STRIDE * 4 + 2));
+    this.hdr = new Int32Array(ab, 0, capacity * HDR_STRIDE);
+    this.kind = new Uint8Array(ab, capacity * HDR_STRIDE * 4, capacity);
+    this.drop = new Uint8Array(ab, capacity * (HDR_STRIDE * 4 + 1), capacity);
+  }
+}
+
+/**
+ * Initial-size tables of finished exchanges, reused by the next head parsed in this
+ * process: idle connections hold none, and a new connection allocates none.
+ */
+const tablePool: HeaderTables[] = [];
+const TABLE_POOL_MAX = 1024;
+
 /**
  * One parser per direction per client connection, reused for every message.
  * `parse()` returns the offset just after the head's final CRLF, 0 when the head
@@ -121,15 +142,18 @@ export class HeadParser {
   versionMinor = 1;
   count = 0;
   /**
-   * Per-header tables, sized for common heads and grown (up to MAX_HEADERS) by the
-   * parse that needs more: every client connection holds two parsers, idle or not.
-   * Replaced when grown, so read them through the parser, never keep a reference.
+   * Per-header tables, taken when a head is parsed (from the pool, or sized for
+   * common heads and grown up to MAX_HEADERS by the parse that needs more) and given
+   * back by release(). Replaced when grown: read them through the parser, never keep
+   * a reference.
    */
   hdr: Int32Array = EMPTY_HDR;
   kind: Uint8Array = EMPTY_U8;
   /** 1 = not forwarded (hop-by-hop, Connection-listed, or removed by a rule). */
   drop: Uint8Array = EMPTY_U8;
-  private capacity = 0;
+  private tables: HeaderTables | null = null;
+  /** Header slots in the current tables. */
+  private slots = 0;
   dropCount = 0;
   /** -1 when absent. */
   contentLength = -1;
@@ -152,30 +176,42 @@ export class HeadParser {
   constructor(readonly isRequest: boolean) {}
 
   /**
-   * Forget the last message's bytes (the exchange is over), so an idle connection
-   * does not keep its last received chunk (up to 64 KiB) alive.
+   * The exchange is over: forget the message (an idle connection keeps neither its
+   * last received chunk, up to 64 KiB, nor header tables) and pool the tables.
    */
   release(): void {
     this.buf = EMPTY_BUF;
     this.count = 0;
+    const t = this.tables;
+    if (!t) return;
+    this.tables = null;
+    this.slots = 0;
+    this.hdr = EMPTY_HDR;
+    this.kind = EMPTY_U8;
+    this.drop = EMPTY_U8;
+    if (t.capacity === INITIAL_HEADERS && tablePool.length < TABLE_POOL_MAX) tablePool.push(t);
   }
 
-  /** Room for header slot `n`: the tables in one ArrayBuffer, doubled while needed, entries kept. */
+  /** Room for header slot `n`: pooled or new tables, doubled while needed, entries kept. */
   private grow(n: number): void {
-    let cap = this.capacity || INITIAL_HEADERS;
-    while (cap <= n) cap *= 2;
-    if (cap > MAX_HEADERS) cap = MAX_HEADERS;
-    const ab = new ArrayBuffer(cap * (HDR_STRIDE * 4 + 2));
-    const hdr = new Int32Array(ab, 0, cap * HDR_STRIDE);
-    const kind = new Uint8Array(ab, cap * HDR_STRIDE * 4, cap);
-    const drop = new Uint8Array(ab, cap * (HDR_STRIDE * 4 + 1), cap);
-    hdr.set(this.hdr);
-    kind.set(this.kind);
-    drop.set(this.drop);
-    this.hdr = hdr;
-    this.kind = kind;
-    this.drop = drop;
-    this.capacity = cap;
+    const old = this.tables;
+    let t: HeaderTables;
+    if (!old && n < INITIAL_HEADERS && tablePool.length) t = tablePool.pop()!;
+    else {
+      let cap = old ? old.capacity : INITIAL_HEADERS;
+      while (cap <= n) cap *= 2;
+      t = new HeaderTables(cap > MAX_HEADERS ? MAX_HEADERS : cap);
+      if (old) {
+        t.hdr.set(old.hdr);
+        t.kind.set(old.kind);
+        t.drop.set(old.drop);
+      }
+    }
+    this.tables = t;
+    this.slots = t.capacity;
+    this.hdr = t.hdr;
+    this.kind = t.kind;
+    this.drop = t.drop;
   }
 
   private fail(status: number, reason: string): number {
@@ -266,7 +302,7 @@ export class HeadParser {
       i += 2;
       if (this.count >= MAX_HEADERS) return this.fail(431, 'too many headers');
       const n = this.count++;
-      if (n >= this.capacity) {
+      if (n >= this.slots) {
         this.grow(n);
         h = this.hdr;
       }

@@ -9,6 +9,7 @@ import type { ListenMode } from '../ipc/messages';
 import { readProxyHeader } from '../proxyproto';
 import { createTlsTerminator } from './tls';
 import { handleTcpConnection } from './tcp';
+import { SOCKET_HIGH_WATER_MARK } from './upstream';
 import { handleHttpConnection } from './http/session';
 import type { ConnectionInfo, WorkerContext } from './connection';
 import type { FrontendRuntime } from './runtime';
@@ -39,7 +40,7 @@ export async function startListeners(
       const handler: Handler = fe.config.mode === 'http' ? handleHttpConnection : handleTcpConnection;
       for (const bind of fe.config.binds) {
         // Half-open on both modes: a client that shuts down its side after a request still gets the response.
-        const server = net.createServer({ allowHalfOpen: true, noDelay: true });
+        const server = net.createServer({ allowHalfOpen: true, noDelay: true, highWaterMark: SOCKET_HIGH_WATER_MARK });
         const terminate = bind.tls ? createTlsTerminator(bind.tls, ticketKeys) : undefined;
         const handshakeTimeout = fe.config.timeouts.httpRequest || fe.config.timeouts.client;
         server.on('connection', (socket) => acceptConnection(socket, fe, bind, handler, terminate, handshakeTimeout, worker));
