@@ -6,6 +6,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { LATENCY_BOUNDS_MS, newCounters, recordTimes } from '../src/worker/counters';
+import { COUNTER_OFFSETS, COUNTER_SLOTS } from '../src/worker/report';
+import { StatsAggregator } from '../src/primary/stats';
+import { server, tcpModel } from './helpers/l4-model';
 import { freePort, startTslb, type TslbProcess } from './helpers/tslb';
 
 const hasPromtool = spawnSync('promtool', ['--version']).status === 0;
@@ -48,6 +52,35 @@ function sample(body: string, name: string, labels: string): number {
   assert.ok(m, `${name}{${labels}} missing`);
   return Number(m[1]);
 }
+
+describe('latency buckets', () => {
+  it('a timer equal to a bound counts in that bound (le), above the last only in +Inf', () => {
+    const c = newCounters();
+    recordTimes(c, -1, -1, 25, 26);
+    recordTimes(c, -1, -1, 10_001, 0);
+    assert.equal(c.rtimeBuckets.length, LATENCY_BOUNDS_MS.length + 1);
+    assert.equal(c.rtimeBuckets[LATENCY_BOUNDS_MS.indexOf(25)], 1);
+    assert.equal(c.rtimeBuckets[LATENCY_BOUNDS_MS.length], 1);
+    assert.equal(c.ttimeBuckets[LATENCY_BOUNDS_MS.indexOf(50)], 1);
+    assert.equal(c.ttimeBuckets[0], 1);
+    assert.equal(c.qtimeCount, 0);
+  });
+
+  it('the primary sums bucket deltas from every worker; clear counters all resets them', () => {
+    const model = tcpModel([server('s1', 1)]);
+    const stats = new StatsAggregator(model);
+    const report = new Array<number>(COUNTER_SLOTS).fill(0);
+    report[COUNTER_OFFSETS.rtimeBuckets + 4] = 3;
+    report[COUNTER_OFFSETS.rtimeCount] = 3;
+    stats.apply(101, { frontends: {}, backends: { be_tcp: report }, servers: {} });
+    stats.apply(102, { frontends: {}, backends: { be_tcp: report }, servers: {} });
+    const be = stats.backends.get('be_tcp')!;
+    assert.equal(be.buckets('rtimeBuckets')[4], 6);
+    assert.equal(be.get('rtimeCount'), 6);
+    stats.clear(true);
+    assert.equal(be.buckets('rtimeBuckets')[4], 0);
+  });
+});
 
 describe('latency histograms through tslb', () => {
   let backend: http.Server;
