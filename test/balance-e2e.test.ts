@@ -106,14 +106,13 @@ test('roundrobin weights 3:1 hold within ±3% over 4,000 requests through 2 work
   assert.ok(Math.abs(share - 0.75) <= 0.03, `s1 share ${share.toFixed(3)} (${JSON.stringify(counts)})`);
 });
 
-test('source and uri hashing keep a key on one server and spread many keys; backup only when no active server is up', async () => {
-  const { port, lb } = await farm(['s1', 's2', 's3', 'bk'], (p) => `    balance: uri
+test('uri hashing keeps a key on one server and spread many keys; backup only when no active server is up', async () => {
+  const { port } = await farm(['s1', 's2', 's3', 'bk'], (p) => `    balance: uri
     servers:
       - { name: s1, address: 127.0.0.1, port: ${p.s1} }
       - { name: s2, address: 127.0.0.1, port: ${p.s2} }
       - { name: s3, address: 127.0.0.1, port: ${p.s3} }
       - { name: bk, address: 127.0.0.1, port: ${p.bk}, backup: true }`);
-  void lb;
   const spread: Record<string, number> = {};
   for (let k = 0; k < 300; k++) {
     const first = await servedBy(port, `/item/${k}?q=${k}`);
