@@ -67,7 +67,7 @@ export interface StickLearn {
 /**
  * One worker's counters since its previous report (src/worker/report.ts), by object
  * name: frontends and backends by name, servers by `backend/server`. Each array is in
- * COUNTER_KEYS order; totals are deltas, the gauges (GAUGE_KEYS: current and max
+ * COUNTER_KEYS order, bucket arrays flattened in place (COUNTER_OFFSETS); totals are deltas, the gauges (GAUGE_KEYS: current and max
  * sessions) are the worker's absolute values.
  */
 export interface CounterReport {
