@@ -122,11 +122,12 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
     this.key = new HttpBalanceKey(this.ctx);
     this.tx = new HttpTransaction(sock, fe, info, worker.runtime.frontends, this.ctx, worker.runtime.model.global);
     this.maxHead = fe.config.maxHeaderBytes || DEFAULT_MAX_HEAD;
-    sock.on('data', this.onClientData);
-    sock.on('drain', this.onClientDrain);
-    sock.on('end', this.onClientEnd);
+    (sock as SessionSocket).httpSession = this;
+    sock.on('data', onSocketData);
+    sock.on('drain', onSocketDrain);
+    sock.on('end', onSocketEnd);
     sock.on('error', noop);
-    sock.on('close', this.onClientClose);
+    sock.on('close', onSocketClose);
     sessionOpened(fe.counters);
     sessions.add(this);
     const t = fe.config.timeouts;
@@ -134,7 +135,8 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
   }
 
   // ------------------------------------------------------------ client side
-  private readonly onClientData = (chunk: Buffer): void => {
+  // The four client handlers run from the shared socket listeners (onSocketData etc.).
+  onClientData(chunk: Buffer): void {
     this.fe.counters.bytesIn += chunk.length;
     if (this.state === ST_IDLE) {
       this.state = ST_HEAD;
@@ -155,9 +157,9 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
         this.countToServer(chunk.length);
         return;
     }
-  };
+  }
 
-  private readonly onClientDrain = (): void => {
+  onClientDrain(): void {
     const up = this.up;
     if (!up) return;
     if (this.state === ST_EXCHANGE && !this.resBody.done) {
@@ -165,9 +167,9 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
       this.cliDeadline = this.reqDone ? 0 : this.worker.now() + this.fe.config.timeouts.client;
       up.socket.resume();
     } else if (this.state === ST_TUNNEL) up.socket.resume();
-  };
+  }
 
-  private readonly onClientEnd = (): void => {
+  onClientEnd(): void {
     this.clientEnded = true;
     if (this.state === ST_IDLE || this.state === ST_HEAD) this.closeClient();
     else if (this.state === ST_TUNNEL) this.up?.socket.end();
@@ -178,9 +180,9 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
       if (this.server) this.server.counters.cliAborts++;
       this.abortBoth('CD');
     } else this.closeAfter = true;
-  };
+  }
 
-  private readonly onClientClose = (): void => {
+  onClientClose(): void {
     const wasActive = this.state === ST_CONNECT || this.state === ST_EXCHANGE;
     if (this.tx.open) this.tx.clientGone(this.backend, this.res.status, this.state === ST_TUNNEL);
     this.state = ST_CLOSED;
@@ -195,7 +197,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
     this.releaseServer();
     this.pending = null;
     this.reqRest = null;
-  };
+  }
 
   private processHead(): void {
     if (this.tx.reqAt === 0) this.tx.reqAt = Date.now();
@@ -896,6 +898,27 @@ function stripPort(host: string): string {
 }
 
 function noop(): void {}
+
+/** A client socket with its session: the listeners below are shared, not closures per connection. */
+interface SessionSocket extends net.Socket {
+  httpSession?: HttpSession;
+}
+
+function onSocketData(this: SessionSocket, chunk: Buffer): void {
+  this.httpSession!.onClientData(chunk);
+}
+
+function onSocketDrain(this: SessionSocket): void {
+  this.httpSession!.onClientDrain();
+}
+
+function onSocketEnd(this: SessionSocket): void {
+  this.httpSession!.onClientEnd();
+}
+
+function onSocketClose(this: SessionSocket): void {
+  this.httpSession!.onClientClose();
+}
 
 /** Live HTTP sessions of this worker, for `show sess`. */
 export function liveHttpSessions(): LiveSession[] {
