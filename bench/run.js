@@ -27,7 +27,7 @@ const NCPU = os.cpus().length;
 
 const HELP = `Usage: node bench/run.js [options]     (npm run bench builds first, then runs this)
 
-  --quick              smoke run (~3-4 min): 1 s runs, no warm-up, 3 rounds, 2,000 idle connections
+  --quick              smoke run (~4-5 min): 1 s runs, 1 s warm-up, 3 rounds, 2,000 idle connections
   --only=a,b           run only these workloads (names below); --skip=a,b skips them
   --targets=a,b        haproxy,tslb,http-proxy (default: all available)
   --rounds=N           interleaved rounds (default 3, minimum 3)
@@ -95,7 +95,8 @@ function parseArgs(argv) {
   }
   if (o.quick) {
     if (!argv.some((a) => a.startsWith('--duration'))) o.duration = 1;
-    if (!argv.some((a) => a.startsWith('--warmup'))) o.warmup = 0;
+    // A 1 s warm-up: without one, 1 s runs mostly measure tslb's JIT warm-up and each run's 50 new connections.
+    if (!argv.some((a) => a.startsWith('--warmup'))) o.warmup = 1;
     if (!argv.some((a) => a.startsWith('--idle-conns'))) o.idleConns = 2000;
   }
   return o;
