@@ -92,13 +92,29 @@ class StreamSink implements AccessLogSink {
     // A write error (EPIPE, disk full) must not kill the worker; the next reopen may recover.
     boom.on('error', noop);
   }
+  /** Lines of this event-loop turn, written together: one write per turn, not per request. */
+  private pending = '';
+  private scheduled = false;
+  private readonly flushPending = (): void => {
+    this.scheduled = false;
+    const text = this.pending;
+    this.pending = '';
+    if (text) this.boom.write(text);
+  };
+
   write(line: string): void {
-    this.boom.write(line + '\n');
+    this.pending += line + '\n';
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flushPending);
+    }
   }
   reopen(): void {
+    this.flushPending();
     if (this.isFile) this.boom.reopen();
   }
   flushSync(): void {
+    this.flushPending();
     try {
       this.boom.flushSync();
     } catch {

@@ -32,7 +32,9 @@ export async function reusePortSupported(): Promise<boolean> {
   }
 }
 
-export async function resolveListenMode(mode: Global['acceptMode'], log: Logger): Promise<ListenMode> {
+/** Decides how workers get connections; must run before the first fork (cluster.setupPrimary). */
+export async function resolveListenMode(global: Pick<Global, 'acceptMode' | 'workers'>, log: Logger): Promise<ListenMode> {
+  const mode = global.acceptMode;
   if (mode === 'auto' || mode === 'reuseport') {
     if (await reusePortSupported()) {
       enableRequestMigration(log);
@@ -40,7 +42,9 @@ export async function resolveListenMode(mode: Global['acceptMode'], log: Logger)
     }
     if (mode === 'reuseport') throw new Error(`accept_mode reuseport needs Node >= 22.12 (running ${process.version})`);
   }
-  cluster.schedulingPolicy = mode === 'shared' ? cluster.SCHED_NONE : cluster.SCHED_RR;
+  // One worker has nobody to share with: let it accept itself instead of through the primary.
+  const shared = mode === 'shared' || (mode === 'auto' && global.workers === 1);
+  cluster.schedulingPolicy = shared ? cluster.SCHED_NONE : cluster.SCHED_RR;
   return 'cluster';
 }
 

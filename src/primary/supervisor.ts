@@ -86,7 +86,6 @@ export class Supervisor {
   private nextQueryId = 1;
 
   constructor(private readonly opts: SupervisorOptions) {
-    cluster.setupPrimary({ exec: path.join(__dirname, '..', 'worker', 'main.js') });
     cluster.on('message', (worker, msg) => {
       if (isWorkerMessage(msg)) this.onMessage(worker, msg);
     });
@@ -103,7 +102,9 @@ export class Supervisor {
 
   /** Start the first generation; rejects when its workers cannot serve. */
   async start(model: Model): Promise<void> {
-    const listenMode = await resolveListenMode(model.global.acceptMode, this.opts.log);
+    const listenMode = await resolveListenMode(model.global, this.opts.log);
+    // After the listen mode: Node fixes cluster.schedulingPolicy at the first setupPrimary.
+    cluster.setupPrimary({ exec: path.join(__dirname, '..', 'worker', 'main.js') });
     const gen = await this.spawnGeneration(model, listenMode);
     this.current = gen;
     this.opts.onGeneration?.(model, gen.id);

@@ -18,7 +18,7 @@ export interface TslbProcess {
   /** Everything the process wrote so far (stdout + stderr). */
   logs(): string;
   /** Resolves with the first log line (JSON-parsed) matching the predicate. */
-  waitForLog(pred: (entry: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLog(pred: (entry: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>; // default 20 s: CI machines are loaded
   /** Rewrite the config file (for reloads). */
   writeConfig(yaml: string): void;
   /** SIGTERM, then wait for exit; resolves with the exit code. */
@@ -85,7 +85,7 @@ export async function startTslb(
   child.stderr!.on('data', onData);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
-  const waitForLog = (pred: (e: Record<string, unknown>) => boolean, timeoutMs = 10_000) =>
+  const waitForLog = (pred: (e: Record<string, unknown>) => boolean, timeoutMs = 20_000) =>
     new Promise<Record<string, unknown>>((resolve, reject) => {
       const found = entries.find(pred);
       if (found) return resolve(found);
