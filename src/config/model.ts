@@ -408,7 +408,7 @@ export interface Global {
   gracePeriod: number;
   /** How connections reach workers: SO_REUSEPORT, cluster round robin, or a shared accept socket. */
   acceptMode: 'auto' | 'reuseport' | 'rr' | 'shared';
-  /** Socket buffer / high-water mark size. */
+  /** HAProxy tune.bufsize: with max_rewrite it bounds request heads (Frontend.maxHeaderBytes). */
   bufSize: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Access-log destination: `stdout`, a file path. */
