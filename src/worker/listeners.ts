@@ -4,12 +4,12 @@
  * termination, then the tcp or http handler.
  */
 import * as net from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Bind } from '../config/model';
 import type { ListenMode } from '../ipc/messages';
 import { readProxyHeader } from '../proxyproto';
 import { createTlsTerminator } from './tls';
 import { handleTcpConnection } from './tcp';
-import { SOCKET_HIGH_WATER_MARK } from './upstream';
 import { handleHttpConnection } from './http/session';
 import type { ConnectionInfo, WorkerContext } from './connection';
 import type { FrontendRuntime } from './runtime';
@@ -27,6 +27,18 @@ export function bindLabel(b: Bind): string {
   return b.address.includes(':') ? `[${b.address}]:${b.port}` : `${b.address}:${b.port}`;
 }
 
+/** What every connection accepted on one bind needs, built once per bind. */
+interface Listener {
+  fe: FrontendRuntime;
+  bind: Bind;
+  handler: Handler;
+  /** Wraps the socket in TLS when the bind terminates it. */
+  terminate: ((s: net.Socket) => TLSSocket) | undefined;
+  /** Bounds the PROXY header and the TLS handshake. */
+  handshakeTimeout: number;
+  worker: WorkerContext;
+}
+
 export async function startListeners(
   frontends: FrontendRuntime[],
   worker: WorkerContext,
@@ -37,13 +49,18 @@ export async function startListeners(
   configureConnectionLimits(frontends, worker.runtime.model.global.maxconn, worker.runtime.model.global.workers);
   try {
     for (const fe of frontends) {
-      const handler: Handler = fe.config.mode === 'http' ? handleHttpConnection : handleTcpConnection;
       for (const bind of fe.config.binds) {
+        const listener: Listener = {
+          fe,
+          bind,
+          handler: fe.config.mode === 'http' ? handleHttpConnection : handleTcpConnection,
+          terminate: bind.tls ? createTlsTerminator(bind.tls, ticketKeys) : undefined,
+          handshakeTimeout: fe.config.timeouts.httpRequest || fe.config.timeouts.client,
+          worker,
+        };
         // Half-open on both modes: a client that shuts down its side after a request still gets the response.
-        const server = net.createServer({ allowHalfOpen: true, noDelay: true, highWaterMark: SOCKET_HIGH_WATER_MARK });
-        const terminate = bind.tls ? createTlsTerminator(bind.tls, ticketKeys) : undefined;
-        const handshakeTimeout = fe.config.timeouts.httpRequest || fe.config.timeouts.client;
-        server.on('connection', (socket) => acceptConnection(socket, fe, bind, handler, terminate, handshakeTimeout, worker));
+        const server = net.createServer({ allowHalfOpen: true, noDelay: true });
+        server.on('connection', (socket) => acceptConnection(socket, listener));
         server.on('error', () => undefined);
         await listen(server, bind, listenMode);
         servers.push(server);
@@ -72,38 +89,22 @@ function listen(server: net.Server, bind: Bind, listenMode: ListenMode): Promise
   });
 }
 
-function acceptConnection(
-  socket: net.Socket,
-  fe: FrontendRuntime,
-  bind: Bind,
-  handler: Handler,
-  terminate: ((s: net.Socket) => import('node:tls').TLSSocket) | undefined,
-  handshakeTimeout: number,
-  worker: WorkerContext,
-): void {
+function acceptConnection(socket: net.Socket, l: Listener): void {
   // The only track() of a client connection: a TLS socket closes with the socket it wraps.
-  worker.track(socket);
+  l.worker.track(socket);
   socket.on('error', destroySelf);
   // Over a maxconn: held until a connection ends (src/worker/conn-limit.ts).
-  if (!admitConnection(socket, fe.name)) {
-    return holdConnection(socket, fe.name, () => {
+  if (!admitConnection(socket, l.fe.name)) {
+    return holdConnection(socket, l.fe.name, () => {
       // Reading resumes for the PROXY header or the handler; TLS reads through its own wrapper.
-      if (bind.acceptProxy || !terminate) socket.resume();
-      acceptAdmitted(socket, fe, bind, handler, terminate, handshakeTimeout, worker);
+      if (l.bind.acceptProxy || !l.terminate) socket.resume();
+      acceptAdmitted(socket, l);
     });
   }
-  acceptAdmitted(socket, fe, bind, handler, terminate, handshakeTimeout, worker);
+  acceptAdmitted(socket, l);
 }
 
-function acceptAdmitted(
-  socket: net.Socket,
-  fe: FrontendRuntime,
-  bind: Bind,
-  handler: Handler,
-  terminate: ((s: net.Socket) => import('node:tls').TLSSocket) | undefined,
-  handshakeTimeout: number,
-  worker: WorkerContext,
-): void {
+function acceptAdmitted(socket: net.Socket, l: Listener): void {
   const info: ConnectionInfo = {
     src: unmapAddress(socket.remoteAddress),
     srcPort: socket.remotePort ?? 0,
@@ -113,8 +114,8 @@ function acceptAdmitted(
     sni: undefined,
     acceptedAt: Date.now(),
   };
-  if (!bind.acceptProxy) return afterProxy(socket, fe, handler, terminate, handshakeTimeout, info, worker);
-  readProxyHeader(socket, handshakeTimeout, (err, addr) => {
+  if (!l.bind.acceptProxy) return afterProxy(socket, l, info);
+  readProxyHeader(socket, l.handshakeTimeout, (err, addr) => {
     if (err) return socket.destroy();
     if (addr) {
       info.src = unmapAddress(addr.src);
@@ -123,8 +124,8 @@ function acceptAdmitted(
       info.dstPort = addr.dstPort;
     }
     // readProxyHeader leaves the socket paused; TLS reads through its own wrapper.
-    if (!terminate) socket.resume();
-    afterProxy(socket, fe, handler, terminate, handshakeTimeout, info, worker);
+    if (!l.terminate) socket.resume();
+    afterProxy(socket, l, info);
   });
 }
 
@@ -133,18 +134,10 @@ function destroySelf(this: net.Socket): void {
   this.destroy();
 }
 
-function afterProxy(
-  socket: net.Socket,
-  fe: FrontendRuntime,
-  handler: Handler,
-  terminate: ((s: net.Socket) => import('node:tls').TLSSocket) | undefined,
-  handshakeTimeout: number,
-  info: ConnectionInfo,
-  worker: WorkerContext,
-): void {
-  if (!terminate) return handler(socket, fe, info, worker);
-  const secure = terminate(socket);
-  const timer = setTimeout(() => secure.destroy(), handshakeTimeout);
+function afterProxy(socket: net.Socket, l: Listener, info: ConnectionInfo): void {
+  if (!l.terminate) return l.handler(socket, l.fe, info, l.worker);
+  const secure = l.terminate(socket);
+  const timer = setTimeout(() => secure.destroy(), l.handshakeTimeout);
   secure.on('error', () => {
     clearTimeout(timer);
     secure.destroy();
@@ -155,6 +148,6 @@ function afterProxy(
     info.ssl = true;
     const name = (secure as unknown as { servername?: string | false }).servername;
     info.sni = typeof name === 'string' && name ? name : undefined;
-    handler(secure, fe, info, worker);
+    l.handler(secure, l.fe, info, l.worker);
   });
 }
