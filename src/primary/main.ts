@@ -78,12 +78,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
     flushLogs();
     process.exit(1);
   }
-  log.info(
-    { event: 'ready', generation: supervisor.generation, workers: supervisor.workerPids(), pid: process.pid },
-    `tslb ready: ${model.global.workers} worker(s) serving generation ${supervisor.generation}`,
-  );
-
-  await new Promise<void>((resolve) => {
+  // Signal handlers before the ready line: whoever reads it may signal at once.
+  const stopped = new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -106,6 +102,12 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
     process.on('SIGUSR1', () => supervisor.sendAll({ type: 'reopen-logs' }));
     process.on('SIGUSR2', () => reload('SIGUSR2'));
   });
+  log.info(
+    { event: 'ready', generation: supervisor.generation, workers: supervisor.workerPids(), pid: process.pid },
+    `tslb ready: ${model.global.workers} worker(s) serving generation ${supervisor.generation}`,
+  );
+
+  await stopped;
   log.info({ event: 'stopped' }, 'all workers stopped');
   removePidfile(pidfile);
   flushLogs();
