@@ -181,3 +181,22 @@ test('a crashed worker is replaced and traffic continues', async () => {
   await lb.waitForLog((e) => e.event === 'worker-ready' && e.worker !== victim && (e.worker as number) > 0 && !(ready.workers as number[]).includes(e.worker as number));
   for (let i = 0; i < 10; i++) assert.equal((await get(port)).status, 200);
 });
+
+function environOf(pid: number): Map<string, string> {
+  const entries = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
+  return new Map(entries.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+}
+
+test('workers keep freed memory (glibc trim threshold) unless the environment sets it', async () => {
+  const a = await startHttpBackend('a');
+  cleanups.push(() => a.close());
+  const tuned = await started(httpConfig(await freePort(), [a]));
+  const ready = await tuned.waitForLog((e) => e.event === 'ready');
+  for (const pid of ready.workers as number[]) assert.equal(environOf(pid).get('MALLOC_TRIM_THRESHOLD_'), String(64 * 1024 * 1024));
+  assert.equal(environOf(tuned.pid).get('MALLOC_TRIM_THRESHOLD_'), undefined, 'the primary itself is not tuned');
+
+  const own = await startTslb(httpConfig(await freePort(), [a]), { env: { MALLOC_TRIM_THRESHOLD_: '131072' } });
+  cleanups.push(() => own.stop());
+  const ownReady = await own.waitForLog((e) => e.event === 'ready');
+  for (const pid of ownReady.workers as number[]) assert.equal(environOf(pid).get('MALLOC_TRIM_THRESHOLD_'), '131072');
+});

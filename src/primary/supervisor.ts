@@ -19,6 +19,7 @@ import {
 } from '../ipc/messages';
 import { resolveListenMode } from './listen-mode';
 import { SlotBroker } from './slots';
+import { workerEnvironment } from './worker-env';
 
 interface Generation {
   id: number;
@@ -228,7 +229,7 @@ export class Supervisor {
   }
 
   private fork(gen: Generation, slot: number): void {
-    const worker = cluster.fork({ TSLB_LOG_LEVEL: gen.model.global.logLevel, TSLB_WORKER_SLOT: String(slot) });
+    const worker = cluster.fork(workerEnvironment(gen.model.global.logLevel, slot));
     gen.slots[slot] = worker;
     this.records.set(worker, { generation: gen, slot, ready: false, expectedExit: false, load: {} });
     worker.once('online', () => {
