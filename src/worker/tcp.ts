@@ -19,6 +19,7 @@ import { connectUpstream } from './upstream';
 import { dropSession, holdSession, observe, OBS_L4_ERR, OBS_L4_OK, type ServerSession } from './passive-health';
 import { TcpTransaction } from '../log/transaction';
 import { DEFAULT_INSPECT_DELAY_MS, HelloInspection, type ClientHello } from './clienthello';
+import { forward, READ_BUFFER_SIZE, readThrough, retain } from './socket-io';
 
 /** HAProxy waits this long (at most, bounded by `timeout connect`) before retrying the same server. */
 const RETRY_TURNAROUND_MS = 1000;
@@ -103,6 +104,9 @@ class TcpSession implements SlotWaiter, ServerSession {
   serverClosed = false;
   finished = false;
   retryTimer: NodeJS.Timeout | undefined;
+  /** Bytes from and to the client, for the log (direct writes bypass the socket's counters). */
+  bytesRead = 0;
+  bytesWritten = 0;
   readonly onUpstream: (err: Error | null, socket?: net.Socket) => void;
 
   constructor(
@@ -114,8 +118,8 @@ class TcpSession implements SlotWaiter, ServerSession {
     readonly tx: TcpTransaction,
     /** What routing read (with the ClientHello when inspected); `stick on` reads it too. */
     readonly sample: ConnectionSampleContext,
-    /** Bytes read while inspecting, forwarded first once connected. */
-    private payload: Buffer | undefined,
+    /** Bytes read before a server was connected (while inspecting, too), forwarded first once connected. */
+    public payload: Buffer | undefined,
   ) {
     this.key = { src: info.src, path: '', uri: '', header: noHeader };
     this.onUpstream = (err, socket) => this.connected(err, socket);
@@ -197,14 +201,13 @@ class TcpSession implements SlotWaiter, ServerSession {
     this.server = server;
     server.tcpSession = this;
     server.allowHalfOpen = true;
-    server.on('data', onServerData);
+    readThrough(server, onServerChunk);
     server.on('end', onServerEnd);
     server.on('drain', onServerDrain);
     server.on('error', onServerError);
     server.on('close', onServerClose);
     server.on('timeout', onTimeout);
     const client = this.client;
-    client.on('data', onClientData);
     client.on('end', onClientEnd);
     client.on('drain', onClientDrain);
     // `timeout tunnel`, when set, replaces client/server inactivity timeouts once both sides are connected.
@@ -217,7 +220,7 @@ class TcpSession implements SlotWaiter, ServerSession {
     const payload = this.payload;
     if (payload) {
       this.payload = undefined;
-      onClientData.call(client, payload);
+      onClientChunk.call(client, payload.length, payload);
     }
     // A FIN received while inspecting: forward it after the bytes.
     if (client.readableEnded) onClientEnd.call(client);
@@ -267,7 +270,7 @@ class TcpSession implements SlotWaiter, ServerSession {
     if (this.finished || this.connecting || this.retryTimer || !this.clientClosed) return;
     if (this.server && !this.serverClosed) return;
     this.finished = true;
-    this.tx.end(this.be, this.client, this.failures);
+    this.tx.end(this.be, this, this.failures);
     if (this.awaitingSlot) {
       this.awaitingSlot = false;
       this.be.cancelWait(this);
@@ -288,22 +291,31 @@ function retrySameServer(session: TcpSession, srv: ServerRuntime): void {
   session.attempt(srv);
 }
 
-function onClientData(this: SessionSocket, chunk: Buffer): void {
+function onClientChunk(this: SessionSocket, n: number, buf: Buffer): void {
   const s = this.tcpSession!;
-  const n = chunk.length;
+  const server = s.server;
+  if (!server) {
+    // Read before the server is connected: kept (the buffer is shared) and sent first;
+    // reading goes on up to one buffer's worth, as a paused stream would.
+    const kept = retain(buf, 0, n);
+    s.payload = s.payload ? Buffer.concat([s.payload, kept]) : kept;
+    if (s.payload.length >= READ_BUFFER_SIZE) this.pause();
+    return;
+  }
+  s.bytesRead += n;
   s.fe.counters.bytesIn += n;
   s.be.counters.bytesIn += n;
   s.srv!.counters.bytesIn += n;
-  if (!s.server!.write(chunk)) this.pause();
+  if (!forward(server, buf, 0, n)) this.pause();
 }
 
-function onServerData(this: SessionSocket, chunk: Buffer): void {
+function onServerChunk(this: SessionSocket, n: number, buf: Buffer): void {
   const s = this.tcpSession!;
-  const n = chunk.length;
+  s.bytesWritten += n;
   s.fe.counters.bytesOut += n;
   s.be.counters.bytesOut += n;
   s.srv!.counters.bytesOut += n;
-  if (!s.client.write(chunk)) this.pause();
+  if (!forward(s.client, buf, 0, n)) this.pause();
 }
 
 function onServerDrain(this: SessionSocket): void {
@@ -428,5 +440,7 @@ function startSession(client: SessionSocket, fe: FrontendRuntime, info: Connecti
   client.on('close', onClientClose);
   client.on('timeout', onTimeout);
   client.setTimeout(fe.config.timeouts.client);
+  // From here on, reads go through the shared buffer (kept in `payload` until a server is connected).
+  readThrough(client, onClientChunk);
   session.dispatch(undefined);
 }
