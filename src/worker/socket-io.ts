@@ -4,10 +4,11 @@
  * Reading: every socket of a worker reads into ONE shared buffer (Node's `onread` user
  * buffer), so a read allocates nothing and skips `Readable.push` and its per-chunk
  * `nextTick`. A chunk handed to a `ChunkHandler` is therefore valid only during the call:
- * whatever outlives it must be copied (`retain`). Sockets we create get it through
- * `connect({ onread })`; accepted sockets through the same slots Node's constructor fills
- * for `onread`, found once by their symbol names — where a Node version lacks them, the
- * socket falls back to `'data'` events with the same handler, and everything still works.
+ * whatever outlives it must be copied (`retain`). It is switched on through the slots
+ * Node's constructor fills for `connect({ onread })`, found once by their symbol names, so
+ * it works for accepted and connected sockets alike; where a Node version lacks them, or
+ * the stream already holds bytes, or the socket is TLS, the socket falls back to `'data'`
+ * events with the same handler, and everything still works.
  *
  * Writing: `forward` writes straight to the descriptor (`write(2)` through `fs.writeSync`)
  * when the peer has nothing queued, so the shared buffer is never left referenced by a
@@ -49,11 +50,6 @@ const slots = (() => {
   const generator = byName.get('kBufferGen');
   return buffer && callback && generator ? { buffer, callback, generator } : undefined;
 })();
-
-/** Options for `net.connect` so the new socket reads through `handler`. */
-export function readOptions(handler: ChunkHandler): { onread: { buffer: () => Buffer; callback: ChunkHandler } } {
-  return { onread: { buffer: sharedBuffer, callback: handler } };
-}
 
 function onDataFallback(this: FastSocket, chunk: Buffer): void {
   this.chunkHandler!.call(this, chunk.length, chunk);
