@@ -176,6 +176,14 @@ export class HeadParser {
   constructor(readonly isRequest: boolean) {}
 
   /**
+   * Keep the parsed head readable after the buffer it was parsed from is reused
+   * (src/worker/socket-io.ts): a copy of buf[0..end) keeps every offset valid.
+   */
+  own(): void {
+    if (this.buf.length) this.buf = Buffer.from(this.buf.subarray(0, Math.min(this.end, this.buf.length)));
+  }
+
+  /**
    * The exchange is over: forget the message (an idle connection keeps neither its
    * last received chunk, up to 64 KiB, nor header tables) and pool the tables.
    */

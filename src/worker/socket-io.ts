@@ -74,6 +74,11 @@ export function readThrough(socket: net.Socket, handler: ChunkHandler): void {
   s.on('data', onDataFallback);
 }
 
+/** Whether `buf` is a view of the shared read buffer (valid only during the handler call). */
+export function isShared(buf: Buffer): boolean {
+  return buf.buffer === shared.buffer;
+}
+
 /** Copy of `buf[start..end)` that outlives the handler call. */
 export function retain(buf: Buffer, start: number, end: number): Buffer {
   return Buffer.from(buf.subarray(start, end));

@@ -6,6 +6,7 @@
  */
 import type * as net from 'node:net';
 import type { ServerRuntime } from '../runtime';
+import { readThrough } from '../socket-io';
 
 export const IDLE_MS = 4000;
 /** Idle sockets kept per server and worker; more are closed. */
@@ -13,6 +14,7 @@ const MAX_IDLE_PER_SERVER = 512;
 
 /** The session currently using an upstream connection. */
 export interface UpstreamOwner {
+  /** `chunk` may be a view of the shared read buffer: copy what must outlive the call. */
   onUpstreamData(chunk: Buffer): void;
   onUpstreamEnd(): void;
   onUpstreamClose(): void;
@@ -30,10 +32,8 @@ export class Upstream {
     readonly socket: net.Socket,
     readonly server: ServerRuntime,
   ) {
-    socket.on('data', (chunk: Buffer) => {
-      if (this.owner) this.owner.onUpstreamData(chunk);
-      else socket.destroy(); // bytes on an idle connection: protocol error
-    });
+    (socket as UpstreamSocket).upstream = this;
+    readThrough(socket, onUpstreamChunk);
     socket.on('end', () => {
       if (this.owner) this.owner.onUpstreamEnd();
     });
@@ -47,6 +47,17 @@ export class Upstream {
       else removeIdle(this);
     });
   }
+}
+
+interface UpstreamSocket extends net.Socket {
+  upstream?: Upstream;
+}
+
+/** `chunk` is a view of the shared read buffer: valid during the call only (../socket-io.ts). */
+function onUpstreamChunk(this: UpstreamSocket, n: number, buf: Buffer): void {
+  const owner = this.upstream!.owner;
+  if (owner) owner.onUpstreamData(buf.subarray(0, n));
+  else this.destroy(); // bytes on an idle connection: protocol error
 }
 
 const pools = new Map<ServerRuntime, Upstream[]>();

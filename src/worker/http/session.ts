@@ -34,6 +34,7 @@ import { requestCookie, responseCookie, type CookieRequest } from './persistence
 import { dropSession, holdSession, observe, observeResponseFailure, observeStatus, OBS_L4_ERR, OBS_L4_OK, OBS_READ_TIMEOUT, type ServerSession } from '../passive-health';
 import { captureInvalid } from '../error-capture';
 import type { LiveSession } from '../queries';
+import { forward, isShared, readThrough } from '../socket-io';
 
 const ST_IDLE = 0; // between requests (keep-alive)
 const ST_HEAD = 1; // reading a request head
@@ -111,6 +112,9 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
   private clientEnded = false;
   private cliDeadline = 0;
   private srvDeadline = 0;
+  /** Client bytes in and out, for the log (direct writes bypass the socket's counters). */
+  bytesRead = 0;
+  bytesWritten = 0;
 
   constructor(
     private readonly sock: net.Socket,
@@ -120,10 +124,10 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
   ) {
     this.ctx = new HttpSampleContext(info, fe.name, this.req, this.res);
     this.key = new HttpBalanceKey(this.ctx);
-    this.tx = new HttpTransaction(sock, fe, info, worker.runtime.frontends, this.ctx, worker.runtime.model.global);
+    this.tx = new HttpTransaction(this, fe, info, worker.runtime.frontends, this.ctx, worker.runtime.model.global);
     this.maxHead = fe.config.maxHeaderBytes || DEFAULT_MAX_HEAD;
     (sock as SessionSocket).httpSession = this;
-    sock.on('data', onSocketData);
+    readThrough(sock, onSocketChunk);
     sock.on('drain', onSocketDrain);
     sock.on('end', onSocketEnd);
     sock.on('error', noop);
@@ -136,7 +140,9 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
 
   // ------------------------------------------------------------ client side
   // The four client handlers run from the shared socket listeners (onSocketData etc.).
+  /** `chunk` may be a view of the shared read buffer: `unshare()` runs after this. */
   onClientData(chunk: Buffer): void {
+    this.bytesRead += chunk.length;
     this.fe.counters.bytesIn += chunk.length;
     if (this.state === ST_IDLE) {
       this.state = ST_HEAD;
@@ -153,7 +159,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
         return;
       case ST_TUNNEL:
         this.cliDeadline = this.worker.now() + this.tunnelTimeout();
-        if (!this.up!.socket.write(chunk)) this.sock.pause();
+        if (!forward(this.up!.socket, chunk, 0, chunk.length)) this.sock.pause();
         this.countToServer(chunk.length);
         return;
     }
@@ -410,7 +416,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
     const now = this.worker.now();
     if (this.up) {
       this.countToServer(part.length);
-      if (!this.up.socket.write(part)) this.sock.pause();
+      if (!forward(this.up.socket, part, 0, part.length)) this.sock.pause();
       if (this.reqDone) {
         this.cliDeadline = 0;
         if (!this.resStarted) this.srvDeadline = now + this.backend!.config.timeouts.server;
@@ -518,15 +524,11 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
     const head = this.reqHead!;
     const rest = this.reqRest;
     this.reqRest = null;
+    ok = forward(s, head, 0, head.length);
+    this.countToServer(head.length);
     if (rest) {
-      s.cork();
-      s.write(head);
-      ok = s.write(rest);
-      s.uncork();
-      this.countToServer(head.length + rest.length);
-    } else {
-      ok = s.write(head);
-      this.countToServer(head.length);
+      ok = forward(s, rest, 0, rest.length);
+      this.countToServer(rest.length);
     }
     if (this.reqDone) {
       this.cliDeadline = 0;
@@ -543,6 +545,24 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
   }
 
   onUpstreamData(chunk: Buffer): void {
+    this.onResponseData(chunk);
+    this.unshare();
+  }
+
+  /**
+   * After a chunk of the shared read buffer was handled: copy what the session keeps of
+   * it (partial or pipelined input, parsed heads still in use), since the next read of any
+   * socket overwrites it.
+   */
+  unshare(): void {
+    if (this.pending && isShared(this.pending)) this.pending = Buffer.from(this.pending);
+    if (this.reqRest && isShared(this.reqRest)) this.reqRest = Buffer.from(this.reqRest);
+    if (this.resPending && isShared(this.resPending)) this.resPending = Buffer.from(this.resPending);
+    if (isShared(this.req.buf)) this.req.own();
+    if (isShared(this.res.buf)) this.res.own();
+  }
+
+  private onResponseData(chunk: Buffer): void {
     const backend = this.backend!;
     backend.counters.bytesOut += chunk.length;
     this.server!.counters.bytesOut += chunk.length;
@@ -660,7 +680,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
     this.pending = null;
     if (early) {
       this.countToServer(early.length);
-      this.up!.socket.write(early);
+      forward(this.up!.socket, early, 0, early.length);
     }
     if (this.clientEnded) this.up!.socket.end();
     else this.sock.resume();
@@ -750,7 +770,8 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
   // ------------------------------------------------------------ helpers
   private writeClient(data: Buffer): void {
     this.fe.counters.bytesOut += data.length;
-    if (!this.sock.write(data) && this.up) {
+    this.bytesWritten += data.length;
+    if (!forward(this.sock, data, 0, data.length) && this.up) {
       this.up.socket.pause();
       // Waiting on the client now, not on the server.
       this.srvDeadline = 0;
@@ -776,6 +797,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
       return this.closeClient();
     }
     this.fe.counters.bytesOut += buf.length;
+    this.bytesWritten += buf.length;
     this.sock.write(buf);
     this.tx.end(term, status, this.backend);
     // Built-in 4xx/5xx without `Connection: close` keep the connection; errorfiles have no known framing.
@@ -788,6 +810,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
     countStatus(this.fe.counters, code);
     const buf = redirectResponse(code, location, close);
     this.fe.counters.bytesOut += buf.length;
+    this.bytesWritten += buf.length;
     this.sock.write(buf);
     this.tx.end('LR', code, this.backend);
     this.endLocal(!close);
@@ -904,8 +927,11 @@ interface SessionSocket extends net.Socket {
   httpSession?: HttpSession;
 }
 
-function onSocketData(this: SessionSocket, chunk: Buffer): void {
-  this.httpSession!.onClientData(chunk);
+/** `buf[0..n)` is a view of the shared read buffer (../socket-io.ts): valid during this call only. */
+function onSocketChunk(this: SessionSocket, n: number, buf: Buffer): void {
+  const session = this.httpSession!;
+  session.onClientData(buf.subarray(0, n));
+  session.unshare();
 }
 
 function onSocketDrain(this: SessionSocket): void {
