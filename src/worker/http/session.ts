@@ -139,7 +139,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
   }
 
   // ------------------------------------------------------------ client side
-  // The four client handlers run from the shared socket listeners (onSocketData etc.).
+  // The four client handlers run from the shared socket listeners (onSocketChunk etc.).
   /** `chunk` may be a view of the shared read buffer: `unshare()` runs after this. */
   onClientData(chunk: Buffer): void {
     this.bytesRead += chunk.length;
