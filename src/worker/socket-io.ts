@@ -56,8 +56,8 @@ function onDataFallback(this: FastSocket, chunk: Buffer): void {
 }
 
 /**
- * Read an accepted socket through `handler` from now on. Call it before anything is
- * read, or after `'data'` reading with nothing left buffered in the stream.
+ * Read a socket (accepted or connected) through `handler` from now on. Call it before
+ * anything is read, or after `'data'` reading with nothing left buffered in the stream.
  */
 export function readThrough(socket: net.Socket, handler: ChunkHandler): void {
   const s = socket as FastSocket;

@@ -769,14 +769,18 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
 
   // ------------------------------------------------------------ helpers
   private writeClient(data: Buffer): void {
-    this.fe.counters.bytesOut += data.length;
-    this.bytesWritten += data.length;
+    this.countToClient(data.length);
     if (!forward(this.sock, data, 0, data.length) && this.up) {
       this.up.socket.pause();
       // Waiting on the client now, not on the server.
       this.srvDeadline = 0;
       this.cliDeadline = this.worker.now() + (this.state === ST_TUNNEL ? this.tunnelTimeout() : this.fe.config.timeouts.client);
     }
+  }
+
+  private countToClient(n: number): void {
+    this.fe.counters.bytesOut += n;
+    this.bytesWritten += n;
   }
 
   private countToServer(n: number): void {
@@ -796,8 +800,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
       this.tx.end(term, status, this.backend);
       return this.closeClient();
     }
-    this.fe.counters.bytesOut += buf.length;
-    this.bytesWritten += buf.length;
+    this.countToClient(buf.length);
     this.sock.write(buf);
     this.tx.end(term, status, this.backend);
     // Built-in 4xx/5xx without `Connection: close` keep the connection; errorfiles have no known framing.
@@ -809,8 +812,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
     const close = !this.clientKeepAlive || !this.reqDone || this.worker.draining || this.clientEnded;
     countStatus(this.fe.counters, code);
     const buf = redirectResponse(code, location, close);
-    this.fe.counters.bytesOut += buf.length;
-    this.bytesWritten += buf.length;
+    this.countToClient(buf.length);
     this.sock.write(buf);
     this.tx.end('LR', code, this.backend);
     this.endLocal(!close);
