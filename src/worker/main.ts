@@ -42,10 +42,13 @@ class Worker implements WorkerContext {
 
   track(socket: net.Socket): void {
     this.live.add(socket);
-    socket.once('close', () => {
-      this.live.delete(socket);
-      if (this.draining && this.live.size === 0) this.exit();
-    });
+    (socket as TrackedSocket).tracker = this;
+    socket.on('close', untrack);
+  }
+
+  untrack(socket: net.Socket): void {
+    this.live.delete(socket);
+    if (this.draining && this.live.size === 0) this.exit();
   }
 
   async configure(msg: Extract<PrimaryToWorker, { type: 'config' }>): Promise<void> {
@@ -106,6 +109,15 @@ class Worker implements WorkerContext {
     process.disconnect?.();
     setTimeout(() => process.exit(0), 50).unref();
   }
+}
+
+/** A client socket with its worker: one shared 'close' listener, no closure per connection. */
+interface TrackedSocket extends net.Socket {
+  tracker?: Worker;
+}
+
+function untrack(this: TrackedSocket): void {
+  this.tracker!.untrack(this);
 }
 
 function send(msg: WorkerToPrimary): void {

@@ -15,7 +15,7 @@ import type { SampleContext } from '../rules/context';
 import type { ConnectionInfo, WorkerContext } from './connection';
 import { sessionOpened } from './counters';
 import type { BackendRuntime, FrontendRuntime, QueueEntry, ServerRuntime, SlotWaiter } from './runtime';
-import { connectUpstream } from './upstream';
+import { connectUpstream, type UpstreamWaiter } from './upstream';
 import { dropSession, holdSession, observe, OBS_L4_ERR, OBS_L4_OK, type ServerSession } from './passive-health';
 import { TcpTransaction } from '../log/transaction';
 import { DEFAULT_INSPECT_DELAY_MS, HelloInspection, type ClientHello } from './clienthello';
@@ -88,7 +88,7 @@ interface SessionSocket extends net.Socket {
   tcpSession?: TcpSession;
 }
 
-class TcpSession implements SlotWaiter, ServerSession {
+class TcpSession implements SlotWaiter, ServerSession, UpstreamWaiter {
   readonly key: BalanceKey;
   // Queueing (src/worker/runtime.ts) and `stick on` (./stick.ts).
   queueEntry: QueueEntry | null = null;
@@ -107,7 +107,6 @@ class TcpSession implements SlotWaiter, ServerSession {
   /** Bytes from and to the client, for the log (direct writes bypass the socket's counters). */
   bytesRead = 0;
   bytesWritten = 0;
-  readonly onUpstream: (err: Error | null, socket?: net.Socket) => void;
 
   constructor(
     readonly client: SessionSocket,
@@ -122,7 +121,6 @@ class TcpSession implements SlotWaiter, ServerSession {
     public payload: Buffer | undefined,
   ) {
     this.key = { src: info.src, path: '', uri: '', header: noHeader };
-    this.onUpstream = (err, socket) => this.connected(err, socket);
   }
 
   /** Get a server slot (avoiding `avoid` on redispatch; the stick-table's server first) and connect. */
@@ -182,10 +180,10 @@ class TcpSession implements SlotWaiter, ServerSession {
     this.tx.assigned(srv);
     if (this.clientClosed) return this.finish();
     this.connecting = true;
-    connectUpstream(srv, this.info, this.be.config.timeouts.connect, this.onUpstream);
+    connectUpstream(srv, this.info, this.be.config.timeouts.connect, this);
   }
 
-  connected(err: Error | null, socket: net.Socket | undefined): void {
+  upstreamConnected(err: Error | null, socket?: net.Socket): void {
     this.connecting = false;
     const srv = this.srv!;
     if (this.clientClosed) {

@@ -10,14 +10,17 @@ import type { ServerRuntime } from './runtime';
 import type { ConnectionInfo } from './connection';
 
 
-export type UpstreamCallback = (err: Error | null, socket?: net.Socket) => void;
+/** A session waiting for its server connection (a method, so a connection costs no closure). */
+export interface UpstreamWaiter {
+  upstreamConnected(err: Error | null, socket?: net.Socket): void;
+}
 
 /**
- * Connects to `server`; the callback gets a socket ready for payload bytes: TCP
+ * Connects to `server`; `waiter` gets a socket ready for payload bytes: TCP
  * connected, PROXY header written (send-proxy, sent in clear before any TLS, as
  * HAProxy does), TLS handshake done when the server uses `ssl`.
  */
-export function connectUpstream(server: ServerRuntime, info: ConnectionInfo, timeoutMs: number, cb: UpstreamCallback): void {
+export function connectUpstream(server: ServerRuntime, info: ConnectionInfo, timeoutMs: number, waiter: UpstreamWaiter): void {
   const cfg = server.config;
   const raw = net.connect({ host: server.address, port: server.port, noDelay: true });
   let socket: net.Socket = raw;
@@ -31,8 +34,8 @@ export function connectUpstream(server: ServerRuntime, info: ConnectionInfo, tim
     if (err) {
       socket.destroy();
       raw.destroy();
-      cb(err);
-    } else cb(null, socket);
+      waiter.upstreamConnected(err);
+    } else waiter.upstreamConnected(null, socket);
   }
   function onConnect(): void {
     if (cfg.sendProxy) {

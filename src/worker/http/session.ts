@@ -21,7 +21,7 @@ import type * as net from 'node:net';
 import type { HttpAction } from '../../config/model';
 import type { BackendRuntime, FrontendRuntime, QueueEntry, ServerRuntime, SlotWaiter } from '../runtime';
 import type { ConnectionInfo, WorkerContext } from '../connection';
-import { connectUpstream } from '../upstream';
+import { connectUpstream, type UpstreamWaiter } from '../upstream';
 import { countStatus, sessionOpened } from '../counters';
 import { H_X_FORWARDED_HOST, H_X_FORWARDED_PROTO, HeadParser } from '../../http1/parser';
 import { BODY_CHUNKED, BODY_CLOSE, BODY_LENGTH, BODY_NONE, BodyFramer } from '../../http1/body';
@@ -68,7 +68,7 @@ export function handleHttpConnection(socket: net.Socket, fe: FrontendRuntime, in
   new HttpSession(socket, fe, info, worker);
 }
 
-class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
+class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSession {
   private state = ST_HEAD;
   /** Client bytes received but not yet consumed (partial head, pipelined requests). */
   private pending: Buffer | null = null;
@@ -471,10 +471,10 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
     sessionOpened(server.counters);
     const up = takeIdle(server, this.worker.now());
     if (up) return this.attach(up);
-    connectUpstream(server, this.info, backend.config.timeouts.connect, this.onConnected);
+    connectUpstream(server, this.info, backend.config.timeouts.connect, this);
   }
 
-  private readonly onConnected = (err: Error | null, socket?: net.Socket): void => {
+  upstreamConnected(err: Error | null, socket?: net.Socket): void {
     if (this.state !== ST_CONNECT) {
       socket?.destroy();
       return;
@@ -482,7 +482,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
     if (err || !socket) return this.connectFailed();
     observe(this.server!, OBS_L4_OK);
     this.attach(new Upstream(socket, this.server!));
-  };
+  }
 
   /** HAProxy's retries: same server again, the last retry on another one with `option redispatch`. */
   private connectFailed(): void {
@@ -718,7 +718,7 @@ class HttpSession implements UpstreamOwner, SlotWaiter, ServerSession {
       this.up = null;
       up.owner = null;
       this.state = ST_CONNECT;
-      connectUpstream(this.server!, this.info, this.backend!.config.timeouts.connect, this.onConnected);
+      connectUpstream(this.server!, this.info, this.backend!.config.timeouts.connect, this);
       return;
     }
     this.serverFailed();
