@@ -54,3 +54,69 @@ export function compileCondition(cond: Condition, stage: Stage): CompiledConditi
     }
   }
 }
+
+type MatchLeaf = Extract<Condition, { kind: 'match' }>;
+
+/** Exact string matches of one fetch without converters: consecutive ones share one lookup. */
+function lookupKey(c: Condition): string | undefined {
+  if (c.kind !== 'match' || c.method !== 'str' || c.converters.length !== 0) return undefined;
+  return `${c.fetch}(${c.args.join(',')})${c.ignoreCase ? ' -i' : ''}`;
+}
+
+/**
+ * The index of the first condition that holds, or -1: a rule list evaluated in order
+ * (`use_backend`), as HAProxy does. A run of rules that each compare the same fetch with
+ * literal strings (1,000 `use_backend … if { hdr(host) -i name }` lines) fetches once and
+ * looks the value up in one table of pattern → first rule, instead of testing rule by rule.
+ */
+export function compileFirstMatch(conds: Condition[], stage: Stage): (ctx: SampleContext) => number {
+  const steps: ((ctx: SampleContext) => number)[] = [];
+  for (let i = 0; i < conds.length; ) {
+    const key = lookupKey(conds[i]);
+    let j = i + 1;
+    if (key !== undefined) while (j < conds.length && lookupKey(conds[j]) === key) j++;
+    if (j - i > 1) steps.push(compileLookupRun(conds.slice(i, j) as MatchLeaf[], i));
+    else steps.push(ruleStep(compileCondition(conds[i], stage), i));
+    i = j;
+  }
+  return (ctx) => {
+    for (let i = 0; i < steps.length; i++) {
+      const r = steps[i](ctx);
+      if (r >= 0) return r;
+    }
+    return -1;
+  };
+}
+
+function ruleStep(test: CompiledCondition, index: number): (ctx: SampleContext) => number {
+  return (ctx) => (test(ctx) ? index : -1);
+}
+
+function compileLookupRun(run: MatchLeaf[], base: number): (ctx: SampleContext) => number {
+  const head = run[0];
+  const def = fetches.get(head.fetch);
+  if (!def) throw new Error(`unknown fetch "${head.fetch}"`);
+  const fetch = def.fetch;
+  const args = head.args;
+  const ignoreCase = head.ignoreCase;
+  const first = new Map<string, number>();
+  run.forEach((c, k) => {
+    for (const p of c.patterns) {
+      const key = ignoreCase ? p.toLowerCase() : p;
+      if (!first.has(key)) first.set(key, base + k);
+    }
+  });
+  // As the `str` matcher compares (src/rules/matchers.ts): String(value), lowered with -i.
+  const find = (v: string | number | boolean): number => first.get(ignoreCase ? String(v).toLowerCase() : String(v)) ?? -1;
+  return (ctx) => {
+    const s = fetch(ctx, args);
+    if (s === undefined) return -1;
+    if (!Array.isArray(s)) return find(s);
+    let best = -1;
+    for (let i = 0; i < s.length; i++) {
+      const r = find(s[i]);
+      if (r >= 0 && (best < 0 || r < best)) best = r;
+    }
+    return best;
+  };
+}

@@ -25,7 +25,7 @@ import type { BalancedServer, Balancer, BalanceKey } from '../balance/balancer';
 import { balancers } from '../balance/registry';
 import type { ServerStateUpdate } from '../ipc/messages';
 import type { SampleContext } from '../rules/context';
-import { compileCondition } from '../rules/compile';
+import { compileFirstMatch } from '../rules/compile';
 import { frontendReadsPayload } from '../rules/fetches';
 import { Counters, newCounters, queueEntered } from './counters';
 import { leaseSlots, reportWant, returnSlots } from './cluster-state';
@@ -479,16 +479,18 @@ export class FrontendRuntime {
  * from the backends' host names, then the default backend.
  */
 function compileRouter(fe: Frontend, backends: Map<string, BackendRuntime>): Router {
-  const rules = fe.useBackend.map((r) => ({
-    test: compileCondition(r.condition, fe.mode === 'http' ? 'request' : 'connection'),
-    backend: backends.get(r.backend)!,
-  }));
+  const firstRule = compileFirstMatch(
+    fe.useBackend.map((r) => r.condition),
+    fe.mode === 'http' ? 'request' : 'connection',
+  );
+  const targets = fe.useBackend.map((r) => backends.get(r.backend)!);
   const hosts = new Map<string, BackendRuntime>();
   for (const h of fe.hostBackends) if (!hosts.has(h.host)) hosts.set(h.host.toLowerCase(), backends.get(h.backend)!);
   const fallback = fe.defaultBackend ? backends.get(fe.defaultBackend) : undefined;
   const byHost = fe.mode === 'http' && hosts.size > 0;
   return (ctx) => {
-    for (let i = 0; i < rules.length; i++) if (rules[i].test(ctx)) return rules[i].backend;
+    const i = firstRule(ctx);
+    if (i >= 0) return targets[i];
     if (byHost) {
       const name = ctx.sni ?? stripPort(ctx.header('host'));
       if (name) {
