@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
 import { startHttpBackend, type HttpBackend } from './helpers/backends';
 import { httpModel, server, startL7Proxy, type L7Proxy } from './helpers/l7-model';
-import { exchange, header, RecordingBackend } from './helpers/rawhttp';
+import { exchange, header, RawConnection, RecordingBackend } from './helpers/rawhttp';
 import { defaultErrorResponse } from '../src/http1/errors';
 
 const MiB = 1024 * 1024;
@@ -329,6 +329,40 @@ describe('L7 rules, HTTP/1.0 and keep-alive timeout', () => {
     assert.equal(rec.requests.length, 1);
     assert.deepEqual(header(rec.requests[0], 'x-set'), ['v']);
     assert.deepEqual(header(rec.requests[0], 'x-secret'), []);
+  });
+
+  it('keeps no request state between connections that take turns with pooled exchanges', async () => {
+    // Idle connections give their parsers and sample context back to a per-worker pool; interleaved
+    // requests on many connections must each see only their own head, rules and response.
+    rec.reset();
+    const conns = await Promise.all(Array.from({ length: 12 }, () => RawConnection.open(proxy.port)));
+    try {
+      for (let round = 0; round < 4; round++) {
+        conns.forEach((c, i) => {
+          const secret = i % 2 ? 'X-Secret: s\r\n' : '';
+          c.send(`GET /c${i}/r${round}?q=${i} HTTP/1.1\r\nHost: h${i}\r\nX-Conn: ${i}\r\n${secret}\r\n`);
+        });
+        const responses = await Promise.all(conns.map((c) => c.next()));
+        for (const r of responses) {
+          assert.equal(r?.status, 200);
+          assert.deepEqual(header(r!, 'x-via'), ['tslb']);
+          assert.deepEqual(header(r!, 'server'), []);
+        }
+        // The next round starts after every connection went idle (its exchange back in the pool).
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(rec.requests.length, 48);
+      for (const req of rec.requests) {
+        const i = Number(/^\/c(\d+)\//.exec(req.target)![1]);
+        assert.match(req.target, new RegExp(`^/c${i}/r\\d\\?q=${i}$`));
+        assert.deepEqual(header(req, 'host'), [`h${i}`]);
+        assert.deepEqual(header(req, 'x-conn'), [String(i)]);
+        assert.deepEqual(header(req, 'x-set'), ['v']);
+        assert.deepEqual(header(req, 'x-secret'), []);
+      }
+    } finally {
+      for (const c of conns) c.socket.destroy();
+    }
   });
 
   it('serves HTTP/1.0: close by default, keep-alive on request', async () => {

@@ -136,6 +136,8 @@ export class HttpTransaction {
   backendQueue = 0;
   /** Requests logged on this connection. */
   count = 0;
+  /** The current request's sample context (for the request line and `%[fetch]`), while the session has one. */
+  sample: SampleContext | undefined = undefined;
   private readBase = 0;
   private writeBase = 0;
   private readonly log: FrontendLog | null;
@@ -145,7 +147,6 @@ export class HttpTransaction {
     private readonly fe: FrontendRuntime,
     private readonly info: ConnectionInfo,
     private readonly frontends: readonly FrontendRuntime[],
-    private readonly sample: SampleContext,
     global: Global,
   ) {
     const now = Date.now();
@@ -219,9 +220,9 @@ export class HttpTransaction {
       e.srvQueue = this.srvQueue;
       e.backendQueue = this.backendQueue;
       e.sample = this.sample;
-      e.hasRequest = this.headAt !== 0;
+      e.hasRequest = this.headAt !== 0 && this.sample !== undefined;
       if (e.hasRequest) {
-        const req = this.sample;
+        const req = this.sample!;
         const uri = req.url();
         const q = uri.indexOf('?');
         e.method = req.method();

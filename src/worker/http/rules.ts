@@ -73,23 +73,23 @@ function splitValues(v: string, out: string[]): void {
   }
 }
 
-/** One per client connection, reused for every request on it. */
+/** The sample context of one exchange (./exchange.ts), bound to its connection when taken. */
 export class HttpSampleContext implements SampleContext {
   stage: Stage = 'request';
-  readonly src: string;
-  readonly srcPort: number;
-  readonly dst: string;
-  readonly dstPort: number;
-  readonly ssl: boolean;
-  readonly sni: string | undefined;
-  readonly frontend: string;
+  src = '';
+  srcPort = 0;
+  dst = '';
+  dstPort = 0;
+  ssl = false;
+  sni: string | undefined = undefined;
+  frontend = '';
 
   constructor(
-    info: ConnectionInfo,
-    frontend: string,
     private readonly req: HeadParser,
     private readonly res: HeadParser,
-  ) {
+  ) {}
+
+  bind(info: ConnectionInfo, frontend: string): void {
     this.src = info.src;
     this.srcPort = info.srcPort;
     this.dst = info.dst;

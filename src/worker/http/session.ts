@@ -23,12 +23,13 @@ import type { BackendRuntime, FrontendRuntime, QueueEntry, ServerRuntime, SlotWa
 import type { ConnectionInfo, WorkerContext } from '../connection';
 import { connectUpstream, type UpstreamWaiter } from '../upstream';
 import { countStatus, sessionOpened } from '../counters';
-import { H_X_FORWARDED_HOST, H_X_FORWARDED_PROTO, HeadParser } from '../../http1/parser';
-import { BODY_CHUNKED, BODY_CLOSE, BODY_LENGTH, BODY_NONE, BodyFramer } from '../../http1/body';
+import { H_X_FORWARDED_HOST, H_X_FORWARDED_PROTO } from '../../http1/parser';
+import { BODY_CHUNKED, BODY_CLOSE, BODY_LENGTH, BODY_NONE } from '../../http1/body';
 import { buildHead, rewriteHeadInPlace } from '../../http1/rewrite';
 import { errorResponse, isDefaultResponse, redirectResponse } from '../../http1/errors';
 import { parkIdle, sweepIdle, takeIdle, Upstream, type UpstreamOwner } from './pool';
-import { forwardForExcepted, HttpBalanceKey, HttpSampleContext, rulesOf, type CompiledRule } from './rules';
+import { forwardForExcepted, rulesOf, type CompiledRule } from './rules';
+import { releaseExchange, takeExchange, type Exchange } from './exchange';
 import { HttpTransaction } from '../../log/transaction';
 import { requestCookie, responseCookie, type CookieRequest } from './persistence';
 import { dropSession, holdSession, observe, observeResponseFailure, observeStatus, OBS_L4_ERR, OBS_L4_OK, OBS_READ_TIMEOUT, type ServerSession } from '../passive-health';
@@ -72,12 +73,8 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
   private state = ST_HEAD;
   /** Client bytes received but not yet consumed (partial head, pipelined requests). */
   private pending: Buffer | null = null;
-  private readonly req = new HeadParser(true);
-  private readonly res = new HeadParser(false);
-  private readonly reqBody = new BodyFramer();
-  private readonly resBody = new BodyFramer();
-  private readonly ctx: HttpSampleContext;
-  private readonly key: HttpBalanceKey;
+  /** Parsers, framers and sample context of the request in progress; null while idle. */
+  private ex: Exchange | null = null;
   private readonly maxHead: number;
   /** Timestamps and the access-log line of the current request. */
   private readonly tx: HttpTransaction;
@@ -122,9 +119,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     private readonly info: ConnectionInfo,
     private readonly worker: WorkerContext,
   ) {
-    this.ctx = new HttpSampleContext(info, fe.name, this.req, this.res);
-    this.key = new HttpBalanceKey(this.ctx);
-    this.tx = new HttpTransaction(this, fe, info, worker.runtime.frontends, this.ctx, worker.runtime.model.global);
+    this.tx = new HttpTransaction(this, fe, info, worker.runtime.frontends, worker.runtime.model.global);
     this.maxHead = fe.config.maxHeaderBytes || DEFAULT_MAX_HEAD;
     (sock as SessionSocket).httpSession = this;
     readThrough(sock, onSocketChunk);
@@ -136,6 +131,43 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     sessions.add(this);
     const t = fe.config.timeouts;
     this.cliDeadline = info.acceptedAt + (t.httpRequest || t.client);
+  }
+
+  // The exchange's parts; only used while a request is in progress (`this.ex` set).
+  private get req() {
+    return this.ex!.req;
+  }
+  private get res() {
+    return this.ex!.res;
+  }
+  private get reqBody() {
+    return this.ex!.reqBody;
+  }
+  private get resBody() {
+    return this.ex!.resBody;
+  }
+  private get ctx() {
+    return this.ex!.ctx;
+  }
+  private get key() {
+    return this.ex!.key;
+  }
+
+  /** The exchange, taken from the pool if the session has none (a request starts, or a local answer is logged). */
+  private exchange(): Exchange {
+    if (this.ex) return this.ex;
+    const ex = takeExchange(this.info, this.fe.name);
+    this.ex = ex;
+    this.tx.sample = ex.ctx;
+    return ex;
+  }
+
+  private dropExchange(): void {
+    const ex = this.ex;
+    if (!ex) return;
+    this.ex = null;
+    this.tx.sample = undefined;
+    releaseExchange(ex);
   }
 
   // ------------------------------------------------------------ client side
@@ -150,6 +182,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     }
     switch (this.state) {
       case ST_HEAD:
+        this.exchange();
         this.pending = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
         this.processHead();
         return;
@@ -190,7 +223,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
 
   onClientClose(): void {
     const wasActive = this.state === ST_CONNECT || this.state === ST_EXCHANGE;
-    if (this.tx.open) this.tx.clientGone(this.backend, this.res.status, this.state === ST_TUNNEL);
+    if (this.tx.open) this.tx.clientGone(this.backend, this.exchange().res.status, this.state === ST_TUNNEL);
     this.state = ST_CLOSED;
     sessions.delete(this);
     this.fe.counters.sessCur--;
@@ -203,6 +236,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     this.releaseServer();
     this.pending = null;
     this.reqRest = null;
+    this.dropExchange();
   }
 
   private processHead(): void {
@@ -558,8 +592,10 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     if (this.pending && isShared(this.pending)) this.pending = Buffer.from(this.pending);
     if (this.reqRest && isShared(this.reqRest)) this.reqRest = Buffer.from(this.reqRest);
     if (this.resPending && isShared(this.resPending)) this.resPending = Buffer.from(this.resPending);
-    if (isShared(this.req.buf)) this.req.own();
-    if (isShared(this.res.buf)) this.res.own();
+    const ex = this.ex;
+    if (!ex) return;
+    if (isShared(ex.req.buf)) ex.req.own();
+    if (isShared(ex.res.buf)) ex.res.own();
   }
 
   private onResponseData(chunk: Buffer): void {
@@ -741,7 +777,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
 
   private finishExchange(): void {
     this.tx.end('--', this.res.status, this.backend);
-    // An idle keep-alive connection keeps no received chunk alive.
+    // A pipelined request keeps the exchange: no received chunk stays referenced meanwhile.
     this.req.release();
     this.res.release();
     const up = this.up;
@@ -763,7 +799,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
       this.state = ST_HEAD;
       this.cliDeadline = this.worker.now() + (this.fe.config.timeouts.httpRequest || this.fe.config.timeouts.client);
       this.processHead();
-    }
+    } else this.dropExchange();
     if ((this.state === ST_IDLE || this.state === ST_HEAD) && this.sock.isPaused()) this.sock.resume();
   }
 
@@ -793,6 +829,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
    * must. `term`: the log's termination state, derived from the status when ''.
    */
   private sendLocal(status: number, close: boolean, term = ''): void {
+    this.exchange(); // the log line may sample the connection (a 408 before any byte)
     const buf = errorResponse(status, this.fe.config.errorFiles, this.backend?.config.errorFiles);
     countStatus(this.fe.counters, status);
     if (this.backend) countStatus(this.backend.counters, status);
@@ -830,7 +867,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     if (this.pending) {
       this.state = ST_HEAD;
       this.processHead();
-    }
+    } else this.dropExchange();
     if ((this.state === ST_IDLE || this.state === ST_HEAD) && this.sock.isPaused()) this.sock.resume();
   }
 
