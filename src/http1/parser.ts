@@ -267,7 +267,8 @@ export class HeadParser {
     this.hasHost = false;
     this.host = -1;
     this.expectContinue = false;
-    this.listed.length = 0;
+    // Setting an array's length goes through the runtime even when it is already 0.
+    if (this.listed.length) this.listed.length = 0;
     let i = start;
     // RFC 9112 §2.2: empty lines before a start line are ignored (they follow a previous message).
     while (i + 1 < end && buf[i] === CR && buf[i + 1] === LF) i += 2;

@@ -31,6 +31,7 @@ import { Counters, newCounters, queueEntered } from './counters';
 import { leaseSlots, reportWant, returnSlots } from './cluster-state';
 import { StickTable } from './stick';
 import { closeIdleTo } from './http/pool';
+import { compileHttpRules, type CompiledRules } from './http/rules';
 import { passiveHealthFor, serverStateChanged, type PassiveHealth } from './passive-health';
 
 /** A request waiting for a server slot. Implemented by the sessions (no closure per request). */
@@ -171,6 +172,8 @@ export class BackendRuntime {
   readonly byCookie = new Map<string, ServerRuntime>();
   readonly counters: Counters = newCounters();
   readonly stick: StickTable | undefined;
+  /** http-request / http-response rules, compiled with the runtime. */
+  readonly httpRules: CompiledRules;
   private readonly balancer: Balancer;
   private readonly hashing: boolean;
   private eligibleNow: ServerRuntime[] = [];
@@ -197,6 +200,7 @@ export class BackendRuntime {
     // tcp backends run the http-only hashes as roundrobin (src/balance); source hashes in both.
     this.hashing = HASHING.has(config.balance.algorithm) && (config.mode === 'http' || config.balance.algorithm === 'source');
     if (config.stick) this.stick = new StickTable(config.stick, this);
+    this.httpRules = compileHttpRules(config.httpRules);
     this.refresh();
   }
 
@@ -460,12 +464,15 @@ export class FrontendRuntime {
   readonly route: Router;
   /** A tcp frontend whose routing (or a backend's `stick on`) reads the ClientHello: connections wait for it. */
   readonly inspectsHello: boolean;
+  /** http-request / http-response rules, compiled with the runtime. */
+  readonly httpRules: CompiledRules;
 
   constructor(
     readonly config: Frontend,
     backends: Map<string, BackendRuntime>,
   ) {
     this.route = compileRouter(config, backends);
+    this.httpRules = compileHttpRules(config.httpRules);
     this.inspectsHello = frontendReadsPayload(config, (name) => backends.get(name)?.config.stick);
   }
 

@@ -27,15 +27,13 @@ export const READ_BUFFER_SIZE = 64 * 1024;
 
 const shared = Buffer.allocUnsafe(READ_BUFFER_SIZE);
 
-function sharedBuffer(): Buffer {
-  return shared;
-}
-
 /** Called with `this` = the socket that read `n` bytes into `buf[0..n)`. */
 export type ChunkHandler = (this: net.Socket, n: number, buf: Buffer) => void;
 
 interface FastSocket extends net.Socket {
   chunkHandler?: ChunkHandler;
+  /** The descriptor, read once: `_handle.fd` is a getter into C++. */
+  directFd?: number;
   _handle?: { fd?: number; useUserBuffer?: (b: Buffer) => void } | null;
   _unrefTimer?: () => void;
 }
@@ -62,9 +60,11 @@ function onDataFallback(this: FastSocket, chunk: Buffer): void {
 export function readThrough(socket: net.Socket, handler: ChunkHandler): void {
   const s = socket as FastSocket;
   const handle = s._handle;
+  s.directFd = handle?.fd; // -1 while connecting: forward() reads it again
   if (slots && handle && typeof handle.useUserBuffer === 'function' && s.readableLength === 0 && !(s as { encrypted?: boolean }).encrypted) {
     const rec = s as unknown as Record<symbol, unknown>;
-    rec[slots.generator] = sharedBuffer;
+    // No generator: Node keeps reading into the same buffer.
+    rec[slots.generator] = null;
     rec[slots.callback] = handler;
     rec[slots.buffer] = shared;
     handle.useUserBuffer(shared);
@@ -91,8 +91,10 @@ export function retain(buf: Buffer, start: number, end: number): Buffer {
 export function forward(peer: net.Socket, buf: Buffer, start: number, end: number): boolean {
   const p = peer as FastSocket;
   const n = end - start;
-  const fd = p._handle?.fd;
-  if (fd !== undefined && fd >= 0 && p.writableLength === 0 && !p.connecting && !p.destroyed && !p.writableEnded && !(p as { encrypted?: boolean }).encrypted) {
+  const handle = p._handle;
+  let fd = p.directFd;
+  if (handle && (fd === undefined || fd < 0)) p.directFd = fd = handle.fd;
+  if (handle && fd !== undefined && fd >= 0 && p.writableLength === 0 && !p.connecting && !p.destroyed && !p.writableEnded && !(p as { encrypted?: boolean }).encrypted) {
     let written = 0;
     try {
       written = fs.writeSync(fd, buf, start, n);
@@ -102,8 +104,8 @@ export function forward(peer: net.Socket, buf: Buffer, start: number, end: numbe
         return true;
       }
     }
-    // The inactivity timeout counts writes as activity, as a stream write would.
-    p._unrefTimer?.();
+    // The inactivity timeout (L4's) counts writes as activity, as a stream write would.
+    if (p.timeout) p._unrefTimer?.();
     if (written === n) return true;
     start += written;
   }

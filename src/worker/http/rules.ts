@@ -10,7 +10,6 @@ import { compileCondition, type CompiledCondition } from '../../rules/compile';
 import type { SampleContext, Stage } from '../../rules/context';
 import type { HeadParser } from '../../http1/parser';
 import type { ConnectionInfo } from '../connection';
-import type { BackendRuntime, FrontendRuntime } from '../runtime';
 
 export interface CompiledRule {
   act: HttpAction;
@@ -24,9 +23,7 @@ export interface CompiledRules {
   response: CompiledRule[];
 }
 
-const cache = new WeakMap<FrontendRuntime | BackendRuntime, CompiledRules>();
-
-function compileRules(rules: HttpRule[]): CompiledRules {
+export function compileHttpRules(rules: HttpRule[]): CompiledRules {
   const out: CompiledRules = { request: [], response: [] };
   for (const r of rules) {
     const stage: Stage = r.when;
@@ -37,12 +34,6 @@ function compileRules(rules: HttpRule[]): CompiledRules {
     });
   }
   return out;
-}
-
-export function rulesOf(owner: FrontendRuntime | BackendRuntime): CompiledRules {
-  let c = cache.get(owner);
-  if (!c) cache.set(owner, (c = compileRules(owner.config.httpRules)));
-  return c;
 }
 
 const exceptLists = new WeakMap<ForwardFor, BlockList>();

@@ -28,7 +28,7 @@ import { BODY_CHUNKED, BODY_CLOSE, BODY_LENGTH, BODY_NONE } from '../../http1/bo
 import { buildHead, rewriteHeadInPlace } from '../../http1/rewrite';
 import { errorResponse, isDefaultResponse, redirectResponse } from '../../http1/errors';
 import { parkIdle, sweepIdle, takeIdle, Upstream, type UpstreamOwner } from './pool';
-import { forwardForExcepted, rulesOf, type CompiledRule } from './rules';
+import { forwardForExcepted, type CompiledRule } from './rules';
 import { releaseExchange, takeExchange, type Exchange } from './exchange';
 import { HttpTransaction } from '../../log/transaction';
 import { requestCookie, responseCookie, type CookieRequest } from './persistence';
@@ -292,7 +292,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     this.ctx.stage = 'request';
 
     let extras = '';
-    const feRules = rulesOf(fe).request;
+    const feRules = fe.httpRules.request;
     if (feRules.length) {
       const r = this.applyRules(feRules, false);
       if (r === null) return;
@@ -301,7 +301,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     const backend = fe.route(this.ctx);
     if (!backend) return this.sendLocal(503, !this.reqDone);
     this.backend = backend;
-    const beRules = rulesOf(backend).request;
+    const beRules = backend.httpRules.request;
     if (beRules.length) {
       const r = this.applyRules(beRules, false);
       if (r === null) return;
@@ -604,7 +604,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     this.server!.counters.bytesOut += chunk.length;
     if (this.state === ST_TUNNEL) {
       this.cliDeadline = this.worker.now() + this.tunnelTimeout();
-      this.writeClient(chunk);
+      this.writeClient(chunk, 0, chunk.length);
       return;
     }
     if (this.state !== ST_EXCHANGE) return;
@@ -613,7 +613,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     if (this.resInHead) return this.onResponseHeadData(chunk);
     const consumed = this.resBody.feed(chunk, 0, chunk.length);
     if (consumed < 0) return this.serverFailed();
-    this.writeClient(consumed === chunk.length ? chunk : chunk.subarray(0, consumed));
+    this.writeClient(chunk, 0, consumed);
     if (this.resBody.done) {
       if (consumed < chunk.length) this.serverKeepAlive = false;
       this.finishExchange();
@@ -641,7 +641,11 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
       // Interim response (100 Continue, 103 Early Hints): relayed to HTTP/1.1 clients only.
       if (this.req.versionMinor === 1) {
         const start = rewriteHeadInPlace(this.res, '');
-        this.writeClient(start >= 0 ? buf.subarray(start, n) : buildHead(this.res, ''));
+        if (start >= 0) this.writeClient(buf, start, n);
+        else {
+          const head = buildHead(this.res, '');
+          this.writeClient(head, 0, head.length);
+        }
       }
       if (n === buf.length) return;
       off = n;
@@ -665,8 +669,8 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     this.resBody.reset(mode, res.contentLength);
     this.serverKeepAlive = mode !== BODY_CLOSE && (res.versionMinor === 1 ? !res.connClose : res.connKeepAlive);
     let extras = '';
-    const beRules = rulesOf(backend).response;
-    const feRules = rulesOf(this.fe).response;
+    const beRules = backend.httpRules.response;
+    const feRules = this.fe.httpRules.response;
     if (beRules.length || feRules.length) {
       this.ctx.stage = 'response';
       const a = this.applyRules(beRules, true);
@@ -687,11 +691,12 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     this.resInHead = false;
     this.resStarted = true;
     const start = rewriteHeadInPlace(res, extras);
-    if (start >= 0) this.writeClient(buf.subarray(start, consumed));
+    if (start >= 0) this.writeClient(buf, start, consumed);
     else {
       this.sock.cork();
-      this.writeClient(buildHead(res, extras));
-      if (consumed > headEnd) this.writeClient(buf.subarray(headEnd, consumed));
+      const head = buildHead(res, extras);
+      this.writeClient(head, 0, head.length);
+      if (consumed > headEnd) this.writeClient(buf, headEnd, consumed);
       this.sock.uncork();
     }
     if (this.resBody.done) {
@@ -711,7 +716,11 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     this.srvDeadline = 0;
     this.cliDeadline = this.worker.now() + this.tunnelTimeout();
     const start = rewriteHeadInPlace(this.res, 'Connection: upgrade\r\n');
-    this.writeClient(start >= 0 ? buf.subarray(start) : Buffer.concat([buildHead(this.res, 'Connection: upgrade\r\n'), buf.subarray(headEnd)]));
+    if (start >= 0) this.writeClient(buf, start, buf.length);
+    else {
+      const head = Buffer.concat([buildHead(this.res, 'Connection: upgrade\r\n'), buf.subarray(headEnd)]);
+      this.writeClient(head, 0, head.length);
+    }
     const early = this.pending;
     this.pending = null;
     if (early) {
@@ -804,9 +813,10 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
   }
 
   // ------------------------------------------------------------ helpers
-  private writeClient(data: Buffer): void {
-    this.countToClient(data.length);
-    if (!forward(this.sock, data, 0, data.length) && this.up) {
+  /** Sends `buf[start..end)` (may be a view of the shared read buffer) to the client. */
+  private writeClient(buf: Buffer, start: number, end: number): void {
+    this.countToClient(end - start);
+    if (!forward(this.sock, buf, start, end) && this.up) {
       this.up.socket.pause();
       // Waiting on the client now, not on the server.
       this.srvDeadline = 0;
