@@ -17,9 +17,11 @@ function outputLength(p: HeadParser, extras: string): number {
 export function buildHead(p: HeadParser, extras: string): Buffer {
   const src = p.buf;
   const out = Buffer.allocUnsafe(outputLength(p, extras));
-  let w = src.copy(out, 0, p.start, p.firstLineEnd);
   const h = p.hdr;
+  // The first line and the kept lines right after it are one copy (usually the whole head).
   let n = 0;
+  while (n < p.count && !p.drop[n]) n++;
+  let w = src.copy(out, 0, p.start, n > 0 ? h[(n - 1) * HDR_STRIDE + 4] : p.firstLineEnd);
   while (n < p.count) {
     if (p.drop[n]) {
       n++;

@@ -14,8 +14,8 @@ const MAX_IDLE_PER_SERVER = 512;
 
 /** The session currently using an upstream connection. */
 export interface UpstreamOwner {
-  /** `chunk` may be a view of the shared read buffer: copy what must outlive the call. */
-  onUpstreamData(chunk: Buffer): void;
+  /** Server bytes `buf[0..end)`; `buf` may be the shared read buffer: copy what must outlive the call. */
+  onUpstreamData(buf: Buffer, end: number): void;
   onUpstreamEnd(): void;
   onUpstreamClose(): void;
   onUpstreamDrain(): void;
@@ -56,7 +56,7 @@ interface UpstreamSocket extends net.Socket {
 /** `chunk` is a view of the shared read buffer: valid during the call only (../socket-io.ts). */
 function onUpstreamChunk(this: UpstreamSocket, n: number, buf: Buffer): void {
   const owner = this.upstream!.owner;
-  if (owner) owner.onUpstreamData(buf.subarray(0, n));
+  if (owner) owner.onUpstreamData(buf, n);
   else this.destroy(); // bytes on an idle connection: protocol error
 }
 

@@ -172,10 +172,10 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
 
   // ------------------------------------------------------------ client side
   // The four client handlers run from the shared socket listeners (onSocketChunk etc.).
-  /** `chunk` may be a view of the shared read buffer: `unshare()` runs after this. */
-  onClientData(chunk: Buffer): void {
-    this.bytesRead += chunk.length;
-    this.fe.counters.bytesIn += chunk.length;
+  /** Client bytes `chunk[0..end)`; `chunk` may be the shared read buffer: `unshare()` runs after this. */
+  onClientData(chunk: Buffer, end: number): void {
+    this.bytesRead += end;
+    this.fe.counters.bytesIn += end;
     if (this.state === ST_IDLE) {
       this.state = ST_HEAD;
       this.cliDeadline = this.worker.now() + (this.fe.config.timeouts.httpRequest || this.fe.config.timeouts.client);
@@ -183,17 +183,19 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     switch (this.state) {
       case ST_HEAD:
         this.exchange();
-        this.pending = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
-        this.processHead();
+        if (this.pending) {
+          const all = Buffer.concat([this.pending, chunk.subarray(0, end)]);
+          this.processHead(all, all.length);
+        } else this.processHead(chunk, end);
         return;
       case ST_CONNECT:
       case ST_EXCHANGE:
-        this.onRequestBody(chunk);
+        this.onRequestBody(chunk, end);
         return;
       case ST_TUNNEL:
         this.cliDeadline = this.worker.now() + this.tunnelTimeout();
-        if (!forward(this.up!.socket, chunk, 0, chunk.length)) this.sock.pause();
-        this.countToServer(chunk.length);
+        if (!forward(this.up!.socket, chunk, 0, end)) this.sock.pause();
+        this.countToServer(end);
         return;
     }
   }
@@ -239,18 +241,25 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     this.dropExchange();
   }
 
-  private processHead(): void {
+  /** Client input `buf[0..end)` starts a request head; an incomplete one is kept in `pending`. */
+  private processHead(buf: Buffer, end: number): void {
     if (this.tx.reqAt === 0) this.tx.reqAt = Date.now();
-    const buf = this.pending!;
-    const n = this.req.parse(buf, 0, buf.length);
+    this.pending = null;
+    const n = this.req.parse(buf, 0, end);
     if (n === 0) {
-      if (buf.length > this.maxHead) this.reject(431, buf, 'request head too large');
+      this.pending = buf.subarray(0, end);
+      if (end > this.maxHead) this.reject(431, this.pending, 'request head too large');
       return;
     }
-    if (n < 0) return this.reject(this.req.errorStatus, buf, this.req.errorReason);
-    if (n > this.maxHead) return this.reject(431, buf, 'request head too large');
-    this.pending = null;
-    this.startRequest(buf, n);
+    if (n < 0) return this.reject(this.req.errorStatus, buf.subarray(0, end), this.req.errorReason);
+    if (n > this.maxHead) return this.reject(431, buf.subarray(0, end), 'request head too large');
+    this.startRequest(buf, n, end);
+  }
+
+  /** The pipelined input kept while the previous exchange ran. */
+  private processPending(): void {
+    const p = this.pending!;
+    this.processHead(p, p.length);
   }
 
   /** Answer an error and close; `invalid` is the refused message (kept for `show errors`). */
@@ -266,7 +275,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     return { conn: this.sock, info: this.info, frontend: this.fe.name, backend: this.backend?.name, server: this.server?.name };
   }
 
-  private startRequest(buf: Buffer, headEnd: number): void {
+  private startRequest(buf: Buffer, headEnd: number, end: number): void {
     const req = this.req;
     const fe = this.fe;
     this.tx.headAt = Date.now();
@@ -281,12 +290,12 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     this.server = null;
     this.reqRest = null;
     this.reqBody.reset(req.chunked ? BODY_CHUNKED : req.contentLength > 0 ? BODY_LENGTH : BODY_NONE, req.contentLength);
-    if (headEnd < buf.length) {
+    if (headEnd < end) {
       // Validate the body bytes that came with the head before anything is forwarded.
-      const consumed = this.reqBody.feed(buf, headEnd, buf.length);
-      if (consumed < 0) return this.reject(400, buf, 'invalid request body framing');
+      const consumed = this.reqBody.feed(buf, headEnd, end);
+      if (consumed < 0) return this.reject(400, buf.subarray(0, end), 'invalid request body framing');
       if (consumed > headEnd) this.reqRest = buf.subarray(headEnd, consumed);
-      if (consumed < buf.length) this.pending = buf.subarray(consumed);
+      if (consumed < end) this.pending = buf.subarray(consumed, end);
     }
     this.reqDone = this.reqBody.done;
     this.ctx.stage = 'request';
@@ -427,35 +436,35 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     return extras;
   }
 
-  private onRequestBody(chunk: Buffer): void {
+  private onRequestBody(chunk: Buffer, end: number): void {
     if (this.reqDone) {
       // The next pipelined request: keep it until this exchange is over.
-      this.pending = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+      this.pending = this.pending ? Buffer.concat([this.pending, chunk.subarray(0, end)]) : chunk.subarray(0, end);
       this.sock.pause();
       return;
     }
-    const consumed = this.reqBody.feed(chunk, 0, chunk.length);
+    const consumed = this.reqBody.feed(chunk, 0, end);
     if (consumed < 0) {
       this.fe.counters.errReq++;
       if (this.resStarted) return this.abortBoth('PD');
       this.dropUpstream();
       return this.sendLocal(400, true, 'PD');
     }
-    const part = consumed === chunk.length ? chunk : chunk.subarray(0, consumed);
-    if (consumed < chunk.length) {
-      this.pending = chunk.subarray(consumed);
+    if (consumed < end) {
+      this.pending = chunk.subarray(consumed, end);
       this.sock.pause();
     }
     this.reqDone = this.reqBody.done;
     const now = this.worker.now();
     if (this.up) {
-      this.countToServer(part.length);
-      if (!forward(this.up.socket, part, 0, part.length)) this.sock.pause();
+      this.countToServer(consumed);
+      if (!forward(this.up.socket, chunk, 0, consumed)) this.sock.pause();
       if (this.reqDone) {
         this.cliDeadline = 0;
         if (!this.resStarted) this.srvDeadline = now + this.backend!.config.timeouts.server;
       } else this.cliDeadline = now + this.fe.config.timeouts.client;
     } else {
+      const part = chunk.subarray(0, consumed);
       this.reqRest = this.reqRest ? Buffer.concat([this.reqRest, part]) : part;
     }
   }
@@ -578,8 +587,8 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     if ((this.state === ST_EXCHANGE && !this.reqDone) || this.state === ST_TUNNEL) this.sock.resume();
   }
 
-  onUpstreamData(chunk: Buffer): void {
-    this.onResponseData(chunk);
+  onUpstreamData(buf: Buffer, end: number): void {
+    this.onResponseData(buf, end);
     this.unshare();
   }
 
@@ -598,45 +607,51 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     if (isShared(ex.res.buf)) ex.res.own();
   }
 
-  private onResponseData(chunk: Buffer): void {
+  /** Server bytes `chunk[0..end)`. */
+  private onResponseData(chunk: Buffer, end: number): void {
     const backend = this.backend!;
-    backend.counters.bytesOut += chunk.length;
-    this.server!.counters.bytesOut += chunk.length;
+    backend.counters.bytesOut += end;
+    this.server!.counters.bytesOut += end;
     if (this.state === ST_TUNNEL) {
       this.cliDeadline = this.worker.now() + this.tunnelTimeout();
-      this.writeClient(chunk, 0, chunk.length);
+      this.writeClient(chunk, 0, end);
       return;
     }
     if (this.state !== ST_EXCHANGE) return;
     this.reqHead = null;
     if (this.srvDeadline) this.srvDeadline = this.worker.now() + backend.config.timeouts.server;
-    if (this.resInHead) return this.onResponseHeadData(chunk);
-    const consumed = this.resBody.feed(chunk, 0, chunk.length);
+    if (this.resInHead) return this.onResponseHeadData(chunk, end);
+    const consumed = this.resBody.feed(chunk, 0, end);
     if (consumed < 0) return this.serverFailed();
     this.writeClient(chunk, 0, consumed);
     if (this.resBody.done) {
-      if (consumed < chunk.length) this.serverKeepAlive = false;
+      if (consumed < end) this.serverKeepAlive = false;
       this.finishExchange();
     }
   }
 
-  private onResponseHeadData(chunk: Buffer): void {
-    const buf = this.resPending ? Buffer.concat([this.resPending, chunk]) : chunk;
-    this.resPending = null;
+  private onResponseHeadData(chunk: Buffer, chunkEnd: number): void {
+    let buf = chunk;
+    let end = chunkEnd;
+    if (this.resPending) {
+      buf = Buffer.concat([this.resPending, chunk.subarray(0, chunkEnd)]);
+      end = buf.length;
+      this.resPending = null;
+    }
     let off = 0;
     for (;;) {
-      const n = this.res.parse(buf, off, buf.length);
+      const n = this.res.parse(buf, off, end);
       if (n === 0) {
-        if (buf.length - off > MAX_RESPONSE_HEAD) return this.serverFailed(buf.subarray(off), 'response head too large');
-        this.resPending = off ? buf.subarray(off) : buf;
+        if (end - off > MAX_RESPONSE_HEAD) return this.serverFailed(buf.subarray(off, end), 'response head too large');
+        this.resPending = buf.subarray(off, end);
         return;
       }
-      if (n < 0) return this.serverFailed(buf.subarray(off), this.res.errorReason);
+      if (n < 0) return this.serverFailed(buf.subarray(off, end), this.res.errorReason);
       const status = this.res.status;
-      if (status >= 200) return this.onResponseHead(buf, n);
+      if (status >= 200) return this.onResponseHead(buf, n, end);
       if (status === 101) {
         if (!this.isUpgrade) return this.serverFailed();
-        return this.startTunnel(buf, n);
+        return this.startTunnel(buf, n, end);
       }
       // Interim response (100 Continue, 103 Early Hints): relayed to HTTP/1.1 clients only.
       if (this.req.versionMinor === 1) {
@@ -647,12 +662,13 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
           this.writeClient(head, 0, head.length);
         }
       }
-      if (n === buf.length) return;
+      if (n === end) return;
       off = n;
     }
   }
 
-  private onResponseHead(buf: Buffer, headEnd: number): void {
+  /** The response head is `buf[..headEnd)`, body bytes of the same read follow up to `end`. */
+  private onResponseHead(buf: Buffer, headEnd: number, end: number): void {
     const res = this.res;
     const status = res.status;
     const backend = this.backend!;
@@ -683,7 +699,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
       this.closeAfter || !this.clientKeepAlive || this.worker.draining || mode === BODY_CLOSE || !this.reqDone;
     if (this.closeAfter) extras += 'Connection: close\r\n';
     else if (this.req.versionMinor === 0) extras += 'Connection: keep-alive\r\n';
-    const consumed = this.resBody.feed(buf, headEnd, buf.length);
+    const consumed = this.resBody.feed(buf, headEnd, end);
     if (consumed < 0) return this.serverFailed();
     countStatus(this.fe.counters, status);
     countStatus(backend.counters, status);
@@ -700,13 +716,13 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
       this.sock.uncork();
     }
     if (this.resBody.done) {
-      if (consumed < buf.length) this.serverKeepAlive = false;
+      if (consumed < end) this.serverKeepAlive = false;
       this.finishExchange();
     }
   }
 
 
-  private startTunnel(buf: Buffer, headEnd: number): void {
+  private startTunnel(buf: Buffer, headEnd: number, end: number): void {
     countStatus(this.fe.counters, 101);
     countStatus(this.backend!.counters, 101);
     countStatus(this.server!.counters, 101);
@@ -716,9 +732,9 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     this.srvDeadline = 0;
     this.cliDeadline = this.worker.now() + this.tunnelTimeout();
     const start = rewriteHeadInPlace(this.res, 'Connection: upgrade\r\n');
-    if (start >= 0) this.writeClient(buf, start, buf.length);
+    if (start >= 0) this.writeClient(buf, start, end);
     else {
-      const head = Buffer.concat([buildHead(this.res, 'Connection: upgrade\r\n'), buf.subarray(headEnd)]);
+      const head = Buffer.concat([buildHead(this.res, 'Connection: upgrade\r\n'), buf.subarray(headEnd, end)]);
       this.writeClient(head, 0, head.length);
     }
     const early = this.pending;
@@ -807,7 +823,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     if (this.pending) {
       this.state = ST_HEAD;
       this.cliDeadline = this.worker.now() + (this.fe.config.timeouts.httpRequest || this.fe.config.timeouts.client);
-      this.processHead();
+      this.processPending();
     } else this.dropExchange();
     if ((this.state === ST_IDLE || this.state === ST_HEAD) && this.sock.isPaused()) this.sock.resume();
   }
@@ -876,7 +892,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     this.cliDeadline = this.worker.now() + (this.fe.config.timeouts.httpKeepAlive || this.fe.config.timeouts.client);
     if (this.pending) {
       this.state = ST_HEAD;
-      this.processHead();
+      this.processPending();
     } else this.dropExchange();
     if ((this.state === ST_IDLE || this.state === ST_HEAD) && this.sock.isPaused()) this.sock.resume();
   }
@@ -979,7 +995,7 @@ interface SessionSocket extends net.Socket {
 /** `buf[0..n)` is a view of the shared read buffer (../socket-io.ts): valid during this call only. */
 function onSocketChunk(this: SessionSocket, n: number, buf: Buffer): void {
   const session = this.httpSession!;
-  session.onClientData(buf.subarray(0, n));
+  session.onClientData(buf, n);
   session.unshare();
 }
 
