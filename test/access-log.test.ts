@@ -29,7 +29,7 @@ before(async () => {
   const app = await startHttpBackend('app');
   const echo = await startEchoBackend();
   cleanups.push(() => app.close(), () => echo.close());
-  for (const n of ['web', 'seed', 'nosrv', 'refused', 'tcp', 'quiet', 'json', 'closed']) ports[n] = await freePort();
+  for (const n of ['web', 'seed', 'nosrv', 'refused', 'tcp', 'quiet', 'json', 'closed', 'addr']) ports[n] = await freePort();
   logFile = path.join(tempDir('tslb-access-'), 'access.log');
   lb = await startTslb(`
 global:
@@ -43,6 +43,7 @@ frontends:
   - { name: tcpfe, mode: tcp, binds: ["127.0.0.1:${ports.tcp}"], default_backend: echo, log: { format: tcplog } }
   - { name: quiet, mode: http, binds: ["127.0.0.1:${ports.quiet}"], default_backend: app, log: { format: httplog, enabled: false } }
   - { name: jsonfe, mode: http, binds: ["127.0.0.1:${ports.json}"], default_backend: app, log: { format: json, dontlognull: true } }
+  - { name: addr, mode: http, binds: ["127.0.0.1:${ports.addr}"], default_backend: app, log: { format: "addr %fi:%fp %[dst]:%[dst_port] %ci %{+Q}r" } }
 backends:
   - name: app
     mode: http
@@ -129,6 +130,13 @@ test('503 without a server: <NOSRV> and SC--; refused server: its name, Tc -1, S
   assert.equal((await get(ports.refused, '/dead')).status, 503);
   const dead = await waitForLine((l) => l.includes('/dead'));
   assert.match(dead, / refused dead\/gone \d+\/\d+\/-1\/-1\/\d+ 503 \d+ - - SC-- \d+\/\d+\/\d+\/\d+\/1 /);
+});
+
+test('%fi:%fp and dst/dst_port name the bind the client connected to', async () => {
+  // A bind on one IPv4 address takes them from the bind instead of a getsockname() per connection.
+  await get(ports.addr, '/where');
+  const line = await waitForLine((l) => l.startsWith('addr ') && l.includes('/where'));
+  assert.equal(line, `addr 127.0.0.1:${ports.addr} 127.0.0.1:${ports.addr} 127.0.0.1 "GET /where HTTP/1.1"`);
 });
 
 test('tcplog: one line per TCP connection at close', async () => {
