@@ -122,7 +122,8 @@ function waitFor(g: Gate, h: Held): void {
 function opened(socket: GatedSocket, fe: Gate): void {
   fe.active++;
   socket.connGate = fe;
-  socket.once('close', onGatedClose);
+  // 'close' comes once: `on`, not `once`, which wraps the listener in a bound function per socket.
+  socket.on('close', onGatedClose);
 }
 
 function onGatedClose(this: GatedSocket): void {
