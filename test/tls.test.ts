@@ -143,6 +143,17 @@ describe('TLS termination', () => {
       assert.equal(third.reused, false);
     });
   }
+
+  // TLS 1.3 clients treat tickets as single-use (a TLS 1.2 client keeps resuming its first session).
+  it('issues a new TLSv1.3 ticket on each resumption, so single-use tickets chain', async () => {
+    const port = await startTerminator(bindOptions({ maxVersion: 'TLSv1.3' }), keys);
+    let h = await handshake(port, 'a.example.test');
+    for (let i = 0; i < 3; i++) {
+      assert.ok(h.session, `connection ${i} left a ticket`);
+      h = await handshake(port, 'a.example.test', { session: h.session });
+      assert.equal(h.reused, true, `resumption ${i + 1} with the previous connection's ticket`);
+    }
+  });
 });
 
 describe('TLS re-encryption to servers', () => {

@@ -6,6 +6,7 @@
  */
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
+import { randomFillSync } from 'node:crypto';
 import type { TlsBindOptions } from '../config/model';
 
 /** Secure contexts by lower-case name; wildcard entries are keyed by their `.parent` suffix. */
@@ -29,6 +30,7 @@ function buildContexts(opts: TlsBindOptions, ticketKeys: Buffer): ContextTable {
       ciphers: cipherString(opts),
       ticketKeys,
     });
+    renewTickets(ctx, ticketKeys);
     fallback ??= ctx;
     // The first certificate naming a host wins, as with HAProxy's crt order.
     for (const raw of c.names) {
@@ -39,6 +41,35 @@ function buildContexts(opts: TlsBindOptions, ticketKeys: Buffer): ContextTable {
     }
   }
   return { exact, wildcard, fallback: fallback! };
+}
+
+/** Node's own ticket key hook on a context (used by its tests); absent on a Node without it. */
+interface TicketKeyHook {
+  enableTicketKeyCallback?: () => void;
+  onticketkeycallback?: (name: Buffer, iv: Buffer, encrypt: boolean) => [number, Buffer, Buffer, Buffer?, Buffer?];
+}
+
+/**
+ * Session tickets that renew: with `ticketKeys` alone, Node accepts a ticket without
+ * issuing a new one, so a TLS 1.3 client whose tickets are single-use (browsers, wrk)
+ * gets a full handshake every other connection. Answering "valid, renew" (2) to a
+ * decryption makes OpenSSL send a fresh ticket after each resumption, as HAProxy does.
+ * Same key layout as `ticketKeys` (name, HMAC secret, AES key; 16 bytes each), so the
+ * workers still share tickets. Where the hook is missing the context keeps `ticketKeys`.
+ */
+function renewTickets(ctx: tls.SecureContext, ticketKeys: Buffer): void {
+  const hook = (ctx as unknown as { context?: TicketKeyHook }).context;
+  if (!hook || typeof hook.enableTicketKeyCallback !== 'function') return;
+  const name = ticketKeys.subarray(0, 16);
+  const hmac = ticketKeys.subarray(16, 32);
+  const aes = ticketKeys.subarray(32, 48);
+  // Node copies the IV out before the callback returns, so one buffer serves every ticket.
+  const iv = Buffer.alloc(16);
+  hook.onticketkeycallback = (ticketName, _iv, encrypt) => {
+    if (encrypt) return [1, hmac, aes, name, randomFillSync(iv)];
+    return [ticketName.equals(name) ? 2 : 0, hmac, aes];
+  };
+  hook.enableTicketKeyCallback();
 }
 
 /**
