@@ -53,7 +53,7 @@ interface UpstreamSocket extends net.Socket {
   upstream?: Upstream;
 }
 
-/** `chunk` is a view of the shared read buffer: valid during the call only (../socket-io.ts). */
+/** `buf[0..n)` was read into the shared read buffer: valid during the call only (../socket-io.ts). */
 function onUpstreamChunk(this: UpstreamSocket, n: number, buf: Buffer): void {
   const owner = this.upstream!.owner;
   if (owner) owner.onUpstreamData(buf, n);
