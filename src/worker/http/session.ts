@@ -818,13 +818,25 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     }
     this.releaseServer();
     if (this.closeAfter) return this.closeClient();
-    this.state = ST_IDLE;
-    this.cliDeadline = this.worker.now() + (this.fe.config.timeouts.httpKeepAlive || this.fe.config.timeouts.client);
+    this.awaitNextRequest();
+  }
+
+  /**
+   * The exchange is over and the connection stays: serve a pipelined request already
+   * received (under `timeout http-request`), or go idle (under `timeout http-keep-alive`)
+   * and give the exchange back to the pool.
+   */
+  private awaitNextRequest(): void {
+    const t = this.fe.config.timeouts;
     if (this.pending) {
       this.state = ST_HEAD;
-      this.cliDeadline = this.worker.now() + (this.fe.config.timeouts.httpRequest || this.fe.config.timeouts.client);
+      this.cliDeadline = this.worker.now() + (t.httpRequest || t.client);
       this.processPending();
-    } else this.dropExchange();
+    } else {
+      this.state = ST_IDLE;
+      this.cliDeadline = this.worker.now() + (t.httpKeepAlive || t.client);
+      this.dropExchange();
+    }
     if ((this.state === ST_IDLE || this.state === ST_HEAD) && this.sock.isPaused()) this.sock.resume();
   }
 
@@ -887,14 +899,8 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     this.reqRest = null;
     if (!keepAlive) return this.closeClient();
     this.closeAfter = false;
-    this.state = ST_IDLE;
     this.srvDeadline = 0;
-    this.cliDeadline = this.worker.now() + (this.fe.config.timeouts.httpKeepAlive || this.fe.config.timeouts.client);
-    if (this.pending) {
-      this.state = ST_HEAD;
-      this.processPending();
-    } else this.dropExchange();
-    if ((this.state === ST_IDLE || this.state === ST_HEAD) && this.sock.isPaused()) this.sock.resume();
+    this.awaitNextRequest();
   }
 
   /** Flush what was written, then close; a client that never reads gets cut at `timeout client`. */
