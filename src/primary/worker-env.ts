@@ -1,8 +1,9 @@
 /**
  * The environment a worker is forked with.
  *
- * glibc's allocator tuning: every socket read allocates a fresh 64 KiB buffer (Node has no
- * buffer reuse for accepted sockets) and V8 frees them in batches when it collects. With
+ * glibc's allocator tuning: a socket read through Node's streams allocates a fresh 64 KiB
+ * buffer (TLS sockets and the `'data'` fallback of src/worker/socket-io.ts; plain sockets
+ * share one buffer since) and V8 frees them in batches when it collects. With
  * glibc's defaults (trim threshold 128 KiB) each batch is handed back to the kernel and the
  * next reads fault the pages in again: measured on a 64 KiB L4 workload, a worker took
  * ~100k minor page faults per 3 s and spent twice the CPU per request (and flipped
