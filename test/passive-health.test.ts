@@ -234,9 +234,9 @@ test('on-marked-up shutdown-backup-sessions: a tunnel on the backup is cut when 
   // a1's check port is closed: DOWN after one check (fall 1); the backup b1 serves.
   await lb.waitForLog(logStartsWith('Server tunnels/a1 is DOWN'), 3000);
   await new Promise((r) => setTimeout(r, IPC_SETTLE_MS));
-  // Checks connect to the backup's echo server too: count tunnels as a difference.
-  const backupBefore = backupEcho.connections;
-  const activeBefore = activeEcho.connections;
+  // Checks connect to both echo servers too (without sending bytes): count tunnels, as a difference.
+  const backupBefore = backupEcho.tunnels;
+  const activeBefore = activeEcho.tunnels;
   const client = net.connect({ host: '127.0.0.1', port: tcpPort });
   clients.push(client);
   let closed = false;
@@ -244,7 +244,7 @@ test('on-marked-up shutdown-backup-sessions: a tunnel on the backup is cut when 
   client.on('close', () => (closed = true));
   client.write('ping');
   await new Promise<void>((resolve) => client.once('data', () => resolve()));
-  assert.equal(backupEcho.connections - backupBefore, 1, 'the tunnel goes through the backup');
+  assert.equal(backupEcho.tunnels - backupBefore, 1, 'the tunnel goes through the backup');
   await new Promise<void>((r) => activeCheck.listen(activeCheckPort, '127.0.0.1', r));
   await lb.waitForLog(logStartsWith('Server tunnels/a1 is UP'), 3000);
   const deadline = Date.now() + 1500;
@@ -257,7 +257,7 @@ test('on-marked-up shutdown-backup-sessions: a tunnel on the backup is cut when 
   next.write('pong');
   await new Promise<void>((resolve) => next.once('data', () => resolve()));
   next.destroy();
-  assert.equal(activeEcho.connections - activeBefore, 1);
+  assert.equal(activeEcho.tunnels - activeBefore, 1);
 });
 
 test('config: the keywords land in server.check; bad values and useless combinations are reported', () => {

@@ -42,12 +42,16 @@ export async function startHttpBackend(
   return backend;
 }
 
-/** A TCP echo backend that prefixes nothing: bytes in, same bytes out. */
-export async function startEchoBackend(): Promise<{ port: number; connections: number; close(): Promise<void> }> {
+/**
+ * A TCP echo backend that prefixes nothing: bytes in, same bytes out. `connections`
+ * counts every connection (health checks included); `tunnels` only those that carried bytes.
+ */
+export async function startEchoBackend(): Promise<{ port: number; connections: number; tunnels: number; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
-  const state = { port: 0, connections: 0, close: async () => undefined as void };
+  const state = { port: 0, connections: 0, tunnels: 0, close: async () => undefined as void };
   const server = net.createServer({ allowHalfOpen: true }, (s) => {
     state.connections++;
+    s.once('data', () => state.tunnels++);
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
     s.on('error', () => s.destroy());
