@@ -9,7 +9,7 @@ import { isPrimaryMessage, type PrimaryToWorker, type WorkerToPrimary } from '..
 import { dropPrivileges } from '../primary/privileges';
 import type { WorkerContext } from './connection';
 import { startListeners } from './listeners';
-import { closeIdleUpstreams } from './http/pool';
+import { closeIdleUpstreams } from '../http/pool';
 import { reopenAccessLogs } from '../log/access-sink';
 import { startCounterReports } from './report';
 import { applyPeerLoad, startLoadReports } from './load-share';

@@ -1,4 +1,10 @@
 /**
+ * Persistence: the modules that make a backend send a client back to the same server.
+ *
+ * Stick tables (`stick on <fetch>`, ../../worker/stick.ts): the request's key names
+ * the server stored for it, unless a cookie already named one; the server a request
+ * is assigned is stored under its key.
+ *
  * Cookie persistence (`cookie NAME insert|rewrite|prefix ...`), HAProxy's semantics:
  * - The request's NAME cookie names a server (its `cookie` value, else its name).
  *   A server that can serve it (up, not in maintenance; drain is fine) gets the
@@ -16,8 +22,65 @@
  *   request's `NAME=<server>~v` reaches the server as `NAME=v`.
  */
 import type { CookiePersistence } from '../../config/model';
-import type { HeadParser } from '../../http1/parser';
-import type { BackendRuntime, ServerRuntime } from '../runtime';
+import type { StickTable } from '../../worker/stick';
+import type { BackendRuntime, ServerRuntime } from '../../worker/runtime';
+import type { HeadTable } from '../head';
+import type { HttpExchange } from '../exchange';
+import { CONTINUE, type HttpModule, type ModuleDefinition } from '../pipeline';
+
+/** Reads the request's persistence cookie, forwards the edited Cookie lines, sets the response's cookie. */
+class CookieModule implements HttpModule {
+  constructor(
+    private readonly backend: BackendRuntime,
+    private readonly cfg: CookiePersistence,
+  ) {}
+
+  choose(ex: HttpExchange): number {
+    const cookie = requestCookie(this.backend, ex.req);
+    ex.cookie = cookie;
+    ex.forced = cookie.server;
+    return CONTINUE;
+  }
+
+  upstreamRequest(ex: HttpExchange): number {
+    ex.reqExtras += ex.cookie!.extras;
+    return CONTINUE;
+  }
+
+  response(ex: HttpExchange): number {
+    ex.resExtras += responseCookie(this.cfg, ex.server!, ex.cookie!, ex.res);
+    return CONTINUE;
+  }
+}
+
+export const cookiePersistence: ModuleDefinition = {
+  name: 'cookie',
+  create: (scope) => (scope.kind === 'backend' && scope.config.cookie ? new CookieModule(scope.runtime, scope.config.cookie) : null),
+};
+
+/** `stick on`: the stored server for the request's key (unless a cookie named one), stored once assigned. */
+class StickModule implements HttpModule {
+  constructor(private readonly table: StickTable) {}
+
+  choose(ex: HttpExchange): number {
+    const key = this.table.key(ex.ctx);
+    ex.stickKey = key;
+    if (!ex.forced && key !== undefined) {
+      const s = this.table.lookup(key);
+      if (s && s.persistable) ex.forced = s;
+    }
+    return CONTINUE;
+  }
+
+  connect(ex: HttpExchange): void {
+    if (ex.stickKey !== undefined) this.table.store(ex.stickKey, ex.server!);
+  }
+}
+
+export const stickOn: ModuleDefinition = {
+  name: 'stick',
+  create: (scope) => (scope.kind === 'backend' && scope.runtime.stick ? new StickModule(scope.runtime.stick) : null),
+};
 
 /** What the request's cookie said, kept until the response. */
 export interface CookieRequest {
@@ -34,7 +97,7 @@ export interface CookieRequest {
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 /** Reads (and for indirect/prefix, edits) the request's persistence cookie. */
-export function requestCookie(backend: BackendRuntime, req: HeadParser): CookieRequest {
+function requestCookie(backend: BackendRuntime, req: HeadTable): CookieRequest {
   const cfg = backend.config.cookie!;
   const out: CookieRequest = { server: undefined, firstSeen: 0, fresh: false, extras: '' };
   for (let i = req.find('cookie'); i >= 0; i = req.find('cookie', i + 1)) {
@@ -68,10 +131,7 @@ export function requestCookie(backend: BackendRuntime, req: HeadParser): CookieR
       else kept.push(pair);
     }
     if (!changed) continue;
-    if (!req.drop[i]) {
-      req.drop[i] = 1;
-      req.dropCount++;
-    }
+    req.dropAt(i);
     if (kept.length) out.extras += `Cookie: ${kept.join('; ')}\r\n`;
   }
   return out;
@@ -95,14 +155,11 @@ function readValue(backend: BackendRuntime, cfg: CookiePersistence, value: strin
 }
 
 /** Header lines the response gets (Set-Cookie, Cache-Control); drops or edits the server's own NAME cookies. */
-export function responseCookie(cfg: CookiePersistence, server: ServerRuntime, req: CookieRequest, res: HeadParser): string {
+function responseCookie(cfg: CookiePersistence, server: ServerRuntime, req: CookieRequest, res: HeadTable): string {
   let extras = '';
   if (cfg.mode === 'insert') {
     for (let i = res.find('set-cookie'); i >= 0; i = res.find('set-cookie', i + 1)) {
-      if (cookieName(res.value(i)) === cfg.name && !res.drop[i]) {
-        res.drop[i] = 1;
-        res.dropCount++;
-      }
+      if (cookieName(res.value(i)) === cfg.name) res.dropAt(i);
     }
     if (req.server === server && req.fresh) return extras;
     let value = server.cookieValue;
@@ -117,8 +174,7 @@ export function responseCookie(cfg: CookiePersistence, server: ServerRuntime, re
   for (let i = res.find('set-cookie'); i >= 0; i = res.find('set-cookie', i + 1)) {
     const line = res.value(i);
     if (cookieName(line) !== cfg.name || res.drop[i]) continue;
-    res.drop[i] = 1;
-    res.dropCount++;
+    res.dropAt(i);
     const eq = line.indexOf('=');
     const semi = line.indexOf(';');
     const rest = semi >= 0 ? line.slice(semi) : '';
