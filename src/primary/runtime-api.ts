@@ -25,6 +25,13 @@ import {
 } from './stats';
 
 type Level = RuntimeApiSettings['level'];
+
+/** HAProxy reads a command line into one buffer (tune.bufsize, 16 KiB); a longer line is refused. */
+const MAX_LINE = 16384;
+/** Scripts send a handful of `;`-separated commands; a line with more is refused before any runs. */
+const MAX_COMMANDS = 64;
+const LINE_TOO_LONG = `Command line too long (max ${MAX_LINE} bytes).\n\n`;
+const TOO_MANY_COMMANDS = `Too many commands on one line (max ${MAX_COMMANDS}).\n\n`;
 const LEVELS: Record<Level, number> = { user: 0, operator: 1, admin: 2 };
 
 interface Command {
@@ -206,67 +213,125 @@ export class RuntimeApi {
     return net.createServer({ allowHalfOpen: true }, (socket) => this.serve(socket));
   }
 
+  /**
+   * One command at a time, as HAProxy's CLI applet does: the socket is paused while a
+   * line runs and while its replies wait for the client to read them, so a client that
+   * sends more than it reads holds one line of input and one reply, not everything
+   * its commands would produce.
+   */
   private serve(socket: net.Socket): void {
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     socket.setEncoding('utf8');
-    let buffered = '';
+    let input = '';
     let interactive = false;
-    let busy = Promise.resolve();
-    socket.on('data', (chunk: string) => {
-      buffered += chunk;
-      if (buffered.length > 65536) return socket.destroy();
+    let running = false;
+    let inputEnded = false;
+    let closed = false;
+    const send = (text: string) => (socket.write(text) ? undefined : drained(socket));
+    // After the last reply the client's input is read and dropped: its FIN then frees the socket.
+    const close = (text = '') => {
+      closed = true;
+      input = '';
+      socket.end(text);
+      socket.resume();
+    };
+    const run = async () => {
+      running = true;
+      socket.pause();
       let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl).replace(/\r$/, '');
-        buffered = buffered.slice(nl + 1);
-        busy = busy.then(async () => {
-          if (socket.destroyed) return;
-          const result = await this.runLine(line, interactive);
-          interactive = result.interactive;
-          if (result.output) socket.write(result.output);
-          if (result.quit || !interactive) socket.end();
-          else socket.write('> ');
-        });
+      while ((nl = input.indexOf('\n')) >= 0) {
+        if (nl > MAX_LINE) return close(LINE_TOO_LONG);
+        const line = input.slice(0, nl).replace(/\r$/, '');
+        input = input.slice(nl + 1);
+        const result = await this.runLine(line, interactive, send);
+        if (socket.destroyed) return;
+        interactive = result.interactive;
+        if (result.quit || !interactive) return close();
+        await send('> ');
       }
+      if (input.length > MAX_LINE) return close(LINE_TOO_LONG);
+      running = false;
+      if (inputEnded) close();
+      else socket.resume();
+    };
+    socket.on('data', (chunk: string) => {
+      if (closed) return;
+      input += chunk;
+      if (!running) void run();
     });
-    socket.on('end', () => void busy.then(() => socket.end()));
+    // `echo cmd | socat` ends its input at once: a line still running (asking the workers) answers first.
+    socket.on('end', () => {
+      inputEnded = true;
+      if (!running && !closed) close();
+    });
   }
 
-  /** Runs one input line; the prompt state may change. */
-  async runLine(line: string, interactive: boolean): Promise<{ output: string; interactive: boolean; quit: boolean }> {
-    let output = '';
-    for (const text of line.split(';')) {
-      const words = text.trim().split(/\s+/).filter(Boolean);
-      if (words.length === 0) continue;
-      if (words[0] === 'quit') return { output, interactive, quit: true };
+  /**
+   * Runs one input line, handing each command's reply to `send` as it is ready (a
+   * returned promise holds the next command until the client has read the reply).
+   */
+  async runLine(
+    line: string,
+    interactive: boolean,
+    send: (text: string) => Promise<void> | undefined,
+  ): Promise<{ interactive: boolean; quit: boolean }> {
+    const commands = line.split(';').filter((text) => text.trim() !== '');
+    if (commands.length > MAX_COMMANDS) {
+      await send(TOO_MANY_COMMANDS);
+      return { interactive, quit: false };
+    }
+    for (const text of commands) {
+      const words = text.trim().split(/\s+/);
+      if (words[0] === 'quit') return { interactive, quit: true };
       if (words[0] === 'prompt') {
         interactive = !interactive;
         continue;
       }
-      output += await this.execute(words);
+      await send(await this.execute(words));
     }
-    return { output, interactive, quit: false };
+    return { interactive, quit: false };
   }
 
   /** One command; its reply always ends with an empty line. */
   async execute(words: string[]): Promise<string> {
     const cmd = this.commands().find((c) => c.words.every((w, i) => words[i] === w));
-    if (!cmd) return `Unknown command: '${words.join(' ')}'\n\n${this.help()}`;
+    if (!cmd) return this.unknown(words);
     if (LEVELS[cmd.level] > LEVELS[this.settings.level]) return 'Permission denied\n\n';
     const out = await cmd.run(this, words.slice(cmd.words.length));
     if (out === '' || out.endsWith('\n\n')) return out + (out ? '' : '\n');
     return out.endsWith('\n') ? `${out}\n` : `${out}\n\n`;
   }
 
+  /**
+   * HAProxy's reply to an unknown command: the commands that share its leading words
+   * (none when the first word matches nothing), never the whole help, which a line of
+   * `x;x;…` would otherwise repeat thousands of times.
+   */
+  private unknown(words: string[]): string {
+    const allowed = this.allowedCommands();
+    const shared = (c: Command) => {
+      let n = 0;
+      while (n < c.words.length && c.words[n] === words[n]) n++;
+      return n;
+    };
+    const longest = Math.max(0, ...allowed.map(shared));
+    const near = longest === 0 ? [] : allowed.filter((c) => shared(c) === longest);
+    const hints = near.map((c) => `  ${c.usage}\n`).join('');
+    return `Unknown command: '${words.join(' ')}'\n${hints}  help : list the commands valid at this level\n\n`;
+  }
+
   private commands(): Command[] {
     return COMMANDS.filter((c) => !c.available || c.available(this));
   }
 
+  private allowedCommands(): Command[] {
+    return this.commands().filter((c) => LEVELS[c.level] <= LEVELS[this.settings.level]);
+  }
+
   help(): string {
-    const allowed = this.commands().filter((c) => LEVELS[c.level] <= LEVELS[this.settings.level]);
-    return 'The following commands are valid at this level:\n' + allowed.map((c) => `  ${c.usage}\n`).join('') + '\n';
+    return 'The following commands are valid at this level:\n' + this.allowedCommands().map((c) => `  ${c.usage}\n`).join('') + '\n';
   }
 
   showInfo(args: string[]): string {
@@ -690,6 +755,19 @@ function dumpText(data: string): string {
 
 function reply(result: string): string {
   return result === 'ok' ? '' : result.endsWith('\n') ? result : `${result}\n`;
+}
+
+/** Resolves once the socket's queued output is written, or once it closes. */
+function drained(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
 }
 
 function listen(server: net.Server, opts: net.ListenOptions): Promise<void> {
