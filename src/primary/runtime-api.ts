@@ -10,6 +10,7 @@ import type { Backend, Model, RuntimeApiSettings, Server } from '../config/model
 import type { QueryKind } from '../ipc/messages';
 import type { ErrorCapture } from '../worker/error-capture';
 import type { SessionFacts, TableFacts } from '../worker/queries';
+import { listen } from './admin-http';
 import { humanTime } from './stats-page';
 import {
   filterRows,
@@ -767,16 +768,6 @@ function drained(socket: net.Socket): Promise<void> {
     };
     socket.on('drain', done);
     socket.on('close', done);
-  });
-}
-
-function listen(server: net.Server, opts: net.ListenOptions): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts, () => {
-      server.off('error', reject);
-      resolve();
-    });
   });
 }
 
