@@ -11,6 +11,7 @@ import type { QueryKind } from '../ipc/messages';
 import type { ErrorCapture } from '../worker/error-capture';
 import type { SessionFacts, TableFacts } from '../worker/queries';
 import { listen } from './admin-http';
+import { serveConnection, type Send } from './runtime-api-connection';
 import { humanTime } from './stats-page';
 import {
   filterRows,
@@ -27,11 +28,8 @@ import {
 
 type Level = RuntimeApiSettings['level'];
 
-/** HAProxy reads a command line into one buffer (tune.bufsize, 16 KiB); a longer line is refused. */
-const MAX_LINE = 16384;
 /** Scripts send a handful of `;`-separated commands; a line with more is refused before any runs. */
 const MAX_COMMANDS = 64;
-const LINE_TOO_LONG = `Command line too long (max ${MAX_LINE} bytes).\n\n`;
 const TOO_MANY_COMMANDS = `Too many commands on one line (max ${MAX_COMMANDS}).\n\n`;
 const LEVELS: Record<Level, number> = { user: 0, operator: 1, admin: 2 };
 
@@ -214,70 +212,17 @@ export class RuntimeApi {
     return net.createServer({ allowHalfOpen: true }, (socket) => this.serve(socket));
   }
 
-  /**
-   * One command at a time, as HAProxy's CLI applet does: the socket is paused while a
-   * line runs and while its replies wait for the client to read them, so a client that
-   * sends more than it reads holds one line of input and one reply, not everything
-   * its commands would produce.
-   */
   private serve(socket: net.Socket): void {
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
-    socket.on('error', () => socket.destroy());
-    socket.setEncoding('utf8');
-    let input = '';
-    let interactive = false;
-    let running = false;
-    let inputEnded = false;
-    let closed = false;
-    const send = (text: string) => (socket.write(text) ? undefined : drained(socket));
-    // After the last reply the client's input is read and dropped: its FIN then frees the socket.
-    const close = (text = '') => {
-      closed = true;
-      input = '';
-      socket.end(text);
-      socket.resume();
-    };
-    const run = async () => {
-      running = true;
-      socket.pause();
-      let nl: number;
-      while ((nl = input.indexOf('\n')) >= 0) {
-        if (nl > MAX_LINE) return close(LINE_TOO_LONG);
-        const line = input.slice(0, nl).replace(/\r$/, '');
-        input = input.slice(nl + 1);
-        const result = await this.runLine(line, interactive, send);
-        if (socket.destroyed) return;
-        interactive = result.interactive;
-        if (result.quit || !interactive) return close();
-        await send('> ');
-      }
-      if (input.length > MAX_LINE) return close(LINE_TOO_LONG);
-      running = false;
-      if (inputEnded) close();
-      else socket.resume();
-    };
-    socket.on('data', (chunk: string) => {
-      if (closed) return;
-      input += chunk;
-      if (!running) void run();
-    });
-    // `echo cmd | socat` ends its input at once: a line still running (asking the workers) answers first.
-    socket.on('end', () => {
-      inputEnded = true;
-      if (!running && !closed) close();
-    });
+    serveConnection(socket, (line, interactive, send) => this.runLine(line, interactive, send));
   }
 
   /**
    * Runs one input line, handing each command's reply to `send` as it is ready (a
    * returned promise holds the next command until the client has read the reply).
    */
-  async runLine(
-    line: string,
-    interactive: boolean,
-    send: (text: string) => Promise<void> | undefined,
-  ): Promise<{ interactive: boolean; quit: boolean }> {
+  async runLine(line: string, interactive: boolean, send: Send): Promise<{ interactive: boolean; quit: boolean }> {
     const commands = line.split(';').filter((text) => text.trim() !== '');
     if (commands.length > MAX_COMMANDS) {
       await send(TOO_MANY_COMMANDS);
@@ -756,19 +701,6 @@ function dumpText(data: string): string {
 
 function reply(result: string): string {
   return result === 'ok' ? '' : result.endsWith('\n') ? result : `${result}\n`;
-}
-
-/** Resolves once the socket's queued output is written, or once it closes. */
-function drained(socket: net.Socket): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      socket.off('drain', done);
-      socket.off('close', done);
-      resolve();
-    };
-    socket.on('drain', done);
-    socket.on('close', done);
-  });
 }
 
 /** A socket file left by a previous run would make listen fail with EADDRINUSE. */
