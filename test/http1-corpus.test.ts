@@ -46,6 +46,8 @@ const DELIBERATELY_STRICTER: Record<string, string> = {
   'response/sample: HTTP version 0.9': `a status line cannot say HTTP/0.9 (0.9 has none): ${NOT_HTTP}`,
   'request/transfer-encoding: POST with `chunked` as last transfer-encoding':
     'a transfer coding other than chunked (deflate): tslb implements none and answers 501 (RFC 9112 §6.1), never forwarding a body it cannot frame-check',
+  'request/transfer-encoding: POST with `chunked` as last transfer-encoding (multiple headers)':
+    'the same codings over two Transfer-Encoding lines, one list (RFC 9110 §5.3): 501 as on one line',
 };
 
 /**

@@ -160,6 +160,10 @@ export class HeadParser {
   chunked = false;
   /** Transfer-Encoding present without `chunked` as final coding (response: close-delimited). */
   teNotChunked = false;
+  /** A coding other than `chunked` in any Transfer-Encoding line so far. */
+  private teOther = false;
+  /** `chunked` in any Transfer-Encoding line so far (where it stands is `chunked`). */
+  private teSawChunked = false;
   connClose = false;
   connKeepAlive = false;
   connUpgrade = false;
@@ -260,6 +264,8 @@ export class HeadParser {
     this.contentLength = -1;
     this.chunked = false;
     this.teNotChunked = false;
+    this.teOther = false;
+    this.teSawChunked = false;
     this.connClose = false;
     this.connKeepAlive = false;
     this.connUpgrade = false;
@@ -370,6 +376,9 @@ export class HeadParser {
     }
     this.end = i;
     if (teIndex >= 0) {
+      // Judged on all Transfer-Encoding lines together: repeated lines are one list (RFC 9110 §5.3).
+      this.teNotChunked = !this.chunked;
+      if (this.isRequest && this.chunked && this.teOther) return this.fail(501, 'transfer coding other than chunked');
       if (this.contentLength >= 0) return this.fail(this.isRequest ? 400 : 502, 'Content-Length with Transfer-Encoding');
       if (this.isRequest) {
         if (this.versionMinor === 0) return this.fail(400, 'Transfer-Encoding in an HTTP/1.0 request');
@@ -451,14 +460,14 @@ export class HeadParser {
   }
 
   /**
-   * Transfer-Encoding, possibly over several header lines: the codings must be
-   * tokens and `chunked` may appear once, as the last one. A request with another
-   * coding before `chunked` is answered 501 (we do not decode codings); without
-   * `chunked` last it is 400 (its length cannot be known, RFC 9112 §6.3).
+   * One Transfer-Encoding line, continuing the list of the previous ones: the codings
+   * must be tokens and `chunked` may appear once (RFC 9112 §6.1). Whether it is last
+   * is judged after the head: a request with another coding before `chunked` is
+   * answered 501 (we do not decode codings); without `chunked` last it is 400 (its
+   * length cannot be known, RFC 9112 §6.3).
    */
   private scanTransferEncoding(buf: Buffer, s: number, e: number): boolean {
     let i = s;
-    let sawOther = false;
     for (;;) {
       while (i < e && (buf[i] === SP || buf[i] === HTAB)) i++;
       const ts = i;
@@ -466,11 +475,12 @@ export class HeadParser {
       const te = i;
       if (te === ts) return this.teFail(400, 'invalid Transfer-Encoding');
       if (eqLower(buf, ts, te, 'chunked')) {
-        if (this.chunked) return this.teFail(400, 'chunked applied twice');
+        if (this.teSawChunked) return this.teFail(400, 'chunked applied twice');
+        this.teSawChunked = true;
         this.chunked = true;
       } else {
-        if (this.chunked) this.chunked = false; // chunked not final
-        sawOther = true;
+        this.chunked = false; // not (or no longer) the final coding
+        this.teOther = true;
       }
       // Skip transfer parameters (`;q=…`): they are rare and carry no framing.
       while (i < e && buf[i] !== COMMA) {
@@ -479,14 +489,9 @@ export class HeadParser {
         }
         i++;
       }
-      if (i >= e) break;
+      if (i >= e) return true;
       i++;
     }
-    this.teNotChunked = !this.chunked;
-    if (this.isRequest && this.chunked && sawOther) {
-      return this.teFail(501, 'transfer coding other than chunked');
-    }
-    return true;
   }
 
   private teFail(requestStatus: number, reason: string): false {
