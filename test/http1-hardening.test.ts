@@ -94,6 +94,32 @@ runtime_api:
     assert.equal(pub.bytesReceived + internal.bytesReceived, 0, 'nothing reached a backend');
   }
 
+  // ---- item 5: absolute-form target and Host
+
+  test('absolute-form target whose authority differs from Host: 400, forwarded to no backend', async () => {
+    await refused('GET http://public.example/a HTTP/1.1\r\nHost: internal.local\r\n\r\n', 400);
+    await refused('GET http://internal.local/a HTTP/1.1\r\nHost: public.example\r\n\r\n', 400);
+    // Strict: no default-port normalisation (HAProxy 2.6 would accept this one).
+    await refused('GET http://internal.local:80/a HTTP/1.1\r\nHost: internal.local\r\n\r\n', 400);
+    // Userinfo obscures the authority (RFC 9110 §4.2.4).
+    await refused('GET http://internal.local@public.example/a HTTP/1.1\r\nHost: internal.local@public.example\r\n\r\n', 400);
+    // Absolute-form does not replace Host on HTTP/1.1.
+    await refused('GET http://internal.local/a HTTP/1.1\r\n\r\n', 400);
+  });
+
+  test('absolute-form target equal to Host (any case): routed by it and forwarded unchanged', async () => {
+    resetBackends();
+    const a = await send('GET http://Internal.LOCAL/b?q=1 HTTP/1.1\r\nHost: internal.local\r\n\r\n');
+    assert.equal(a.res?.status, 200);
+    assert.equal(a.res.body.toString(), 'internal');
+    assert.equal(internal.requests[0]?.target, 'http://Internal.LOCAL/b?q=1');
+    const b = await send('GET http://public.example HTTP/1.1\r\nHost: public.example\r\n\r\n');
+    assert.equal(b.res?.status, 200);
+    assert.equal(b.res.body.toString(), 'ok');
+    assert.equal(pub.requests[0]?.target, 'http://public.example');
+    assert.equal(internal.requests.length, 1);
+  });
+
   // ---- item 10: Transfer-Encoding over several lines
 
   test('Transfer-Encoding over two lines is one list: gzip + chunked 501, chunked twice 400', async () => {

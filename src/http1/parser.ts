@@ -7,7 +7,8 @@
  * header names, no whitespace before the colon, no obs-fold, CRLF only (a bare LF
  * or CR is an error), no CTL/NUL in values, Content-Length digits only and at most
  * once, Content-Length together with Transfer-Encoding, Transfer-Encoding whose
- * final coding is not `chunked` (request), more than one Host, no Host on 1.1.
+ * final coding is not `chunked` (request), more than one Host, no Host on 1.1, an
+ * absolute-form target whose authority is not the Host value.
  */
 
 /** Header kinds the proxy acts on; everything else is `H_OTHER`. */
@@ -36,6 +37,10 @@ const SP = 32;
 const HTAB = 9;
 const COLON = 58;
 const COMMA = 44;
+const SLASH = 47;
+const QUESTION = 63;
+const HASH = 35;
+const AT = 64;
 
 /** RFC 9110 tchar. */
 export const TCHAR = new Uint8Array(256);
@@ -43,11 +48,14 @@ export const TCHAR = new Uint8Array(256);
 export const FIELD = new Uint8Array(256);
 /** Request-target bytes: visible ASCII. */
 const TARGET = new Uint8Array(256);
+/** URI scheme bytes (RFC 3986 §3.1, the first one is checked apart). */
+const SCHEME = new Uint8Array(256);
 for (let c = 0; c < 256; c++) {
   const isAlnum = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
   TCHAR[c] = isAlnum || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c)) ? 1 : 0;
   FIELD[c] = (c >= 0x21 && c <= 0x7e) || c >= 0x80 || c === SP || c === HTAB ? 1 : 0;
   TARGET[c] = c >= 0x21 && c <= 0x7e ? 1 : 0;
+  SCHEME[c] = isAlnum || c === 43 || c === 45 || c === 46 ? 1 : 0;
 }
 
 /**
@@ -64,6 +72,10 @@ export function eqLower(buf: Buffer, s: number, e: number, lit: string): boolean
   if (e - s !== lit.length) return false;
   for (let i = 0; i < lit.length; i++) if ((buf[s + i] | 0x20) !== lit.charCodeAt(i)) return false;
   return true;
+}
+
+function lowerAscii(c: number): number {
+  return c >= 65 && c <= 90 ? c | 0x20 : c;
 }
 
 function classify(buf: Buffer, s: number, e: number): number {
@@ -385,11 +397,43 @@ export class HeadParser {
         if (this.teNotChunked) return this.fail(400, 'chunked is not the final transfer coding');
       }
     }
-    if (this.isRequest && this.versionMinor === 1 && !this.hasHost) return this.fail(400, 'missing Host');
+    if (this.isRequest) {
+      if (this.versionMinor === 1 && !this.hasHost) return this.fail(400, 'missing Host');
+      if (this.hasHost && buf[this.targetStart] !== SLASH) {
+        const refused = this.authorityError();
+        if (refused) return this.fail(400, refused);
+      }
+    }
     // Upgrade travels only when Connection says so (RFC 9110 §7.8).
     if (this.hasUpgrade && !this.connUpgrade) this.dropNamed('upgrade');
     if (this.listed.length) this.dropListed();
     return i;
+  }
+
+  /**
+   * Why an absolute-form target's authority is refused, '' when it is the Host value
+   * (ASCII case ignored, nothing normalised) or the target has another form. A server
+   * uses the authority (RFC 9112 §3.2.2) while tslb routes by Host: they must agree.
+   * Userinfo is refused (RFC 9110 §4.2.4: it serves to obscure the authority).
+   */
+  private authorityError(): string {
+    const buf = this.buf;
+    const e = this.targetEnd;
+    let i = this.targetStart;
+    const c0 = buf[i] | 0x20;
+    if (c0 < 97 || c0 > 122) return '';
+    while (i < e && SCHEME[buf[i]]) i++;
+    if (e - i < 3 || buf[i] !== COLON || buf[i + 1] !== SLASH || buf[i + 2] !== SLASH) return '';
+    const s = i + 3;
+    let a = s;
+    while (a < e && buf[a] !== SLASH && buf[a] !== QUESTION && buf[a] !== HASH) {
+      if (buf[a] === AT) return 'userinfo in the request-target';
+      a++;
+    }
+    const hs = this.hdr[this.host * HDR_STRIDE + 2];
+    if (this.hdr[this.host * HDR_STRIDE + 3] - hs !== a - s) return 'authority differs from Host';
+    for (let k = 0; k < a - s; k++) if (lowerAscii(buf[s + k]) !== lowerAscii(buf[hs + k])) return 'authority differs from Host';
+    return '';
   }
 
   private markDrop(n: number): void {
