@@ -120,6 +120,30 @@ runtime_api:
     assert.equal(internal.requests.length, 1);
   });
 
+  // ---- item 6: response head limit
+
+  test('a 100 KiB response head completed by a second read: 502, counted as a response error', async () => {
+    resetBackends();
+    const { res } = await send('GET /head-100k HTTP/1.1\r\nHost: public.example\r\n\r\n');
+    assert.equal(res?.status, 502);
+    assert.deepEqual(header(res, 'x-fill-000'), []);
+    // Workers report their counters to the primary about once a second.
+    let eresp = '';
+    for (let i = 0; i < 50 && eresp !== '1'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const line = (await tcpCommand(apiPort, 'show stat\n')).split('\n').find((l) => l.startsWith('public,BACKEND,'));
+      eresp = line?.split(',')[14] ?? '';
+    }
+    assert.equal(eresp, '1', 'eresp of the backend');
+  });
+
+  test('a 60 KiB response head in two reads still passes', async () => {
+    const { res } = await send('GET /head-60k HTTP/1.1\r\nHost: public.example\r\n\r\n');
+    assert.equal(res?.status, 200);
+    assert.equal(res.body.toString(), 'ok');
+    assert.equal(header(res, 'x-fill-059')[0]?.length, KiB - 16);
+  });
+
   // ---- item 10: Transfer-Encoding over several lines
 
   test('Transfer-Encoding over two lines is one list: gzip + chunked 501, chunked twice 400', async () => {

@@ -641,8 +641,9 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     let off = 0;
     for (;;) {
       const n = this.res.parse(buf, off, end);
+      // The limit holds wherever the head ends: in this read, or in a later one that completed it.
+      if ((n === 0 ? end : n) - off > MAX_RESPONSE_HEAD) return this.serverFailed(buf.subarray(off, end), 'response head too large');
       if (n === 0) {
-        if (end - off > MAX_RESPONSE_HEAD) return this.serverFailed(buf.subarray(off, end), 'response head too large');
         this.resPending = buf.subarray(off, end);
         return;
       }
