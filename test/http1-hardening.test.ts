@@ -144,6 +144,41 @@ runtime_api:
     assert.equal(header(res, 'x-fill-059')[0]?.length, KiB - 16);
   });
 
+  // ---- item 9: chunk-size lines
+
+  test('a 1 MiB chunk extension in a request: 400, none of it forwarded', async () => {
+    resetBackends();
+    const { res } = await send(`POST /up HTTP/1.1\r\nHost: public.example\r\nTransfer-Encoding: chunked\r\n\r\n5${HUGE_EXTENSION}\r\nhello\r\n0\r\n\r\n`);
+    assert.equal(res?.status, 400);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(pub.requests.length, 0);
+    assert.ok(pub.bytesReceived < KiB, `backend received ${pub.bytesReceived} bytes`);
+  });
+
+  test('request chunk extensions are not forwarded: the server sees <size>CRLF, also when split over reads', async () => {
+    resetBackends();
+    const head = 'POST /up HTTP/1.1\r\nHost: public.example\r\nTransfer-Encoding: chunked\r\n\r\n';
+    const body = '5;foo=bar\r\nhello\r\n6;a="q;\\"x";b\r\n world\r\n0;last\r\nX-Sum: 11\r\n\r\n';
+    const one = await send(head + body);
+    assert.equal(one.res?.status, 200);
+    const pieces = [head + '5;fo', 'o=bar\r\nhel', 'lo\r\n6;a="q;', '\\"x";b\r\n world\r\n0;la', 'st\r\nX-Sum: 11\r\n\r\n'].map((p) => Buffer.from(p));
+    const split = await send(Buffer.concat(pieces), { pieces, pauseMs: 30 });
+    assert.equal(split.res?.status, 200);
+    assert.equal(pub.requests.length, 2);
+    for (const got of pub.requests) {
+      assert.equal(got.raw.subarray(got.head.length).toString('latin1'), '5\r\nhello\r\n6\r\n world\r\n0\r\nX-Sum: 11\r\n\r\n');
+    }
+  });
+
+  test('response chunk extensions are not forwarded; a 1 MiB one is answered 502', async () => {
+    const ok = await send('GET /res-ext HTTP/1.1\r\nHost: public.example\r\n\r\n');
+    assert.equal(ok.res?.status, 200);
+    assert.equal(ok.res.raw.subarray(ok.res.head.length).toString('latin1'), '5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n');
+    const bad = await send('GET /res-huge-ext HTTP/1.1\r\nHost: public.example\r\n\r\n');
+    assert.equal(bad.res?.status, 502);
+    assert.ok(bad.received.length < 2 * KiB, `client received ${bad.received.length} bytes`);
+  });
+
   // ---- item 10: Transfer-Encoding over several lines
 
   test('Transfer-Encoding over two lines is one list: gzip + chunked 501, chunked twice 400', async () => {

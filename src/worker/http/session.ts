@@ -294,7 +294,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
       // Validate the body bytes that came with the head before anything is forwarded.
       const consumed = this.reqBody.feed(buf, headEnd, end);
       if (consumed < 0) return this.reject(400, buf.subarray(0, end), 'invalid request body framing');
-      if (consumed > headEnd) this.reqRest = buf.subarray(headEnd, consumed);
+      if (this.reqBody.keptEnd > headEnd) this.reqRest = buf.subarray(headEnd, this.reqBody.keptEnd);
       if (consumed < end) this.pending = buf.subarray(consumed, end);
     }
     this.reqDone = this.reqBody.done;
@@ -455,16 +455,17 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
       this.sock.pause();
     }
     this.reqDone = this.reqBody.done;
+    const kept = this.reqBody.keptEnd;
     const now = this.worker.now();
     if (this.up) {
-      this.countToServer(consumed);
-      if (!forward(this.up.socket, chunk, 0, consumed)) this.sock.pause();
+      this.countToServer(kept);
+      if (!forward(this.up.socket, chunk, 0, kept)) this.sock.pause();
       if (this.reqDone) {
         this.cliDeadline = 0;
         if (!this.resStarted) this.srvDeadline = now + this.backend!.config.timeouts.server;
       } else this.cliDeadline = now + this.fe.config.timeouts.client;
     } else {
-      const part = chunk.subarray(0, consumed);
+      const part = chunk.subarray(0, kept);
       this.reqRest = this.reqRest ? Buffer.concat([this.reqRest, part]) : part;
     }
   }
@@ -623,7 +624,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     if (this.resInHead) return this.onResponseHeadData(chunk, end);
     const consumed = this.resBody.feed(chunk, 0, end);
     if (consumed < 0) return this.serverFailed();
-    this.writeClient(chunk, 0, consumed);
+    this.writeClient(chunk, 0, this.resBody.keptEnd);
     if (this.resBody.done) {
       if (consumed < end) this.serverKeepAlive = false;
       this.finishExchange();
@@ -707,13 +708,14 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     countStatus(this.server!.counters, status);
     this.resInHead = false;
     this.resStarted = true;
+    const kept = this.resBody.keptEnd;
     const start = rewriteHeadInPlace(res, extras);
-    if (start >= 0) this.writeClient(buf, start, consumed);
+    if (start >= 0) this.writeClient(buf, start, kept);
     else {
       this.sock.cork();
       const head = buildHead(res, extras);
       this.writeClient(head, 0, head.length);
-      if (consumed > headEnd) this.writeClient(buf, headEnd, consumed);
+      if (kept > headEnd) this.writeClient(buf, headEnd, kept);
       this.sock.uncork();
     }
     if (this.resBody.done) {
