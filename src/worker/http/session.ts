@@ -11,6 +11,9 @@
  *
  * Decisions (documented differences from HAProxy):
  * - `Transfer-Encoding` with a coding other than `chunked` before it: 501 (HAProxy 422).
+ * - An absolute-form target's authority must equal Host, ASCII case aside, else 400
+ *   (HAProxy 2.6 also ignores default ports and userinfo before comparing).
+ * - A chunk-size line over 4 KiB: 400 or 502 (HAProxy: when it does not fit its buffer).
  * - `Expect: 100-continue` is forwarded and the server's `100 Continue` relayed.
  * - CONNECT is answered 501: tslb is a reverse proxy.
  * - Client-sent X-Forwarded-Proto/-Host are replaced when tslb adds its own.
