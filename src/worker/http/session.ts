@@ -11,6 +11,9 @@
  *
  * Decisions (documented differences from HAProxy):
  * - `Transfer-Encoding` with a coding other than `chunked` before it: 501 (HAProxy 422).
+ * - An absolute-form target's authority must equal Host, ASCII case aside, else 400
+ *   (HAProxy 2.6 also ignores default ports and userinfo before comparing).
+ * - A chunk-size line over 4 KiB: 400 or 502 (HAProxy: when it does not fit its buffer).
  * - `Expect: 100-continue` is forwarded and the server's `100 Continue` relayed.
  * - CONNECT is answered 501: tslb is a reverse proxy.
  * - Client-sent X-Forwarded-Proto/-Host are replaced when tslb adds its own.
@@ -294,7 +297,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
       // Validate the body bytes that came with the head before anything is forwarded.
       const consumed = this.reqBody.feed(buf, headEnd, end);
       if (consumed < 0) return this.reject(400, buf.subarray(0, end), 'invalid request body framing');
-      if (consumed > headEnd) this.reqRest = buf.subarray(headEnd, consumed);
+      if (this.reqBody.keptEnd > headEnd) this.reqRest = buf.subarray(headEnd, this.reqBody.keptEnd);
       if (consumed < end) this.pending = buf.subarray(consumed, end);
     }
     this.reqDone = this.reqBody.done;
@@ -455,16 +458,17 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
       this.sock.pause();
     }
     this.reqDone = this.reqBody.done;
+    const kept = this.reqBody.keptEnd;
     const now = this.worker.now();
     if (this.up) {
-      this.countToServer(consumed);
-      if (!forward(this.up.socket, chunk, 0, consumed)) this.sock.pause();
+      this.countToServer(kept);
+      if (!forward(this.up.socket, chunk, 0, kept)) this.sock.pause();
       if (this.reqDone) {
         this.cliDeadline = 0;
         if (!this.resStarted) this.srvDeadline = now + this.backend!.config.timeouts.server;
       } else this.cliDeadline = now + this.fe.config.timeouts.client;
     } else {
-      const part = chunk.subarray(0, consumed);
+      const part = chunk.subarray(0, kept);
       this.reqRest = this.reqRest ? Buffer.concat([this.reqRest, part]) : part;
     }
   }
@@ -623,7 +627,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     if (this.resInHead) return this.onResponseHeadData(chunk, end);
     const consumed = this.resBody.feed(chunk, 0, end);
     if (consumed < 0) return this.serverFailed();
-    this.writeClient(chunk, 0, consumed);
+    this.writeClient(chunk, 0, this.resBody.keptEnd);
     if (this.resBody.done) {
       if (consumed < end) this.serverKeepAlive = false;
       this.finishExchange();
@@ -641,8 +645,9 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     let off = 0;
     for (;;) {
       const n = this.res.parse(buf, off, end);
+      // The limit holds wherever the head ends: in this read, or in a later one that completed it.
+      if ((n === 0 ? end : n) - off > MAX_RESPONSE_HEAD) return this.serverFailed(buf.subarray(off, end), 'response head too large');
       if (n === 0) {
-        if (end - off > MAX_RESPONSE_HEAD) return this.serverFailed(buf.subarray(off, end), 'response head too large');
         this.resPending = buf.subarray(off, end);
         return;
       }
@@ -706,13 +711,14 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     countStatus(this.server!.counters, status);
     this.resInHead = false;
     this.resStarted = true;
+    const kept = this.resBody.keptEnd;
     const start = rewriteHeadInPlace(res, extras);
-    if (start >= 0) this.writeClient(buf, start, consumed);
+    if (start >= 0) this.writeClient(buf, start, kept);
     else {
       this.sock.cork();
       const head = buildHead(res, extras);
       this.writeClient(head, 0, head.length);
-      if (consumed > headEnd) this.writeClient(buf, headEnd, consumed);
+      if (kept > headEnd) this.writeClient(buf, headEnd, kept);
       this.sock.uncork();
     }
     if (this.resBody.done) {
