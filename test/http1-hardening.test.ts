@@ -99,8 +99,9 @@ runtime_api:
   test('absolute-form target whose authority differs from Host: 400, forwarded to no backend', async () => {
     await refused('GET http://public.example/a HTTP/1.1\r\nHost: internal.local\r\n\r\n', 400);
     await refused('GET http://internal.local/a HTTP/1.1\r\nHost: public.example\r\n\r\n', 400);
-    // Strict: no default-port normalisation (HAProxy 2.6 would accept this one).
-    await refused('GET http://internal.local:80/a HTTP/1.1\r\nHost: internal.local\r\n\r\n', 400);
+    // Only the scheme's own default port is the same origin.
+    await refused('GET http://internal.local:443/a HTTP/1.1\r\nHost: internal.local\r\n\r\n', 400);
+    await refused('GET http://internal.local:8080/a HTTP/1.1\r\nHost: internal.local\r\n\r\n', 400);
     // Userinfo obscures the authority (RFC 9110 §4.2.4).
     await refused('GET http://internal.local@public.example/a HTTP/1.1\r\nHost: internal.local@public.example\r\n\r\n', 400);
     // Absolute-form does not replace Host on HTTP/1.1.
@@ -118,6 +119,12 @@ runtime_api:
     assert.equal(b.res.body.toString(), 'ok');
     assert.equal(pub.requests[0]?.target, 'http://public.example');
     assert.equal(internal.requests.length, 1);
+    // The scheme's default port on either side names the same origin (as HAProxy 2.6 compares).
+    const c = await send('GET http://internal.local:80/c HTTP/1.1\r\nHost: internal.local\r\n\r\n');
+    assert.equal(c.res?.status, 200);
+    const d = await send('GET https://INTERNAL.local:443/d HTTP/1.1\r\nHost: internal.local\r\n\r\n');
+    assert.equal(d.res?.status, 200);
+    assert.equal(internal.requests.length, 3);
   });
 
   // ---- item 6: response head limit

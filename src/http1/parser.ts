@@ -8,7 +8,7 @@
  * or CR is an error), no CTL/NUL in values, Content-Length digits only and at most
  * once, Content-Length together with Transfer-Encoding, Transfer-Encoding whose
  * final coding is not `chunked` (request), more than one Host, no Host on 1.1, an
- * absolute-form target whose authority is not the Host value.
+ * absolute-form target whose authority is not the Host value (the scheme's default port aside).
  */
 
 /** Header kinds the proxy acts on; everything else is `H_OTHER`. */
@@ -76,6 +76,14 @@ export function eqLower(buf: Buffer, s: number, e: number, lit: string): boolean
 
 function lowerAscii(c: number): number {
   return c >= 65 && c <= 90 ? c | 0x20 : c;
+}
+
+/** End of `buf[s..e)` without a trailing `port` (':80' or ':443'; '' keeps it). */
+function withoutPort(buf: Buffer, s: number, e: number, port: string): number {
+  const n = port.length;
+  if (n === 0 || e - s <= n) return e;
+  for (let k = 0; k < n; k++) if (buf[e - n + k] !== port.charCodeAt(k)) return e;
+  return e - n;
 }
 
 function classify(buf: Buffer, s: number, e: number): number {
@@ -412,7 +420,8 @@ export class HeadParser {
 
   /**
    * Why an absolute-form target's authority is refused, '' when it is the Host value
-   * (ASCII case ignored, nothing normalised) or the target has another form. A server
+   * (ASCII case and the scheme's default port on either side ignored) or the target
+   * has another form. A server
    * uses the authority (RFC 9112 §3.2.2) while tslb routes by Host: they must agree.
    * Userinfo is refused (RFC 9110 §4.2.4: it serves to obscure the authority).
    */
@@ -430,8 +439,13 @@ export class HeadParser {
       if (buf[a] === AT) return 'userinfo in the request-target';
       a++;
     }
+    // The scheme's default port names the same origin with or without it (HAProxy 2.6 compares so too).
+    const ts = this.targetStart;
+    const defaultPort = eqLower(buf, ts, i, 'http') ? ':80' : eqLower(buf, ts, i, 'https') ? ':443' : '';
     const hs = this.hdr[this.host * HDR_STRIDE + 2];
-    if (this.hdr[this.host * HDR_STRIDE + 3] - hs !== a - s) return 'authority differs from Host';
+    const he = withoutPort(buf, hs, this.hdr[this.host * HDR_STRIDE + 3], defaultPort);
+    a = withoutPort(buf, s, a, defaultPort);
+    if (he - hs !== a - s) return 'authority differs from Host';
     for (let k = 0; k < a - s; k++) if (lowerAscii(buf[s + k]) !== lowerAscii(buf[hs + k])) return 'authority differs from Host';
     return '';
   }

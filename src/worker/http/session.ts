@@ -11,8 +11,8 @@
  *
  * Decisions (documented differences from HAProxy):
  * - `Transfer-Encoding` with a coding other than `chunked` before it: 501 (HAProxy 422).
- * - An absolute-form target's authority must equal Host, ASCII case aside, else 400
- *   (HAProxy 2.6 also ignores default ports and userinfo before comparing).
+ * - An absolute-form target's authority must equal Host, ASCII case and the scheme's
+ *   default port aside, else 400; userinfo in it is refused (HAProxy strips it).
  * - A chunk-size line over 4 KiB: 400 or 502 (HAProxy: when it does not fit its buffer).
  * - `Expect: 100-continue` is forwarded and the server's `100 Continue` relayed.
  * - CONNECT is answered 501: tslb is a reverse proxy.
