@@ -1037,6 +1037,8 @@ export class ModelBuilder {
       else if (!/^(127\.|::1$)/.test(tcp.address)) this.diag.warn(this.at([...segs, 'tcp']), 'the runtime API is unauthenticated: listen on loopback only');
     }
     if (!r.socket && !tcp) this.diag.error(this.at(segs), 'runtime_api needs a socket path or a tcp address');
+    // The schema's pattern only sees strings: `mode: 660` is a YAML integer.
+    if (r.mode !== undefined && !/^0?[0-7]{3}$/.test(String(r.mode))) this.diag.error(this.at([...segs, 'mode']), `must be an octal unix socket mode such as 660, not ${r.mode}`);
     return {
       socketPath: r.socket,
       mode: r.mode === undefined ? 0o600 : parseInt(String(r.mode), 8),
