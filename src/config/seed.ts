@@ -55,6 +55,7 @@ export function adaptSeed(p: SeedProxy, src: SourceFile, diag: Diagnostics): { f
   if (p.timeouts) {
     defaults.timeouts = { ...p.timeouts };
     link(['defaults', 'timeouts'], P('timeouts'));
+    for (const k of Object.keys(p.timeouts)) link(['defaults', 'timeouts', k], P('timeouts', k));
   }
   const hc = p.monitoring?.health_checks;
   if (hc) {
