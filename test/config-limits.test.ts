@@ -1,6 +1,7 @@
 /**
- * `tslb -c` refuses numbers out of range (YAML fields and HAProxy words in option
- * strings, overflowing timeouts), each error naming path and range.
+ * `tslb -c` refuses what would silently weaken or break a running tslb: stats
+ * authentication with one credential, numbers out of range (YAML fields and HAProxy
+ * words in option strings, overflowing timeouts), each error naming path and range.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,6 +29,34 @@ function write(yaml: string): string {
 async function check(yaml: string): Promise<{ code: number | null; stderr: string; stdout: string }> {
   return runCli(['-c', '-f', write(yaml)]);
 }
+
+test('stats: a password without username (or the reverse) is refused with its path, native and seed shapes', async () => {
+  const passwordOnly = await check(`${SERVED}stats: { bind: "127.0.0.1:18404", password: secret, admin: true }\n`);
+  assert.equal(passwordOnly.code, 1);
+  assert.match(passwordOnly.stderr, /lb\.yaml:\d+:\d+: stats\.password: stats authentication needs both username and password/);
+
+  const usernameOnly = await check(`${SERVED}stats: { bind: "127.0.0.1:18404", username: admin }\n`);
+  assert.equal(usernameOnly.code, 1);
+  assert.match(usernameOnly.stderr, /lb\.yaml:\d+:\d+: stats\.username: stats authentication needs both username and password/);
+
+  const seed = await check(`
+proxy:
+  https_in_binds: [{ ip: 127.0.0.1, port: 18443 }]
+  backends:
+    - { name: app, server_name: a, server_host_ip: 127.0.0.1, server_port: 9000 }
+  monitoring:
+    stats: { enabled: true, bind_port: 18404, password: secret, admin: true }
+`);
+  assert.equal(seed.code, 1);
+  assert.match(seed.stderr, /lb\.yaml:7:\d+: proxy\.monitoring\.stats\.password: stats authentication needs both username and password/);
+
+  // Both, or neither (open, as HAProxy allows, with a warning when it also administers).
+  const open = await check(`${SERVED}stats: { bind: "127.0.0.1:18404", admin: true }\n`);
+  assert.equal(open.code, 0, open.stderr);
+  assert.match(open.stderr, /stats\.admin: .*admin without username\/password/);
+  const both = await check(`${SERVED}stats: { bind: "127.0.0.1:18404", username: admin, password: secret }\n`);
+  assert.equal(both.code, 0, both.stderr);
+});
 
 test('numbers out of range in YAML fields are refused with path and range', async () => {
   const r = await check(`

@@ -1046,6 +1046,12 @@ export class ModelBuilder {
   private stats(): Model['stats'] {
     const s = this.cfg.stats;
     if (!s) return undefined;
+    // The page checks credentials only when it has a username: one without the other would leave it open.
+    if ((s.username === undefined) !== (s.password === undefined)) {
+      this.diag.error(this.at(['stats', s.username === undefined ? 'password' : 'username']), 'stats authentication needs both username and password');
+    } else if (s.admin && s.username === undefined) {
+      this.diag.warn(this.at(['stats', 'admin']), 'admin without username/password: anyone who reaches the stats page can change server states');
+    }
     const l = parseListen(s.bind);
     if (!l) {
       this.diag.error(this.at(['stats', 'bind']), `bad address "${s.bind}"`);

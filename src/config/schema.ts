@@ -305,8 +305,8 @@ const RuntimeApiSchema = obj({
 const StatsSchema = obj({
   bind: Listen,
   uri: opt(Type.String()),
-  username: opt(Type.String()),
-  password: opt(Type.String()),
+  username: opt(Type.String({ minLength: 1, description: 'stats page login, with password (both or neither)' })),
+  password: opt(Type.String({ minLength: 1 })),
   refresh: opt(Time),
   admin: opt(Type.Boolean()),
 });
@@ -409,8 +409,8 @@ const SeedSchema = obj(
             bind_ip: opt(Type.String()),
             bind_port: opt(Port),
             uri: opt(Type.String()),
-            username: opt(Type.String()),
-            password: opt(Type.String()),
+            username: opt(Type.String({ minLength: 1, description: 'stats page login, with password (both or neither)' })),
+            password: opt(Type.String({ minLength: 1 })),
             refresh: opt(Time),
             admin: opt(Type.Boolean()),
           }),
