@@ -39,6 +39,7 @@ import { dropSession, holdSession, observe, observeResponseFailure, observeStatu
 import { captureInvalid } from '../error-capture';
 import type { LiveSession } from '../queries';
 import { forward, isShared, readThrough } from '../socket-io';
+import { deadlineAfter } from '../deadline';
 
 const ST_IDLE = 0; // between requests (keep-alive)
 const ST_HEAD = 1; // reading a request head
@@ -132,8 +133,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     sock.on('close', onSocketClose);
     sessionOpened(fe.counters);
     sessions.add(this);
-    const t = fe.config.timeouts;
-    this.cliDeadline = info.acceptedAt + (t.httpRequest || t.client);
+    this.cliDeadline = deadlineAfter(info.acceptedAt, fe.config.timeouts.httpRequest);
   }
 
   // The exchange's parts; only used while a request is in progress (`this.ex` set).
@@ -181,7 +181,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     this.fe.counters.bytesIn += end;
     if (this.state === ST_IDLE) {
       this.state = ST_HEAD;
-      this.cliDeadline = this.worker.now() + (this.fe.config.timeouts.httpRequest || this.fe.config.timeouts.client);
+      this.cliDeadline = deadlineAfter(this.worker.now(), this.fe.config.timeouts.httpRequest);
     }
     switch (this.state) {
       case ST_HEAD:
@@ -196,7 +196,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
         this.onRequestBody(chunk, end);
         return;
       case ST_TUNNEL:
-        this.cliDeadline = this.worker.now() + this.tunnelTimeout();
+        this.cliDeadline = deadlineAfter(this.worker.now(), this.tunnelTimeout());
         if (!forward(this.up!.socket, chunk, 0, end)) this.sock.pause();
         this.countToServer(end);
         return;
@@ -207,8 +207,8 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     const up = this.up;
     if (!up) return;
     if (this.state === ST_EXCHANGE && !this.resBody.done) {
-      this.srvDeadline = this.worker.now() + this.backend!.config.timeouts.server;
-      this.cliDeadline = this.reqDone ? 0 : this.worker.now() + this.fe.config.timeouts.client;
+      this.srvDeadline = deadlineAfter(this.worker.now(), this.backend!.config.timeouts.server);
+      this.cliDeadline = this.reqDone ? 0 : deadlineAfter(this.worker.now(), this.fe.config.timeouts.client);
       up.socket.resume();
     } else if (this.state === ST_TUNNEL) up.socket.resume();
   }
@@ -465,8 +465,8 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
       if (!forward(this.up.socket, chunk, 0, kept)) this.sock.pause();
       if (this.reqDone) {
         this.cliDeadline = 0;
-        if (!this.resStarted) this.srvDeadline = now + this.backend!.config.timeouts.server;
-      } else this.cliDeadline = now + this.fe.config.timeouts.client;
+        if (!this.resStarted) this.srvDeadline = deadlineAfter(now, this.backend!.config.timeouts.server);
+      } else this.cliDeadline = deadlineAfter(now, this.fe.config.timeouts.client);
     } else {
       const part = chunk.subarray(0, kept);
       this.reqRest = this.reqRest ? Buffer.concat([this.reqRest, part]) : part;
@@ -579,10 +579,10 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     }
     if (this.reqDone) {
       this.cliDeadline = 0;
-      this.srvDeadline = now + this.backend!.config.timeouts.server;
+      this.srvDeadline = deadlineAfter(now, this.backend!.config.timeouts.server);
     } else {
       this.srvDeadline = 0;
-      this.cliDeadline = now + this.fe.config.timeouts.client;
+      this.cliDeadline = deadlineAfter(now, this.fe.config.timeouts.client);
       if (ok) this.sock.resume();
     }
   }
@@ -617,13 +617,13 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     backend.counters.bytesOut += end;
     this.server!.counters.bytesOut += end;
     if (this.state === ST_TUNNEL) {
-      this.cliDeadline = this.worker.now() + this.tunnelTimeout();
+      this.cliDeadline = deadlineAfter(this.worker.now(), this.tunnelTimeout());
       this.writeClient(chunk, 0, end);
       return;
     }
     if (this.state !== ST_EXCHANGE) return;
     this.reqHead = null;
-    if (this.srvDeadline) this.srvDeadline = this.worker.now() + backend.config.timeouts.server;
+    if (this.srvDeadline) this.srvDeadline = deadlineAfter(this.worker.now(), backend.config.timeouts.server);
     if (this.resInHead) return this.onResponseHeadData(chunk, end);
     const consumed = this.resBody.feed(chunk, 0, end);
     if (consumed < 0) return this.serverFailed();
@@ -736,7 +736,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     this.tx.resAt = Date.now();
     this.state = ST_TUNNEL;
     this.srvDeadline = 0;
-    this.cliDeadline = this.worker.now() + this.tunnelTimeout();
+    this.cliDeadline = deadlineAfter(this.worker.now(), this.tunnelTimeout());
     const start = rewriteHeadInPlace(this.res, 'Connection: upgrade\r\n');
     if (start >= 0) this.writeClient(buf, start, end);
     else {
@@ -836,11 +836,11 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     const t = this.fe.config.timeouts;
     if (this.pending) {
       this.state = ST_HEAD;
-      this.cliDeadline = this.worker.now() + (t.httpRequest || t.client);
+      this.cliDeadline = deadlineAfter(this.worker.now(), t.httpRequest);
       this.processPending();
     } else {
       this.state = ST_IDLE;
-      this.cliDeadline = this.worker.now() + (t.httpKeepAlive || t.client);
+      this.cliDeadline = deadlineAfter(this.worker.now(), t.httpKeepAlive);
       this.dropExchange();
     }
     if ((this.state === ST_IDLE || this.state === ST_HEAD) && this.sock.isPaused()) this.sock.resume();
@@ -854,7 +854,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
       this.up.socket.pause();
       // Waiting on the client now, not on the server.
       this.srvDeadline = 0;
-      this.cliDeadline = this.worker.now() + (this.state === ST_TUNNEL ? this.tunnelTimeout() : this.fe.config.timeouts.client);
+      this.cliDeadline = deadlineAfter(this.worker.now(), this.state === ST_TUNNEL ? this.tunnelTimeout() : this.fe.config.timeouts.client);
     }
   }
 
@@ -914,7 +914,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     this.state = ST_CLOSED;
     this.pending = null;
     this.srvDeadline = 0;
-    this.cliDeadline = this.worker.now() + this.fe.config.timeouts.client;
+    this.cliDeadline = deadlineAfter(this.worker.now(), this.fe.config.timeouts.client);
     this.sock.end();
   }
 
