@@ -135,8 +135,28 @@ test('URI variables, %[fetch] with converters, +E escaping, %% and literal text'
   e.sample = { ...sample(), url: () => '/a"b' };
   assert.equal(
     f.render(e),
-    'hpo=/r/2 hp=/r/2 hu=/a"b hq=?q=2 GET HTTP/1.1 src=10.0.0.1 host=www.example.com "/a\\"b" 100% 0/2/1/3/1 80 127.0.0.2:8080',
+    'hpo=/r/2 hp=/r/2 hu=/a#22b hq=?q=2 GET HTTP/1.1 src=10.0.0.1 host=www.example.com "/a\\"b" 100% 0/2/1/3/1 80 127.0.0.2:8080',
   );
+});
+
+test('request data is #XX-encoded: controls, bytes >= 0x7f, " and #; {|} too inside captures', () => {
+  const e = entry();
+  Object.assign(e, {
+    method: 'GET',
+    uri: '/a"b#c{|}\\d]',
+    requestHeaders: ['x\ty', 'p{|}q'],
+    responseHeaders: ['\x9b[2J\r\n'],
+    sample: { ...sample(), headerValues: () => ['v"\x00\x7f\xff#'] },
+  });
+  assert.equal(
+    compileLogFormat('%hr %hs %{+Q}r %[hdr(x)] %hrl').render(e),
+    '{x#09y|p#7B#7C#7Dq} {#9B[2J#0D#0A} "GET /a#22b#23c{|}\\d] HTTP/1.1" v#22#00#7F#FF#23 x#09y p#7B#7C#7Dq',
+  );
+  // +E escapes what the encoding leaves (a backslash, `]`); a sample under +E keeps HAProxy's \".
+  assert.equal(compileLogFormat('%{+E}HU %{+Q,+E}[hdr(x)]').render(e), '/a#22b#23c{|}\\\\d\\] "v\\"#00#7F#FF#23"');
+  // A converter's output beyond latin1 is encoded as its UTF-8 bytes.
+  e.sample = { ...sample(), headerValues: () => ['é€😀'] };
+  assert.equal(compileLogFormat('%[hdr(x)]').render(e), '#E9#E2#82#AC#F0#9F#98#80');
 });
 
 test('unknown variables and fetches are reported and left visible', () => {

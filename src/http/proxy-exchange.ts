@@ -19,6 +19,7 @@ import type { FrontendRuntime, QueueEntry, ServerRuntime, SlotWaiter } from '../
 import type { ConnectionInfo, WorkerContext } from '../worker/connection';
 import { connectUpstream, type UpstreamWaiter } from '../worker/upstream';
 import { countStatus, sessionOpened } from '../worker/counters';
+import { deadlineAfter } from '../worker/deadline';
 import { dropSession, holdSession, observe, observeResponseFailure, observeStatus, OBS_L4_ERR, OBS_L4_OK, OBS_READ_TIMEOUT, type ServerSession } from '../worker/passive-health';
 import { captureInvalid } from '../worker/error-capture';
 import { forward, isShared } from '../worker/socket-io';
@@ -123,7 +124,7 @@ export class ProxyExchange extends HttpExchange implements UpstreamOwner, Upstre
       return true;
     }
     const ok = this.toServer(buf, start, end);
-    if (this.reqDone && !this.resStarted) this.srvDeadline = this.worker.now() + this.backend!.config.timeouts.server;
+    if (this.reqDone && !this.resStarted) this.srvDeadline = deadlineAfter(this.worker.now(), this.backend!.config.timeouts.server);
     return ok;
   }
 
@@ -143,7 +144,7 @@ export class ProxyExchange extends HttpExchange implements UpstreamOwner, Upstre
     const up = this.up;
     if (!up) return false;
     if (this.state === X_EXCHANGE && !this.resBody.done) {
-      this.srvDeadline = this.worker.now() + this.backend!.config.timeouts.server;
+      this.srvDeadline = deadlineAfter(this.worker.now(), this.backend!.config.timeouts.server);
       up.socket.resume();
       return true;
     }
@@ -293,7 +294,7 @@ export class ProxyExchange extends HttpExchange implements UpstreamOwner, Upstre
     this.reqRest = null;
     let ok = this.toServer(head, 0, head.length);
     if (rest) ok = this.toServer(rest, 0, rest.length);
-    if (this.reqDone) this.srvDeadline = this.worker.now() + this.backend!.config.timeouts.server;
+    if (this.reqDone) this.srvDeadline = deadlineAfter(this.worker.now(), this.backend!.config.timeouts.server);
     else {
       this.srvDeadline = 0;
       this.client.requestBodyWanted();
@@ -334,11 +335,11 @@ export class ProxyExchange extends HttpExchange implements UpstreamOwner, Upstre
     }
     if (this.state !== X_EXCHANGE) return;
     this.reqHead = null;
-    if (this.srvDeadline) this.srvDeadline = this.worker.now() + backend.config.timeouts.server;
+    if (this.srvDeadline) this.srvDeadline = deadlineAfter(this.worker.now(), backend.config.timeouts.server);
     if (this.resInHead) return this.onResponseHeadData(chunk, end);
     const consumed = this.resBody.feed(chunk, 0, end);
     if (consumed < 0) return this.serverFailed();
-    if (!this.sendBody(chunk, 0, consumed)) return;
+    if (!this.sendBody(chunk, 0, this.resBody.keptEnd)) return;
     if (this.resBody.done) {
       if (consumed < end) this.serverKeepAlive = false;
       this.finish();
@@ -367,8 +368,9 @@ export class ProxyExchange extends HttpExchange implements UpstreamOwner, Upstre
     let off = 0;
     for (;;) {
       const n = this.res.parse(buf, off, end);
+      // The limit holds wherever the head ends: in this read, or in a later one that completed it.
+      if ((n === 0 ? end : n) - off > MAX_RESPONSE_HEAD) return this.serverFailed(buf.subarray(off, end), 'response head too large');
       if (n === 0) {
-        if (end - off > MAX_RESPONSE_HEAD) return this.serverFailed(buf.subarray(off, end), 'response head too large');
         this.resPending = buf.subarray(off, end);
         return;
       }
@@ -415,11 +417,12 @@ export class ProxyExchange extends HttpExchange implements UpstreamOwner, Upstre
     countStatus(this.server!.counters, status);
     this.resInHead = false;
     this.resStarted = true;
+    const kept = this.resBody.keptEnd;
     if (bp.responseBody.length || fp.responseBody.length) {
       // Body bytes of this read go through the body phase on their own.
       if (!this.client.sendResponseHead(res, this.resExtras, buf, headEnd, headEnd)) this.clientFull();
-      if (consumed > headEnd && !this.sendBody(buf, headEnd, consumed)) return;
-    } else if (!this.client.sendResponseHead(res, this.resExtras, buf, headEnd, consumed)) this.clientFull();
+      if (kept > headEnd && !this.sendBody(buf, headEnd, kept)) return;
+    } else if (!this.client.sendResponseHead(res, this.resExtras, buf, headEnd, kept)) this.clientFull();
     if (this.resBody.done) {
       if (consumed < end) this.serverKeepAlive = false;
       this.finish();

@@ -10,6 +10,9 @@
  *
  * Decisions (documented differences from HAProxy):
  * - `Transfer-Encoding` with a coding other than `chunked` before it: 501 (HAProxy 422).
+ * - An absolute-form target's authority must equal Host, ASCII case and the scheme's
+ *   default port aside, else 400; userinfo in it is refused (HAProxy strips it).
+ * - A chunk-size line over 4 KiB: 400 or 502 (HAProxy: when it does not fit its buffer).
  * - CONNECT is answered 501: tslb is a reverse proxy.
  * - Interim (1xx) responses are relayed to HTTP/1.1 clients only.
  * Timeouts use the coarse worker clock and one sweep timer for all sessions.
@@ -18,6 +21,7 @@ import type * as net from 'node:net';
 import type { FrontendRuntime } from '../worker/runtime';
 import type { ConnectionInfo, WorkerContext } from '../worker/connection';
 import { sessionOpened } from '../worker/counters';
+import { deadlineAfter } from '../worker/deadline';
 import { captureInvalid } from '../worker/error-capture';
 import type { LiveSession } from '../worker/queries';
 import { forward, isShared, readThrough } from '../worker/socket-io';
@@ -92,8 +96,7 @@ class Http1Session implements ClientSide {
     sock.on('close', onSocketClose);
     sessionOpened(fe.counters);
     sessions.add(this);
-    const t = fe.config.timeouts;
-    this.cliDeadline = info.acceptedAt + (t.httpRequest || t.client);
+    this.cliDeadline = deadlineAfter(info.acceptedAt, fe.config.timeouts.httpRequest);
   }
 
   /** The exchange, taken from the pool if the session has none (a request starts, or a local answer is logged). */
@@ -116,7 +119,7 @@ class Http1Session implements ClientSide {
     this.fe.counters.bytesIn += end;
     if (this.state === ST_IDLE) {
       this.state = ST_HEAD;
-      this.cliDeadline = this.worker.now() + (this.fe.config.timeouts.httpRequest || this.fe.config.timeouts.client);
+      this.cliDeadline = deadlineAfter(this.worker.now(), this.fe.config.timeouts.httpRequest);
     }
     switch (this.state) {
       case ST_HEAD:
@@ -130,7 +133,7 @@ class Http1Session implements ClientSide {
         this.onRequestBody(chunk, end);
         return;
       case ST_TUNNEL:
-        this.cliDeadline = this.worker.now() + this.ex!.tunnelTimeout();
+        this.cliDeadline = deadlineAfter(this.worker.now(), this.ex!.tunnelTimeout());
         if (!this.ex!.toServer(chunk, 0, end)) this.sock.pause();
         return;
     }
@@ -138,7 +141,7 @@ class Http1Session implements ClientSide {
 
   onClientDrain(): void {
     const ex = this.ex;
-    if (ex !== null && ex.clientDrained()) this.cliDeadline = ex.reqDone ? 0 : this.worker.now() + this.fe.config.timeouts.client;
+    if (ex !== null && ex.clientDrained()) this.cliDeadline = ex.reqDone ? 0 : deadlineAfter(this.worker.now(), this.fe.config.timeouts.client);
   }
 
   onClientEnd(): void {
@@ -222,7 +225,7 @@ class Http1Session implements ClientSide {
       // Validate the body bytes that came with the head before anything is forwarded.
       const consumed = body.feed(buf, headEnd, end);
       if (consumed < 0) return this.reject(400, buf.subarray(0, end), 'invalid request body framing');
-      if (consumed > headEnd) ex.requestBody(buf, headEnd, consumed);
+      if (body.keptEnd > headEnd) ex.requestBody(buf, headEnd, body.keptEnd);
       if (consumed < end) this.pending = buf.subarray(consumed, end);
     }
     ex.reqDone = body.done;
@@ -252,8 +255,8 @@ class Http1Session implements ClientSide {
     }
     ex.reqDone = ex.reqBody.done;
     const attached = ex.attached;
-    if (!ex.requestBody(chunk, 0, consumed)) this.sock.pause();
-    if (attached) this.cliDeadline = ex.reqDone ? 0 : this.worker.now() + this.fe.config.timeouts.client;
+    if (!ex.requestBody(chunk, 0, ex.reqBody.keptEnd)) this.sock.pause();
+    if (attached) this.cliDeadline = ex.reqDone ? 0 : deadlineAfter(this.worker.now(), this.fe.config.timeouts.client);
   }
 
   /**
@@ -265,12 +268,12 @@ class Http1Session implements ClientSide {
     const t = this.fe.config.timeouts;
     if (this.pending) {
       this.state = ST_HEAD;
-      this.cliDeadline = this.worker.now() + (t.httpRequest || t.client);
+      this.cliDeadline = deadlineAfter(this.worker.now(), t.httpRequest);
       const p = this.pending;
       this.processHead(p, p.length);
     } else {
       this.state = ST_IDLE;
-      this.cliDeadline = this.worker.now() + (t.httpKeepAlive || t.client);
+      this.cliDeadline = deadlineAfter(this.worker.now(), t.httpKeepAlive);
       this.dropExchange();
     }
     if ((this.state === ST_IDLE || this.state === ST_HEAD) && this.sock.isPaused()) this.sock.resume();
@@ -290,7 +293,7 @@ class Http1Session implements ClientSide {
   }
 
   requestBodyWanted(): void {
-    this.cliDeadline = this.worker.now() + this.fe.config.timeouts.client;
+    this.cliDeadline = deadlineAfter(this.worker.now(), this.fe.config.timeouts.client);
   }
 
   sendInterim(res: HeadTable, buf: Buffer, headEnd: number): boolean {
@@ -334,7 +337,7 @@ class Http1Session implements ClientSide {
   startTunnel(res: HeadTable, buf: Buffer, headEnd: number, end: number): boolean {
     const ex = this.ex!;
     this.state = ST_TUNNEL;
-    this.cliDeadline = this.worker.now() + ex.tunnelTimeout();
+    this.cliDeadline = deadlineAfter(this.worker.now(), ex.tunnelTimeout());
     let ok: boolean;
     const start = rewriteHeadInPlace(res, UPGRADE_LINE);
     if (start >= 0) ok = this.writeClient(buf, start, end);
@@ -351,7 +354,7 @@ class Http1Session implements ClientSide {
   }
 
   sendTunnel(buf: Buffer, start: number, end: number): boolean {
-    this.cliDeadline = this.worker.now() + this.ex!.tunnelTimeout();
+    this.cliDeadline = deadlineAfter(this.worker.now(), this.ex!.tunnelTimeout());
     return this.writeClient(buf, start, end);
   }
 
@@ -370,7 +373,7 @@ class Http1Session implements ClientSide {
     this.countToClient(end - start);
     if (forward(this.sock, buf, start, end)) return true;
     // Waiting on the client now, not on the server.
-    this.cliDeadline = this.worker.now() + (this.state === ST_TUNNEL ? this.ex!.tunnelTimeout() : this.fe.config.timeouts.client);
+    this.cliDeadline = deadlineAfter(this.worker.now(), this.state === ST_TUNNEL ? this.ex!.tunnelTimeout() : this.fe.config.timeouts.client);
     return false;
   }
 
@@ -383,7 +386,7 @@ class Http1Session implements ClientSide {
   private closeClient(): void {
     this.state = ST_CLOSED;
     this.pending = null;
-    this.cliDeadline = this.worker.now() + this.fe.config.timeouts.client;
+    this.cliDeadline = deadlineAfter(this.worker.now(), this.fe.config.timeouts.client);
     this.sock.end();
   }
 

@@ -5,13 +5,16 @@
  * the nodes and concatenates strings, nothing else. Separators follow HAProxy's
  * log-format engine: a run of spaces is one separator, written only when the
  * previous output was not already a separator, so a variable that renders nothing
- * (`%hr` without captures) takes no room (`0/0 "GET / HTTP/1.1"`).
+ * (`%hr` without captures) takes no room (`0/0 "GET / HTTP/1.1"`). Request and
+ * response data (request line, URI parts, captures, fetched samples) are written
+ * `#XX`-encoded as HAProxy does (src/log/encode.ts); JSON lines carry them as JSON strings.
  */
 import { hostname } from 'node:os';
 import fastJson from 'fast-json-stringify';
 import { converters } from '../rules/converters';
 import { fetches, type Sample } from '../rules/fetches';
 import type { SampleContext } from '../rules/context';
+import { encodeLogText, ESCAPED_SAMPLE_MAP, HEADER_MAP, URL_MAP } from './encode';
 
 /** One logged transaction (an HTTP request, or a TCP connection). Timers are ms, −1 when not reached. */
 export interface AccessLogEntry {
@@ -199,12 +202,17 @@ function requestLine(e: AccessLogEntry): string {
   return e.hasRequest ? `${e.method} ${e.uri} ${e.version}` : '<BADREQ>';
 }
 
-function captures(list: readonly string[]): string {
-  return list.length ? '{' + list.join('|') + '}' : '';
+/** `{a|b}` (%hr %hs) or `a b` (%hrl %hsl), each value encoded. */
+function captures(list: readonly string[], open: string, sep: string, close: string): string {
+  if (list.length === 0) return '';
+  let out = open + encodeLogText(list[0], HEADER_MAP);
+  for (let i = 1; i < list.length; i++) out += sep + encodeLogText(list[i], HEADER_MAP);
+  return out + close;
 }
 
+/** A part of the request line, encoded; `-` without a request. */
 function httpField(e: AccessLogEntry, v: string): string {
-  return e.hasRequest ? v : '-';
+  return e.hasRequest ? encodeLogText(v, URL_MAP) : '-';
 }
 
 const VARIABLES: Record<string, Getter> = {
@@ -251,16 +259,16 @@ const VARIABLES: Record<string, Getter> = {
   rc: (e) => (e.redispatched ? '+' : '') + e.retries,
   sq: (e) => String(e.srvQueue),
   bq: (e) => String(e.backendQueue),
-  hr: (e) => captures(e.requestHeaders),
-  hs: (e) => captures(e.responseHeaders),
-  hrl: (e) => e.requestHeaders.join(' '),
-  hsl: (e) => e.responseHeaders.join(' '),
-  r: requestLine,
+  hr: (e) => captures(e.requestHeaders, '{', '|', '}'),
+  hs: (e) => captures(e.responseHeaders, '{', '|', '}'),
+  hrl: (e) => captures(e.requestHeaders, '', ' ', ''),
+  hsl: (e) => captures(e.responseHeaders, '', ' ', ''),
+  r: (e) => encodeLogText(requestLine(e), URL_MAP),
   HM: (e) => httpField(e, e.method),
   HU: (e) => httpField(e, e.uri),
   HP: (e) => httpField(e, e.path),
   HPO: (e) => httpField(e, e.pathOnly),
-  HQ: (e) => (e.hasRequest ? e.query : ''),
+  HQ: (e) => (e.hasRequest ? encodeLogText(e.query, URL_MAP) : ''),
   HV: (e) => httpField(e, e.version),
   ID: () => '-',
   pid: () => PID,
@@ -298,8 +306,12 @@ function sampleText(s: Sample): string {
   return String(s);
 }
 
-/** `%[src]`, `%[hdr(host),lower]`: a fetch from the fetch table and converters. */
-function compileFetch(expr: string, errors: string[]): Getter | undefined {
+/**
+ * `%[src]`, `%[hdr(host),lower]`: a fetch from the fetch table and converters. Its
+ * text is encoded with `map`: HAProxy writes samples raw, but a header or an SNI
+ * is the client's bytes, so they get the request line's encoding.
+ */
+function compileFetch(expr: string, errors: string[], map: Uint8Array): Getter | undefined {
   const parts: { name: string; args: string[] }[] = [];
   let i = 0;
   while (i < expr.length) {
@@ -349,7 +361,7 @@ function compileFetch(expr: string, errors: string[]): Getter | undefined {
     if (!ctx || !stages.includes(ctx.stage)) return '-';
     let s = def.fetch(ctx, fetchArgs);
     for (const c of chain) s = c.convert(s, c.args);
-    return sampleText(s);
+    return encodeLogText(sampleText(s), map);
   };
 }
 
@@ -423,7 +435,7 @@ export function compileLogFormat(template: string): CompiledLogFormat {
         text += template.slice(start);
         break;
       }
-      get = compileFetch(template.slice(i + 1, close), errors);
+      get = compileFetch(template.slice(i + 1, close), errors, escape ? ESCAPED_SAMPLE_MAP : URL_MAP);
       i = close + 1;
     } else {
       let j = i;

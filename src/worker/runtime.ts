@@ -34,6 +34,7 @@ import { closeIdleTo } from '../http/pool';
 import { compilePipeline, Pipeline } from '../http/pipeline';
 import { HTTP_MODULES } from '../http/modules';
 import { passiveHealthFor, serverStateChanged, type PassiveHealth } from './passive-health';
+import { deadlineAfter } from './deadline';
 
 /** The pipeline of a tcp proxy: no L7 module. */
 const NO_MODULES = new Pipeline();
@@ -280,7 +281,7 @@ export class BackendRuntime {
 
   private enqueue(s: ServerRuntime, bound: boolean, waiter: SlotWaiter): null {
     const timeout = this.config.timeouts.queue;
-    const entry = new QueueEntry(waiter, s, bound, timeout > 0 ? Date.now() + timeout : 0, this.arrived++);
+    const entry = new QueueEntry(waiter, s, bound, deadlineAfter(Date.now(), timeout), this.arrived++);
     waiter.queueEntry = entry;
     s.queue.push(entry);
     s.queued++;

@@ -3,10 +3,15 @@
  * bind, chosen by SNI (exact name, then `*.parent` wildcard, then the first
  * certificate). Every context carries the same ticket keys, shared by all workers,
  * so a session ticket issued by one worker resumes on any other.
+ *
+ * Client-initiated renegotiation (TLS ≤ 1.2) is refused with a no_renegotiation alert,
+ * as HAProxy's bind contexts do: each one would cost a private-key operation, and
+ * Node's own limit (tls.CLIENT_RENEG_LIMIT) reports only through a tls.Server, which
+ * these sockets, wrapped one by one, do not have.
  */
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
-import { randomFillSync } from 'node:crypto';
+import { constants as cryptoConstants, randomFillSync } from 'node:crypto';
 import type { TlsBindOptions } from '../config/model';
 
 /** Secure contexts by lower-case name; wildcard entries are keyed by their `.parent` suffix. */
@@ -29,6 +34,7 @@ function buildContexts(opts: TlsBindOptions, ticketKeys: Buffer): ContextTable {
       maxVersion: opts.maxVersion,
       ciphers: cipherString(opts),
       ticketKeys,
+      secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
     });
     renewTickets(ctx, ticketKeys);
     fallback ??= ctx;
