@@ -20,16 +20,16 @@
  * | phase              | proxies, in order     | what the exchange holds                         | typical use                            |
  * |--------------------|-----------------------|-------------------------------------------------|----------------------------------------|
  * | `request`          | frontend, backend¹    | `req` parsed, the sample context                | http-request rules: deny, redirect, headers |
- * | `choose`           | frontend, backend¹    | `backend` chosen by routing                     | persistence: name the server (`forced`) |
+ * | `choose`           | frontend, backend     | `backend` chosen by routing                     | persistence: name the server (`forced`) |
  * | `upstreamRequest`  | frontend, backend     | the request about to be built for the server    | X-Forwarded-*, cookie edits             |
  * | `connect`          | frontend, backend     | `server` assigned (again on a retry)            | stick-table store                       |
  * | `upstreamResponse` | backend, frontend     | `res` as the server sent it                     | http-response rules                     |
  * | `response`         | backend, frontend     | the response about to go to the client          | persistence cookie, later compression   |
  * | `responseBody`     | backend, frontend     | each chunk of response body                     | later: compression, cache store         |
- * | `log`              | frontend, backend     | the exchange's outcome in `tx` (any ending)     | access log                              |
+ * | `log`              | frontend, backend     | the outcome in `ex.tx`, whatever the ending     | access log                              |
  * | `localPage`        | backend, frontend     | tslb answers itself with a status               | error pages (errorfiles)                |
  *
- * ¹ The frontend's functions run before routing, the backend's once it is chosen.
+ * ¹ The frontend's functions run before routing, the backend's once routing chose it.
  *
  * A phase function returns a verdict: `CONTINUE`, or `DONE` when it ended the
  * exchange itself (it answered with `ex.answer()` / `ex.redirect()`): no later
@@ -44,8 +44,8 @@
  *   sample context `ex.ctx` (what ACL fetches read) and the connection `ex.info`;
  * - remove a header: `ex.req.dropNamed('x-name')` (a mark, nothing is copied);
  * - add a header: `ex.addRequestHeader(name, value)` in `request`/`choose`/`upstreamRequest`,
- *   `ex.addResponseHeader(name, value)` in `upstreamResponse`/`response` (one string
- *   builder per direction, written after the kept lines);
+ *   `ex.addResponseHeader(name, value)` in `upstreamResponse`/`response` (one line
+ *   builder per direction, written into the head when it goes out);
  * - answer instead of the server: `return ex.answer(status)` or
  *   `return ex.redirect(code, location)` (any phase before the response head is sent).
  */
