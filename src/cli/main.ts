@@ -15,6 +15,7 @@ interface Subcommand {
 
 /** Loaded on use, so running a load balancer loads none of them. */
 const SUBCOMMANDS = new Map<string, () => Promise<Subcommand>>([
+  ['install', () => import('./install')],
   ['keepalived', () => import('./keepalived')],
 ]);
 
@@ -29,6 +30,7 @@ const USAGE = `Usage: tslb -f <config.yaml> [-f <more.yaml> ...] [options]
   -h, --help            print this help and exit
 
 Subcommands (each takes --help):
+  tslb install [--prefix DIR] [--dry-run]     user, /etc/tslb, systemd unit, logrotate
   tslb keepalived -f <config.yaml> [-o FILE]  keepalived.conf from ha_config.keepalived
 
 Signals to the primary: SIGHUP or SIGUSR2 reload the configuration without
