@@ -1,5 +1,4 @@
 /** Loading config files for the CLI's commands, reporting every issue the way `tslb -c` does. */
-import * as path from 'node:path';
 import { loadConfig, formatIssue } from '../config/load';
 import type { Model } from '../config/model';
 
@@ -14,6 +13,3 @@ export function loadReported(files: string[]): Model | undefined {
   }
   return result.model;
 }
-
-/** The package's root directory (holding package.json, config/ and packaging/), from dist/src/cli. */
-export const PACKAGE_ROOT = path.resolve(__dirname, '../../..');

@@ -9,7 +9,6 @@ import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { lookup } from '../primary/privileges';
-import { PACKAGE_ROOT } from './config-files';
 
 const USAGE = `Usage: tslb install [--prefix DIR] [--dry-run]
 
@@ -26,7 +25,8 @@ Creates, when missing (an existing file is kept, never overwritten):
   -h, --help          print this help and exit`;
 
 const ACCOUNT = 'tslb';
-const PACKAGING = path.join(PACKAGE_ROOT, 'packaging');
+/** The package's packaging/ folder, from dist/src/cli. */
+const PACKAGING = path.resolve(__dirname, '../../../packaging');
 /** The command the packaged unit names; replaced by this node and this tslb's main.js. */
 const UNIT_COMMAND = '/usr/local/bin/tslb';
 /** Characters a path may have to be written bare into a unit's Exec line (no quoting, no % or $). */

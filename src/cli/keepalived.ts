@@ -82,10 +82,13 @@ export async function run(argv: string[]): Promise<number> {
   const model = loadReported(args.file);
   if (!model) return 1;
   const seed = (model.extras.haConfig as { keepalived?: SeedKeepalived } | undefined)?.keepalived;
+  if (!seed) {
+    process.stderr.write('tslb keepalived: the configuration has no ha_config.keepalived\n');
+    return 1;
+  }
   const problems: string[] = [];
-  const settings = seed ? settingsFrom(seed, args, model.global.pidfile, problems) : undefined;
-  if (!seed) problems.push('the configuration has no ha_config.keepalived');
-  if (problems.length || !settings) {
+  const settings = settingsFrom(seed, args, model.global.pidfile, problems);
+  if (problems.length) {
     for (const p of problems) process.stderr.write(`tslb keepalived: ${p}\n`);
     return 1;
   }
