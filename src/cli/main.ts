@@ -5,9 +5,7 @@
  * subcommand (`tslb install …`) runs that instead.
  */
 import { parseArgs } from 'node:util';
-import { runPrimary } from '../primary/main';
 import { loadReported } from './config-files';
-import { startDemoBackends } from './demo';
 
 interface Subcommand {
   run(argv: string[]): Promise<number>;
@@ -83,7 +81,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write('Configuration file is valid\n');
     return 0;
   }
-  if (args.demo) await startDemoBackends();
+  // Loaded only to run: `-c` and the subcommands start without the primary's modules.
+  if (args.demo) await (await import('./demo')).startDemoBackends();
+  const { runPrimary } = await import('../primary/main');
   await runPrimary({ files, model, pidfile: args.pidfile, debug: !!args.debug });
   return 0;
 }
