@@ -251,9 +251,13 @@ export class FrameReader {
 }
 
 const OUT_INITIAL = 16 * 1024;
+/** What a connection needs when it writes bodies (connection-core flushes at 64 KiB). */
+const OUT_LARGE = 256 * 1024;
 /** Output buffers given back after a flush, for the next connection that writes. */
-const outPool: Buffer[] = [];
-const OUT_POOL_MAX = 64;
+const smallPool: Buffer[] = [];
+const largePool: Buffer[] = [];
+const SMALL_POOL_MAX = 64;
+const LARGE_POOL_MAX = 8;
 
 /**
  * Frames appended to one buffer and handed to the sink in one write. The buffer is taken
@@ -266,17 +270,18 @@ export class FrameWriter {
 
   /** Room for n more bytes; returns the buffer (it may have been replaced). */
   reserve(n: number): Buffer {
-    let b = this.buf;
-    if (!b) {
-      b = this.buf = n <= OUT_INITIAL && outPool.length ? outPool.pop()! : Buffer.allocUnsafe(Math.max(OUT_INITIAL, n));
-      return b;
+    const b = this.buf;
+    const need = this.len + n;
+    if (b && need <= b.length) return b;
+    let next: Buffer;
+    if (need <= OUT_INITIAL) next = smallPool.pop() ?? Buffer.allocUnsafe(OUT_INITIAL);
+    else if (need <= OUT_LARGE) next = largePool.pop() ?? Buffer.allocUnsafe(OUT_LARGE);
+    else next = Buffer.allocUnsafe(need * 2);
+    if (b) {
+      b.copy(next, 0, 0, this.len);
+      FrameWriter.giveBack(b);
     }
-    if (this.len + n <= b.length) return b;
-    let size = b.length * 2;
-    while (size < this.len + n) size *= 2;
-    const grown = Buffer.allocUnsafe(size);
-    b.copy(grown, 0, 0, this.len);
-    return (this.buf = grown);
+    return (this.buf = next);
   }
 
   /** Forget the written bytes (they were flushed) and give the buffer back. */
@@ -285,7 +290,15 @@ export class FrameWriter {
     this.len = 0;
     if (!b) return;
     this.buf = null;
-    if (b.length === OUT_INITIAL && outPool.length < OUT_POOL_MAX) outPool.push(b);
+    FrameWriter.giveBack(b);
+  }
+
+  private static giveBack(b: Buffer): void {
+    if (b.length === OUT_INITIAL) {
+      if (smallPool.length < SMALL_POOL_MAX) smallPool.push(b);
+    } else if (b.length === OUT_LARGE && largePool.length < LARGE_POOL_MAX) {
+      largePool.push(b);
+    }
   }
 
   /** A frame header at `off` of `b`. */
