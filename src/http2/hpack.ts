@@ -48,6 +48,15 @@ const STATIC_VALUE_END = new Int32Array(STATIC_COUNT + 1);
 export const LOWER = new Uint8Array(256);
 for (let c = 0; c < 256; c++) LOWER[c] = c >= 65 && c <= 90 ? c + 32 : c;
 
+/**
+ * Copy src[s..e) to dst at o. Header names and values are mostly short, and Buffer#copy
+ * costs a call into C++ that a byte loop beats below a few dozen bytes.
+ */
+function copyBytes(src: Buffer, s: number, e: number, dst: Buffer, o: number): void {
+  if (e - s > 32) src.copy(dst, o, s, e);
+  else for (let i = s; i < e; i++) dst[o++] = src[i];
+}
+
 /** Per-field overhead counted in table sizes and header list sizes (§4.1). */
 export const ENTRY_OVERHEAD = 32;
 /** Our SETTINGS_HEADER_TABLE_SIZE, and the most of the peer's that the encoder uses. */
@@ -161,8 +170,8 @@ export class DynamicTable {
       if (++w === TABLE_CAPACITY) w = 0;
     }
     const first = Math.min(vl, TABLE_CAPACITY - w);
-    v.copy(ring, w, vs, vs + first);
-    if (first < vl) v.copy(ring, 0, vs + first, ve);
+    copyBytes(v, vs, vs + first, ring, w);
+    if (first < vl) copyBytes(v, vs + first, ve, ring, 0);
     w = (w + vl) % TABLE_CAPACITY;
     this.writePos = w;
     this.count++;
@@ -173,8 +182,8 @@ export class DynamicTable {
   private copyOut(from: number, len: number, out: Buffer, off: number): number {
     const ring = this.ring!;
     const first = Math.min(len, TABLE_CAPACITY - from);
-    ring.copy(out, off, from, from + first);
-    if (first < len) ring.copy(out, off + first, 0, len - first);
+    copyBytes(ring, from, from + first, out, off);
+    if (first < len) copyBytes(ring, 0, len - first, out, off + first);
     return off + len;
   }
 
@@ -286,7 +295,7 @@ export class HpackDecoder {
       sink.len = o;
     } else {
       const out = sink.reserve(n);
-      src.copy(out, s, this.pos, this.pos + n);
+      copyBytes(src, this.pos, this.pos + n, out, s);
       sink.len = s + n;
     }
     this.pos += n;
@@ -299,7 +308,7 @@ export class HpackDecoder {
       const ns = STATIC_NAME_START[k];
       const n = STATIC_NAME_END[k] - ns;
       const out = sink.reserve(n);
-      STATIC_BYTES.copy(out, sink.len, ns, ns + n);
+      copyBytes(STATIC_BYTES, ns, ns + n, out, sink.len);
       sink.len += n;
       return;
     }
@@ -313,7 +322,7 @@ export class HpackDecoder {
       const vs = STATIC_NAME_END[k];
       const n = STATIC_VALUE_END[k] - vs;
       const out = sink.reserve(n);
-      STATIC_BYTES.copy(out, sink.len, vs, vs + n);
+      copyBytes(STATIC_BYTES, vs, vs + n, out, sink.len);
       sink.len += n;
       return;
     }
@@ -543,7 +552,7 @@ export class HpackEncoder {
     o = writeInt(b, o, 7, 0, n);
     if (lower) for (let i = s; i < e; i++) b[o++] = LOWER[src[i]];
     else {
-      src.copy(b, o, s, e);
+      copyBytes(src, s, e, b, o);
       o += n;
     }
     return o;

@@ -82,7 +82,8 @@ export class H2Stream {
 
   /** Drop what the stream still holds (queued output, trailers, a grown head buffer). */
   clear(): void {
-    this.queue.length = 0;
+    // Setting an array's length goes through the runtime even when it is already 0.
+    if (this.queue.length) this.queue.length = 0;
     this.queueOffset = 0;
     this.queuedBytes = 0;
     this.trailersQueued = null;
