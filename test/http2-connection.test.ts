@@ -12,7 +12,7 @@ import * as http2 from 'node:http2';
 import { issueCert } from './helpers/certs';
 import { startH2Server, type H2TestServer } from './helpers/h2server';
 import { RawH2Client } from './helpers/h2raw';
-import { E_CANCEL, E_NO_ERROR, E_PROTOCOL_ERROR, F_END_HEADERS, F_END_STREAM, T_HEADERS } from '../src/http2/frames';
+import { E_CANCEL, E_NO_ERROR, E_PROTOCOL_ERROR, F_END_HEADERS, F_END_STREAM, F_PADDED, F_PRIORITY, T_HEADERS } from '../src/http2/frames';
 
 const servers: H2TestServer[] = [];
 const sessions: http2.ClientHttp2Session[] = [];
@@ -147,6 +147,37 @@ test('trailers both ways: request trailers reach the server and come back as res
   assert.equal(t.body.toString(), 't');
   assert.equal(t.trailers['x-t1'], 'one');
   assert.equal(t.trailers['x-t2'], 'two');
+});
+
+test('a response head parsed by the HTTP/1 HeadParser goes out as is: names lower-cased, hop-by-hop fields left out', async () => {
+  const s = await server();
+  const c = connect(s);
+  const r = await request(c, { ':path': '/h1-head' });
+  assert.equal(r.status, 203);
+  const names = Object.keys(r.headers).filter((n) => n !== ':status' && n !== 'date');
+  assert.deepEqual(names.sort(), ['content-type', 'set-cookie', 'x-mixed-case']);
+  assert.deepEqual(r.headers['set-cookie'], ['a=1', 'b=2']);
+  assert.equal(r.headers['x-mixed-case'], 'Value');
+});
+
+test('padded HEADERS with a priority, padded DATA and PRIORITY frames are accepted, the padding stripped', async () => {
+  const s = await server();
+  const raw = await RawH2Client.connect(s.port);
+  const block = raw.block([[':method', 'POST'], [':scheme', 'http'], [':path', '/sha'], [':authority', 'a']]);
+  // PADDED | PRIORITY: pad length 7, then dependency on stream 0 with weight 16, the block, 7 zero bytes.
+  const payload = Buffer.concat([Buffer.from([7, 0, 0, 0, 0, 15]), block, Buffer.alloc(7)]);
+  raw.out.frame(T_HEADERS, F_END_HEADERS | F_PADDED | F_PRIORITY, 1, payload);
+  raw.out.priority(1, 0, false, 200);
+  raw.out.priority(9, 1, true, 1); // an idle stream: ignored
+  // 4 × (16,000 data + 255 padding + 1 pad length) = 65,024 bytes: within the initial window.
+  for (let k = 0; k < 4; k++) raw.out.data(1, Buffer.alloc(16000, k), 0, 16000, k === 3, 255);
+  raw.send();
+  const h = await raw.waitFor((f) => f.type === T_HEADERS && f.streamId === 1);
+  assert.equal(h.fields![0][1], '200');
+  await raw.waitFor((f) => f.type === T_HEADERS && f.streamId === 1 && (f.flags & F_END_STREAM) !== 0);
+  const trailers = raw.frames.filter((f) => f.type === T_HEADERS && f.streamId === 1).at(-1)!;
+  assert.deepEqual(trailers.fields, [['x-length', '64000']]);
+  assert.equal(raw.closed, false);
 });
 
 test('300 concurrent streams on one connection (limit 100) all complete', async () => {

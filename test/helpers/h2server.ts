@@ -10,6 +10,7 @@
  *   GET  /slow             → no answer until the client resets or the connection ends
  *   GET  /trailers         → body "t" and trailers x-t1, x-t2
  *   GET  /reset            → RST_STREAM(PROTOCOL_ERROR) from inside onRequestHead
+ *   GET  /h1-head          → the head of an HTTP/1.1 response, as src/http1's HeadParser parsed it, sent as is
  * Everything the connections report is recorded for the tests to check.
  */
 import { createHash, type Hash } from 'node:crypto';
@@ -18,6 +19,7 @@ import * as tls from 'node:tls';
 import { H2Connection, HeaderList, type H2Handler, type H2Options, type H2Stream } from '../../src/http2/connection';
 import { forward, readThrough } from '../../src/worker/socket-io';
 import { E_PROTOCOL_ERROR } from '../../src/http2/frames';
+import { HeadParser } from '../../src/http1/parser';
 
 export interface ClosedStream {
   id: number;
@@ -41,6 +43,12 @@ for (let i = 0; i < CHUNK.length; i++) CHUNK[i] = i & 255;
 const HELLO_BODY = Buffer.from('hello');
 const HELLO_HEADERS = new HeaderList().add('content-type', 'text/plain').add('content-length', String(HELLO_BODY.length));
 const EMPTY = new HeaderList();
+/** An upstream HTTP/1.1 head with mixed-case names and hop-by-hop fields HTTP/2 must not carry. */
+const H1_RESPONSE = Buffer.from(
+  'HTTP/1.1 203 Non-Authoritative\r\nContent-Type: text/plain\r\nConnection: keep-alive, X-Hop\r\nKeep-Alive: timeout=5\r\n' +
+    'X-Hop: 1\r\nTransfer-Encoding: chunked\r\nUpgrade: h2c\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nX-Mixed-Case: Value\r\n\r\n',
+  'latin1',
+);
 
 export interface H2TestServer {
   port: number;
@@ -97,6 +105,10 @@ class TestHandler implements H2Handler {
       this.conn.respondHead(stream, 200, null, false);
       this.conn.writeData(stream, Buffer.from('t'), 0, 1, false);
       this.conn.writeTrailers(stream, new HeaderList().add('x-t1', 'one').add('x-t2', 'two'));
+    } else if (path === '/h1-head') {
+      const parsed = new HeadParser(false);
+      parsed.parse(H1_RESPONSE, 0, H1_RESPONSE.length);
+      this.conn.respondHead(stream, parsed.status, parsed, true);
     } else if (path === '/reset') {
       this.conn.reset(stream, E_PROTOCOL_ERROR);
     } else if (path !== '/slow') {
