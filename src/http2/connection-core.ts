@@ -202,9 +202,9 @@ export abstract class H2ConnectionCore {
   }
 
   /**
-   * Response body bytes buf[start..end) (copied as needed: the buffer may be reused after
-   * the call). Returns false when the stream or the transport cannot take more now: wait
-   * for onStreamWritable().
+   * Response body bytes buf[start..end), after respondHead() (copied as needed: the buffer
+   * may be reused after the call). Returns false when the stream or the transport cannot
+   * take more now: wait for onStreamWritable().
    */
   writeData(stream: H2Stream, buf: Buffer, start: number, end: number, endStream: boolean): boolean {
     if (this.ended || stream.state === ST_CLOSED || stream.endQueued) return true;
@@ -279,10 +279,15 @@ export abstract class H2ConnectionCore {
       let kept = 0;
       for (let k = 0; k < list.length; k++) {
         const s = list[k];
-        if (s.state !== ST_CLOSED && s.sending) {
-          if (this.sendQueued(s)) progress = true;
-          if (s.sending) list[kept++] = s;
+        if (!s.sending) continue;
+        if (s.state === ST_CLOSED) {
+          // Closed with output still queued: closeStream() left it here; now it can go back to the pool.
+          s.sending = false;
+          releaseStream(s);
+          continue;
         }
+        if (this.sendQueued(s)) progress = true;
+        if (s.sending) list[kept++] = s;
       }
       list.length = kept;
       if (!progress) break;
@@ -351,7 +356,11 @@ export abstract class H2ConnectionCore {
     return true;
   }
 
-  /** Hold the request body: no more window for this stream until resumeRequestBody(). */
+  /**
+   * Hold the request body (the consumer is backed up): no WINDOW_UPDATE for this stream
+   * until resumeRequestBody(). Bytes the client was already granted still arrive, at most
+   * one window (SETTINGS_INITIAL_WINDOW_SIZE) of them.
+   */
   pauseRequestBody(stream: H2Stream): void {
     stream.paused = true;
   }
@@ -432,7 +441,7 @@ export abstract class H2ConnectionCore {
     this.streams.delete(stream.id);
     if (this.dataStream === stream) this.dataStream = null;
     this.handler.onStreamClose(stream, code);
-    // Still in `sending` if it had output queued: pump() drops closed streams.
+    // Still in `sending` if it had output queued: pump() releases it when it drops it from the list.
     if (!stream.sending) releaseStream(stream);
     else stream.clear();
     if ((this.goawaySent || this.peerGoaway) && this.streams.size === 0) this.end(E_NO_ERROR);
@@ -494,5 +503,4 @@ export abstract class H2ConnectionCore {
       this.connectionError(E_ENHANCE_YOUR_CALM, 'control frames queued while the peer does not read');
     }
   }
-
 }
