@@ -3,10 +3,11 @@
  * of a request or response head that the pipeline, its modules and the fetches read.
  *
  * The HTTP/1 parser (src/http1/parser.ts) fills it in place from the received bytes,
- * so nothing is turned into strings unless a module or fetch asks. Another protocol
- * fills the same table from its own decoding (HTTP/2: HPACK) by writing the head as
- * HTTP/1 lines into `buf` (first line, then `name: value\r\n` lines): the upstream
- * request (HTTP/1, src/http1/rewrite.ts) is then copied from it unchanged.
+ * so nothing is turned into strings unless a module or fetch asks. HTTP/2 request
+ * heads (src/http2/head.ts) are decoded into the same layout: field bytes in `buf`,
+ * offsets in `hdr`, kinds and drop marks per field. The upstream request is HTTP/1
+ * and is copied from `buf` line by line (src/http1/rewrite.ts), so a head filled by
+ * another protocol is turned into HTTP/1 lines once before it goes to a server.
  *
  * Header removal is a mark (`drop`), header addition a line in the exchange's
  * builders (src/http/exchange.ts): a head is never re-serialised to be edited.
