@@ -1,12 +1,20 @@
 #!/usr/bin/env node
 /**
  * `tslb` command line: run a load balancer from YAML files (`-f`), or check them (`-c`).
- * Runs in the foreground; systemd and Docker supervise it.
+ * Runs in the foreground; systemd and Docker supervise it. A first word naming a
+ * subcommand (`tslb cert …`) runs that instead.
  */
 import { parseArgs } from 'node:util';
 import { loadConfig, formatIssue } from '../config/load';
 import { runPrimary } from '../primary/main';
 import { startDemoBackends } from './demo';
+
+interface Subcommand {
+  run(argv: string[]): Promise<number>;
+}
+
+/** Loaded on use, so running a load balancer loads none of them. */
+const SUBCOMMANDS = new Map<string, () => Promise<Subcommand>>([['cert', () => import('./cert')]]);
 
 const USAGE = `Usage: tslb -f <config.yaml> [-f <more.yaml> ...] [options]
 
@@ -18,6 +26,9 @@ const USAGE = `Usage: tslb -f <config.yaml> [-f <more.yaml> ...] [options]
   -v, --version         print the version and exit
   -h, --help            print this help and exit
 
+Subcommands (each takes --help):
+  tslb cert self-signed|csr|info ...          make or describe certificate bundles
+
 Signals to the primary: SIGHUP or SIGUSR2 reload the configuration without
 dropping connections; SIGTERM or SIGINT stop gracefully.`;
 
@@ -27,6 +38,8 @@ function version(): string {
 }
 
 async function main(argv: string[]): Promise<number> {
+  const subcommand = SUBCOMMANDS.get(argv[0]);
+  if (subcommand) return (await subcommand()).run(argv.slice(1));
   let args;
   try {
     args = parseArgs({

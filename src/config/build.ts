@@ -6,11 +6,11 @@
 import { accessLogDestinationError } from '../log/access-sink';
 import { compileLogFormat } from '../log/access';
 import { readFileSync } from 'node:fs';
-import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { balancers } from '../balance/registry';
+import { checkBundle, expiryWarning } from '../tls/pem';
 import type { Stage } from '../rules/context';
 import { fetches, frontendReadsPayload } from '../rules/fetches';
 import { parseCondition, parseCriterion } from '../rules/acl-parser';
@@ -87,6 +87,8 @@ const DEFAULT_INTER = 2000;
 const DEFAULT_ERROR_LIMIT = 10;
 const DEFAULT_BUFSIZE = 16384;
 const DEFAULT_MAXREWRITE = 1024;
+/** A served certificate expiring within this many days is a warning at start and reload. */
+const DEFAULT_EXPIRY_WARNING_DAYS = 30;
 
 interface CheckDefaults {
   inter: number;
@@ -235,6 +237,7 @@ export class ModelBuilder {
       bufSize,
       logLevel: g.log_level ?? 'info',
       accessLog: this.accessLog(g.access_log),
+      certExpiryWarningDays: g.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS,
     };
   }
 
@@ -525,28 +528,14 @@ export class ModelBuilder {
     const text = this.readRelative(file, segs);
     if (text === undefined) return undefined;
     const where = this.at(segs);
-    const certs: string[] = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-    const key = /-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]+?-----END \1PRIVATE KEY-----/.exec(text)?.[0];
-    if (certs.length === 0 || !key) {
-      this.diag.error(where, `${file}: must hold a certificate and its private key (PEM)${certs.length === 0 ? ', no certificate found' : ', no private key found'}`);
+    const checked = checkBundle(text);
+    if ('error' in checked) {
+      this.diag.error(where, `${file}: ${checked.error}`);
       return undefined;
     }
-    try {
-      const x509 = new X509Certificate(certs[0]);
-      if (!x509.checkPrivateKey(createPrivateKey(key))) {
-        this.diag.error(where, `${file}: the private key does not match the certificate`);
-        return undefined;
-      }
-      const names = new Set<string>();
-      for (const part of (x509.subjectAltName ?? '').split(', ')) if (part.startsWith('DNS:')) names.add(part.slice(4).toLowerCase());
-      const cn = /(?:^|\n)CN=([^\n]+)/.exec(x509.subject)?.[1];
-      if (cn && names.size === 0) names.add(cn.toLowerCase());
-      if (new Date(x509.validTo).getTime() < Date.now()) this.diag.warn(where, `${file}: certificate expired on ${x509.validTo}`);
-      return { cert: certs.join('\n') + '\n', key: key + '\n', names: [...names], source: path.resolve(path.dirname(where.src.file), file) };
-    } catch (e) {
-      this.diag.error(where, `${file}: ${(e as Error).message}`);
-      return undefined;
-    }
+    const expiry = expiryWarning(checked.leaf, this.cfg.global?.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS);
+    if (expiry) this.diag.warn(where, `${file}: ${expiry}`);
+    return { cert: checked.cert, key: checked.key, names: checked.names, source: path.resolve(path.dirname(where.src.file), file) };
   }
 
   private errorFiles(map: Record<string, string> | undefined, segs: Seg[]): Record<string, string> {

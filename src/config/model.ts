@@ -413,6 +413,8 @@ export interface Global {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Access-log destination: `stdout`, a file path. */
   accessLog: string;
+  /** A served certificate that expires within this many days is a warning at start and reload. */
+  certExpiryWarningDays: number;
 }
 
 /** A field accepted and carried, but whose feature belongs to a later issue. */

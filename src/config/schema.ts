@@ -274,6 +274,7 @@ const GlobalSchema = obj({
   max_rewrite: opt(Size),
   log_level: opt(lits(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])),
   access_log: opt(Type.String()),
+  cert_expiry_warning_days: opt(Count),
 });
 
 const DefaultsSchema = obj({
