@@ -44,8 +44,12 @@ const DELIBERATELY_STRICTER: Record<string, string> = {
   'response/sample: RTSP response': NOT_HTTP,
   'response/sample: ICE response': NOT_HTTP,
   'response/sample: HTTP version 0.9': `a status line cannot say HTTP/0.9 (0.9 has none): ${NOT_HTTP}`,
+  'request/uri: `host:port` and basic auth':
+    'userinfo in an absolute-form target: refused with 400, as RFC 9110 §4.2.4 advises (it serves to obscure the authority); HAProxy drops it before comparing with Host',
   'request/transfer-encoding: POST with `chunked` as last transfer-encoding':
     'a transfer coding other than chunked (deflate): tslb implements none and answers 501 (RFC 9112 §6.1), never forwarding a body it cannot frame-check',
+  'request/transfer-encoding: POST with `chunked` as last transfer-encoding (multiple headers)':
+    'the same codings over two Transfer-Encoding lines, one list (RFC 9110 §5.3): 501 as on one line',
 };
 
 /**
@@ -53,8 +57,12 @@ const DELIBERATELY_STRICTER: Record<string, string> = {
  * corpus requests have none. Those cases run with `Host: corpus.test` added after the request
  * line of each message (bodies and every other byte unchanged); the rule itself is checked on
  * the unmodified corpus by the test "HTTP/1.1 corpus requests without Host are refused".
+ * An absolute-form target gets its own authority as Host (tslb refuses any other value).
  */
-const ADDED_HOST = Buffer.from('Host: corpus.test\r\n');
+function addedHost(requestLine: string): Buffer {
+  const authority = /^\S+ [a-z][a-z0-9+.-]*:\/\/([^/?#\s]*)/i.exec(requestLine)?.[1];
+  return Buffer.from(`Host: ${authority ?? 'corpus.test'}\r\n`);
+}
 
 /** Cases that exercise llhttp's C API rather than bytes on a wire: nothing to compare. */
 const NOT_ON_THE_WIRE: Record<string, string> = {
@@ -213,7 +221,7 @@ function withHost(c: CorpusCase): Buffer | null {
     const head = seg.subarray(skip, headEnd < 0 ? seg.length : headEnd).toString('latin1');
     if (/\r\nhost:/i.test(head)) return seg;
     changed = true;
-    return Buffer.concat([seg.subarray(0, eol + 2), ADDED_HOST, seg.subarray(eol + 2)]);
+    return Buffer.concat([seg.subarray(0, eol + 2), addedHost(requestLine), seg.subarray(eol + 2)]);
   });
   return changed ? Buffer.concat(out) : null;
 }

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { HeadParser } from '../src/http1/parser';
-import { BODY_CHUNKED, BodyFramer } from '../src/http1/body';
+import { BODY_CHUNKED, BodyFramer, MAX_CHUNK_LINE } from '../src/http1/body';
 import { buildHead, rewriteHeadInPlace } from '../src/http1/rewrite';
 import { defaultErrorResponse } from '../src/http1/errors';
 
@@ -101,20 +101,41 @@ describe('request head parser', () => {
 });
 
 describe('body framer', () => {
-  it('scans chunked bodies with extensions and trailers, byte by byte too', () => {
-    const body = Buffer.from('5;ext=1;q="a b"\r\nhello\r\n0A\r\n0123456789\r\n000\r\nX-T: 1\r\n\r\nNEXT');
+  it('scans chunked bodies with extensions and trailers, byte by byte too; extensions are cut out', () => {
+    const text = '5;ext=1;q="a b"\r\nhello\r\n0A\r\n0123456789\r\n000;x\r\nX-T: 1\r\n\r\nNEXT';
+    const kept = '5\r\nhello\r\n0A\r\n0123456789\r\n000\r\nX-T: 1\r\n\r\n';
     const f = new BodyFramer();
     f.reset(BODY_CHUNKED, -1);
-    assert.equal(f.feed(body, 0, body.length), body.length - 4);
+    const whole = Buffer.from(text);
+    assert.equal(f.feed(whole, 0, whole.length), whole.length - 4);
     assert.ok(f.done);
+    assert.equal(whole.toString('latin1', 0, f.keptEnd), kept);
+    // One byte per feed: each kept byte stays where it was or is cut out.
     f.reset(BODY_CHUNKED, -1);
+    const bytes = Buffer.from(text);
     let i = 0;
+    let out = '';
     while (!f.done) {
-      const r = f.feed(body, i, i + 1);
+      const r = f.feed(bytes, i, i + 1);
       assert.ok(r >= 0, f.error);
+      out += bytes.toString('latin1', i, f.keptEnd);
       i = r;
     }
-    assert.equal(i, body.length - 4);
+    assert.equal(i, bytes.length - 4);
+    assert.equal(out, kept);
+  });
+
+  it('refuses a chunk-size line longer than MAX_CHUNK_LINE', () => {
+    const line = (extra: number) => Buffer.from(`5;e=${'x'.repeat(MAX_CHUNK_LINE - 5 + extra)}\r\nhello\r\n0\r\n\r\n`);
+    const f = new BodyFramer();
+    f.reset(BODY_CHUNKED, -1);
+    const fits = line(0);
+    assert.equal(f.feed(fits, 0, fits.length), fits.length, f.error);
+    assert.equal(fits.toString('latin1', 0, f.keptEnd), '5\r\nhello\r\n0\r\n\r\n');
+    f.reset(BODY_CHUNKED, -1);
+    const over = line(1);
+    assert.equal(f.feed(over, 0, over.length), -1);
+    assert.equal(f.error, 'chunk size line too long');
   });
 
   it('rejects bad chunk framing', () => {

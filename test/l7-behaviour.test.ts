@@ -99,7 +99,7 @@ describe('L7 framing and errors with a raw backend', () => {
     await rec.close();
   });
 
-  it('forwards chunked responses with extensions and trailers byte for byte, then keeps alive', async () => {
+  it('forwards chunked responses with trailers byte for byte less extensions, then keeps alive', async () => {
     const body = '4;x=y\r\nabcd\r\n3\r\nefg\r\n0\r\nX-Trailer: t\r\n\r\n';
     rec.reply = () => ({ bytes: Buffer.from(`HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n\r\n${body}`) });
     const r = await exchange(proxy.port, Buffer.from('GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n'), { until: (rs) => rs.length === 2 });
@@ -107,7 +107,7 @@ describe('L7 framing and errors with a raw backend', () => {
     for (const res of r.responses) {
       assert.equal(res.body.toString(), 'abcdefg');
       assert.deepEqual(res.trailers, [['X-Trailer', 't']]);
-      assert.ok(res.raw.toString().endsWith(body));
+      assert.ok(res.raw.toString().endsWith(body.replace(';x=y', '')));
       assert.deepEqual(header(res, 'x-hop'), []);
       assert.deepEqual(header(res, 'connection'), []);
     }

@@ -5,10 +5,9 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { freePort, startTslb } from './helpers/tslb';
+import { freePort, rss, startTslb } from './helpers/tslb';
 
 const TOTAL = 256 * 1024 * 1024;
 const CHUNK = Buffer.alloc(1024 * 1024, 'z');
@@ -19,11 +18,6 @@ const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
 });
-
-function rss(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m![1]) * 1024;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

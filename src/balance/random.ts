@@ -8,6 +8,8 @@ import { clusterLoad, isFull, type Balancer, type BalancedServer, type BalancerD
 import { positiveInt } from './args';
 
 const DEFAULT_DRAWS = 2;
+/** Each draw costs a search per request: more than this only burns CPU. */
+const MAX_DRAWS = 100;
 
 class RandomChoices implements Balancer {
   private servers: BalancedServer[] = [];
@@ -66,8 +68,9 @@ export const random: BalancerDefinition = {
   name: 'random',
   checkArgs: (args) => {
     if (args.length === 0) return undefined;
-    if (args.length > 1 || positiveInt(args[0]) === undefined)
-      return `random takes one optional argument, the number of draws (a positive integer), got "${args.join(' ')}"`;
+    const draws = positiveInt(args[0]);
+    if (args.length > 1 || draws === undefined || draws > MAX_DRAWS)
+      return `random takes one optional argument, the number of draws (1..${MAX_DRAWS}), got "${args.join(' ')}"`;
     return undefined;
   },
   create: (backend) => new RandomChoices(positiveInt(backend.balance.args[0]) ?? DEFAULT_DRAWS),

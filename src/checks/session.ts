@@ -5,10 +5,9 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import { MAX_CHECK_RESPONSE as MAX_RESPONSE } from '../config/limits';
 import { CheckFailure, type CheckContext, type CheckResult, type CheckStatus, type CheckTarget } from './types';
 
-/** HAProxy's check buffer is one tune.bufsize; more data than this ends the read. */
-const MAX_RESPONSE = 16 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 /** strerror(3) texts, which HAProxy prints as the "info" of connection errors. */

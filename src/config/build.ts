@@ -67,6 +67,7 @@ import type {
   TimeoutsInput,
 } from './schema';
 import type { Diagnostics, Seg, Where } from './source';
+import { missingTimeouts, NO_TIMEOUT_EFFECT, resolveTimeouts, type GivenTimeouts } from './timeouts';
 import { didYouMean } from './suggest';
 
 /** Maps a key path of the merged native config to its place in a file. */
@@ -74,14 +75,6 @@ export type Locate = (segs: Seg[]) => Where;
 
 /** Algorithms the balancing issue adds; accepted now, run as roundrobin until registered. */
 
-const HAPROXY_DEFAULT_TIMEOUTS = {
-  connect: 5000,
-  client: 50_000,
-  server: 50_000,
-  httpRequest: 10_000,
-  // Unset, as in HAProxy: once set, it replaces client/server inactivity timeouts on tunnels.
-  tunnel: 0,
-};
 const DEFAULT_INTER = 2000;
 /** HAProxy's `error-limit` default. */
 const DEFAULT_ERROR_LIMIT = 10;
@@ -127,7 +120,7 @@ const BACKEND_LINE = /^\s*(cookie|stick on|stick-table|hash-type)\s/;
 
 export class ModelBuilder {
   private defaultMode: Mode = 'http';
-  private defaultTimeouts!: Timeouts;
+  private defaultTimeouts: GivenTimeouts = {};
   private checkDefaults!: CheckDefaults;
   private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [] };
   private maxHeaderBytes = DEFAULT_BUFSIZE - DEFAULT_MAXREWRITE;
@@ -261,30 +254,33 @@ export class ModelBuilder {
       rise: c.rise ?? 2,
       fall: c.fall ?? 3,
     };
-    this.defaultTimeouts = this.timeouts(undefined, d.timeouts, ['defaults', 'timeouts']);
+    this.defaultTimeouts = this.givenTimeouts(d.timeouts, ['defaults', 'timeouts']);
     this.defaultOptions = this.options(d.options, ['defaults', 'options']);
   }
 
-  /** Section timeouts over the defaults; unset ones fall back as HAProxy's do. */
-  private timeouts(base: Timeouts | undefined, t: TimeoutsInput | undefined, segs: Seg[]): Timeouts {
-    const v = (k: keyof TimeoutsInput) => this.time(t?.[k], [...segs, k]);
-    const connect = v('connect') ?? base?.connect ?? HAPROXY_DEFAULT_TIMEOUTS.connect;
-    const client = v('client') ?? base?.client ?? HAPROXY_DEFAULT_TIMEOUTS.client;
-    const server = v('server') ?? base?.server ?? HAPROXY_DEFAULT_TIMEOUTS.server;
-    const httpRequest = v('http_request') ?? base?.httpRequest ?? HAPROXY_DEFAULT_TIMEOUTS.httpRequest;
-    return {
-      connect,
-      client,
-      server,
-      httpRequest,
-      httpKeepAlive: v('http_keep_alive') ?? base?.httpKeepAlive ?? httpRequest,
-      queue: v('queue') ?? base?.queue ?? connect,
-      tunnel: v('tunnel') ?? base?.tunnel ?? HAPROXY_DEFAULT_TIMEOUTS.tunnel,
-      // 0 = unset: checks are then bounded by inter, as in HAProxy.
-      check: v('check') ?? base?.check ?? 0,
-      clientFin: v('client_fin') ?? base?.clientFin ?? client,
-      serverFin: v('server_fin') ?? base?.serverFin ?? server,
-    };
+  private givenTimeouts(t: TimeoutsInput | undefined, segs: Seg[]): GivenTimeouts {
+    const given: GivenTimeouts = {};
+    for (const k of Object.keys(t ?? {}) as (keyof TimeoutsInput)[]) {
+      const ms = this.time(t![k], [...segs, k]);
+      if (ms !== undefined) given[k] = ms;
+    }
+    return given;
+  }
+
+  /**
+   * A frontend's or backend's timeouts over the defaults'. One that `serves` (a frontend
+   * with binds, a backend with servers) gets HAProxy's warning for each essential timeout of 0.
+   */
+  private timeouts(kind: 'frontend' | 'backend', name: string, mode: Mode, t: TimeoutsInput | undefined, segs: Seg[], serves: boolean): Timeouts {
+    const own = this.givenTimeouts(t, segs);
+    const timeouts = resolveTimeouts(this.defaultTimeouts, own);
+    if (!serves) return timeouts;
+    for (const k of missingTimeouts(kind, mode, timeouts)) {
+      // The 0 is in the section or in `defaults`.
+      const at = own[k] !== undefined ? [...segs, k] : ['defaults', 'timeouts', k];
+      this.diag.warn(this.at(at), `missing timeouts for ${kind} "${name}": ${k} 0 means no timeout (as in HAProxy); ${NO_TIMEOUT_EFFECT[k]}`);
+    }
+    return timeouts;
   }
 
   private options(list: string[] | undefined, segs: Seg[]): OptionSet {
@@ -403,7 +399,7 @@ export class ModelBuilder {
       useBackend,
       hostBackends,
       httpRules,
-      timeouts: this.timeouts(this.defaultTimeouts, f.timeouts, [...base, 'timeouts']),
+      timeouts: this.timeouts('frontend', f.name, mode, f.timeouts, [...base, 'timeouts'], f.binds.length > 0),
       maxconn: f.maxconn ?? this.cfg.defaults?.maxconn ?? 0,
       inspectDelay,
       forwardFor,
@@ -693,8 +689,8 @@ export class ModelBuilder {
     if (healthCheck.kind === 'http' && mode === 'tcp') {
       // HAProxy allows httpchk on tcp backends: the check speaks HTTP to the server, traffic stays tcp.
     }
-    const timeouts = this.timeouts(this.defaultTimeouts, b.timeouts, [...base, 'timeouts']);
     const servers = this.servers(b, base, mode);
+    const timeouts = this.timeouts('backend', b.name, mode, b.timeouts, [...base, 'timeouts'], servers.length > 0);
     const lines = this.backendLines(b, own, base);
     const cookie = lines.cookie && mode === 'tcp' ? undefined : lines.cookie;
     if (lines.cookie && mode === 'tcp') this.diag.error(this.at([...base, b.cookie !== undefined ? 'cookie' : 'options']), 'cookie persistence needs mode http');
@@ -1026,6 +1022,8 @@ export class ModelBuilder {
       else if (!/^(127\.|::1$)/.test(tcp.address)) this.diag.warn(this.at([...segs, 'tcp']), 'the runtime API is unauthenticated: listen on loopback only');
     }
     if (!r.socket && !tcp) this.diag.error(this.at(segs), 'runtime_api needs a socket path or a tcp address');
+    // The schema's pattern only sees strings: `mode: 660` is a YAML integer.
+    if (r.mode !== undefined && !/^0?[0-7]{3}$/.test(String(r.mode))) this.diag.error(this.at([...segs, 'mode']), `must be an octal unix socket mode such as 660, not ${r.mode}`);
     return {
       socketPath: r.socket,
       mode: r.mode === undefined ? 0o600 : parseInt(String(r.mode), 8),
@@ -1037,6 +1035,12 @@ export class ModelBuilder {
   private stats(): Model['stats'] {
     const s = this.cfg.stats;
     if (!s) return undefined;
+    // The page checks credentials only when it has a username: one without the other would leave it open.
+    if ((s.username === undefined) !== (s.password === undefined)) {
+      this.diag.error(this.at(['stats', s.username === undefined ? 'password' : 'username']), 'stats authentication needs both username and password');
+    } else if (s.admin && s.username === undefined) {
+      this.diag.warn(this.at(['stats', 'admin']), 'admin without username/password: anyone who reaches the stats page can change server states');
+    }
     const l = parseListen(s.bind);
     if (!l) {
       this.diag.error(this.at(['stats', 'bind']), `bad address "${s.bind}"`);

@@ -6,32 +6,44 @@
  */
 import { splitHaproxyWords, type SplitOptions } from './words';
 import type { CookiePersistence, ForwardFor, HealthCheck, HttpCheckSpec, StickRule, TcpCheckStep } from './model';
+import { MAX_CHECK_RESPONSE, MAX_CONN, MAX_INT, MAX_RISE_FALL, MAX_SIZE, MAX_STICK_KEY, MAX_TIME_MS, MAX_WEIGHT } from './limits';
 import { didYouMean } from './suggest';
 
 export type Parsed<T> = { value: T; error?: undefined } | { value?: undefined; error: string };
 
 const TIME_UNITS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** HAProxy time: `500ms`, `5s`, `2m`, `1h`, `1d`, `100us`; a bare number is milliseconds. */
+const TIME_RANGE = `must be 0..${MAX_TIME_MS} ms (~24.8 days)`;
+
+/** HAProxy time: `500ms`, `5s`, `2m`, `1h`, `1d`, `100us`; a bare number is milliseconds. 0 means no timeout. */
 export function parseTime(v: string | number): Parsed<number> {
+  let ms: number;
   if (typeof v === 'number') {
-    return Number.isInteger(v) && v >= 0 ? { value: v } : { error: `bad time "${v}": must be a non-negative integer (ms)` };
+    if (!Number.isInteger(v)) return { error: `bad time "${v}": must be an integer (ms)` };
+    ms = v;
+  } else {
+    const m = /^(-?\d+)(us|ms|s|m|h|d)?$/.exec(v.trim());
+    if (!m) return { error: `bad time "${v}": expected a number with an optional unit us|ms|s|m|h|d (e.g. 5s, 500ms)` };
+    ms = Math.ceil(Number(m[1]) * TIME_UNITS[m[2] ?? 'ms']);
   }
-  const m = /^(\d+)(us|ms|s|m|h|d)?$/.exec(v.trim());
-  if (!m) return { error: `bad time "${v}": expected a number with an optional unit us|ms|s|m|h|d (e.g. 5s, 500ms)` };
-  return { value: Math.ceil(Number(m[1]) * TIME_UNITS[m[2] ?? 'ms']) };
+  // Longer delays would make Node's timers fire at once.
+  return ms >= 0 && ms <= MAX_TIME_MS ? { value: ms } : { error: `bad time "${v}": ${TIME_RANGE}` };
 }
 
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 * 1024, g: 1024 * 1024 * 1024 };
 
 /** A byte size: `16384`, `16k`, `1m`, `1g`. */
 export function parseSize(v: string | number): Parsed<number> {
+  let n: number;
   if (typeof v === 'number') {
-    return Number.isInteger(v) && v >= 0 ? { value: v } : { error: `bad size "${v}": must be a non-negative integer` };
+    if (!Number.isInteger(v)) return { error: `bad size "${v}": must be an integer` };
+    n = v;
+  } else {
+    const m = /^(-?\d+)([kmg]?)$/i.exec(v.trim());
+    if (!m) return { error: `bad size "${v}": expected a number with an optional unit k|m|g` };
+    n = Number(m[1]) * SIZE_UNITS[m[2].toLowerCase()];
   }
-  const m = /^(\d+)([kmg]?)$/i.exec(v.trim());
-  if (!m) return { error: `bad size "${v}": expected a number with an optional unit k|m|g` };
-  return { value: Number(m[1]) * SIZE_UNITS[m[2].toLowerCase()] };
+  return n >= 0 && n <= MAX_SIZE ? { value: n } : { error: `bad size "${v}": must be 0..${MAX_SIZE}` };
 }
 
 /**
@@ -161,21 +173,19 @@ interface KeywordDef {
   area?: string;
 }
 
-const MAX_INT = 2 ** 31 - 1;
-
 const SERVER_KEYWORDS: Record<string, KeywordDef> = {
   check: { args: 0, apply: flag((v) => (v.check = true)) },
   'no-check': { args: 0, apply: flag((v) => (v.check = false)) },
-  fall: { args: 1, apply: intArg('fall', 1, MAX_INT) },
-  rise: { args: 1, apply: intArg('rise', 1, MAX_INT) },
+  fall: { args: 1, apply: intArg('fall', 1, MAX_RISE_FALL) },
+  rise: { args: 1, apply: intArg('rise', 1, MAX_RISE_FALL) },
   inter: { args: 1, apply: timeArg('inter') },
   fastinter: { args: 1, apply: timeArg('fastinter') },
   downinter: { args: 1, apply: timeArg('downinter') },
-  weight: { args: 1, apply: intArg('weight', 0, 256) },
+  weight: { args: 1, apply: intArg('weight', 0, MAX_WEIGHT) },
   backup: { args: 0, apply: flag((v) => (v.backup = true)) },
   'no-backup': { args: 0, apply: flag((v) => (v.backup = false)) },
-  maxconn: { args: 1, apply: intArg('maxconn', 0, MAX_INT) },
-  maxqueue: { args: 1, apply: intArg('maxqueue', 0, MAX_INT) },
+  maxconn: { args: 1, apply: intArg('maxconn', 0, MAX_CONN) },
+  maxqueue: { args: 1, apply: intArg('maxqueue', 0, MAX_CONN) },
   disabled: { args: 0, apply: flag((v) => (v.disabled = true)) },
   enabled: { args: 0, apply: flag((v) => (v.disabled = false)) },
   id: { args: 1, apply: intArg('id', 1, MAX_INT) },
@@ -571,7 +581,9 @@ function parseTcpStep(sub: string, args: string[]): Parsed<TcpCheckStep> {
           continue;
         }
         const n = args[++i];
-        if (!/^\d+$/.test(n ?? '')) return { error: `tcp-check expect: min-recv needs a byte count, not "${n ?? ''}"` };
+        if (!/^\d+$/.test(n ?? '') || Number(n) > MAX_CHECK_RESPONSE) {
+          return { error: `tcp-check expect: min-recv needs a byte count 0..${MAX_CHECK_RESPONSE} (what a check reads at most), not "${n ?? ''}"` };
+        }
         minRecv = Number(n);
       }
       let negate = false;
@@ -686,11 +698,11 @@ export function parseStickTable(text: string): Parsed<Pick<StickRule, 'tableType
       if (arg !== 'ip' && arg !== 'ipv6' && arg !== 'string') return { error: `stick-table: type must be ip, ipv6 or string, not "${arg}"` };
       t.tableType = arg === 'string' ? 'string' : 'ip';
     } else if (w === 'len') {
-      if (!/^\d+$/.test(arg) || Number(arg) === 0) return { error: `stick-table: bad len "${arg}"` };
+      if (!/^\d+$/.test(arg) || Number(arg) === 0 || Number(arg) > MAX_STICK_KEY) return { error: `stick-table: len must be 1..${MAX_STICK_KEY}, not "${arg}"` };
       t.keyLen = Number(arg);
     } else if (w === 'size') {
       const n = parseSize(arg);
-      if (n.error !== undefined || n.value === 0) return { error: `stick-table: bad size "${arg}"` };
+      if (n.error !== undefined || n.value === 0) return { error: `stick-table: size must be 1..${MAX_SIZE} entries (k, m, g allowed), not "${arg}"` };
       t.size = n.value;
     } else if (w === 'expire') {
       const e = parseTime(arg);

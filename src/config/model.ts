@@ -20,6 +20,12 @@ export interface SourceRef {
   path: string;
 }
 
+/**
+ * Timeouts in ms, with HAProxy's fallbacks already resolved by the loader (an unset
+ * http_request is the client timeout, an unset queue the connect timeout…). 0 means no
+ * timeout, as in HAProxy: the worker arms no deadline or timer for it
+ * (src/worker/deadline.ts), it never expires at once. At most 2^31-1 (Node's timer limit).
+ */
 export interface Timeouts {
   connect: number;
   client: number;
@@ -27,9 +33,11 @@ export interface Timeouts {
   httpRequest: number;
   httpKeepAlive: number;
   queue: number;
+  /** 0 = unset: the client and server timeouts apply to tunnels. */
   tunnel: number;
+  /** 0 = unset: inter bounds the whole check (with it set, the connect gets min(connect, inter)). */
   check: number;
-  /** Grace period for in-flight work on stop/reload. */
+  /** Inactivity after the client (server) shut its side of a tcp connection. */
   clientFin: number;
   serverFin: number;
 }

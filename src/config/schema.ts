@@ -8,6 +8,7 @@
  * reports one precise error per mistake instead of one per alternative.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { MAX_CONN, MAX_INT, MAX_RETRIES, MAX_RISE_FALL, MAX_SIZE, MAX_TIME_MS, MAX_WEIGHT, MAX_WORKERS } from './limits';
 
 const opt = Type.Optional;
 
@@ -25,13 +26,18 @@ function obj<P extends Record<string, TSchema>>(props: P, description?: string) 
   return Type.Object(props, { additionalProperties: false, ...(description ? { description } : {}) });
 }
 
-const Time = multi<string | number>(['string', 'integer'], { minimum: 0 }, 'HAProxy time: 5s, 500ms, 2m, 1h, 1d; a bare number is milliseconds');
-const Size = multi<string | number>(['string', 'integer'], { minimum: 0 }, 'bytes: 16384, 16k, 1m');
+const Time = multi<string | number>(['string', 'integer'], { minimum: 0, maximum: MAX_TIME_MS }, 'HAProxy time: 5s, 500ms, 2m, 1h, 1d; a bare number is milliseconds');
+const Size = multi<string | number>(['string', 'integer'], { minimum: 0, maximum: MAX_SIZE }, 'bytes: 16384, 16k, 1m');
 const Port = Type.Integer({ minimum: 1, maximum: 65535 });
 const Name = Type.String({ pattern: '^[A-Za-z0-9_.:-]+$', description: 'a name (letters, digits, . _ - :)' });
 const Mode = lits(['http', 'tcp']);
-const Count = Type.Integer({ minimum: 0 });
-const Positive = Type.Integer({ minimum: 1 });
+/** maxconn, maxqueue: 0 = unlimited. */
+const Conns = Type.Integer({ minimum: 0, maximum: MAX_CONN });
+const RiseFall = Type.Integer({ minimum: 1, maximum: MAX_RISE_FALL });
+const Retries = Type.Integer({ minimum: 0, maximum: MAX_RETRIES });
+const Workers = Type.Integer({ minimum: 1, maximum: MAX_WORKERS });
+/** A VRRP field (keepalived priority, advert_int, virtual_router_id). */
+const Vrrp = Type.Integer({ minimum: 1, maximum: 255 });
 const TlsVersion = lits(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']);
 const Condition = Type.String({ description: 'HAProxy ACL expression, e.g. "{ path_beg /api }" or "!{ ssl_fc }"' });
 const StrList = Type.Array(Type.String());
@@ -60,7 +66,7 @@ const LogSchema = obj({
 });
 
 const CheckDefaultsSchema = obj(
-  { inter: opt(Time), fastinter: opt(Time), downinter: opt(Time), rise: opt(Positive), fall: opt(Positive) },
+  { inter: opt(Time), fastinter: opt(Time), downinter: opt(Time), rise: opt(RiseFall), fall: opt(RiseFall) },
   'defaults for server checks (HAProxy `default-server inter … rise … fall …`)',
 );
 
@@ -148,7 +154,7 @@ const FrontendSchema = obj({
   host_routing: opt(Type.Boolean({ description: 'route by SNI/Host to backends by their host_names when no rule matches' })),
   log: opt(LogSchema),
   errorfiles: opt(ErrorFiles),
-  maxconn: opt(Count),
+  maxconn: opt(Conns),
   inspect_delay: opt(Time),
   timeouts: opt(TimeoutsSchema),
   options: opt(Type.Array(Type.String({ description: 'HAProxy option line, e.g. "httplog"' }))),
@@ -222,13 +228,13 @@ const ServerSchema = obj({
   name: Name,
   address: Type.String({ minLength: 1 }),
   port: Port,
-  weight: opt(Type.Integer({ minimum: 0, maximum: 256 })),
+  weight: opt(Type.Integer({ minimum: 0, maximum: MAX_WEIGHT })),
   backup: opt(Type.Boolean()),
-  maxconn: opt(Count),
-  maxqueue: opt(Count),
+  maxconn: opt(Conns),
+  maxqueue: opt(Conns),
   check: opt(Type.Boolean()),
-  fall: opt(Positive),
-  rise: opt(Positive),
+  fall: opt(RiseFall),
+  rise: opt(RiseFall),
   inter: opt(Time),
   ssl: opt(Type.Boolean()),
   sni: opt(Type.String()),
@@ -245,7 +251,7 @@ const BackendSchema = obj({
   balance: opt(BalanceSchema),
   health_check: opt(HealthCheckSchema),
   servers: Type.Array(ServerSchema),
-  retries: opt(Count),
+  retries: opt(Retries),
   redispatch: opt(Type.Boolean()),
   all_backups: opt(Type.Boolean()),
   timeouts: opt(TimeoutsSchema),
@@ -262,12 +268,12 @@ const BackendSchema = obj({
 });
 
 const GlobalSchema = obj({
-  workers: opt(multi<string | number>(['string', 'integer'], { minimum: 1, pattern: '^auto$' }, 'auto (one per core) or a number')),
+  workers: opt(multi<string | number>(['string', 'integer'], { minimum: 1, maximum: MAX_WORKERS, pattern: '^auto$' }, 'auto (one per core) or a number')),
   user: opt(Type.String()),
   group: opt(Type.String()),
   pidfile: opt(Type.String()),
   state_dir: opt(Type.String()),
-  maxconn: opt(Count),
+  maxconn: opt(Conns),
   grace_period: opt(Time),
   accept_mode: opt(lits(['auto', 'reuseport', 'rr', 'shared'])),
   buf_size: opt(Size),
@@ -283,8 +289,8 @@ const DefaultsSchema = obj({
   options: opt(Type.Array(Type.String())),
   log: opt(LogSchema),
   check: opt(CheckDefaultsSchema),
-  retries: opt(Count),
-  maxconn: opt(Count),
+  retries: opt(Retries),
+  maxconn: opt(Conns),
   balance: opt(BalanceSchema),
 });
 
@@ -300,8 +306,8 @@ const RuntimeApiSchema = obj({
 const StatsSchema = obj({
   bind: Listen,
   uri: opt(Type.String()),
-  username: opt(Type.String()),
-  password: opt(Type.String()),
+  username: opt(Type.String({ minLength: 1, description: 'stats page login, with password (both or neither)' })),
+  password: opt(Type.String({ minLength: 1 })),
   refresh: opt(Time),
   admin: opt(Type.Boolean()),
 });
@@ -365,17 +371,17 @@ const SeedSchema = obj(
         ciphers: opt(Type.String()),
         redirect_http_to_https: opt(Type.Boolean()),
         hsts_enabled: opt(Type.Boolean()),
-        hsts_max_age: opt(Count),
+        hsts_max_age: opt(Type.Integer({ minimum: 0, maximum: MAX_INT, description: 'seconds' })),
       }),
     ),
     performance: opt(
       obj({
-        maxconn: opt(Count),
-        nbproc: opt(Positive),
+        maxconn: opt(Conns),
+        nbproc: opt(Workers),
         cpu_map: opt(Type.String()),
-        tune_ssl_default_dh_param: opt(Positive),
-        tune_bufsize: opt(Positive),
-        tune_maxrewrite: opt(Count),
+        tune_ssl_default_dh_param: opt(Type.Integer({ minimum: 1024, maximum: 16384, description: 'bits' })),
+        tune_bufsize: opt(Type.Integer({ minimum: 1, maximum: MAX_SIZE })),
+        tune_maxrewrite: opt(Type.Integer({ minimum: 0, maximum: MAX_SIZE })),
       }),
     ),
     ha_config: opt(
@@ -385,10 +391,10 @@ const SeedSchema = obj(
             enabled: opt(Type.Boolean()),
             virtual_ip: opt(Type.String()),
             interface: opt(Type.String()),
-            priority: opt(Count),
-            advert_int: opt(Count),
+            priority: opt(Vrrp),
+            advert_int: opt(Vrrp),
             auth_pass: opt(Type.String()),
-            virtual_router_id: opt(Count),
+            virtual_router_id: opt(Vrrp),
           }),
         ),
         peers: opt(Type.Array(obj({ name: Name, ip: Type.String(), port: opt(Port) }))),
@@ -404,8 +410,8 @@ const SeedSchema = obj(
             bind_ip: opt(Type.String()),
             bind_port: opt(Port),
             uri: opt(Type.String()),
-            username: opt(Type.String()),
-            password: opt(Type.String()),
+            username: opt(Type.String({ minLength: 1, description: 'stats page login, with password (both or neither)' })),
+            password: opt(Type.String({ minLength: 1 })),
             refresh: opt(Time),
             admin: opt(Type.Boolean()),
           }),
@@ -417,8 +423,8 @@ const SeedSchema = obj(
             log_health_checks: opt(Type.Boolean()),
             email_alerts: opt(Type.String()),
             interval: opt(Time),
-            rise: opt(Positive),
-            fall: opt(Positive),
+            rise: opt(RiseFall),
+            fall: opt(RiseFall),
             timeout: opt(Time),
           }),
         ),

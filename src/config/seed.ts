@@ -55,6 +55,7 @@ export function adaptSeed(p: SeedProxy, src: SourceFile, diag: Diagnostics): { f
   if (p.timeouts) {
     defaults.timeouts = { ...p.timeouts };
     link(['defaults', 'timeouts'], P('timeouts'));
+    for (const k of Object.keys(p.timeouts)) link(['defaults', 'timeouts', k], P('timeouts', k));
   }
   const hc = p.monitoring?.health_checks;
   if (hc) {
@@ -266,7 +267,7 @@ export function adaptSeed(p: SeedProxy, src: SourceFile, diag: Diagnostics): { f
       admin: s.admin,
     };
     link(['stats'], P('monitoring', 'stats'));
-    link(['stats', 'refresh'], P('monitoring', 'stats', 'refresh'));
+    for (const k of ['refresh', 'username', 'password', 'admin'] as const) link(['stats', k], P('monitoring', 'stats', k));
   }
   if (mon?.prometheus?.enabled) {
     const m = mon.prometheus;

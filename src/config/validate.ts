@@ -43,9 +43,16 @@ function describe(e: ErrorObject): string {
       return parent.description && types.length > 1 ? `${base}: ${parent.description}` : base;
     }
     case 'minimum':
-    case 'maximum':
-      if (typeof parent.minimum === 'number' && typeof parent.maximum === 'number') return `must be ${parent.minimum}..${parent.maximum}`;
-      return e.keyword === 'minimum' ? `must be >= ${parent.minimum}` : `must be <= ${parent.maximum}`;
+    case 'maximum': {
+      const range =
+        typeof parent.minimum === 'number' && typeof parent.maximum === 'number'
+          ? `must be ${parent.minimum}..${parent.maximum}`
+          : e.keyword === 'minimum'
+            ? `must be >= ${parent.minimum}`
+            : `must be <= ${parent.maximum}`;
+      // The unit of a time or size, or the other form of a field that also takes a word.
+      return parent.description ? `${range}: ${parent.description}` : range;
+    }
     case 'enum':
       return `must be one of: ${(parent.enum as unknown[]).join(', ')}`;
     case 'const':

@@ -7,7 +7,8 @@
  * header names, no whitespace before the colon, no obs-fold, CRLF only (a bare LF
  * or CR is an error), no CTL/NUL in values, Content-Length digits only and at most
  * once, Content-Length together with Transfer-Encoding, Transfer-Encoding whose
- * final coding is not `chunked` (request), more than one Host, no Host on 1.1.
+ * final coding is not `chunked` (request), more than one Host, no Host on 1.1, an
+ * absolute-form target whose authority is not the Host value (the scheme's default port aside).
  */
 
 /** Header kinds the proxy acts on; everything else is `H_OTHER`. */
@@ -36,6 +37,10 @@ const SP = 32;
 const HTAB = 9;
 const COLON = 58;
 const COMMA = 44;
+const SLASH = 47;
+const QUESTION = 63;
+const HASH = 35;
+const AT = 64;
 
 /** RFC 9110 tchar. */
 export const TCHAR = new Uint8Array(256);
@@ -43,11 +48,14 @@ export const TCHAR = new Uint8Array(256);
 export const FIELD = new Uint8Array(256);
 /** Request-target bytes: visible ASCII. */
 const TARGET = new Uint8Array(256);
+/** URI scheme bytes (RFC 3986 §3.1, the first one is checked apart). */
+const SCHEME = new Uint8Array(256);
 for (let c = 0; c < 256; c++) {
   const isAlnum = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
   TCHAR[c] = isAlnum || "!#$%&'*+-.^_`|~".includes(String.fromCharCode(c)) ? 1 : 0;
   FIELD[c] = (c >= 0x21 && c <= 0x7e) || c >= 0x80 || c === SP || c === HTAB ? 1 : 0;
   TARGET[c] = c >= 0x21 && c <= 0x7e ? 1 : 0;
+  SCHEME[c] = isAlnum || c === 43 || c === 45 || c === 46 ? 1 : 0;
 }
 
 /**
@@ -64,6 +72,18 @@ export function eqLower(buf: Buffer, s: number, e: number, lit: string): boolean
   if (e - s !== lit.length) return false;
   for (let i = 0; i < lit.length; i++) if ((buf[s + i] | 0x20) !== lit.charCodeAt(i)) return false;
   return true;
+}
+
+function lowerAscii(c: number): number {
+  return c >= 65 && c <= 90 ? c | 0x20 : c;
+}
+
+/** End of `buf[s..e)` without a trailing `port` (':80' or ':443'; '' keeps it). */
+function withoutPort(buf: Buffer, s: number, e: number, port: string): number {
+  const n = port.length;
+  if (n === 0 || e - s <= n) return e;
+  for (let k = 0; k < n; k++) if (buf[e - n + k] !== port.charCodeAt(k)) return e;
+  return e - n;
 }
 
 function classify(buf: Buffer, s: number, e: number): number {
@@ -160,6 +180,10 @@ export class HeadParser {
   chunked = false;
   /** Transfer-Encoding present without `chunked` as final coding (response: close-delimited). */
   teNotChunked = false;
+  /** A coding other than `chunked` in any Transfer-Encoding line so far. */
+  private teOther = false;
+  /** `chunked` in any Transfer-Encoding line so far (where it stands is `chunked`). */
+  private teSawChunked = false;
   connClose = false;
   connKeepAlive = false;
   connUpgrade = false;
@@ -260,6 +284,8 @@ export class HeadParser {
     this.contentLength = -1;
     this.chunked = false;
     this.teNotChunked = false;
+    this.teOther = false;
+    this.teSawChunked = false;
     this.connClose = false;
     this.connKeepAlive = false;
     this.connUpgrade = false;
@@ -370,17 +396,58 @@ export class HeadParser {
     }
     this.end = i;
     if (teIndex >= 0) {
+      // Judged on all Transfer-Encoding lines together: repeated lines are one list (RFC 9110 §5.3).
+      this.teNotChunked = !this.chunked;
+      if (this.isRequest && this.chunked && this.teOther) return this.fail(501, 'transfer coding other than chunked');
       if (this.contentLength >= 0) return this.fail(this.isRequest ? 400 : 502, 'Content-Length with Transfer-Encoding');
       if (this.isRequest) {
         if (this.versionMinor === 0) return this.fail(400, 'Transfer-Encoding in an HTTP/1.0 request');
         if (this.teNotChunked) return this.fail(400, 'chunked is not the final transfer coding');
       }
     }
-    if (this.isRequest && this.versionMinor === 1 && !this.hasHost) return this.fail(400, 'missing Host');
+    if (this.isRequest) {
+      if (this.versionMinor === 1 && !this.hasHost) return this.fail(400, 'missing Host');
+      if (this.hasHost && buf[this.targetStart] !== SLASH) {
+        const refused = this.authorityError();
+        if (refused) return this.fail(400, refused);
+      }
+    }
     // Upgrade travels only when Connection says so (RFC 9110 §7.8).
     if (this.hasUpgrade && !this.connUpgrade) this.dropNamed('upgrade');
     if (this.listed.length) this.dropListed();
     return i;
+  }
+
+  /**
+   * Why an absolute-form target's authority is refused, '' when it is the Host value
+   * (ASCII case and the scheme's default port on either side ignored) or the target
+   * has another form. A server
+   * uses the authority (RFC 9112 §3.2.2) while tslb routes by Host: they must agree.
+   * Userinfo is refused (RFC 9110 §4.2.4: it serves to obscure the authority).
+   */
+  private authorityError(): string {
+    const buf = this.buf;
+    const e = this.targetEnd;
+    let i = this.targetStart;
+    const c0 = buf[i] | 0x20;
+    if (c0 < 97 || c0 > 122) return '';
+    while (i < e && SCHEME[buf[i]]) i++;
+    if (e - i < 3 || buf[i] !== COLON || buf[i + 1] !== SLASH || buf[i + 2] !== SLASH) return '';
+    const s = i + 3;
+    let a = s;
+    while (a < e && buf[a] !== SLASH && buf[a] !== QUESTION && buf[a] !== HASH) {
+      if (buf[a] === AT) return 'userinfo in the request-target';
+      a++;
+    }
+    // The scheme's default port names the same origin with or without it (HAProxy 2.6 compares so too).
+    const ts = this.targetStart;
+    const defaultPort = eqLower(buf, ts, i, 'http') ? ':80' : eqLower(buf, ts, i, 'https') ? ':443' : '';
+    const hs = this.hdr[this.host * HDR_STRIDE + 2];
+    const he = withoutPort(buf, hs, this.hdr[this.host * HDR_STRIDE + 3], defaultPort);
+    a = withoutPort(buf, s, a, defaultPort);
+    if (he - hs !== a - s) return 'authority differs from Host';
+    for (let k = 0; k < a - s; k++) if (lowerAscii(buf[s + k]) !== lowerAscii(buf[hs + k])) return 'authority differs from Host';
+    return '';
   }
 
   private markDrop(n: number): void {
@@ -451,14 +518,14 @@ export class HeadParser {
   }
 
   /**
-   * Transfer-Encoding, possibly over several header lines: the codings must be
-   * tokens and `chunked` may appear once, as the last one. A request with another
-   * coding before `chunked` is answered 501 (we do not decode codings); without
-   * `chunked` last it is 400 (its length cannot be known, RFC 9112 §6.3).
+   * One Transfer-Encoding line, continuing the list of the previous ones: the codings
+   * must be tokens and `chunked` may appear once (RFC 9112 §6.1). Whether it is last
+   * is judged after the head: a request with another coding before `chunked` is
+   * answered 501 (we do not decode codings); without `chunked` last it is 400 (its
+   * length cannot be known, RFC 9112 §6.3).
    */
   private scanTransferEncoding(buf: Buffer, s: number, e: number): boolean {
     let i = s;
-    let sawOther = false;
     for (;;) {
       while (i < e && (buf[i] === SP || buf[i] === HTAB)) i++;
       const ts = i;
@@ -466,11 +533,12 @@ export class HeadParser {
       const te = i;
       if (te === ts) return this.teFail(400, 'invalid Transfer-Encoding');
       if (eqLower(buf, ts, te, 'chunked')) {
-        if (this.chunked) return this.teFail(400, 'chunked applied twice');
+        if (this.teSawChunked) return this.teFail(400, 'chunked applied twice');
+        this.teSawChunked = true;
         this.chunked = true;
       } else {
-        if (this.chunked) this.chunked = false; // chunked not final
-        sawOther = true;
+        this.chunked = false; // not (or no longer) the final coding
+        this.teOther = true;
       }
       // Skip transfer parameters (`;q=…`): they are rare and carry no framing.
       while (i < e && buf[i] !== COMMA) {
@@ -479,14 +547,9 @@ export class HeadParser {
         }
         i++;
       }
-      if (i >= e) break;
+      if (i >= e) return true;
       i++;
     }
-    this.teNotChunked = !this.chunked;
-    if (this.isRequest && this.chunked && sawOther) {
-      return this.teFail(501, 'transfer coding other than chunked');
-    }
-    return true;
   }
 
   private teFail(requestStatus: number, reason: string): false {

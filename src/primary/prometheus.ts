@@ -5,11 +5,12 @@
  * dashboards work unchanged. Query filters: `scope=` (repeatable) and `metrics=`.
  */
 import { X509Certificate } from 'node:crypto';
-import * as http from 'node:http';
+import type * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Model, PrometheusSettings } from '../config/model';
 import { LATENCY_BOUNDS_MS } from '../worker/counters';
+import { createAdminHttpServer, listen } from './admin-http';
 import { STAT_INDEX, TIMER_HISTOGRAMS, TIMERS, type StatRow, type StatsView, type Timer } from './stats';
 
 type Scope = 'global' | 'frontend' | 'backend' | 'server';
@@ -300,14 +301,8 @@ export class PrometheusExporter {
   }
 
   async listen(): Promise<void> {
-    const server = http.createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.settings.port, this.settings.address, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const server = createAdminHttpServer((req, res) => void this.handle(req, res));
+    await listen(server, { port: this.settings.port, host: this.settings.address });
     this.server = server;
   }
 

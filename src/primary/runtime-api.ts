@@ -10,6 +10,8 @@ import type { Backend, Model, RuntimeApiSettings, Server } from '../config/model
 import type { QueryKind } from '../ipc/messages';
 import type { ErrorCapture } from '../worker/error-capture';
 import type { SessionFacts, TableFacts } from '../worker/queries';
+import { listen } from './admin-http';
+import { serveConnection, type Send } from './runtime-api-connection';
 import { humanTime } from './stats-page';
 import {
   filterRows,
@@ -25,6 +27,10 @@ import {
 } from './stats';
 
 type Level = RuntimeApiSettings['level'];
+
+/** Scripts send a handful of `;`-separated commands; a line with more is refused before any runs. */
+const MAX_COMMANDS = 64;
+const TOO_MANY_COMMANDS = `Too many commands on one line (max ${MAX_COMMANDS}).\n\n`;
 const LEVELS: Record<Level, number> = { user: 0, operator: 1, admin: 2 };
 
 interface Command {
@@ -209,64 +215,69 @@ export class RuntimeApi {
   private serve(socket: net.Socket): void {
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
-    socket.on('error', () => socket.destroy());
-    socket.setEncoding('utf8');
-    let buffered = '';
-    let interactive = false;
-    let busy = Promise.resolve();
-    socket.on('data', (chunk: string) => {
-      buffered += chunk;
-      if (buffered.length > 65536) return socket.destroy();
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl).replace(/\r$/, '');
-        buffered = buffered.slice(nl + 1);
-        busy = busy.then(async () => {
-          if (socket.destroyed) return;
-          const result = await this.runLine(line, interactive);
-          interactive = result.interactive;
-          if (result.output) socket.write(result.output);
-          if (result.quit || !interactive) socket.end();
-          else socket.write('> ');
-        });
-      }
-    });
-    socket.on('end', () => void busy.then(() => socket.end()));
+    serveConnection(socket, (line, interactive, send) => this.runLine(line, interactive, send));
   }
 
-  /** Runs one input line; the prompt state may change. */
-  async runLine(line: string, interactive: boolean): Promise<{ output: string; interactive: boolean; quit: boolean }> {
-    let output = '';
-    for (const text of line.split(';')) {
-      const words = text.trim().split(/\s+/).filter(Boolean);
-      if (words.length === 0) continue;
-      if (words[0] === 'quit') return { output, interactive, quit: true };
+  /**
+   * Runs one input line, handing each command's reply to `send` as it is ready (a
+   * returned promise holds the next command until the client has read the reply).
+   */
+  async runLine(line: string, interactive: boolean, send: Send): Promise<{ interactive: boolean; quit: boolean }> {
+    const commands = line.split(';').filter((text) => text.trim() !== '');
+    if (commands.length > MAX_COMMANDS) {
+      await send(TOO_MANY_COMMANDS);
+      return { interactive, quit: false };
+    }
+    for (const text of commands) {
+      const words = text.trim().split(/\s+/);
+      if (words[0] === 'quit') return { interactive, quit: true };
       if (words[0] === 'prompt') {
         interactive = !interactive;
         continue;
       }
-      output += await this.execute(words);
+      await send(await this.execute(words));
     }
-    return { output, interactive, quit: false };
+    return { interactive, quit: false };
   }
 
   /** One command; its reply always ends with an empty line. */
   async execute(words: string[]): Promise<string> {
     const cmd = this.commands().find((c) => c.words.every((w, i) => words[i] === w));
-    if (!cmd) return `Unknown command: '${words.join(' ')}'\n\n${this.help()}`;
+    if (!cmd) return this.unknown(words);
     if (LEVELS[cmd.level] > LEVELS[this.settings.level]) return 'Permission denied\n\n';
     const out = await cmd.run(this, words.slice(cmd.words.length));
     if (out === '' || out.endsWith('\n\n')) return out + (out ? '' : '\n');
     return out.endsWith('\n') ? `${out}\n` : `${out}\n\n`;
   }
 
+  /**
+   * HAProxy's reply to an unknown command: the commands that share its leading words
+   * (none when the first word matches nothing), never the whole help, which a line of
+   * `x;x;…` would otherwise repeat thousands of times.
+   */
+  private unknown(words: string[]): string {
+    const allowed = this.allowedCommands();
+    const shared = (c: Command) => {
+      let n = 0;
+      while (n < c.words.length && c.words[n] === words[n]) n++;
+      return n;
+    };
+    const longest = Math.max(0, ...allowed.map(shared));
+    const near = longest === 0 ? [] : allowed.filter((c) => shared(c) === longest);
+    const hints = near.map((c) => `  ${c.usage}\n`).join('');
+    return `Unknown command: '${words.join(' ')}'\n${hints}  help : list the commands valid at this level\n\n`;
+  }
+
   private commands(): Command[] {
     return COMMANDS.filter((c) => !c.available || c.available(this));
   }
 
+  private allowedCommands(): Command[] {
+    return this.commands().filter((c) => LEVELS[c.level] <= LEVELS[this.settings.level]);
+  }
+
   help(): string {
-    const allowed = this.commands().filter((c) => LEVELS[c.level] <= LEVELS[this.settings.level]);
-    return 'The following commands are valid at this level:\n' + allowed.map((c) => `  ${c.usage}\n`).join('') + '\n';
+    return 'The following commands are valid at this level:\n' + this.allowedCommands().map((c) => `  ${c.usage}\n`).join('') + '\n';
   }
 
   showInfo(args: string[]): string {
@@ -690,16 +701,6 @@ function dumpText(data: string): string {
 
 function reply(result: string): string {
   return result === 'ok' ? '' : result.endsWith('\n') ? result : `${result}\n`;
-}
-
-function listen(server: net.Server, opts: net.ListenOptions): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }
 
 /** A socket file left by a previous run would make listen fail with EADDRINUSE. */

@@ -7,10 +7,11 @@
  * drawn as a small inline chart.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import * as http from 'node:http';
+import type * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { StatsPageSettings } from '../config/model';
+import { createAdminHttpServer, listen } from './admin-http';
 import { SCRIPT, STYLE } from './stats-page/assets';
 import { cell, renderCsv, statJson, type ServerControl, type StatRow, type StatsView } from './stats';
 
@@ -213,19 +214,13 @@ export class StatsPage {
   }
 
   async listen(): Promise<void> {
-    const server = http.createServer((req, res) => this.handle(req, res));
+    const server = createAdminHttpServer((req, res) => this.handle(req, res));
     server.on('connection', (s) => {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
     });
     server.on('upgrade', (req, socket, head) => this.upgrade(req, socket as Socket, head));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.settings.port, this.settings.address, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listen(server, { port: this.settings.port, host: this.settings.address });
     this.server = server;
     this.timer = setInterval(() => this.tick(), PUSH_INTERVAL);
     this.timer.unref();

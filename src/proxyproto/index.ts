@@ -4,6 +4,7 @@
  * connection (`accept-proxy`) and encoding for servers (`send-proxy[-v2]`).
  */
 import * as net from 'node:net';
+import { timerAfter } from '../worker/deadline';
 
 export interface ProxyAddresses {
   src: string;
@@ -112,12 +113,13 @@ function parseV2(buf: Buffer): ParsedProxyHeader | Error | undefined {
  * Reads exactly one PROXY v1 or v2 header from a fresh socket, unshifts any bytes
  * after it, and calls back with the addresses (null: keep the socket's own) or an
  * error for a malformed, truncated or slow header (the caller then destroys the
- * socket). The socket is left paused: the next consumer resumes it.
+ * socket; a `timeoutMs` of 0 waits without limit). The socket is left paused: the
+ * next consumer resumes it.
  */
 export function readProxyHeader(socket: net.Socket, timeoutMs: number, cb: (err: Error | null, addr: ProxyAddresses | null) => void): void {
   let buf: Buffer | undefined;
   let done = false;
-  const timer = setTimeout(() => finish(new ProxyProtocolError('timeout waiting for the PROXY header'), null), timeoutMs);
+  const timer = timerAfter(timeoutMs, () => finish(new ProxyProtocolError('timeout waiting for the PROXY header'), null));
   function finish(err: Error | null, addr: ProxyAddresses | null): void {
     if (done) return;
     done = true;

@@ -14,6 +14,7 @@ import { handleHttpConnection } from './http/session';
 import type { ConnectionInfo, WorkerContext } from './connection';
 import type { FrontendRuntime } from './runtime';
 import { admitConnection, configureConnectionLimits, holdConnection } from './conn-limit';
+import { timerAfter } from './deadline';
 
 type Handler = (socket: net.Socket, fe: FrontendRuntime, info: ConnectionInfo, worker: WorkerContext) => void;
 
@@ -34,7 +35,7 @@ interface Listener {
   handler: Handler;
   /** Wraps the socket in TLS when the bind terminates it. */
   terminate: ((s: net.Socket) => TLSSocket) | undefined;
-  /** Bounds the PROXY header and the TLS handshake. */
+  /** Bounds the PROXY header and the TLS handshake (timeout http-request; 0: unbounded). */
   handshakeTimeout: number;
   worker: WorkerContext;
   /**
@@ -60,7 +61,7 @@ export async function startListeners(
           bind,
           handler: fe.config.mode === 'http' ? handleHttpConnection : handleTcpConnection,
           terminate: bind.tls ? createTlsTerminator(bind.tls, ticketKeys) : undefined,
-          handshakeTimeout: fe.config.timeouts.httpRequest || fe.config.timeouts.client,
+          handshakeTimeout: fe.config.timeouts.httpRequest,
           worker,
           localAddress: net.isIPv4(bind.address) && bind.address !== '0.0.0.0' && bind.port > 0 ? bind.address : undefined,
         };
@@ -143,7 +144,7 @@ function destroySelf(this: net.Socket): void {
 function afterProxy(socket: net.Socket, l: Listener, info: ConnectionInfo): void {
   if (!l.terminate) return l.handler(socket, l.fe, info, l.worker);
   const secure = l.terminate(socket);
-  const timer = setTimeout(() => secure.destroy(), l.handshakeTimeout);
+  const timer = timerAfter(l.handshakeTimeout, () => secure.destroy());
   secure.on('error', () => {
     clearTimeout(timer);
     secure.destroy();

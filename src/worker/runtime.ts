@@ -33,6 +33,7 @@ import { StickTable } from './stick';
 import { closeIdleTo } from './http/pool';
 import { compileHttpRules, type CompiledRules } from './http/rules';
 import { passiveHealthFor, serverStateChanged, type PassiveHealth } from './passive-health';
+import { deadlineAfter } from './deadline';
 
 /** A request waiting for a server slot. Implemented by the sessions (no closure per request). */
 export interface SlotWaiter {
@@ -276,7 +277,7 @@ export class BackendRuntime {
 
   private enqueue(s: ServerRuntime, bound: boolean, waiter: SlotWaiter): null {
     const timeout = this.config.timeouts.queue;
-    const entry = new QueueEntry(waiter, s, bound, timeout > 0 ? Date.now() + timeout : 0, this.arrived++);
+    const entry = new QueueEntry(waiter, s, bound, deadlineAfter(Date.now(), timeout), this.arrived++);
     waiter.queueEntry = entry;
     s.queue.push(entry);
     s.queued++;

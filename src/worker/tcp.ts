@@ -247,7 +247,9 @@ class TcpSession implements SlotWaiter, ServerSession, UpstreamWaiter {
     srv.counters.retries++;
     srv.counters.lbTotal++;
     be.counters.lbTotal++;
-    const delay = Math.min(RETRY_TURNAROUND_MS, be.config.timeouts.connect);
+    // HAProxy waits min(1 s, timeout connect) before retrying; with no connect timeout, 1 s.
+    const connect = be.config.timeouts.connect;
+    const delay = connect > 0 ? Math.min(RETRY_TURNAROUND_MS, connect) : RETRY_TURNAROUND_MS;
     this.retryTimer = setTimeout(retrySameServer, delay, this, srv);
   }
 

@@ -8,6 +8,7 @@ import * as tls from 'node:tls';
 import { encodeProxyHeader } from '../proxyproto';
 import type { ServerRuntime } from './runtime';
 import type { ConnectionInfo } from './connection';
+import { timerAfter } from './deadline';
 
 
 /** A session waiting for its server connection (a method, so a connection costs no closure). */
@@ -25,7 +26,7 @@ export function connectUpstream(server: ServerRuntime, info: ConnectionInfo, tim
   const raw = net.connect({ host: server.address, port: server.port, noDelay: true });
   let socket: net.Socket = raw;
   let done = false;
-  const timer = setTimeout(() => finish(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })), timeoutMs);
+  const timer = timerAfter(timeoutMs, () => finish(Object.assign(new Error('connect timeout'), { code: 'ETIMEDOUT' })));
   function finish(err: Error | null): void {
     if (done) return;
     done = true;

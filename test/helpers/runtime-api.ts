@@ -14,8 +14,17 @@ export function socat(sock: string, input: string): Promise<string> {
 
 /** Sends lines over TCP and collects everything until the server closes. */
 export function tcpCommand(port: number, input: string): Promise<string> {
+  return apiCommand({ port, host: '127.0.0.1' }, input);
+}
+
+/** Sends lines over the unix socket (no socat needed) and collects everything until the server closes. */
+export function unixCommand(path: string, input: string): Promise<string> {
+  return apiCommand({ path }, input);
+}
+
+function apiCommand(target: net.NetConnectOpts, input: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => s.end(input));
+    const s = net.connect(target, () => s.end(input));
     let out = '';
     s.setEncoding('utf8');
     s.on('data', (d) => (out += d));

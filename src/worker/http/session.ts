@@ -11,6 +11,9 @@
  *
  * Decisions (documented differences from HAProxy):
  * - `Transfer-Encoding` with a coding other than `chunked` before it: 501 (HAProxy 422).
+ * - An absolute-form target's authority must equal Host, ASCII case and the scheme's
+ *   default port aside, else 400; userinfo in it is refused (HAProxy strips it).
+ * - A chunk-size line over 4 KiB: 400 or 502 (HAProxy: when it does not fit its buffer).
  * - `Expect: 100-continue` is forwarded and the server's `100 Continue` relayed.
  * - CONNECT is answered 501: tslb is a reverse proxy.
  * - Client-sent X-Forwarded-Proto/-Host are replaced when tslb adds its own.
@@ -36,6 +39,7 @@ import { dropSession, holdSession, observe, observeResponseFailure, observeStatu
 import { captureInvalid } from '../error-capture';
 import type { LiveSession } from '../queries';
 import { forward, isShared, readThrough } from '../socket-io';
+import { deadlineAfter } from '../deadline';
 
 const ST_IDLE = 0; // between requests (keep-alive)
 const ST_HEAD = 1; // reading a request head
@@ -129,8 +133,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     sock.on('close', onSocketClose);
     sessionOpened(fe.counters);
     sessions.add(this);
-    const t = fe.config.timeouts;
-    this.cliDeadline = info.acceptedAt + (t.httpRequest || t.client);
+    this.cliDeadline = deadlineAfter(info.acceptedAt, fe.config.timeouts.httpRequest);
   }
 
   // The exchange's parts; only used while a request is in progress (`this.ex` set).
@@ -178,7 +181,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     this.fe.counters.bytesIn += end;
     if (this.state === ST_IDLE) {
       this.state = ST_HEAD;
-      this.cliDeadline = this.worker.now() + (this.fe.config.timeouts.httpRequest || this.fe.config.timeouts.client);
+      this.cliDeadline = deadlineAfter(this.worker.now(), this.fe.config.timeouts.httpRequest);
     }
     switch (this.state) {
       case ST_HEAD:
@@ -193,7 +196,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
         this.onRequestBody(chunk, end);
         return;
       case ST_TUNNEL:
-        this.cliDeadline = this.worker.now() + this.tunnelTimeout();
+        this.cliDeadline = deadlineAfter(this.worker.now(), this.tunnelTimeout());
         if (!forward(this.up!.socket, chunk, 0, end)) this.sock.pause();
         this.countToServer(end);
         return;
@@ -204,8 +207,8 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     const up = this.up;
     if (!up) return;
     if (this.state === ST_EXCHANGE && !this.resBody.done) {
-      this.srvDeadline = this.worker.now() + this.backend!.config.timeouts.server;
-      this.cliDeadline = this.reqDone ? 0 : this.worker.now() + this.fe.config.timeouts.client;
+      this.srvDeadline = deadlineAfter(this.worker.now(), this.backend!.config.timeouts.server);
+      this.cliDeadline = this.reqDone ? 0 : deadlineAfter(this.worker.now(), this.fe.config.timeouts.client);
       up.socket.resume();
     } else if (this.state === ST_TUNNEL) up.socket.resume();
   }
@@ -294,7 +297,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
       // Validate the body bytes that came with the head before anything is forwarded.
       const consumed = this.reqBody.feed(buf, headEnd, end);
       if (consumed < 0) return this.reject(400, buf.subarray(0, end), 'invalid request body framing');
-      if (consumed > headEnd) this.reqRest = buf.subarray(headEnd, consumed);
+      if (this.reqBody.keptEnd > headEnd) this.reqRest = buf.subarray(headEnd, this.reqBody.keptEnd);
       if (consumed < end) this.pending = buf.subarray(consumed, end);
     }
     this.reqDone = this.reqBody.done;
@@ -455,16 +458,17 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
       this.sock.pause();
     }
     this.reqDone = this.reqBody.done;
+    const kept = this.reqBody.keptEnd;
     const now = this.worker.now();
     if (this.up) {
-      this.countToServer(consumed);
-      if (!forward(this.up.socket, chunk, 0, consumed)) this.sock.pause();
+      this.countToServer(kept);
+      if (!forward(this.up.socket, chunk, 0, kept)) this.sock.pause();
       if (this.reqDone) {
         this.cliDeadline = 0;
-        if (!this.resStarted) this.srvDeadline = now + this.backend!.config.timeouts.server;
-      } else this.cliDeadline = now + this.fe.config.timeouts.client;
+        if (!this.resStarted) this.srvDeadline = deadlineAfter(now, this.backend!.config.timeouts.server);
+      } else this.cliDeadline = deadlineAfter(now, this.fe.config.timeouts.client);
     } else {
-      const part = chunk.subarray(0, consumed);
+      const part = chunk.subarray(0, kept);
       this.reqRest = this.reqRest ? Buffer.concat([this.reqRest, part]) : part;
     }
   }
@@ -575,10 +579,10 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     }
     if (this.reqDone) {
       this.cliDeadline = 0;
-      this.srvDeadline = now + this.backend!.config.timeouts.server;
+      this.srvDeadline = deadlineAfter(now, this.backend!.config.timeouts.server);
     } else {
       this.srvDeadline = 0;
-      this.cliDeadline = now + this.fe.config.timeouts.client;
+      this.cliDeadline = deadlineAfter(now, this.fe.config.timeouts.client);
       if (ok) this.sock.resume();
     }
   }
@@ -613,17 +617,17 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     backend.counters.bytesOut += end;
     this.server!.counters.bytesOut += end;
     if (this.state === ST_TUNNEL) {
-      this.cliDeadline = this.worker.now() + this.tunnelTimeout();
+      this.cliDeadline = deadlineAfter(this.worker.now(), this.tunnelTimeout());
       this.writeClient(chunk, 0, end);
       return;
     }
     if (this.state !== ST_EXCHANGE) return;
     this.reqHead = null;
-    if (this.srvDeadline) this.srvDeadline = this.worker.now() + backend.config.timeouts.server;
+    if (this.srvDeadline) this.srvDeadline = deadlineAfter(this.worker.now(), backend.config.timeouts.server);
     if (this.resInHead) return this.onResponseHeadData(chunk, end);
     const consumed = this.resBody.feed(chunk, 0, end);
     if (consumed < 0) return this.serverFailed();
-    this.writeClient(chunk, 0, consumed);
+    this.writeClient(chunk, 0, this.resBody.keptEnd);
     if (this.resBody.done) {
       if (consumed < end) this.serverKeepAlive = false;
       this.finishExchange();
@@ -641,8 +645,9 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     let off = 0;
     for (;;) {
       const n = this.res.parse(buf, off, end);
+      // The limit holds wherever the head ends: in this read, or in a later one that completed it.
+      if ((n === 0 ? end : n) - off > MAX_RESPONSE_HEAD) return this.serverFailed(buf.subarray(off, end), 'response head too large');
       if (n === 0) {
-        if (end - off > MAX_RESPONSE_HEAD) return this.serverFailed(buf.subarray(off, end), 'response head too large');
         this.resPending = buf.subarray(off, end);
         return;
       }
@@ -706,13 +711,14 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     countStatus(this.server!.counters, status);
     this.resInHead = false;
     this.resStarted = true;
+    const kept = this.resBody.keptEnd;
     const start = rewriteHeadInPlace(res, extras);
-    if (start >= 0) this.writeClient(buf, start, consumed);
+    if (start >= 0) this.writeClient(buf, start, kept);
     else {
       this.sock.cork();
       const head = buildHead(res, extras);
       this.writeClient(head, 0, head.length);
-      if (consumed > headEnd) this.writeClient(buf, headEnd, consumed);
+      if (kept > headEnd) this.writeClient(buf, headEnd, kept);
       this.sock.uncork();
     }
     if (this.resBody.done) {
@@ -730,7 +736,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     this.tx.resAt = Date.now();
     this.state = ST_TUNNEL;
     this.srvDeadline = 0;
-    this.cliDeadline = this.worker.now() + this.tunnelTimeout();
+    this.cliDeadline = deadlineAfter(this.worker.now(), this.tunnelTimeout());
     const start = rewriteHeadInPlace(this.res, 'Connection: upgrade\r\n');
     if (start >= 0) this.writeClient(buf, start, end);
     else {
@@ -830,11 +836,11 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     const t = this.fe.config.timeouts;
     if (this.pending) {
       this.state = ST_HEAD;
-      this.cliDeadline = this.worker.now() + (t.httpRequest || t.client);
+      this.cliDeadline = deadlineAfter(this.worker.now(), t.httpRequest);
       this.processPending();
     } else {
       this.state = ST_IDLE;
-      this.cliDeadline = this.worker.now() + (t.httpKeepAlive || t.client);
+      this.cliDeadline = deadlineAfter(this.worker.now(), t.httpKeepAlive);
       this.dropExchange();
     }
     if ((this.state === ST_IDLE || this.state === ST_HEAD) && this.sock.isPaused()) this.sock.resume();
@@ -848,7 +854,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
       this.up.socket.pause();
       // Waiting on the client now, not on the server.
       this.srvDeadline = 0;
-      this.cliDeadline = this.worker.now() + (this.state === ST_TUNNEL ? this.tunnelTimeout() : this.fe.config.timeouts.client);
+      this.cliDeadline = deadlineAfter(this.worker.now(), this.state === ST_TUNNEL ? this.tunnelTimeout() : this.fe.config.timeouts.client);
     }
   }
 
@@ -908,7 +914,7 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
     this.state = ST_CLOSED;
     this.pending = null;
     this.srvDeadline = 0;
-    this.cliDeadline = this.worker.now() + this.fe.config.timeouts.client;
+    this.cliDeadline = deadlineAfter(this.worker.now(), this.fe.config.timeouts.client);
     this.sock.end();
   }
 
