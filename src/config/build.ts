@@ -82,6 +82,8 @@ const DEFAULT_BUFSIZE = 16384;
 const DEFAULT_MAXREWRITE = 1024;
 /** A served certificate expiring within this many days is a warning at start and reload. */
 const DEFAULT_EXPIRY_WARNING_DAYS = 30;
+/** How often the primary looks at served certificate files for replacements (ms). */
+const DEFAULT_CERT_WATCH = 1000;
 
 interface CheckDefaults {
   inter: number;
@@ -230,6 +232,7 @@ export class ModelBuilder {
       bufSize,
       logLevel: g.log_level ?? 'info',
       accessLog: this.accessLog(g.access_log),
+      certWatch: this.time(g.cert_watch, ['global', 'cert_watch']) ?? DEFAULT_CERT_WATCH,
       certExpiryWarningDays: g.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS,
     };
   }

@@ -421,7 +421,9 @@ export interface Global {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Access-log destination: `stdout`, a file path. */
   accessLog: string;
-  /** A served certificate that expires within this many days is a warning at start and reload. */
+  /** How often (ms) the primary looks for replaced certificate files to serve; 0 = never. */
+  certWatch: number;
+  /** A served certificate that expires within this many days is a warning at start, reload and replacement. */
   certExpiryWarningDays: number;
 }
 

@@ -280,6 +280,7 @@ const GlobalSchema = obj({
   max_rewrite: opt(Size),
   log_level: opt(lits(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])),
   access_log: opt(Type.String()),
+  cert_watch: opt(Time),
   cert_expiry_warning_days: opt(Type.Integer({ minimum: 0, maximum: 3650, description: 'days' })),
 });
 

@@ -6,6 +6,7 @@
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
+import type { Model, TlsCertificate } from '../config/model';
 
 const CERTIFICATE_PEM = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 const PRIVATE_KEY_PEM = /-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]+?-----END \1PRIVATE KEY-----/;
@@ -116,4 +117,20 @@ export function certificateFacts(x509: X509Certificate): CertificateFacts {
     subject: onelineDn(x509.subject),
     issuer: onelineDn(x509.issuer),
   };
+}
+
+/**
+ * New contents of a certificate file (matched by `source`) go into every bind of the
+ * model that serves it; a worker's terminators pick them up on refresh(). Returns how many binds serve it.
+ */
+export function replaceCertificate(model: Model, update: TlsCertificate): number {
+  let binds = 0;
+  for (const fe of model.frontends) {
+    for (const bind of fe.binds) {
+      if (!bind.tls?.certificates.some((c) => c.source === update.source)) continue;
+      bind.tls.certificates = bind.tls.certificates.map((c) => (c.source === update.source ? update : c));
+      binds++;
+    }
+  }
+  return binds;
 }
