@@ -27,6 +27,7 @@ function bindOptions(over: Partial<TlsBindOptions> = {}): TlsBindOptions {
     minVersion: 'TLSv1.2',
     maxVersion: 'TLSv1.3',
     alpn: ['http/1.1'],
+    verify: 'none',
     ...over,
   };
 }

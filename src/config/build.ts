@@ -10,10 +10,11 @@ import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { balancers } from '../balance/registry';
-import { checkBundle, expiryWarning } from '../tls/pem';
+import { checkBundle, checkTrust, expiryWarning } from '../tls/pem';
 import type { Stage } from '../rules/context';
 import { fetches, frontendReadsPayload } from '../rules/fetches';
 import { parseCondition, parseCriterion } from '../rules/acl-parser';
+import { compileValueTemplate } from '../rules/sample-expr';
 import {
   isCheckLine,
   parseBalanceLine,
@@ -519,7 +520,29 @@ export class ModelBuilder {
       ciphers: ssl.ciphers,
       ciphersuites: ssl.ciphersuites,
       alpn: ssl.alpn ?? (mode === 'http' ? ['http/1.1'] : []),
+      ...this.clientVerify(ssl, segs),
     };
+  }
+
+  /** Client certificates on a bind: `verify`, with the CAs (`ca_file`) and CRLs (`crl_file`) it checks them against. */
+  private clientVerify(ssl: NonNullable<BindInput['ssl']>, segs: Seg[]): Pick<TlsBindOptions, 'verify' | 'ca' | 'crl'> {
+    const verify = ssl.verify ?? 'none';
+    if (verify === 'none') {
+      for (const k of ['ca_file', 'crl_file'] as const) {
+        if (ssl[k] !== undefined) this.diag.warn(this.at([...segs, k]), `${k} has no effect with verify none: no client certificate is asked for`);
+      }
+      return { verify };
+    }
+    if (ssl.ca_file === undefined) {
+      this.diag.error(this.at([...segs, 'verify']), `verify ${verify} needs ca_file (the CAs that sign client certificates)`);
+      return { verify };
+    }
+    const ca = this.readRelative(ssl.ca_file, [...segs, 'ca_file']);
+    const crl = ssl.crl_file === undefined ? undefined : this.readRelative(ssl.crl_file, [...segs, 'crl_file']);
+    if (ca === undefined || (ssl.crl_file !== undefined && crl === undefined)) return { verify };
+    const error = checkTrust(ca, crl);
+    if (error) this.diag.error(this.at([...segs, error.file === 'ca' ? 'ca_file' : 'crl_file']), error.message);
+    return { verify, ca, crl };
   }
 
   /** A combined PEM (certificate chain + private key), as HAProxy's `crt`. */
@@ -613,6 +636,9 @@ export class ModelBuilder {
         const h = r[kind]!;
         if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(h.name)) this.diag.error(this.at([...segs, kind, 'name']), `"${h.name}" is not a valid header name`);
         const action = kind === 'set_header' ? 'set-header' : 'add-header';
+        const errors: string[] = [];
+        compileValueTemplate(h.value, when, errors);
+        for (const e of errors) this.diag.error(this.at([...segs, kind, 'value']), e);
         return { action: { action, name: h.name, value: h.value }, text: `${action} ${h.name} ${h.value}` };
       }
       case 'del_header':

@@ -82,7 +82,9 @@ export type MatchMethod =
   | 'dir'
   | 'dom'
   | 'reg'
-  | 'len';
+  | 'len'
+  /** The sample's bytes against a hex pattern (binary fetches: ssl_c_sha1, ssl_c_serial). */
+  | 'bin';
 
 // ---------------------------------------------------------------- TLS
 export interface TlsCertificate {
@@ -105,6 +107,12 @@ export interface TlsBindOptions {
   /** TLS 1.3 cipher suites. */
   ciphersuites?: string;
   alpn: string[];
+  /** Client certificates: `none` asks for none; `optional` asks and verifies one if given; `required` also refuses a client without. */
+  verify: 'none' | 'optional' | 'required';
+  /** PEM CAs that client certificates must chain to (with verify optional|required). */
+  ca?: string;
+  /** PEM CRLs checked for every certificate of a client's chain. */
+  crl?: string;
 }
 
 export interface ServerTlsOptions {

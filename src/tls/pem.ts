@@ -49,6 +49,26 @@ export function checkBundle(text: string, fallbackKey?: string): CheckedBundle |
   }
 }
 
+/** Checks CA certificates (and CRLs) as OpenSSL will load them to verify peers; says which file is wrong. */
+export function checkTrust(ca: string, crl?: string): { file: 'ca' | 'crl'; message: string } | undefined {
+  const certs = splitBundle(ca).certs;
+  if (certs.length === 0) return { file: 'ca', message: 'no CA certificate (PEM) found' };
+  try {
+    for (const c of certs) new X509Certificate(c);
+    createSecureContext({ ca });
+  } catch (e) {
+    return { file: 'ca', message: (e as Error).message };
+  }
+  if (crl === undefined) return undefined;
+  if (!crl.includes('-----BEGIN X509 CRL-----')) return { file: 'crl', message: 'no CRL (PEM) found' };
+  try {
+    createSecureContext({ ca, crl });
+  } catch (e) {
+    return { file: 'crl', message: (e as Error).message };
+  }
+  return undefined;
+}
+
 export function certificateNames(x509: X509Certificate): string[] {
   const names = new Set<string>();
   for (const part of (x509.subjectAltName ?? '').split(', ')) if (part.startsWith('DNS:')) names.add(part.slice(4).toLowerCase());

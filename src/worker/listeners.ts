@@ -8,6 +8,7 @@ import type { Bind } from '../config/model';
 import type { ListenMode } from '../ipc/messages';
 import { readProxyHeader } from '../proxyproto';
 import { TlsTerminator } from './tls';
+import { clientCertificate } from './client-cert';
 import { handleTcpConnection } from './tcp';
 import { handleHttpConnection } from './http/session';
 import type { ConnectionInfo, WorkerContext } from './connection';
@@ -126,6 +127,7 @@ function acceptAdmitted(socket: net.Socket, l: Listener): void {
     dstPort: l.localAddress ? l.bind.port : (socket.localPort ?? 0),
     ssl: false,
     sni: undefined,
+    clientCert: undefined,
     acceptedAt: Date.now(),
   };
   if (!l.bind.acceptProxy) return afterProxy(socket, l, info);
@@ -162,6 +164,15 @@ function afterProxy(socket: net.Socket, l: Listener, info: ConnectionInfo): void
     info.ssl = true;
     const name = (secure as unknown as { servername?: string | false }).servername;
     info.sni = typeof name === 'string' && name ? name : undefined;
+    if (l.bind.tls!.verify !== 'none') {
+      const cert = clientCertificate(secure);
+      // A certificate that failed verification: HAProxy aborts the handshake.
+      if (cert === null) {
+        secure.destroy();
+        return socket.destroy();
+      }
+      info.clientCert = cert;
+    }
     l.handler(secure, l.fe, info, l.worker);
   });
 }

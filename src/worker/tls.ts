@@ -13,6 +13,7 @@ import type * as net from 'node:net';
 import * as tls from 'node:tls';
 import { constants as cryptoConstants, randomFillSync } from 'node:crypto';
 import type { TlsBindOptions, TlsCertificate } from '../config/model';
+import { verifyContextOptions, verifySocketOptions } from './client-cert';
 
 /** Secure contexts by lower-case name; wildcard entries are keyed by their `.parent` suffix. */
 interface ContextTable {
@@ -35,6 +36,7 @@ function buildContexts(opts: TlsBindOptions, ticketKeys: Buffer): ContextTable {
       ciphers: cipherString(opts),
       ticketKeys,
       secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
+      ...verifyContextOptions(opts),
     });
     renewTickets(ctx, ticketKeys);
     fallback ??= ctx;
@@ -124,6 +126,7 @@ export class TlsTerminator {
       isServer: true,
       secureContext: this.table.fallback,
       SNICallback: (servername, cb) => cb(null, selectContext(this.table, servername)),
+      ...verifySocketOptions(opts),
     };
     if (opts.alpn.length) this.options.ALPNProtocols = opts.alpn;
   }

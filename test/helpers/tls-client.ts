@@ -25,6 +25,7 @@ export function keepAliveGet(sock: tls.TLSSocket, path: string, host: string): P
     };
     sock.on('data', onData);
     sock.once('error', reject);
+    sock.once('close', () => reject(new Error('connection closed before a response')));
     sock.write(`GET ${path} HTTP/1.1\r\nhost: ${host}\r\n\r\n`);
   });
 }
