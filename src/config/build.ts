@@ -50,8 +50,10 @@ import type {
   Model,
   Server,
   StickRule,
+  ServerTlsOptions,
   TlsBindOptions,
   TlsCertificate,
+  TlsVersion,
   Timeouts,
   UseBackendRule,
 } from './model';
@@ -83,6 +85,7 @@ const DEFAULT_BUFSIZE = 16384;
 const DEFAULT_MAXREWRITE = 1024;
 /** A served certificate expiring within this many days is a warning at start and reload. */
 const DEFAULT_EXPIRY_WARNING_DAYS = 30;
+const TLS_VERSION_ORDER: TlsVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 /** How often the primary looks at served certificate files for replacements (ms). */
 const DEFAULT_CERT_WATCH = 1000;
 
@@ -511,8 +514,7 @@ export class ModelBuilder {
     });
     const minVersion = (ssl.min_version ?? 'TLSv1.2') as TlsBindOptions['minVersion'];
     const maxVersion = (ssl.max_version ?? 'TLSv1.3') as TlsBindOptions['maxVersion'];
-    const order = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
-    if (order.indexOf(minVersion) > order.indexOf(maxVersion)) this.diag.error(this.at(segs), `min_version ${minVersion} is above max_version ${maxVersion}`);
+    if (TLS_VERSION_ORDER.indexOf(minVersion) > TLS_VERSION_ORDER.indexOf(maxVersion)) this.diag.error(this.at(segs), `min_version ${minVersion} is above max_version ${maxVersion}`);
     return {
       certificates,
       minVersion,
@@ -991,12 +993,36 @@ export class ModelBuilder {
         onMarkedDown: o.onMarkedDown,
         onMarkedUp: o.onMarkedUp,
       },
-      tls: { enabled: ssl, sni, verify, ca },
+      tls: { enabled: ssl, sni, verify, ca, ...this.serverTls(o, ssl, mode, segs) },
       sendProxy,
       nonStick: o.nonStick,
       options: s.options ?? '',
       source: this.diag.sourceRef(this.at(segs)),
     };
+  }
+
+  /** `crt`, `ssl-min-ver`/`ssl-max-ver` and `alpn` of a server: only the keywords given. */
+  private serverTls(o: ServerOptionValues, ssl: boolean, mode: Mode, segs: Seg[]): Partial<ServerTlsOptions> {
+    const where = this.at([...segs, 'options']);
+    const given = (['crt', 'sslMinVer', 'sslMaxVer', 'alpn'] as const).filter((k) => o[k] !== undefined);
+    if (given.length && !ssl) this.diag.warn(where, 'crt, ssl-min-ver, ssl-max-ver and alpn apply to servers with ssl: this one is plain');
+    const out: Partial<ServerTlsOptions> = {};
+    if (o.crt !== undefined) {
+      const crt = this.readCertificate(o.crt, [...segs, 'options']);
+      if (crt) Object.assign(out, { cert: crt.cert, key: crt.key });
+    }
+    if (o.sslMinVer) out.minVersion = o.sslMinVer;
+    if (o.sslMaxVer) out.maxVersion = o.sslMaxVer;
+    if (o.sslMinVer && o.sslMaxVer && TLS_VERSION_ORDER.indexOf(o.sslMinVer) > TLS_VERSION_ORDER.indexOf(o.sslMaxVer)) {
+      this.diag.error(where, `ssl-min-ver ${o.sslMinVer} is above ssl-max-ver ${o.sslMaxVer}`);
+    }
+    if (o.alpn) {
+      // The L7 path speaks HTTP/1.1 to servers: a server choosing h2 would get bytes it cannot read.
+      const other = o.alpn.filter((p) => p !== 'http/1.1' && p !== 'http/1.0');
+      if (mode === 'http' && other.length) this.diag.error(where, `alpn ${o.alpn.join(',')}: tslb speaks HTTP/1.1 to servers, it may offer http/1.1 and http/1.0 only (not ${other.join(', ')})`);
+      out.alpn = o.alpn;
+    }
+    return out;
   }
 
   /** `observe` with `error-limit` (default 10) and `on-error` (default fail-check), as HAProxy. */

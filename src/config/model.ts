@@ -87,6 +87,8 @@ export type MatchMethod =
   | 'bin';
 
 // ---------------------------------------------------------------- TLS
+export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+
 export interface TlsCertificate {
   /** PEM text of the certificate chain. */
   cert: string;
@@ -100,8 +102,8 @@ export interface TlsCertificate {
 
 export interface TlsBindOptions {
   certificates: TlsCertificate[];
-  minVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
-  maxVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  minVersion: TlsVersion;
+  maxVersion: TlsVersion;
   /** OpenSSL cipher list for TLS ≤ 1.2. */
   ciphers?: string;
   /** TLS 1.3 cipher suites. */
@@ -122,6 +124,14 @@ export interface ServerTlsOptions {
   verify: 'none' | 'required';
   /** PEM CA bundle when verify is required. */
   ca?: string;
+  /** `crt`: the client certificate (PEM chain) and its key, for servers that ask for one. */
+  cert?: string;
+  key?: string;
+  /** `ssl-min-ver` / `ssl-max-ver`; unset: Node's defaults (TLSv1.2..TLSv1.3). */
+  minVersion?: TlsVersion;
+  maxVersion?: TlsVersion;
+  /** `alpn`: protocols offered to the server. */
+  alpn?: string[];
 }
 
 // ---------------------------------------------------------------- frontends
