@@ -11,6 +11,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { issueCert, testCa } from './helpers/certs';
+import { request } from 'undici';
 import { startHttpBackend } from './helpers/backends';
 import { hasSocat, socat } from './helpers/runtime-api';
 import { keepAliveGet, tlsConnect } from './helpers/tls-client';
@@ -77,8 +78,8 @@ test('a replaced file is served by every worker, a keep-alive connection survive
   const first = issueCert([HOST]);
   const second = issueCert([HOST, 'www.reload.example.test']);
   writeFileSync(bundle, first.cert + first.key);
-  const port = await freePort();
-  const lb = await startTslb(lbConfig(port, app.port, bundle, ', cert_watch: 200ms'));
+  const [port, metricsPort] = [await freePort(), await freePort()];
+  const lb = await startTslb(lbConfig(port, app.port, bundle, ', cert_watch: 200ms') + `prometheus: { bind: "127.0.0.1:${metricsPort}" }\n`);
   cleanups.push(() => lb.stop());
   const ca = testCa().cert;
 
@@ -101,6 +102,14 @@ test('a replaced file is served by every worker, a keep-alive connection survive
   const refused = await lb.waitForLog((e) => e.event === 'cert-refused', 5000);
   assert.match(String(refused.msg), /refused: the private key does not match the certificate; still serving the previous one/);
   assert.deepEqual(await servedSerials(port, ca), [serialOf(second.cert)]);
+
+  // Renamed into place (tslb cert writes so), expiring soon: a warning, and the expiry gauge follows.
+  assert.equal((await runCli(['cert', 'self-signed', '--cn', HOST, '--days', '5', '-o', bundle])).code, 0);
+  const expiring = await lb.waitForLog((e) => e.event === 'cert-expiring', 5000);
+  assert.match(String(expiring.msg), /site\.pem: certificate expires in 4 day\(s\)/);
+  const metrics = await (await request(`http://127.0.0.1:${metricsPort}/metrics`)).body.text();
+  const notAfter = Date.parse(new X509Certificate(readFileSync(bundle)).validTo) / 1000;
+  assert.match(metrics, new RegExp(`^tslb_frontend_certificate_expiry_timestamp_seconds\\{proxy="web",source="${bundle}",cn="${HOST}"\\} ${notAfter}$`, 'm'));
 });
 
 test('runtime API: set ssl cert <<, show ssl cert, commit; a bad payload or key is refused; abort', { skip: !hasSocat && 'socat is not installed' }, async () => {
