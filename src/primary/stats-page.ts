@@ -202,8 +202,10 @@ export class StatsPage {
     private readonly control: ServerControl,
     private readonly version: string,
   ) {
-    if (settings.username !== undefined) {
-      this.credentials = createHash('sha256').update(`${settings.username}:${settings.password ?? ''}`).digest();
+    // Either credential alone still locks the page: authentication is never silently off
+    // (the config check refuses one without the other; this is the page's own guard).
+    if (settings.username !== undefined || settings.password !== undefined) {
+      this.credentials = createHash('sha256').update(`${settings.username ?? ''}:${settings.password ?? ''}`).digest();
     }
     this.base = settings.uri.endsWith('/') ? settings.uri.slice(0, -1) : settings.uri;
     this.wsPath = `${this.base}/ws`;
