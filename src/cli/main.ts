@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig, formatIssue } from '../config/load';
+import { applyInitAddr } from '../primary/init-addr';
 import { runPrimary } from '../primary/main';
 import { startDemoBackends } from './demo';
 
@@ -65,6 +66,13 @@ async function main(argv: string[]): Promise<number> {
   for (const e of result.errors) process.stderr.write(`[ALERT] ${formatIssue(e)}\n`);
   if (!result.model || result.errors.length) {
     process.stderr.write(`Configuration file has ${result.errors.length} error(s).\n`);
+    return 1;
+  }
+  // Servers named by a host name get their first address now, as HAProxy does while parsing.
+  const addressIssues = await applyInitAddr(result.model);
+  for (const i of addressIssues) process.stderr.write(`${i.severity === 'warning' ? '[NOTICE]' : '[ALERT]'} ${formatIssue(i)}\n`);
+  if (addressIssues.some((i) => i.severity === 'error')) {
+    process.stderr.write('Failed to initialize server(s) addr.\n');
     return 1;
   }
   if (args.check) {

@@ -26,6 +26,7 @@ import {
   type CheckStatus,
   type CheckTarget,
 } from '../checks/types';
+import { isSrvLabel } from '../config/resolvers';
 import { AlertMailer, mailerSettings, type Severity } from './mailer';
 
 type Admin = 'ready' | 'drain' | 'maint';
@@ -62,6 +63,10 @@ export interface ServerHealth {
   /** Agent check status and info ('' without agent-check). */
   agentStatus: string;
   agentDesc: string;
+  /** In maintenance because DNS gives it no address (HAProxy's RMAINT). */
+  rmaint: boolean;
+  /** The host name its address comes from ('' for none, or an SRV slot without a record). */
+  fqdn: string;
 }
 
 /** What workers apply: the IPC update, plus a maxconn learned from an agent. */
@@ -86,6 +91,10 @@ class Entry {
   address: string;
   port: number;
   addressSet = false;
+  /** DNS gives no address (HAProxy's resolution maintenance, apart from `admin`, which the runtime API sets). */
+  rmaint: boolean;
+  /** Host name the address comes from (an SRV slot's is its record's target). */
+  host: string;
   up: boolean;
   checkStatus: CheckStatus | '';
   checkCode?: number;
@@ -123,6 +132,9 @@ class Entry {
     this.maxconn = server.maxconn;
     this.address = server.address;
     this.port = server.port;
+    // init-addr left no address (src/primary/init-addr.ts): in maintenance until DNS gives one.
+    this.rmaint = server.dns !== undefined && server.address === '';
+    this.host = server.dns && !isSrvLabel(server.dns.fqdn) ? server.dns.fqdn : '';
     this.up = true;
     this.lastchg = now;
     this.sent = '';
@@ -133,13 +145,18 @@ class Entry {
     return (!this.checked || this.health >= this.server.check.rise) && !this.agentDown;
   }
 
+  /** The administrative state workers and stats see: resolution maintenance is maintenance. */
+  effectiveAdmin(): Admin {
+    return this.rmaint ? 'maint' : this.admin;
+  }
+
   /** Takes new traffic (counts as active/backup in HAProxy's messages). */
   usable(): boolean {
-    return this.up && this.admin === 'ready' && this.weight > 0;
+    return this.up && this.effectiveAdmin() === 'ready' && this.weight > 0;
   }
 
   update(): ServerUpdate {
-    const u: ServerUpdate = { backend: this.backend.name, server: this.server.name, up: this.up, admin: this.admin, weight: this.weight, maxconn: this.maxconn };
+    const u: ServerUpdate = { backend: this.backend.name, server: this.server.name, up: this.up, admin: this.effectiveAdmin(), weight: this.weight, maxconn: this.maxconn };
     if (this.addressSet) {
       u.address = this.address;
       u.port = this.port;
@@ -240,7 +257,7 @@ export class HealthMonitor {
       backend: e.backend.name,
       server: e.server.name,
       up: e.up,
-      admin: e.admin,
+      admin: e.effectiveAdmin(),
       weight: e.weight,
       status: this.statusText(e),
       checkStatus: e.checkStatus,
@@ -260,6 +277,8 @@ export class HealthMonitor {
       port: e.port,
       agentStatus: e.agentStatus,
       agentDesc: e.agentDesc,
+      rmaint: e.rmaint,
+      fqdn: e.host,
     }));
   }
 
@@ -300,6 +319,43 @@ export class HealthMonitor {
     return 'ok';
   }
 
+  /** The address ('' for none) and port workers have for a server. */
+  addressOf(backend: string, server: string): { address: string; port: number } | undefined {
+    const e = this.find(backend, server);
+    return typeof e === 'string' ? undefined : { address: e.address, port: e.port };
+  }
+
+  /**
+   * DNS (src/primary/resolvers.ts) gave the server an address and port ('' keeps it
+   * without one: an SRV record may give the port first), or with `cause` took it away:
+   * HAProxy's resolution maintenance, logged in its words.
+   */
+  resolution(backend: string, server: string, next: { address: string; port: number; host: string; cause?: string }): void {
+    const e = this.find(backend, server);
+    if (typeof e === 'string') return;
+    Object.assign(e, { address: next.address, port: next.port, host: next.host, addressSet: true });
+    const name = this.serverName(e);
+    if (next.cause !== undefined && !e.rmaint) {
+      const wasUsable = e.usable();
+      e.rmaint = true;
+      e.lastchg = Date.now();
+      clearTimeout(e.timer);
+      e.timer = undefined;
+      if (e.admin !== 'maint') this.emit('alert', `${name} is going DOWN for maintenance (${next.cause})${this.tail(e, 'down')}`);
+      if (wasUsable) this.checkEmpty(e.backend);
+    } else if (next.cause === undefined && e.rmaint && next.address !== '') {
+      e.rmaint = false;
+      e.lastchg = Date.now();
+      this.emit('notice', `Server ${backend}/${server} administratively READY thanks to valid DNS answer.`);
+      if (e.admin === 'maint') this.emit('notice', `${name} ('${next.host}') resolves again but remains in maintenance.`);
+      else {
+        this.resume(e);
+        this.emit('notice', `${name} ('${next.host}') is ${e.up ? 'UP' : 'DOWN'}/${e.admin === 'ready' ? 'READY' : 'DRAIN'} (resolves again).`);
+      }
+    }
+    this.publish(e);
+  }
+
   /**
    * A worker saw `errors` consecutive errors (its `error-limit`) on the server's
    * live traffic, the last one `last`. As HAProxy's health analysis: the next
@@ -311,7 +367,7 @@ export class HealthMonitor {
     const e = this.find(backend, server);
     if (typeof e === 'string') return;
     const observe = e.server.check.observe;
-    if (!observe || !e.checked || !this.running || e.admin === 'maint') return;
+    if (!observe || !e.checked || !this.running || e.effectiveAdmin() === 'maint') return;
     const c = e.server.check;
     e.hanafail++;
     e.fastinterForced = true;
@@ -367,7 +423,8 @@ export class HealthMonitor {
         e.maxconn = old.maxconn;
         e.maxconnSet = true;
       }
-      if (old.addressSet) {
+      // A DNS server's address comes from init-addr (`last` reads this monitor's).
+      if (old.addressSet && !e.server.dns) {
         e.address = old.address;
         e.port = old.port;
         e.addressSet = true;
@@ -415,7 +472,7 @@ export class HealthMonitor {
 
   private async runCheck(e: Entry): Promise<void> {
     e.timer = undefined;
-    if (!this.running || e.admin === 'maint') return;
+    if (!this.running || e.effectiveAdmin() === 'maint') return;
     const c = e.server.check;
     const kind = checkKinds.get(e.backend.healthCheck.kind) ?? checkKinds.get('tcp')!;
     const port = c.port ?? e.port;
@@ -428,7 +485,7 @@ export class HealthMonitor {
     };
     const { result, duration } = await this.execute(kind, ctx);
     // The server may have entered maintenance while the check ran.
-    if (!this.running || (e.admin as Admin) === 'maint') return;
+    if (!this.running || e.effectiveAdmin() === 'maint') return;
     const passed = statusPassed(result.status);
     this.record(e, result.status, passed, result.code, result.desc, duration);
     if (passed && e.health === e.max) e.fastinterForced = false;
@@ -475,6 +532,11 @@ export class HealthMonitor {
     e.agentTimer = undefined;
     const agent = e.server.check.agent;
     if (!this.running || !agent) return;
+    // Without an address (resolution maintenance) there is no agent to ask yet.
+    if (e.rmaint) {
+      e.agentTimer = setTimeout(() => this.runAgent(e), agent.inter);
+      return;
+    }
     const ctx: CheckContext = {
       target: this.target(e, agent.port, agent.addr ?? e.server.check.addr ?? e.address, false, agent.inter),
       spec: e.backend.healthCheck,
@@ -510,7 +572,7 @@ export class HealthMonitor {
   /** Apply the operational state implied by health/agent, log a change, tell workers. */
   private settle(e: Entry, reason: string): void {
     const up = e.operational();
-    if (up !== e.up && e.admin !== 'maint') {
+    if (up !== e.up && e.effectiveAdmin() !== 'maint') {
       const now = Date.now();
       if (!up) e.chkdown++;
       else e.downtime += now - e.lastchg;
@@ -576,16 +638,15 @@ export class HealthMonitor {
     if (admin === 'maint') {
       clearTimeout(e.timer);
       e.timer = undefined;
+      // Already down for maintenance when DNS gives no address.
+      if (e.rmaint) return this.publish(e);
       if (e.up) this.emit('notice', `${name} is going DOWN for maintenance${this.tail(e, 'down')}`);
       else this.emit('notice', `${name} was DOWN and now enters maintenance.`);
       if (wasUsable) this.checkEmpty(e.backend);
+    } else if (before === 'maint' && e.rmaint) {
+      this.emit('notice', `${name} is leaving forced maintenance but remains in maintenance.`);
     } else if (before === 'maint') {
-      // Leaving maintenance: UP at once, as at start, and checked again soon.
-      if (e.checked) {
-        e.health = e.server.check.rise;
-        e.up = e.operational();
-        if (this.running) this.schedule(e, Math.random() * Math.min(e.server.check.inter, 100));
-      }
+      this.resume(e);
       this.emit('notice', `${name} is ${e.up ? 'UP' : 'DOWN'}/${admin === 'ready' ? 'READY' : 'DRAIN'} (leaving forced maintenance).`);
     } else if (admin === 'drain') {
       this.emit('notice', `${name} enters drain state${this.tail(e, 'down')}`);
@@ -594,6 +655,14 @@ export class HealthMonitor {
       this.emit('notice', `${name} is ${e.up ? 'UP' : 'DOWN'}/READY (leaving forced drain).`);
     }
     this.publish(e);
+  }
+
+  /** Leaving maintenance: UP at once, as at start, and checked again soon. */
+  private resume(e: Entry): void {
+    if (!e.checked) return;
+    e.health = e.server.check.rise;
+    e.up = e.operational();
+    if (this.running) this.schedule(e, Math.random() * Math.min(e.server.check.inter, 100));
   }
 
   /** Send the server's state to workers if it differs from what they have. */
@@ -606,6 +675,7 @@ export class HealthMonitor {
   }
 
   private statusText(e: Entry): string {
+    if (e.rmaint) return 'MAINT (resolution)';
     if (e.admin === 'maint') return 'MAINT';
     if (e.agentDown && (!e.checked || e.health >= e.server.check.rise)) return 'DOWN (agent)';
     if (!e.checked && !e.server.check.agent) return e.admin === 'drain' ? 'DRAIN' : 'no check';
