@@ -13,7 +13,7 @@
  * the check state as HAProxy's health analysis does (check status HANA).
  */
 import type { Logger } from 'pino';
-import type { Backend, Model, Server } from '../config/model';
+import type { Backend, Model } from '../config/model';
 import type { ServerStateUpdate } from '../ipc/messages';
 import { checkKinds } from '../checks/registry';
 import {
@@ -26,10 +26,8 @@ import {
   type CheckStatus,
   type CheckTarget,
 } from '../checks/types';
-import { isSrvLabel } from '../config/resolvers';
 import { AlertMailer, mailerSettings, type Severity } from './mailer';
-
-type Admin = 'ready' | 'drain' | 'maint';
+import { ServerEntry, type Admin } from './server-entry';
 
 export interface ServerHealth {
   backend: string;
@@ -69,101 +67,8 @@ export interface ServerHealth {
   fqdn: string;
 }
 
-/** What workers apply: the IPC update, plus a maxconn learned from an agent. */
-export type ServerUpdate = ServerStateUpdate & { maxconn: number };
-
 /** Per-interval jitter, as a fraction, so checks started together drift apart. */
 const JITTER = 0.05;
-
-class Entry {
-  readonly checked: boolean;
-  readonly max: number;
-  health: number;
-  agentDown = false;
-  admin: Admin;
-  /** Set at run time (runtime API or agent), carried across reloads. */
-  adminSet = false;
-  weight: number;
-  weightSet = false;
-  maxconn: number;
-  maxconnSet = false;
-  /** Where the server is; the runtime API may move it (`set server B/S addr`). */
-  address: string;
-  port: number;
-  addressSet = false;
-  /** DNS gives no address (HAProxy's resolution maintenance, apart from `admin`, which the runtime API sets). */
-  rmaint: boolean;
-  /** Host name the address comes from (an SRV slot's is its record's target). */
-  host: string;
-  up: boolean;
-  checkStatus: CheckStatus | '';
-  checkCode?: number;
-  checkDuration?: number;
-  checkDesc = '';
-  agentStatus: CheckStatus | '' = '';
-  agentDesc = '';
-  chkfail = 0;
-  chkdown = 0;
-  hanafail = 0;
-  lastchg: number;
-  downtime = 0;
-  timer?: NodeJS.Timeout;
-  /** When `timer` fires (ms timestamp). */
-  nextCheck = 0;
-  /** Observed errors asked for fastinter: the next checks use it until one passes at full health. */
-  fastinterForced = false;
-  agentTimer?: NodeJS.Timeout;
-  /** The last state sent to workers. */
-  sent: string;
-
-  constructor(
-    readonly backend: Backend,
-    readonly server: Server,
-    now: number,
-  ) {
-    const c = server.check;
-    this.checked = c.enabled;
-    this.max = c.rise + c.fall - 1;
-    // Checked servers start fully UP and need `fall` failures to go DOWN (the issue's decision, HAProxy's init-state fully-up).
-    this.health = this.max;
-    this.checkStatus = this.checked ? 'INI' : '';
-    this.admin = server.disabled ? 'maint' : 'ready';
-    this.weight = server.weight;
-    this.maxconn = server.maxconn;
-    this.address = server.address;
-    this.port = server.port;
-    // init-addr left no address (src/primary/init-addr.ts): in maintenance until DNS gives one.
-    this.rmaint = server.dns !== undefined && server.address === '';
-    this.host = server.dns && !isSrvLabel(server.dns.fqdn) ? server.dns.fqdn : '';
-    this.up = true;
-    this.lastchg = now;
-    this.sent = '';
-  }
-
-  /** Operational state from the check and the agent. */
-  operational(): boolean {
-    return (!this.checked || this.health >= this.server.check.rise) && !this.agentDown;
-  }
-
-  /** The administrative state workers and stats see: resolution maintenance is maintenance. */
-  effectiveAdmin(): Admin {
-    return this.rmaint ? 'maint' : this.admin;
-  }
-
-  /** Takes new traffic (counts as active/backup in HAProxy's messages). */
-  usable(): boolean {
-    return this.up && this.effectiveAdmin() === 'ready' && this.weight > 0;
-  }
-
-  update(): ServerUpdate {
-    const u: ServerUpdate = { backend: this.backend.name, server: this.server.name, up: this.up, admin: this.effectiveAdmin(), weight: this.weight, maxconn: this.maxconn };
-    if (this.addressSet) {
-      u.address = this.address;
-      u.port = this.port;
-    }
-    return u;
-  }
-}
 
 /** HAProxy's chunk_asciiencode: non-printables, '<', '>' and '"' as <XX>. */
 function asciiEncode(text: string): string {
@@ -184,8 +89,8 @@ function describeResult(status: CheckStatus, code: number | undefined, desc: str
 }
 
 export class HealthMonitor {
-  private readonly entries: Entry[] = [];
-  private readonly byName = new Map<string, Map<string, Entry>>();
+  private readonly entries: ServerEntry[] = [];
+  private readonly byName = new Map<string, Map<string, ServerEntry>>();
   private readonly abort = new AbortController();
   private readonly mailer?: AlertMailer;
   private readonly logChecks = new Set<string>();
@@ -207,11 +112,11 @@ export class HealthMonitor {
       for (const h of f.hostBackends) this.logChecks.add(h.backend);
     }
     for (const b of model.backends) {
-      const names = new Map<string, Entry>();
+      const names = new Map<string, ServerEntry>();
       this.byName.set(b.name, names);
       if (b.options.includes('log-health-checks')) this.logChecks.add(b.name);
       for (const s of b.servers) {
-        const e = new Entry(b, s, now);
+        const e = new ServerEntry(b, s, now);
         e.sent = JSON.stringify(e.update());
         this.entries.push(e);
         names.set(s.name, e);
@@ -437,13 +342,13 @@ export class HealthMonitor {
 
   // ------------------------------------------------------------ internals
 
-  private find(backend: string, server: string): Entry | 'No such backend.' | 'No such server.' {
+  private find(backend: string, server: string): ServerEntry | 'No such backend.' | 'No such server.' {
     const names = this.byName.get(backend);
     if (!names) return 'No such backend.';
     return names.get(server) ?? 'No such server.';
   }
 
-  private target(e: Entry, port: number, host: string, tls: boolean, inter: number): CheckTarget {
+  private target(e: ServerEntry, port: number, host: string, tls: boolean, inter: number): CheckTarget {
     const t = e.backend.timeouts;
     return {
       host,
@@ -470,7 +375,7 @@ export class HealthMonitor {
     return { result, duration: Date.now() - started };
   }
 
-  private async runCheck(e: Entry): Promise<void> {
+  private async runCheck(e: ServerEntry): Promise<void> {
     e.timer = undefined;
     if (!this.running || e.effectiveAdmin() === 'maint') return;
     const c = e.server.check;
@@ -494,13 +399,13 @@ export class HealthMonitor {
     this.schedule(e, interval * (1 + (Math.random() - 0.5) * JITTER));
   }
 
-  private schedule(e: Entry, ms: number): void {
+  private schedule(e: ServerEntry, ms: number): void {
     e.nextCheck = Date.now() + ms;
     e.timer = setTimeout(() => this.runCheck(e), ms);
   }
 
   /** One check result (or HANA, `duration` undefined): health counter, status, log line, state change. */
-  private record(e: Entry, status: CheckStatus, passed: boolean, code: number | undefined, desc: string, duration: number | undefined): void {
+  private record(e: ServerEntry, status: CheckStatus, passed: boolean, code: number | undefined, desc: string, duration: number | undefined): void {
     const c = e.server.check;
     const previous = e.checkStatus;
     let report = false;
@@ -528,7 +433,7 @@ export class HealthMonitor {
     }
   }
 
-  private async runAgent(e: Entry): Promise<void> {
+  private async runAgent(e: ServerEntry): Promise<void> {
     e.agentTimer = undefined;
     const agent = e.server.check.agent;
     if (!this.running || !agent) return;
@@ -570,7 +475,7 @@ export class HealthMonitor {
   }
 
   /** Apply the operational state implied by health/agent, log a change, tell workers. */
-  private settle(e: Entry, reason: string): void {
+  private settle(e: ServerEntry, reason: string): void {
     const up = e.operational();
     if (up !== e.up && e.effectiveAdmin() !== 'maint') {
       const now = Date.now();
@@ -592,12 +497,12 @@ export class HealthMonitor {
     return { act, bck };
   }
 
-  private serverName(e: Entry): string {
+  private serverName(e: ServerEntry): string {
     return `${e.server.backup ? 'Backup ' : ''}Server ${e.backend.name}/${e.server.name}`;
   }
 
   /** ". N active and M backup servers left|online.[ Running on backup.] …" */
-  private tail(e: Entry, going: 'down' | 'up'): string {
+  private tail(e: ServerEntry, going: 'down' | 'up'): string {
     const { act, bck } = this.counts(e.backend);
     const onBackup = bck && !act ? ' Running on backup.' : '';
     if (going === 'down') {
@@ -607,7 +512,7 @@ export class HealthMonitor {
     return `. ${act} active and ${bck} backup servers online.${onBackup} 0 sessions requeued, 0 total in queue.`;
   }
 
-  private logStateChange(e: Entry, reason: string): void {
+  private logStateChange(e: ServerEntry, reason: string): void {
     if (e.up) {
       this.emit('notice', `${this.serverName(e)} is UP${reason}${this.tail(e, 'up')}`);
     } else {
@@ -628,7 +533,7 @@ export class HealthMonitor {
     this.mailer?.alert(severity, msg);
   }
 
-  private changeAdmin(e: Entry, admin: Admin): void {
+  private changeAdmin(e: ServerEntry, admin: Admin): void {
     const before = e.admin;
     if (before === admin) return;
     const wasUsable = e.usable();
@@ -658,7 +563,7 @@ export class HealthMonitor {
   }
 
   /** Leaving maintenance: UP at once, as at start, and checked again soon. */
-  private resume(e: Entry): void {
+  private resume(e: ServerEntry): void {
     if (!e.checked) return;
     e.health = e.server.check.rise;
     e.up = e.operational();
@@ -666,7 +571,7 @@ export class HealthMonitor {
   }
 
   /** Send the server's state to workers if it differs from what they have. */
-  private publish(e: Entry): void {
+  private publish(e: ServerEntry): void {
     const update = e.update();
     const key = JSON.stringify(update);
     if (key === e.sent) return;
@@ -674,7 +579,7 @@ export class HealthMonitor {
     this.onChange([update]);
   }
 
-  private statusText(e: Entry): string {
+  private statusText(e: ServerEntry): string {
     if (e.rmaint) return 'MAINT (resolution)';
     if (e.admin === 'maint') return 'MAINT';
     if (e.agentDown && (!e.checked || e.health >= e.server.check.rise)) return 'DOWN (agent)';
