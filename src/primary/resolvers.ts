@@ -83,6 +83,11 @@ class Resolution {
     readonly srv: boolean,
     readonly prefer: 'ipv4' | 'ipv6',
   ) {}
+
+  /** Its key in the section: one resolution per name and query. */
+  static key(name: string, srv: boolean, prefer: 'ipv4' | 'ipv6'): string {
+    return `${srv ? 'SRV' : prefer} ${name}`;
+  }
 }
 
 class Section {
@@ -103,7 +108,10 @@ class Section {
 export class DnsDiscovery {
   private readonly sections = new Map<string, Section>();
   private readonly slots = new Map<string, Slot>();
+  /** The name of every server with one, resolved at run time or not (for `last`). */
+  private readonly names = new Map<string, string>();
   private readonly waits = new Set<NodeJS.Timeout>();
+  private started = false;
   private stopped = false;
 
   constructor(
@@ -114,6 +122,7 @@ export class DnsDiscovery {
     for (const r of model.resolvers ?? []) this.sections.set(r.name, new Section(r));
     for (const b of model.backends) {
       for (const s of b.servers) {
+        if (s.dns) this.names.set(`${b.name}/${s.name}`, s.dns.fqdn);
         const section = s.dns?.resolvers !== undefined ? this.sections.get(s.dns.resolvers) : undefined;
         if (!section || section.nameservers.length === 0) continue;
         const slot: Slot = { backend: b, server: s, dns: s.dns!, host: '' };
@@ -124,11 +133,9 @@ export class DnsDiscovery {
     }
   }
 
-  /** The address a server had in this generation, for the next one's `init-addr last` (same name resolved). */
-  readonly last: LastAddress = (backend, server, fqdn) => {
-    const slot = this.slots.get(`${backend}/${server}`);
-    return slot && slot.dns.fqdn === fqdn ? this.sink.addressOf(backend, server) : undefined;
-  };
+  /** The address a server has in this generation, for the next one's `init-addr last` (same name resolved). */
+  readonly last: LastAddress = (backend, server, fqdn) =>
+    this.names.get(`${backend}/${server}`) === fqdn ? this.sink.addressOf(backend, server) : undefined;
 
   /** Keep the SRV records slots held in the previous generation (same server, same label). */
   adopt(previous: DnsDiscovery): void {
@@ -141,6 +148,7 @@ export class DnsDiscovery {
   }
 
   start(): void {
+    this.started = true;
     for (const section of this.sections.values()) {
       if (section.resolutions.size === 0) continue;
       for (const res of section.resolutions.values()) void this.run(section, res);
@@ -162,7 +170,7 @@ export class DnsDiscovery {
   // ------------------------------------------------------------ resolutions
 
   private resolutionFor(section: Section, name: string, srv: boolean, prefer: 'ipv4' | 'ipv6'): Resolution {
-    const key = `${srv ? 'SRV' : prefer} ${name}`;
+    const key = Resolution.key(name, srv, prefer);
     let res = section.resolutions.get(key);
     if (!res) section.resolutions.set(key, (res = new Resolution(name, srv, prefer)));
     return res;
@@ -176,7 +184,7 @@ export class DnsDiscovery {
     const fresh = res.slots.size === 0 && !res.running;
     res.slots.add(slot);
     slot.resolution = res;
-    if (fresh && section.timer) void this.run(section, res);
+    if (fresh && this.started) void this.run(section, res);
   }
 
   private detach(section: Section, slot: Slot): void {
@@ -184,7 +192,7 @@ export class DnsDiscovery {
     if (!res) return;
     res.slots.delete(slot);
     slot.resolution = undefined;
-    if (res.slots.size === 0) section.resolutions.delete(`${res.prefer} ${res.name}`);
+    if (res.slots.size === 0) section.resolutions.delete(Resolution.key(res.name, false, res.prefer));
   }
 
   private async run(section: Section, res: Resolution): Promise<void> {
