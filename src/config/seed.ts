@@ -276,10 +276,13 @@ export function adaptSeed(p: SeedProxy, src: SourceFile, diag: Diagnostics): { f
     link(['prometheus'], P('monitoring', 'prometheus'));
   }
 
-  // ---- high availability: carried for its issue
+  // ---- high availability: `tslb keepalived` reads ha_config.keepalived from the extras; the rest is carried for its issue
   if (p.ha_config) {
     extras.haConfig = p.ha_config;
-    diag.pendingFeature(at(P('ha_config')), 'high availability issue', '', p.ha_config);
+    for (const key of ['peers', 'stick_tables', 'session_synchronization'] as const) {
+      const value = p.ha_config[key];
+      if (value !== undefined) diag.pendingFeature(at(P('ha_config', key)), 'high availability issue', '', value);
+    }
   }
 
   const locate = (segs: Seg[]) => {
