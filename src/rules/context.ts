@@ -48,8 +48,6 @@ export interface SampleContext {
 
 /** A client certificate, as HAProxy's `ssl_c_*` fetches give it. */
 export interface ClientCertificate {
-  /** The X.509 verification result: 0 when valid, else OpenSSL's X509_V_ERR_* code. */
-  verify: number;
   /** Distinguished names, one `TYPE=value` per line in certificate order (Node's form). */
   subject: string;
   issuer: string;

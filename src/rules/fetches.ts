@@ -38,7 +38,8 @@ const base: FetchDefinition[] = [
   { name: 'ssl_fc_sni', stages: ANY, method: 'str', minArgs: 0, maxArgs: 0, fetch: (c) => c.sni },
   // The client certificate of a bind with `verify optional|required`.
   { name: 'ssl_c_used', stages: ANY, method: 'bool', minArgs: 0, maxArgs: 0, fetch: (c) => c.clientCert !== undefined },
-  { name: 'ssl_c_verify', stages: ANY, method: 'int', minArgs: 0, maxArgs: 0, fetch: (c) => c.clientCert?.verify ?? 0 },
+  // X509_V_OK on TLS: a certificate that fails verification closes the connection (no ca-ignore-err/crt-ignore-err).
+  { name: 'ssl_c_verify', stages: ANY, method: 'int', minArgs: 0, maxArgs: 0, fetch: (c) => (c.ssl ? 0 : undefined) },
   { name: 'ssl_c_s_dn', stages: ANY, method: 'str', minArgs: 0, maxArgs: 2, fetch: (c, a) => distinguishedName(c.clientCert?.subject, a) },
   { name: 'ssl_c_i_dn', stages: ANY, method: 'str', minArgs: 0, maxArgs: 2, fetch: (c, a) => distinguishedName(c.clientCert?.issuer, a) },
   { name: 'ssl_c_sha1', stages: ANY, method: 'bin', minArgs: 0, maxArgs: 0, fetch: (c) => c.clientCert?.sha1 },

@@ -9,7 +9,7 @@
  * done and closes a connection whose certificate failed. `required` without a
  * certificate fails inside the handshake (OpenSSL's SSL_VERIFY_FAIL_IF_NO_PEER_CERT).
  * HAProxy's ca-ignore-err/crt-ignore-err are not supported, so a connection that
- * reaches the rules has a valid certificate or none: its ssl_c_verify is 0.
+ * reaches the rules has a valid certificate or none: ssl_c_verify is always 0.
  */
 import { createHash } from 'node:crypto';
 import type * as tls from 'node:tls';
@@ -50,7 +50,6 @@ export function clientCertificate(socket: tls.TLSSocket): ClientCertificate | un
   const error = (socket as unknown as { ssl: VerifyingHandle | null }).ssl?.verifyError();
   if (error) return null;
   return {
-    verify: 0,
     subject: x509.subject,
     issuer: x509.issuer,
     sha1: Buffer.from(x509.fingerprint.replace(/:/g, ''), 'hex').toString('latin1'),

@@ -3,14 +3,14 @@
  * compiles it, binds its listeners and serves until told to drain.
  */
 import type * as net from 'node:net';
-import type { TlsCertificate } from '../config/model';
 import { setDefaultHighWaterMark } from 'node:stream';
+import type { TlsCertificate } from '../config/model';
 import { createLogger, flushLogs, type Logger } from '../log/logger';
 import { isPrimaryMessage, type PrimaryToWorker, type WorkerToPrimary } from '../ipc/messages';
 import { dropPrivileges } from '../primary/privileges';
 import type { WorkerContext } from './connection';
-import { startListeners, type Listening } from './listeners';
 import { replaceCertificate } from '../tls/pem';
+import { startListeners, type Listening } from './listeners';
 import { closeIdleUpstreams } from './http/pool';
 import { reopenAccessLogs } from '../log/access-sink';
 import { startCounterReports } from './report';
@@ -84,7 +84,7 @@ class Worker implements WorkerContext {
   }
 
   /** A certificate file's new contents: binds serving it swap their contexts for new handshakes. */
-  replaceCertificate(update: TlsCertificate): void {
+  swapCertificate(update: TlsCertificate): void {
     // Before its config, nothing to do: the config it gets carries the new contents.
     if (!this.runtime) return;
     const binds = replaceCertificate(this.runtime.model, update);
@@ -166,7 +166,7 @@ function main(): void {
         worker.runtime?.applyStates(m.updates);
         break;
       case 'certificate':
-        worker.replaceCertificate(m.certificate);
+        worker.swapCertificate(m.certificate);
         break;
       case 'reopen-logs':
         reopenAccessLogs();
