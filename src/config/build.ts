@@ -10,7 +10,6 @@ import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { balancers } from '../balance/registry';
-import { checkBundle, checkTrust, expiryWarning } from '../tls/pem';
 import type { Stage } from '../rules/context';
 import { fetches, frontendReadsPayload } from '../rules/fetches';
 import { parseCondition, parseCriterion } from '../rules/acl-parser';
@@ -50,10 +49,6 @@ import type {
   Model,
   Server,
   StickRule,
-  ServerTlsOptions,
-  TlsBindOptions,
-  TlsCertificate,
-  TlsVersion,
   Timeouts,
   UseBackendRule,
 } from './model';
@@ -72,6 +67,7 @@ import type {
 import { formatPath, type Diagnostics, type Seg, type Where } from './source';
 import { missingTimeouts, NO_TIMEOUT_EFFECT, resolveTimeouts, type GivenTimeouts } from './timeouts';
 import { didYouMean } from './suggest';
+import { TlsConfig } from './tls';
 import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 
 /** Maps a key path of the merged native config to its place in a file. */
@@ -86,7 +82,6 @@ const DEFAULT_BUFSIZE = 16384;
 const DEFAULT_MAXREWRITE = 1024;
 /** A served certificate expiring within this many days is a warning at start and reload. */
 const DEFAULT_EXPIRY_WARNING_DAYS = 30;
-const TLS_VERSION_ORDER: TlsVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 /** How often the primary looks at served certificate files for replacements (ms). */
 const DEFAULT_CERT_WATCH = 1000;
 
@@ -136,11 +131,15 @@ export class ModelBuilder {
   private resolverNames = new Set<string>();
   private maxHeaderBytes = DEFAULT_BUFSIZE - DEFAULT_MAXREWRITE;
 
+  private readonly tls: TlsConfig;
+
   constructor(
     private readonly cfg: NativeConfig,
     private readonly at: Locate,
     private readonly diag: Diagnostics,
-  ) {}
+  ) {
+    this.tls = new TlsConfig(at, diag, (file, segs) => this.readRelative(file, segs), cfg.global?.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS);
+  }
 
   build(files: string[], extras: Record<string, unknown>): Model {
     const cfg = this.cfg;
@@ -517,65 +516,8 @@ export class ModelBuilder {
     const address = b.address === undefined || b.address === '*' || b.address === '' ? '0.0.0.0' : b.address;
     if (!isIP(address)) this.diag.error(this.at([...segs, 'address']), `"${address}" is not an IP address`);
     const bind: Bind = { address, port: b.port, acceptProxy: b.accept_proxy ?? false, source };
-    if (b.ssl) bind.tls = this.tlsBind(b.ssl, mode, [...segs, 'ssl']);
+    if (b.ssl) bind.tls = this.tls.bind(b.ssl, mode, [...segs, 'ssl']);
     return bind;
-  }
-
-  /** TLS settings of a bind, with its certificates read and their names extracted. */
-  tlsBind(ssl: NonNullable<BindInput['ssl']>, mode: Mode, segs: Seg[]): TlsBindOptions {
-    const certificates: TlsCertificate[] = [];
-    ssl.certificates.forEach((file, i) => {
-      const cert = this.readCertificate(file, [...segs, 'certificates', i]);
-      if (cert) certificates.push(cert);
-    });
-    const minVersion = (ssl.min_version ?? 'TLSv1.2') as TlsBindOptions['minVersion'];
-    const maxVersion = (ssl.max_version ?? 'TLSv1.3') as TlsBindOptions['maxVersion'];
-    if (TLS_VERSION_ORDER.indexOf(minVersion) > TLS_VERSION_ORDER.indexOf(maxVersion)) this.diag.error(this.at(segs), `min_version ${minVersion} is above max_version ${maxVersion}`);
-    return {
-      certificates,
-      minVersion,
-      maxVersion,
-      ciphers: ssl.ciphers,
-      ciphersuites: ssl.ciphersuites,
-      alpn: ssl.alpn ?? (mode === 'http' ? ['http/1.1'] : []),
-      ...this.clientVerify(ssl, segs),
-    };
-  }
-
-  /** Client certificates on a bind: `verify`, with the CAs (`ca_file`) and CRLs (`crl_file`) it checks them against. */
-  private clientVerify(ssl: NonNullable<BindInput['ssl']>, segs: Seg[]): Pick<TlsBindOptions, 'verify' | 'ca' | 'crl'> {
-    const verify = ssl.verify ?? 'none';
-    if (verify === 'none') {
-      for (const k of ['ca_file', 'crl_file'] as const) {
-        if (ssl[k] !== undefined) this.diag.warn(this.at([...segs, k]), `${k} has no effect with verify none: no client certificate is asked for`);
-      }
-      return { verify };
-    }
-    if (ssl.ca_file === undefined) {
-      this.diag.error(this.at([...segs, 'verify']), `verify ${verify} needs ca_file (the CAs that sign client certificates)`);
-      return { verify };
-    }
-    const ca = this.readRelative(ssl.ca_file, [...segs, 'ca_file']);
-    const crl = ssl.crl_file === undefined ? undefined : this.readRelative(ssl.crl_file, [...segs, 'crl_file']);
-    if (ca === undefined || (ssl.crl_file !== undefined && crl === undefined)) return { verify };
-    const error = checkTrust(ca, crl);
-    if (error) this.diag.error(this.at([...segs, error.file === 'ca' ? 'ca_file' : 'crl_file']), error.message);
-    return { verify, ca, crl };
-  }
-
-  /** A combined PEM (certificate chain + private key), as HAProxy's `crt`. */
-  readCertificate(file: string, segs: Seg[]): TlsCertificate | undefined {
-    const text = this.readRelative(file, segs);
-    if (text === undefined) return undefined;
-    const where = this.at(segs);
-    const checked = checkBundle(text);
-    if ('error' in checked) {
-      this.diag.error(where, `${file}: ${checked.error}`);
-      return undefined;
-    }
-    const expiry = expiryWarning(checked.leaf, this.cfg.global?.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS);
-    if (expiry) this.diag.warn(where, `${file}: ${expiry}`);
-    return { cert: checked.cert, key: checked.key, names: checked.names, source: path.resolve(path.dirname(where.src.file), file) };
   }
 
   private errorFiles(map: Record<string, string> | undefined, segs: Seg[]): Record<string, string> {
@@ -1018,37 +960,13 @@ export class ModelBuilder {
         onMarkedDown: o.onMarkedDown,
         onMarkedUp: o.onMarkedUp,
       },
-      tls: { enabled: ssl, sni, verify, ca, ...this.serverTls(o, ssl, mode, segs) },
+      tls: { enabled: ssl, sni, verify, ca, ...this.tls.server(o, ssl, mode, segs) },
       sendProxy,
       nonStick: o.nonStick,
       options: s.options ?? '',
       ...(dns ? { dns } : {}),
       source: this.diag.sourceRef(this.at(segs)),
     };
-  }
-
-  /** `crt`, `ssl-min-ver`/`ssl-max-ver` and `alpn` of a server: only the keywords given. */
-  private serverTls(o: ServerOptionValues, ssl: boolean, mode: Mode, segs: Seg[]): Partial<ServerTlsOptions> {
-    const where = this.at([...segs, 'options']);
-    const given = (['crt', 'sslMinVer', 'sslMaxVer', 'alpn'] as const).filter((k) => o[k] !== undefined);
-    if (given.length && !ssl) this.diag.warn(where, 'crt, ssl-min-ver, ssl-max-ver and alpn apply to servers with ssl: this one is plain');
-    const out: Partial<ServerTlsOptions> = {};
-    if (o.crt !== undefined) {
-      const crt = this.readCertificate(o.crt, [...segs, 'options']);
-      if (crt) Object.assign(out, { cert: crt.cert, key: crt.key });
-    }
-    if (o.sslMinVer) out.minVersion = o.sslMinVer;
-    if (o.sslMaxVer) out.maxVersion = o.sslMaxVer;
-    if (o.sslMinVer && o.sslMaxVer && TLS_VERSION_ORDER.indexOf(o.sslMinVer) > TLS_VERSION_ORDER.indexOf(o.sslMaxVer)) {
-      this.diag.error(where, `ssl-min-ver ${o.sslMinVer} is above ssl-max-ver ${o.sslMaxVer}`);
-    }
-    if (o.alpn) {
-      // The L7 path speaks HTTP/1.1 to servers: a server choosing h2 would get bytes it cannot read.
-      const other = o.alpn.filter((p) => p !== 'http/1.1' && p !== 'http/1.0');
-      if (mode === 'http' && other.length) this.diag.error(where, `alpn ${o.alpn.join(',')}: tslb speaks HTTP/1.1 to servers, it may offer http/1.1 and http/1.0 only (not ${other.join(', ')})`);
-      out.alpn = o.alpn;
-    }
-    return out;
   }
 
   /** `observe` with `error-limit` (default 10) and `on-error` (default fail-check), as HAProxy. */
