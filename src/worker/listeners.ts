@@ -167,10 +167,7 @@ function afterProxy(socket: net.Socket, l: Listener, info: ConnectionInfo): void
     if (l.bind.tls!.verify !== 'none') {
       const cert = clientCertificate(secure);
       // A certificate that failed verification: HAProxy aborts the handshake.
-      if (cert === null) {
-        secure.destroy();
-        return socket.destroy();
-      }
+      if (cert === null) return secure.destroy();
       info.clientCert = cert;
     }
     l.handler(secure, l.fe, info, l.worker);
