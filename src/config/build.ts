@@ -68,6 +68,7 @@ import { formatPath, type Diagnostics, type Seg, type Where } from './source';
 import { missingTimeouts, NO_TIMEOUT_EFFECT, resolveTimeouts, type GivenTimeouts } from './timeouts';
 import { didYouMean } from './suggest';
 import { TlsConfig } from './tls';
+import { buildAcme } from './acme';
 import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 
 /** Maps a key path of the merged native config to its place in a file. */
@@ -144,6 +145,7 @@ export class ModelBuilder {
   build(files: string[], extras: Record<string, unknown>): Model {
     const cfg = this.cfg;
     const global = this.global();
+    this.tls.acme = global.acme;
     this.defaults();
     const resolversIn = cfg.resolvers ?? [];
     this.checkDuplicates('resolvers', resolversIn, ['resolvers']);
@@ -247,6 +249,7 @@ export class ModelBuilder {
       accessLog: this.accessLog(g.access_log),
       certWatch: this.time(g.cert_watch, ['global', 'cert_watch']) ?? DEFAULT_CERT_WATCH,
       certExpiryWarningDays: g.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS,
+      acme: buildAcme(g, this.at, this.diag, (file, segs) => this.readRelative(file, segs)),
     };
   }
 

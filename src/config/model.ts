@@ -483,6 +483,22 @@ export interface Global {
   certWatch: number;
   /** A served certificate that expires within this many days is a warning at start, reload and replacement. */
   certExpiryWarningDays: number;
+  acme?: AcmeSettings;
+}
+
+/** ACME (RFC 8555): one certificate for `names`, obtained and renewed by the primary (src/primary/acme.ts). */
+export interface AcmeSettings {
+  directory: string;
+  email?: string;
+  names: string[];
+  /** Absolute: the account key and the certificate live here, mode 600. */
+  stateDir: string;
+  /** Absolute path of the bundle written and served (a TLS bind lists it in its certificates). */
+  certificate: string;
+  renewBeforeDays: number;
+  challenge: 'http-01';
+  /** PEM of the CAs trusted for the directory's HTTPS; undefined: the system's. */
+  ca?: string;
 }
 
 /** A field accepted and carried, but whose feature belongs to a later issue. */

@@ -329,6 +329,20 @@ const ResolversSchema = obj(
   'HAProxy resolvers section: name servers that re-resolve servers at run time',
 );
 
+const AcmeSchema = obj(
+  {
+    directory: Type.String({ description: 'the CA\'s ACME directory URL (https://acme-v02.api.letsencrypt.org/directory)' }),
+    email: opt(Type.String({ description: 'account contact' })),
+    names: Type.Array(Type.String({ description: 'a DNS name of the certificate' }), { minItems: 1 }),
+    state_dir: opt(Type.String({ description: 'account key and certificates (mode 600); default global.state_dir (seed proxy_lib), else /var/lib/tslb' })),
+    certificate: opt(Type.String({ description: 'the bundle written and served (list it in a TLS bind\'s certificates); default <state_dir>/<first name>.pem' })),
+    renew_before_days: opt(Type.Integer({ minimum: 0, maximum: 3650, description: 'days before notAfter (30)' })),
+    challenge: opt(lits(['http-01', 'tls-alpn-01'])),
+    ca_file: opt(Type.String({ description: 'CAs trusted for the directory\'s HTTPS (a test CA); default the system\'s' })),
+  },
+  'ACME (RFC 8555): a certificate obtained and renewed by the primary, HTTP-01 answered on the plain binds',
+);
+
 const GlobalSchema = obj({
   workers: opt(multi<string | number>(['string', 'integer'], { minimum: 1, maximum: MAX_WORKERS, pattern: '^auto$' }, 'auto (one per core) or a number')),
   user: opt(Type.String()),
@@ -344,6 +358,7 @@ const GlobalSchema = obj({
   access_log: opt(Type.String()),
   cert_watch: opt(Time),
   cert_expiry_warning_days: opt(Type.Integer({ minimum: 0, maximum: 3650, description: 'days' })),
+  acme: opt(AcmeSchema),
 });
 
 const DefaultsSchema = obj({

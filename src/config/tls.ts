@@ -3,16 +3,21 @@
  * with src/tls/pem.ts, so the model carries their contents), a bind's versions,
  * ciphers, ALPN and client certificates, and a server's crt, versions and ALPN.
  */
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { placeholderCertificate } from '../tls/issue';
 import { checkBundle, checkTrust, expiryWarning } from '../tls/pem';
 import type { ServerOptionValues } from './haproxy-syntax';
-import type { Mode, ServerTlsOptions, TlsBindOptions, TlsCertificate, TlsVersion } from './model';
+import type { AcmeSettings, Mode, ServerTlsOptions, TlsBindOptions, TlsCertificate, TlsVersion } from './model';
 import type { BindInput } from './schema';
 import type { Diagnostics, Seg, Where } from './source';
 
 const TLS_VERSION_ORDER: TlsVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 
 export class TlsConfig {
+  /** global.acme: its bundle is served as a placeholder until it exists. */
+  acme: AcmeSettings | undefined;
+
   constructor(
     private readonly at: (segs: Seg[]) => Where,
     private readonly diag: Diagnostics,
@@ -66,9 +71,17 @@ export class TlsConfig {
 
   /** A combined PEM (certificate chain + private key), as HAProxy's `crt`. */
   certificate(file: string, segs: Seg[]): TlsCertificate | undefined {
+    const where = this.at(segs);
+    const source = path.resolve(path.dirname(where.src.file), file);
+    if (this.acme && source === this.acme.certificate && !existsSync(source)) {
+      this.diag.warn(where, `${file}: not issued by ACME yet; a self-signed placeholder is served until it is`);
+      const p = placeholderCertificate(this.acme.names);
+      const placeholder = checkBundle(p.cert + p.key);
+      if ('error' in placeholder) throw new Error(placeholder.error);
+      return { cert: placeholder.cert, key: placeholder.key, names: placeholder.names, source };
+    }
     const text = this.readRelative(file, segs);
     if (text === undefined) return undefined;
-    const where = this.at(segs);
     const checked = checkBundle(text);
     if ('error' in checked) {
       this.diag.error(where, `${file}: ${checked.error}`);
@@ -76,7 +89,7 @@ export class TlsConfig {
     }
     const expiry = expiryWarning(checked.leaf, this.expiryWarningDays);
     if (expiry) this.diag.warn(where, `${file}: ${expiry}`);
-    return { cert: checked.cert, key: checked.key, names: checked.names, source: path.resolve(path.dirname(where.src.file), file) };
+    return { cert: checked.cert, key: checked.key, names: checked.names, source };
   }
 
   /** `crt`, `ssl-min-ver`/`ssl-max-ver` and `alpn` of a server: only the keywords given. */

@@ -16,7 +16,7 @@ import { countStatus } from '../worker/counters';
 import type { HttpTransaction } from '../log/transaction';
 import { BodyFramer } from '../http1/body';
 import { HeadParser } from '../http1/parser';
-import { defaultErrorResponse, isDefaultResponse, redirectResponse } from '../http1/errors';
+import { defaultErrorResponse, isDefaultResponse, okResponse, redirectResponse } from '../http1/errors';
 import type { HeadTable } from './head';
 import { DONE, runEvent, runPage } from './pipeline';
 import { HttpBalanceKey, HttpSampleContext } from './sample';
@@ -128,11 +128,25 @@ export abstract class HttpExchange {
 
   /** Answer with a redirect to `location` (HAProxy's: empty body, no-cache). Returns DONE. */
   redirect(code: number, location: string): number {
+    const close = this.closesAfterLocal();
+    return this.sendBuilt(code, redirectResponse(code, location, close), close);
+  }
+
+  /** Answer 200 with `body` (text of type `contentType`) instead of the server. Returns DONE. */
+  ok(contentType: string, body: string): number {
+    const close = this.closesAfterLocal();
+    return this.sendBuilt(200, okResponse(contentType, body, close), close);
+  }
+
+  private closesAfterLocal(): boolean {
+    return !this.reqDone || this.client.closing();
+  }
+
+  private sendBuilt(status: number, msg: Buffer, close: boolean): number {
     this.dropUpstream();
-    const close = !this.reqDone || this.client.closing();
-    countStatus(this.fe.counters, code);
-    this.client.sendLocal(redirectResponse(code, location, close));
-    this.log('LR', code);
+    countStatus(this.fe.counters, status);
+    this.client.sendLocal(msg);
+    this.log('LR', status);
     this.endLocal(!close);
     return DONE;
   }

@@ -67,3 +67,12 @@ export function redirectResponse(code: number, location: string, close: boolean)
     'latin1',
   );
 }
+
+/** A 200 answer tslb makes itself (an ACME challenge's key authorization), with its length. */
+export function okResponse(contentType: string, body: string, close: boolean): Buffer {
+  return Buffer.from(
+    `HTTP/1.1 200 OK\r\ncontent-length: ${Buffer.byteLength(body, 'latin1')}\r\ncontent-type: ${contentType}\r\n` +
+      `cache-control: no-cache\r\n${close ? 'connection: close\r\n' : ''}\r\n${body}`,
+    'latin1',
+  );
+}

@@ -35,6 +35,8 @@ export type PrimaryToWorker =
   | { type: 'servers'; updates: ServerStateUpdate[] }
   /** A certificate file's new contents (file watch, runtime API): binds serving `certificate.source` use it for new handshakes. */
   | { type: 'certificate'; certificate: TlsCertificate }
+  /** The ACME HTTP-01 challenges pending (token → key authorization), all of them each time. */
+  | { type: 'acme-tokens'; tokens: Record<string, string> }
   /** Reopen access-log files (logrotate moved them): SIGUSR1 to the primary. */
   | { type: 'reopen-logs' }
   /** Load the other workers of this generation place on servers, by `backend/server`. */

@@ -132,8 +132,17 @@ export class CertificateStore {
     this.apply(file, checked, 'watch');
   }
 
+  /** New contents written to a served file by tslb itself (ACME): served at once, without waiting for the watch. Returns the refusal, if any. */
+  install(file: string, text: string): string | undefined {
+    if (!this.served(file)) return `${file} is not served by any bind`;
+    const checked = checkBundle(text);
+    if ('error' in checked) return checked.error;
+    this.apply(file, checked, 'acme');
+    return undefined;
+  }
+
   /** Serves checked contents for `file`: into the model, to the workers. Returns how many binds serve it. */
-  private apply(file: string, checked: CheckedBundle, via: 'watch' | 'runtime-api'): number {
+  private apply(file: string, checked: CheckedBundle, via: 'watch' | 'runtime-api' | 'acme'): number {
     const update: TlsCertificate = { cert: checked.cert, key: checked.key, names: checked.names, source: file };
     const binds = replaceCertificate(this.model!, update);
     this.deps.push(update);

@@ -5,6 +5,7 @@
 import { unlinkSync, writeFileSync } from 'node:fs';
 import type { Model } from '../config/model';
 import { createLogger, flushLogs } from '../log/logger';
+import { AcmeManager } from './acme';
 import { CertificateStore } from './certificates';
 import { HealthMonitor } from './health';
 import { applyInitAddr } from './init-addr';
@@ -48,6 +49,13 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
     push: (certificate) => supervisor.sendServing({ type: 'certificate', certificate }),
     changed: () => observability.certificatesChanged(),
   });
+  // ACME orders and renews global.acme's certificate, served through the store.
+  const acme = new AcmeManager({
+    log,
+    pushTokens: (tokens) => supervisor.sendAll({ type: 'acme-tokens', tokens }),
+    install: (file, text) => certificates.install(file, text),
+    counted: (result) => observability.acmeCounted(result),
+  });
   const supervisor: Supervisor = new Supervisor({
     files: opts.files,
     log,
@@ -57,10 +65,13 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
     onWorkerMessage: (pid, msg) => {
       // Passive health: a worker saw error-limit consecutive errors on a server's traffic.
       if (msg.type === 'observed-errors') health.observed(msg.backend, msg.server, msg.errors, msg.last);
+      // A worker started during an ACME order gets its tokens.
+      if (msg.type === 'ready' && Object.keys(acme.pendingTokens()).length) supervisor.sendAll({ type: 'acme-tokens', tokens: acme.pendingTokens() });
       observability.onWorkerMessage(pid, msg);
     },
     onGeneration: (m, generation) => {
       certificates.setModel(m);
+      acme.configure(m.global.acme);
       if (generation === 1) return;
       // A reload: carry server states over by name, then tell the new workers.
       const next = newMonitor(m);
@@ -86,6 +97,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
     setMaxconn: (b, s, n) => health.setMaxconn(b, s, n),
     setAddress: (b, s, a, p) => health.setAddress(b, s, a, p),
     certificates,
+    acme,
   });
   try {
     await supervisor.start(model);
@@ -109,6 +121,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
       health.stop();
       discovery.stop();
       certificates.stop();
+      acme.stop();
       void observability
         .close()
         .then(() => supervisor.stop())

@@ -6,6 +6,7 @@
 import type { Model } from '../config/model';
 import type { WorkerToPrimary } from '../ipc/messages';
 import type { Logger } from '../log/logger';
+import type { AcmeManager } from './acme';
 import type { CertificateStore } from './certificates';
 import { PrometheusExporter } from './prometheus';
 import { RuntimeApi, type AskWorkers } from './runtime-api';
@@ -39,6 +40,8 @@ export interface ObservabilityDeps {
   setAddress?(b: string, s: string, address: string, port: number): string;
   /** Served certificate files (`show/set/commit/abort ssl cert`). */
   certificates?: CertificateStore;
+  /** `acme renew` / `acme status`. */
+  acme?: AcmeManager;
 }
 
 const TICK = 1000;
@@ -102,6 +105,12 @@ export class Observability implements StatsView {
       this.statsPage = undefined;
       await this.bindStatsPage();
     }
+  }
+
+  readonly acmeRenewals = { success: 0, failure: 0 };
+
+  acmeCounted(result: 'success' | 'failure'): void {
+    this.acmeRenewals[result]++;
   }
 
   /** A certificate file was replaced at run time: the expiry gauge follows it. */
@@ -184,7 +193,7 @@ export class Observability implements StatsView {
     const settings = this.current.runtimeApi;
     if (!settings || (!settings.socketPath && !settings.tcp)) return;
     const supervisor = this.deps.supervisor;
-    const api = new RuntimeApi(settings, this, this.control, supervisor.query && ((what, args) => supervisor.query!(what, args)), this.deps.certificates);
+    const api = new RuntimeApi(settings, this, this.control, supervisor.query && ((what, args) => supervisor.query!(what, args)), this.deps.certificates, this.deps.acme);
     await api.listen();
     this.runtimeApi = api;
     this.deps.log.info({ event: 'runtime-api', socket: settings.socketPath, tcp: settings.tcp }, 'runtime API listening');

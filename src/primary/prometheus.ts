@@ -509,8 +509,17 @@ export class PrometheusExporter {
         for (const c of this.certificates) out.sample(c.labels, c.notAfter);
       },
     );
+    this.family('global', `${p}_acme_renewals_total`, 'ACME certificate orders ended (first issue and renewals), by result.', 'counter', (out) => {
+      const counts = this.view.acmeRenewals;
+      if (!counts || !this.view.model().global.acme) return;
+      out.sample(ACME_SUCCESS, counts.success);
+      out.sample(ACME_FAILURE, counts.failure);
+    });
   }
 }
+
+const ACME_SUCCESS = Buffer.from('{result="success"}');
+const ACME_FAILURE = Buffer.from('{result="failure"}');
 
 /** promex's state label for a `status` column value. */
 function statusState(status: string): string {

@@ -1,4 +1,4 @@
-/** HAProxy's runtime API commands for certificate files (src/primary/certificates.ts carries them out). */
+/** HAProxy's runtime API commands for certificate files (src/primary/certificates.ts carries them out) and ACME (src/primary/acme.ts). */
 import type { Command } from './runtime-api';
 
 export const SSL_CERT_COMMANDS: Command[] = [
@@ -29,5 +29,20 @@ export const SSL_CERT_COMMANDS: Command[] = [
     usage: 'abort ssl cert <certfile> : abort a transaction for a certificate file',
     run: (api, args) => api.certificates!.abort(args[0]),
     available: (api) => api.certificates !== undefined,
+  },
+
+  {
+    words: ['acme', 'renew'],
+    level: 'admin',
+    usage: 'acme renew <certfile> : order the ACME certificate now',
+    run: (api, args) => api.acme!.renew(args[0]),
+    available: (api) => api.acme !== undefined,
+  },
+  {
+    words: ['acme', 'status'],
+    level: 'operator',
+    usage: 'acme status : show the ACME certificate and its next renewal',
+    run: (api) => api.acme!.status(),
+    available: (api) => api.acme !== undefined,
   },
 ];

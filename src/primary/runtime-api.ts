@@ -12,6 +12,7 @@ import type { QueryKind } from '../ipc/messages';
 import type { ErrorCapture } from '../worker/error-capture';
 import type { SessionFacts, TableFacts } from '../worker/queries';
 import { listen } from './admin-http';
+import type { AcmeManager } from './acme';
 import type { CertificateStore } from './certificates';
 import { serveConnection, type Send } from './runtime-api-connection';
 import { SSL_CERT_COMMANDS } from './runtime-api-ssl';
@@ -176,6 +177,8 @@ export class RuntimeApi {
     readonly workers?: AskWorkers,
     /** Absent: the `ssl cert` commands are not offered. */
     readonly certificates?: CertificateStore,
+    /** Absent: the `acme` commands are not offered. */
+    readonly acme?: AcmeManager,
   ) {}
 
   get address(): RuntimeApiSettings {

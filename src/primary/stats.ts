@@ -645,6 +645,8 @@ export interface StatsView {
   health(): ServerHealthView[];
   rows(): StatRow[];
   info(): [string, string | number][];
+  /** ACME orders ended, by result (src/primary/acme.ts). */
+  acmeRenewals?: { success: number; failure: number };
 }
 
 /** What they may change (the admin/operator actions). Methods answer 'ok' or HAProxy's error text. */

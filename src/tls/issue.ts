@@ -3,7 +3,7 @@
  * request for a CA. Keys come from node:crypto (native, off the event loop);
  * node-forge assembles and signs the X.509 structures, which it does for RSA only.
  */
-import { generateKeyPair, randomBytes } from 'node:crypto';
+import { generateKeyPair, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
@@ -24,11 +24,16 @@ interface Keys {
 }
 
 async function rsaKeys(bits: number): Promise<Keys> {
-  const { privateKey, publicKey } = await promisify(generateKeyPair)('rsa', {
-    modulusLength: bits,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-  });
+  return forgeKeys(
+    await promisify(generateKeyPair)('rsa', {
+      modulusLength: bits,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    }),
+  );
+}
+
+function forgeKeys({ privateKey, publicKey }: { privateKey: string; publicKey: string }): Keys {
   return {
     pem: privateKey,
     privateKey: forge.pki.privateKeyFromPem(privateKey) as forge.pki.rsa.PrivateKey,
@@ -43,7 +48,25 @@ function altNames(s: Subject): { type: number; value?: string; ip?: string }[] {
 
 /** A self-signed server certificate valid for `days` from now: PEM of the certificate and of its key. */
 export async function selfSigned(s: Subject, days: number): Promise<{ cert: string; key: string }> {
-  const keys = await rsaKeys(s.bits);
+  return signSelf(await rsaKeys(s.bits), s, days);
+}
+
+/**
+ * A self-signed stand-in for a certificate ACME has not issued yet, made while the
+ * config loads (synchronously: a 2048-bit key takes tens of milliseconds).
+ */
+export function placeholderCertificate(names: string[]): { cert: string; key: string } {
+  const keys = forgeKeys(
+    generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    }),
+  );
+  return signSelf(keys, { cn: names[0], sans: names.slice(1), bits: 2048 }, 7);
+}
+
+function signSelf(keys: Keys, s: Subject, days: number): { cert: string; key: string } {
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
   // 16 random bytes with the high bit clear: a positive serial of full length.

@@ -12,6 +12,7 @@ import type { WorkerContext } from './connection';
 import { replaceCertificate } from '../tls/pem';
 import { startListeners, type Listening } from './listeners';
 import { closeIdleUpstreams } from '../http/pool';
+import { setAcmeTokens } from '../http/modules/acme-challenge';
 import { reopenAccessLogs } from '../log/access-sink';
 import { startCounterReports } from './report';
 import { applyPeerLoad, startLoadReports } from './load-share';
@@ -167,6 +168,9 @@ function main(): void {
         break;
       case 'certificate':
         worker.swapCertificate(m.certificate);
+        break;
+      case 'acme-tokens':
+        setAcmeTokens(m.tokens);
         break;
       case 'reopen-logs':
         reopenAccessLogs();

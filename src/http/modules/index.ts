@@ -5,12 +5,15 @@
  */
 import type { ModuleDefinition } from '../pipeline';
 import { accessLog } from './access-log';
+import { acmeChallenge } from './acme-challenge';
 import { errorPages } from './error-pages';
 import { forwarded } from './forwarded';
 import { httpRequestRules, httpResponseRules } from './http-rules';
 import { cookiePersistence, stickOn } from './persistence';
 
 export const HTTP_MODULES: readonly ModuleDefinition[] = [
+  // Before the rules: a challenge is answered whatever the frontend's rules say (a redirect to HTTPS).
+  acmeChallenge,
   httpRequestRules,
   httpResponseRules,
   forwarded,
