@@ -98,6 +98,8 @@ export interface TlsCertificate {
   names: string[];
   /** File it was read from. */
   source: string;
+  /** OCSP response stapled for it (base64 of the DER), from `<source>.ocsp` as HAProxy's. */
+  ocsp?: string;
 }
 
 export interface TlsBindOptions {

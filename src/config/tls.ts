@@ -3,10 +3,10 @@
  * with src/tls/pem.ts, so the model carries their contents), a bind's versions,
  * ciphers, ALPN and client certificates, and a server's crt, versions and ALPN.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { placeholderCertificate } from '../tls/issue';
-import { checkBundle, checkTrust, expiryWarning } from '../tls/pem';
+import { checkBundle, checkOcspResponse, checkTrust, expiryWarning, ocspFile } from '../tls/pem';
 import type { ServerOptionValues } from './haproxy-syntax';
 import type { AcmeSettings, Mode, ServerTlsOptions, TlsBindOptions, TlsCertificate, TlsVersion } from './model';
 import type { BindInput } from './schema';
@@ -89,7 +89,19 @@ export class TlsConfig {
     }
     const expiry = expiryWarning(checked.leaf, this.expiryWarningDays);
     if (expiry) this.diag.warn(where, `${file}: ${expiry}`);
-    return { cert: checked.cert, key: checked.key, names: checked.names, source };
+    return { cert: checked.cert, key: checked.key, names: checked.names, source, ...this.ocspResponse(source, where) };
+  }
+
+  /** The response stapled with `source`'s certificate, when `<source>.ocsp` exists. */
+  private ocspResponse(source: string, where: Where): { ocsp?: string } {
+    const file = ocspFile(source);
+    if (!existsSync(file)) return {};
+    const checked = checkOcspResponse(readFileSync(file));
+    if ('error' in checked) {
+      this.diag.error(where, `${file}: ${checked.error}`);
+      return {};
+    }
+    return checked;
   }
 
   /** `crt`, `ssl-min-ver`/`ssl-max-ver` and `alpn` of a server: only the keywords given. */

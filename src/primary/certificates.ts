@@ -6,12 +6,13 @@
  * model (workers forked later start with it) and to every worker, which swaps its
  * contexts for new handshakes; a bad one is refused, and the old one stays served.
  * Like HAProxy, nothing is written to disk: a reload serves what the files hold.
+ * A file's OCSP response (`<file>.ocsp`) is watched with it and goes with it.
  */
 import { X509Certificate } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import type { Model, TlsCertificate } from '../config/model';
 import type { Logger } from '../log/logger';
-import { certificateFacts, checkBundle, expiryWarning, onelineDn, replaceCertificate, splitBundle, type CheckedBundle } from '../tls/pem';
+import { certificateFacts, checkBundle, checkOcspResponse, expiryWarning, ocspFile, onelineDn, replaceCertificate, splitBundle, type CheckedBundle } from '../tls/pem';
 
 /** A file that changed is read once it has stayed the same this long (a copy or an editor still writing it). */
 const SETTLE_MS = 200;
@@ -100,12 +101,12 @@ export class CertificateStore {
   private async look(): Promise<void> {
     for (const file of this.files()) {
       const before = this.seen.get(file);
-      const now = await statKey(file);
+      const now = await filesKey(file);
       if (now === undefined || now === before) continue;
       // Not on the first look: the model was read from the file already, recently.
       if (before !== undefined) {
         await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-        if ((await statKey(file)) !== now) continue;
+        if ((await filesKey(file)) !== now) continue;
       }
       this.seen.set(file, now);
       await this.reread(file, before === undefined);
@@ -123,13 +124,16 @@ export class CertificateStore {
     const current = this.served(file);
     if (!current) return;
     const checked = checkBundle(text);
-    if ('error' in checked) {
-      this.deps.log.error({ event: 'cert-refused', file, via: 'watch', err: checked.error }, `certificate ${file} refused: ${checked.error}; still serving the previous one`);
+    const ocsp = await readOcsp(file);
+    const error = 'error' in checked ? checked.error : ocsp && 'error' in ocsp ? `${ocspFile(file)}: ${ocsp.error}` : undefined;
+    if (error || 'error' in checked) {
+      this.deps.log.error({ event: 'cert-refused', file, via: 'watch', err: error }, `certificate ${file} refused: ${error}; still serving the previous one`);
       return;
     }
-    if (checked.cert === current.cert && checked.key === current.key) return;
+    const response = ocsp && 'ocsp' in ocsp ? ocsp.ocsp : undefined;
+    if (checked.cert === current.cert && checked.key === current.key && response === current.ocsp) return;
     if (firstLook) this.deps.log.info({ event: 'cert-changed', file }, `certificate ${file} changed while the configuration loaded`);
-    this.apply(file, checked, 'watch');
+    this.apply(file, checked, 'watch', response);
   }
 
   /** New contents written to a served file by tslb itself (ACME): served at once, without waiting for the watch. Returns the refusal, if any. */
@@ -142,8 +146,9 @@ export class CertificateStore {
   }
 
   /** Serves checked contents for `file`: into the model, to the workers. Returns how many binds serve it. */
-  private apply(file: string, checked: CheckedBundle, via: 'watch' | 'runtime-api' | 'acme'): number {
-    const update: TlsCertificate = { cert: checked.cert, key: checked.key, names: checked.names, source: file };
+  private apply(file: string, checked: CheckedBundle, via: 'watch' | 'runtime-api' | 'acme', ocsp?: string): number {
+    // A new certificate drops the old one's OCSP response (it names the old serial); the watch brings the file's.
+    const update: TlsCertificate = { cert: checked.cert, key: checked.key, names: checked.names, source: file, ...(ocsp !== undefined && { ocsp }) };
     const binds = replaceCertificate(this.model!, update);
     this.deps.push(update);
     this.deps.changed();
@@ -232,6 +237,21 @@ export class CertificateStore {
     ];
     for (const c of chain) lines.push(`Chain Subject: ${onelineDn(c.subject)}`, `Chain Issuer: ${onelineDn(c.issuer)}`);
     return lines.join('\n') + '\n';
+  }
+}
+
+/** A certificate file's stat and its OCSP response file's: either changing is a change. */
+async function filesKey(file: string): Promise<string | undefined> {
+  const cert = await statKey(file);
+  return cert === undefined ? undefined : `${cert}|${(await statKey(ocspFile(file))) ?? ''}`;
+}
+
+/** `<file>.ocsp` checked, or undefined when there is none. */
+async function readOcsp(file: string): Promise<{ ocsp: string } | { error: string } | undefined> {
+  try {
+    return checkOcspResponse(await readFile(ocspFile(file)));
+  } catch {
+    return undefined;
   }
 }
 

@@ -49,6 +49,18 @@ export function checkBundle(text: string, fallbackKey?: string): CheckedBundle |
   }
 }
 
+/** HAProxy's place for a certificate file's OCSP response: `<crt>.ocsp`, next to it. */
+export function ocspFile(source: string): string {
+  return `${source}.ocsp`;
+}
+
+/** An OCSP response file's contents as the model carries them (base64), or why they are not one. */
+export function checkOcspResponse(der: Buffer): { ocsp: string } | { error: string } {
+  // A DER OCSPResponse is a SEQUENCE; anything else (a PEM, an empty file) would be stapled as garbage.
+  if (der.length < 3 || der[0] !== 0x30) return { error: 'not a DER OCSP response (openssl ocsp -respout)' };
+  return { ocsp: der.toString('base64') };
+}
+
 /** Checks CA certificates (and CRLs) as OpenSSL will load them to verify peers; says which file is wrong. */
 export function checkTrust(ca: string, crl?: string): { file: 'ca' | 'crl'; message: string } | undefined {
   const certs = splitBundle(ca).certs;

@@ -8,10 +8,16 @@
  * as HAProxy's bind contexts do: each one would cost a private-key operation, and
  * Node's own limit (tls.CLIENT_RENEG_LIMIT) reports only through a tls.Server, which
  * these sockets, wrapped one by one, do not have.
+ *
+ * OCSP stapling: Node asks for a response through a tls.Server's 'OCSPRequest' event,
+ * and a TLSSocket made with `isServer` reads that event off its `server` option (an
+ * emitter is enough; Node's _tls_wrap.js requestOCSP), so each bind gives its sockets
+ * one emitter that answers from the certificate's `.ocsp` response.
  */
+import { EventEmitter } from 'node:events';
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
-import { constants as cryptoConstants, randomFillSync } from 'node:crypto';
+import { X509Certificate, constants as cryptoConstants, randomFillSync } from 'node:crypto';
 import type { TlsBindOptions, TlsCertificate } from '../config/model';
 import { verifyContextOptions, verifySocketOptions } from './client-cert';
 
@@ -20,6 +26,8 @@ interface ContextTable {
   exact: Map<string, tls.SecureContext>;
   wildcard: Map<string, tls.SecureContext>;
   fallback: tls.SecureContext;
+  /** Stapled OCSP responses by the certificate's DER (base64), as the OCSPRequest event gives it. */
+  ocsp: Map<string, Buffer>;
 }
 
 function buildContexts(opts: TlsBindOptions, ticketKeys: Buffer): ContextTable {
@@ -27,7 +35,9 @@ function buildContexts(opts: TlsBindOptions, ticketKeys: Buffer): ContextTable {
   const exact = new Map<string, tls.SecureContext>();
   const wildcard = new Map<string, tls.SecureContext>();
   let fallback: tls.SecureContext | undefined;
+  const ocsp = new Map<string, Buffer>();
   for (const c of opts.certificates) {
+    if (c.ocsp) ocsp.set(new X509Certificate(c.cert).raw.toString('base64'), Buffer.from(c.ocsp, 'base64'));
     const ctx = tls.createSecureContext({
       cert: c.cert,
       key: c.key,
@@ -48,7 +58,7 @@ function buildContexts(opts: TlsBindOptions, ticketKeys: Buffer): ContextTable {
       } else if (!exact.has(name)) exact.set(name, ctx);
     }
   }
-  return { exact, wildcard, fallback: fallback! };
+  return { exact, wildcard, fallback: fallback!, ocsp };
 }
 
 /** Node's own ticket key hook on a context (used by its tests); absent on a Node without it. */
@@ -115,18 +125,26 @@ export class TlsTerminator {
   /** The bind's certificate list the contexts were built from (src/tls/pem.ts replaceCertificate gives the bind a new list). */
   private builtFrom: TlsCertificate[];
   private readonly options: tls.TLSSocketOptions;
+  /** The sockets' `server`: answers OCSPRequest; `_sharedCreds` is the context of a handshake without SNI. */
+  private readonly ocspRequests = Object.assign(new EventEmitter(), { _sharedCreds: undefined as tls.SecureContext | undefined });
 
   constructor(
     private readonly opts: TlsBindOptions,
     private readonly ticketKeys: Buffer,
   ) {
     this.table = buildContexts(opts, ticketKeys);
+    this.ocspRequests._sharedCreds = this.table.fallback;
     this.builtFrom = opts.certificates;
+    this.ocspRequests.on('OCSPRequest', (certificate: Buffer, _issuer: Buffer, cb: (err: Error | null, response?: Buffer) => void) => {
+      cb(null, this.table.ocsp.size ? this.table.ocsp.get(certificate.toString('base64')) : undefined);
+    });
     this.options = {
       isServer: true,
       secureContext: this.table.fallback,
       SNICallback: (servername, cb) => cb(null, selectContext(this.table, servername)),
       ...verifySocketOptions(opts),
+      // Typed as a tls.Server; Node uses only its events (and _sharedCreds, for a handshake without SNI).
+      server: this.ocspRequests as unknown as tls.Server,
     };
     if (opts.alpn.length) this.options.ALPNProtocols = opts.alpn;
   }
@@ -145,5 +163,6 @@ export class TlsTerminator {
     this.builtFrom = this.opts.certificates;
     this.table = table;
     this.options.secureContext = table.fallback;
+    this.ocspRequests._sharedCreds = table.fallback;
   }
 }
