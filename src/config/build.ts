@@ -139,7 +139,7 @@ export class ModelBuilder {
     private readonly at: Locate,
     private readonly diag: Diagnostics,
   ) {
-    this.tls = new TlsConfig(at, diag, (file, segs) => this.readRelative(file, segs), cfg.global?.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS);
+    this.tls = new TlsConfig(at, diag, (file, segs) => this.readRelative(file, segs), cfg.global?.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS, cfg.global?.ssl_default_dh_param);
   }
 
   build(files: string[], extras: Record<string, unknown>): Model {

@@ -117,6 +117,10 @@ export interface TlsBindOptions {
   ca?: string;
   /** PEM CRLs checked for every certificate of a client's chain. */
   crl?: string;
+  /** ECDHE groups (`curves`, or `ecdhe`'s one), OpenSSL's list syntax; unset: Node's default. */
+  curves?: string;
+  /** DH parameters (PEM) for DHE suites, from global.ssl_default_dh_param; unset: no DHE. */
+  dhparam?: string;
 }
 
 export interface ServerTlsOptions {

@@ -101,6 +101,8 @@ export interface BindInput {
     verify?: 'none' | 'optional' | 'required';
     ca_file?: string;
     crl_file?: string;
+    curves?: string;
+    ecdhe?: string;
   };
   accept_proxy?: boolean;
 }
@@ -114,6 +116,8 @@ const BindSslSchema = obj({
   verify: opt(lits(['none', 'optional', 'required'], 'client certificates (HAProxy bind `verify`): none (default) asks for none, optional verifies one if given, required refuses a client without')),
   ca_file: opt(Type.String({ description: 'PEM CAs that client certificates must chain to (HAProxy `ca-file`)' })),
   crl_file: opt(Type.String({ description: 'PEM CRLs checked for every certificate of a client chain (HAProxy `crl-file`)' })),
+  curves: opt(Type.String({ description: 'ECDHE groups offered, preference order (HAProxy `curves`): "X25519:P-256"' })),
+  ecdhe: opt(Type.String({ description: 'one ECDHE curve (HAProxy `ecdhe`): "prime256v1"' })),
 });
 const BindSchema = multi<string | BindInput>(
   ['string', 'object'],
@@ -359,6 +363,7 @@ const GlobalSchema = obj({
   cert_watch: opt(Time),
   cert_expiry_warning_days: opt(Type.Integer({ minimum: 0, maximum: 3650, description: 'days' })),
   acme: opt(AcmeSchema),
+  ssl_default_dh_param: opt(Type.Integer({ minimum: 1024, maximum: 8192, description: 'bits of the DHE group (HAProxy tune.ssl.default-dh-param): 1024, 1536, 2048, 3072, 4096, 6144 or 8192' })),
 });
 
 const DefaultsSchema = obj({

@@ -42,7 +42,8 @@ export function adaptSeed(p: SeedProxy, src: SourceFile, diag: Diagnostics): { f
     if (perf.tune_maxrewrite !== undefined) (global.max_rewrite = perf.tune_maxrewrite), link(['global', 'max_rewrite'], P('performance', 'tune_maxrewrite'));
     if (perf.cpu_map !== undefined) diag.pendingFeature(at(P('performance', 'cpu_map')), 'performance issue (CPU pinning)', '', perf.cpu_map);
     if (perf.tune_ssl_default_dh_param !== undefined) {
-      diag.pendingFeature(at(P('performance', 'tune_ssl_default_dh_param')), 'TLS issue (DHE parameters)', '', perf.tune_ssl_default_dh_param);
+      global.ssl_default_dh_param = perf.tune_ssl_default_dh_param;
+      link(['global', 'ssl_default_dh_param'], P('performance', 'tune_ssl_default_dh_param'));
     }
   }
   if (Object.keys(global).length) cfg.global = global;

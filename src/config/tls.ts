@@ -6,7 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { placeholderCertificate } from '../tls/issue';
-import { checkBundle, checkOcspResponse, checkTrust, expiryWarning, ocspFile } from '../tls/pem';
+import { createSecureContext } from 'node:tls';
+import { checkBundle, checkOcspResponse, checkTrust, dhParamsPem, expiryWarning, ocspFile } from '../tls/pem';
 import type { ServerOptionValues } from './haproxy-syntax';
 import type { AcmeSettings, Mode, ServerTlsOptions, TlsBindOptions, TlsCertificate, TlsVersion } from './model';
 import type { BindInput } from './schema';
@@ -25,7 +26,17 @@ export class TlsConfig {
     private readonly readRelative: (file: string, segs: Seg[]) => string | undefined,
     /** global.cert_expiry_warning_days. */
     private readonly expiryWarningDays: number,
-  ) {}
+    /** global.ssl_default_dh_param: the DHE group of every TLS bind. */
+    dhParamBits: number | undefined,
+  ) {
+    if (dhParamBits !== undefined) {
+      this.dhparam = dhParamsPem(dhParamBits);
+      if (!this.dhparam) diag.error(at(['global', 'ssl_default_dh_param']), `${dhParamBits}: tslb has the well-known DHE groups of 1024, 1536, 2048, 3072, 4096, 6144 and 8192 bits`);
+    }
+  }
+
+  /** PEM of global.ssl_default_dh_param's group. */
+  private readonly dhparam: string | undefined;
 
   /** TLS settings of a bind, with its certificates read and their names extracted. */
   bind(ssl: NonNullable<BindInput['ssl']>, mode: Mode, segs: Seg[]): TlsBindOptions {
@@ -45,7 +56,23 @@ export class TlsConfig {
       ciphersuites: ssl.ciphersuites,
       alpn: ssl.alpn ?? (mode === 'http' ? ['http/1.1'] : []),
       ...this.clientVerify(ssl, segs),
+      curves: this.curves(ssl, segs),
+      dhparam: this.dhparam,
     };
+  }
+
+  /** `curves` (a list) or `ecdhe` (one curve), checked by OpenSSL now rather than in a worker. */
+  private curves(ssl: NonNullable<BindInput['ssl']>, segs: Seg[]): string | undefined {
+    if (ssl.curves !== undefined && ssl.ecdhe !== undefined) this.diag.error(this.at([...segs, 'ecdhe']), 'give curves or ecdhe, not both');
+    const key = ssl.curves !== undefined ? 'curves' : 'ecdhe';
+    const curves = ssl[key];
+    if (curves === undefined) return undefined;
+    try {
+      createSecureContext({ ecdhCurve: curves });
+    } catch (e) {
+      this.diag.error(this.at([...segs, key]), `${curves}: ${(e as Error).message}`);
+    }
+    return curves;
   }
 
   /** Client certificates on a bind: `verify`, with the CAs (`ca_file`) and CRLs (`crl_file`) it checks them against. */

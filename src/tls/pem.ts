@@ -4,7 +4,7 @@
  * primary's hot certificate reload (file watch, runtime API) and `tslb cert info`,
  * so every path refuses a bad bundle with the same words.
  */
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey, getDiffieHellman } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import type { Model, TlsCertificate } from '../config/model';
 
@@ -165,4 +165,24 @@ export function replaceCertificate(model: Model, update: TlsCertificate): number
     }
   }
   return binds;
+}
+
+/** RFC 2409/3526 MODP groups by size: the DHE groups tune.ssl.default-dh-param may name. */
+const MODP_GROUPS: Record<number, string> = { 1024: 'modp2', 1536: 'modp5', 2048: 'modp14', 3072: 'modp15', 4096: 'modp16', 6144: 'modp17', 8192: 'modp18' };
+
+/** PEM DH parameters (PKCS#3: prime, generator 2) of the well-known group of `bits`, or undefined for another size. */
+export function dhParamsPem(bits: number): string | undefined {
+  const group = MODP_GROUPS[bits];
+  if (!group) return undefined;
+  // A leading zero keeps the INTEGER positive (the prime's top bit is set).
+  const prime = derElement(0x02, Buffer.concat([Buffer.alloc(1), getDiffieHellman(group).getPrime()]));
+  const der = derElement(0x30, Buffer.concat([prime, derElement(0x02, Buffer.from([2]))]));
+  const b64 = der.toString('base64').replace(/.{64}/g, '$&\n').trimEnd();
+  return `-----BEGIN DH PARAMETERS-----\n${b64}\n-----END DH PARAMETERS-----\n`;
+}
+
+function derElement(tag: number, content: Buffer): Buffer {
+  const n = content.length;
+  const length = n < 0x80 ? Buffer.from([n]) : n < 0x100 ? Buffer.from([0x81, n]) : Buffer.from([0x82, n >> 8, n & 0xff]);
+  return Buffer.concat([Buffer.from([tag]), length, content]);
 }

@@ -44,6 +44,8 @@ function buildContexts(opts: TlsBindOptions, ticketKeys: Buffer): ContextTable {
       minVersion: opts.minVersion,
       maxVersion: opts.maxVersion,
       ciphers: cipherString(opts),
+      ecdhCurve: opts.curves,
+      dhparam: opts.dhparam,
       ticketKeys,
       secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
       ...verifyContextOptions(opts),
