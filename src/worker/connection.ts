@@ -3,6 +3,7 @@
  * addresses (after PROXY protocol), TLS facts, and the worker it runs in.
  */
 import type { Runtime } from './runtime';
+import type { Trackers } from '../stick/worker';
 
 export interface ConnectionInfo {
   /** Client address/port as rules, logs and balancers see it (PROXY header wins). */
@@ -16,6 +17,8 @@ export interface ConnectionInfo {
   sni: string | undefined;
   /** Timestamp (ms, Date.now()) of accept, for logs and timers. */
   acceptedAt: number;
+  /** The stick counters it tracks (src/stick/tcp-rules.ts trackersOf), once a track-sc rule tracked one. */
+  trackers?: Trackers;
 }
 
 /** The worker-wide state a handler needs. One instance per worker process. */

@@ -9,12 +9,13 @@ import type { Bind } from '../config/model';
 import type { ListenMode } from '../ipc/messages';
 import { readProxyHeader } from '../proxyproto';
 import { createTlsTerminator } from './tls';
-import { handleTcpConnection } from './tcp';
+import { ConnectionSampleContext, handleTcpConnection } from './tcp';
 import { handleHttpConnection } from './http/session';
 import type { ConnectionInfo, WorkerContext } from './connection';
 import type { FrontendRuntime } from './runtime';
 import { admitConnection, configureConnectionLimits, holdConnection } from './conn-limit';
 import { timerAfter } from './deadline';
+import { admit } from '../stick/tcp-rules';
 
 type Handler = (socket: net.Socket, fe: FrontendRuntime, info: ConnectionInfo, worker: WorkerContext) => void;
 
@@ -121,6 +122,9 @@ function acceptAdmitted(socket: net.Socket, l: Listener): void {
     sni: undefined,
     acceptedAt: Date.now(),
   };
+  // tcp-request connection rules: before the PROXY header (src is the peer), as HAProxy.
+  const rules = l.fe.tcpRules?.connection;
+  if (rules && !admit(rules, new ConnectionSampleContext(info, l.fe.name), info, socket)) return;
   if (!l.bind.acceptProxy) return afterProxy(socket, l, info);
   readProxyHeader(socket, l.handshakeTimeout, (err, addr) => {
     if (err) return socket.destroy();
@@ -142,7 +146,7 @@ function destroySelf(this: net.Socket): void {
 }
 
 function afterProxy(socket: net.Socket, l: Listener, info: ConnectionInfo): void {
-  if (!l.terminate) return l.handler(socket, l.fe, info, l.worker);
+  if (!l.terminate) return startSession(socket, socket, l, info);
   const secure = l.terminate(socket);
   const timer = timerAfter(l.handshakeTimeout, () => secure.destroy());
   secure.on('error', () => {
@@ -155,6 +159,24 @@ function afterProxy(socket: net.Socket, l: Listener, info: ConnectionInfo): void
     info.ssl = true;
     const name = (secure as unknown as { servername?: string | false }).servername;
     info.sni = typeof name === 'string' && name ? name : undefined;
-    l.handler(secure, l.fe, info, l.worker);
+    startSession(secure, socket, l, info);
   });
+}
+
+/**
+ * The PROXY header and TLS are done: tcp-request session rules, then the session
+ * counts in its tracked entries; an http frontend's tcp-request content rules run
+ * here too, once per connection (a tcp frontend's run before routing, src/worker/tcp.ts).
+ * `raw` is the TCP socket (a reject or silent-drop closes it).
+ */
+function startSession(socket: net.Socket, raw: net.Socket, l: Listener, info: ConnectionInfo): void {
+  const rules = l.fe.tcpRules;
+  if (rules) {
+    const session = rules.session;
+    if (session && !admit(session, new ConnectionSampleContext(info, l.fe.name), info, raw)) return;
+    info.trackers?.onSession();
+    const content = l.fe.config.mode === 'http' ? rules.content : undefined;
+    if (content && !admit(content, new ConnectionSampleContext(info, l.fe.name), info, raw)) return;
+  }
+  l.handler(socket, l.fe, info, l.worker);
 }

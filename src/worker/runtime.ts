@@ -30,6 +30,8 @@ import { frontendReadsPayload } from '../rules/fetches';
 import { Counters, newCounters, queueEntered } from './counters';
 import { leaseSlots, reportWant, returnSlots } from './cluster-state';
 import { StickTable } from './stick';
+import { stickTable, useStickTables } from '../stick/worker';
+import { compileTcpRules, type TcpRuleSets } from '../stick/tcp-rules';
 import { closeIdleTo } from './http/pool';
 import { compileHttpRules, type CompiledRules } from './http/rules';
 import { passiveHealthFor, serverStateChanged, type PassiveHealth } from './passive-health';
@@ -200,7 +202,7 @@ export class BackendRuntime {
     this.balancer = def.create(config);
     // tcp backends run the http-only hashes as roundrobin (src/balance); source hashes in both.
     this.hashing = HASHING.has(config.balance.algorithm) && (config.mode === 'http' || config.balance.algorithm === 'source');
-    if (config.stick) this.stick = new StickTable(config.stick, this);
+    if (config.stick) this.stick = new StickTable(config.stick, stickTable(config.name)!, this);
     this.httpRules = compileHttpRules(config.httpRules);
     this.refresh();
   }
@@ -467,6 +469,8 @@ export class FrontendRuntime {
   readonly inspectsHello: boolean;
   /** http-request / http-response rules, compiled with the runtime. */
   readonly httpRules: CompiledRules;
+  /** tcp-request rules by stage (src/stick/tcp-rules.ts); undefined without any. */
+  readonly tcpRules: TcpRuleSets | undefined;
 
   constructor(
     readonly config: Frontend,
@@ -474,6 +478,7 @@ export class FrontendRuntime {
   ) {
     this.route = compileRouter(config, backends);
     this.httpRules = compileHttpRules(config.httpRules);
+    this.tcpRules = compileTcpRules(config.tcpRequest);
     this.inspectsHello = frontendReadsPayload(config, (name) => backends.get(name)?.config.stick);
   }
 
@@ -526,6 +531,8 @@ export class Runtime {
   readonly frontends: FrontendRuntime[];
 
   constructor(readonly model: Model) {
+    // Before the proxies: `stick on`, tcp-request rules and fetches find their tables there.
+    useStickTables(model);
     const leased = leaseSlots(this, model.global.workers);
     for (const b of model.backends) this.backends.set(b.name, new BackendRuntime(b, leased));
     this.frontends = model.frontends.map((f) => new FrontendRuntime(f, this.backends));

@@ -1,0 +1,184 @@
+/**
+ * A stick table's entries, the same structure in the primary (which owns the
+ * counters, ./primary.ts) and in each worker (its view, ./worker.ts):
+ * - a Map in least-recently-touched order: a touch moves an entry to the end and
+ *   pushes its expiry to `expire` from now, so the first entries are both the least
+ *   recently used (evicted at `size`) and the first to expire (one sweep from the head);
+ * - an entry in use (tracked by a live connection) is neither evicted nor expired, as
+ *   in HAProxy: when `size` entries are all in use, a new key is not stored.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+import type { StickTableDef } from '../config/model';
+import { freqAdd, freqRead, freqSet } from './freq';
+import { DATA_TYPES, Layout, USE } from './layout';
+
+/** Entries looked at for one not in use before a new key gives up (HAProxy scans a bounded number too). */
+const EVICTION_SCAN = 32;
+
+export class StickEntry {
+  /** ms since the epoch after which the entry is gone; 0 = never. */
+  expires = 0;
+  /** `stick on`: the name of the server the key sticks to (HAProxy's server_key), '' when none. */
+  server = '';
+  /** Worker: increments not yet sent to the primary (a delta, ./layout.ts), and those sent but not confirmed. */
+  unsent: number[] | null = null;
+  inflight: number[] | null = null;
+  /** Worker: a server stored here and not yet sent. */
+  unsentServer: string | null = null;
+
+  constructor(
+    readonly key: string,
+    /** The values (./layout.ts); a worker's are the primary's last word. */
+    public values: number[],
+  ) {}
+}
+
+export class StickStore {
+  readonly entries = new Map<string, StickEntry>();
+  readonly layout: Layout;
+
+  constructor(public def: StickTableDef) {
+    this.layout = new Layout(def);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The live entry of `key`; an expired one is removed. */
+  get(key: string, now: number): StickEntry | undefined {
+    const e = this.entries.get(key);
+    if (e && e.expires !== 0 && e.expires <= now && !this.inUse(e)) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return e;
+  }
+
+  /**
+   * The entry of `key`, made when missing (the least recently used entry not in use
+   * goes when the table is full). Undefined when every entry looked at is in use,
+   * unless `force` (the primary, which must hold what workers count).
+   */
+  obtain(key: string, now: number, force = false): StickEntry | undefined {
+    const found = this.get(key, now);
+    if (found) return found;
+    if (this.entries.size >= this.def.size && !this.evictOne(force)) return undefined;
+    const e = new StickEntry(key, new Array<number>(this.layout.slots).fill(0));
+    if (this.def.expire) e.expires = now + this.def.expire;
+    this.entries.set(key, e);
+    return e;
+  }
+
+  private evictOne(force: boolean): boolean {
+    let scanned = 0;
+    for (const e of this.entries.values()) {
+      if (!this.inUse(e)) {
+        this.entries.delete(e.key);
+        return true;
+      }
+      if (++scanned >= EVICTION_SCAN) break;
+    }
+    if (!force) return false;
+    this.entries.delete(this.entries.keys().next().value!);
+    return true;
+  }
+
+  /** A smaller `size` (reload): the least recently used entries go. */
+  trim(): void {
+    while (this.entries.size > this.def.size) this.evictOne(true);
+  }
+
+  /** Used now: its expiry starts again and it becomes the most recently used. */
+  touch(e: StickEntry, now: number): void {
+    if (this.def.expire) e.expires = now + this.def.expire;
+    this.entries.delete(e.key);
+    this.entries.set(e.key, e);
+  }
+
+  /** Tracked by a connection somewhere (with this worker's unconfirmed trackers). */
+  inUse(e: StickEntry): boolean {
+    return e.values[USE] + (e.unsent ? e.unsent[USE] : 0) + (e.inflight ? e.inflight[USE] : 0) > 0;
+  }
+
+  remove(key: string): boolean {
+    return this.entries.delete(key);
+  }
+
+  /** Drops the expired entries (those in use live on: their expiry starts again). */
+  sweep(now: number): void {
+    if (!this.def.expire) return;
+    for (const e of this.entries.values()) {
+      if (e.expires > now) return;
+      if (this.inUse(e)) this.touch(e, now);
+      else this.entries.delete(e.key);
+    }
+  }
+
+  /** Adds a delta (./layout.ts) to the values; gauges do not go below 0. */
+  apply(e: StickEntry, delta: number[], now: number): void {
+    const v = e.values;
+    const { slot, period, stored } = this.layout;
+    v[USE] = Math.max(0, v[USE] + delta[USE]);
+    for (let i = 0; i < stored.length; i++) {
+      const type = stored[i];
+      const at = slot[type];
+      switch (DATA_TYPES[type].kind) {
+        case 'counter':
+          v[at] += delta[at];
+          break;
+        case 'gauge':
+          v[at] = Math.max(0, v[at] + delta[at]);
+          break;
+        case 'rate':
+          if (delta[at + 1]) freqAdd(v, at, period[type], now, delta[at + 1]);
+          break;
+        case 'tag':
+          break;
+      }
+    }
+  }
+
+  /** The value of a stored data type (DATA_TYPES index), with this worker's unconfirmed increments. */
+  read(e: StickEntry, type: number, now: number): number {
+    const at = this.layout.slot[type];
+    const kind = DATA_TYPES[type].kind;
+    const count = kind === 'rate' ? at + 1 : at;
+    const pend = kind === 'tag' ? 0 : (e.unsent ? e.unsent[count] : 0) + (e.inflight ? e.inflight[count] : 0);
+    if (kind === 'rate') return freqRead(e.values, at, this.layout.period[type], now, pend);
+    return e.values[at] + pend;
+  }
+
+  /** `set table … data.<type> V`. */
+  set(e: StickEntry, type: number, value: number, now: number): void {
+    const at = this.layout.slot[type];
+    if (DATA_TYPES[type].kind === 'rate') freqSet(e.values, at, now, value);
+    else e.values[at] = value;
+  }
+}
+
+/**
+ * A sample as a key of a table of `type` (HAProxy's smp_to_stkey): ip tables take
+ * IPv4 addresses, ipv6 tables IPv6 ones (IPv4 mapped into them), integer tables
+ * unsigned 32-bit integers, string tables the text cut to `keyLen`. Undefined when
+ * the sample cannot be a key (nothing is tracked or stored for it).
+ */
+export function tableKey(def: Pick<StickTableDef, 'type' | 'keyLen'>, sample: string | number | boolean | string[] | undefined): string | undefined {
+  const v = Array.isArray(sample) ? sample[0] : sample;
+  if (v === undefined || v === '') return undefined;
+  const s = String(v);
+  switch (def.type) {
+    case 'ip':
+      if (isIPv4(s)) return s;
+      return s.startsWith('::ffff:') && isIPv4(s.slice(7)) ? s.slice(7) : undefined;
+    case 'ipv6':
+      if (isIPv4(s)) return `::ffff:${s}`;
+      return isIPv6(s) ? s.toLowerCase() : undefined;
+    case 'integer': {
+      const n = typeof v === 'number' ? v : /^\d+$/.test(s) ? Number(s) : NaN;
+      return Number.isInteger(n) && n >= 0 ? String(n % 2 ** 32) : undefined;
+    }
+    case 'string':
+      return s.length > def.keyLen ? s.slice(0, def.keyLen) : s;
+  }
+}
