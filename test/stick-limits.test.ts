@@ -1,0 +1,132 @@
+/**
+ * Stick counters and limits through a real 2-worker tslb, from several loopback
+ * source addresses (127.0.0.0/8): the per-address rate limit holds over both workers
+ * within 5%, other addresses are unaffected, concurrent connections per address are
+ * capped, and `show table` shows the live entries.
+ */
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { freePort, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
+import { startHttpBackend, type HttpBackend } from './helpers/backends';
+import { unixCommand } from './helpers/runtime-api';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One HTTP request on its own connection from `localAddress`: the status, or 0 when
+ * tslb closed (or reset) the connection without an answer.
+ */
+export function attempt(port: number, localAddress: string, timeoutMs = 5000): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port, localAddress });
+    let data = '';
+    s.setEncoding('latin1');
+    s.on('connect', () => s.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+    s.on('data', (d) => (data += d));
+    s.on('error', () => undefined);
+    s.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0)));
+    s.setTimeout(timeoutMs, () => s.destroy());
+  });
+}
+
+/**
+ * Starts `perSecond` attempts a second from `localAddress` for `durationMs`, on a
+ * schedule kept by the clock (a late timer starts the attempts it owes), and resolves
+ * with every status.
+ */
+async function flood(port: number, localAddress: string, perSecond: number, durationMs: number): Promise<number[]> {
+  const started = Date.now();
+  const total = Math.round((perSecond * durationMs) / 1000);
+  const pending: Promise<number>[] = [];
+  while (pending.length < total) {
+    const due = Math.min(total, Math.floor(((Date.now() - started) * perSecond) / 1000) + 1);
+    while (pending.length < due) pending.push(attempt(port, localAddress));
+    await sleep(2);
+  }
+  return Promise.all(pending);
+}
+
+let backend: HttpBackend;
+let port: number;
+let sock: string;
+let lb: TslbProcess;
+
+before(async () => {
+  backend = await startHttpBackend('app');
+  cleanups.push(() => backend.close());
+  port = await freePort();
+  sock = path.join(tempDir('tslb-stick-'), 'api.sock');
+  lb = await startTslb(`
+global: { workers: 2 }
+frontends:
+  - name: web
+    mode: http
+    binds: ["127.0.0.1:${port}"]
+    default_backend: app
+    stick_table: type ip size 1k expire 30s store conn_cur,conn_rate(1s),sess_rate(1s),gpc0
+    tcp_request:
+      - { connection: track-sc0 src }
+      - { connection: reject, if: "{ sc_sess_rate(0) ge 50 }" }
+      - { connection: reject, if: "{ sc_conn_cur(0) gt 3 }" }
+backends:
+  - name: app
+    servers: [{ name: a, address: 127.0.0.1, port: ${backend.port} }]
+runtime_api: { socket: ${sock}, level: admin }
+`);
+  cleanups.push(() => lb.stop());
+});
+
+test('a per-address rate limit of 50/s holds across two workers within 5% while other addresses are unaffected', async (t) => {
+  // ~100 connections/s from 127.0.0.2 for 4 s against 50 sessions/s; 127.0.0.3 sends 5/s meanwhile.
+  const [limited, other] = await Promise.all([flood(port, '127.0.0.2', 100, 4000), flood(port, '127.0.0.3', 5, 4000)]);
+  const passed = limited.filter((s) => s === 200).length;
+  const refused = limited.filter((s) => s === 0).length;
+  t.diagnostic(`127.0.0.2: ${passed} of ${limited.length} got through; 127.0.0.3: ${other.filter((s) => s === 200).length} of ${other.length}`);
+  assert.equal(passed + refused, limited.length, `only 200 or a closed connection: ${[...new Set(limited)]}`);
+  // Rejected connections are not sessions, so the limit lets 50 a second through: 200 over four periods.
+  assert.ok(passed <= 200 * 1.05, `${passed} of ${limited.length} got through, more than 5% over 200`);
+  assert.ok(passed >= 200 * 0.8, `${passed} of ${limited.length} got through: the limit should let ~200 through`);
+  assert.deepEqual([...new Set(other)], [200], 'another address is not limited');
+});
+
+/** An idle client connection from `localAddress`, once tslb accepted it (tcp-request rules have run by then). */
+async function hold(localAddress: string): Promise<net.Socket> {
+  const s = net.connect({ host: '127.0.0.1', port, localAddress });
+  s.on('error', () => undefined);
+  await new Promise((r) => s.once('connect', r));
+  return s;
+}
+
+test('the 4th concurrent connection from one address is refused (sc_conn_cur over both workers); show/set/clear table', async () => {
+  const held = [await hold('127.0.0.4'), await hold('127.0.0.4'), await hold('127.0.0.4')];
+  cleanups.push(async () => held.forEach((s) => s.destroy()));
+  // Both workers know the three connections a few ms after they are counted.
+  await sleep(200);
+  const dump = await unixCommand(sock, 'show table web key 127.0.0.4\n');
+  assert.match(dump, /^# table: web, type: ip, size:1024, used:\d+\n0x[0-9a-f]{12}: key=127\.0\.0\.4 use=3 exp=\d+ shard=0 gpc0=0 conn_rate\(1000\)=3 conn_cur=3 sess_rate\(1000\)=3\n\n$/);
+  assert.equal(await attempt(port, '127.0.0.4'), 0, 'a 4th connection is refused');
+  assert.equal(await attempt(port, '127.0.0.5'), 200, 'another address is not');
+  held.pop()!.destroy();
+  await sleep(200);
+  assert.equal(await attempt(port, '127.0.0.4'), 200, 'a slot is free again');
+  await sleep(200);
+
+  // Filters, set and clear, as HAProxy's CLI.
+  assert.match(await unixCommand(sock, 'show table web data.conn_cur gt 1\n'), /^# table: web, [^\n]+\n0x[0-9a-f]+: key=127\.0\.0\.4 use=2 [^\n]+\n\n$/);
+  assert.equal(await unixCommand(sock, 'set table web key 127.0.0.9 data.gpc0 5 data.conn_rate 7\n'), '\n');
+  assert.match(await unixCommand(sock, 'show table web key 127.0.0.9\n'), / key=127\.0\.0\.9 use=0 exp=\d+ shard=0 gpc0=5 conn_rate\(1000\)=7 conn_cur=0 sess_rate\(1000\)=0\n/);
+  assert.equal(await unixCommand(sock, 'clear table web key 127.0.0.4\n'), 'Entry currently in use, cannot remove\n\n');
+  assert.equal(await unixCommand(sock, 'clear table web data.gpc0 eq 5\n'), '\n');
+  assert.equal(await unixCommand(sock, 'show table web key 127.0.0.9\n'), '\n');
+  assert.equal(await unixCommand(sock, 'show table web data.http_req_rate gt 1\n'), 'Filter entry #1: Data type not stored in this table\n\n');
+  assert.equal(await unixCommand(sock, 'set table web key 127.0.0.9 data.nope 1\n'), 'Unknown data type\n\n');
+  assert.equal(await unixCommand(sock, 'set table web key not-an-ip data.gpc0 1\n'), 'Invalid key\n\n');
+  assert.equal(await unixCommand(sock, 'show table nope\n'), 'No such table\n\n');
+});
