@@ -92,7 +92,7 @@ export function showTable(c: TableCommandContext, args: string[]): string {
     return e ? head(store) + line(e) : '';
   }
   let out = head(store);
-  for (const e of store.entries.values()) {
+  for (const e of store.entries()) {
     if (e.expires !== 0 && e.expires <= now) continue;
     if (matches(store, e, sel.filters, now)) out += line(e);
   }
@@ -129,7 +129,7 @@ export function clearTable(c: TableCommandContext, args: string[]): string {
     return '';
   }
   const gone: string[] = [];
-  for (const e of store.entries.values()) if (!store.inUse(e) && matches(store, e, sel.filters, now)) gone.push(e.key);
+  for (const e of store.entries()) if (!store.inUse(e) && matches(store, e, sel.filters, now)) gone.push(e.key);
   for (const k of gone) store.remove(k);
   c.tables.removed(store, gone);
   return '';

@@ -115,7 +115,7 @@ export class PrimaryStickTables {
       const store = this.byId.get(id);
       if (!store || store.size === 0) continue;
       let chunk: StickState[] = [];
-      for (const e of store.entries.values()) {
+      for (const e of store.entries()) {
         chunk.push(stateOf(e));
         if (chunk.length === SNAPSHOT_CHUNK) {
           send(worker, { type: 'stick-state', tables: { [id]: chunk } });
@@ -133,7 +133,7 @@ export class PrimaryStickTables {
     if (!held) return;
     const changed = new Map<StickStore, StickEntry[]>();
     for (const [e, h] of held) {
-      if (h.store.entries.get(e.key) !== e) continue;
+      if (h.store.peek(e.key) !== e) continue;
       const gauges = h.store.layout.gauges;
       for (let i = 0; i < gauges.length; i++) e.values[gauges[i]] = Math.max(0, e.values[gauges[i]] - h.amounts[i]);
       const list = changed.get(h.store);

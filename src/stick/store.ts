@@ -1,9 +1,11 @@
 /**
  * A stick table's entries, the same structure in the primary (which owns the
  * counters, ./primary.ts) and in each worker (its view, ./worker.ts):
- * - a Map in least-recently-touched order: a touch moves an entry to the end and
- *   pushes its expiry to `expire` from now, so the first entries are both the least
- *   recently used (evicted at `size`) and the first to expire (one sweep from the head);
+ * - a Map by key, and a list in least-recently-touched order: a touch moves an entry
+ *   to the end and pushes its expiry to `expire` from now, so the first entries are
+ *   both the least recently used (evicted at `size`) and the first to expire (one
+ *   sweep from the head). (A Map's own order would do, but deleting at its head
+ *   leaves holes every later walk from the head skips: 6 us per eviction under a flood.)
  * - an entry in use (tracked by a live connection) is neither evicted nor expired, as
  *   in HAProxy: when `size` entries are all in use, a new key is not stored.
  */
@@ -25,6 +27,9 @@ export class StickEntry {
   inflight: number[] | null = null;
   /** Worker: a server stored here and not yet sent. */
   unsentServer: string | null = null;
+  /** Neighbours in the table's least-recently-touched list (null at the ends, and once removed). */
+  prev: StickEntry | null = null;
+  next: StickEntry | null = null;
 
   constructor(
     readonly key: string,
@@ -34,7 +39,10 @@ export class StickEntry {
 }
 
 export class StickStore {
-  readonly entries = new Map<string, StickEntry>();
+  private readonly byKey = new Map<string, StickEntry>();
+  /** Least recently touched first. */
+  private head: StickEntry | null = null;
+  private tail: StickEntry | null = null;
   readonly layout: Layout;
 
   constructor(public def: StickTableDef) {
@@ -42,14 +50,23 @@ export class StickStore {
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.byKey.size;
+  }
+
+  /** The entries, least recently touched first. */
+  *entries(): IterableIterator<StickEntry> {
+    for (let e = this.head; e; ) {
+      const next = e.next;
+      yield e;
+      e = next;
+    }
   }
 
   /** The live entry of `key`; an expired one is removed. */
   get(key: string, now: number): StickEntry | undefined {
-    const e = this.entries.get(key);
+    const e = this.byKey.get(key);
     if (e && e.expires !== 0 && e.expires <= now && !this.inUse(e)) {
-      this.entries.delete(key);
+      this.delete(e);
       return undefined;
     }
     return e;
@@ -63,37 +80,47 @@ export class StickStore {
   obtain(key: string, now: number, force = false): StickEntry | undefined {
     const found = this.get(key, now);
     if (found) return found;
-    if (this.entries.size >= this.def.size && !this.evictOne(force)) return undefined;
+    if (this.byKey.size >= this.def.size && !this.evictOne(force)) return undefined;
     const e = new StickEntry(key, new Array<number>(this.layout.slots).fill(0));
     if (this.def.expire) e.expires = now + this.def.expire;
-    this.entries.set(key, e);
+    this.byKey.set(key, e);
+    this.append(e);
     return e;
   }
 
   private evictOne(force: boolean): boolean {
     let scanned = 0;
-    for (const e of this.entries.values()) {
+    for (let e = this.head; e && scanned < EVICTION_SCAN; e = e.next, scanned++) {
       if (!this.inUse(e)) {
-        this.entries.delete(e.key);
+        this.delete(e);
         return true;
       }
-      if (++scanned >= EVICTION_SCAN) break;
     }
-    if (!force) return false;
-    this.entries.delete(this.entries.keys().next().value!);
+    if (!force || !this.head) return false;
+    this.delete(this.head);
     return true;
   }
 
   /** A smaller `size` (reload): the least recently used entries go. */
   trim(): void {
-    while (this.entries.size > this.def.size) this.evictOne(true);
+    while (this.byKey.size > this.def.size) this.evictOne(true);
   }
 
   /** Used now: its expiry starts again and it becomes the most recently used. */
   touch(e: StickEntry, now: number): void {
     if (this.def.expire) e.expires = now + this.def.expire;
-    this.entries.delete(e.key);
-    this.entries.set(e.key, e);
+    this.moveToEnd(e);
+  }
+
+  /** Most recently used, its expiry unchanged (a worker learning the primary's entry); back in the table if it was removed. */
+  moveToEnd(e: StickEntry): void {
+    if (this.byKey.get(e.key) !== e) {
+      const other = this.byKey.get(e.key);
+      if (other) this.delete(other);
+      this.byKey.set(e.key, e);
+    } else if (e === this.tail) return;
+    else this.unlink(e);
+    this.append(e);
   }
 
   /** Tracked by a connection somewhere (with this worker's unconfirmed trackers). */
@@ -101,18 +128,50 @@ export class StickStore {
     return e.values[USE] + (e.unsent ? e.unsent[USE] : 0) + (e.inflight ? e.inflight[USE] : 0) > 0;
   }
 
+  /** The entry stored under `key` (expired or not). */
+  peek(key: string): StickEntry | undefined {
+    return this.byKey.get(key);
+  }
+
   remove(key: string): boolean {
-    return this.entries.delete(key);
+    const e = this.byKey.get(key);
+    if (e) this.delete(e);
+    return e !== undefined;
   }
 
   /** Drops the expired entries (those in use live on: their expiry starts again). */
   sweep(now: number): void {
     if (!this.def.expire) return;
-    for (const e of this.entries.values()) {
+    const last = this.tail;
+    for (let e = this.head; e; ) {
       if (e.expires > now) return;
+      const next = e.next;
       if (this.inUse(e)) this.touch(e, now);
-      else this.entries.delete(e.key);
+      else this.delete(e);
+      if (e === last) return;
+      e = next;
     }
+  }
+
+  private delete(e: StickEntry): void {
+    this.byKey.delete(e.key);
+    this.unlink(e);
+  }
+
+  private unlink(e: StickEntry): void {
+    if (e.prev) e.prev.next = e.next;
+    else if (this.head === e) this.head = e.next;
+    if (e.next) e.next.prev = e.prev;
+    else if (this.tail === e) this.tail = e.prev;
+    e.prev = e.next = null;
+  }
+
+  private append(e: StickEntry): void {
+    e.prev = this.tail;
+    e.next = null;
+    if (this.tail) this.tail.next = e;
+    else this.head = e;
+    this.tail = e;
   }
 
   /** Adds a delta (./layout.ts) to the values; gauges do not go below 0. */

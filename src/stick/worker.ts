@@ -218,13 +218,12 @@ export class WorkerTables {
           store.remove(s[0]);
           continue;
         }
-        const e = store.entries.get(s[0]) ?? store.obtain(s[0], now, true)!;
+        const e = store.peek(s[0]) ?? store.obtain(s[0], now, true)!;
         e.expires = s[1];
         e.server = s[2];
         e.values = s[3];
         // Most recently used, as at the primary (the expiry comes from there).
-        store.entries.delete(e.key);
-        store.entries.set(e.key, e);
+        store.moveToEnd(e);
       }
     }
     if (!this.waiting && this.byName.size) for (const t of this.byName.values()) if (t.dirty.length) return this.schedule();
