@@ -130,3 +130,35 @@ test('the 4th concurrent connection from one address is refused (sc_conn_cur ove
   assert.equal(await unixCommand(sock, 'set table web key not-an-ip data.gpc0 1\n'), 'Invalid key\n\n');
   assert.equal(await unixCommand(sock, 'show table nope\n'), 'No such table\n\n');
 });
+
+test('rate-limit sessions 20: over both workers, 20 sessions a second; the excess waits and is served, never refused', async (t) => {
+  const p = await freePort();
+  const limited = await startTslb(`
+global: { workers: 2 }
+frontends:
+  - { name: web, mode: http, binds: ["127.0.0.1:${p}"], default_backend: app, options: ["rate-limit sessions 20"] }
+backends:
+  - name: app
+    servers: [{ name: a, address: 127.0.0.1, port: ${backend.port} }]
+`);
+  cleanups.push(() => limited.stop());
+  const started = Date.now();
+  const done: number[] = [];
+  const statuses = await Promise.all(
+    Array.from({ length: 60 }, () =>
+      attempt(p, '127.0.0.6', 10_000).then((s) => {
+        done.push(Date.now() - started);
+        return s;
+      }),
+    ),
+  );
+  assert.deepEqual([...new Set(statuses)], [200], 'every connection is served');
+  const within = (ms: number) => done.filter((d) => d < ms).length;
+  t.diagnostic(`served by 0.8 s: ${within(800)}, by 2 s: ${within(2000)}, all by ${Math.max(...done)} ms`);
+  // HAProxy's freq_ctr: 20 in the first second, then one every 50 ms: all 60 by ~3 s. The 60
+  // arrive within a few ms, some at each worker before either heard of the other's sessions
+  // (a limit counted per worker would serve 40 at once and all 60 by ~1.5 s).
+  assert.ok(within(800) <= 28, `${within(800)} sessions in the first 0.8 s`);
+  assert.ok(within(2000) <= 46, `${within(2000)} sessions in 2 s`);
+  assert.ok(Math.max(...done) >= 2300, `all 60 served after ${Math.max(...done)} ms: faster than 20/s`);
+});

@@ -11,7 +11,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import type { StickTableDef } from '../config/model';
-import { freqAdd, freqRead, freqSet } from './freq';
+import { freqAdd, freqRead, freqSet, freqWait } from './freq';
 import { DATA_TYPES, Layout, USE } from './layout';
 
 /** Entries looked at for one not in use before a new key gives up (HAProxy scans a bounded number too). */
@@ -206,6 +206,13 @@ export class StickStore {
     const pend = kind === 'tag' ? 0 : (e.unsent ? e.unsent[count] : 0) + (e.inflight ? e.inflight[count] : 0);
     if (kind === 'rate') return freqRead(e.values, at, this.layout.period[type], now, pend);
     return e.values[at] + pend;
+  }
+
+  /** ms until one more event of rate `type` keeps it at most `freq` per period (0: now), with unconfirmed increments. */
+  wait(e: StickEntry, type: number, freq: number, now: number): number {
+    const at = this.layout.slot[type];
+    const pend = (e.unsent ? e.unsent[at + 1] : 0) + (e.inflight ? e.inflight[at + 1] : 0);
+    return freqWait(e.values, at, this.layout.period[type], now, freq, pend);
   }
 
   /** `set table … data.<type> V`. */

@@ -16,6 +16,7 @@ import type { FrontendRuntime } from './runtime';
 import { admitConnection, configureConnectionLimits, holdConnection } from './conn-limit';
 import { timerAfter } from './deadline';
 import { admit } from '../stick/tcp-rules';
+import { sessionRateGate, type SessionRateGate } from './session-rate';
 
 type Handler = (socket: net.Socket, fe: FrontendRuntime, info: ConnectionInfo, worker: WorkerContext) => void;
 
@@ -39,6 +40,8 @@ interface Listener {
   /** Bounds the PROXY header and the TLS handshake (timeout http-request; 0: unbounded). */
   handshakeTimeout: number;
   worker: WorkerContext;
+  /** `rate-limit sessions` of the frontend (shared by its binds). */
+  sessionRate: SessionRateGate<Listener> | undefined;
   /**
    * The local address every connection on this bind has, when the bind names one IPv4
    * address and port: saves a getsockname() per connection. Otherwise read per socket.
@@ -56,6 +59,7 @@ export async function startListeners(
   configureConnectionLimits(frontends, worker.runtime.model.global.maxconn, worker.runtime.model.global.workers);
   try {
     for (const fe of frontends) {
+      const sessionRate = sessionRateGate<Listener>(fe.name, fe.config.rateLimitSessions, afterSessionRate);
       for (const bind of fe.config.binds) {
         const listener: Listener = {
           fe,
@@ -64,6 +68,7 @@ export async function startListeners(
           terminate: bind.tls ? createTlsTerminator(bind.tls, ticketKeys) : undefined,
           handshakeTimeout: fe.config.timeouts.httpRequest,
           worker,
+          sessionRate,
           localAddress: net.isIPv4(bind.address) && bind.address !== '0.0.0.0' && bind.port > 0 ? bind.address : undefined,
         };
         // Half-open on both modes: a client that shuts down its side after a request still gets the response.
@@ -101,6 +106,19 @@ function acceptConnection(socket: net.Socket, l: Listener): void {
   // The only track() of a client connection: a TLS socket closes with the socket it wraps.
   l.worker.track(socket);
   socket.on('error', destroySelf);
+  // Over the frontend's session rate: held until the rate allows one more (src/worker/session-rate.ts).
+  if (l.sessionRate && !l.sessionRate.admit(socket, l)) return;
+  limitConnection(socket, l);
+}
+
+/** A connection held for the session rate goes on. */
+function afterSessionRate(socket: net.Socket, l: Listener): void {
+  // As after a maxconn hold: reading resumes for the PROXY header or the handler.
+  if (l.bind.acceptProxy || !l.terminate) socket.resume();
+  limitConnection(socket, l);
+}
+
+function limitConnection(socket: net.Socket, l: Listener): void {
   // Over a maxconn: held until a connection ends (src/worker/conn-limit.ts).
   if (!admitConnection(socket, l.fe.name)) {
     return holdConnection(socket, l.fe.name, () => {
