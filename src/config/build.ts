@@ -386,7 +386,7 @@ export class ModelBuilder {
       scope: this.tableScope,
       at: this.at,
       diag: this.diag,
-      condition: (text, key, where) => this.parseRuleCondition(text, key, 'connection', named, where),
+      condition: (text, where) => this.parseRuleCondition(text, 'connection', named, where),
       sourceRef: (w) => this.diag.sourceRef(w),
     });
     const useBackend: UseBackendRule[] = [];
@@ -501,14 +501,14 @@ export class ModelBuilder {
     const key = r.if !== undefined ? 'if' : 'unless';
     const text = r.if ?? r.unless;
     if (text === undefined) return { condition: { kind: 'true' }, text: '' };
-    const parsed = this.parseRuleCondition(text, key, stage, named, this.at([...segs, key]));
+    const parsed = this.parseRuleCondition(text, stage, named, this.at([...segs, key]));
     if (!parsed) return undefined;
     const condition: Condition = key === 'unless' ? { kind: 'not', expr: parsed } : parsed;
     return { condition, text: `${key} ${text}` };
   }
 
   /** An if/unless condition (not yet negated), checked for its stage and the stick tables it reads; errors at `where`. */
-  private parseRuleCondition(text: string, key: 'if' | 'unless', stage: Stage, named: Map<string, Condition>, where: Where): Condition | undefined {
+  private parseRuleCondition(text: string, stage: Stage, named: Map<string, Condition>, where: Where): Condition | undefined {
     const parsed = parseCondition(text, stage, named);
     if (parsed.error) {
       this.diag.error(where, parsed.error);
@@ -521,7 +521,7 @@ export class ModelBuilder {
     }
     const tableError = stickReferenceError(parsed.condition!, this.tableScope);
     if (tableError) {
-      this.diag.error(where, `${key}: ${tableError}`);
+      this.diag.error(where, tableError);
       return undefined;
     }
     return parsed.condition;

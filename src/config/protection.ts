@@ -110,7 +110,7 @@ export interface FrontendProtectionInput {
   at(segs: Seg[]): Where;
   diag: Diagnostics;
   /** Parses an if/unless condition at the connection stage with the frontend's named ACLs, reporting at `where`. */
-  condition(text: string, key: 'if' | 'unless', where: Where): Condition | undefined;
+  condition(text: string, where: Where): Condition | undefined;
   sourceRef: Diagnostics['sourceRef'];
 }
 
@@ -170,7 +170,7 @@ function checkedRule(p: FrontendProtectionInput, line: Extract<TcpRequestLine, {
   let ok = true;
   let condition: Condition | undefined;
   if (line.cond) {
-    condition = p.condition(line.cond.text, line.cond.key, condWhere);
+    condition = p.condition(line.cond.text, condWhere);
     if (!condition) ok = false;
     else if (!payloadOk && readsPayload(condition)) {
       p.diag.error(condWhere, payloadError('this condition'));
