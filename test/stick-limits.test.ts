@@ -8,7 +8,8 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { freePort, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
+import { readFileSync } from 'node:fs';
+import { freePort, rss, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
 import { startHttpBackend, type HttpBackend } from './helpers/backends';
 import { unixCommand } from './helpers/runtime-api';
 
@@ -129,6 +130,32 @@ test('the 4th concurrent connection from one address is refused (sc_conn_cur ove
   assert.equal(await unixCommand(sock, 'set table web key 127.0.0.9 data.nope 1\n'), 'Unknown data type\n\n');
   assert.equal(await unixCommand(sock, 'set table web key not-an-ip data.gpc0 1\n'), 'Invalid key\n\n');
   assert.equal(await unixCommand(sock, 'show table nope\n'), 'No such table\n\n');
+});
+
+/** RSS of tslb's primary and of each worker (MiB). */
+function treeRss(pid: number): number[] {
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  return [pid, ...children].map((p) => rss(p) / 1048576);
+}
+
+test('a flood from 3,000 source addresses leaves the table at its size and memory bounded', async (t) => {
+  const before = treeRss(lb.pid);
+  let next = 0;
+  const statuses: number[] = [];
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next < 3000) {
+        const i = next++;
+        statuses.push(await attempt(port, `127.${2 + (i >> 8)}.${i & 255}.1`));
+      }
+    }),
+  );
+  assert.deepEqual([...new Set(statuses)], [200]);
+  await sleep(200);
+  const grown = treeRss(lb.pid).map((r, i) => r - before[i]);
+  t.diagnostic(`RSS growth (MiB) primary, workers: ${grown.map((g) => g.toFixed(1)).join(', ')}`);
+  assert.match(await unixCommand(sock, 'show table\n'), /^# table: web, type: ip, size:1024, used:1024\n/);
+  for (const g of grown) assert.ok(g < 40, `a process grew by ${g.toFixed(1)} MiB`);
 });
 
 test('rate-limit sessions 20: over both workers, 20 sessions a second; the excess waits and is served, never refused', async (t) => {
