@@ -51,7 +51,7 @@ test('keys are normalised per table type', () => {
   assert.equal(tableKey(def(), '::ffff:10.0.0.1'), '10.0.0.1');
   assert.equal(tableKey(def(), '::1'), undefined, 'an ip table takes no IPv6 address');
   assert.equal(tableKey(def({ type: 'ipv6' }), '10.0.0.1'), '::ffff:10.0.0.1');
-  assert.equal(tableKey(def({ type: 'ipv6' }), '2001:DB8::1'), '2001:db8::1');
+  assert.equal(tableKey(def({ type: 'ipv6' }), '2001:DB8:0:0::1'), '2001:db8::1');
   assert.equal(tableKey(def({ type: 'integer' }), '42'), '42');
   assert.equal(tableKey(def({ type: 'integer' }), 'x'), undefined);
   assert.equal(tableKey(def({ type: 'string', keyLen: 3 }), 'abcdef'), 'abc');
@@ -77,7 +77,9 @@ test('size evicts the least recently used entry not in use; expire frees; entrie
   assert.equal(s.peek('10.0.0.4')!.expires, 1100);
 });
 
-test('the primary sums the workers increments, confirms to the sender, tells the others, and takes back an exited worker\'s gauges', () => {
+const turn = () => new Promise((r) => setImmediate(r));
+
+test('the primary sums the workers increments, confirms to the sender, tells the others, and takes back an exited worker\'s gauges', async () => {
   const sent = new Map<string, PrimaryToWorker[]>();
   const peer = (name: string): TablePeer => {
     sent.set(name, []);
@@ -99,7 +101,9 @@ test('the primary sums the workers increments, confirms to the sender, tells the
     return v;
   };
   tables.onBatch(a, { type: 'stick-batch', seq: 1, tables: { [id]: [['10.0.0.1', null, delta(2, 2, 2)]] } });
+  await turn();
   tables.onBatch(b, { type: 'stick-batch', seq: 7, tables: { [id]: [['10.0.0.1', null, delta(1, 1, 1)]] } });
+  await turn();
   const e = store.get('10.0.0.1', Date.now())!;
   assert.equal(store.read(e, CONN_CUR, Date.now()), 3);
   assert.equal(store.read(e, CONN_RATE, Date.now()), 3);
@@ -112,11 +116,18 @@ test('the primary sums the workers increments, confirms to the sender, tells the
   const last = toA[1] as Extract<PrimaryToWorker, { type: 'stick-state' }>;
   assert.equal((last.tables[id][0] as Exclude<StickState, [string]>)[3][store.layout.slot[CONN_CUR]], 3);
   tables.workerExited(a);
+  await turn();
+  assert.deepEqual(
+    sent.get('b')!.map((m) => (m.type === 'stick-state' ? m.ack : -1)),
+    [undefined, 7, undefined],
+    'b: a\'s entries, its ack, the entries a gave back',
+  );
   assert.equal(store.read(e, CONN_CUR, Date.now()), 1, 'a\'s two connections are gone');
   assert.equal(e.values[USE], 1);
   assert.equal(store.read(e, CONN_RATE, Date.now()), 3, 'rates are history, they stay');
   // Unknown table ids (a generation's table that changed shape) are still confirmed.
   tables.onBatch(b, { type: 'stick-batch', seq: 8, tables: { 'nope#0': [['x', null, []]] } });
+  await turn();
   assert.equal((sent.get('b')!.at(-1) as { ack?: number }).ack, 8);
 });
 

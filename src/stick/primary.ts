@@ -42,6 +42,11 @@ export class PrimaryStickTables {
   private currentIds = new Set<string>();
   private readonly held = new Map<TablePeer, Map<StickEntry, Held>>();
   private sweeper: NodeJS.Timeout | undefined;
+  /** Entries changed since the last flush, by table id then key (null: removed). */
+  private readonly changes = new Map<string, Map<string, StickEntry | null>>();
+  /** The last batch of each worker applied since the last flush, to confirm. */
+  private readonly acks = new Map<TablePeer, number>();
+  private flushing = false;
 
   constructor(
     /** Every worker that may hold tables (all generations). */
@@ -84,28 +89,27 @@ export class PrimaryStickTables {
     return [...this.byName.values()].filter((s) => !s.def.name.startsWith('#'));
   }
 
-  /** A worker's increments: applied, then the entries' values to every worker (with `ack` to the sender). */
+  /**
+   * A worker's increments: applied now; the entries' values go to every worker at the
+   * end of this event-loop turn, with `ack` to the sender. Batches of several workers
+   * that arrive together share one message per worker.
+   */
   onBatch(worker: TablePeer, msg: Extract<WorkerToPrimary, { type: 'stick-batch' }>): void {
     const now = Date.now();
-    const tables: Record<string, StickState[]> = {};
-    let any = false;
     for (const id in msg.tables) {
       const store = this.byId.get(id);
       if (!store) continue;
-      const states: StickState[] = [];
       for (const [key, server, delta] of msg.tables[id]) {
         const e = store.obtain(key, now, true)!;
         store.apply(e, delta, now);
         if (server !== null) e.server = server;
         store.touch(e, now);
         this.hold(worker, store, e, delta);
-        states.push(stateOf(e));
+        this.note(id, key, e);
       }
-      tables[id] = states;
-      any = true;
     }
-    if (any) this.broadcast(tables, worker);
-    send(worker, { type: 'stick-state', ack: msg.seq, tables });
+    this.acks.set(worker, msg.seq);
+    this.schedule();
   }
 
   /** A new worker of a generation of `model` learns the tables as they are. */
@@ -143,19 +147,45 @@ export class PrimaryStickTables {
     for (const [store, entries] of changed) this.changed(store, entries);
   }
 
-  /** Entries the runtime API changed: their values to every worker. */
+  /** Entries changed here (runtime API, an exited worker): their values to every worker. */
   changed(store: StickStore, entries: StickEntry[]): void {
-    if (entries.length) this.broadcast({ [tableId(store.def)]: entries.map(stateOf) });
+    const id = tableId(store.def);
+    for (const e of entries) this.note(id, e.key, e);
+    this.schedule();
   }
 
   /** Entries the runtime API removed. */
   removed(store: StickStore, keys: string[]): void {
-    if (keys.length) this.broadcast({ [tableId(store.def)]: keys.map((k): StickState => [k]) });
+    const id = tableId(store.def);
+    for (const k of keys) this.note(id, k, null);
+    this.schedule();
   }
 
-  private broadcast(tables: Record<string, StickState[]>, except?: TablePeer): void {
-    const msg: PrimaryToWorker = { type: 'stick-state', tables };
-    for (const w of this.peers()) if (w !== except) send(w, msg);
+  private note(id: string, key: string, e: StickEntry | null): void {
+    let m = this.changes.get(id);
+    if (!m) this.changes.set(id, (m = new Map()));
+    m.set(key, e);
+  }
+
+  private schedule(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** The changed entries to every worker, each batch's confirmation to its sender. */
+  private flush(): void {
+    this.flushing = false;
+    const tables: Record<string, StickState[]> = {};
+    for (const [id, m] of this.changes) tables[id] = [...m].map(([k, e]): StickState => (e ? stateOf(e) : [k]));
+    const changed = this.changes.size > 0;
+    this.changes.clear();
+    for (const w of this.peers()) {
+      const ack = this.acks.get(w);
+      if (ack !== undefined) send(w, { type: 'stick-state', ack, tables });
+      else if (changed) send(w, { type: 'stick-state', tables });
+    }
+    this.acks.clear();
   }
 
   private hold(worker: TablePeer, store: StickStore, e: StickEntry, delta: number[]): void {

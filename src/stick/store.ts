@@ -9,7 +9,7 @@
  * - an entry in use (tracked by a live connection) is neither evicted nor expired, as
  *   in HAProxy: when `size` entries are all in use, a new key is not stored.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4, isIPv6, SocketAddress } from 'node:net';
 import type { StickTableDef } from '../config/model';
 import { freqAdd, freqRead, freqSet, freqWait } from './freq';
 import { DATA_TYPES, Layout, USE } from './layout';
@@ -239,7 +239,8 @@ export function tableKey(def: Pick<StickTableDef, 'type' | 'keyLen'>, sample: st
       return s.startsWith('::ffff:') && isIPv4(s.slice(7)) ? s.slice(7) : undefined;
     case 'ipv6':
       if (isIPv4(s)) return `::ffff:${s}`;
-      return isIPv6(s) ? s.toLowerCase() : undefined;
+      // One text per address (HAProxy keys by the binary address): `2001:DB8:0::1` is `2001:db8::1`.
+      return isIPv6(s) ? new SocketAddress({ address: s, family: 'ipv6' }).address : undefined;
     case 'integer': {
       const n = typeof v === 'number' ? v : /^\d+$/.test(s) ? Number(s) : NaN;
       return Number.isInteger(n) && n >= 0 ? String(n % 2 ** 32) : undefined;

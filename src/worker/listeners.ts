@@ -190,11 +190,11 @@ function afterProxy(socket: net.Socket, l: Listener, info: ConnectionInfo): void
 function startSession(socket: net.Socket, raw: net.Socket, l: Listener, info: ConnectionInfo): void {
   const rules = l.fe.tcpRules;
   if (rules) {
-    const session = rules.session;
-    if (session && !admit(session, new ConnectionSampleContext(info, l.fe.name), info, raw)) return;
-    info.trackers?.onSession();
     const content = l.fe.config.mode === 'http' ? rules.content : undefined;
-    if (content && !admit(content, new ConnectionSampleContext(info, l.fe.name), info, raw)) return;
+    const ctx = rules.session || content ? new ConnectionSampleContext(info, l.fe.name) : undefined;
+    if (rules.session && !admit(rules.session, ctx!, info, raw)) return;
+    info.trackers?.onSession();
+    if (content && !admit(content, ctx!, info, raw)) return;
   }
   l.handler(socket, l.fe, info, l.worker);
 }
