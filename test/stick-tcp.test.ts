@@ -8,7 +8,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { freePort, startTslb, tempDir } from './helpers/tslb';
+import { freePort, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
 import { startEchoBackend } from './helpers/backends';
 import { unixCommand } from './helpers/runtime-api';
 
@@ -37,6 +37,7 @@ function echo(port: number, localAddress: string, payload: string): Promise<{ da
 let port: number;
 let proxied: number;
 let sock: string;
+let lb: TslbProcess;
 
 before(async () => {
   const backend = await startEchoBackend();
@@ -44,7 +45,7 @@ before(async () => {
   port = await freePort();
   proxied = await freePort();
   sock = path.join(tempDir('tslb-stick-tcp-'), 'api.sock');
-  const lb = await startTslb(`
+  lb = await startTslb(`
 global: { workers: 2 }
 frontends:
   - name: raw
@@ -91,4 +92,16 @@ test('silent-drop resets the connection; connection rules see the peer, session 
   await sleep(100);
   assert.match(await unixCommand(sock, 'show table raw key 10.1.2.3\n'), / key=10\.1\.2\.3 use=0 exp=\d+ shard=0 gpc0=0 conn_cnt=2 bytes_in_cnt=4 bytes_out_rate\(10000\)=4\n/);
   assert.equal(await unixCommand(sock, 'show table raw key 127.0.0.11\n'), '\n', 'the peer address is not tracked');
+});
+
+test('set table reaches every worker at once, and a reload keeps the table: the new workers start with its entries', async () => {
+  assert.equal(await unixCommand(sock, 'set table raw key 127.0.0.12 data.gpc0 1\n'), '\n');
+  await sleep(50);
+  // Several connections: with two workers, both have the entry.
+  for (let i = 0; i < 4; i++) assert.equal((await echo(port, '127.0.0.12', 'x')).data, '', `refused by gpc0 (${i})`);
+  process.kill(lb.pid, 'SIGHUP');
+  await lb.waitForLog((e) => e.event === 'reloaded', 20_000);
+  assert.match(await unixCommand(sock, 'show table raw key 127.0.0.12\n'), / gpc0=1 conn_cnt=8 /);
+  for (let i = 0; i < 4; i++) assert.equal((await echo(port, '127.0.0.12', 'x')).data, '', `still refused after the reload (${i})`);
+  assert.equal((await echo(port, '127.0.0.13', 'ok')).data, 'ok');
 });
