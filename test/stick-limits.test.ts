@@ -56,6 +56,8 @@ async function flood(port: number, localAddress: string, perSecond: number, dura
 
 let backend: HttpBackend;
 let port: number;
+/** A frontend limiting on sc_conn_rate, which counts refused connections too. */
+let connRatePort: number;
 let sock: string;
 let lb: TslbProcess;
 
@@ -63,6 +65,7 @@ before(async () => {
   backend = await startHttpBackend('app');
   cleanups.push(() => backend.close());
   port = await freePort();
+  connRatePort = await freePort();
   sock = path.join(tempDir('tslb-stick-'), 'api.sock');
   lb = await startTslb(`
 global: { workers: 2 }
@@ -76,6 +79,14 @@ frontends:
       - { connection: track-sc0 src }
       - { connection: reject, if: "{ sc_sess_rate(0) ge 50 }" }
       - { connection: reject, if: "{ sc_conn_cur(0) gt 3 }" }
+  - name: web2
+    mode: http
+    binds: ["127.0.0.1:${connRatePort}"]
+    default_backend: app
+    options:
+      - stick-table type ip size 1k expire 30s store conn_rate(4s)
+      - tcp-request connection track-sc0 src
+      - tcp-request connection reject if { sc_conn_rate(0) gt 200 }
 backends:
   - name: app
     servers: [{ name: a, address: 127.0.0.1, port: ${backend.port} }]
@@ -84,9 +95,14 @@ runtime_api: { socket: ${sock}, level: admin }
   cleanups.push(() => lb.stop());
 });
 
-test('a per-address rate limit of 50/s holds across two workers within 5% while other addresses are unaffected', async (t) => {
-  // ~100 connections/s from 127.0.0.2 for 4 s against 50 sessions/s; 127.0.0.3 sends 5/s meanwhile.
-  const [limited, other] = await Promise.all([flood(port, '127.0.0.2', 100, 4000), flood(port, '127.0.0.3', 5, 4000)]);
+test('a per-address rate limit of 50/s holds across two workers within 5% (sc_sess_rate and sc_conn_rate) while other addresses are unaffected', async (t) => {
+  // ~100 connections/s from 127.0.0.2 for 4 s against 50 sessions/s; 127.0.0.3 sends 5/s meanwhile;
+  // 127.0.0.14 sends ~100/s to a frontend that refuses over 200 connections in 4 s (50/s), refused ones included.
+  const [limited, other, byConnRate] = await Promise.all([
+    flood(port, '127.0.0.2', 100, 4000),
+    flood(port, '127.0.0.3', 5, 4000),
+    flood(connRatePort, '127.0.0.14', 100, 4000),
+  ]);
   const passed = limited.filter((s) => s === 200).length;
   const refused = limited.filter((s) => s === 0).length;
   t.diagnostic(`127.0.0.2: ${passed} of ${limited.length} got through; 127.0.0.3: ${other.filter((s) => s === 200).length} of ${other.length}`);
@@ -95,6 +111,10 @@ test('a per-address rate limit of 50/s holds across two workers within 5% while 
   assert.ok(passed <= 200 * 1.05, `${passed} of ${limited.length} got through, more than 5% over 200`);
   assert.ok(passed >= 200 * 0.8, `${passed} of ${limited.length} got through: the limit should let ~200 through`);
   assert.deepEqual([...new Set(other)], [200], 'another address is not limited');
+  // Every attempt counts in conn_rate: the first 200 pass (in ~2 s), then the rate stays above 200 and none does.
+  const byRate = byConnRate.filter((s) => s === 200).length;
+  t.diagnostic(`127.0.0.14 (sc_conn_rate(4s) gt 200): ${byRate} of ${byConnRate.length} got through`);
+  assert.ok(byRate <= 200 * 1.05 && byRate >= 160, `${byRate} got through sc_conn_rate(0) gt 200 (200 expected)`);
 });
 
 /** An idle client connection from `localAddress`, once tslb accepted it (tcp-request rules have run by then). */
