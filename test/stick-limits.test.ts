@@ -58,6 +58,8 @@ let backend: HttpBackend;
 let port: number;
 /** A frontend limiting on sc_conn_rate, which counts refused connections too. */
 let connRatePort: number;
+/** HAProxy's reg-test stick-table/src_conn_rate: tracked in a backend's table, denied by an http rule. */
+let denyPort: number;
 let sock: string;
 let lb: TslbProcess;
 
@@ -66,6 +68,7 @@ before(async () => {
   cleanups.push(() => backend.close());
   port = await freePort();
   connRatePort = await freePort();
+  denyPort = await freePort();
   sock = path.join(tempDir('tslb-stick-'), 'api.sock');
   lb = await startTslb(`
 global: { workers: 2 }
@@ -87,9 +90,18 @@ frontends:
       - stick-table type ip size 1k expire 30s store conn_rate(4s)
       - tcp-request connection track-sc0 src
       - tcp-request connection reject if { sc_conn_rate(0) gt 200 }
+  - name: web3
+    mode: http
+    binds: ["127.0.0.1:${denyPort}"]
+    default_backend: app
+    tcp_request: [{ connection: "track-sc0 src table t" }]
+    http_request: [{ deny: {}, if: "{ src_conn_rate(t) gt 3 }" }]
 backends:
   - name: app
     servers: [{ name: a, address: 127.0.0.1, port: ${backend.port} }]
+  - name: t
+    stick_table: type ip size 100 expire 1m store conn_rate(1m)
+    servers: []
 runtime_api: { socket: ${sock}, level: admin }
 `);
   cleanups.push(() => lb.stop());
@@ -208,4 +220,13 @@ backends:
   assert.ok(within(800) <= 28, `${within(800)} sessions in the first 0.8 s`);
   assert.ok(within(2000) <= 46, `${within(2000)} sessions in 2 s`);
   assert.ok(Math.max(...done) >= 2300, `all 60 served after ${Math.max(...done)} ms: faster than 20/s`);
+});
+
+test('an http rule reads the counters tracked at connection level: connections 1..3 get 200, the 4th 403 (HAProxy\'s src_conn_rate reg-test)', async () => {
+  const statuses: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    statuses.push(await attempt(denyPort, '127.0.0.15'));
+    await sleep(50);
+  }
+  assert.deepEqual(statuses, [200, 200, 200, 403]);
 });
