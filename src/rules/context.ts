@@ -26,6 +26,8 @@ export interface SampleContext {
    */
   clientHelloSni?: string;
   clientHelloType?: number;
+  /** The certificate the client presented on a bind that asks for one (`verify optional|required`). */
+  clientCert?: ClientCertificate;
   frontend: string;
   /** The stick counters the connection tracks (sc0..sc2), read by the sc_* fetches; absent when it tracks none. */
   readonly trackers?: Trackers;
@@ -46,4 +48,14 @@ export interface SampleContext {
   // ---- response (stage response)
   status(): number;
   responseHeader(name: string): string | undefined;
+}
+
+/** A client certificate, as HAProxy's `ssl_c_*` fetches give it. */
+export interface ClientCertificate {
+  /** Distinguished names, one `TYPE=value` per line in certificate order (Node's form). */
+  subject: string;
+  issuer: string;
+  /** SHA-1 of the DER and the serial number, raw bytes as latin1: binary samples, as HAProxy's (`,hex` prints them). */
+  sha1: string;
+  serial: string;
 }
