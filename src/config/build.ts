@@ -159,7 +159,7 @@ export class ModelBuilder {
     const backendsIn = cfg.backends ?? [];
     this.checkDuplicates('frontend', frontendsIn, ['frontends']);
     this.checkDuplicates('backend', backendsIn, ['backends']);
-    this.checkTableNames(frontendsIn, backendsIn);
+    this.tables = declaredTables(this.cfg, this.at, this.diag);
     const backends = backendsIn.map((b, i) => this.backend(b, i, frontendsIn.length + i + 1));
     const byName = new Map(backends.map((b) => [b.name, b]));
     const frontends = frontendsIn.map((f, i) => this.frontend(f, i, byName));
@@ -465,17 +465,6 @@ export class ModelBuilder {
       rateLimitSessions: protection.rateLimitSessions || undefined,
       source: this.diag.sourceRef(this.at(base)),
     };
-  }
-
-  /** A table name is a proxy name: a frontend and a backend of the same name cannot both declare one. */
-  private checkTableNames(frontends: FrontendInput[], backends: BackendInput[]): void {
-    this.tables = declaredTables(this.cfg);
-    const inBackends = new Set(backends.filter((b) => this.tables.has(b.name)).map((b) => b.name));
-    frontends.forEach((f, i) => {
-      if (inBackends.has(f.name) && declaredTables({ frontends: [f] }).has(f.name)) {
-        this.diag.error(this.at(['frontends', i, 'name']), `frontend "${f.name}" and backend "${f.name}" both declare a stick-table: tables are named after their proxy, rename one`);
-      }
-    });
   }
 
   private forwardFor(v: boolean | ForwardForInput): ForwardFor | undefined {

@@ -22,11 +22,19 @@ export interface ProtectionLine {
   where: Where;
 }
 
-/** The tables a config declares (frontends' and backends' names), known before any proxy is built. */
-export function declaredTables(cfg: NativeConfig): Set<string> {
-  const names = new Set<string>();
+/**
+ * The tables a config declares (frontends' and backends' names), known before any
+ * proxy is built. A table is named after its proxy: a frontend and a backend of the
+ * same name cannot both declare one.
+ */
+export function declaredTables(cfg: NativeConfig, at: (segs: Seg[]) => Where, diag: Diagnostics): Set<string> {
   const declares = (p: { stick_table?: unknown; options?: string[] }) => p.stick_table !== undefined || (p.options ?? []).some((o) => /^\s*stick-table\s/.test(o));
-  for (const p of [...(cfg.backends ?? []), ...(cfg.frontends ?? [])]) if (declares(p)) names.add(p.name);
+  const names = new Set((cfg.backends ?? []).filter(declares).map((b) => b.name));
+  (cfg.frontends ?? []).forEach((f, i) => {
+    if (!declares(f)) return;
+    if (names.has(f.name)) diag.error(at(['frontends', i, 'name']), `frontend "${f.name}" and backend "${f.name}" both declare a stick-table: tables are named after their proxy, rename one`);
+    names.add(f.name);
+  });
   return names;
 }
 
