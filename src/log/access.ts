@@ -11,7 +11,7 @@
  */
 import { hostname } from 'node:os';
 import fastJson from 'fast-json-stringify';
-import { converters } from '../rules/converters';
+import { converters, type Convert } from '../rules/converters';
 import { fetches, type Sample } from '../rules/fetches';
 import type { SampleContext } from '../rules/context';
 import { encodeLogText, ESCAPED_SAMPLE_MAP, HEADER_MAP, URL_MAP } from './encode';
@@ -345,14 +345,19 @@ function compileFetch(expr: string, errors: string[], map: Uint8Array): Getter |
     errors.push(`%[${expr}]: ${def.name} takes ${def.minArgs}..${def.maxArgs} arguments`);
     return undefined;
   }
-  const chain: { convert: (s: Sample, args: string[]) => Sample; args: string[] }[] = [];
+  const chain: Convert[] = [];
   for (const c of convs) {
     const cd = converters.get(c.name);
     if (!cd) {
       errors.push(`%[${expr}]: unknown converter '${c.name}'`);
       return undefined;
     }
-    chain.push({ convert: cd.convert, args: c.args });
+    // The config loader reads map files for rules only.
+    if (cd.mapMethod) {
+      errors.push(`%[${expr}]: map converters are not available in log-format`);
+      return undefined;
+    }
+    chain.push(cd.compile(c.args));
   }
   const fetchArgs = first.args;
   const stages = def.stages;
@@ -360,7 +365,7 @@ function compileFetch(expr: string, errors: string[], map: Uint8Array): Getter |
     const ctx = e.sample;
     if (!ctx || !stages.includes(ctx.stage)) return '-';
     let s = def.fetch(ctx, fetchArgs);
-    for (const c of chain) s = c.convert(s, c.args);
+    for (const c of chain) s = c(s);
     return encodeLogText(sampleText(s), map);
   };
 }

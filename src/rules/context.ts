@@ -42,4 +42,6 @@ export interface SampleContext {
   // ---- response (stage response)
   status(): number;
   responseHeader(name: string): string | undefined;
+  /** Every value of a response header, split on commas (res.hdr(), and hdr() in response rules). */
+  responseHeaderValues(name: string): string[];
 }
