@@ -47,7 +47,7 @@ export type PrimaryToWorker =
   | WorkerQuery;
 
 /** What the runtime API asks the workers (src/worker/queries.ts answers). */
-export type QueryKind = 'sessions' | 'tables' | 'clear-table' | 'errors' | 'set-maxconn';
+export type QueryKind = 'sessions' | 'tables' | 'clear-table' | 'errors' | 'set-maxconn' | 'pattern-edit';
 
 export interface WorkerQuery {
   type: 'query';

@@ -12,6 +12,7 @@ import type { ErrorCapture } from '../worker/error-capture';
 import type { SessionFacts, TableFacts } from '../worker/queries';
 import { listen } from './admin-http';
 import { serveConnection, type Send } from './runtime-api-connection';
+import { PATTERN_COMMANDS } from './runtime-api-patterns';
 import { humanTime } from './stats-page';
 import {
   filterRows,
@@ -157,6 +158,7 @@ const COMMANDS: Command[] = [
     run: (api, args) => api.clearCounters(args),
   },
   { words: ['reload'], level: 'admin', usage: 'reload : reload the configuration (new workers, old ones drain)', run: (api) => api.reload() },
+  ...PATTERN_COMMANDS,
 ];
 
 export class RuntimeApi {
@@ -173,6 +175,11 @@ export class RuntimeApi {
 
   get address(): RuntimeApiSettings {
     return this.settings;
+  }
+
+  /** The serving model (the ACL and map commands edit its pattern files). */
+  model(): Model {
+    return this.view.model();
   }
 
   async listen(): Promise<void> {

@@ -2,7 +2,7 @@
  * The worker's answers to the runtime API (asked by the primary's Supervisor.query,
  * gathered and printed by src/primary/runtime-api.ts): its live sessions, its stick
  * tables, its last invalid messages, and the run-time changes it applies
- * (`clear table`, `set maxconn frontend|global`).
+ * (`clear table`, `set maxconn frontend|global`, `add|set|del|clear acl|map`).
  */
 import type * as net from 'node:net';
 import type { WorkerQuery } from '../ipc/messages';
@@ -10,6 +10,7 @@ import type { ConnectionInfo } from './connection';
 import { errorCaptures } from './error-capture';
 import { liveHttpSessions } from './http/session';
 import { setConnectionLimit } from './conn-limit';
+import { editPatterns } from '../rules/patterns';
 import type { Runtime } from './runtime';
 
 /** A live client session as the data path describes it. */
@@ -121,5 +122,8 @@ export function answerQuery(q: WorkerQuery, runtime: Runtime | undefined, live: 
       if (q.args[0] === 'global') setConnectionLimit(undefined, Number(q.args[1]));
       else setConnectionLimit(q.args[1], Number(q.args[2]));
       return true;
+    case 'pattern-edit':
+      // args: <file> add|set|del|clear [<key> [<value>]] (src/rules/patterns.ts editWords)
+      return editPatterns(q.args);
   }
 }
