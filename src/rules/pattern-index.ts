@@ -94,8 +94,22 @@ function distinctLengths(keys: readonly string[]): number[] {
   return [...new Set(keys.map((k) => k.length))].sort((a, b) => b - a);
 }
 
+/** Up to this many patterns, testing each costs less than slicing the value for a lookup (measured). */
+const FEW_AFFIXES = 4;
+
 /** beg: the longest matching prefix; end: the first matching suffix in order. */
 function affixLookup(pats: readonly string[], ignoreCase: boolean, prefix: boolean): Lookup {
+  if (pats.length <= FEW_AFFIXES) {
+    // Prefixes longest first (stable), so the first hit is the one to return.
+    const order = pats.map((_, i) => i);
+    if (prefix) order.sort((a, b) => pats[b].length - pats[a].length);
+    const tried = order.map((i) => pats[i]);
+    return (v) => {
+      const s = ignoreCase ? String(v).toLowerCase() : String(v);
+      for (let k = 0; k < tried.length; k++) if (prefix ? s.startsWith(tried[k]) : s.endsWith(tried[k])) return order[k];
+      return -1;
+    };
+  }
   const first = firstIndex(pats);
   const lengths = distinctLengths(pats);
   return (v) => {
