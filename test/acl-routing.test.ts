@@ -109,7 +109,8 @@ before(async () => {
   const nets = file('nets.lst', '192.0.2.0/24\n127.0.0.0/8\n');
   const keysMap = file('keys.map', 'alpha b_one\nbeta b_two\n');
   const domMap = file('dom.map', 'example.net b_mapdom\n');
-  const begMap = file('beg.map', '/mapbeg b_short\n/mapbeg/long b_mapbeg\n');
+  // More than a handful of prefixes: looked up by length in a Map, not tested one by one.
+  const begMap = file('beg.map', '/mapbeg b_short\n/mapbeg/long b_mapbeg\n/mapbeg/l b_default\n/other b_default\n/o b_default\n/mapbeg/longer b_x\n');
   const regMap = file('reg.map', '^/mapreg/[0-9]+$ b_mapreg\n');
   const ipMap = file('ip.map', '10.0.0.0/8 b_short\n10.1.0.0/16 b_mapip\n::ffff:192.0.2.0/120 b_mapip4\n');
   const intMap = file('int.map', '1:5 b_short\n6:9 b_mapint\n');

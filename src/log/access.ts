@@ -12,7 +12,8 @@
 import { hostname } from 'node:os';
 import fastJson from 'fast-json-stringify';
 import { converters, type Convert } from '../rules/converters';
-import { fetches, type Sample } from '../rules/fetches';
+import { fetches } from '../rules/fetches';
+import { sampleText } from '../rules/compile';
 import type { SampleContext } from '../rules/context';
 import { encodeLogText, ESCAPED_SAMPLE_MAP, HEADER_MAP, URL_MAP } from './encode';
 
@@ -299,13 +300,6 @@ export interface CompiledLogFormat {
   errors: string[];
 }
 
-function sampleText(s: Sample): string {
-  if (s === undefined) return '-';
-  if (Array.isArray(s)) return s.length ? s[s.length - 1] : '-';
-  if (typeof s === 'boolean') return s ? '1' : '0';
-  return String(s);
-}
-
 /**
  * `%[src]`, `%[hdr(host),lower]`: a fetch from the fetch table and converters. Its
  * text is encoded with `map`: HAProxy writes samples raw, but a header or an SNI
@@ -366,7 +360,7 @@ function compileFetch(expr: string, errors: string[], map: Uint8Array): Getter |
     if (!ctx || !stages.includes(ctx.stage)) return '-';
     let s = def.fetch(ctx, fetchArgs);
     for (const c of chain) s = c(s);
-    return encodeLogText(sampleText(s), map);
+    return encodeLogText(sampleText(s, '-'), map);
   };
 }
 

@@ -31,10 +31,10 @@ export function compileSample(expr: SampleExpr): CompiledSample {
   };
 }
 
-/** A sample as text, as a log-format string writes it: the last value of a multi-valued one, '' for none. */
-export function sampleText(s: Sample): string {
-  if (s === undefined) return '';
-  if (Array.isArray(s)) return s.length ? s[s.length - 1] : '';
+/** A sample as text, as a log-format string writes it: the last value of a multi-valued one, `none` for none. */
+export function sampleText(s: Sample, none = ''): string {
+  if (s === undefined) return none;
+  if (Array.isArray(s)) return s.length ? s[s.length - 1] : none;
   if (typeof s === 'boolean') return s ? '1' : '0';
   return String(s);
 }
