@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
 import { writeFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import { freePort, runCli, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
@@ -60,7 +61,17 @@ const file = (name: string, text: string) => {
   return p;
 };
 
+/** A TLS server that greets with its name (the tcp backends of TLS passed through). */
+async function startTlsGreeter(name: string): Promise<number> {
+  const cert = issueCert(['a.example', 'b.example', 'c.example']);
+  const server = tls.createServer({ cert: cert.cert, key: cert.key }, (s) => s.end(name));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+  return (server.address() as net.AddressInfo).port;
+}
+
 interface Ports {
+  passthrough: number;
   main: number;
   second: number;
   onDot2: number;
@@ -117,7 +128,9 @@ before(async () => {
   const hostMap = file('hosts.map', 'www.example.com b_mapstr\n');
   const cert = issueCert(['tls.example']);
   const pem = file('tls.pem', cert.cert + cert.key);
-  ports = { main: await freePort(), second: await freePort(), onDot2: await freePort(), tls: await freePort(), api: await freePort() };
+  const sniMap = file('sni.map', 'a.example t_a\nb.example t_b\n');
+  const greeters = { t_a: await startTlsGreeter('t_a'), t_b: await startTlsGreeter('t_b'), t_default: await startTlsGreeter('t_default') };
+  ports = { passthrough: await freePort(), main: await freePort(), second: await freePort(), onDot2: await freePort(), tls: await freePort(), api: await freePort() };
   const substitute = (cond: string) =>
     cond.replace('SECOND', String(ports.second)).replace('HOSTS', hosts).replace('NETS', nets).replace('KEYSMAP', keysMap);
   const names = [
@@ -146,8 +159,17 @@ ${RULES.map(([b, cond]) => `      - { backend: ${b}, if: ${JSON.stringify(substi
       - { backend: "b_%[req.hdr(x-suffix)]", if: "path_beg /template" }
       - { backend: b_unless, unless: "method GET HEAD POST" }
       - { backend: "%[req.hdr(host),lower,map(${hostMap},b_nosuch)]" }
+  - name: tls-in
+    mode: tcp
+    binds: ["127.0.0.1:${ports.passthrough}"]
+    use_backend:
+      - { backend: "%[req_ssl_sni,lower,map(${sniMap})]" }
+    default_backend: t_default
 backends:
 ${names.map(backend).join('\n')}
+${Object.entries(greeters)
+  .map(([name, port]) => `  - { name: ${name}, mode: tcp, servers: [{ name: s1, address: 127.0.0.1, port: ${port} }] }`)
+  .join('\n')}
 `);
   cleanups.push(() => lb.stop());
 });
@@ -257,6 +279,26 @@ test('maps: dynamic use_backend with map, map_dom, map_beg (longest), map_reg, m
   assert.equal(await route({ path: '/mapint', headers: { 'x-n': '7' } }), 'b_mapint');
   assert.equal(await route({ path: '/template', headers: { 'x-suffix': 'main' } }), 'b_main');
   assert.equal(await route({ path: '/template', headers: { 'x-suffix': 'nope' } }), 'b_default');
+});
+
+/** What the TLS server behind tslb's tcp frontend says to a client asking for `servername`. */
+async function greeting(servername: string): Promise<string> {
+  const s = tls.connect({ port: ports.passthrough, host: '127.0.0.1', servername, ca: issueCert(['a.example']).ca });
+  let text = '';
+  s.setEncoding('utf8');
+  s.on('data', (d) => (text += d));
+  await new Promise<void>((resolve, reject) => {
+    s.on('end', () => resolve());
+    s.on('error', reject);
+  });
+  s.destroy();
+  return text;
+}
+
+test('a tcp frontend routes TLS it passes through by its SNI looked up in a map', async () => {
+  assert.equal(await greeting('A.example'), 't_a');
+  assert.equal(await greeting('b.example'), 't_b');
+  assert.equal(await greeting('c.example'), 't_default', 'not in the map: the default backend');
 });
 
 test('nbsrv, be_conn and fe_conn read the live state', async () => {

@@ -238,11 +238,13 @@ export function readsPayload(cond: Condition): boolean {
 
 /**
  * A tcp frontend reads the client's first bytes before choosing a backend when a
- * use_backend rule, or the `stick on` of a backend it routes to, uses a payload fetch.
+ * use_backend rule (its condition or its dynamic name), or the `stick on` of a backend
+ * it routes to, uses a payload fetch.
  */
 export function frontendReadsPayload(fe: Pick<Frontend, 'mode' | 'useBackend' | 'defaultBackend'>, stickOf: (backend: string) => StickRule | undefined): boolean {
   if (fe.mode !== 'tcp') return false;
-  if (fe.useBackend.some((r) => readsPayload(r.condition))) return true;
+  const namesFromPayload = (r: Frontend['useBackend'][number]) => r.backendName?.some((p) => typeof p !== 'string' && table.get(p.fetch)?.needsPayload === true);
+  if (fe.useBackend.some((r) => readsPayload(r.condition) || namesFromPayload(r))) return true;
   const targets = fe.useBackend.map((r) => r.backend);
   if (fe.defaultBackend) targets.push(fe.defaultBackend);
   return targets.some((name) => {
