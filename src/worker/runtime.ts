@@ -539,16 +539,14 @@ function stripPort(host: string | undefined): string | undefined {
 export class Runtime implements ProxyStates {
   readonly backends = new Map<string, BackendRuntime>();
   readonly frontends: FrontendRuntime[];
-  private readonly frontendsByName = new Map<string, FrontendRuntime>();
 
   constructor(readonly model: Model) {
-    // Before compiling: ACLs with -f and map converters look their files up.
+    // Before compiling: ACLs with -f and map converters look their files up, nbsrv/be_conn/fe_conn read this runtime.
     loadPatternFiles(model.patternFiles);
+    setProxyStates(this);
     const leased = leaseSlots(this, model.global.workers);
     for (const b of model.backends) this.backends.set(b.name, new BackendRuntime(b, leased));
     this.frontends = model.frontends.map((f) => new FrontendRuntime(f, this.backends));
-    for (const f of this.frontends) this.frontendsByName.set(f.name, f);
-    setProxyStates(this);
   }
 
   usableServers(backend: string): number {
@@ -564,7 +562,9 @@ export class Runtime implements ProxyStates {
   }
 
   frontendConnections(frontend: string): number {
-    return this.frontendsByName.get(frontend)?.counters.sessCur ?? 0;
+    // A handful of frontends: a scan.
+    for (let i = 0; i < this.frontends.length; i++) if (this.frontends[i].name === frontend) return this.frontends[i].counters.sessCur;
+    return 0;
   }
 
   applyStates(updates: ServerStateUpdate[]): void {
