@@ -1,12 +1,22 @@
 #!/usr/bin/env node
 /**
  * `tslb` command line: run a load balancer from YAML files (`-f`), or check them (`-c`).
- * Runs in the foreground; systemd and Docker supervise it.
+ * Runs in the foreground; systemd and Docker supervise it. A first word naming a
+ * subcommand (`tslb install …`) runs that instead.
  */
 import { parseArgs } from 'node:util';
-import { loadConfig, formatIssue } from '../config/load';
-import { runPrimary } from '../primary/main';
-import { startDemoBackends } from './demo';
+import { initAddressesReported, loadReported } from './config-files';
+
+interface Subcommand {
+  run(argv: string[]): Promise<number>;
+}
+
+/** Loaded on use, so running a load balancer loads none of them. */
+const SUBCOMMANDS = new Map<string, () => Promise<Subcommand>>([
+  ['install', () => import('./install')],
+  ['keepalived', () => import('./keepalived')],
+  ['cert', () => import('./cert')],
+]);
 
 const USAGE = `Usage: tslb -f <config.yaml> [-f <more.yaml> ...] [options]
 
@@ -18,6 +28,11 @@ const USAGE = `Usage: tslb -f <config.yaml> [-f <more.yaml> ...] [options]
   -v, --version         print the version and exit
   -h, --help            print this help and exit
 
+Subcommands (each takes --help):
+  tslb install [--prefix DIR] [--dry-run]     user, /etc/tslb, systemd unit, logrotate
+  tslb keepalived -f <config.yaml> [-o FILE]  keepalived.conf from ha_config.keepalived
+  tslb cert self-signed|csr|info ...          make or describe certificate bundles
+
 Signals to the primary: SIGHUP or SIGUSR2 reload the configuration without
 dropping connections; SIGTERM or SIGINT stop gracefully.`;
 
@@ -27,6 +42,8 @@ function version(): string {
 }
 
 async function main(argv: string[]): Promise<number> {
+  const subcommand = SUBCOMMANDS.get(argv[0]);
+  if (subcommand) return (await subcommand()).run(argv.slice(1));
   let args;
   try {
     args = parseArgs({
@@ -60,19 +77,16 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`tslb: no configuration file given (-f)\n\n${USAGE}\n`);
     return 1;
   }
-  const result = loadConfig(files);
-  for (const w of result.warnings) process.stderr.write(`[WARNING] ${formatIssue(w)}\n`);
-  for (const e of result.errors) process.stderr.write(`[ALERT] ${formatIssue(e)}\n`);
-  if (!result.model || result.errors.length) {
-    process.stderr.write(`Configuration file has ${result.errors.length} error(s).\n`);
-    return 1;
-  }
+  const model = loadReported(files);
+  if (!model || !(await initAddressesReported(model))) return 1;
   if (args.check) {
     process.stdout.write('Configuration file is valid\n');
     return 0;
   }
-  if (args.demo) await startDemoBackends();
-  await runPrimary({ files, model: result.model, pidfile: args.pidfile, debug: !!args.debug });
+  // Loaded only to run: `-c` and the subcommands start without the primary's modules.
+  if (args.demo) await (await import('./demo')).startDemoBackends();
+  const { runPrimary } = await import('../primary/main');
+  await runPrimary({ files, model, pidfile: args.pidfile, debug: !!args.debug });
   return 0;
 }
 

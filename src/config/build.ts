@@ -6,7 +6,6 @@
 import { accessLogDestinationError } from '../log/access-sink';
 import { compileLogFormat } from '../log/access';
 import { readFileSync } from 'node:fs';
-import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
@@ -14,6 +13,7 @@ import { balancers } from '../balance/registry';
 import type { Stage } from '../rules/context';
 import { fetches, frontendReadsPayload } from '../rules/fetches';
 import { parseCondition, parseCriterion, parseNameTemplate, type RuleScope } from '../rules/acl-parser';
+import { compileValueTemplate } from '../rules/sample-expr';
 import {
   isCheckLine,
   parseBalanceLine,
@@ -24,7 +24,6 @@ import {
   parseServerOptions,
   parseSize,
   parseStickOn,
-  parseStickTable,
   parseTime,
   type CheckLine,
   type OptionResult,
@@ -49,8 +48,7 @@ import type {
   Model,
   Server,
   StickRule,
-  TlsBindOptions,
-  TlsCertificate,
+  StickTableDef,
   Timeouts,
   UseBackendRule,
 } from './model';
@@ -66,10 +64,13 @@ import type {
   ServerInput,
   TimeoutsInput,
 } from './schema';
-import type { Diagnostics, Seg, Where } from './source';
+import { formatPath, type Diagnostics, type Seg, type Where } from './source';
 import { missingTimeouts, NO_TIMEOUT_EFFECT, resolveTimeouts, type GivenTimeouts } from './timeouts';
+import { declaredTables, frontendProtection, PROTECTION_LINE, stickReferenceError, stickTableOf, type ProtectionLine, type TableScope } from './protection';
 import { didYouMean } from './suggest';
 import { RuleRefs } from './rule-refs';
+import { TlsConfig } from './tls';
+import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 
 /** Maps a key path of the merged native config to its place in a file. */
 export type Locate = (segs: Seg[]) => Where;
@@ -81,6 +82,10 @@ const DEFAULT_INTER = 2000;
 const DEFAULT_ERROR_LIMIT = 10;
 const DEFAULT_BUFSIZE = 16384;
 const DEFAULT_MAXREWRITE = 1024;
+/** A served certificate expiring within this many days is a warning at start and reload. */
+const DEFAULT_EXPIRY_WARNING_DAYS = 30;
+/** How often the primary looks at served certificate files for replacements (ms). */
+const DEFAULT_CERT_WATCH = 1000;
 
 interface CheckDefaults {
   inter: number;
@@ -98,6 +103,10 @@ interface OptionSet {
   backendLines: { text: string; where: Where }[];
   /** `http-check` / `tcp-check <step>` / `external-check` lines, applied to the section's health check. */
   checkLines: { line: CheckLine; where: Where }[];
+  /** `stick-table`, `tcp-request`, `rate-limit` lines (./protection.ts). */
+  protectionLines: ProtectionLine[];
+  /** `server-template` lines (the words after the keyword). */
+  templates: { text: string; where: Where }[];
 }
 
 /** The `health_check` object fields each check type takes besides `type`. */
@@ -115,16 +124,23 @@ const CHECK_FIELDS: Record<HealthCheckInput['type'], (keyof HealthCheckInput)[]>
 };
 
 /** HAProxy backend keywords (not `option`s) accepted in an options list. */
-const BACKEND_LINE = /^\s*(cookie|stick on|stick-table|hash-type)\s/;
+const BACKEND_LINE = /^\s*(cookie|stick on|hash-type)\s/;
 
 export class ModelBuilder {
   private defaultMode: Mode = 'http';
   private defaultTimeouts: GivenTimeouts = {};
   private checkDefaults!: CheckDefaults;
-  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [] };
+  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [] };
+  /** Names of the `resolvers` sections, for the servers that name one. */
+  private resolverNames = new Set<string>();
   private maxHeaderBytes = DEFAULT_BUFSIZE - DEFAULT_MAXREWRITE;
   /** Pattern/map files and proxies the rules name. */
   private readonly refs: RuleRefs;
+  /** The stick tables conditions of the proxy being built may read (./protection.ts). */
+  private tables = new Set<string>();
+  private tableScope: TableScope = { tables: new Set(), own: undefined, checkDefault: false };
+
+  private readonly tls: TlsConfig;
 
   constructor(
     private readonly cfg: NativeConfig,
@@ -135,16 +151,22 @@ export class ModelBuilder {
       backends: new Set((cfg.backends ?? []).map((b) => b.name)),
       frontends: new Set((cfg.frontends ?? []).map((f) => f.name)),
     });
+    this.tls = new TlsConfig(at, diag, (file, segs) => this.readRelative(file, segs), cfg.global?.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS);
   }
 
   build(files: string[], extras: Record<string, unknown>): Model {
     const cfg = this.cfg;
     const global = this.global();
     this.defaults();
+    const resolversIn = cfg.resolvers ?? [];
+    this.checkDuplicates('resolvers', resolversIn, ['resolvers']);
+    const resolvers = buildResolvers(resolversIn, this.at, this.diag);
+    this.resolverNames = new Set(resolvers.map((r) => r.name));
     const frontendsIn = cfg.frontends ?? [];
     const backendsIn = cfg.backends ?? [];
     this.checkDuplicates('frontend', frontendsIn, ['frontends']);
     this.checkDuplicates('backend', backendsIn, ['backends']);
+    this.tables = declaredTables(this.cfg, this.at, this.diag);
     const backends = backendsIn.map((b, i) => this.backend(b, i, frontendsIn.length + i + 1));
     const byName = new Map(backends.map((b) => [b.name, b]));
     const frontends = frontendsIn.map((f, i) => this.frontend(f, i, byName));
@@ -165,6 +187,7 @@ export class ModelBuilder {
       runtimeApi: this.runtimeApi(),
       stats,
       prometheus,
+      resolvers,
       extras: this.cfg.mailers ? { ...extras, mailers: this.mailers(this.cfg.mailers) } : extras,
       pending: this.diag.pending,
       files,
@@ -241,6 +264,8 @@ export class ModelBuilder {
       bufSize,
       logLevel: g.log_level ?? 'info',
       accessLog: this.accessLog(g.access_log),
+      certWatch: this.time(g.cert_watch, ['global', 'cert_watch']) ?? DEFAULT_CERT_WATCH,
+      certExpiryWarningDays: g.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS,
     };
   }
 
@@ -294,7 +319,7 @@ export class ModelBuilder {
   }
 
   private options(list: string[] | undefined, segs: Seg[]): OptionSet {
-    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [] };
+    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [] };
     (list ?? []).forEach((written, i) => {
       const where = this.at([...segs, i]);
       // HAProxy lines may keep their `option` keyword.
@@ -304,6 +329,19 @@ export class ModelBuilder {
         const r = parseCheckLine(text);
         if (r.error !== undefined) this.diag.error(where, r.error);
         else set.checkLines.push({ line: r.value, where });
+        return;
+      }
+      if (PROTECTION_LINE.test(text)) {
+        const kw = PROTECTION_LINE.exec(text)![1];
+        if (segs[0] === 'defaults') this.diag.error(where, `"${text.trim()}": put ${kw} lines in a frontend${kw === 'stick-table' ? ' or backend' : ''}`);
+        else if (segs[0] === 'backends' && kw !== 'stick-table') this.diag.error(where, `"${text.trim()}" is a frontend keyword: put it in a frontend`);
+        set.protectionLines.push({ text: text.trim(), where });
+        return;
+      }
+      const template = /^\s*server-template\s+(.*)$/.exec(text);
+      if (template) {
+        if (segs[0] !== 'backends') this.diag.error(where, '"server-template" makes servers: put it in a backend');
+        else set.templates.push({ text: template[1], where });
         return;
       }
       if (BACKEND_LINE.test(text)) {
@@ -374,6 +412,20 @@ export class ModelBuilder {
     if (forwardFor) this.checkForwardForExcept(forwardFor, [...base, f.forwardfor !== undefined ? 'forwardfor' : 'options']);
 
     const named = this.acls(f, base, mode);
+    const stickTable = stickTableOf(f.name, f.stick_table, this.at([...base, 'stick_table']), own.protectionLines, this.diag);
+    this.tableScope = { tables: this.tables, own: stickTable ? f.name : undefined, checkDefault: true };
+    const protection = frontendProtection({
+      tcpRequest: f.tcp_request,
+      rateLimitSessions: f.rate_limit_sessions,
+      mode,
+      lines: own.protectionLines,
+      base,
+      scope: this.tableScope,
+      at: this.at,
+      diag: this.diag,
+      condition: (text, where) => this.parseRuleCondition(text, 'connection', named, where),
+      sourceRef: (w) => this.diag.sourceRef(w),
+    });
     const useBackend: UseBackendRule[] = [];
     (f.use_backend ?? []).forEach((r, i) => {
       const segs = [...base, 'use_backend', i];
@@ -400,8 +452,9 @@ export class ModelBuilder {
       if (mode !== 'http') this.diag.error(this.at([...base, 'host_routing']), 'host_routing needs mode http');
       else for (const b of backends.values()) if (b.mode === 'http') for (const host of b.hostNames) hostBackends.push({ host, backend: b.name });
     }
-    const inspectDelay = this.time(f.inspect_delay, [...base, 'inspect_delay']);
-    if (inspectDelay !== undefined && !frontendReadsPayload({ mode, useBackend, defaultBackend: f.default_backend }, (name) => backends.get(name)?.stick)) {
+    const inspectDelay = this.time(f.inspect_delay, [...base, 'inspect_delay']) ?? protection.inspectDelay;
+    const tcpRequest = protection.tcpRequest;
+    if (inspectDelay !== undefined && !frontendReadsPayload({ mode, useBackend, defaultBackend: f.default_backend, tcpRequest }, (name) => backends.get(name)?.stick)) {
       this.diag.warn(this.at([...base, 'inspect_delay']), 'inspect_delay has no effect: nothing in this frontend reads the ClientHello (req_ssl_sni, req_ssl_hello_type in a tcp frontend)');
     }
 
@@ -428,6 +481,9 @@ export class ModelBuilder {
       errorFiles: this.errorFiles(f.errorfiles, [...base, 'errorfiles']),
       maxHeaderBytes: this.maxHeaderBytes,
       options: [...this.defaultOptions.texts, ...own.texts],
+      stickTable,
+      tcpRequest: tcpRequest.length ? tcpRequest : undefined,
+      rateLimitSessions: protection.rateLimitSessions || undefined,
       source: this.diag.sourceRef(this.at(base)),
     };
   }
@@ -485,19 +541,31 @@ export class ModelBuilder {
     const key = r.if !== undefined ? 'if' : 'unless';
     const text = r.if ?? r.unless;
     if (text === undefined) return { condition: { kind: 'true' }, text: '' };
+    const parsed = this.parseRuleCondition(text, stage, named, this.at([...segs, key]), scope);
+    if (!parsed) return undefined;
+    const condition: Condition = key === 'unless' ? { kind: 'not', expr: parsed } : parsed;
+    return { condition, text: `${key} ${text}` };
+  }
+
+  /** An if/unless condition (not yet negated), checked for its stage and the stick tables it reads; errors at `where`. */
+  private parseRuleCondition(text: string, stage: Stage, named: Map<string, Condition>, where: Where, scope: RuleScope = {}): Condition | undefined {
     const parsed = parseCondition(text, stage, named, scope);
     if (parsed.error) {
-      this.diag.error(this.at([...segs, key]), parsed.error);
+      this.diag.error(where, parsed.error);
       return undefined;
     }
-    this.refs.condition(parsed.condition!, this.at([...segs, key]));
+    this.refs.condition(parsed.condition!, where);
     const misplaced = misplacedFetch(parsed.condition!, stage);
     if (misplaced) {
-      this.diag.error(this.at([...segs, key]), `fetch "${misplaced}" (used by a named acl) is not available at the ${stage} stage`);
+      this.diag.error(where, `fetch "${misplaced}" (used by a named acl) is not available at the ${stage} stage`);
       return undefined;
     }
-    const condition: Condition = key === 'unless' ? { kind: 'not', expr: parsed.condition! } : parsed.condition!;
-    return { condition, text: `${key} ${text}` };
+    const tableError = stickReferenceError(parsed.condition!, this.tableScope);
+    if (tableError) {
+      this.diag.error(where, tableError);
+      return undefined;
+    }
+    return parsed.condition;
   }
 
   private backendRef(name: string, mode: Mode, backends: Map<string, Backend>, segs: Seg[]): void {
@@ -519,58 +587,8 @@ export class ModelBuilder {
     const address = b.address === undefined || b.address === '*' || b.address === '' ? '0.0.0.0' : b.address;
     if (!isIP(address)) this.diag.error(this.at([...segs, 'address']), `"${address}" is not an IP address`);
     const bind: Bind = { address, port: b.port, acceptProxy: b.accept_proxy ?? false, source };
-    if (b.ssl) bind.tls = this.tlsBind(b.ssl, mode, [...segs, 'ssl']);
+    if (b.ssl) bind.tls = this.tls.bind(b.ssl, mode, [...segs, 'ssl']);
     return bind;
-  }
-
-  /** TLS settings of a bind, with its certificates read and their names extracted. */
-  tlsBind(ssl: NonNullable<BindInput['ssl']>, mode: Mode, segs: Seg[]): TlsBindOptions {
-    const certificates: TlsCertificate[] = [];
-    ssl.certificates.forEach((file, i) => {
-      const cert = this.readCertificate(file, [...segs, 'certificates', i]);
-      if (cert) certificates.push(cert);
-    });
-    const minVersion = (ssl.min_version ?? 'TLSv1.2') as TlsBindOptions['minVersion'];
-    const maxVersion = (ssl.max_version ?? 'TLSv1.3') as TlsBindOptions['maxVersion'];
-    const order = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
-    if (order.indexOf(minVersion) > order.indexOf(maxVersion)) this.diag.error(this.at(segs), `min_version ${minVersion} is above max_version ${maxVersion}`);
-    return {
-      certificates,
-      minVersion,
-      maxVersion,
-      ciphers: ssl.ciphers,
-      ciphersuites: ssl.ciphersuites,
-      alpn: ssl.alpn ?? (mode === 'http' ? ['http/1.1'] : []),
-    };
-  }
-
-  /** A combined PEM (certificate chain + private key), as HAProxy's `crt`. */
-  readCertificate(file: string, segs: Seg[]): TlsCertificate | undefined {
-    const text = this.readRelative(file, segs);
-    if (text === undefined) return undefined;
-    const where = this.at(segs);
-    const certs: string[] = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-    const key = /-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]+?-----END \1PRIVATE KEY-----/.exec(text)?.[0];
-    if (certs.length === 0 || !key) {
-      this.diag.error(where, `${file}: must hold a certificate and its private key (PEM)${certs.length === 0 ? ', no certificate found' : ', no private key found'}`);
-      return undefined;
-    }
-    try {
-      const x509 = new X509Certificate(certs[0]);
-      if (!x509.checkPrivateKey(createPrivateKey(key))) {
-        this.diag.error(where, `${file}: the private key does not match the certificate`);
-        return undefined;
-      }
-      const names = new Set<string>();
-      for (const part of (x509.subjectAltName ?? '').split(', ')) if (part.startsWith('DNS:')) names.add(part.slice(4).toLowerCase());
-      const cn = /(?:^|\n)CN=([^\n]+)/.exec(x509.subject)?.[1];
-      if (cn && names.size === 0) names.add(cn.toLowerCase());
-      if (new Date(x509.validTo).getTime() < Date.now()) this.diag.warn(where, `${file}: certificate expired on ${x509.validTo}`);
-      return { cert: certs.join('\n') + '\n', key: key + '\n', names: [...names], source: path.resolve(path.dirname(where.src.file), file) };
-    } catch (e) {
-      this.diag.error(where, `${file}: ${(e as Error).message}`);
-      return undefined;
-    }
   }
 
   private errorFiles(map: Record<string, string> | undefined, segs: Seg[]): Record<string, string> {
@@ -650,6 +668,9 @@ export class ModelBuilder {
         const h = r[kind]!;
         if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(h.name)) this.diag.error(this.at([...segs, kind, 'name']), `"${h.name}" is not a valid header name`);
         const action = kind === 'set_header' ? 'set-header' : 'add-header';
+        const errors: string[] = [];
+        compileValueTemplate(h.value, when, errors);
+        for (const e of errors) this.diag.error(this.at([...segs, kind, 'value']), e);
         return { action: { action, name: h.name, value: h.value }, text: `${action} ${h.name} ${h.value}` };
       }
       case 'del_header':
@@ -729,9 +750,11 @@ export class ModelBuilder {
     if (healthCheck.kind === 'http' && mode === 'tcp') {
       // HAProxy allows httpchk on tcp backends: the check speaks HTTP to the server, traffic stays tcp.
     }
-    const servers = this.servers(b, base, mode);
+    const servers = this.servers(b, own.templates, base, mode);
     const timeouts = this.timeouts('backend', b.name, mode, b.timeouts, [...base, 'timeouts'], servers.length > 0);
-    const lines = this.backendLines(b, own, base);
+    const stickTable = stickTableOf(b.name, b.stick_table, this.at([...base, 'stick_table']), own.protectionLines, this.diag);
+    this.tableScope = { tables: this.tables, own: undefined, checkDefault: false };
+    const lines = this.backendLines(b, own, base, stickTable);
     const cookie = lines.cookie && mode === 'tcp' ? undefined : lines.cookie;
     if (lines.cookie && mode === 'tcp') this.diag.error(this.at([...base, b.cookie !== undefined ? 'cookie' : 'options']), 'cookie persistence needs mode http');
     if (servers.length === 0) this.diag.warn(this.at([...base, 'servers']), `backend "${b.name}" has no server: every request to it gets 503`);
@@ -757,23 +780,24 @@ export class ModelBuilder {
       options: [...this.defaultOptions.texts, ...own.texts],
       cookie,
       stick: lines.stick,
+      stickTable,
       source: this.diag.sourceRef(this.at(base)),
     };
   }
 
   /**
-   * cookie / stick on / stick-table / hash-type, from their YAML keys or as HAProxy
-   * lines in the options list (the keys win).
+   * cookie / stick on / hash-type, from their YAML keys or as HAProxy lines in the
+   * options list (the keys win). `stick on` stores in the backend's `stickTable`.
    */
   private backendLines(
     b: BackendInput,
     own: OptionSet,
     base: Seg[],
+    stickTable: StickTableDef | undefined,
   ): { cookie?: CookiePersistence; stick?: StickRule; hashType?: 'map-based' | 'consistent' } {
-    const text: Record<'cookie' | 'stick on' | 'stick-table' | 'hash-type', { text: string; where: Where } | undefined> = {
+    const text: Record<'cookie' | 'stick on' | 'hash-type', { text: string; where: Where } | undefined> = {
       cookie: undefined,
       'stick on': undefined,
-      'stick-table': undefined,
       'hash-type': undefined,
     };
     for (const l of own.backendLines) {
@@ -783,7 +807,6 @@ export class ModelBuilder {
     const key = (v: string | undefined, k: string) => (v === undefined ? undefined : { text: v, where: this.at([...base, k]) });
     const cookieLine = key(b.cookie, 'cookie') ?? text.cookie;
     const stickOn = key(b.stick_on, 'stick_on') ?? text['stick on'];
-    const stickTable = key(b.stick_table, 'stick_table') ?? text['stick-table'];
     const hashLine = key(b.hash_type, 'hash_type') ?? text['hash-type'];
     const out: { cookie?: CookiePersistence; stick?: StickRule; hashType?: 'map-based' | 'consistent' } = {};
     if (cookieLine) {
@@ -799,13 +822,12 @@ export class ModelBuilder {
       else if (!def) this.diag.error(stickOn.where, `stick on: unknown fetch "${on.value.fetch}"${didYouMean(on.value.fetch, new Set(fetches.keys()))}`);
       else if (!def.stages.includes(mode === 'http' ? 'request' : 'connection')) this.diag.error(stickOn.where, `stick on: ${def.name} is not available in a ${mode} backend`);
       else if (on.value.args.length < def.minArgs || on.value.args.length > def.maxArgs) this.diag.error(stickOn.where, `stick on: ${def.name} takes ${def.minArgs}..${def.maxArgs} arguments`);
-      else {
-        const table = stickTable ? parseStickTable(stickTable.text) : undefined;
-        if (!stickTable) this.diag.error(stickOn.where, 'stick on needs a stick-table in the same backend (stick_table: "type ip size 100k expire 30m")');
-        else if (table!.error !== undefined) this.diag.error(stickTable.where, table!.error);
-        else out.stick = { fetch: on.value.fetch, args: on.value.args, text: stickOn.text, ...table!.value! };
-      }
-    } else if (stickTable) this.diag.warn(stickTable.where, 'stick-table without a stick on rule: nothing is stored');
+      else if (!stickTable) {
+        if (b.stick_table === undefined && !own.protectionLines.some((l) => /^stick-table\s/.test(l.text))) {
+          this.diag.error(stickOn.where, 'stick on needs a stick-table in the same backend (stick_table: "type ip size 100k expire 30m")');
+        }
+      } else out.stick = { fetch: on.value.fetch, args: on.value.args, text: stickOn.text };
+    }
     if (hashLine) {
       if (hashLine.text !== 'map-based' && hashLine.text !== 'consistent') this.diag.error(hashLine.where, `hash-type must be map-based or consistent, not "${hashLine.text}"`);
       else out.hashType = hashLine.text;
@@ -927,16 +949,24 @@ export class ModelBuilder {
     return check;
   }
 
-  private servers(b: BackendInput, base: Seg[], mode: 'http' | 'tcp'): Server[] {
+  /** The backend's servers, then those of its templates (YAML `server_templates`, then `server-template` lines). */
+  private servers(b: BackendInput, templateLines: OptionSet['templates'], base: Seg[], mode: 'http' | 'tcp'): Server[] {
+    const inputs = (b.servers ?? []).map((s, i) => ({ s, segs: [...base, 'servers', i], template: undefined as string | undefined }));
+    const templates = (b.server_templates ?? []).map((t, i) => ({ t, segs: [...base, 'server_templates', i] }));
+    for (const l of templateLines) {
+      const t = parseServerTemplateLine(l.text);
+      if (t.error !== undefined) this.diag.error(l.where, t.error);
+      else templates.push({ t: t.value, segs: l.where.segs });
+    }
+    for (const { t, segs } of templates) for (const s of templateServers(t, this.at(segs), this.diag)) inputs.push({ s, segs, template: t.prefix });
     const servers: Server[] = [];
-    const names = new Map<string, number>();
+    const names = new Map<string, Seg[]>();
     const usedIds = new Set<number>();
-    b.servers.forEach((s, i) => {
-      const segs = [...base, 'servers', i];
+    inputs.forEach(({ s, segs, template }) => {
       const prev = names.get(s.name);
-      if (prev !== undefined) this.diag.error(this.at([...segs, 'name']), `duplicate server "${s.name}" in backend "${b.name}" (also servers[${prev}])`);
-      names.set(s.name, i);
-      const server = this.server(s, segs, mode);
+      if (prev !== undefined) this.diag.error(this.at(template ? segs : [...segs, 'name']), `duplicate server "${s.name}" in backend "${b.name}" (also ${formatPath(prev.slice(2))})`);
+      names.set(s.name, segs);
+      const server = this.server(s, segs, mode, template);
       if (server.id !== 0) {
         if (usedIds.has(server.id)) this.diag.error(this.at([...segs, 'options']), `server id ${server.id} is used twice in backend "${b.name}"`);
         usedIds.add(server.id);
@@ -954,7 +984,7 @@ export class ModelBuilder {
     return servers;
   }
 
-  private server(s: ServerInput, segs: Seg[], mode: 'http' | 'tcp'): Server {
+  private server(s: ServerInput, segs: Seg[], mode: 'http' | 'tcp', template?: string): Server {
     const parsed = parseServerOptions(s.options ?? '');
     const optWhere = this.at([...segs, 'options']);
     for (const e of parsed.errors) this.diag.error(optWhere, e);
@@ -965,9 +995,10 @@ export class ModelBuilder {
     if (inter === 0) this.diag.error(this.at([...segs, s.inter !== undefined ? 'inter' : 'options']), 'check inter must be above 0');
     const ssl = s.ssl ?? o.ssl ?? false;
     const sni = s.sni ?? o.sni;
-    if (!isIP(s.address) && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(s.address)) {
-      this.diag.error(this.at([...segs, 'address']), `"${s.address}" is not an IP address or host name`);
+    if (!isIP(s.address) && !isHostName(s.address) && !isSrvLabel(s.address)) {
+      this.diag.error(this.at([...segs, 'address']), `"${s.address}" is not an IP address, host name or SRV label`);
     }
+    const dns = serverDns(s.address, s, o, template, this.resolverNames, template ? this.at(segs) : optWhere, this.diag);
     let ca: string | undefined;
     if (o.caFile) ca = this.readRelative(o.caFile, [...segs, 'options']);
     const verify = o.verify ?? (o.caFile ? 'required' : 'none');
@@ -1002,10 +1033,11 @@ export class ModelBuilder {
         onMarkedDown: o.onMarkedDown,
         onMarkedUp: o.onMarkedUp,
       },
-      tls: { enabled: ssl, sni, verify, ca },
+      tls: { enabled: ssl, sni, verify, ca, ...this.tls.server(o, ssl, mode, segs) },
       sendProxy,
       nonStick: o.nonStick,
       options: s.options ?? '',
+      ...(dns ? { dns } : {}),
       source: this.diag.sourceRef(this.at(segs)),
     };
   }

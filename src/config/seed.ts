@@ -98,7 +98,8 @@ export function adaptSeed(p: SeedProxy, src: SourceFile, diag: Diagnostics): { f
         }
       }
     }
-    const backend: BackendInput = { name, servers: [] };
+    const servers: ServerInput[] = [];
+    const backend: BackendInput = { name, servers };
     link(['backends', bi], P('backends', g.first));
     const mode = firstOf('mode');
     if (mode) (backend.mode = mode.b.mode), link(['backends', bi, 'mode'], P('backends', mode.index, 'mode'));
@@ -119,7 +120,7 @@ export function adaptSeed(p: SeedProxy, src: SourceFile, diag: Diagnostics): { f
       // ssl_sni is the SNI sent to servers spoken to over TLS, unless the ops name one.
       const words = splitWords(ops ?? '');
       if (words.includes('ssl') && !words.includes('sni') && nonEmpty(b.ssl_sni)) server.sni = b.ssl_sni;
-      backend.servers.push(server);
+      servers.push(server);
       const base: Seg[] = ['backends', bi, 'servers', si];
       link(base, P('backends', index));
       link([...base, 'name'], P('backends', index, 'server_name'));
@@ -278,10 +279,13 @@ export function adaptSeed(p: SeedProxy, src: SourceFile, diag: Diagnostics): { f
     link(['prometheus'], P('monitoring', 'prometheus'));
   }
 
-  // ---- high availability: carried for its issue
+  // ---- high availability: `tslb keepalived` reads ha_config.keepalived from the extras; the rest is carried for its issue
   if (p.ha_config) {
     extras.haConfig = p.ha_config;
-    diag.pendingFeature(at(P('ha_config')), 'high availability issue', '', p.ha_config);
+    for (const key of ['peers', 'stick_tables', 'session_synchronization'] as const) {
+      const value = p.ha_config[key];
+      if (value !== undefined) diag.pendingFeature(at(P('ha_config', key)), 'high availability issue', '', value);
+    }
   }
 
   const locate = (segs: Seg[]) => {

@@ -9,7 +9,8 @@ export interface Identity {
   gid?: number;
 }
 
-function lookup(db: 'passwd' | 'group', name: string): number | undefined {
+/** A user's or group's numeric id, undefined when it does not exist. */
+export function lookup(db: 'passwd' | 'group', name: string): number | undefined {
   if (/^\d+$/.test(name)) return Number(name);
   try {
     const line = execFileSync('getent', [db, name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });

@@ -10,32 +10,18 @@
 import type { Model, PatternFile } from '../config/model';
 import { buildLookup, patternError } from '../rules/pattern-index';
 import { applyPatternEdit, editWords, entryIdText, type PatternEdit } from '../rules/patterns';
-import type { AskWorkers } from './runtime-api';
-
-/** What the commands need from the runtime API. */
-export interface PatternApi {
-  model(): Model;
-  readonly workers?: AskWorkers;
-}
+import type { Command, RuntimeApi } from './runtime-api';
 
 type Kind = 'acl' | 'map';
-
-interface PatternCommand {
-  words: string[];
-  level: 'user' | 'operator';
-  usage: string;
-  run(api: PatternApi, args: string[]): string | Promise<string>;
-  available?(api: PatternApi): boolean;
-}
 
 const UNKNOWN: Record<Kind, string> = {
   acl: 'Unknown ACL identifier. Please use #<id> or <file>.\n',
   map: 'Unknown map identifier. Please use #<id> or <file>.\n',
 };
 const IDENTIFIER: Record<Kind, string> = { acl: 'ACL', map: 'map' };
-const withWorkers = (api: PatternApi) => api.workers !== undefined;
+const withWorkers = (api: RuntimeApi) => api.workers !== undefined;
 
-export const PATTERN_COMMANDS: PatternCommand[] = [
+export const PATTERN_COMMANDS: Command[] = [
   { words: ['show', 'acl'], level: 'user', usage: 'show acl [<acl>] : report available acls or dump an acl\'s contents', run: (api, a) => show(api.model(), 'acl', a[0]) },
   { words: ['show', 'map'], level: 'user', usage: 'show map [<map>] : report available maps or dump a map\'s contents', run: (api, a) => show(api.model(), 'map', a[0]) },
   { words: ['get', 'acl'], level: 'user', usage: 'get acl <acl> <value> : report the patterns matching a sample for an ACL', run: (api, a) => get(api.model(), 'acl', a) },
@@ -50,8 +36,8 @@ export const PATTERN_COMMANDS: PatternCommand[] = [
   {
     words: ['add', 'map'],
     level: 'operator',
-    usage: 'add map <map> <key> <val> : add a map entry',
-    run: (api, a) => add(api, 'map', a),
+    usage: 'add map <map> <key> <val> : add a map entry (payload supported instead of key/val)',
+    run: (api, a, payload) => add(api, 'map', a, payload),
     available: withWorkers,
   },
   {
@@ -158,28 +144,41 @@ function refused(f: PatternFile, key: string): string | undefined {
   return undefined;
 }
 
-async function edit(api: PatternApi, f: PatternFile, change: PatternEdit): Promise<number> {
+async function edit(api: RuntimeApi, f: PatternFile, change: PatternEdit): Promise<number> {
   const n = applyPatternEdit(f, change);
   await api.workers!('pattern-edit', editWords(f.name, change));
   return n;
 }
 
-async function add(api: PatternApi, kind: Kind, args: string[]): Promise<string> {
+/** `add acl <file> <pattern>`, `add map <file> <key> <value>`, or `add map <file> <<` with `key value` lines. */
+async function add(api: RuntimeApi, kind: Kind, args: string[], payload?: string): Promise<string> {
   const [ref, key, ...rest] = args;
   if (kind === 'acl' && (ref === undefined || key === undefined)) return "'add acl' expects two parameters: ACL identifier and pattern.\n";
-  if (kind === 'map' && (ref === undefined || key === undefined || rest.length === 0)) {
+  if (kind === 'map' && (ref === undefined || (payload === undefined && (key === undefined || rest.length === 0)))) {
     return "'add map' expects three parameters (map identifier, key and value) or one parameter (map identifier) and a payload\n";
   }
   const f = find(api.model(), ref);
   if (!f) return UNKNOWN[kind];
   if (kind === 'acl' && f.kind === 'map') return "This ACL is shared with a map containing samples. You must use the command 'add map' to add values.\n";
-  const why = refused(f, key);
-  if (why) return why;
-  await edit(api, f, f.kind === 'map' ? { op: 'add', key, value: rest.join(' ') } : { op: 'add', key });
+  const entries: { key: string; value?: string }[] = [];
+  if (payload === undefined) entries.push(f.kind === 'map' ? { key, value: rest.join(' ') } : { key });
+  else {
+    for (const line of payload.split('\n')) {
+      if (line.trim() === '') continue;
+      const m = /^(\S+)(?:[ \t]+(.*))?$/.exec(line.trim())!;
+      if (f.kind === 'map' && m[2] === undefined) return `Missing value for key '${m[1]}'.\n`;
+      entries.push(f.kind === 'map' ? { key: m[1], value: m[2] } : { key: m[1] });
+    }
+  }
+  for (const e of entries) {
+    const why = refused(f, e.key);
+    if (why) return why;
+  }
+  await edit(api, f, { op: 'add', entries });
   return '';
 }
 
-async function setMap(api: PatternApi, args: string[]): Promise<string> {
+async function setMap(api: RuntimeApi, args: string[]): Promise<string> {
   const [ref, key, ...rest] = args;
   if (ref === undefined || key === undefined || rest.length === 0) return "'set map' expects three parameters: map identifier, key and value.\n";
   const f = find(api.model(), ref);
@@ -188,7 +187,7 @@ async function setMap(api: PatternApi, args: string[]): Promise<string> {
   return n ? '' : 'entry not found.\n';
 }
 
-async function del(api: PatternApi, kind: Kind, args: string[]): Promise<string> {
+async function del(api: RuntimeApi, kind: Kind, args: string[]): Promise<string> {
   const [ref, key] = args;
   if (ref === undefined || key === undefined) return `This command expects two parameters: ${IDENTIFIER[kind]} identifier and key.\n`;
   const f = find(api.model(), ref);
@@ -198,7 +197,7 @@ async function del(api: PatternApi, kind: Kind, args: string[]): Promise<string>
   return n ? '' : 'Key not found.\n';
 }
 
-async function clear(api: PatternApi, kind: Kind, args: string[]): Promise<string> {
+async function clear(api: RuntimeApi, kind: Kind, args: string[]): Promise<string> {
   const [ref] = args;
   if (ref === undefined) return `Missing ${IDENTIFIER[kind]} identifier.\n`;
   const f = find(api.model(), ref);

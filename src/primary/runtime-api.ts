@@ -7,12 +7,17 @@
 import { chmodSync, unlinkSync } from 'node:fs';
 import * as net from 'node:net';
 import type { Backend, Model, RuntimeApiSettings, Server } from '../config/model';
+import { isSrvLabel } from '../config/resolvers';
 import type { QueryKind } from '../ipc/messages';
 import type { ErrorCapture } from '../worker/error-capture';
-import type { SessionFacts, TableFacts } from '../worker/queries';
+import type { SessionFacts } from '../worker/queries';
+import { clearTable, setTable, showTable } from '../stick/commands';
+import type { PrimaryStickTables } from '../stick/primary';
 import { listen } from './admin-http';
+import type { CertificateStore } from './certificates';
 import { serveConnection, type Send } from './runtime-api-connection';
 import { PATTERN_COMMANDS } from './runtime-api-patterns';
+import { SSL_CERT_COMMANDS } from './runtime-api-ssl';
 import { humanTime } from './stats-page';
 import {
   filterRows,
@@ -34,12 +39,13 @@ const MAX_COMMANDS = 64;
 const TOO_MANY_COMMANDS = `Too many commands on one line (max ${MAX_COMMANDS}).\n\n`;
 const LEVELS: Record<Level, number> = { user: 0, operator: 1, admin: 2 };
 
-interface Command {
+export interface Command {
   /** Words that select it, e.g. ['show', 'stat']. */
   words: string[];
   level: Level;
   usage: string;
-  run(api: RuntimeApi, args: string[]): string | Promise<string>;
+  /** `payload`: the lines after a command ending in `<<` (HAProxy's payload syntax). */
+  run(api: RuntimeApi, args: string[], payload?: string): string | Promise<string>;
   /** Offered only when the primary can carry it out (absent: always). */
   available?(api: RuntimeApi): boolean;
 }
@@ -132,16 +138,23 @@ const COMMANDS: Command[] = [
   {
     words: ['show', 'table'],
     level: 'operator',
-    usage: 'show table [<table> [key <k>]] : report table usage stats or dump this table\'s contents',
-    run: (api, args) => api.showTable(args),
-    available: (api) => api.workers !== undefined,
+    usage: 'show table [<table> [data.<type> <op> <v>]* | [key <k>]] : report table usage stats or dump this table\'s contents',
+    run: (api, args) => showTable(api.tableContext(), args),
+    available: (api) => api.tables !== undefined,
   },
   {
     words: ['clear', 'table'],
     level: 'operator',
-    usage: 'clear table <table> [key <k>] : remove an entry (or every entry) from a table',
-    run: (api, args) => api.clearTable(args),
-    available: (api) => api.workers !== undefined,
+    usage: 'clear table <table> [data.<type> <op> <v>]* | [key <k>] : remove entries from a table (all without a filter)',
+    run: (api, args) => clearTable(api.tableContext(), args),
+    available: (api) => api.tables !== undefined,
+  },
+  {
+    words: ['set', 'table'],
+    level: 'operator',
+    usage: 'set table <table> key <k> [data.<type> <v>]* : update or create a table entry\'s data',
+    run: (api, args) => setTable(api.tableContext(), args),
+    available: (api) => api.tables !== undefined,
   },
   {
     words: ['show', 'errors'],
@@ -157,6 +170,7 @@ const COMMANDS: Command[] = [
     usage: 'clear counters [all|server <bk>/<srv>] : clear max statistics counters (or all counters)',
     run: (api, args) => api.clearCounters(args),
   },
+  ...SSL_CERT_COMMANDS,
   { words: ['reload'], level: 'admin', usage: 'reload : reload the configuration (new workers, old ones drain)', run: (api) => api.reload() },
   ...PATTERN_COMMANDS,
 ];
@@ -171,7 +185,15 @@ export class RuntimeApi {
     readonly control: ServerControl,
     /** Absent: the commands whose data lives in the workers are not offered. */
     readonly workers?: AskWorkers,
+    /** Absent: the `ssl cert` commands are not offered. */
+    readonly certificates?: CertificateStore,
+    /** The stick tables (src/stick/primary.ts); absent: the table commands are not offered. */
+    readonly tables?: PrimaryStickTables,
   ) {}
+
+  tableContext(): { tables: PrimaryStickTables; model: Model } {
+    return { tables: this.tables!, model: this.view.model() };
+  }
 
   get address(): RuntimeApiSettings {
     return this.settings;
@@ -222,37 +244,40 @@ export class RuntimeApi {
   private serve(socket: net.Socket): void {
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
-    serveConnection(socket, (line, interactive, send) => this.runLine(line, interactive, send));
+    serveConnection(socket, (line, interactive, send, payload) => this.runLine(line, interactive, send, payload));
   }
 
   /**
    * Runs one input line, handing each command's reply to `send` as it is ready (a
    * returned promise holds the next command until the client has read the reply).
+   * A payload belongs to the line's last command, which ends in `<<`.
    */
-  async runLine(line: string, interactive: boolean, send: Send): Promise<{ interactive: boolean; quit: boolean }> {
+  async runLine(line: string, interactive: boolean, send: Send, payload?: string): Promise<{ interactive: boolean; quit: boolean }> {
     const commands = line.split(';').filter((text) => text.trim() !== '');
     if (commands.length > MAX_COMMANDS) {
       await send(TOO_MANY_COMMANDS);
       return { interactive, quit: false };
     }
-    for (const text of commands) {
-      const words = text.trim().split(/\s+/);
+    for (let i = 0; i < commands.length; i++) {
+      const words = commands[i].trim().split(/\s+/);
       if (words[0] === 'quit') return { interactive, quit: true };
       if (words[0] === 'prompt') {
         interactive = !interactive;
         continue;
       }
-      await send(await this.execute(words));
+      const last = i === commands.length - 1;
+      if (last && payload !== undefined) words.pop();
+      await send(await this.execute(words, last ? payload : undefined));
     }
     return { interactive, quit: false };
   }
 
   /** One command; its reply always ends with an empty line. */
-  async execute(words: string[]): Promise<string> {
+  async execute(words: string[], payload?: string): Promise<string> {
     const cmd = this.commands().find((c) => c.words.every((w, i) => words[i] === w));
     if (!cmd) return this.unknown(words);
     if (LEVELS[cmd.level] > LEVELS[this.settings.level]) return 'Permission denied\n\n';
-    const out = await cmd.run(this, words.slice(cmd.words.length));
+    const out = await cmd.run(this, words.slice(cmd.words.length), payload);
     if (out === '' || out.endsWith('\n\n')) return out + (out ? '' : '\n');
     return out.endsWith('\n') ? `${out}\n` : `${out}\n\n`;
   }
@@ -337,15 +362,17 @@ export class RuntimeApi {
     for (const b of backends) {
       for (const s of b.servers) {
         const h = serverState(b, s, health);
-        const adminBits = h.admin === 'maint' ? (s.disabled ? 0x04 : 0x01) : h.admin === 'drain' ? 0x08 : 0;
+        // HAProxy's SRV_ADMF_* bits; RMAINT (0x20) is DNS resolution's maintenance.
+        const forced = h.admin === 'maint' && !h.rmaint ? (s.disabled ? 0x04 : 0x01) : h.admin === 'drain' ? 0x08 : 0;
+        const adminBits = forced | (h.rmaint ? 0x20 : 0);
         const checked = s.check.enabled;
         const result = !checked ? 0 : h.checkStatus === undefined ? 0 : h.up ? 3 : 2;
         lines.push(
           [
-            b.id, b.name, s.id, s.name, h.address ?? s.address, h.up ? 2 : 0, adminBits, h.weight, s.weight,
+            b.id, b.name, s.id, s.name, (h.address ?? s.address) || '-', h.up ? 2 : 0, adminBits, h.weight, s.weight,
             h.lastchg ? Math.floor((now - h.lastchg) / 1000) : 0,
             checked ? (CHECK_STATUS_CODES[h.checkStatus ?? 'INI'] ?? 0) : 0, result,
-            checked ? (h.health ?? 0) : 0, checked ? 6 : 0, 0, 0, 0, '-', h.port ?? s.port, '-', s.tls.enabled ? 1 : 0,
+            checked ? (h.health ?? 0) : 0, checked ? 6 : 0, 0, 0, 0, h.fqdn || '-', h.port ?? s.port, s.dns && isSrvLabel(s.dns.fqdn) ? s.dns.fqdn : '-', s.tls.enabled ? 1 : 0,
             s.check.port ?? 0, s.check.addr ?? '-', '-', 0,
           ].join(' '),
         );
@@ -510,46 +537,6 @@ export class RuntimeApi {
   }
 
   /**
-   * Each worker keeps its own copy of a table (entries are shared through the primary);
-   * the copies of the serving generation are merged by key, and a key's line is the copy
-   * with the latest expiry (the most recently used; its server is the one the next
-   * request goes to). `use` and `shard` are not printed: tslb counts no references
-   * to an entry and has no shards.
-   */
-  async showTable(args: string[]): Promise<string> {
-    const [name, kw, key] = args;
-    if (kw !== undefined && (kw !== 'key' || key === undefined)) return 'Optional argument only supports "key <key>".\n';
-    const tables = await this.serving('tables', name === undefined ? [] : key === undefined ? [name] : [name, key]);
-    const merged = mergeTables(tables);
-    if (name !== undefined && merged.length === 0) return this.noSuchTable(name);
-    let out = '';
-    for (const t of merged) {
-      out += `# table: ${t.name}, type: ${t.type}, size:${t.size}, used:${t.entries.length}\n`;
-      if (name === undefined) continue;
-      for (const e of t.entries) {
-        out += `0x${entryId(t.name, e.key)}: key=${e.key} exp=${Math.max(0, e.expiresIn)} server_id=${e.serverId} server_key=${e.serverName}\n`;
-      }
-    }
-    return out;
-  }
-
-  /** HAProxy's reply when the table is unknown (a backend without `stick on` has none). */
-  private noSuchTable(name: string): string {
-    return this.view.model().backends.some((b) => b.name === name && b.stick) ? '' : 'No such table\n';
-  }
-
-  /** Removes the entry (or every entry) from every worker's copy. */
-  async clearTable(args: string[]): Promise<string> {
-    const [name, kw, key] = args;
-    if (name === undefined) return 'table name expected\n';
-    if (kw !== undefined && (kw !== 'key' || key === undefined)) return 'Optional argument only supports "key <key>".\n';
-    const be = this.view.model().backends.find((b) => b.name === name);
-    if (!be?.stick) return 'No such table\n';
-    await this.workers!('clear-table', key === undefined ? [name] : [name, key]);
-    return '';
-  }
-
-  /**
    * The last invalid request of each frontend and response of each backend, in
    * HAProxy's layout. The buffer/H1 state lines HAProxy prints are replaced by the
    * parser's reason; messages are kept up to 4 KiB.
@@ -625,13 +612,6 @@ export class RuntimeApi {
     return '';
   }
 
-  /** Answers from the serving (newest) generation only: a draining one's tables are stale. */
-  private async serving(what: QueryKind, args: string[]): Promise<TableFacts[][]> {
-    const answers = await this.workers!(what, args);
-    const newest = Math.max(0, ...answers.map((a) => a.generation));
-    return answers.filter((a) => a.generation === newest).map((a) => a.data as TableFacts[]);
-  }
-
   async reload(): Promise<string> {
     const ok = await this.control.reload();
     return ok ? 'Success=1\n--\n' : 'Success=0\n--\nreload refused: see the logs\n';
@@ -644,30 +624,6 @@ function hardMaxconn(model: Model): number {
   let hard = configuredMaxconn.get(model);
   if (hard === undefined) configuredMaxconn.set(model, (hard = model.global.maxconn));
   return hard;
-}
-
-/** The workers' copies of each table merged by key: the copy with the latest expiry wins. */
-function mergeTables(copies: TableFacts[][]): TableFacts[] {
-  const byName = new Map<string, { table: TableFacts; entries: Map<string, TableFacts['entries'][number]> }>();
-  for (const tables of copies) {
-    for (const t of tables) {
-      let m = byName.get(t.name);
-      if (!m) byName.set(t.name, (m = { table: t, entries: new Map() }));
-      for (const e of t.entries) {
-        const prev = m.entries.get(e.key);
-        // -1 = never expires: any copy is as good.
-        if (!prev || e.expiresIn > prev.expiresIn) m.entries.set(e.key, e);
-      }
-    }
-  }
-  return [...byName.values()].map(({ table, entries }) => ({ ...table, entries: [...entries.values()] }));
-}
-
-/** A stable pseudo-address for an entry (HAProxy prints the entry's pointer): FNV-1a of table and key. */
-function entryId(table: string, key: string): string {
-  let h = 0xcbf29ce484222325n;
-  for (const c of Buffer.from(`${table}\0${key}`)) h = ((h ^ BigInt(c)) * 0x100000001b3n) & 0xffffffffffffn;
-  return h.toString(16).padStart(12, '0');
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];

@@ -7,7 +7,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import type { Model } from '../config/model';
-import { loadConfig, formatIssue } from '../config/load';
+import { loadConfig, formatIssue, type ConfigIssue } from '../config/load';
 import type { Logger } from '../log/logger';
 import {
   isWorkerMessage,
@@ -19,6 +19,7 @@ import {
 } from '../ipc/messages';
 import { resolveListenMode } from './listen-mode';
 import { SlotBroker } from './slots';
+import { PrimaryStickTables } from '../stick/primary';
 import { workerEnvironment } from './worker-env';
 
 interface Generation {
@@ -48,6 +49,11 @@ export interface SupervisorOptions {
   log: Logger;
   /** Current server states (health checks); empty until checks run. */
   serverStates: () => ServerStateUpdate[];
+  /**
+   * Before a reload's workers start: finishes the model (server addresses from init-addr).
+   * An error in what it returns refuses the reload.
+   */
+  prepare?: (model: Model) => Promise<ConfigIssue[]>;
   /** Called when a new generation serves, with its model. */
   onGeneration?: (model: Model, generation: number) => void;
   /** Every message from a worker (counters go to the stats aggregator). */
@@ -83,6 +89,8 @@ export class Supervisor {
   private lastCrash = 0;
   /** maxconn slots leased to workers (queueing/persistence: src/primary/slots.ts). */
   private readonly slots = new SlotBroker();
+  /** The stick tables, whose counters the workers add to (src/stick/primary.ts). */
+  readonly tables = new PrimaryStickTables(() => [...this.records.keys()]);
   private readonly queries = new Map<number, PendingQuery>();
   private nextQueryId = 1;
 
@@ -124,11 +132,21 @@ export class Supervisor {
         log.error({ event: 'reload-failed', errors: result.errors.length, generation: this.current.id }, 'reload refused: configuration is invalid, still serving the previous one');
         return false;
       }
+      const prepared = (await this.opts.prepare?.(result.model)) ?? [];
+      for (const i of prepared) {
+        if (i.severity === 'warning') log.warn({ event: 'config-warning' }, formatIssue(i));
+        else log.error({ event: 'config-error' }, formatIssue(i));
+      }
+      if (prepared.some((i) => i.severity === 'error')) {
+        log.error({ event: 'reload-failed', generation: this.current.id }, 'reload refused: Failed to initialize server(s) addr, still serving the previous configuration');
+        return false;
+      }
       const old = this.current;
       let next: Generation;
       try {
         next = await this.spawnGeneration(result.model, old.listenMode);
       } catch (err) {
+        this.tables.useModel(old.model);
         log.error({ event: 'reload-failed', err: (err as Error).message, generation: old.id }, 'reload failed: new workers did not start, still serving the previous configuration');
         return false;
       }
@@ -158,6 +176,15 @@ export class Supervisor {
   /** Send a message to every worker of the serving generation (e.g. server states). */
   broadcast(msg: PrimaryToWorker): void {
     for (const [w, r] of this.records) if (r.generation === this.current && r.ready && w.isConnected()) w.send(msg);
+  }
+
+  /**
+   * Send a message to every worker of the serving generation, those still starting
+   * included: one that has its config applies it; one that has not yet gets a config
+   * made from the serving model as it is when the worker comes online.
+   */
+  sendServing(msg: PrimaryToWorker): void {
+    for (const [w, r] of this.records) if (r.generation === this.current && w.isConnected()) w.send(msg);
   }
 
   /** Send a message to every live worker, draining generations included (they still log). */
@@ -209,6 +236,7 @@ export class Supervisor {
       ready: new Set(),
       draining: false,
     };
+    this.tables.useModel(model);
     for (let slot = 0; slot < model.global.workers; slot++) this.fork(gen, slot);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => fail(new Error(`workers not ready after ${READY_TIMEOUT} ms`)), READY_TIMEOUT);
@@ -241,6 +269,7 @@ export class Supervisor {
         ticketKeys: this.ticketKeys,
         servers: this.opts.serverStates(),
       } satisfies PrimaryToWorker);
+      this.tables.sendSnapshot(worker, gen.model);
     });
   }
 
@@ -279,13 +308,13 @@ export class Supervisor {
         rec.load = msg.active;
         this.sharePeerLoad(rec.generation, msg.active);
         break;
-      // Queueing/persistence: maxconn leases and stick-table entries shared by the workers.
+      // Queueing: maxconn leases.
       case 'slot-want':
       case 'slot-return':
         this.slots.onMessage(worker, rec.generation.id, msg);
         break;
-      case 'stick-learn':
-        for (const [w, r] of this.records) if (r.generation === rec.generation && w !== worker && w.isConnected()) w.send(msg);
+      case 'stick-batch':
+        this.tables.onBatch(worker, msg);
         break;
       case 'query-reply': {
         const q = this.queries.get(msg.id);
@@ -318,6 +347,7 @@ export class Supervisor {
     if (rec.generation.slots[rec.slot] === worker) rec.generation.slots[rec.slot] = undefined;
     rec.generation.ready.delete(rec.slot);
     this.slots.workerExited(worker);
+    this.tables.workerExited(worker);
     for (const q of this.queries.values()) if (q.waiting.delete(worker) && q.waiting.size === 0) q.finish();
     // Its load is gone: the others' view of the servers it used must drop it.
     if (Object.keys(rec.load).length) this.sharePeerLoad(rec.generation, rec.load);

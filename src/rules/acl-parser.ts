@@ -32,7 +32,7 @@ export interface RuleScope {
 
 type Leaf = Extract<Condition, { kind: 'match' }>;
 
-const METHODS: MatchMethod[] = ['found', 'bool', 'int', 'ip', 'str', 'beg', 'end', 'sub', 'dir', 'dom', 'reg', 'len'];
+const METHODS: MatchMethod[] = ['found', 'bool', 'int', 'ip', 'str', 'beg', 'end', 'sub', 'dir', 'dom', 'reg', 'len', 'bin'];
 
 /** Converters the compiler applies to a sample. */
 

@@ -8,6 +8,7 @@ import { fetches, type Sample } from './fetches';
 import { compileMatcher } from './matchers';
 import { converters } from './converters';
 import { patternRef, type PatternRef } from './patterns';
+import { sampleText } from './sample-expr';
 
 export type CompiledCondition = (ctx: SampleContext) => boolean;
 export type CompiledSample = (ctx: SampleContext) => Sample;
@@ -31,26 +32,18 @@ export function compileSample(expr: SampleExpr): CompiledSample {
   };
 }
 
-/** A sample as text, as a log-format string writes it: the last value of a multi-valued one, `none` for none. */
-export function sampleText(s: Sample, none = ''): string {
-  if (s === undefined) return none;
-  if (Array.isArray(s)) return s.length ? s[s.length - 1] : none;
-  if (typeof s === 'boolean') return s ? '1' : '0';
-  return String(s);
-}
-
 /** A name built per request from literal parts and samples (a dynamic `use_backend`). */
 export function compileNameTemplate(parts: readonly (string | SampleExpr)[]): (ctx: SampleContext) => string {
   const compiled = parts.map((p) => (typeof p === 'string' ? p : compileSample(p)));
   if (compiled.length === 1 && typeof compiled[0] !== 'string') {
     const only = compiled[0];
-    return (ctx) => sampleText(only(ctx));
+    return (ctx) => sampleText(only(ctx), '');
   }
   return (ctx) => {
     let name = '';
     for (let i = 0; i < compiled.length; i++) {
       const p = compiled[i];
-      name += typeof p === 'string' ? p : sampleText(p(ctx));
+      name += typeof p === 'string' ? p : sampleText(p(ctx), '');
     }
     return name;
   };

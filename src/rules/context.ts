@@ -4,6 +4,8 @@
  * src/rules/fetches.ts with the stages where they are valid, so the config check
  * refuses e.g. `hdr(host)` in a tcp frontend.
  */
+import type { Trackers } from '../stick/worker';
+
 export type Stage = 'connection' | 'request' | 'response';
 
 export interface SampleContext {
@@ -24,7 +26,11 @@ export interface SampleContext {
    */
   clientHelloSni?: string;
   clientHelloType?: number;
+  /** The certificate the client presented on a bind that asks for one (`verify optional|required`). */
+  clientCert?: ClientCertificate;
   frontend: string;
+  /** The stick counters the connection tracks (sc0..sc2), read by the sc_* fetches; absent when it tracks none. */
+  readonly trackers?: Trackers;
   // ---- request (stage request/response); undefined/empty otherwise
   method(): string;
   /** Path without query, as in the request target (origin-form). */
@@ -44,4 +50,14 @@ export interface SampleContext {
   responseHeader(name: string): string | undefined;
   /** Every value of a response header, split on commas (res.hdr(), and hdr() in response rules). */
   responseHeaderValues(name: string): string[];
+}
+
+/** A client certificate, as HAProxy's `ssl_c_*` fetches give it. */
+export interface ClientCertificate {
+  /** Distinguished names, one `TYPE=value` per line in certificate order (Node's form). */
+  subject: string;
+  issuer: string;
+  /** SHA-1 of the DER and the serial number, raw bytes as latin1: binary samples, as HAProxy's (`,hex` prints them). */
+  sha1: string;
+  serial: string;
 }

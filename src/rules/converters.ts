@@ -27,6 +27,7 @@ function mapStrings(sample: Sample, fn: (s: string) => string): Sample {
 
 const lower: Convert = (s) => mapStrings(s, (v) => v.toLowerCase());
 const upper: Convert = (s) => mapStrings(s, (v) => v.toUpperCase());
+const hex: Convert = (s) => mapStrings(s, (v) => Buffer.from(v, 'latin1').toString('hex').toUpperCase());
 
 /**
  * `map_<method>(file[,default])`: the value of the entry the sample matches (HAProxy's
@@ -73,6 +74,8 @@ const MAPS: [string, PatternMethod][] = [
 const definitions: ConverterDefinition[] = [
   { name: 'lower', minArgs: 0, maxArgs: 0, compile: () => lower },
   { name: 'upper', minArgs: 0, maxArgs: 0, compile: () => upper },
+  // Binary samples (ssl_c_sha1, ssl_c_serial) are latin1 strings, as the data path decodes bytes.
+  { name: 'hex', minArgs: 0, maxArgs: 0, compile: () => hex },
   ...MAPS.map(([name, method]): ConverterDefinition => ({ name, minArgs: 1, maxArgs: 2, mapMethod: method, compile: (args) => compileMap(method, args) })),
 ];
 

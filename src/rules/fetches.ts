@@ -6,6 +6,7 @@
 import type { Condition, Frontend, MatchMethod, StickRule } from '../config/model';
 import type { SampleContext, Stage } from './context';
 import { proxyStates } from './proxy-state';
+import { stickFetches } from '../stick/fetches';
 
 export type Sample = string | number | boolean | string[] | undefined;
 
@@ -86,6 +87,14 @@ const base: FetchDefinition[] = [
   { name: 'dst_port', stages: ANY, method: 'int', minArgs: 0, maxArgs: 0, fetch: (c) => c.dstPort },
   { name: 'ssl_fc', stages: ANY, method: 'bool', minArgs: 0, maxArgs: 0, fetch: (c) => c.ssl },
   { name: 'ssl_fc_sni', stages: ANY, method: 'str', minArgs: 0, maxArgs: 0, fetch: (c) => c.sni },
+  // The client certificate of a bind with `verify optional|required`.
+  { name: 'ssl_c_used', stages: ANY, method: 'bool', minArgs: 0, maxArgs: 0, fetch: (c) => c.clientCert !== undefined },
+  // X509_V_OK on TLS: a certificate that fails verification closes the connection (no ca-ignore-err/crt-ignore-err).
+  { name: 'ssl_c_verify', stages: ANY, method: 'int', minArgs: 0, maxArgs: 0, fetch: (c) => (c.ssl ? 0 : undefined) },
+  { name: 'ssl_c_s_dn', stages: ANY, method: 'str', minArgs: 0, maxArgs: 2, fetch: (c, a) => distinguishedName(c.clientCert?.subject, a) },
+  { name: 'ssl_c_i_dn', stages: ANY, method: 'str', minArgs: 0, maxArgs: 2, fetch: (c, a) => distinguishedName(c.clientCert?.issuer, a) },
+  { name: 'ssl_c_sha1', stages: ANY, method: 'bin', minArgs: 0, maxArgs: 0, fetch: (c) => c.clientCert?.sha1 },
+  { name: 'ssl_c_serial', stages: ANY, method: 'bin', minArgs: 0, maxArgs: 0, fetch: (c) => c.clientCert?.serial },
   // The ClientHello of TLS passed through (ssl_fc_sni is the SNI of TLS we terminate).
   { name: 'req_ssl_sni', stages: PAYLOAD, method: 'str', minArgs: 0, maxArgs: 0, needsPayload: true, fetch: (c) => c.clientHelloSni },
   { name: 'req_ssl_hello_type', stages: PAYLOAD, method: 'int', minArgs: 0, maxArgs: 0, needsPayload: true, fetch: (c) => c.clientHelloType },
@@ -157,6 +166,21 @@ const base: FetchDefinition[] = [
   { name: 'status', stages: RESPONSE, method: 'int', minArgs: 0, maxArgs: 0, fetch: (c) => c.status() },
 ];
 
+/**
+ * HAProxy's `ssl_c_s_dn([<entry>[,<occ>]])`: the whole DN as `/C=FR/O=Example/CN=name`,
+ * or the value of one entry, the first (or the occ-th, counted from the end when
+ * negative) of that type. HAProxy's third argument (rfc2253 format) is not supported.
+ */
+function distinguishedName(dn: string | undefined, args: string[]): string | undefined {
+  if (dn === undefined) return undefined;
+  const rdns = dn.split('\n').filter(Boolean);
+  if (!args[0]) return rdns.map((r) => '/' + r).join('');
+  const prefix = args[0].toUpperCase() + '=';
+  const values = rdns.filter((r) => r.toUpperCase().startsWith(prefix)).map((r) => r.slice(prefix.length));
+  const occ = args[1] === undefined ? 1 : Number(args[1]);
+  return occ < 0 ? values[values.length + occ] : values[occ - 1];
+}
+
 /** Suffixed forms (`path_beg`, `hdr_dom`…) imply a match method on their base fetch. */
 const MATCH_SUFFIXES: [string, MatchMethod][] = [
   ['_beg', 'beg'],
@@ -217,6 +241,8 @@ for (const [name, withMatches, more] of DERIVED) {
   if (withMatches) for (const [suffix, method] of MATCH_SUFFIXES) table.set(name + suffix, { ...d, name: name + suffix, method });
   for (const suffix of more) table.set(name + suffix, derived(d, suffix));
 }
+// Stick counters (sc_*, src_*, table_cnt): src/stick/fetches.ts.
+for (const d of stickFetches) table.set(d.name, d);
 
 export const fetches: ReadonlyMap<string, FetchDefinition> = table;
 
@@ -238,13 +264,14 @@ export function readsPayload(cond: Condition): boolean {
 
 /**
  * A tcp frontend reads the client's first bytes before choosing a backend when a
- * use_backend rule (its condition or its dynamic name), or the `stick on` of a backend
- * it routes to, uses a payload fetch.
+ * use_backend rule (its condition or its dynamic name), a tcp-request content rule, or
+ * the `stick on` of a backend it routes to, uses a payload fetch.
  */
-export function frontendReadsPayload(fe: Pick<Frontend, 'mode' | 'useBackend' | 'defaultBackend'>, stickOf: (backend: string) => StickRule | undefined): boolean {
+export function frontendReadsPayload(fe: Pick<Frontend, 'mode' | 'useBackend' | 'defaultBackend' | 'tcpRequest'>, stickOf: (backend: string) => StickRule | undefined): boolean {
   if (fe.mode !== 'tcp') return false;
   const namesFromPayload = (r: Frontend['useBackend'][number]) => r.backendName?.some((p) => typeof p !== 'string' && table.get(p.fetch)?.needsPayload === true);
   if (fe.useBackend.some((r) => readsPayload(r.condition) || namesFromPayload(r))) return true;
+  if (fe.tcpRequest?.some((r) => (r.condition && readsPayload(r.condition)) || (r.act.action === 'track-sc' && table.get(r.act.fetch)?.needsPayload))) return true;
   const targets = fe.useBackend.map((r) => r.backend);
   if (fe.defaultBackend) targets.push(fe.defaultBackend);
   return targets.some((name) => {

@@ -1,4 +1,4 @@
-/** Match methods (`-m str|beg|end|sub|dom|dir|reg|ip|int|found|bool|len`) compiled to predicates. */
+/** Match methods (`-m str|beg|end|sub|dom|dir|reg|ip|int|found|bool|len|bin`) compiled to predicates. */
 import type { MatchMethod } from '../config/model';
 import type { Sample } from './fetches';
 import { buildLookup, type Lookup, type PatternMethod } from './pattern-index';

@@ -1,11 +1,11 @@
 /**
- * Pattern lookups of the match methods (`-m str|beg|end|sub|dir|dom|reg|ip|int|len`),
+ * Pattern lookups of the match methods (`-m str|beg|end|sub|dir|dom|reg|ip|int|len|bin`),
  * shared by ACL matches and map converters. `buildLookup` compiles a pattern list once
  * into a function giving the index of the pattern a value matches, or -1; when several
  * match it picks what HAProxy's trees and lists pick for maps: the exact string, the
  * longest prefix (beg) or network (ip), else the first in order.
  *
- * str, beg, end, dir, dom and ip look values up in Maps (one lookup per distinct
+ * str, beg, end, dir, dom, ip and bin look values up in Maps (one lookup per distinct
  * pattern length or prefix length, not per pattern); sub, reg, int and len test the
  * patterns in order, as HAProxy's lists do.
  */
@@ -57,6 +57,11 @@ export function buildLookup(method: PatternMethod, patterns: readonly string[], 
     }
     case 'ip':
       return ipLookup(patterns);
+    case 'bin': {
+      // Binary samples are latin1 strings (ssl_c_sha1…); patterns are hex.
+      const first = firstIndex(patterns.map((p) => p.toUpperCase()));
+      return (v) => first.get(Buffer.from(String(v), 'latin1').toString('hex').toUpperCase()) ?? -1;
+    }
   }
 }
 
@@ -77,6 +82,8 @@ export function patternError(method: MatchMethod, p: string): string | undefined
     case 'int':
     case 'len':
       return INT_PATTERN.test(p) ? undefined : `"${p}" is not an integer, range (N:M) or operator (lt le gt ge eq N)`;
+    case 'bin':
+      return /^([0-9A-Fa-f]{2})+$/.test(p) ? undefined : `"${p}" is not a hex string (-m bin)`;
     default:
       return undefined;
   }

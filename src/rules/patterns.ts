@@ -44,7 +44,7 @@ export function parsePatternText(text: string, kind: PatternFile['kind']): Patte
 
 /** An edit of the runtime API. `key` may be `#<id>` (an entry's id as `show acl|map` prints it). */
 export type PatternEdit =
-  | { op: 'add'; key: string; value?: string }
+  | { op: 'add'; entries: { key: string; value?: string }[] }
   | { op: 'set'; key: string; value: string }
   | { op: 'del'; key: string }
   | { op: 'clear' };
@@ -63,8 +63,8 @@ function byKeyOrId(key: string): (e: PatternEntry) => boolean {
 export function applyPatternEdit(file: PatternFile, edit: PatternEdit): number {
   switch (edit.op) {
     case 'add':
-      file.entries.push(edit.value === undefined ? { id: file.nextEntryId++, key: edit.key } : { id: file.nextEntryId++, key: edit.key, value: edit.value });
-      return 1;
+      for (const e of edit.entries) file.entries.push(e.value === undefined ? { id: file.nextEntryId++, key: e.key } : { id: file.nextEntryId++, key: e.key, value: e.value });
+      return edit.entries.length;
     case 'set': {
       const hit = byKeyOrId(edit.key);
       let n = 0;
@@ -89,7 +89,7 @@ export function applyPatternEdit(file: PatternFile, edit: PatternEdit): number {
 export function editWords(name: string, edit: PatternEdit): string[] {
   switch (edit.op) {
     case 'add':
-      return edit.value === undefined ? [name, 'add', edit.key] : [name, 'add', edit.key, edit.value];
+      return [name, 'add', ...edit.entries.flatMap((e) => (e.value === undefined ? [e.key] : [e.key, e.value]))];
     case 'set':
       return [name, 'set', edit.key, edit.value];
     case 'del':
@@ -99,9 +99,14 @@ export function editWords(name: string, edit: PatternEdit): string[] {
   }
 }
 
-function editOf(words: string[]): PatternEdit | undefined {
+/** The edit `editWords` made; added entries are keys (pattern files) or key, value pairs (maps). */
+function editOf(words: string[], kind: PatternFile['kind']): PatternEdit | undefined {
   const [, op, key, value] = words;
-  if (op === 'add' && key !== undefined) return { op, key, value };
+  if (op === 'add') {
+    const entries: { key: string; value?: string }[] = [];
+    for (let i = 2; i < words.length; i += kind === 'map' ? 2 : 1) entries.push(kind === 'map' ? { key: words[i], value: words[i + 1] ?? '' } : { key: words[i] });
+    return { op, entries };
+  }
   if (op === 'set' && key !== undefined && value !== undefined) return { op, key, value };
   if (op === 'del' && key !== undefined) return { op, key };
   if (op === 'clear') return { op };
@@ -132,7 +137,7 @@ export function patternRef(name: string): PatternRef | undefined {
 /** Applies an edit sent by the primary (`editWords`); returns the entries touched, or -1 for an unknown file. */
 export function editPatterns(words: string[]): number {
   const ref = refs.get(words[0]);
-  const edit = editOf(words);
+  const edit = ref && editOf(words, ref.file.kind);
   if (!ref || !edit) return -1;
   const n = applyPatternEdit(ref.file, edit);
   ref.version = ++edits;

@@ -2,7 +2,9 @@
  * What every data-path handler receives with an accepted socket: the connection's
  * addresses (after PROXY protocol), TLS facts, and the worker it runs in.
  */
+import type { ClientCertificate } from '../rules/context';
 import type { Runtime } from './runtime';
+import type { Trackers } from '../stick/worker';
 
 export interface ConnectionInfo {
   /** Client address/port as rules, logs and balancers see it (PROXY header wins). */
@@ -14,8 +16,12 @@ export interface ConnectionInfo {
   /** TLS terminated by us on this connection. */
   ssl: boolean;
   sni: string | undefined;
+  /** The client's certificate, on a bind that asks for one (`verify optional|required`). */
+  clientCert?: ClientCertificate;
   /** Timestamp (ms, Date.now()) of accept, for logs and timers. */
   acceptedAt: number;
+  /** The stick counters it tracks (src/stick/tcp-rules.ts trackersOf), once a track-sc rule tracked one. */
+  trackers?: Trackers;
 }
 
 /** The worker-wide state a handler needs. One instance per worker process. */

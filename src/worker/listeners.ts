@@ -4,17 +4,19 @@
  * termination, then the tcp or http handler.
  */
 import * as net from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import type { Bind } from '../config/model';
 import type { ListenMode } from '../ipc/messages';
 import { readProxyHeader } from '../proxyproto';
-import { createTlsTerminator } from './tls';
-import { handleTcpConnection } from './tcp';
+import { TlsTerminator } from './tls';
+import { clientCertificate } from './client-cert';
+import { ConnectionSampleContext, handleTcpConnection } from './tcp';
 import { handleHttpConnection } from './http/session';
 import type { ConnectionInfo, WorkerContext } from './connection';
 import type { FrontendRuntime } from './runtime';
 import { admitConnection, configureConnectionLimits, holdConnection } from './conn-limit';
 import { timerAfter } from './deadline';
+import { admit } from '../stick/tcp-rules';
+import { sessionRateGate, type SessionRateGate } from './session-rate';
 
 type Handler = (socket: net.Socket, fe: FrontendRuntime, info: ConnectionInfo, worker: WorkerContext) => void;
 
@@ -34,10 +36,12 @@ interface Listener {
   bind: Bind;
   handler: Handler;
   /** Wraps the socket in TLS when the bind terminates it. */
-  terminate: ((s: net.Socket) => TLSSocket) | undefined;
+  tls: TlsTerminator | undefined;
   /** Bounds the PROXY header and the TLS handshake (timeout http-request; 0: unbounded). */
   handshakeTimeout: number;
   worker: WorkerContext;
+  /** `rate-limit sessions` of the frontend (shared by its binds). */
+  sessionRate: SessionRateGate<Listener> | undefined;
   /**
    * The local address every connection on this bind has, when the bind names one IPv4
    * address and port: saves a getsockname() per connection. Otherwise read per socket.
@@ -45,24 +49,33 @@ interface Listener {
   localAddress: string | undefined;
 }
 
+/** A worker's bound sockets, and the TLS terminators of its binds (a replaced certificate reaches them). */
+export interface Listening {
+  servers: net.Server[];
+  terminators: TlsTerminator[];
+}
+
 export async function startListeners(
   frontends: FrontendRuntime[],
   worker: WorkerContext,
   listenMode: ListenMode,
   ticketKeys: Buffer,
-): Promise<net.Server[]> {
+): Promise<Listening> {
   const servers: net.Server[] = [];
+  const terminators: TlsTerminator[] = [];
   configureConnectionLimits(frontends, worker.runtime.model.global.maxconn, worker.runtime.model.global.workers);
   try {
     for (const fe of frontends) {
+      const sessionRate = sessionRateGate<Listener>(fe.name, fe.config.rateLimitSessions, afterSessionRate);
       for (const bind of fe.config.binds) {
         const listener: Listener = {
           fe,
           bind,
           handler: fe.config.mode === 'http' ? handleHttpConnection : handleTcpConnection,
-          terminate: bind.tls ? createTlsTerminator(bind.tls, ticketKeys) : undefined,
+          tls: bind.tls ? new TlsTerminator(bind.tls, ticketKeys) : undefined,
           handshakeTimeout: fe.config.timeouts.httpRequest,
           worker,
+          sessionRate,
           localAddress: net.isIPv4(bind.address) && bind.address !== '0.0.0.0' && bind.port > 0 ? bind.address : undefined,
         };
         // Half-open on both modes: a client that shuts down its side after a request still gets the response.
@@ -71,13 +84,14 @@ export async function startListeners(
         server.on('error', () => undefined);
         await listen(server, bind, listenMode);
         servers.push(server);
+        if (listener.tls) terminators.push(listener.tls);
       }
     }
   } catch (err) {
     for (const s of servers) s.close();
     throw err;
   }
-  return servers;
+  return { servers, terminators };
 }
 
 function listen(server: net.Server, bind: Bind, listenMode: ListenMode): Promise<void> {
@@ -100,11 +114,24 @@ function acceptConnection(socket: net.Socket, l: Listener): void {
   // The only track() of a client connection: a TLS socket closes with the socket it wraps.
   l.worker.track(socket);
   socket.on('error', destroySelf);
+  // Over the frontend's session rate: held until the rate allows one more (src/worker/session-rate.ts).
+  if (l.sessionRate && !l.sessionRate.admit(socket, l)) return;
+  limitConnection(socket, l);
+}
+
+/** A connection held for the session rate goes on. */
+function afterSessionRate(socket: net.Socket, l: Listener): void {
+  // As after a maxconn hold: reading resumes for the PROXY header or the handler.
+  if (l.bind.acceptProxy || !l.tls) socket.resume();
+  limitConnection(socket, l);
+}
+
+function limitConnection(socket: net.Socket, l: Listener): void {
   // Over a maxconn: held until a connection ends (src/worker/conn-limit.ts).
   if (!admitConnection(socket, l.fe.name)) {
     return holdConnection(socket, l.fe.name, () => {
       // Reading resumes for the PROXY header or the handler; TLS reads through its own wrapper.
-      if (l.bind.acceptProxy || !l.terminate) socket.resume();
+      if (l.bind.acceptProxy || !l.tls) socket.resume();
       acceptAdmitted(socket, l);
     });
   }
@@ -119,8 +146,12 @@ function acceptAdmitted(socket: net.Socket, l: Listener): void {
     dstPort: l.localAddress ? l.bind.port : (socket.localPort ?? 0),
     ssl: false,
     sni: undefined,
+    clientCert: undefined,
     acceptedAt: Date.now(),
   };
+  // tcp-request connection rules: before the PROXY header (src is the peer), as HAProxy.
+  const rules = l.fe.tcpRules?.connection;
+  if (rules && !admit(rules, new ConnectionSampleContext(info, l.fe.name), info, socket)) return;
   if (!l.bind.acceptProxy) return afterProxy(socket, l, info);
   readProxyHeader(socket, l.handshakeTimeout, (err, addr) => {
     if (err) return socket.destroy();
@@ -131,7 +162,7 @@ function acceptAdmitted(socket: net.Socket, l: Listener): void {
       info.dstPort = addr.dstPort;
     }
     // readProxyHeader leaves the socket paused; TLS reads through its own wrapper.
-    if (!l.terminate) socket.resume();
+    if (!l.tls) socket.resume();
     afterProxy(socket, l, info);
   });
 }
@@ -142,8 +173,8 @@ function destroySelf(this: net.Socket): void {
 }
 
 function afterProxy(socket: net.Socket, l: Listener, info: ConnectionInfo): void {
-  if (!l.terminate) return l.handler(socket, l.fe, info, l.worker);
-  const secure = l.terminate(socket);
+  if (!l.tls) return startSession(socket, socket, l, info);
+  const secure = l.tls.wrap(socket);
   const timer = timerAfter(l.handshakeTimeout, () => secure.destroy());
   secure.on('error', () => {
     clearTimeout(timer);
@@ -155,6 +186,30 @@ function afterProxy(socket: net.Socket, l: Listener, info: ConnectionInfo): void
     info.ssl = true;
     const name = (secure as unknown as { servername?: string | false }).servername;
     info.sni = typeof name === 'string' && name ? name : undefined;
-    l.handler(secure, l.fe, info, l.worker);
+    if (l.bind.tls!.verify !== 'none') {
+      const cert = clientCertificate(secure);
+      // A certificate that failed verification: HAProxy aborts the handshake.
+      if (cert === null) return secure.destroy();
+      info.clientCert = cert;
+    }
+    startSession(secure, socket, l, info);
   });
+}
+
+/**
+ * The PROXY header and TLS are done: tcp-request session rules, then the session
+ * counts in its tracked entries; an http frontend's tcp-request content rules run
+ * here too, once per connection (a tcp frontend's run before routing, src/worker/tcp.ts).
+ * `raw` is the TCP socket (a reject or silent-drop closes it).
+ */
+function startSession(socket: net.Socket, raw: net.Socket, l: Listener, info: ConnectionInfo): void {
+  const rules = l.fe.tcpRules;
+  if (rules) {
+    const content = l.fe.config.mode === 'http' ? rules.content : undefined;
+    const ctx = rules.session || content ? new ConnectionSampleContext(info, l.fe.name) : undefined;
+    if (rules.session && !admit(rules.session, ctx!, info, raw)) return;
+    info.trackers?.onSession();
+    if (content && !admit(content, ctx!, info, raw)) return;
+  }
+  l.handler(socket, l.fe, info, l.worker);
 }

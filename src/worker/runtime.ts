@@ -32,6 +32,8 @@ import { setProxyStates, type ProxyStates } from '../rules/proxy-state';
 import { Counters, newCounters, queueEntered } from './counters';
 import { leaseSlots, reportWant, returnSlots } from './cluster-state';
 import { StickTable } from './stick';
+import { stickTable, useStickTables } from '../stick/worker';
+import { compileTcpRules, type TcpRuleSets } from '../stick/tcp-rules';
 import { closeIdleTo } from './http/pool';
 import { compileHttpRules, type CompiledRules } from './http/rules';
 import { passiveHealthFor, serverStateChanged, type PassiveHealth } from './passive-health';
@@ -146,7 +148,8 @@ export class ServerRuntime implements BalancedServer {
     this.maxconn = config.maxconn;
     this.address = config.address;
     this.port = config.port;
-    this.admin = config.disabled ? 'maint' : 'ready';
+    // No address yet (DNS, init-addr none): in maintenance until the primary sends one.
+    this.admin = config.disabled || config.address === '' ? 'maint' : 'ready';
     this.cookieValue = config.cookie ?? config.name;
     this.key = `${backend.name}/${config.name}`;
     this.passive = passiveHealthFor(config, backend.config);
@@ -202,7 +205,7 @@ export class BackendRuntime {
     this.balancer = def.create(config);
     // tcp backends run the http-only hashes as roundrobin (src/balance); source hashes in both.
     this.hashing = HASHING.has(config.balance.algorithm) && (config.mode === 'http' || config.balance.algorithm === 'source');
-    if (config.stick) this.stick = new StickTable(config.stick, this);
+    if (config.stick) this.stick = new StickTable(config.stick, stickTable(config.name)!, this);
     this.httpRules = compileHttpRules(config.httpRules);
     this.refresh();
   }
@@ -474,6 +477,8 @@ export class FrontendRuntime {
   readonly inspectsHello: boolean;
   /** http-request / http-response rules, compiled with the runtime. */
   readonly httpRules: CompiledRules;
+  /** tcp-request rules by stage (src/stick/tcp-rules.ts); undefined without any. */
+  readonly tcpRules: TcpRuleSets | undefined;
 
   constructor(
     readonly config: Frontend,
@@ -481,6 +486,7 @@ export class FrontendRuntime {
   ) {
     this.route = compileRouter(config, backends);
     this.httpRules = compileHttpRules(config.httpRules);
+    this.tcpRules = compileTcpRules(config.tcpRequest);
     this.inspectsHello = frontendReadsPayload(config, (name) => backends.get(name)?.config.stick);
   }
 
@@ -544,6 +550,8 @@ export class Runtime implements ProxyStates {
     // Before compiling: ACLs with -f and map converters look their files up, nbsrv/be_conn/fe_conn read this runtime.
     loadPatternFiles(model.patternFiles);
     setProxyStates(this);
+    // Before the proxies: `stick on`, tcp-request rules and fetches find their tables there.
+    useStickTables(model);
     const leased = leaseSlots(this, model.global.workers);
     for (const b of model.backends) this.backends.set(b.name, new BackendRuntime(b, leased));
     this.frontends = model.frontends.map((f) => new FrontendRuntime(f, this.backends));

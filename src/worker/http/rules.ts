@@ -7,7 +7,8 @@ import { BlockList, isIPv6 } from 'node:net';
 import type { ForwardFor, HttpAction, HttpRule } from '../../config/model';
 import type { BalanceKey } from '../../balance/balancer';
 import { compileCondition, type CompiledCondition } from '../../rules/compile';
-import type { SampleContext, Stage } from '../../rules/context';
+import { compileValueTemplate } from '../../rules/sample-expr';
+import type { ClientCertificate, SampleContext, Stage } from '../../rules/context';
 import type { HeadParser } from '../../http1/parser';
 import type { ConnectionInfo } from '../connection';
 
@@ -16,6 +17,8 @@ export interface CompiledRule {
   test: CompiledCondition | undefined;
   /** Lower-case header name for header actions. */
   name: string;
+  /** Header value for set-header/add-header: the text, or a function rendering its `%[…]` samples. */
+  value: string | ((ctx: SampleContext) => string);
 }
 
 export interface CompiledRules {
@@ -31,6 +34,8 @@ export function compileHttpRules(rules: HttpRule[]): CompiledRules {
       act: r.act,
       test: r.condition ? compileCondition(r.condition, stage) : undefined,
       name: 'name' in r.act ? r.act.name.toLowerCase() : '',
+      // The loader reported any mistake in the value already.
+      value: 'value' in r.act ? compileValueTemplate(r.act.value, stage, []) : '',
     });
   }
   return out;
@@ -73,6 +78,7 @@ export class HttpSampleContext implements SampleContext {
   dstPort = 0;
   ssl = false;
   sni: string | undefined = undefined;
+  clientCert: ClientCertificate | undefined = undefined;
   frontend = '';
 
   constructor(
@@ -87,6 +93,7 @@ export class HttpSampleContext implements SampleContext {
     this.dstPort = info.dstPort;
     this.ssl = info.ssl;
     this.sni = info.sni;
+    this.clientCert = info.clientCert;
     this.frontend = frontend;
   }
 

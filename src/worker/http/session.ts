@@ -371,10 +371,10 @@ class HttpSession implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSe
         }
         case 'set-header':
           head.dropNamed(r.name);
-          extras += `${a.name}: ${a.value}\r\n`;
+          extras += `${a.name}: ${typeof r.value === 'string' ? r.value : r.value(this.ctx)}\r\n`;
           break;
         case 'add-header':
-          extras += `${a.name}: ${a.value}\r\n`;
+          extras += `${a.name}: ${typeof r.value === 'string' ? r.value : r.value(this.ctx)}\r\n`;
           break;
         case 'del-header':
           head.dropNamed(r.name);
