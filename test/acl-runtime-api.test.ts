@@ -135,7 +135,11 @@ test('set map / add map / del map / clear map change both workers at once', asyn
   assert.equal(await cmd(`show map #2`), '0x2 api.example.com b_one\n\n');
   assert.equal(await cmd(`clear map ${hostsMap}`), '\n');
   assert.deepEqual(await routes('api.example.com'), everywhere('b_default'));
-  assert.equal(await cmd(`add map ${hostsMap} www.example.com b_two`), '\n');
+  // HAProxy's payload form: one `key value` per line, up to an empty line.
+  assert.equal(await cmd(`add map ${hostsMap} <<\nwww.example.com b_two\napi.example.com   b_one\n`), '\n');
+  assert.deepEqual(await routes('api.example.com'), everywhere('b_one'));
+  assert.equal(await cmd(`show map ${hostsMap}`), '0x3 www.example.com b_two\n0x4 api.example.com b_one\n\n');
+  assert.equal(await cmd(`add map ${hostsMap} <<\nlonely.example.com\n`), "Missing value for key 'lonely.example.com'.\n\n");
 });
 
 test('a respawned worker starts with the edits; a reload reads the files again', async () => {

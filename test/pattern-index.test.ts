@@ -57,6 +57,11 @@ test('sub, reg, int, len: the first pattern that matches', () => {
   assert.equal(find('len', ['3', 'ge 5'], 'abcdef'), 1);
 });
 
+test('bin: binary (latin1) samples against hex patterns', () => {
+  assert.equal(find('bin', ['00ff', 'C0FFEE'], Buffer.from('c0ffee', 'hex').toString('latin1')), 1);
+  assert.equal(find('bin', ['00ff'], 'x'), -1);
+});
+
 test('ip: the longest network; IPv4-mapped IPv6 both ways; dotted masks', () => {
   assert.equal(find('ip', ['10.0.0.0/8', '10.1.0.0/16'], '10.1.2.3'), 1);
   assert.equal(find('ip', ['10.0.0.0/8', '10.1.0.0/16'], '10.2.2.3'), 0);

@@ -75,7 +75,7 @@ export type Condition =
     };
 
 /** A sample expression `fetch(args),converter(args),…` as parsed (src/rules/acl-parser.ts). */
-export interface SampleExpr {
+export interface ParsedSample {
   fetch: string;
   args: string[];
   converters: { name: string; args: string[] }[];
@@ -202,7 +202,7 @@ export interface UseBackendRule {
    * samples, joined per request. A name naming no backend of the frontend's mode
    * sends the request to the default backend, as HAProxy does.
    */
-  backendName?: (string | SampleExpr)[];
+  backendName?: (string | ParsedSample)[];
   condition: Condition;
   /** The condition as written, e.g. `hdr(host) -i api.company.com`. */
   text: string;

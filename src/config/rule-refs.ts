@@ -4,7 +4,7 @@
  * once per file name into the model (workers never read them), and the proxies that
  * `nbsrv`, `be_conn` and `fe_conn` name.
  */
-import type { Condition, PatternFile, PatternUse, SampleExpr } from './model';
+import type { Condition, PatternFile, PatternUse, ParsedSample } from './model';
 import type { Diagnostics, Where } from './source';
 import { converters } from '../rules/converters';
 import { fetches } from '../rules/fetches';
@@ -49,7 +49,7 @@ export class RuleRefs {
   }
 
   /** Checks and gathers what a sample expression (a dynamic backend name's) names. */
-  sample(expr: SampleExpr, where: Where): void {
+  sample(expr: ParsedSample, where: Where): void {
     const def = fetches.get(expr.fetch);
     const named = expr.args[0];
     if (def?.names && named !== undefined) {

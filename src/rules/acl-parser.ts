@@ -14,7 +14,7 @@
  */
 import { splitHaproxyWords, type SplitOptions } from '../config/words';
 import { converters as converterTable } from './converters';
-import type { Condition, MatchMethod, SampleExpr } from '../config/model';
+import type { Condition, MatchMethod, ParsedSample } from '../config/model';
 import { didYouMean } from '../config/suggest';
 import type { Stage } from './context';
 import { fetches } from './fetches';
@@ -92,9 +92,9 @@ export function parseCriterion(text: string, stage: Stage, scope: RuleScope = {}
  * A name built per request, as HAProxy's log-format names (`use_backend
  * be_%[req.hdr(host),lower,map(hosts.map,www)]`): literal text and `%[sample]` parts.
  */
-export function parseNameTemplate(text: string, stage: Stage, scope: RuleScope = {}): { parts?: (string | SampleExpr)[]; error?: string } {
+export function parseNameTemplate(text: string, stage: Stage, scope: RuleScope = {}): { parts?: (string | ParsedSample)[]; error?: string } {
   try {
-    const parts: (string | SampleExpr)[] = [];
+    const parts: (string | ParsedSample)[] = [];
     let i = 0;
     while (i < text.length) {
       const open = text.indexOf('%[', i);
@@ -104,7 +104,7 @@ export function parseNameTemplate(text: string, stage: Stage, scope: RuleScope =
       if (open < 0) break;
       const close = text.indexOf(']', open);
       if (close < 0) throw new AclError(`"${text}": missing "]"`);
-      parts.push(parseSampleExpression(text.slice(open + 2, close).trim(), stage, scope));
+      parts.push(parseSample(text.slice(open + 2, close).trim(), stage, scope));
       i = close + 1;
     }
     return { parts };
@@ -229,7 +229,7 @@ function splitSampleExpression(word: string): string[] {
 }
 
 /** `fetch(args),converter(args),…`, checked against the fetch and converter tables. */
-function parseSampleExpression(word: string, stage: Stage, scope: RuleScope): SampleExpr {
+function parseSample(word: string, stage: Stage, scope: RuleScope): ParsedSample {
   const [fetchPart, ...convParts] = splitSampleExpression(word);
   const { name: fetch, args } = splitCall(fetchPart);
   const def = fetches.get(fetch);
@@ -259,7 +259,7 @@ function parseSampleExpression(word: string, stage: Stage, scope: RuleScope): Sa
 
 function buildCriterion(words: string[], stage: Stage, scope: RuleScope): Leaf {
   const text = words.join(' ');
-  const { fetch, args, converters } = parseSampleExpression(words[0], stage, scope);
+  const { fetch, args, converters } = parseSample(words[0], stage, scope);
   const def = fetches.get(fetch)!;
 
   let method: MatchMethod = def.method;

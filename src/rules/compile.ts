@@ -2,7 +2,7 @@
  * Compiles a parsed Condition into one plain function the data path calls.
  * Fetches and match methods come from the keyword tables (fetches.ts).
  */
-import type { Condition, SampleExpr } from '../config/model';
+import type { Condition, ParsedSample } from '../config/model';
 import type { SampleContext, Stage } from './context';
 import { fetches, type Sample } from './fetches';
 import { compileMatcher } from './matchers';
@@ -14,7 +14,7 @@ export type CompiledCondition = (ctx: SampleContext) => boolean;
 export type CompiledSample = (ctx: SampleContext) => Sample;
 
 /** A sample expression as one function: the fetch, then each converter. */
-export function compileSample(expr: SampleExpr): CompiledSample {
+export function compileSample(expr: ParsedSample): CompiledSample {
   const def = fetches.get(expr.fetch);
   if (!def) throw new Error(`unknown fetch "${expr.fetch}"`);
   const fetch = def.fetch;
@@ -33,7 +33,7 @@ export function compileSample(expr: SampleExpr): CompiledSample {
 }
 
 /** A name built per request from literal parts and samples (a dynamic `use_backend`). */
-export function compileNameTemplate(parts: readonly (string | SampleExpr)[]): (ctx: SampleContext) => string {
+export function compileNameTemplate(parts: readonly (string | ParsedSample)[]): (ctx: SampleContext) => string {
   const compiled = parts.map((p) => (typeof p === 'string' ? p : compileSample(p)));
   if (compiled.length === 1 && typeof compiled[0] !== 'string') {
     const only = compiled[0];
