@@ -4,7 +4,8 @@
  */
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { HeadParser, MAX_HEADERS } from '../src/http1/parser';
+import { HeadParser } from '../src/http1/parser';
+import { MAX_HEADERS } from '../src/http/head';
 import { buildHead } from '../src/http1/rewrite';
 
 /** A request with `n` headers: Host first, X-N: N for the rest, one Connection-listed. */

@@ -1,8 +1,8 @@
 /**
  * Responses the proxy generates itself: HAProxy 2.6's built-in error messages
  * (byte for byte, from its src/http.c: status line, Content-length, Cache-Control,
- * Connection: close on 400/408, Content-Type, body), errorfile overrides, and
- * redirects.
+ * Connection: close on 400/408, Content-Type, body) and redirects. Errorfiles are
+ * the error-pages module's (src/http/modules/error-pages.ts).
  *
  * (501's body starts with a stray '.', as HAProxy's does.) HAProxy has no 431 message (it answers an oversized head with 400); tslb sends
  * 431 with a body in the same style.
@@ -49,28 +49,6 @@ export function isDefaultResponse(buf: Buffer): boolean {
 
 function statusOf(buf: Buffer): number {
   return (buf[9] - 48) * 100 + (buf[10] - 48) * 10 + (buf[11] - 48);
-}
-
-const fileCache = new WeakMap<Record<string, string>, Map<string, Buffer>>();
-
-/**
- * The response for an error status: the backend's errorfile, else the frontend's,
- * else the built-in one. `null` means the errorfile is empty: close without a
- * response. Errorfiles are raw HTTP and are sent as written.
- */
-export function errorResponse(
-  status: number,
-  feFiles: Record<string, string>,
-  beFiles: Record<string, string> | undefined,
-): Buffer | null {
-  const key = String(status);
-  const files = beFiles && key in beFiles ? beFiles : key in feFiles ? feFiles : undefined;
-  if (!files) return defaultErrorResponse(status);
-  let cache = fileCache.get(files);
-  if (!cache) fileCache.set(files, (cache = new Map()));
-  let buf = cache.get(key);
-  if (!buf) cache.set(key, (buf = Buffer.from(files[key], 'latin1')));
-  return buf.length ? buf : null;
 }
 
 const REDIRECT_REASONS: Record<number, string> = {

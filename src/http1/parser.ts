@@ -11,25 +11,7 @@
  * absolute-form target whose authority is not the Host value (the scheme's default port aside).
  */
 
-/** Header kinds the proxy acts on; everything else is `H_OTHER`. */
-export const H_OTHER = 0;
-export const H_CONTENT_LENGTH = 1;
-export const H_TRANSFER_ENCODING = 2;
-export const H_CONNECTION = 3;
-export const H_KEEP_ALIVE = 4;
-export const H_PROXY_CONNECTION = 5;
-export const H_TE = 6;
-export const H_TRAILER = 7;
-export const H_UPGRADE = 8;
-export const H_HOST = 9;
-export const H_EXPECT = 10;
-export const H_X_FORWARDED_PROTO = 11;
-export const H_X_FORWARDED_HOST = 12;
-
-/** Most header lines accepted in one head; more is answered like an oversized head. */
-export const MAX_HEADERS = 128;
-/** Ints per header in `HeadParser.hdr`: name start/end, value start/end (trimmed), line end (after LF). */
-export const HDR_STRIDE = 5;
+import { eqLower, H_CONNECTION, H_CONTENT_LENGTH, H_EXPECT, H_HOST, H_KEEP_ALIVE, H_OTHER, H_PROXY_CONNECTION, H_TE, H_TRAILER, H_TRANSFER_ENCODING, H_UPGRADE, H_X_FORWARDED_HOST, H_X_FORWARDED_PROTO, HDR_STRIDE, HeadTable, MAX_HEADERS } from '../http/head';
 
 const CR = 13;
 const LF = 10;
@@ -66,13 +48,6 @@ const REFUSED_METHODS = new Set([
   'ANNOUNCE', 'DESCRIBE', 'SETUP', 'PLAY', 'PAUSE', 'TEARDOWN', 'GET_PARAMETER', 'SET_PARAMETER',
   'REDIRECT', 'RECORD', 'FLUSH', 'PRI',
 ]);
-
-/** Case-insensitive comparison of buf[s..e) with a lower-case ASCII literal. */
-export function eqLower(buf: Buffer, s: number, e: number, lit: string): boolean {
-  if (e - s !== lit.length) return false;
-  for (let i = 0; i < lit.length; i++) if ((buf[s + i] | 0x20) !== lit.charCodeAt(i)) return false;
-  return true;
-}
 
 function lowerAscii(c: number): number {
   return c >= 65 && c <= 90 ? c | 0x20 : c;
@@ -113,71 +88,13 @@ function classify(buf: Buffer, s: number, e: number): number {
   }
 }
 
-/** Header slots a parser starts with; heads of browsers and wrk/curl stay well below. */
-const INITIAL_HEADERS = 24;
-const EMPTY_BUF = Buffer.alloc(0);
-const EMPTY_HDR = new Int32Array(0);
-const EMPTY_U8 = new Uint8Array(0);
-
-/** A parser's per-header tables, in one ArrayBuffer. */
-class HeaderTables {
-  readonly hdr: Int32Array;
-  readonly kind: Uint8Array;
-  readonly drop: Uint8Array;
-
-  constructor(readonly capacity: number) {
-    const ab = new ArrayBuffer(capacity * (HDR_STRIDE * 4 + 2));
-    this.hdr = new Int32Array(ab, 0, capacity * HDR_STRIDE);
-    this.kind = new Uint8Array(ab, capacity * HDR_STRIDE * 4, capacity);
-    this.drop = new Uint8Array(ab, capacity * (HDR_STRIDE * 4 + 1), capacity);
-  }
-}
-
 /**
- * Initial-size tables of finished exchanges, reused by the next head parsed in this
- * process: idle connections hold none, and a new connection allocates none.
- */
-const tablePool: HeaderTables[] = [];
-const TABLE_POOL_MAX = 1024;
-
-/**
- * One parser per direction per client connection, reused for every message.
+ * The HTTP/1 filler of a HeadTable (../http/head.ts): one parser per direction per
+ * exchange, reused for every message.
  * `parse()` returns the offset just after the head's final CRLF, 0 when the head
  * is incomplete, or -1 on error (`errorStatus`/`errorReason` say why).
  */
-export class HeadParser {
-  buf: Buffer = EMPTY_BUF;
-  start = 0;
-  /** Offset after the final CRLF. */
-  end = 0;
-  /** Offset after the first line's CRLF. */
-  firstLineEnd = 0;
-  // request line
-  methodEnd = 0;
-  targetStart = 0;
-  targetEnd = 0;
-  // status line
-  status = 0;
-  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
-  versionMinor = 1;
-  count = 0;
-  /**
-   * Per-header tables, taken when a head is parsed (from the pool, or sized for
-   * common heads and grown up to MAX_HEADERS by the parse that needs more) and given
-   * back by release(). Replaced when grown: read them through the parser, never keep
-   * a reference.
-   */
-  hdr: Int32Array = EMPTY_HDR;
-  kind: Uint8Array = EMPTY_U8;
-  /** 1 = not forwarded (hop-by-hop, Connection-listed, or removed by a rule). */
-  drop: Uint8Array = EMPTY_U8;
-  private tables: HeaderTables | null = null;
-  /** Header slots in the current tables. */
-  private slots = 0;
-  dropCount = 0;
-  /** -1 when absent. */
-  contentLength = -1;
-  chunked = false;
+export class HeadParser extends HeadTable {
   /** Transfer-Encoding present without `chunked` as final coding (response: close-delimited). */
   teNotChunked = false;
   /** A coding other than `chunked` in any Transfer-Encoding line so far. */
@@ -189,91 +106,20 @@ export class HeadParser {
   connUpgrade = false;
   hasUpgrade = false;
   hasHost = false;
-  /** Index of the Host header, -1 when none. */
-  host = -1;
   expectContinue = false;
   errorStatus = 400;
   errorReason = '';
   /** Connection-listed header names as [start, end) pairs into buf. */
   private readonly listed: number[] = [];
 
-  constructor(readonly isRequest: boolean) {}
-
-  /**
-   * Keep the parsed head readable after the buffer it was parsed from is reused
-   * (src/worker/socket-io.ts): a copy of buf[0..end) keeps every offset valid.
-   */
-  own(): void {
-    if (this.buf.length) this.buf = Buffer.from(this.buf.subarray(0, Math.min(this.end, this.buf.length)));
-  }
-
-  /**
-   * The exchange is over: forget the message (an idle connection keeps neither its
-   * last received chunk, up to 64 KiB, nor header tables) and pool the tables.
-   */
-  release(): void {
-    this.buf = EMPTY_BUF;
-    this.count = 0;
-    const t = this.tables;
-    if (!t) return;
-    this.tables = null;
-    this.slots = 0;
-    this.hdr = EMPTY_HDR;
-    this.kind = EMPTY_U8;
-    this.drop = EMPTY_U8;
-    if (t.capacity === INITIAL_HEADERS && tablePool.length < TABLE_POOL_MAX) tablePool.push(t);
-  }
-
-  /** Room for header slot `n`: pooled or new tables, doubled while needed, entries kept. */
-  private grow(n: number): void {
-    const old = this.tables;
-    let t: HeaderTables;
-    if (!old && n < INITIAL_HEADERS && tablePool.length) t = tablePool.pop()!;
-    else {
-      let cap = old ? old.capacity : INITIAL_HEADERS;
-      while (cap <= n) cap *= 2;
-      t = new HeaderTables(cap > MAX_HEADERS ? MAX_HEADERS : cap);
-      if (old) {
-        t.hdr.set(old.hdr);
-        t.kind.set(old.kind);
-        t.drop.set(old.drop);
-      }
-    }
-    this.tables = t;
-    this.slots = t.capacity;
-    this.hdr = t.hdr;
-    this.kind = t.kind;
-    this.drop = t.drop;
+  constructor(readonly isRequest: boolean) {
+    super();
   }
 
   private fail(status: number, reason: string): number {
     this.errorStatus = this.isRequest ? status : 502;
     this.errorReason = reason;
     return -1;
-  }
-
-  /** Index of the first header with this lower-case name, or -1. */
-  find(name: string, from = 0): number {
-    const h = this.hdr;
-    for (let i = from; i < this.count; i++) {
-      if (eqLower(this.buf, h[i * HDR_STRIDE], h[i * HDR_STRIDE + 1], name)) return i;
-    }
-    return -1;
-  }
-
-  /** Value of header i as a latin1 string (only when a rule or fetch asks). */
-  value(i: number): string {
-    return this.buf.toString('latin1', this.hdr[i * HDR_STRIDE + 2], this.hdr[i * HDR_STRIDE + 3]);
-  }
-
-  /** Mark every header with this lower-case name as not forwarded. */
-  dropNamed(name: string): void {
-    for (let i = this.find(name); i >= 0; i = this.find(name, i + 1)) {
-      if (!this.drop[i]) {
-        this.drop[i] = 1;
-        this.dropCount++;
-      }
-    }
   }
 
   parse(buf: Buffer, start: number, end: number): number {
@@ -370,16 +216,16 @@ export class HeadParser {
           break;
         case H_CONNECTION:
           this.scanConnection(buf, valueStart, valueEnd);
-          this.markDrop(n);
+          this.dropAt(n);
           break;
         case H_KEEP_ALIVE:
         case H_PROXY_CONNECTION:
         case H_TRAILER:
-          this.markDrop(n);
+          this.dropAt(n);
           break;
         case H_TE:
           // Only `TE: trailers` means something end to end.
-          if (!eqLower(buf, valueStart, valueEnd, 'trailers')) this.markDrop(n);
+          if (!eqLower(buf, valueStart, valueEnd, 'trailers')) this.dropAt(n);
           break;
         case H_UPGRADE:
           this.hasUpgrade = true;
@@ -448,11 +294,6 @@ export class HeadParser {
     if (he - hs !== a - s) return 'authority differs from Host';
     for (let k = 0; k < a - s; k++) if (lowerAscii(buf[s + k]) !== lowerAscii(buf[hs + k])) return 'authority differs from Host';
     return '';
-  }
-
-  private markDrop(n: number): void {
-    this.drop[n] = 1;
-    this.dropCount++;
   }
 
   private parseRequestLine(buf: Buffer, i: number, end: number): number {
@@ -591,7 +432,7 @@ export class HeadParser {
           }
         }
         if (same) {
-          this.markDrop(n);
+          this.dropAt(n);
           break;
         }
       }

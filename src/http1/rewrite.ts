@@ -3,10 +3,10 @@
  * line are copied as received (runs of consecutive kept lines in one copy),
  * followed by the added lines and the final CRLF.
  */
-import { HDR_STRIDE, type HeadParser } from './parser';
+import { HDR_STRIDE, type HeadTable } from '../http/head';
 
 /** Length of the rewritten head. */
-function outputLength(p: HeadParser, extras: string): number {
+function outputLength(p: HeadTable, extras: string): number {
   let len = p.firstLineEnd - p.start + extras.length + 2;
   const h = p.hdr;
   for (let n = 0; n < p.count; n++) if (!p.drop[n]) len += h[n * HDR_STRIDE + 4] - h[n * HDR_STRIDE];
@@ -14,7 +14,7 @@ function outputLength(p: HeadParser, extras: string): number {
 }
 
 /** The rewritten head in one new Buffer (request heads; responses that grow). */
-export function buildHead(p: HeadParser, extras: string): Buffer {
+export function buildHead(p: HeadTable, extras: string): Buffer {
   const src = p.buf;
   const out = Buffer.allocUnsafe(outputLength(p, extras));
   const h = p.hdr;
@@ -43,7 +43,7 @@ export function buildHead(p: HeadParser, extras: string): Buffer {
  * lines, kept headers. Returns the new start offset, or -1 when the result would
  * not fit (the caller then uses buildHead).
  */
-export function rewriteHeadInPlace(p: HeadParser, extras: string): number {
+export function rewriteHeadInPlace(p: HeadTable, extras: string): number {
   if (p.dropCount === 0 && extras.length === 0) return p.start;
   if (outputLength(p, extras) > p.end - p.start) return -1;
   const buf = p.buf;

@@ -11,7 +11,7 @@ import {
 } from './frames';
 import { HpackEncoder, M_AUTO } from './hpack';
 import { classifyName, HeaderList, isConnectionSpecific, type HeaderFields } from './head';
-import { HDR_STRIDE, H_HOST, H_TE } from '../http1/parser';
+import { HDR_STRIDE, H_HOST, H_TE } from '../http/head';
 import { releaseStream, ST_CLOSED, ST_HALF_CLOSED_REMOTE, type H2Stream } from './stream';
 
 /** What the connection tells the session. Every call is synchronous; none may throw. */

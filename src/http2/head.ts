@@ -2,7 +2,7 @@
  * HTTP/2 request heads and trailers as the HPACK decoder fills them, validated field by
  * field as they arrive (RFC 9113 §8.2, §8.3), and header lists to send.
  *
- * The representation follows src/http1/parser.ts's HeadParser so that one pipeline can
+ * The representation follows src/http/head.ts's HeadTable so that one pipeline can
  * read both: header bytes in `buf`, `count` regular fields with their offsets in `hdr`
  * (HDR_STRIDE ints per field: name start/end, value start/end, and the value end again
  * where HTTP/1 has the line end), their kind in `kind` (the H_* constants) and a `drop`
@@ -10,16 +10,17 @@
  * their own members, as the request line's are in HeadParser.
  */
 import {
-  eqLower, FIELD, HDR_STRIDE, H_CONNECTION, H_CONTENT_LENGTH, H_EXPECT, H_HOST, H_KEEP_ALIVE, H_OTHER,
+  eqLower, HDR_STRIDE, H_CONNECTION, H_CONTENT_LENGTH, H_EXPECT, H_HOST, H_KEEP_ALIVE, H_OTHER,
   H_PROXY_CONNECTION, H_TE, H_TRAILER, H_TRANSFER_ENCODING, H_UPGRADE, H_X_FORWARDED_HOST, H_X_FORWARDED_PROTO,
-  MAX_HEADERS, TCHAR,
-} from '../http1/parser';
+  MAX_HEADERS,
+} from '../http/head';
+import { FIELD, TCHAR } from '../http1/parser';
 import type { FieldSink } from './hpack';
 
 /** `cookie`, which HTTP/2 may split into several fields (§8.2.3): HTTP/1 needs them joined with "; ". */
 export const H_COOKIE = 32;
 
-/** Kind of a header name (any case): the H_* constants of src/http1/parser.ts, plus H_COOKIE. */
+/** Kind of a header name (any case): the H_* constants of src/http/head.ts, plus H_COOKIE. */
 export function classifyName(buf: Buffer, s: number, e: number): number {
   switch (e - s) {
     case 2:

@@ -2,9 +2,10 @@
  * Per-connection transaction state for access logs and timing counters.
  *
  * The data path only stores `Date.now()` numbers in these objects (one object per
- * connection, no closure or allocation per request) and calls end() once per
- * transaction. end() derives HAProxy's timers, adds them to the backend/server
- * timing counters, and renders a line only when the frontend logs.
+ * connection, no closure or allocation per request). At the end of a transaction
+ * they derive HAProxy's timers, add them to the backend/server timing counters,
+ * and render a line when the frontend logs (for HTTP, its access-log module in the
+ * pipeline's log phase: src/http/modules/access-log.ts).
  */
 import type { Frontend, Global } from '../config/model';
 import type { ConnectionInfo } from '../worker/connection';
@@ -109,8 +110,10 @@ function localTermination(status: number, headParsed: boolean): string {
 }
 
 /**
- * One per HTTP client connection, reused by each request on it. The session sets
- * the timestamps (0 = not reached) and calls end() once per request.
+ * The timers and outcome of HTTP requests: one per HTTP/1 client connection, reused
+ * by each request on it. The exchange sets the timestamps (0 = not reached), then
+ * per request: close() records the timers and the outcome, the log phase reads
+ * them (writeLog: the access-log module), and reset() readies the next request.
  */
 export class HttpTransaction {
   /** Accept (first request) or end of the previous request: HAProxy's accept date. */
@@ -136,24 +139,28 @@ export class HttpTransaction {
   backendQueue = 0;
   /** Requests logged on this connection. */
   count = 0;
-  /** The current request's sample context (for the request line and `%[fetch]`), while the session has one. */
-  sample: SampleContext | undefined = undefined;
+  // The outcome of the closed request, for the log phase.
+  /** HAProxy's 2-char termination state. */
+  termination = '--';
+  status = -1;
+  backend: BackendRuntime | null = null;
+  endAt = 0;
+  tw = -1;
+  tc = -1;
+  tr = -1;
   private readBase = 0;
   private writeBase = 0;
-  private readonly log: FrontendLog | null;
 
   constructor(
     private readonly socket: { bytesRead: number; bytesWritten: number },
     private readonly fe: FrontendRuntime,
     private readonly info: ConnectionInfo,
     private readonly frontends: readonly FrontendRuntime[],
-    global: Global,
   ) {
     const now = Date.now();
     this.begin = info.acceptedAt;
     this.th = now - info.acceptedAt;
     fe.counters.connTotal++;
-    this.log = frontendLog(fe.config, global);
   }
 
   /**
@@ -175,69 +182,81 @@ export class HttpTransaction {
    * the stage reached (`CR` head, `CQ` queue, `CC` connect, `CH` response head, `CD`
    * data); a tunnel (`tunnel`) ends normally that way.
    */
-  clientGone(backend: BackendRuntime | null, responseStatus: number, tunnel: boolean): void {
-    const term = tunnel ? '--' : !this.headAt ? 'CR' : !this.connAt ? (this.srvAt ? 'CC' : 'CQ') : this.resAt ? 'CD' : 'CH';
-    this.end(term, this.resAt ? responseStatus : this.headAt ? -1 : 400, backend);
+  clientGoneState(tunnel: boolean): string {
+    return tunnel ? '--' : !this.headAt ? 'CR' : !this.connAt ? (this.srvAt ? 'CC' : 'CQ') : this.resAt ? 'CD' : 'CH';
   }
 
   /**
-   * The request is over. `termination` is HAProxy's 2-char state, or '' to derive it
-   * from a locally generated status. The request line comes from the sample context
-   * while the parsed head is still current; without a parsed head it is `<BADREQ>`.
+   * The request is over: its timers go to the backend/server counters and its outcome
+   * stays here for the log phase. `termination` is HAProxy's 2-char state, or '' to
+   * derive it from a locally generated status.
    */
-  end(termination: string, status: number, backend: BackendRuntime | null): void {
+  close(termination: string, status: number, backend: BackendRuntime | null): void {
     const now = Date.now();
-    const reqAt = this.reqAt;
-    const start = this.begin + this.th;
+    this.endAt = now;
+    this.tw = this.srvAt && this.headAt ? this.srvAt - this.headAt : -1;
+    this.tc = this.connAt && this.srvAt ? this.connAt - this.srvAt : -1;
+    this.tr = this.resAt && this.connAt ? this.resAt - this.connAt : -1;
     const tt = now - this.begin;
-    const tw = this.srvAt && this.headAt ? this.srvAt - this.headAt : -1;
-    const tc = this.connAt && this.srvAt ? this.connAt - this.srvAt : -1;
-    const tr = this.resAt && this.connAt ? this.resAt - this.connAt : -1;
-    const server = this.server;
-    if (backend) recordTimes(backend.counters, tw, tc, tr, tt);
-    if (server) recordTimes(server.counters, tw, tc, tr, tt);
-    const log = this.log;
-    if (log && !(reqAt === 0 && log.dontLogNull)) {
-      fillCommon(this.fe, this.info, this.frontends);
-      fillServer(backend, server);
-      const e = entry;
-      e.acceptDate = this.begin;
-      e.requestDate = reqAt || start;
-      e.th = this.th;
-      e.ti = reqAt ? reqAt - start : now - start;
-      e.tR = this.headAt && reqAt ? this.headAt - reqAt : -1;
-      e.tw = tw;
-      e.tc = tc;
-      e.tr = tr;
-      e.ta = reqAt ? now - reqAt : 0;
-      e.tt = tt;
-      e.status = status;
-      e.bytesRead = this.socket.bytesRead - this.readBase;
-      e.bytesSent = this.socket.bytesWritten - this.writeBase;
-      e.termination = termination || localTermination(status, this.headAt !== 0);
-      e.retries = this.retries;
-      e.redispatched = this.redispatched;
-      e.srvQueue = this.srvQueue;
-      e.backendQueue = this.backendQueue;
-      e.sample = this.sample;
-      e.hasRequest = this.headAt !== 0 && this.sample !== undefined;
-      if (e.hasRequest) {
-        const req = this.sample!;
-        const uri = req.url();
-        const q = uri.indexOf('?');
-        e.method = req.method();
-        e.uri = uri;
-        e.path = q < 0 ? uri : uri.slice(0, q);
-        e.pathOnly = req.path();
-        e.query = q < 0 ? '' : uri.slice(q);
-        e.version = 'HTTP/' + req.version();
-      }
-      e.error = log.separateErrors && (status >= 500 || e.termination[0] !== '-');
-      log.sink.write(log.render(e), e.error);
-      e.sample = undefined;
+    if (backend) recordTimes(backend.counters, this.tw, this.tc, this.tr, tt);
+    if (this.server) recordTimes(this.server.counters, this.tw, this.tc, this.tr, tt);
+    this.termination = termination || localTermination(status, this.headAt !== 0);
+    this.status = status;
+    this.backend = backend;
+  }
+
+  /**
+   * The closed request's access-log line; the request line and `%[fetch]` come from
+   * `sample` while the parsed head is still current. Without a parsed head the
+   * request line is `<BADREQ>`.
+   */
+  writeLog(log: FrontendLog, sample: SampleContext): void {
+    const reqAt = this.reqAt;
+    if (reqAt === 0 && log.dontLogNull) return;
+    const now = this.endAt;
+    const start = this.begin + this.th;
+    fillCommon(this.fe, this.info, this.frontends);
+    fillServer(this.backend, this.server);
+    const e = entry;
+    e.acceptDate = this.begin;
+    e.requestDate = reqAt || start;
+    e.th = this.th;
+    e.ti = reqAt ? reqAt - start : now - start;
+    e.tR = this.headAt && reqAt ? this.headAt - reqAt : -1;
+    e.tw = this.tw;
+    e.tc = this.tc;
+    e.tr = this.tr;
+    e.ta = reqAt ? now - reqAt : 0;
+    e.tt = now - this.begin;
+    e.status = this.status;
+    e.bytesRead = this.socket.bytesRead - this.readBase;
+    e.bytesSent = this.socket.bytesWritten - this.writeBase;
+    e.termination = this.termination;
+    e.retries = this.retries;
+    e.redispatched = this.redispatched;
+    e.srvQueue = this.srvQueue;
+    e.backendQueue = this.backendQueue;
+    e.sample = sample;
+    e.hasRequest = this.headAt !== 0;
+    if (e.hasRequest) {
+      const uri = sample.url();
+      const q = uri.indexOf('?');
+      e.method = sample.method();
+      e.uri = uri;
+      e.path = q < 0 ? uri : uri.slice(0, q);
+      e.pathOnly = sample.path();
+      e.query = q < 0 ? '' : uri.slice(q);
+      e.version = 'HTTP/' + sample.version();
     }
+    e.error = log.separateErrors && (this.status >= 500 || e.termination[0] !== '-');
+    log.sink.write(log.render(e), e.error);
+    e.sample = undefined;
+  }
+
+  /** The next request on the connection starts its timers from the end of this one. */
+  reset(): void {
     this.count++;
-    this.begin = now;
+    this.begin = this.endAt;
     this.th = 0;
     this.reqAt = 0;
     this.headAt = 0;

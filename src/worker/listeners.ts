@@ -10,7 +10,7 @@ import { readProxyHeader } from '../proxyproto';
 import { TlsTerminator } from './tls';
 import { clientCertificate } from './client-cert';
 import { ConnectionSampleContext, handleTcpConnection } from './tcp';
-import { handleHttpConnection } from './http/session';
+import { handleHttpConnection } from '../http1/session';
 import type { ConnectionInfo, WorkerContext } from './connection';
 import type { FrontendRuntime } from './runtime';
 import { admitConnection, configureConnectionLimits, holdConnection } from './conn-limit';

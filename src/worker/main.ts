@@ -11,7 +11,7 @@ import { dropPrivileges } from '../primary/privileges';
 import type { WorkerContext } from './connection';
 import { replaceCertificate } from '../tls/pem';
 import { startListeners, type Listening } from './listeners';
-import { closeIdleUpstreams } from './http/pool';
+import { closeIdleUpstreams } from '../http/pool';
 import { reopenAccessLogs } from '../log/access-sink';
 import { startCounterReports } from './report';
 import { applyPeerLoad, startLoadReports } from './load-share';

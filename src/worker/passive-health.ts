@@ -17,7 +17,7 @@
  */
 import type { Backend, PassiveCheck, Server } from '../config/model';
 import type { WorkerToPrimary } from '../ipc/messages';
-import { closeIdleTo } from './http/pool';
+import { closeIdleTo } from '../http/pool';
 import type { ServerRuntime } from './runtime';
 
 // HAProxy's analyze statuses (HANA_STATUS_*) that tslb's data path reports.

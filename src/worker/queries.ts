@@ -9,7 +9,7 @@ import type * as net from 'node:net';
 import type { WorkerQuery } from '../ipc/messages';
 import type { ConnectionInfo } from './connection';
 import { errorCaptures } from './error-capture';
-import { liveHttpSessions } from './http/session';
+import { liveHttpSessions } from '../http1/session';
 import { setConnectionLimit } from './conn-limit';
 import { editPatterns } from '../rules/patterns';
 

@@ -20,7 +20,7 @@
  *   the cluster never has more than maxconn requests on a server. Queues stay per
  *   worker, so `maxqueue` bounds each worker's queue of the server.
  */
-import type { Backend, Frontend, Model, Server } from '../config/model';
+import type { Backend, Frontend, Global, Model, Server } from '../config/model';
 import type { BalancedServer, Balancer, BalanceKey } from '../balance/balancer';
 import { balancers } from '../balance/registry';
 import type { ServerStateUpdate } from '../ipc/messages';
@@ -34,10 +34,14 @@ import { leaseSlots, reportWant, returnSlots } from './cluster-state';
 import { StickTable } from './stick';
 import { stickTable, useStickTables } from '../stick/worker';
 import { compileTcpRules, type TcpRuleSets } from '../stick/tcp-rules';
-import { closeIdleTo } from './http/pool';
-import { compileHttpRules, type CompiledRules } from './http/rules';
+import { closeIdleTo } from '../http/pool';
+import { compilePipeline, Pipeline } from '../http/pipeline';
+import { HTTP_MODULES } from '../http/modules';
 import { passiveHealthFor, serverStateChanged, type PassiveHealth } from './passive-health';
 import { deadlineAfter } from './deadline';
+
+/** The pipeline of a tcp proxy: no L7 module. */
+const NO_MODULES = new Pipeline();
 
 /** A request waiting for a server slot. Implemented by the sessions (no closure per request). */
 export interface SlotWaiter {
@@ -178,8 +182,8 @@ export class BackendRuntime {
   readonly byCookie = new Map<string, ServerRuntime>();
   readonly counters: Counters = newCounters();
   readonly stick: StickTable | undefined;
-  /** http-request / http-response rules, compiled with the runtime. */
-  readonly httpRules: CompiledRules;
+  /** The L7 modules this backend uses (src/http/pipeline.ts), compiled with the runtime. */
+  readonly pipeline: Pipeline;
   private readonly balancer: Balancer;
   private readonly hashing: boolean;
   private eligibleNow: ServerRuntime[] = [];
@@ -206,7 +210,7 @@ export class BackendRuntime {
     // tcp backends run the http-only hashes as roundrobin (src/balance); source hashes in both.
     this.hashing = HASHING.has(config.balance.algorithm) && (config.mode === 'http' || config.balance.algorithm === 'source');
     if (config.stick) this.stick = new StickTable(config.stick, stickTable(config.name)!, this);
-    this.httpRules = compileHttpRules(config.httpRules);
+    this.pipeline = config.mode === 'http' ? compilePipeline(HTTP_MODULES, { kind: 'backend', config, runtime: this }) : NO_MODULES;
     this.refresh();
   }
 
@@ -475,17 +479,18 @@ export class FrontendRuntime {
   readonly route: Router;
   /** A tcp frontend whose routing (or a backend's `stick on`) reads the ClientHello: connections wait for it. */
   readonly inspectsHello: boolean;
-  /** http-request / http-response rules, compiled with the runtime. */
-  readonly httpRules: CompiledRules;
+  /** The L7 modules this frontend uses (src/http/pipeline.ts), compiled with the runtime. */
+  readonly pipeline: Pipeline;
   /** tcp-request rules by stage (src/stick/tcp-rules.ts); undefined without any. */
   readonly tcpRules: TcpRuleSets | undefined;
 
   constructor(
     readonly config: Frontend,
     backends: Map<string, BackendRuntime>,
+    global: Global,
   ) {
     this.route = compileRouter(config, backends);
-    this.httpRules = compileHttpRules(config.httpRules);
+    this.pipeline = config.mode === 'http' ? compilePipeline(HTTP_MODULES, { kind: 'frontend', config, global }) : NO_MODULES;
     this.tcpRules = compileTcpRules(config.tcpRequest);
     this.inspectsHello = frontendReadsPayload(config, (name) => backends.get(name)?.config.stick);
   }
@@ -554,7 +559,7 @@ export class Runtime implements ProxyStates {
     useStickTables(model);
     const leased = leaseSlots(this, model.global.workers);
     for (const b of model.backends) this.backends.set(b.name, new BackendRuntime(b, leased));
-    this.frontends = model.frontends.map((f) => new FrontendRuntime(f, this.backends));
+    this.frontends = model.frontends.map((f) => new FrontendRuntime(f, this.backends, model.global));
   }
 
   usableServers(backend: string): number {

@@ -3,8 +3,8 @@
  * handleHttpConnection directly (no CLI).
  */
 import type { HttpRule, Model, Server } from '../../src/config/model';
-import { handleHttpConnection } from '../../src/worker/http/session';
-import { closeIdleUpstreams } from '../../src/worker/http/pool';
+import { handleHttpConnection } from '../../src/http1/session';
+import { closeIdleUpstreams } from '../../src/http/pool';
 import { proxyModel, startTestProxy, type ProxyModelOptions, type TestProxy } from './l4-model';
 
 export { server } from './l4-model';

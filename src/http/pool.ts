@@ -5,8 +5,8 @@
  * 5 s server keep-alive so we never reuse a socket the server is closing.
  */
 import type * as net from 'node:net';
-import type { ServerRuntime } from '../runtime';
-import { readThrough } from '../socket-io';
+import type { ServerRuntime } from '../worker/runtime';
+import { readThrough } from '../worker/socket-io';
 
 export const IDLE_MS = 4000;
 /** Idle sockets kept per server and worker; more are closed. */
@@ -53,7 +53,7 @@ interface UpstreamSocket extends net.Socket {
   upstream?: Upstream;
 }
 
-/** `buf[0..n)` was read into the shared read buffer: valid during the call only (../socket-io.ts). */
+/** `buf[0..n)` was read into the shared read buffer: valid during the call only (../worker/socket-io.ts). */
 function onUpstreamChunk(this: UpstreamSocket, n: number, buf: Buffer): void {
   const owner = this.upstream!.owner;
   if (owner) owner.onUpstreamData(buf, n);

@@ -1,65 +1,12 @@
 /**
- * http-request / http-response rules compiled once per frontend/backend runtime
- * (conditions through compileCondition), and the SampleContext over a parsed
- * request (and response) head: strings are made only when a rule asks.
+ * What ACL fetches, converters, balancers and log formats read of an exchange: the
+ * SampleContext (src/rules/context.ts) over its request (and response) head and its
+ * connection. Strings are made only when a fetch asks.
  */
-import { BlockList, isIPv6 } from 'node:net';
-import type { ForwardFor, HttpAction, HttpRule } from '../../config/model';
-import type { BalanceKey } from '../../balance/balancer';
-import { compileCondition, type CompiledCondition } from '../../rules/compile';
-import { compileValueTemplate } from '../../rules/sample-expr';
-import type { ClientCertificate, SampleContext, Stage } from '../../rules/context';
-import type { HeadParser } from '../../http1/parser';
-import type { ConnectionInfo } from '../connection';
-
-export interface CompiledRule {
-  act: HttpAction;
-  test: CompiledCondition | undefined;
-  /** Lower-case header name for header actions. */
-  name: string;
-  /** Header value for set-header/add-header: the text, or a function rendering its `%[…]` samples. */
-  value: string | ((ctx: SampleContext) => string);
-}
-
-export interface CompiledRules {
-  request: CompiledRule[];
-  response: CompiledRule[];
-}
-
-export function compileHttpRules(rules: HttpRule[]): CompiledRules {
-  const out: CompiledRules = { request: [], response: [] };
-  for (const r of rules) {
-    const stage: Stage = r.when;
-    out[r.when].push({
-      act: r.act,
-      test: r.condition ? compileCondition(r.condition, stage) : undefined,
-      name: 'name' in r.act ? r.act.name.toLowerCase() : '',
-      // The loader reported any mistake in the value already.
-      value: 'value' in r.act ? compileValueTemplate(r.act.value, stage, []) : '',
-    });
-  }
-  return out;
-}
-
-const exceptLists = new WeakMap<ForwardFor, BlockList>();
-
-/** `option forwardfor except`: true when this source gets no header. */
-export function forwardForExcepted(ff: ForwardFor, src: string): boolean {
-  if (!ff.except.length) return false;
-  let list = exceptLists.get(ff);
-  if (!list) {
-    list = new BlockList();
-    for (const e of ff.except) {
-      const slash = e.indexOf('/');
-      const addr = slash >= 0 ? e.slice(0, slash) : e;
-      const family = isIPv6(addr) ? 'ipv6' : 'ipv4';
-      if (slash >= 0) list.addSubnet(addr, Number(e.slice(slash + 1)), family);
-      else list.addAddress(addr, family);
-    }
-    exceptLists.set(ff, list);
-  }
-  return list.check(src, isIPv6(src) ? 'ipv6' : 'ipv4');
-}
+import type { BalanceKey } from '../balance/balancer';
+import type { ClientCertificate, SampleContext, Stage } from '../rules/context';
+import type { ConnectionInfo } from '../worker/connection';
+import type { HeadTable } from './head';
 
 /** Split a header value on commas, trimming blanks, as HAProxy's hdr() does. */
 function splitValues(v: string, out: string[]): void {
@@ -82,8 +29,8 @@ export class HttpSampleContext implements SampleContext {
   frontend = '';
 
   constructor(
-    private readonly req: HeadParser,
-    private readonly res: HeadParser,
+    private readonly req: HeadTable,
+    private readonly res: HeadTable,
   ) {}
 
   bind(info: ConnectionInfo, frontend: string): void {
@@ -165,13 +112,13 @@ export class HttpSampleContext implements SampleContext {
   }
 }
 
-function lastValue(p: HeadParser, name: string): string | undefined {
+function lastValue(p: HeadTable, name: string): string | undefined {
   let found = -1;
   for (let i = p.find(name); i >= 0; i = p.find(name, i + 1)) found = i;
   return found >= 0 ? p.value(found) : undefined;
 }
 
-function allValues(p: HeadParser, name: string): string[] {
+function allValues(p: HeadTable, name: string): string[] {
   const out: string[] = [];
   for (let i = p.find(name); i >= 0; i = p.find(name, i + 1)) splitValues(p.value(i), out);
   return out;

@@ -16,8 +16,40 @@
  *   request's `NAME=<server>~v` reaches the server as `NAME=v`.
  */
 import type { CookiePersistence } from '../../config/model';
-import type { HeadParser } from '../../http1/parser';
-import type { BackendRuntime, ServerRuntime } from '../runtime';
+import type { BackendRuntime, ServerRuntime } from '../../worker/runtime';
+import type { HeadTable } from '../head';
+import type { HttpExchange } from '../exchange';
+import { CONTINUE, type HttpModule, type ModuleDefinition } from '../pipeline';
+
+/** Reads the request's persistence cookie, forwards the edited Cookie lines, sets the response's cookie. */
+class CookieModule implements HttpModule {
+  constructor(
+    private readonly backend: BackendRuntime,
+    private readonly cfg: CookiePersistence,
+  ) {}
+
+  choose(ex: HttpExchange): number {
+    const cookie = requestCookie(this.backend, ex.req);
+    ex.cookie = cookie;
+    ex.forced = cookie.server;
+    return CONTINUE;
+  }
+
+  upstreamRequest(ex: HttpExchange): number {
+    ex.reqExtras += ex.cookie!.extras;
+    return CONTINUE;
+  }
+
+  response(ex: HttpExchange): number {
+    ex.resExtras += responseCookie(this.cfg, ex.server!, ex.cookie!, ex.res);
+    return CONTINUE;
+  }
+}
+
+export const cookiePersistence: ModuleDefinition = {
+  name: 'cookie',
+  create: (scope) => (scope.kind === 'backend' && scope.config.cookie ? new CookieModule(scope.runtime, scope.config.cookie) : null),
+};
 
 /** What the request's cookie said, kept until the response. */
 export interface CookieRequest {
@@ -34,7 +66,7 @@ export interface CookieRequest {
 const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 /** Reads (and for indirect/prefix, edits) the request's persistence cookie. */
-export function requestCookie(backend: BackendRuntime, req: HeadParser): CookieRequest {
+function requestCookie(backend: BackendRuntime, req: HeadTable): CookieRequest {
   const cfg = backend.config.cookie!;
   const out: CookieRequest = { server: undefined, firstSeen: 0, fresh: false, extras: '' };
   for (let i = req.find('cookie'); i >= 0; i = req.find('cookie', i + 1)) {
@@ -68,10 +100,7 @@ export function requestCookie(backend: BackendRuntime, req: HeadParser): CookieR
       else kept.push(pair);
     }
     if (!changed) continue;
-    if (!req.drop[i]) {
-      req.drop[i] = 1;
-      req.dropCount++;
-    }
+    req.dropAt(i);
     if (kept.length) out.extras += `Cookie: ${kept.join('; ')}\r\n`;
   }
   return out;
@@ -95,14 +124,11 @@ function readValue(backend: BackendRuntime, cfg: CookiePersistence, value: strin
 }
 
 /** Header lines the response gets (Set-Cookie, Cache-Control); drops or edits the server's own NAME cookies. */
-export function responseCookie(cfg: CookiePersistence, server: ServerRuntime, req: CookieRequest, res: HeadParser): string {
+function responseCookie(cfg: CookiePersistence, server: ServerRuntime, req: CookieRequest, res: HeadTable): string {
   let extras = '';
   if (cfg.mode === 'insert') {
     for (let i = res.find('set-cookie'); i >= 0; i = res.find('set-cookie', i + 1)) {
-      if (cookieName(res.value(i)) === cfg.name && !res.drop[i]) {
-        res.drop[i] = 1;
-        res.dropCount++;
-      }
+      if (cookieName(res.value(i)) === cfg.name) res.dropAt(i);
     }
     if (req.server === server && req.fresh) return extras;
     let value = server.cookieValue;
@@ -117,8 +143,7 @@ export function responseCookie(cfg: CookiePersistence, server: ServerRuntime, re
   for (let i = res.find('set-cookie'); i >= 0; i = res.find('set-cookie', i + 1)) {
     const line = res.value(i);
     if (cookieName(line) !== cfg.name || res.drop[i]) continue;
-    res.drop[i] = 1;
-    res.dropCount++;
+    res.dropAt(i);
     const eq = line.indexOf('=');
     const semi = line.indexOf(';');
     const rest = semi >= 0 ? line.slice(semi) : '';

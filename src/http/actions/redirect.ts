@@ -1,0 +1,45 @@
+/**
+ * redirect scheme|location|prefix: answers with the rule's code and a Location
+ * built from the request; a scheme redirect of a request without Host does not
+ * apply (the next rule runs), in both directions.
+ */
+import type { HttpAction } from '../../config/model';
+import type { HttpExchange } from '../exchange';
+import { CONTINUE } from '../pipeline';
+import type { RuleAction } from './index';
+
+type RedirectAct = Extract<HttpAction, { action: 'redirect-scheme' | 'redirect-location' | 'redirect-prefix' }>;
+
+export function redirectAction(a: RedirectAct): RuleAction {
+  const code = a.code;
+  switch (a.action) {
+    case 'redirect-location': {
+      const location = a.location;
+      return (ex) => ex.redirect(code, location);
+    }
+    case 'redirect-prefix': {
+      const prefix = a.prefix.replace(/\/$/, '');
+      return (ex) => ex.redirect(code, prefix + ex.ctx.pathAndQuery());
+    }
+    case 'redirect-scheme': {
+      const scheme = a.scheme + '://';
+      return (ex) => {
+        const host = requestHost(ex);
+        return host ? ex.redirect(code, scheme + host + ex.ctx.pathAndQuery()) : CONTINUE;
+      };
+    }
+  }
+}
+
+/** The request's Host without its port ('' when none). */
+function requestHost(ex: HttpExchange): string {
+  const req = ex.req;
+  if (req.host < 0) return '';
+  const host = req.value(req.host);
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    return end > 0 ? host.slice(0, end + 1) : host;
+  }
+  const colon = host.indexOf(':');
+  return colon >= 0 ? host.slice(0, colon) : host;
+}

@@ -1,0 +1,161 @@
+/**
+ * The exchange: one HTTP request and its response, whatever protocol the client
+ * speaks, as the pipeline's modules see it (./pipeline.ts lists what they may read
+ * and change): the request and response heads (header tables, ./head.ts), the
+ * body framing facts, the sample context fetches read, the connection, routing
+ * and the modules' per-request state, and the lines modules add to each head.
+ *
+ * A client-side session (src/http1/session.ts today, an HTTP/2 stream later) fills
+ * the request and implements ClientSide; ./proxy-exchange.ts runs the exchange
+ * against the server. Exchanges come from a per-worker pool: an idle client
+ * connection holds none.
+ */
+import type { BackendRuntime, FrontendRuntime, ServerRuntime } from '../worker/runtime';
+import type { ConnectionInfo, WorkerContext } from '../worker/connection';
+import { countStatus } from '../worker/counters';
+import type { HttpTransaction } from '../log/transaction';
+import { BodyFramer } from '../http1/body';
+import { HeadParser } from '../http1/parser';
+import { defaultErrorResponse, isDefaultResponse, redirectResponse } from '../http1/errors';
+import type { HeadTable } from './head';
+import { DONE, runEvent, runPage } from './pipeline';
+import { HttpBalanceKey, HttpSampleContext } from './sample';
+import type { CookieRequest } from './modules/cookie';
+
+/**
+ * What the exchange needs from the client's side (the HTTP/1 session, an HTTP/2
+ * stream). Each `send…` returns false when the client is full: the exchange then
+ * stops reading the server until the client side calls clientDrained().
+ */
+export interface ClientSide {
+  /** The connection will not be kept after this exchange (HTTP/1: close asked, draining, half-closed). */
+  closing(): boolean;
+  pauseRequestBody(): void;
+  resumeRequestBody(): void;
+  /** The server is connected and waits for the request body: the wait for it starts now (`timeout client`). */
+  requestBodyWanted(): void;
+  /** An interim (1xx) response head, `buf[res.start..headEnd)`. */
+  sendInterim(res: HeadTable, buf: Buffer, headEnd: number): boolean;
+  /** The final response head with the `extras` lines added, then body bytes `buf[headEnd..bodyEnd)` of the same read. */
+  sendResponseHead(res: HeadTable, extras: string, buf: Buffer, headEnd: number, bodyEnd: number): boolean;
+  /** Response body bytes `buf[start..end)` (a view of a read buffer: copy what outlives the call). */
+  sendBody(buf: Buffer, start: number, end: number): boolean;
+  /** A complete response made by tslb (error page, redirect), as HTTP/1 bytes. */
+  sendLocal(msg: Buffer): void;
+  /** The exchange is over; `keepAlive` false: close the connection after what was sent. */
+  exchangeDone(keepAlive: boolean): void;
+  /** 101 Switching Protocols, head `buf[res.start..headEnd)` and the first tunnelled bytes up to `end`. */
+  startTunnel(res: HeadTable, buf: Buffer, headEnd: number, end: number): boolean;
+  /** Tunnelled bytes from the server. */
+  sendTunnel(buf: Buffer, start: number, end: number): boolean;
+  /** The server ended the tunnel. */
+  endTunnel(): void;
+  /** Cut the client connection now. */
+  abort(): void;
+}
+
+export abstract class HttpExchange {
+  /** The request head: parsed by the HTTP/1 session, or filled as a table by another protocol. */
+  readonly req = new HeadParser(true);
+  /** The server's response head. */
+  readonly res = new HeadParser(false);
+  /** The request body's HTTP/1 framing (the HTTP/1 session's). */
+  readonly reqBody = new BodyFramer();
+  /** The server's response body framing. */
+  readonly resBody = new BodyFramer();
+  readonly ctx = new HttpSampleContext(this.req, this.res);
+  readonly key = new HttpBalanceKey(this.ctx);
+
+  // The client connection, set when the exchange is taken from the pool.
+  fe!: FrontendRuntime;
+  info!: ConnectionInfo;
+  worker!: WorkerContext;
+  client!: ClientSide;
+  /** Timers and outcome for the log phase. */
+  tx!: HttpTransaction;
+
+  // Request facts, set by the client side before begin().
+  /** A HEAD request: the response has no body. */
+  isHead = false;
+  /** A protocol upgrade (WebSocket) is asked. */
+  isUpgrade = false;
+  /** The whole request body was received. */
+  reqDone = false;
+
+  // Routing and the modules' per-request state (reset by begin()).
+  backend: BackendRuntime | null = null;
+  /** The server holding this request's slot. */
+  server: ServerRuntime | null = null;
+  /** The server persistence names (cookie, stick table): it gets the request if it can serve it. */
+  forced: ServerRuntime | undefined = undefined;
+  stickKey: string | undefined = undefined;
+  cookie: CookieRequest | undefined = undefined;
+  /** Header lines (`Name: value\r\n`) added to the request to the server. */
+  reqExtras = '';
+  /** Header lines added to the response to the client. */
+  resExtras = '';
+
+  /** Closes the server connection, if any: its response will not be relayed. */
+  protected abstract dropUpstream(): void;
+  /** The exchange ended without (more of) the server's response: let go of the server's slot. */
+  protected abstract serverDone(): void;
+
+  // ------------------------------------------------------------ module API
+  addRequestHeader(name: string, value: string): void {
+    this.reqExtras += `${name}: ${value}\r\n`;
+  }
+
+  addResponseHeader(name: string, value: string): void {
+    this.resExtras += `${name}: ${value}\r\n`;
+  }
+
+  /**
+   * Answer with `status` instead of the server (its page from the localPage phase,
+   * else the built-in one); `close` closes the client connection after it. `term`:
+   * the log's termination state, derived from the status when ''. Returns DONE.
+   */
+  answer(status: number, close = false, term = ''): number {
+    this.dropUpstream();
+    const msg = this.localPage(status);
+    countStatus(this.fe.counters, status);
+    if (this.backend) countStatus(this.backend.counters, status);
+    if (msg) this.client.sendLocal(msg);
+    this.log(term, status);
+    // Built-in 4xx/5xx without `Connection: close` keep the connection; errorfiles have no known framing.
+    this.endLocal(msg !== null && !close && this.reqDone && !this.client.closing() && isDefaultResponse(msg));
+    return DONE;
+  }
+
+  /** Answer with a redirect to `location` (HAProxy's: empty body, no-cache). Returns DONE. */
+  redirect(code: number, location: string): number {
+    this.dropUpstream();
+    const close = !this.reqDone || this.client.closing();
+    countStatus(this.fe.counters, code);
+    this.client.sendLocal(redirectResponse(code, location, close));
+    this.log('LR', code);
+    this.endLocal(!close);
+    return DONE;
+  }
+
+  private localPage(status: number): Buffer | null {
+    const page = this.backend ? runPage(this.backend.pipeline.localPage, this, status) : undefined;
+    if (page !== undefined) return page;
+    const fePage = runPage(this.fe.pipeline.localPage, this, status);
+    return fePage !== undefined ? fePage : defaultErrorResponse(status);
+  }
+
+  private endLocal(keepAlive: boolean): void {
+    this.serverDone();
+    this.backend = null;
+    this.client.exchangeDone(keepAlive);
+  }
+
+  /** The log phase over the transaction's outcome. */
+  protected log(term: string, status: number): void {
+    const tx = this.tx;
+    tx.close(term, status, this.backend);
+    runEvent(this.fe.pipeline.log, this);
+    if (this.backend) runEvent(this.backend.pipeline.log, this);
+    tx.reset();
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * http-request and http-response rules of a frontend or backend: two modules, each
+ * built only when its proxy has rules of its kind. A rule's condition is compiled
+ * once (src/rules/compile.ts) and its action into a function (../actions); the rules
+ * run in order and the first that answers (deny, redirect) ends the exchange.
+ */
+import type { HttpRule } from '../../config/model';
+import { compileCondition, type CompiledCondition } from '../../rules/compile';
+import { compileAction, type RuleAction } from '../actions';
+import type { HttpExchange } from '../exchange';
+import { CONTINUE, DONE, type HttpModule, type ModuleDefinition, type ModuleScope } from '../pipeline';
+
+interface CompiledRule {
+  test: CompiledCondition | undefined;
+  run: RuleAction;
+}
+
+function compileRules(scope: ModuleScope, when: HttpRule['when']): CompiledRule[] {
+  const out: CompiledRule[] = [];
+  for (const r of scope.config.httpRules) {
+    if (r.when !== when) continue;
+    out.push({ test: r.condition ? compileCondition(r.condition, when) : undefined, run: compileAction(r.act, when === 'response') });
+  }
+  return out;
+}
+
+function runRules(rules: readonly CompiledRule[], ex: HttpExchange): number {
+  const ctx = ex.ctx;
+  for (let i = 0; i < rules.length; i++) {
+    const r = rules[i];
+    if (r.test !== undefined && !r.test(ctx)) continue;
+    if (r.run(ex) !== CONTINUE) return DONE;
+  }
+  return CONTINUE;
+}
+
+class RequestRules implements HttpModule {
+  constructor(private readonly rules: CompiledRule[]) {}
+  request(ex: HttpExchange): number {
+    return runRules(this.rules, ex);
+  }
+}
+
+class ResponseRules implements HttpModule {
+  constructor(private readonly rules: CompiledRule[]) {}
+  upstreamResponse(ex: HttpExchange): number {
+    return runRules(this.rules, ex);
+  }
+}
+
+export const httpRequestRules: ModuleDefinition = {
+  name: 'http-request',
+  create(scope) {
+    const rules = compileRules(scope, 'request');
+    return rules.length ? new RequestRules(rules) : null;
+  },
+};
+
+export const httpResponseRules: ModuleDefinition = {
+  name: 'http-response',
+  create(scope) {
+    const rules = compileRules(scope, 'response');
+    return rules.length ? new ResponseRules(rules) : null;
+  },
+};

@@ -1,0 +1,604 @@
+/**
+ * An exchange proxied to a server: runs the pipeline's phases (./pipeline.ts),
+ * routes, takes a server slot (queueing, retries, redispatch), talks HTTP/1.1 to
+ * the server over the pooled connections (./pool.ts) and relays the response to
+ * the client side (ClientSide, ./exchange.ts) with backpressure both ways.
+ *
+ * Per request, nothing is allocated beyond what the work needs: exchanges come
+ * from a per-worker pool, heads are parsed and rewritten in place, the upstream
+ * request head is copied once (with the modules' added lines), and a response
+ * head goes out in the read that brought it.
+ *
+ * Decisions (documented differences from HAProxy):
+ * - `Expect: 100-continue` is forwarded and the server's `100 Continue` relayed.
+ * - Client-sent X-Forwarded-Proto/-Host are replaced when tslb adds its own.
+ * - A deny or redirect on a request with an unread body closes the connection.
+ */
+import type * as net from 'node:net';
+import type { FrontendRuntime, QueueEntry, ServerRuntime, SlotWaiter } from '../worker/runtime';
+import type { ConnectionInfo, WorkerContext } from '../worker/connection';
+import { connectUpstream, type UpstreamWaiter } from '../worker/upstream';
+import { countStatus, sessionOpened } from '../worker/counters';
+import { deadlineAfter } from '../worker/deadline';
+import { dropSession, holdSession, observe, observeResponseFailure, observeStatus, OBS_L4_ERR, OBS_L4_OK, OBS_READ_TIMEOUT, type ServerSession } from '../worker/passive-health';
+import { captureInvalid } from '../worker/error-capture';
+import { forward, isShared } from '../worker/socket-io';
+import type { HttpTransaction } from '../log/transaction';
+import { BODY_CHUNKED, BODY_CLOSE, BODY_LENGTH, BODY_NONE } from '../http1/body';
+import { buildHead } from '../http1/rewrite';
+import { HttpExchange, type ClientSide } from './exchange';
+import { parkIdle, takeIdle, Upstream, type UpstreamOwner } from './pool';
+import { CONTINUE, runBody, runEvent, runPhase } from './pipeline';
+
+/** Largest response head accepted from a server. */
+const MAX_RESPONSE_HEAD = 65536;
+
+// Where the exchange is with its server.
+const X_IDLE = 0; // no request in progress (not begun, answered or over)
+const X_CONNECT = 1; // request accepted, getting a server slot and a connection
+const X_EXCHANGE = 2; // request/response in flight
+const X_TUNNEL = 3; // after 101 Switching Protocols
+
+export class ProxyExchange extends HttpExchange implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSession {
+  private state = X_IDLE;
+  private up: Upstream | null = null;
+  /** Rewritten request head, kept until the server answers (retry on a stale pooled connection). */
+  private reqHead: Buffer | null = null;
+  /** Request body bytes received before the server connection was ready. */
+  private reqRest: Buffer | null = null;
+  private attempts = 0;
+  private retryServer: ServerRuntime | undefined = undefined;
+  private avoid: ServerRuntime | undefined = undefined;
+  queueEntry: QueueEntry | null = null;
+  private awaitingSlot = false;
+  /** A connect callback is on its way. */
+  private connecting = false;
+  /** A slot grant may still arrive for an ended request: never pooled again. */
+  private stale = false;
+  private resInHead = true;
+  private resStarted = false;
+  private resPending: Buffer | null = null;
+  private serverKeepAlive = false;
+  /** When the server's silence ends the exchange (0 = not waiting on it), on the worker's coarse clock. */
+  srvDeadline = 0;
+
+  /** A response head was sent to the client. */
+  get responseStarted(): boolean {
+    return this.resStarted;
+  }
+
+  /** A server connection carries this exchange. */
+  get attached(): boolean {
+    return this.up !== null;
+  }
+
+  // ------------------------------------------------------------ request side
+  /**
+   * The request head is accepted and its facts set (body bytes that came with it
+   * already given to requestBody()): run the request phases, route, build the
+   * request for the server and get a server.
+   */
+  begin(): void {
+    const fe = this.fe;
+    this.backend = null;
+    this.server = null;
+    this.forced = undefined;
+    this.stickKey = undefined;
+    this.cookie = undefined;
+    this.reqExtras = '';
+    this.resExtras = '';
+    this.ctx.stage = 'request';
+    if (runPhase(fe.pipeline.request, this) !== CONTINUE) return;
+    const backend = fe.route(this.ctx);
+    if (!backend) {
+      this.answer(503, !this.reqDone);
+      return;
+    }
+    this.backend = backend;
+    const bp = backend.pipeline;
+    if (runPhase(bp.request, this) !== CONTINUE) return;
+    if (runPhase(fe.pipeline.choose, this) !== CONTINUE || runPhase(bp.choose, this) !== CONTINUE) return;
+    if (runPhase(fe.pipeline.upstreamRequest, this) !== CONTINUE || runPhase(bp.upstreamRequest, this) !== CONTINUE) return;
+    if (this.isUpgrade) this.reqExtras += 'Connection: upgrade\r\n';
+    else if (this.req.versionMinor === 0) this.reqExtras += 'Connection: keep-alive\r\n';
+    this.reqHead = buildHead(this.req, this.reqExtras);
+    // Body bytes wait at the client until the server connection is ready; a bodyless
+    // request needs no pause (more bytes are the next request and pause then).
+    if (!this.reqDone) this.client.pauseRequestBody();
+    this.state = X_CONNECT;
+    this.attempts = 0;
+    this.retryServer = undefined;
+    this.avoid = undefined;
+    this.connect();
+  }
+
+  /**
+   * Request body bytes `buf[start..end)` (`reqDone` already says whether they end
+   * it): forwarded, or kept until the server connection is ready. False when the
+   * server is full: the client side pauses until resumeRequestBody().
+   */
+  requestBody(buf: Buffer, start: number, end: number): boolean {
+    if (!this.up) {
+      const part = buf.subarray(start, end);
+      this.reqRest = this.reqRest ? Buffer.concat([this.reqRest, part]) : part;
+      return true;
+    }
+    const ok = this.toServer(buf, start, end);
+    if (this.reqDone && !this.resStarted) this.srvDeadline = deadlineAfter(this.worker.now(), this.backend!.config.timeouts.server);
+    return ok;
+  }
+
+  /** Bytes for the server as they are (request body, tunnel); false when it is full. */
+  toServer(buf: Buffer, start: number, end: number): boolean {
+    this.countToServer(end - start);
+    return forward(this.up!.socket, buf, start, end);
+  }
+
+  /** The client ended its side of a tunnel. */
+  endTunnelToServer(): void {
+    this.up?.socket.end();
+  }
+
+  /** The client can take more: read the server again. True when a response body is flowing. */
+  clientDrained(): boolean {
+    const up = this.up;
+    if (!up) return false;
+    if (this.state === X_EXCHANGE && !this.resBody.done) {
+      this.srvDeadline = deadlineAfter(this.worker.now(), this.backend!.config.timeouts.server);
+      up.socket.resume();
+      return true;
+    }
+    if (this.state === X_TUNNEL) up.socket.resume();
+    return false;
+  }
+
+  /** The client is full: stop reading the server (its timeout is the client's now). */
+  private clientFull(): void {
+    if (!this.up) return;
+    this.up.socket.pause();
+    this.srvDeadline = 0;
+  }
+
+  /** HAProxy's `timeout tunnel`, else `timeout server`, of the backend. */
+  tunnelTimeout(): number {
+    const b = this.backend!.config.timeouts;
+    return b.tunnel || b.server;
+  }
+
+  countClientAbort(): void {
+    this.fe.counters.cliAborts++;
+    if (this.backend) this.backend.counters.cliAborts++;
+    if (this.server) this.server.counters.cliAborts++;
+  }
+
+  /** The client connection closed: log an open transaction, count an abort, let go of the server. */
+  clientClosed(): void {
+    const active = this.state === X_CONNECT || this.state === X_EXCHANGE;
+    const tx = this.tx;
+    if (tx.open) this.log(tx.clientGoneState(this.state === X_TUNNEL), tx.resAt ? this.res.status : tx.headAt ? -1 : 400);
+    if (active) this.countClientAbort();
+    this.dropServer();
+    this.reqRest = null;
+    this.state = X_IDLE;
+  }
+
+  /** Let go of the server connection and slot: the client is being cut. */
+  dropServer(): void {
+    this.dropUpstream();
+    this.releaseServer();
+  }
+
+  // ------------------------------------------------------------ server choice and connection
+  private connect(): void {
+    const backend = this.backend!;
+    // A retry on the same server kept its slot.
+    if (this.retryServer) return this.useServer(this.retryServer);
+    const server = backend.acquire(this.key, this.avoid, this.avoid ? undefined : this.forced, this);
+    if (server === null) {
+      this.awaitingSlot = true;
+      // Requests ahead of this one, for the log's %sq/%bq.
+      this.tx.srvQueue = this.queueEntry ? this.queueEntry.server.queued - 1 : 0;
+      this.tx.backendQueue = backend.queued - 1;
+      return;
+    }
+    if (!server) {
+      this.answer(503, !this.reqDone);
+      return;
+    }
+    this.useServer(server);
+  }
+
+  slotGranted(server: ServerRuntime): void {
+    if (!this.awaitingSlot) {
+      // The request went away while the grant was on its way.
+      server.backend.release(server);
+      return;
+    }
+    this.awaitingSlot = false;
+    this.useServer(server);
+  }
+
+  queueTimedOut(): void {
+    this.awaitingSlot = false;
+    this.answer(503, !this.reqDone, 'sQ');
+  }
+
+  /** The slot on `server` is held: count it, run the connect phase, connect. */
+  private useServer(server: ServerRuntime): void {
+    const backend = this.backend!;
+    this.server = server;
+    holdSession(server, this);
+    this.tx.assigned(server);
+    runEvent(this.fe.pipeline.connect, this);
+    runEvent(backend.pipeline.connect, this);
+    backend.counters.lbTotal++;
+    server.counters.lbTotal++;
+    sessionOpened(backend.counters);
+    sessionOpened(server.counters);
+    const up = takeIdle(server, this.worker.now());
+    if (up) return this.attach(up);
+    this.connecting = true;
+    connectUpstream(server, this.info, backend.config.timeouts.connect, this);
+  }
+
+  upstreamConnected(err: Error | null, socket?: net.Socket): void {
+    this.connecting = false;
+    if (this.state !== X_CONNECT) {
+      socket?.destroy();
+      return;
+    }
+    if (err || !socket) return this.connectFailed();
+    observe(this.server!, OBS_L4_OK);
+    this.attach(new Upstream(socket, this.server!));
+  }
+
+  /** HAProxy's retries: same server again, the last retry on another one with `option redispatch`. */
+  private connectFailed(): void {
+    const backend = this.backend!;
+    const server = this.server!;
+    backend.counters.errConn++;
+    server.counters.errConn++;
+    observe(server, OBS_L4_ERR);
+    const retries = backend.config.retries;
+    const redispatch = backend.config.redispatch && this.attempts + 1 === retries;
+    // A retry on the same server keeps its slot (a waiter must not take it meanwhile).
+    this.releaseServer(this.attempts < retries && !redispatch);
+    if (this.attempts++ >= retries) {
+      this.answer(503, !this.reqDone);
+      return;
+    }
+    backend.counters.retries++;
+    server.counters.retries++;
+    this.tx.retries++;
+    if (redispatch) {
+      this.tx.redispatched = true;
+      backend.counters.redispatches++;
+      server.counters.redispatches++;
+      this.retryServer = undefined;
+      this.avoid = server;
+    } else this.retryServer = server;
+    this.connect();
+  }
+
+  private attach(up: Upstream): void {
+    up.owner = this;
+    up.uses++;
+    this.up = up;
+    this.tx.connAt = Date.now();
+    this.state = X_EXCHANGE;
+    this.resInHead = true;
+    this.resStarted = false;
+    this.resPending = null;
+    const head = this.reqHead!;
+    const rest = this.reqRest;
+    this.reqRest = null;
+    let ok = this.toServer(head, 0, head.length);
+    if (rest) ok = this.toServer(rest, 0, rest.length);
+    if (this.reqDone) this.srvDeadline = deadlineAfter(this.worker.now(), this.backend!.config.timeouts.server);
+    else {
+      this.srvDeadline = 0;
+      this.client.requestBodyWanted();
+      if (ok) this.client.resumeRequestBody();
+    }
+  }
+
+  onUpstreamDrain(): void {
+    if ((this.state === X_EXCHANGE && !this.reqDone) || this.state === X_TUNNEL) this.client.resumeRequestBody();
+  }
+
+  onUpstreamData(buf: Buffer, end: number): void {
+    this.onResponseData(buf, end);
+    this.unshare();
+  }
+
+  /**
+   * After a chunk of the shared read buffer was handled: copy what the exchange keeps
+   * of it (request body waiting for the server, a partial response head, parsed heads
+   * still in use), since the next read of any socket overwrites it.
+   */
+  unshare(): void {
+    if (this.reqRest && isShared(this.reqRest)) this.reqRest = Buffer.from(this.reqRest);
+    if (this.resPending && isShared(this.resPending)) this.resPending = Buffer.from(this.resPending);
+    if (isShared(this.req.buf)) this.req.own();
+    if (isShared(this.res.buf)) this.res.own();
+  }
+
+  // ------------------------------------------------------------ response side
+  /** Server bytes `chunk[0..end)`. */
+  private onResponseData(chunk: Buffer, end: number): void {
+    const backend = this.backend!;
+    backend.counters.bytesOut += end;
+    this.server!.counters.bytesOut += end;
+    if (this.state === X_TUNNEL) {
+      if (!this.client.sendTunnel(chunk, 0, end)) this.clientFull();
+      return;
+    }
+    if (this.state !== X_EXCHANGE) return;
+    this.reqHead = null;
+    if (this.srvDeadline) this.srvDeadline = deadlineAfter(this.worker.now(), backend.config.timeouts.server);
+    if (this.resInHead) return this.onResponseHeadData(chunk, end);
+    const consumed = this.resBody.feed(chunk, 0, end);
+    if (consumed < 0) return this.serverFailed();
+    if (!this.sendBody(chunk, 0, this.resBody.keptEnd)) return;
+    if (this.resBody.done) {
+      if (consumed < end) this.serverKeepAlive = false;
+      this.finish();
+    }
+  }
+
+  /** Response body bytes through the responseBody phase to the client; false when a module ended the exchange. */
+  private sendBody(buf: Buffer, start: number, end: number): boolean {
+    const bodyFns = this.backend!.pipeline.responseBody;
+    const feBodyFns = this.fe.pipeline.responseBody;
+    if ((bodyFns.length || feBodyFns.length) && (runBody(bodyFns, this, buf, start, end) !== CONTINUE || runBody(feBodyFns, this, buf, start, end) !== CONTINUE)) {
+      return false;
+    }
+    if (!this.client.sendBody(buf, start, end)) this.clientFull();
+    return true;
+  }
+
+  private onResponseHeadData(chunk: Buffer, chunkEnd: number): void {
+    let buf = chunk;
+    let end = chunkEnd;
+    if (this.resPending) {
+      buf = Buffer.concat([this.resPending, chunk.subarray(0, chunkEnd)]);
+      end = buf.length;
+      this.resPending = null;
+    }
+    let off = 0;
+    for (;;) {
+      const n = this.res.parse(buf, off, end);
+      // The limit holds wherever the head ends: in this read, or in a later one that completed it.
+      if ((n === 0 ? end : n) - off > MAX_RESPONSE_HEAD) return this.serverFailed(buf.subarray(off, end), 'response head too large');
+      if (n === 0) {
+        this.resPending = buf.subarray(off, end);
+        return;
+      }
+      if (n < 0) return this.serverFailed(buf.subarray(off, end), this.res.errorReason);
+      const status = this.res.status;
+      if (status >= 200) return this.onResponseHead(buf, n, end);
+      if (status === 101) {
+        if (!this.isUpgrade) return this.serverFailed();
+        return this.startTunnel(buf, n, end);
+      }
+      // Interim response (100 Continue, 103 Early Hints).
+      if (!this.client.sendInterim(this.res, buf, n)) this.clientFull();
+      if (n === end) return;
+      off = n;
+    }
+  }
+
+  /** The response head is `buf[..headEnd)`, body bytes of the same read follow up to `end`. */
+  private onResponseHead(buf: Buffer, headEnd: number, end: number): void {
+    const res = this.res;
+    const status = res.status;
+    const backend = this.backend!;
+    this.tx.resAt = Date.now();
+    observeStatus(this.server!, status);
+    const mode =
+      this.isHead || status === 204 || status === 304
+        ? BODY_NONE
+        : res.chunked
+          ? BODY_CHUNKED
+          : res.teNotChunked || res.contentLength < 0
+            ? BODY_CLOSE
+            : BODY_LENGTH;
+    this.resBody.reset(mode, res.contentLength);
+    this.serverKeepAlive = mode !== BODY_CLOSE && (res.versionMinor === 1 ? !res.connClose : res.connKeepAlive);
+    this.ctx.stage = 'response';
+    const fp = this.fe.pipeline;
+    const bp = backend.pipeline;
+    if (runPhase(bp.upstreamResponse, this) !== CONTINUE || runPhase(fp.upstreamResponse, this) !== CONTINUE) return;
+    if (runPhase(bp.response, this) !== CONTINUE || runPhase(fp.response, this) !== CONTINUE) return;
+    const consumed = this.resBody.feed(buf, headEnd, end);
+    if (consumed < 0) return this.serverFailed();
+    countStatus(this.fe.counters, status);
+    countStatus(backend.counters, status);
+    countStatus(this.server!.counters, status);
+    this.resInHead = false;
+    this.resStarted = true;
+    const kept = this.resBody.keptEnd;
+    if (bp.responseBody.length || fp.responseBody.length) {
+      // Body bytes of this read go through the body phase on their own.
+      if (!this.client.sendResponseHead(res, this.resExtras, buf, headEnd, headEnd)) this.clientFull();
+      if (kept > headEnd && !this.sendBody(buf, headEnd, kept)) return;
+    } else if (!this.client.sendResponseHead(res, this.resExtras, buf, headEnd, kept)) this.clientFull();
+    if (this.resBody.done) {
+      if (consumed < end) this.serverKeepAlive = false;
+      this.finish();
+    }
+  }
+
+  private startTunnel(buf: Buffer, headEnd: number, end: number): void {
+    countStatus(this.fe.counters, 101);
+    countStatus(this.backend!.counters, 101);
+    countStatus(this.server!.counters, 101);
+    observeStatus(this.server!, 101);
+    this.tx.resAt = Date.now();
+    this.state = X_TUNNEL;
+    this.srvDeadline = 0;
+    if (!this.client.startTunnel(this.res, buf, headEnd, end)) this.clientFull();
+  }
+
+  onUpstreamEnd(): void {
+    if (this.state === X_TUNNEL) return this.client.endTunnel();
+    if (this.state === X_EXCHANGE && this.resStarted && this.resBody.mode === BODY_CLOSE) {
+      this.serverKeepAlive = false;
+      this.finish();
+    }
+  }
+
+  onUpstreamClose(): void {
+    const up = this.up;
+    if (!up) return;
+    if (this.state === X_TUNNEL) {
+      this.up = null;
+      up.owner = null;
+      this.releaseServer();
+      this.client.endTunnel();
+      return;
+    }
+    if (this.state !== X_EXCHANGE) return;
+    if (!this.resStarted && !this.resPending && up.uses > 1 && this.reqHead && this.reqBody.mode === BODY_NONE) {
+      // The server closed a pooled connection as we reused it: retry once on a fresh one.
+      this.up = null;
+      up.owner = null;
+      this.state = X_CONNECT;
+      this.connecting = true;
+      connectUpstream(this.server!, this.info, this.backend!.config.timeouts.connect, this);
+      return;
+    }
+    this.serverFailed();
+  }
+
+  /** Invalid, incomplete or aborted response: 502 if nothing was sent yet, else cut both sides. */
+  private serverFailed(invalid?: Buffer, reason = ''): void {
+    if (invalid) captureInvalid('response', invalid, reason, this.fe.name, this.backend?.name, this.server?.name, this.info);
+    observeResponseFailure(this.server!, this.resStarted, this.up !== null && this.up.closed);
+    this.backend!.counters.errResp++;
+    this.server!.counters.errResp++;
+    if (this.resStarted) {
+      this.backend!.counters.srvAborts++;
+      this.server!.counters.srvAborts++;
+      return this.abort('SD');
+    }
+    this.answer(502, true);
+  }
+
+  /** `timeout server` expired: 504 before the response started, else cut both sides. */
+  serverTimedOut(): void {
+    this.srvDeadline = 0;
+    if (this.state === X_EXCHANGE && !this.resStarted) {
+      observe(this.server!, OBS_READ_TIMEOUT);
+      this.answer(504, true);
+      return;
+    }
+    this.backend!.counters.srvAborts++;
+    this.abort('sD');
+  }
+
+  /** The response is complete: log, pool the server connection, let the client side go on. */
+  private finish(): void {
+    this.log('--', this.res.status);
+    // A pipelined request keeps the exchange: no received chunk stays referenced meanwhile.
+    this.req.release();
+    this.res.release();
+    const up = this.up;
+    this.up = null;
+    this.srvDeadline = 0;
+    this.reqHead = null;
+    if (up) {
+      if (this.serverKeepAlive && this.reqDone && !up.closed && !this.worker.draining) parkIdle(up, this.worker.now());
+      else {
+        up.owner = null;
+        up.socket.destroy();
+      }
+    }
+    this.releaseServer();
+    this.backend = null;
+    this.state = X_IDLE;
+    this.client.exchangeDone(true);
+  }
+
+  protected serverDone(): void {
+    this.releaseServer();
+    this.reqHead = null;
+    this.reqRest = null;
+    this.srvDeadline = 0;
+    this.state = X_IDLE;
+  }
+
+  /** Its server went DOWN (on-marked-down) or an active server came UP (on-marked-up): cut the exchange. */
+  shutdown(cause: 'D' | 'U'): void {
+    this.abort(cause + (this.state === X_CONNECT ? 'C' : this.resStarted || this.state === X_TUNNEL ? 'D' : 'H'));
+  }
+
+  /** Cut both sides mid-exchange; `term` is the log's termination state. */
+  abort(term: string): void {
+    if (this.tx.open) this.log(term, this.tx.resAt ? this.res.status : -1);
+    this.dropServer();
+    this.state = X_IDLE;
+    this.client.abort();
+  }
+
+  protected dropUpstream(): void {
+    const up = this.up;
+    if (!up) return;
+    this.up = null;
+    up.owner = null;
+    up.socket.destroy();
+  }
+
+  /** Done with the server (or the queue); `keepSlot` for a retry on the same server. */
+  private releaseServer(keepSlot = false): void {
+    if (this.awaitingSlot) {
+      this.awaitingSlot = false;
+      // Out of the queue already: a slot grant is on its way to this object.
+      if (!this.queueEntry) this.stale = true;
+      this.backend!.cancelWait(this);
+    }
+    const s = this.server;
+    if (!s) return;
+    this.server = null;
+    dropSession(s, this);
+    if (!keepSlot) this.backend!.release(s);
+    this.backend!.counters.sessCur--;
+    s.counters.sessCur--;
+  }
+
+  private countToServer(n: number): void {
+    this.backend!.counters.bytesIn += n;
+    this.server!.counters.bytesIn += n;
+  }
+
+  /** May go back to the pool: no callback of an earlier request can still reach it. */
+  get reusable(): boolean {
+    return !this.connecting && !this.stale;
+  }
+}
+
+/** Enough for the requests in flight on a busy worker; beyond it, exchanges are left to the GC. */
+const POOL_MAX = 512;
+const pool: ProxyExchange[] = [];
+
+export function takeExchange(fe: FrontendRuntime, info: ConnectionInfo, worker: WorkerContext, client: ClientSide, tx: HttpTransaction): ProxyExchange {
+  const ex = pool.pop() ?? new ProxyExchange();
+  ex.fe = fe;
+  ex.info = info;
+  ex.worker = worker;
+  ex.client = client;
+  ex.tx = tx;
+  ex.backend = null;
+  ex.ctx.bind(info, fe.name);
+  return ex;
+}
+
+/** The client side is done with `ex`; nothing may use it afterwards. */
+export function releaseExchange(ex: ProxyExchange): void {
+  ex.req.release();
+  ex.res.release();
+  ex.ctx.stage = 'request';
+  // Let go of the connection's objects while pooled.
+  ex.client = ex.tx = ex.worker = ex.info = ex.fe = undefined!;
+  if (ex.reusable && pool.length < POOL_MAX) pool.push(ex);
+}
