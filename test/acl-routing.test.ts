@@ -47,10 +47,11 @@ async function startEcho(): Promise<void> {
   );
 }
 
-function backend(name: string): string {
+/** A backend that tells its name in `x-route`, with more http_request rules when given. */
+function backend(name: string, rules: string[] = []): string {
   return `  - name: ${name}
     mode: http
-    http_request: [{ set_header: { name: x-route, value: ${name} } }]
+    http_request: [${[...rules, `{ set_header: { name: x-route, value: ${name} } }`].join(', ')}]
     servers: [{ name: s1, address: 127.0.0.1, port: ${echoPort} }]`;
 }
 
@@ -126,6 +127,7 @@ before(async () => {
   const ipMap = file('ip.map', '10.0.0.0/8 b_short\n10.1.0.0/16 b_mapip\n::ffff:192.0.2.0/120 b_mapip4\n');
   const intMap = file('int.map', '1:5 b_short\n6:9 b_mapint\n');
   const hostMap = file('hosts.map', 'www.example.com b_mapstr\n');
+  const denied = file('denied.lst', 'evil\n');
   const cert = issueCert(['tls.example']);
   const pem = file('tls.pem', cert.cert + cert.key);
   const sniMap = file('sni.map', 'a.example t_a\nb.example t_b\n');
@@ -166,7 +168,7 @@ ${RULES.map(([b, cond]) => `      - { backend: ${b}, if: ${JSON.stringify(substi
       - { backend: "%[req_ssl_sni,lower,map(${sniMap})]" }
     default_backend: t_default
 backends:
-${names.map(backend).join('\n')}
+${names.map((n) => backend(n, n === 'b_default' ? [`{ deny: { status: 429 }, if: "{ nbsrv ge 1 } { hdr(x-agent) -f ${denied} }" }`] : [])).join('\n')}
 ${Object.entries(greeters)
   .map(([name, port]) => `  - { name: ${name}, mode: tcp, servers: [{ name: s1, address: 127.0.0.1, port: ${port} }] }`)
   .join('\n')}
@@ -263,6 +265,13 @@ test('pattern files: -f with -i and comments, CIDR files, -M on a map file', asy
   assert.equal(await route({ path: '/src' }), 'b_srcfile');
   assert.equal(await route({ headers: { 'x-key': 'beta' } }), 'b_mapkeys');
   assert.equal(await route({ headers: { 'x-key': 'b_two' } }), 'b_default', '-M matches keys, not values');
+});
+
+test('a backend http_request rule: nbsrv without a name is its own backend, -f works there too', async () => {
+  const res = await request(`http://127.0.0.1:${ports.main}/`, { headers: { 'x-agent': 'evil' } });
+  await res.body.text();
+  assert.equal(res.statusCode, 429);
+  assert.equal(await route({ headers: { 'x-agent': 'good' } }), 'b_default');
 });
 
 test('maps: dynamic use_backend with map, map_dom, map_beg (longest), map_reg, map_ip (longest, mapped), map_int; unknown names go to the default backend', async () => {
