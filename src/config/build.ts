@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { balancers } from '../balance/registry';
 import type { Stage } from '../rules/context';
 import { fetches, frontendReadsPayload } from '../rules/fetches';
-import { parseCondition, parseCriterion, parseNameTemplate, type RuleScope } from '../rules/acl-parser';
+import { parseCondition, parseCriterion, type RuleScope } from '../rules/acl-parser';
 import { compileValueTemplate } from '../rules/sample-expr';
 import {
   isCheckLine,
@@ -432,13 +432,8 @@ export class ModelBuilder {
       const cond = this.condition(r, stage, named, segs);
       const rule: UseBackendRule | undefined = cond && { backend: r.backend, condition: cond.condition, text: cond.text, source: this.diag.sourceRef(this.at(segs)) };
       if (r.backend.includes('%[')) {
-        const parsed = parseNameTemplate(r.backend, stage);
-        const where = this.at([...segs, 'backend']);
-        if (parsed.error !== undefined) this.diag.error(where, parsed.error);
-        else {
-          for (const p of parsed.parts!) if (typeof p !== 'string') this.refs.sample(p, where);
-          if (rule) rule.backendName = parsed.parts;
-        }
+        const parts = this.refs.nameTemplate(r.backend, stage, this.at([...segs, 'backend']));
+        if (rule && parts) rule.backendName = parts;
       } else this.backendRef(r.backend, mode, backends, [...segs, 'backend']);
       if (rule) useBackend.push(rule);
     });

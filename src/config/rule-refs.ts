@@ -1,11 +1,13 @@
 /**
  * What rules name outside themselves, checked and gathered by the config loader: the
- * pattern files of ACLs (`-f FILE`, `-M`) and the map files of map converters, read
- * once per file name into the model (workers never read them), and the proxies that
- * `nbsrv`, `be_conn` and `fe_conn` name.
+ * pattern files of ACLs (`-f FILE`, `-M`) and the map files of map converters (in
+ * conditions and dynamic `use_backend` names), read once per file name into the model
+ * (workers never read them), and the proxies that `nbsrv`, `be_conn` and `fe_conn` name.
  */
 import type { Condition, PatternFile, PatternUse, ParsedSample } from './model';
 import type { Diagnostics, Where } from './source';
+import { parseNameTemplate } from '../rules/acl-parser';
+import type { Stage } from '../rules/context';
 import { converters } from '../rules/converters';
 import { fetches } from '../rules/fetches';
 import { patternError } from '../rules/pattern-index';
@@ -48,7 +50,18 @@ export class RuleRefs {
     }
   }
 
-  /** Checks and gathers what a sample expression (a dynamic backend name's) names. */
+  /** A name built per request (a dynamic `use_backend`), its samples checked and gathered; undefined after an error. */
+  nameTemplate(text: string, stage: Stage, where: Where): (string | ParsedSample)[] | undefined {
+    const parsed = parseNameTemplate(text, stage);
+    if (parsed.error !== undefined) {
+      this.diag.error(where, parsed.error);
+      return undefined;
+    }
+    for (const p of parsed.parts!) if (typeof p !== 'string') this.sample(p, where);
+    return parsed.parts;
+  }
+
+  /** Checks and gathers what a sample expression names. */
   sample(expr: ParsedSample, where: Where): void {
     const def = fetches.get(expr.fetch);
     const named = expr.args[0];
