@@ -145,7 +145,11 @@ export const HttpRuleSchema = obj(
   'one action (redirect, deny, set_header, add_header, del_header) with an optional if/unless condition',
 );
 
-const UseBackendSchema = obj({ backend: Name, if: opt(Condition), unless: opt(Condition) });
+const UseBackendSchema = obj({
+  backend: Type.String({ minLength: 1, description: 'a backend name, or one built per request: "%[req.hdr(host),lower,map(hosts.map,www)]"' }),
+  if: opt(Condition),
+  unless: opt(Condition),
+});
 
 export interface StickTableInput {
   type?: 'ip' | 'ipv6' | 'integer' | 'string';
