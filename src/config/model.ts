@@ -66,9 +66,58 @@ export type Condition =
       method: MatchMethod;
       ignoreCase: boolean;
       patterns: string[];
+      /** Pattern files (`-f FILE`), by name as written: Model.patternFiles holds their entries. */
+      files?: string[];
+      /** `-M`: the files are maps, and their keys are the patterns. */
+      mapFiles?: boolean;
       /** The text this leaf was parsed from, for logs and errors. */
       text: string;
     };
+
+/** A sample expression `fetch(args),converter(args),…` as parsed (src/rules/acl-parser.ts). */
+export interface ParsedSample {
+  fetch: string;
+  args: string[];
+  converters: { name: string; args: string[] }[];
+}
+
+/**
+ * A pattern file (`acl … -f FILE`) or map file (`map(FILE)`), read by the config loader:
+ * workers get its entries here and never read the file. The runtime API edits the
+ * primary's copy and every worker's (src/rules/patterns.ts), so a respawned worker
+ * starts with the edits; a reload reads the file again, as HAProxy does.
+ */
+export interface PatternFile {
+  /** HAProxy's unique id (`show acl #<id>`), in order of first use. */
+  id: number;
+  /** The file name as written in the config: the name the runtime API takes. */
+  name: string;
+  /** The file read (resolved against the config file naming it). */
+  path: string;
+  /** `acl`: one pattern per line; `map`: `key value` per line. */
+  kind: 'acl' | 'map';
+  /** How the file is used (ACL matches, map converters), to check added entries and for `get acl|map`. */
+  uses: PatternUse[];
+  entries: PatternEntry[];
+  /** Id of the next entry added (HAProxy prints an entry's address; tslb a stable id). */
+  nextEntryId: number;
+  /** Where it is first used, for `show acl|map`. */
+  usedAt?: { file: string; line: number };
+}
+
+export interface PatternUse {
+  /** `acl` (an ACL match, map files with -M) or `map` (a map converter). */
+  by: 'acl' | 'map';
+  method: MatchMethod;
+  ignoreCase: boolean;
+}
+
+export interface PatternEntry {
+  id: number;
+  key: string;
+  /** The map value; absent in pattern files. */
+  value?: string;
+}
 
 export type MatchMethod =
   | 'found'
@@ -152,7 +201,14 @@ export interface Bind {
 }
 
 export interface UseBackendRule {
+  /** The backend name, or the template as written when `backendName` is set. */
   backend: string;
+  /**
+   * A dynamic name (`%[req.hdr(host),lower,map(hosts.map,www)]`): literal parts and
+   * samples, joined per request. A name naming no backend of the frontend's mode
+   * sends the request to the default backend, as HAProxy does.
+   */
+  backendName?: (string | ParsedSample)[];
   condition: Condition;
   /** The condition as written, e.g. `hdr(host) -i api.company.com`. */
   text: string;
@@ -224,6 +280,10 @@ export interface Frontend {
   maxHeaderBytes: number;
   /** Every `option` word as written, for features that read them. */
   options: string[];
+  stickTable?: StickTableDef;
+  tcpRequest?: TcpRequestRule[];
+  /** `rate-limit sessions N`: new sessions per second over all workers (0 or absent: none); the excess waits. */
+  rateLimitSessions?: number;
   source?: SourceRef;
 }
 
@@ -405,8 +465,9 @@ export interface Backend {
   options: string[];
   /** `cookie NAME insert|rewrite|prefix ...`: cookie-based persistence (http). */
   cookie?: CookiePersistence;
-  /** `stick on <fetch>` with its `stick-table`. */
+  /** `stick on <fetch>`: stored in this backend's `stickTable`. */
   stick?: StickRule;
+  stickTable?: StickTableDef;
   source?: SourceRef;
 }
 
@@ -430,13 +491,54 @@ export interface StickRule {
   fetch: string;
   args: string[];
   text: string;
-  tableType: 'ip' | 'string';
+}
+
+/** One stored data type of a stick table: `conn_cur`, or a rate with its period (`conn_rate(10s)`). */
+export interface StoredData {
+  /** HAProxy's name: conn_cur, conn_cnt, conn_rate, sess_cnt, sess_rate, http_req_cnt, http_req_rate, http_err_cnt, http_err_rate, bytes_in_cnt, bytes_in_rate, bytes_out_cnt, bytes_out_rate, gpc0, gpc0_rate, gpt0. */
+  type: string;
+  /** ms; rates only. */
+  period?: number;
+}
+
+/**
+ * A `stick-table` of a frontend or backend (HAProxy names it after its proxy): the
+ * entries of `stick on` (the server of a key) and the counters `track-sc` updates.
+ */
+export interface StickTableDef {
+  name: string;
+  type: 'ip' | 'ipv6' | 'integer' | 'string';
   /** string tables: keys are cut to this many characters (HAProxy `len`, default 32). */
   keyLen: number;
-  /** Most entries kept (oldest dropped first). */
+  /** Most entries kept (the least recently used one not in use goes first). */
   size: number;
   /** ms since last use; 0 = never. */
   expire: number;
+  store: StoredData[];
+}
+
+/** A `tcp-request connection|session|content` action. */
+export type TcpAction =
+  | { action: 'accept' }
+  | { action: 'reject' }
+  | { action: 'silent-drop' }
+  /** `track-sc<counter> <fetch> [table <table>]`: the table defaults to the frontend's own. */
+  | { action: 'track-sc'; counter: number; fetch: string; args: string[]; table: string }
+  | { action: 'sc-inc-gpc0'; counter: number };
+
+/**
+ * `tcp-request connection` rules run when a connection is accepted (before a PROXY
+ * header and TLS: `src` is the peer's address), `session` ones once the PROXY header
+ * and the TLS handshake are done, `content` ones before the backend is chosen (tcp
+ * frontends: after the inspected ClientHello; http frontends: once per connection).
+ */
+export interface TcpRequestRule {
+  stage: 'connection' | 'session' | 'content';
+  act: TcpAction;
+  /** Absent means always. */
+  condition?: Condition;
+  text: string;
+  source?: SourceRef;
 }
 
 // ---------------------------------------------------------------- global / services
@@ -529,4 +631,6 @@ export interface Model {
   pending: PendingFeature[];
   /** Files the model was loaded from. */
   files: string[];
+  /** ACL pattern files and map files used by the rules (absent: none). */
+  patternFiles?: PatternFile[];
 }

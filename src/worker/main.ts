@@ -18,6 +18,7 @@ import { startCounterReports } from './report';
 import { applyPeerLoad, startLoadReports } from './load-share';
 import { answerQuery } from './queries';
 import { Runtime } from './runtime';
+import { flushStickTables } from '../stick/worker';
 
 class Worker implements WorkerContext {
   runtime!: Runtime;
@@ -99,7 +100,9 @@ class Worker implements WorkerContext {
 
   /** The runtime API asks (src/worker/queries.ts answers). */
   answer(q: Extract<PrimaryToWorker, { type: 'query' }>): void {
-    send({ type: 'query-reply', id: q.id, data: answerQuery(q, this.runtime, this.live) });
+    // A draining generation keeps its patterns: an edit's entry ids are the serving generation's.
+    const data = q.what === 'pattern-edit' && this.draining ? -1 : answerQuery(q, this.live);
+    send({ type: 'query-reply', id: q.id, data });
   }
 
   /** Stop accepting; let connections finish (see WorkerContext.draining), then exit. */
@@ -121,6 +124,8 @@ class Worker implements WorkerContext {
     if (this.exiting) return;
     this.exiting = true;
     this.stopReports();
+    // Its last stick-counter increments (the primary takes back its live connections' gauges when it exits).
+    flushStickTables();
     send({ type: 'drained', generation: this.generation });
     flushLogs();
     // Let the IPC message leave before the channel closes.

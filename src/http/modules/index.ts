@@ -9,7 +9,8 @@ import { acmeChallenge } from './acme-challenge';
 import { errorPages } from './error-pages';
 import { forwarded } from './forwarded';
 import { httpRequestRules, httpResponseRules } from './http-rules';
-import { cookiePersistence, stickOn } from './persistence';
+import { cookiePersistence } from './cookie';
+import { stickOn } from './stick';
 
 export const HTTP_MODULES: readonly ModuleDefinition[] = [
   // Before the rules: a challenge is answered whatever the frontend's rules say (a redirect to HTTPS).
