@@ -5,7 +5,7 @@
  * subcommand (`tslb install …`) runs that instead.
  */
 import { parseArgs } from 'node:util';
-import { loadReported } from './config-files';
+import { initAddressesReported, loadReported } from './config-files';
 
 interface Subcommand {
   run(argv: string[]): Promise<number>;
@@ -76,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const model = loadReported(files);
-  if (!model) return 1;
+  if (!model || !(await initAddressesReported(model))) return 1;
   if (args.check) {
     process.stdout.write('Configuration file is valid\n');
     return 0;

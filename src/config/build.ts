@@ -66,9 +66,10 @@ import type {
   ServerInput,
   TimeoutsInput,
 } from './schema';
-import type { Diagnostics, Seg, Where } from './source';
+import { formatPath, type Diagnostics, type Seg, type Where } from './source';
 import { missingTimeouts, NO_TIMEOUT_EFFECT, resolveTimeouts, type GivenTimeouts } from './timeouts';
 import { didYouMean } from './suggest';
+import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 
 /** Maps a key path of the merged native config to its place in a file. */
 export type Locate = (segs: Seg[]) => Where;
@@ -97,6 +98,8 @@ interface OptionSet {
   backendLines: { text: string; where: Where }[];
   /** `http-check` / `tcp-check <step>` / `external-check` lines, applied to the section's health check. */
   checkLines: { line: CheckLine; where: Where }[];
+  /** `server-template` lines (the words after the keyword). */
+  templates: { text: string; where: Where }[];
 }
 
 /** The `health_check` object fields each check type takes besides `type`. */
@@ -120,7 +123,9 @@ export class ModelBuilder {
   private defaultMode: Mode = 'http';
   private defaultTimeouts: GivenTimeouts = {};
   private checkDefaults!: CheckDefaults;
-  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [] };
+  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], templates: [] };
+  /** Names of the `resolvers` sections, for the servers that name one. */
+  private resolverNames = new Set<string>();
   private maxHeaderBytes = DEFAULT_BUFSIZE - DEFAULT_MAXREWRITE;
 
   constructor(
@@ -133,6 +138,10 @@ export class ModelBuilder {
     const cfg = this.cfg;
     const global = this.global();
     this.defaults();
+    const resolversIn = cfg.resolvers ?? [];
+    this.checkDuplicates('resolvers', resolversIn, ['resolvers']);
+    const resolvers = buildResolvers(resolversIn, this.at, this.diag);
+    this.resolverNames = new Set(resolvers.map((r) => r.name));
     const frontendsIn = cfg.frontends ?? [];
     const backendsIn = cfg.backends ?? [];
     this.checkDuplicates('frontend', frontendsIn, ['frontends']);
@@ -156,6 +165,7 @@ export class ModelBuilder {
       runtimeApi: this.runtimeApi(),
       stats,
       prometheus,
+      resolvers,
       extras: this.cfg.mailers ? { ...extras, mailers: this.mailers(this.cfg.mailers) } : extras,
       pending: this.diag.pending,
       files,
@@ -281,7 +291,7 @@ export class ModelBuilder {
   }
 
   private options(list: string[] | undefined, segs: Seg[]): OptionSet {
-    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [] };
+    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], templates: [] };
     (list ?? []).forEach((written, i) => {
       const where = this.at([...segs, i]);
       // HAProxy lines may keep their `option` keyword.
@@ -291,6 +301,12 @@ export class ModelBuilder {
         const r = parseCheckLine(text);
         if (r.error !== undefined) this.diag.error(where, r.error);
         else set.checkLines.push({ line: r.value, where });
+        return;
+      }
+      const template = /^\s*server-template\s+(.*)$/.exec(text);
+      if (template) {
+        if (segs[0] !== 'backends') this.diag.error(where, '"server-template" makes servers: put it in a backend');
+        else set.templates.push({ text: template[1], where });
         return;
       }
       if (BACKEND_LINE.test(text)) {
@@ -700,7 +716,7 @@ export class ModelBuilder {
     if (healthCheck.kind === 'http' && mode === 'tcp') {
       // HAProxy allows httpchk on tcp backends: the check speaks HTTP to the server, traffic stays tcp.
     }
-    const servers = this.servers(b, base, mode);
+    const servers = this.servers(b, own.templates, base, mode);
     const timeouts = this.timeouts('backend', b.name, mode, b.timeouts, [...base, 'timeouts'], servers.length > 0);
     const lines = this.backendLines(b, own, base);
     const cookie = lines.cookie && mode === 'tcp' ? undefined : lines.cookie;
@@ -898,16 +914,24 @@ export class ModelBuilder {
     return check;
   }
 
-  private servers(b: BackendInput, base: Seg[], mode: 'http' | 'tcp'): Server[] {
+  /** The backend's servers, then those of its templates (YAML `server_templates`, then `server-template` lines). */
+  private servers(b: BackendInput, templateLines: OptionSet['templates'], base: Seg[], mode: 'http' | 'tcp'): Server[] {
+    const inputs = (b.servers ?? []).map((s, i) => ({ s, segs: [...base, 'servers', i], template: undefined as string | undefined }));
+    const templates = (b.server_templates ?? []).map((t, i) => ({ t, segs: [...base, 'server_templates', i] }));
+    for (const l of templateLines) {
+      const t = parseServerTemplateLine(l.text);
+      if (t.error !== undefined) this.diag.error(l.where, t.error);
+      else templates.push({ t: t.value, segs: l.where.segs });
+    }
+    for (const { t, segs } of templates) for (const s of templateServers(t, this.at(segs), this.diag)) inputs.push({ s, segs, template: t.prefix });
     const servers: Server[] = [];
-    const names = new Map<string, number>();
+    const names = new Map<string, Seg[]>();
     const usedIds = new Set<number>();
-    b.servers.forEach((s, i) => {
-      const segs = [...base, 'servers', i];
+    inputs.forEach(({ s, segs, template }) => {
       const prev = names.get(s.name);
-      if (prev !== undefined) this.diag.error(this.at([...segs, 'name']), `duplicate server "${s.name}" in backend "${b.name}" (also servers[${prev}])`);
-      names.set(s.name, i);
-      const server = this.server(s, segs, mode);
+      if (prev !== undefined) this.diag.error(this.at(template ? segs : [...segs, 'name']), `duplicate server "${s.name}" in backend "${b.name}" (also ${formatPath(prev.slice(2))})`);
+      names.set(s.name, segs);
+      const server = this.server(s, segs, mode, template);
       if (server.id !== 0) {
         if (usedIds.has(server.id)) this.diag.error(this.at([...segs, 'options']), `server id ${server.id} is used twice in backend "${b.name}"`);
         usedIds.add(server.id);
@@ -925,7 +949,7 @@ export class ModelBuilder {
     return servers;
   }
 
-  private server(s: ServerInput, segs: Seg[], mode: 'http' | 'tcp'): Server {
+  private server(s: ServerInput, segs: Seg[], mode: 'http' | 'tcp', template?: string): Server {
     const parsed = parseServerOptions(s.options ?? '');
     const optWhere = this.at([...segs, 'options']);
     for (const e of parsed.errors) this.diag.error(optWhere, e);
@@ -936,9 +960,10 @@ export class ModelBuilder {
     if (inter === 0) this.diag.error(this.at([...segs, s.inter !== undefined ? 'inter' : 'options']), 'check inter must be above 0');
     const ssl = s.ssl ?? o.ssl ?? false;
     const sni = s.sni ?? o.sni;
-    if (!isIP(s.address) && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(s.address)) {
-      this.diag.error(this.at([...segs, 'address']), `"${s.address}" is not an IP address or host name`);
+    if (!isIP(s.address) && !isHostName(s.address) && !isSrvLabel(s.address)) {
+      this.diag.error(this.at([...segs, 'address']), `"${s.address}" is not an IP address, host name or SRV label`);
     }
+    const dns = serverDns(s.address, s, o, template, this.resolverNames, template ? this.at(segs) : optWhere, this.diag);
     let ca: string | undefined;
     if (o.caFile) ca = this.readRelative(o.caFile, [...segs, 'options']);
     const verify = o.verify ?? (o.caFile ? 'required' : 'none');
@@ -977,6 +1002,7 @@ export class ModelBuilder {
       sendProxy,
       nonStick: o.nonStick,
       options: s.options ?? '',
+      ...(dns ? { dns } : {}),
       source: this.diag.sourceRef(this.at(segs)),
     };
   }

@@ -4,6 +4,7 @@
  * lines and `balance` lines. Each returns plain values plus messages; the
  * loader attaches file positions.
  */
+import { isIP } from 'node:net';
 import { splitHaproxyWords, type SplitOptions } from './words';
 import type { CookiePersistence, ForwardFor, HealthCheck, HttpCheckSpec, StickRule, TcpCheckStep } from './model';
 import { MAX_CHECK_RESPONSE, MAX_CONN, MAX_INT, MAX_RISE_FALL, MAX_SIZE, MAX_STICK_KEY, MAX_TIME_MS, MAX_WEIGHT } from './limits';
@@ -105,6 +106,11 @@ export interface ServerOptionValues {
   onError?: 'fastinter' | 'fail-check' | 'sudden-death' | 'mark-down';
   onMarkedDown?: 'shutdown-sessions';
   onMarkedUp?: 'shutdown-backup-sessions';
+  resolvers?: string;
+  initAddr?: string[];
+  resolvePrefer?: 'ipv4' | 'ipv6';
+  allowDupIp?: boolean;
+  ignoreWeight?: boolean;
 }
 
 /** A keyword accepted and carried, but implemented by a later issue. */
@@ -153,6 +159,29 @@ function oneOf(key: 'observe' | 'onError' | 'onMarkedDown' | 'onMarkedUp', allow
     return undefined;
   };
 }
+
+/** HAProxy's `init-addr`: comma-separated `last`, `libc`, `none` or an IP, each once. */
+export function parseInitAddr(text: string): Parsed<string[]> {
+  const methods: string[] = [];
+  for (const m of text.split(',')) {
+    if (m !== 'last' && m !== 'libc' && m !== 'none' && !isIP(m)) {
+      return { error: `unknown init-addr method '${m}', supported methods are 'libc', 'last', 'none' or an IP address` };
+    }
+    if (methods.includes(m) || (isIP(m) && methods.some((x) => isIP(x)))) return { error: `too many init-addr methods when trying to add '${m}'` };
+    methods.push(m);
+  }
+  return { value: methods };
+}
+
+/** `resolve-opts allow-dup-ip,ignore-weight,prevent-dup-ip` (the last of allow/prevent wins). */
+const resolveOpts: Apply = (v, arg) => {
+  for (const o of arg.split(',')) {
+    if (o === 'allow-dup-ip' || o === 'prevent-dup-ip') v.allowDupIp = o === 'allow-dup-ip';
+    else if (o === 'ignore-weight') v.ignoreWeight = true;
+    else return `unknown option '${o}', supported options are 'allow-dup-ip', 'ignore-weight' and 'prevent-dup-ip'`;
+  }
+  return undefined;
+};
 
 /** `sni str(host)` or a plain host name; other sample expressions need the rules issue. */
 function sniArg(key: 'sni' | 'checkSni'): Apply {
@@ -232,8 +261,25 @@ const SERVER_KEYWORDS: Record<string, KeywordDef> = {
   'ssl-max-ver': { args: 1, area: 'TLS to servers (ssl-max-ver)' },
   'pool-max-conn': { args: 1, area: 'connection pooling (pool-max-conn)' },
   'pool-purge-delay': { args: 1, area: 'connection pooling (pool-purge-delay)' },
-  'init-addr': { args: 1, area: 'DNS resolution (init-addr)' },
-  resolvers: { args: 1, area: 'DNS resolution (resolvers)' },
+  resolvers: { args: 1, apply: (v, a) => void (v.resolvers = a) },
+  'init-addr': {
+    args: 1,
+    apply: (v, a) => {
+      const r = parseInitAddr(a);
+      if (r.error !== undefined) return r.error;
+      v.initAddr = r.value;
+      return undefined;
+    },
+  },
+  'resolve-prefer': {
+    args: 1,
+    apply: (v, a) => {
+      if (a !== 'ipv4' && a !== 'ipv6') return `expects 'ipv4' or 'ipv6', not "${a}"`;
+      v.resolvePrefer = a;
+      return undefined;
+    },
+  },
+  'resolve-opts': { args: 1, apply: resolveOpts },
 };
 
 /** Parses `server` keywords such as `check fall 3 rise 2 weight 100 backup`. */

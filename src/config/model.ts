@@ -275,6 +275,46 @@ export interface Server {
   nonStick?: boolean;
   /** The `server` options as written, for features that read them later. */
   options: string;
+  /**
+   * Where the address comes from when it is a name (`resolvers`, `init-addr`, `server-template`).
+   * Once the primary has applied `init-addr` (src/primary/init-addr.ts), `address` holds an IP,
+   * or '' for none yet: the server is then in maintenance until DNS gives it one.
+   */
+  dns?: ServerDns;
+  source?: SourceRef;
+}
+
+/** A server's name resolution, HAProxy's `resolvers`, `init-addr`, `resolve-prefer`, `resolve-opts`. */
+export interface ServerDns {
+  /** The host name, or the SRV label (`_http._tcp.svc.example`: address, port and weight from SRV records). */
+  fqdn: string;
+  /** The resolvers section that keeps resolving it at run time; absent: resolved once at start. */
+  resolvers?: string;
+  /** How the address is found at start, in order: `last`, `libc`, `none` or an IP. */
+  initAddr: string[];
+  /** The family queried first and chosen when both answer (HAProxy's default: ipv6). */
+  prefer: 'ipv4' | 'ipv6';
+  /** `resolve-opts allow-dup-ip`: may take an address another server resolving the same name already has. */
+  allowDupIp: boolean;
+  /** `resolve-opts ignore-weight`: SRV records do not set the server's weight. */
+  ignoreWeight: boolean;
+  /** Made by this `server-template` (its prefix), for `show servers state` and messages. */
+  template?: string;
+}
+
+/** A `resolvers` section: HAProxy's nameservers and timers (configuration.txt 5.3.2). */
+export interface Resolvers {
+  name: string;
+  nameservers: { name: string; address: string; port: number }[];
+  /** Queries sent for one resolution before it fails (`resolve_retries`, 3). */
+  resolveRetries: number;
+  /** `timeout resolve` (1s): how often names are resolved; `timeout retry` (1s): wait for an answer before asking again. */
+  timeoutResolve: number;
+  timeoutRetry: number;
+  /** `hold <status>` in ms: how long a failure is ignored after the last valid answer (nx, timeout, refused, other: 30s); obsolete: SRV records kept after they vanish (0); valid: 10s. */
+  hold: { valid: number; nx: number; timeout: number; refused: number; other: number; obsolete: number };
+  /** `accepted_payload_size` (512). */
+  acceptedPayloadSize: number;
   source?: SourceRef;
 }
 
@@ -438,6 +478,8 @@ export interface Model {
   runtimeApi?: RuntimeApiSettings;
   stats?: StatsPageSettings;
   prometheus?: PrometheusSettings;
+  /** `resolvers` sections, by name in config order. */
+  resolvers?: Resolvers[];
   /** Fields carried from the seed's ha_config/monitoring that later issues implement. */
   extras: Record<string, unknown>;
   pending: PendingFeature[];

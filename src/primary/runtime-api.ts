@@ -7,6 +7,7 @@
 import { chmodSync, unlinkSync } from 'node:fs';
 import * as net from 'node:net';
 import type { Backend, Model, RuntimeApiSettings, Server } from '../config/model';
+import { isSrvLabel } from '../config/resolvers';
 import type { QueryKind } from '../ipc/messages';
 import type { ErrorCapture } from '../worker/error-capture';
 import type { SessionFacts, TableFacts } from '../worker/queries';
@@ -330,15 +331,17 @@ export class RuntimeApi {
     for (const b of backends) {
       for (const s of b.servers) {
         const h = serverState(b, s, health);
-        const adminBits = h.admin === 'maint' ? (s.disabled ? 0x04 : 0x01) : h.admin === 'drain' ? 0x08 : 0;
+        // HAProxy's SRV_ADMF_* bits; RMAINT (0x20) is DNS resolution's maintenance.
+        const forced = h.admin === 'maint' && !h.rmaint ? (s.disabled ? 0x04 : 0x01) : h.admin === 'drain' ? 0x08 : 0;
+        const adminBits = forced | (h.rmaint ? 0x20 : 0);
         const checked = s.check.enabled;
         const result = !checked ? 0 : h.checkStatus === undefined ? 0 : h.up ? 3 : 2;
         lines.push(
           [
-            b.id, b.name, s.id, s.name, h.address ?? s.address, h.up ? 2 : 0, adminBits, h.weight, s.weight,
+            b.id, b.name, s.id, s.name, (h.address ?? s.address) || '-', h.up ? 2 : 0, adminBits, h.weight, s.weight,
             h.lastchg ? Math.floor((now - h.lastchg) / 1000) : 0,
             checked ? (CHECK_STATUS_CODES[h.checkStatus ?? 'INI'] ?? 0) : 0, result,
-            checked ? (h.health ?? 0) : 0, checked ? 6 : 0, 0, 0, 0, '-', h.port ?? s.port, '-', s.tls.enabled ? 1 : 0,
+            checked ? (h.health ?? 0) : 0, checked ? 6 : 0, 0, 0, 0, h.fqdn || '-', h.port ?? s.port, s.dns && isSrvLabel(s.dns.fqdn) ? s.dns.fqdn : '-', s.tls.enabled ? 1 : 0,
             s.check.port ?? 0, s.check.addr ?? '-', '-', 0,
           ].join(' '),
         );
