@@ -500,13 +500,15 @@ export class ModelBuilder {
       const parsed = parseListen(b);
       if (!parsed) {
         this.diag.error(this.at(segs), `bad bind "${b}": expected address:port with port 1..65535`);
-        return { address: '0.0.0.0', port: 0, acceptProxy: false, source };
+        return { address: '0.0.0.0', port: 0, acceptProxy: false, h2c: false, source };
       }
-      return { ...parsed, acceptProxy: false, source };
+      return { ...parsed, acceptProxy: false, h2c: false, source };
     }
     const address = b.address === undefined || b.address === '*' || b.address === '' ? '0.0.0.0' : b.address;
     if (!isIP(address)) this.diag.error(this.at([...segs, 'address']), `"${address}" is not an IP address`);
-    const bind: Bind = { address, port: b.port, acceptProxy: b.accept_proxy ?? false, source };
+    const bind: Bind = { address, port: b.port, acceptProxy: b.accept_proxy ?? false, h2c: (b.h2c ?? false) && !b.ssl, source };
+    if (b.h2c && b.ssl) this.diag.error(this.at([...segs, 'h2c']), 'h2c is for plain binds: a TLS bind offers h2 by ALPN (ssl.alpn)');
+    if (b.h2c && mode !== 'http') this.diag.error(this.at([...segs, 'h2c']), 'h2c needs mode http');
     if (b.ssl) bind.tls = this.tlsBind(b.ssl, mode, [...segs, 'ssl']);
     return bind;
   }
@@ -528,7 +530,8 @@ export class ModelBuilder {
       maxVersion,
       ciphers: ssl.ciphers,
       ciphersuites: ssl.ciphersuites,
-      alpn: ssl.alpn ?? (mode === 'http' ? ['http/1.1'] : []),
+      // HTTP/2 is offered first on http binds, as browsers expect; `alpn: [http/1.1]` turns it off.
+      alpn: ssl.alpn ?? (mode === 'http' ? ['h2', 'http/1.1'] : []),
     };
   }
 

@@ -124,6 +124,8 @@ export interface Bind {
   tls?: TlsBindOptions;
   /** `accept-proxy`: a PROXY protocol v1/v2 header precedes the stream. */
   acceptProxy: boolean;
+  /** Plain bind speaking HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1 (HAProxy's `proto h2`). */
+  h2c: boolean;
   source?: SourceRef;
 }
 

@@ -93,6 +93,7 @@ export interface BindInput {
   port: number;
   ssl?: { certificates: string[]; min_version?: string; max_version?: string; ciphers?: string; ciphersuites?: string; alpn?: string[] };
   accept_proxy?: boolean;
+  h2c?: boolean;
 }
 const BindSslSchema = obj({
   certificates: Type.Array(Type.String({ description: 'combined PEM file: certificate chain + private key' }), { minItems: 1 }),
@@ -105,11 +106,11 @@ const BindSslSchema = obj({
 const BindSchema = multi<string | BindInput>(
   ['string', 'object'],
   {
-    properties: { address: { type: 'string' }, port: Port, ssl: BindSslSchema, accept_proxy: { type: 'boolean' } },
+    properties: { address: { type: 'string' }, port: Port, ssl: BindSslSchema, accept_proxy: { type: 'boolean' }, h2c: { type: 'boolean' } },
     required: ['port'],
     additionalProperties: false,
   },
-  '"address:port" or {address, port, ssl, accept_proxy}',
+  '"address:port" or {address, port, ssl, accept_proxy, h2c}',
 );
 
 const RedirectSchema = obj({

@@ -26,6 +26,8 @@ export class HttpSampleContext implements SampleContext {
   ssl = false;
   sni: string | undefined = undefined;
   frontend = '';
+  /** The request came on an HTTP/2 stream (its head was turned into HTTP/1.1 for the server). */
+  http2 = false;
 
   constructor(
     private readonly req: HeadTable,
@@ -40,6 +42,7 @@ export class HttpSampleContext implements SampleContext {
     this.ssl = info.ssl;
     this.sni = info.sni;
     this.frontend = frontend;
+    this.http2 = false;
   }
 
   method(): string {
@@ -86,6 +89,7 @@ export class HttpSampleContext implements SampleContext {
   }
 
   version(): string {
+    if (this.http2) return '2.0';
     return this.req.versionMinor ? '1.1' : '1.0';
   }
 

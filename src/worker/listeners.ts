@@ -11,6 +11,7 @@ import { readProxyHeader } from '../proxyproto';
 import { createTlsTerminator } from './tls';
 import { handleTcpConnection } from './tcp';
 import { handleHttpConnection } from '../http1/session';
+import { handleH2Connection } from '../http2/session';
 import type { ConnectionInfo, WorkerContext } from './connection';
 import type { FrontendRuntime } from './runtime';
 import { admitConnection, configureConnectionLimits, holdConnection } from './conn-limit';
@@ -59,7 +60,7 @@ export async function startListeners(
         const listener: Listener = {
           fe,
           bind,
-          handler: fe.config.mode === 'http' ? handleHttpConnection : handleTcpConnection,
+          handler: fe.config.mode !== 'http' ? handleTcpConnection : bind.h2c ? handleH2Connection : bind.tls ? handleNegotiated : handleHttpConnection,
           terminate: bind.tls ? createTlsTerminator(bind.tls, ticketKeys) : undefined,
           handshakeTimeout: fe.config.timeouts.httpRequest,
           worker,
@@ -134,6 +135,12 @@ function acceptAdmitted(socket: net.Socket, l: Listener): void {
     if (!l.terminate) socket.resume();
     afterProxy(socket, l, info);
   });
+}
+
+/** An HTTP connection over TLS: HTTP/2 when ALPN chose it, else HTTP/1.1. */
+function handleNegotiated(socket: net.Socket, fe: FrontendRuntime, info: ConnectionInfo, worker: WorkerContext): void {
+  if ((socket as TLSSocket).alpnProtocol === 'h2') handleH2Connection(socket, fe, info, worker);
+  else handleHttpConnection(socket, fe, info, worker);
 }
 
 /** Shared 'error' listener (no closure per connection). */

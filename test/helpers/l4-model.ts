@@ -77,7 +77,7 @@ export function proxyModel(mode: 'tcp' | 'http', servers: Server[], opts: ProxyM
   const frontend: Frontend = {
     name: `fe_${mode}`,
     mode,
-    binds: [{ address: '127.0.0.1', port: 0, acceptProxy: false }],
+    binds: [{ address: '127.0.0.1', port: 0, acceptProxy: false, h2c: false }],
     defaultBackend: `be_${mode}`,
     useBackend: [],
     hostBackends: [],
