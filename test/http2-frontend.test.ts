@@ -106,6 +106,7 @@ before(async () => {
 global:
   workers: 1
   access_log: ${logFile}
+  h2: { max_concurrent_streams: 50, initial_window_size: 1m }
 frontends:
   - name: web
     mode: http
@@ -238,6 +239,18 @@ for (const kind of ['tls', 'h2c'] as const) {
     }
   });
 }
+
+test('global h2 settings (tune.h2.*) are what the client is told in SETTINGS', async () => {
+  const s = h2connect('tls');
+  try {
+    const settings = await new Promise<http2.Settings>((resolve) => s.once('remoteSettings', resolve));
+    assert.equal(settings.maxConcurrentStreams, 50);
+    assert.equal(settings.initialWindowSize, 1 << 20);
+    assert.equal(settings.maxHeaderListSize, 65536);
+  } finally {
+    s.close();
+  }
+});
 
 test('tls: 16 MiB streamed both ways (upload without content-length goes chunked to the server), 1 byte, chunked response de-chunked with trailers', async () => {
   const s = h2connect('tls');

@@ -463,6 +463,17 @@ export interface Global {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Access-log destination: `stdout`, a file path. */
   accessLog: string;
+  /** HTTP/2 frontend settings (HAProxy's tune.h2.*). */
+  h2: H2Settings;
+}
+
+export interface H2Settings {
+  /** SETTINGS_MAX_CONCURRENT_STREAMS: streams past it are refused. */
+  maxConcurrentStreams: number;
+  /** SETTINGS_INITIAL_WINDOW_SIZE: each stream's request-body window. */
+  initialWindowSize: number;
+  /** SETTINGS_MAX_HEADER_LIST_SIZE, enforced after HPACK decoding (431). */
+  maxHeaderListSize: number;
 }
 
 /** A field accepted and carried, but whose feature belongs to a later issue. */

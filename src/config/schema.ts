@@ -330,6 +330,13 @@ const GlobalSchema = obj({
   max_rewrite: opt(Size),
   log_level: opt(lits(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])),
   access_log: opt(Type.String()),
+  h2: opt(
+    obj({
+      max_concurrent_streams: opt(Type.Integer({ minimum: 1, maximum: 10000, description: "HAProxy's tune.h2.max-concurrent-streams (default 100)" })),
+      initial_window_size: opt(multi<string | number>(['string', 'integer'], { minimum: 0, maximum: 2147483647 }, "HAProxy's tune.h2.initial-window-size: bytes, at least 65535 (default 65535)")),
+      max_header_list_size: opt(multi<string | number>(['string', 'integer'], { minimum: 0, maximum: MAX_SIZE }, 'SETTINGS_MAX_HEADER_LIST_SIZE, checked after HPACK decoding (default 64k)')),
+    }),
+  ),
 });
 
 const DefaultsSchema = obj({

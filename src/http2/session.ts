@@ -32,7 +32,7 @@ import { releaseExchange, takeExchange, type ProxyExchange } from '../http/proxy
 import { sweepIdle } from '../http/pool';
 import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE } from '../http1/body';
 import { HeadParser } from '../http1/parser';
-import { H2Connection, HeaderList, type H2Handler, type H2Options, type H2Stream } from './connection';
+import { H2Connection, HeaderList, type H2Handler, type H2Stream } from './connection';
 import { E_CANCEL, E_NO_ERROR } from './frames';
 import { addTrailers, Dechunker, type DechunkSink } from './dechunk';
 import { H_COOKIE } from './head';
@@ -56,10 +56,6 @@ function tick(): void {
   sweepIdle(now);
 }
 
-/** The H2Connection options of a frontend (HAProxy's tune.h2.* globals). */
-function h2Options(_fe: FrontendRuntime): Partial<H2Options> {
-  return {};
-}
 
 /** An HTTP/2 connection on `socket` (TLS after ALPN h2, or a plain h2c bind). */
 export function handleH2Connection(socket: net.Socket, fe: FrontendRuntime, info: ConnectionInfo, worker: WorkerContext): void {
@@ -91,7 +87,8 @@ class H2Session implements H2Handler {
     readonly worker: WorkerContext,
   ) {
     this.encrypted = (sock as tls.TLSSocket).encrypted === true;
-    this.conn = new H2Connection(this, h2Options(fe));
+    // Global settings (HAProxy's tune.h2.*); the layer's defaults for the rest.
+    this.conn = new H2Connection(this, worker.runtime.model.global.h2);
     (sock as SessionSocket).h2Session = this;
     readThrough(sock, onSocketChunk);
     sock.on('drain', onSocketDrain);
