@@ -15,6 +15,7 @@ interface Subcommand {
 const SUBCOMMANDS = new Map<string, () => Promise<Subcommand>>([
   ['install', () => import('./install')],
   ['keepalived', () => import('./keepalived')],
+  ['cert', () => import('./cert')],
 ]);
 
 const USAGE = `Usage: tslb -f <config.yaml> [-f <more.yaml> ...] [options]
@@ -30,6 +31,7 @@ const USAGE = `Usage: tslb -f <config.yaml> [-f <more.yaml> ...] [options]
 Subcommands (each takes --help):
   tslb install [--prefix DIR] [--dry-run]     user, /etc/tslb, systemd unit, logrotate
   tslb keepalived -f <config.yaml> [-o FILE]  keepalived.conf from ha_config.keepalived
+  tslb cert self-signed|csr|info ...          make or describe certificate bundles
 
 Signals to the primary: SIGHUP or SIGUSR2 reload the configuration without
 dropping connections; SIGTERM or SIGINT stop gracefully.`;

@@ -6,7 +6,6 @@
 import { accessLogDestinationError } from '../log/access-sink';
 import { compileLogFormat } from '../log/access';
 import { readFileSync } from 'node:fs';
-import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
@@ -14,6 +13,7 @@ import { balancers } from '../balance/registry';
 import type { Stage } from '../rules/context';
 import { fetches, frontendReadsPayload } from '../rules/fetches';
 import { parseCondition, parseCriterion } from '../rules/acl-parser';
+import { compileValueTemplate } from '../rules/sample-expr';
 import {
   isCheckLine,
   parseBalanceLine,
@@ -50,8 +50,6 @@ import type {
   Model,
   Server,
   StickRule,
-  TlsBindOptions,
-  TlsCertificate,
   Timeouts,
   UseBackendRule,
 } from './model';
@@ -71,6 +69,7 @@ import type {
 import { formatPath, type Diagnostics, type Seg, type Where } from './source';
 import { missingTimeouts, NO_TIMEOUT_EFFECT, resolveTimeouts, type GivenTimeouts } from './timeouts';
 import { didYouMean } from './suggest';
+import { TlsConfig } from './tls';
 import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 
 /** Maps a key path of the merged native config to its place in a file. */
@@ -83,6 +82,10 @@ const DEFAULT_INTER = 2000;
 const DEFAULT_ERROR_LIMIT = 10;
 const DEFAULT_BUFSIZE = 16384;
 const DEFAULT_MAXREWRITE = 1024;
+/** A served certificate expiring within this many days is a warning at start and reload. */
+const DEFAULT_EXPIRY_WARNING_DAYS = 30;
+/** How often the primary looks at served certificate files for replacements (ms). */
+const DEFAULT_CERT_WATCH = 1000;
 
 interface CheckDefaults {
   inter: number;
@@ -130,11 +133,15 @@ export class ModelBuilder {
   private resolverNames = new Set<string>();
   private maxHeaderBytes = DEFAULT_BUFSIZE - DEFAULT_MAXREWRITE;
 
+  private readonly tls: TlsConfig;
+
   constructor(
     private readonly cfg: NativeConfig,
     private readonly at: Locate,
     private readonly diag: Diagnostics,
-  ) {}
+  ) {
+    this.tls = new TlsConfig(at, diag, (file, segs) => this.readRelative(file, segs), cfg.global?.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS);
+  }
 
   build(files: string[], extras: Record<string, unknown>): Model {
     const cfg = this.cfg;
@@ -241,6 +248,8 @@ export class ModelBuilder {
       logLevel: g.log_level ?? 'info',
       accessLog: this.accessLog(g.access_log),
       h2: this.h2Settings(g.h2 ?? {}),
+      certWatch: this.time(g.cert_watch, ['global', 'cert_watch']) ?? DEFAULT_CERT_WATCH,
+      certExpiryWarningDays: g.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS,
     };
   }
 
@@ -521,59 +530,8 @@ export class ModelBuilder {
     const bind: Bind = { address, port: b.port, acceptProxy: b.accept_proxy ?? false, h2c: (b.h2c ?? false) && !b.ssl, source };
     if (b.h2c && b.ssl) this.diag.error(this.at([...segs, 'h2c']), 'h2c is for plain binds: a TLS bind offers h2 by ALPN (ssl.alpn)');
     if (b.h2c && mode !== 'http') this.diag.error(this.at([...segs, 'h2c']), 'h2c needs mode http');
-    if (b.ssl) bind.tls = this.tlsBind(b.ssl, mode, [...segs, 'ssl']);
+    if (b.ssl) bind.tls = this.tls.bind(b.ssl, mode, [...segs, 'ssl']);
     return bind;
-  }
-
-  /** TLS settings of a bind, with its certificates read and their names extracted. */
-  tlsBind(ssl: NonNullable<BindInput['ssl']>, mode: Mode, segs: Seg[]): TlsBindOptions {
-    const certificates: TlsCertificate[] = [];
-    ssl.certificates.forEach((file, i) => {
-      const cert = this.readCertificate(file, [...segs, 'certificates', i]);
-      if (cert) certificates.push(cert);
-    });
-    const minVersion = (ssl.min_version ?? 'TLSv1.2') as TlsBindOptions['minVersion'];
-    const maxVersion = (ssl.max_version ?? 'TLSv1.3') as TlsBindOptions['maxVersion'];
-    const order = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
-    if (order.indexOf(minVersion) > order.indexOf(maxVersion)) this.diag.error(this.at(segs), `min_version ${minVersion} is above max_version ${maxVersion}`);
-    return {
-      certificates,
-      minVersion,
-      maxVersion,
-      ciphers: ssl.ciphers,
-      ciphersuites: ssl.ciphersuites,
-      // HTTP/2 is offered first on http binds, as browsers expect; `alpn: [http/1.1]` turns it off.
-      alpn: ssl.alpn ?? (mode === 'http' ? ['h2', 'http/1.1'] : []),
-    };
-  }
-
-  /** A combined PEM (certificate chain + private key), as HAProxy's `crt`. */
-  readCertificate(file: string, segs: Seg[]): TlsCertificate | undefined {
-    const text = this.readRelative(file, segs);
-    if (text === undefined) return undefined;
-    const where = this.at(segs);
-    const certs: string[] = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-    const key = /-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]+?-----END \1PRIVATE KEY-----/.exec(text)?.[0];
-    if (certs.length === 0 || !key) {
-      this.diag.error(where, `${file}: must hold a certificate and its private key (PEM)${certs.length === 0 ? ', no certificate found' : ', no private key found'}`);
-      return undefined;
-    }
-    try {
-      const x509 = new X509Certificate(certs[0]);
-      if (!x509.checkPrivateKey(createPrivateKey(key))) {
-        this.diag.error(where, `${file}: the private key does not match the certificate`);
-        return undefined;
-      }
-      const names = new Set<string>();
-      for (const part of (x509.subjectAltName ?? '').split(', ')) if (part.startsWith('DNS:')) names.add(part.slice(4).toLowerCase());
-      const cn = /(?:^|\n)CN=([^\n]+)/.exec(x509.subject)?.[1];
-      if (cn && names.size === 0) names.add(cn.toLowerCase());
-      if (new Date(x509.validTo).getTime() < Date.now()) this.diag.warn(where, `${file}: certificate expired on ${x509.validTo}`);
-      return { cert: certs.join('\n') + '\n', key: key + '\n', names: [...names], source: path.resolve(path.dirname(where.src.file), file) };
-    } catch (e) {
-      this.diag.error(where, `${file}: ${(e as Error).message}`);
-      return undefined;
-    }
   }
 
   private errorFiles(map: Record<string, string> | undefined, segs: Seg[]): Record<string, string> {
@@ -652,6 +610,9 @@ export class ModelBuilder {
         const h = r[kind]!;
         if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(h.name)) this.diag.error(this.at([...segs, kind, 'name']), `"${h.name}" is not a valid header name`);
         const action = kind === 'set_header' ? 'set-header' : 'add-header';
+        const errors: string[] = [];
+        compileValueTemplate(h.value, when, errors);
+        for (const e of errors) this.diag.error(this.at([...segs, kind, 'value']), e);
         return { action: { action, name: h.name, value: h.value }, text: `${action} ${h.name} ${h.value}` };
       }
       case 'del_header':
@@ -1013,7 +974,7 @@ export class ModelBuilder {
         onMarkedDown: o.onMarkedDown,
         onMarkedUp: o.onMarkedUp,
       },
-      tls: { enabled: ssl, sni, verify, ca },
+      tls: { enabled: ssl, sni, verify, ca, ...this.tls.server(o, ssl, mode, segs) },
       sendProxy,
       nonStick: o.nonStick,
       options: s.options ?? '',

@@ -6,7 +6,7 @@
  */
 import { isIP } from 'node:net';
 import { splitHaproxyWords, type SplitOptions } from './words';
-import type { CookiePersistence, ForwardFor, HealthCheck, HttpCheckSpec, StickRule, TcpCheckStep } from './model';
+import type { CookiePersistence, ForwardFor, HealthCheck, HttpCheckSpec, StickRule, TcpCheckStep, TlsVersion } from './model';
 import { MAX_CHECK_RESPONSE, MAX_CONN, MAX_INT, MAX_RISE_FALL, MAX_SIZE, MAX_STICK_KEY, MAX_TIME_MS, MAX_WEIGHT } from './limits';
 import { didYouMean } from './suggest';
 
@@ -92,6 +92,10 @@ export interface ServerOptionValues {
   verify?: 'none' | 'required';
   sni?: string;
   caFile?: string;
+  crt?: string;
+  sslMinVer?: TlsVersion;
+  sslMaxVer?: TlsVersion;
+  alpn?: string[];
   checkSsl?: boolean;
   checkSni?: string;
   sendProxy?: 0 | 1 | 2;
@@ -156,6 +160,18 @@ function oneOf(key: 'observe' | 'onError' | 'onMarkedDown' | 'onMarkedUp', allow
   return (v, arg) => {
     if (!allowed.includes(arg)) return `must be ${allowed.join(', ')}, not "${arg}"`;
     (v as Record<string, unknown>)[key] = arg;
+    return undefined;
+  };
+}
+
+/** HAProxy's TLS version names (`TLSv1.0`…`TLSv1.3`) as Node's; SSLv3 is gone from Node's OpenSSL. */
+const TLS_VERSIONS: Record<string, TlsVersion> = { 'TLSv1.0': 'TLSv1', TLSv1: 'TLSv1', 'TLSv1.1': 'TLSv1.1', 'TLSv1.2': 'TLSv1.2', 'TLSv1.3': 'TLSv1.3' };
+
+function tlsVersionArg(key: 'sslMinVer' | 'sslMaxVer'): Apply {
+  return (v, arg) => {
+    const version = TLS_VERSIONS[arg];
+    if (!version) return `must be TLSv1.0, TLSv1.1, TLSv1.2 or TLSv1.3, not "${arg}"`;
+    v[key] = version;
     return undefined;
   };
 }
@@ -255,10 +271,18 @@ const SERVER_KEYWORDS: Record<string, KeywordDef> = {
   'check-send-proxy': { args: 0, area: 'health checks (check-send-proxy)' },
   redir: { args: 1, area: 'http rules (redir)' },
   'non-stick': { args: 0, apply: flag((v) => (v.nonStick = true)) },
-  alpn: { args: 1, area: 'TLS to servers (alpn)' },
-  crt: { args: 1, area: 'TLS to servers (client certificate)' },
-  'ssl-min-ver': { args: 1, area: 'TLS to servers (ssl-min-ver)' },
-  'ssl-max-ver': { args: 1, area: 'TLS to servers (ssl-max-ver)' },
+  alpn: {
+    args: 1,
+    apply: (v, a) => {
+      const protocols = a.split(',');
+      if (protocols.some((p) => p === '' || p.length > 255)) return `expects a comma-separated list of protocol names, not "${a}"`;
+      v.alpn = protocols;
+      return undefined;
+    },
+  },
+  crt: { args: 1, apply: (v, a) => void (v.crt = a) },
+  'ssl-min-ver': { args: 1, apply: tlsVersionArg('sslMinVer') },
+  'ssl-max-ver': { args: 1, apply: tlsVersionArg('sslMaxVer') },
   'pool-max-conn': { args: 1, area: 'connection pooling (pool-max-conn)' },
   'pool-purge-delay': { args: 1, area: 'connection pooling (pool-purge-delay)' },
   resolvers: { args: 1, apply: (v, a) => void (v.resolvers = a) },

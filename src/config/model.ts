@@ -82,9 +82,13 @@ export type MatchMethod =
   | 'dir'
   | 'dom'
   | 'reg'
-  | 'len';
+  | 'len'
+  /** The sample's bytes against a hex pattern (binary fetches: ssl_c_sha1, ssl_c_serial). */
+  | 'bin';
 
 // ---------------------------------------------------------------- TLS
+export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+
 export interface TlsCertificate {
   /** PEM text of the certificate chain. */
   cert: string;
@@ -98,13 +102,19 @@ export interface TlsCertificate {
 
 export interface TlsBindOptions {
   certificates: TlsCertificate[];
-  minVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
-  maxVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  minVersion: TlsVersion;
+  maxVersion: TlsVersion;
   /** OpenSSL cipher list for TLS ≤ 1.2. */
   ciphers?: string;
   /** TLS 1.3 cipher suites. */
   ciphersuites?: string;
   alpn: string[];
+  /** Client certificates: `none` asks for none; `optional` asks and verifies one if given; `required` also refuses a client without. */
+  verify: 'none' | 'optional' | 'required';
+  /** PEM CAs that client certificates must chain to (with verify optional|required). */
+  ca?: string;
+  /** PEM CRLs checked for every certificate of a client's chain. */
+  crl?: string;
 }
 
 export interface ServerTlsOptions {
@@ -114,6 +124,14 @@ export interface ServerTlsOptions {
   verify: 'none' | 'required';
   /** PEM CA bundle when verify is required. */
   ca?: string;
+  /** `crt`: the client certificate (PEM chain) and its key, for servers that ask for one. */
+  cert?: string;
+  key?: string;
+  /** `ssl-min-ver` / `ssl-max-ver`; unset: Node's defaults (TLSv1.2..TLSv1.3). */
+  minVersion?: TlsVersion;
+  maxVersion?: TlsVersion;
+  /** `alpn`: protocols offered to the server. */
+  alpn?: string[];
 }
 
 // ---------------------------------------------------------------- frontends
@@ -463,6 +481,10 @@ export interface Global {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Access-log destination: `stdout`, a file path. */
   accessLog: string;
+  /** How often (ms) the primary looks for replaced certificate files to serve; 0 = never. */
+  certWatch: number;
+  /** A served certificate that expires within this many days is a warning at start, reload and replacement. */
+  certExpiryWarningDays: number;
   /** HTTP/2 frontend settings (HAProxy's tune.h2.*). */
   h2: H2Settings;
 }

@@ -91,7 +91,17 @@ const ErrorFiles = Type.Record(Type.String({ pattern: '^[1-5][0-9][0-9]$' }), Ty
 export interface BindInput {
   address?: string;
   port: number;
-  ssl?: { certificates: string[]; min_version?: string; max_version?: string; ciphers?: string; ciphersuites?: string; alpn?: string[] };
+  ssl?: {
+    certificates: string[];
+    min_version?: string;
+    max_version?: string;
+    ciphers?: string;
+    ciphersuites?: string;
+    alpn?: string[];
+    verify?: 'none' | 'optional' | 'required';
+    ca_file?: string;
+    crl_file?: string;
+  };
   accept_proxy?: boolean;
   h2c?: boolean;
 }
@@ -102,6 +112,9 @@ const BindSslSchema = obj({
   ciphers: opt(Type.String()),
   ciphersuites: opt(Type.String()),
   alpn: opt(StrList),
+  verify: opt(lits(['none', 'optional', 'required'], 'client certificates (HAProxy bind `verify`): none (default) asks for none, optional verifies one if given, required refuses a client without')),
+  ca_file: opt(Type.String({ description: 'PEM CAs that client certificates must chain to (HAProxy `ca-file`)' })),
+  crl_file: opt(Type.String({ description: 'PEM CRLs checked for every certificate of a client chain (HAProxy `crl-file`)' })),
 });
 const BindSchema = multi<string | BindInput>(
   ['string', 'object'],
@@ -337,6 +350,8 @@ const GlobalSchema = obj({
       max_header_list_size: opt(multi<string | number>(['string', 'integer'], { minimum: 0, maximum: MAX_SIZE }, 'SETTINGS_MAX_HEADER_LIST_SIZE, checked after HPACK decoding (default 64k)')),
     }),
   ),
+  cert_watch: opt(Time),
+  cert_expiry_warning_days: opt(Type.Integer({ minimum: 0, maximum: 3650, description: 'days' })),
 });
 
 const DefaultsSchema = obj({

@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import type { Backend, Model } from '../config/model';
 import type { ServerStateUpdate } from '../ipc/messages';
 import { checkKinds } from '../checks/registry';
+import { serverContextOptions } from '../tls/client';
 import {
   statusDescription,
   statusHasCode,
@@ -356,7 +357,7 @@ export class HealthMonitor {
       tls,
       sni: e.server.check.sni ?? e.server.tls.sni,
       verify: e.server.tls.verify === 'required',
-      ca: e.server.tls.ca,
+      context: serverContextOptions(e.server.tls),
       // HAProxy: with `timeout check`, connect gets min(timeout connect, inter) and
       // the rest `timeout check`; without it, inter bounds the check.
       connectTimeout: t.check > 0 ? Math.min(t.connect > 0 ? t.connect : inter, inter) : inter,

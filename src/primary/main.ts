@@ -5,6 +5,7 @@
 import { unlinkSync, writeFileSync } from 'node:fs';
 import type { Model } from '../config/model';
 import { createLogger, flushLogs } from '../log/logger';
+import { CertificateStore } from './certificates';
 import { HealthMonitor } from './health';
 import { applyInitAddr } from './init-addr';
 import { DnsDiscovery } from './resolvers';
@@ -41,6 +42,12 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
   health = newMonitor(model);
   // DNS resolution moves servers through the monitor, as `set server addr` does.
   let discovery = new DnsDiscovery(model, health, log);
+  // Replaced certificate files reach the serving workers (file watch, runtime API).
+  const certificates = new CertificateStore({
+    log,
+    push: (certificate) => supervisor.sendServing({ type: 'certificate', certificate }),
+    changed: () => observability.certificatesChanged(),
+  });
   const supervisor: Supervisor = new Supervisor({
     files: opts.files,
     log,
@@ -53,6 +60,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
       observability.onWorkerMessage(pid, msg);
     },
     onGeneration: (m, generation) => {
+      certificates.setModel(m);
       if (generation === 1) return;
       // A reload: carry server states over by name, then tell the new workers.
       const next = newMonitor(m);
@@ -77,6 +85,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
     setWeight: (b, s, w) => health.setWeight(b, s, w),
     setMaxconn: (b, s, n) => health.setMaxconn(b, s, n),
     setAddress: (b, s, a, p) => health.setAddress(b, s, a, p),
+    certificates,
   });
   try {
     await supervisor.start(model);
@@ -99,6 +108,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
       log.info({ event: 'stopping', signal }, `${signal} received: stopping gracefully`);
       health.stop();
       discovery.stop();
+      certificates.stop();
       void observability
         .close()
         .then(() => supervisor.stop())

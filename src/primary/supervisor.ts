@@ -174,6 +174,15 @@ export class Supervisor {
     for (const [w, r] of this.records) if (r.generation === this.current && r.ready && w.isConnected()) w.send(msg);
   }
 
+  /**
+   * Send a message to every worker of the serving generation, those still starting
+   * included: one that has its config applies it; one that has not yet gets a config
+   * made from the serving model as it is when the worker comes online.
+   */
+  sendServing(msg: PrimaryToWorker): void {
+    for (const [w, r] of this.records) if (r.generation === this.current && w.isConnected()) w.send(msg);
+  }
+
   /** Send a message to every live worker, draining generations included (they still log). */
   sendAll(msg: PrimaryToWorker): void {
     for (const w of this.records.keys()) if (w.isConnected()) w.send(msg);

@@ -67,6 +67,8 @@ export function model(backends: Backend[], extras: Record<string, unknown> = {})
       logLevel: 'info',
       accessLog: 'stdout',
       h2: { maxConcurrentStreams: 100, initialWindowSize: 65535, maxHeaderListSize: 65536 },
+      certWatch: 0,
+      certExpiryWarningDays: 30,
     },
     frontends: [],
     backends,
