@@ -13,6 +13,7 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
+import { formatIssue, loadConfig } from '../src/config/load';
 import { issueCert } from './helpers/certs';
 import { startHttpBackend, type HttpBackend } from './helpers/backends';
 import { freePort, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
@@ -346,4 +347,47 @@ test('h2load: 2,000 requests over 4 connections x 10 streams, none failed (TLS a
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /requests: 2000 total, 2000 started, 2000 done, 2000 succeeded, 0 failed, 0 errored/, r.stdout);
   }
+});
+
+test('config: http TLS binds offer h2,http/1.1 unless alpn says otherwise, tcp ones nothing; h2c only on plain http binds; h2 settings checked', () => {
+  const pem = path.join(dir, 'site.pem');
+  const load = (yaml: string, name: string) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, yaml);
+    return loadConfig([file]);
+  };
+  const good = load(
+    `
+frontends:
+  - { name: web, mode: http, binds: [{ address: 127.0.0.1, port: 18443, ssl: { certificates: ["${pem}"] } }, { address: 127.0.0.1, port: 18080, h2c: true }], default_backend: app }
+  - { name: tls1, mode: http, binds: [{ address: 127.0.0.1, port: 18444, ssl: { certificates: ["${pem}"], alpn: [http/1.1] } }], default_backend: app }
+  - { name: raw, mode: tcp, binds: [{ address: 127.0.0.1, port: 18445, ssl: { certificates: ["${pem}"] } }], default_backend: tcpapp }
+backends:
+  - { name: app, mode: http, servers: [{ name: s1, address: 127.0.0.1, port: 1 }] }
+  - { name: tcpapp, mode: tcp, servers: [{ name: s1, address: 127.0.0.1, port: 1 }] }
+`,
+    'good.yaml',
+  );
+  assert.deepEqual(good.errors.map(formatIssue), []);
+  const fes = good.model!.frontends;
+  assert.deepEqual(fes[0].binds.map((b) => [b.tls?.alpn, b.h2c]), [[['h2', 'http/1.1'], false], [undefined, true]]);
+  assert.deepEqual(fes[1].binds[0].tls?.alpn, ['http/1.1']);
+  assert.deepEqual(fes[2].binds[0].tls?.alpn, []);
+  assert.deepEqual(good.model!.global.h2, { maxConcurrentStreams: 100, initialWindowSize: 65535, maxHeaderListSize: 65536 });
+  const bad = load(
+    `
+global: { h2: { initial_window_size: 1000 } }
+frontends:
+  - { name: web, mode: http, binds: [{ address: 127.0.0.1, port: 18443, h2c: true, ssl: { certificates: ["${pem}"] } }], default_backend: app }
+  - { name: raw, mode: tcp, binds: [{ address: 127.0.0.1, port: 18445, h2c: true }], default_backend: tcpapp }
+backends:
+  - { name: app, mode: http, servers: [{ name: s1, address: 127.0.0.1, port: 1 }] }
+  - { name: tcpapp, mode: tcp, servers: [{ name: s1, address: 127.0.0.1, port: 1 }] }
+`,
+    'bad.yaml',
+  );
+  const messages = bad.errors.map((e) => e.message);
+  assert.ok(messages.some((m) => /h2c is for plain binds/.test(m)), messages.join('\n'));
+  assert.ok(messages.some((m) => /h2c needs mode http/.test(m)), messages.join('\n'));
+  assert.ok(messages.some((m) => /initial_window_size must be 65535/.test(m)), messages.join('\n'));
 });

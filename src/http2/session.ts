@@ -242,7 +242,7 @@ class H2StreamSide implements ClientSide, DechunkSink {
       ex.answer(400);
       return;
     }
-    ex.isHead = h.method() === 'HEAD';
+    ex.isHead = h.methodEnd - h.methodStart === 4 && h.buf[h.methodStart] === 72 && h.buf.toString('latin1', h.methodStart, h.methodEnd) === 'HEAD';
     ex.isUpgrade = false;
     ex.reqBody.reset(endStream ? BODY_NONE : this.chunkedUp ? BODY_CHUNKED : BODY_LENGTH, cl);
     ex.reqDone = endStream;
