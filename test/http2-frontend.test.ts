@@ -38,7 +38,7 @@ const logFile = path.join(dir, 'access.log');
 let lb: TslbProcess;
 let app: HttpBackend;
 let other: HttpBackend;
-const ports = { tls: 0, h2c: 0, plain: 0, h1only: 0 };
+const ports = { tls: 0, h2c: 0, plain: 0, h1only: 0, metrics: 0 };
 
 /** The backend's view of a request: what reached the HTTP/1.1 server. */
 function describe(req: http.IncomingMessage, body: Buffer): Record<string, unknown> {
@@ -124,6 +124,7 @@ frontends:
     http_response: [{ add_header: { name: X-Resp, value: fe } }]
     default_backend: app
     log: { format: httplog }
+prometheus: { bind: "127.0.0.1:${ports.metrics}" }
 backends:
   - name: app
     mode: http
@@ -177,6 +178,14 @@ function h2request(session: http2.ClientHttp2Session, headers: http2.OutgoingHtt
       pump();
     }
   });
+}
+
+async function until(cond: () => Promise<boolean>, timeoutMs = 10000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 function logLines(): string[] {
@@ -317,6 +326,32 @@ test('httplog shows HTTP/2.0 for streams, with the same fields as HTTP/1.1', asy
   const h1line = await waitForLine((l) => l.includes('/logged-h1'));
   assert.match(h2line, /web~ app\/s1 .* 200 .* "GET \/logged-h2 HTTP\/2\.0"$/);
   assert.match(h1line, /web app\/s1 .* 200 .* "GET \/logged-h1 HTTP\/1\.1"$/);
+});
+
+test('Prometheus counts h2 streams as HTTP requests and responses, and the connection once', async () => {
+  const metric = async (re: RegExp): Promise<number> => {
+    const text = await (await fetch(`http://127.0.0.1:${ports.metrics}/metrics`)).text();
+    const m = re.exec(text);
+    return m ? Number(m[1]) : 0;
+  };
+  const responses = /^tslb_backend_http_responses_total\{proxy="other",code="2xx"\} (\d+)$/m;
+  const requests = /^tslb_frontend_http_requests_total\{proxy="web"\} (\d+)$/m;
+  const connections = /^tslb_frontend_connections_total\{proxy="web"\} (\d+)$/m;
+  // Workers report their counters every second: a reading 1.2 s after the last request has them all.
+  const settled = async (): Promise<number[]> => {
+    await new Promise((r) => setTimeout(r, 1200));
+    return [await metric(responses), await metric(requests), await metric(connections)];
+  };
+  const before = await settled();
+  const s = h2connect('h2c');
+  try {
+    for (let i = 0; i < 3; i++) assert.equal((await h2request(s, { ':path': '/other/' + i })).status, 200);
+  } finally {
+    s.close();
+  }
+  await until(async () => (await metric(responses)) >= before[0] + 3);
+  const after = await settled();
+  assert.deepEqual([after[0] - before[0], after[1] - before[1], after[2] - before[2]], [3, 3, 1]);
 });
 
 test('curl --http2 (TLS) and --http2-prior-knowledge (h2c)', { skip: !hasCurlH2 && 'curl without HTTP/2 support' }, async () => {
