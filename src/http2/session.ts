@@ -178,10 +178,6 @@ class H2Session implements H2Handler {
     this.free.push(side);
     if (this.live.size === 0) this.idleDeadline = deadlineAfter(this.worker.now(), this.fe.config.timeouts.httpKeepAlive || this.fe.config.timeouts.client);
   }
-
-  describe(): { conn: net.Socket; info: ConnectionInfo; frontend: string } {
-    return { conn: this.sock, info: this.info, frontend: this.fe.name };
-  }
 }
 
 /**
