@@ -40,6 +40,7 @@ import type {
   ForwardFor,
   Frontend,
   Global,
+  H2Settings,
   HealthCheck,
   HttpAction,
   HttpRule,
@@ -55,6 +56,7 @@ import type {
 import type {
   BackendInput,
   BindInput,
+  GlobalInput,
   ForwardForInput,
   FrontendInput,
   HealthCheckInput,
@@ -264,9 +266,19 @@ export class ModelBuilder {
       bufSize,
       logLevel: g.log_level ?? 'info',
       accessLog: this.accessLog(g.access_log),
+      h2: this.h2Settings(g.h2 ?? {}),
       certWatch: this.time(g.cert_watch, ['global', 'cert_watch']) ?? DEFAULT_CERT_WATCH,
       certExpiryWarningDays: g.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS,
     };
+  }
+
+  /** HTTP/2 settings; the defaults are H2Connection's (src/http2/connection-core.ts). */
+  private h2Settings(h: NonNullable<GlobalInput['h2']>): H2Settings {
+    const window = this.size(h.initial_window_size, ['global', 'h2', 'initial_window_size']) ?? 65535;
+    if (window < 65535 || window > 2147483647) this.diag.error(this.at(['global', 'h2', 'initial_window_size']), `initial_window_size must be 65535..2147483647 bytes (got ${window})`);
+    const headerList = this.size(h.max_header_list_size, ['global', 'h2', 'max_header_list_size']) ?? 65536;
+    if (headerList < 1024) this.diag.error(this.at(['global', 'h2', 'max_header_list_size']), `max_header_list_size must be at least 1k (got ${headerList})`);
+    return { maxConcurrentStreams: h.max_concurrent_streams ?? 100, initialWindowSize: window, maxHeaderListSize: headerList };
   }
 
   /** Where access logs go: `stdout`, a file path, `udp://host:port` (RFC 3164) or `udp5424://…`. */
@@ -575,13 +587,15 @@ export class ModelBuilder {
       const parsed = parseListen(b);
       if (!parsed) {
         this.diag.error(this.at(segs), `bad bind "${b}": expected address:port with port 1..65535`);
-        return { address: '0.0.0.0', port: 0, acceptProxy: false, source };
+        return { address: '0.0.0.0', port: 0, acceptProxy: false, h2c: false, source };
       }
-      return { ...parsed, acceptProxy: false, source };
+      return { ...parsed, acceptProxy: false, h2c: false, source };
     }
     const address = b.address === undefined || b.address === '*' || b.address === '' ? '0.0.0.0' : b.address;
     if (!isIP(address)) this.diag.error(this.at([...segs, 'address']), `"${address}" is not an IP address`);
-    const bind: Bind = { address, port: b.port, acceptProxy: b.accept_proxy ?? false, source };
+    const bind: Bind = { address, port: b.port, acceptProxy: b.accept_proxy ?? false, h2c: (b.h2c ?? false) && !b.ssl, source };
+    if (b.h2c && b.ssl) this.diag.error(this.at([...segs, 'h2c']), 'h2c is for plain binds: a TLS bind offers h2 by ALPN (ssl.alpn)');
+    if (b.h2c && mode !== 'http') this.diag.error(this.at([...segs, 'h2c']), 'h2c needs mode http');
     if (b.ssl) bind.tls = this.tls.bind(b.ssl, mode, [...segs, 'ssl']);
     return bind;
   }

@@ -191,6 +191,8 @@ export interface Bind {
   tls?: TlsBindOptions;
   /** `accept-proxy`: a PROXY protocol v1/v2 header precedes the stream. */
   acceptProxy: boolean;
+  /** Plain bind speaking HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1 (HAProxy's `proto h2`). */
+  h2c: boolean;
   source?: SourceRef;
 }
 
@@ -585,6 +587,17 @@ export interface Global {
   certWatch: number;
   /** A served certificate that expires within this many days is a warning at start, reload and replacement. */
   certExpiryWarningDays: number;
+  /** HTTP/2 frontend settings (HAProxy's tune.h2.*). */
+  h2: H2Settings;
+}
+
+export interface H2Settings {
+  /** SETTINGS_MAX_CONCURRENT_STREAMS: streams past it are refused. */
+  maxConcurrentStreams: number;
+  /** SETTINGS_INITIAL_WINDOW_SIZE: each stream's request-body window. */
+  initialWindowSize: number;
+  /** SETTINGS_MAX_HEADER_LIST_SIZE, enforced after HPACK decoding (431). */
+  maxHeaderListSize: number;
 }
 
 /** A field accepted and carried, but whose feature belongs to a later issue. */

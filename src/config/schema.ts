@@ -103,6 +103,7 @@ export interface BindInput {
     crl_file?: string;
   };
   accept_proxy?: boolean;
+  h2c?: boolean;
 }
 const BindSslSchema = obj({
   certificates: Type.Array(Type.String({ description: 'combined PEM file: certificate chain + private key' }), { minItems: 1 }),
@@ -118,11 +119,11 @@ const BindSslSchema = obj({
 const BindSchema = multi<string | BindInput>(
   ['string', 'object'],
   {
-    properties: { address: { type: 'string' }, port: Port, ssl: BindSslSchema, accept_proxy: { type: 'boolean' } },
+    properties: { address: { type: 'string' }, port: Port, ssl: BindSslSchema, accept_proxy: { type: 'boolean' }, h2c: { type: 'boolean' } },
     required: ['port'],
     additionalProperties: false,
   },
-  '"address:port" or {address, port, ssl, accept_proxy}',
+  '"address:port" or {address, port, ssl, accept_proxy, h2c}',
 );
 
 const RedirectSchema = obj({
@@ -383,6 +384,13 @@ const GlobalSchema = obj({
   max_rewrite: opt(Size),
   log_level: opt(lits(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])),
   access_log: opt(Type.String()),
+  h2: opt(
+    obj({
+      max_concurrent_streams: opt(Type.Integer({ minimum: 1, maximum: 10000, description: "HAProxy's tune.h2.max-concurrent-streams (default 100)" })),
+      initial_window_size: opt(multi<string | number>(['string', 'integer'], { minimum: 0, maximum: 2147483647 }, "HAProxy's tune.h2.initial-window-size: bytes, at least 65535 (default 65535)")),
+      max_header_list_size: opt(multi<string | number>(['string', 'integer'], { minimum: 0, maximum: MAX_SIZE }, 'SETTINGS_MAX_HEADER_LIST_SIZE, checked after HPACK decoding (default 64k)')),
+    }),
+  ),
   cert_watch: opt(Time),
   cert_expiry_warning_days: opt(Type.Integer({ minimum: 0, maximum: 3650, description: 'days' })),
 });
