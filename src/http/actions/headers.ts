@@ -1,8 +1,7 @@
 /**
  * set-header / add-header / del-header: a removed header is marked in the head's
- * table, an added one goes into the exchange's line builder for its direction. The
- * added line is built once, when the rule is compiled, unless its value has `%[…]`
- * samples (rendered per request).
+ * table, an added one goes into the exchange's line builder for its direction. A
+ * value without `%[…]` samples is built into its line once, when the rule is compiled.
  */
 import type { HttpAction } from '../../config/model';
 import { compileValueTemplate } from '../../rules/sample-expr';
@@ -12,47 +11,48 @@ import type { RuleAction } from './index';
 
 type Act<K extends HttpAction['action']> = Extract<HttpAction, { action: K }>;
 
-/** The added line, rendered per request only when the value has samples. */
-function headerLine(a: Act<'set-header'> | Act<'add-header'>, response: boolean): (ex: HttpExchange) => string {
+/** Appends `name: value` to the direction's line builder; a sampled value is rendered per request. */
+function addLine(name: string, value: string, response: boolean): RuleAction {
   // The loader reported any mistake in the value already.
-  const value = compileValueTemplate(a.value, response ? 'response' : 'request', []);
-  if (typeof value === 'string') {
-    const line = `${a.name}: ${value}\r\n`;
-    return () => line;
+  const rendered = compileValueTemplate(value, response ? 'response' : 'request', []);
+  if (typeof rendered === 'string') {
+    const line = `${name}: ${rendered}\r\n`;
+    return response
+      ? (ex) => {
+          ex.resExtras += line;
+          return CONTINUE;
+        }
+      : (ex) => {
+          ex.reqExtras += line;
+          return CONTINUE;
+        };
   }
-  return (ex) => `${a.name}: ${value(ex.ctx)}\r\n`;
+  const prefix = `${name}: `;
+  return response
+    ? (ex: HttpExchange) => {
+        ex.resExtras += prefix + rendered(ex.ctx) + '\r\n';
+        return CONTINUE;
+      }
+    : (ex: HttpExchange) => {
+        ex.reqExtras += prefix + rendered(ex.ctx) + '\r\n';
+        return CONTINUE;
+      };
 }
 
 export function setHeaderAction(a: Act<'set-header'>, response: boolean): RuleAction {
-  const name = a.name.toLowerCase();
-  const line = headerLine(a, response);
-  return response
-    ? (ex) => {
-        ex.res.dropNamed(name);
-        ex.resExtras += line(ex);
-        return CONTINUE;
-      }
-    : (ex) => {
-        ex.req.dropNamed(name);
-        ex.reqExtras += line(ex);
-        return CONTINUE;
-      };
+  const del = delHeaderAction(a, response);
+  const add = addLine(a.name, a.value, response);
+  return (ex) => {
+    del(ex);
+    return add(ex);
+  };
 }
 
 export function addHeaderAction(a: Act<'add-header'>, response: boolean): RuleAction {
-  const line = headerLine(a, response);
-  return response
-    ? (ex) => {
-        ex.resExtras += line(ex);
-        return CONTINUE;
-      }
-    : (ex) => {
-        ex.reqExtras += line(ex);
-        return CONTINUE;
-      };
+  return addLine(a.name, a.value, response);
 }
 
-export function delHeaderAction(a: Act<'del-header'>, response: boolean): RuleAction {
+export function delHeaderAction(a: { name: string }, response: boolean): RuleAction {
   const name = a.name.toLowerCase();
   return response
     ? (ex) => {
