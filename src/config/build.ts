@@ -68,6 +68,7 @@ import { formatPath, type Diagnostics, type Seg, type Where } from './source';
 import { missingTimeouts, NO_TIMEOUT_EFFECT, resolveTimeouts, type GivenTimeouts } from './timeouts';
 import { didYouMean } from './suggest';
 import { TlsConfig } from './tls';
+import { hsts, httpsRedirect } from './http-features';
 import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 
 /** Maps a key path of the merged native config to its place in a file. */
@@ -413,10 +414,11 @@ export class ModelBuilder {
       ...this.httpRules(f.http_response, 'response', mode, named, [...base, 'http_response']),
     ];
 
+    const binds = f.binds.map((b, i) => this.bind(b, mode, [...base, 'binds', i]));
     return {
       name: f.name,
       mode,
-      binds: f.binds.map((b, i) => this.bind(b, mode, [...base, 'binds', i])),
+      binds,
       defaultBackend: f.default_backend,
       useBackend,
       hostBackends,
@@ -431,6 +433,8 @@ export class ModelBuilder {
       errorFiles: this.errorFiles(f.errorfiles, [...base, 'errorfiles']),
       maxHeaderBytes: this.maxHeaderBytes,
       options: [...this.defaultOptions.texts, ...own.texts],
+      httpsRedirect: httpsRedirect(f.https_redirect, binds, mode, this.at([...base, 'https_redirect']), this.diag),
+      hsts: hsts(f.hsts, binds, mode, this.at([...base, 'hsts']), this.diag),
       source: this.diag.sourceRef(this.at(base)),
     };
   }

@@ -218,7 +218,23 @@ export interface Frontend {
   maxHeaderBytes: number;
   /** Every `option` word as written, for features that read them. */
   options: string[];
+  /** Plain-HTTP requests are redirected to https (the seed's redirect_http_to_https). */
+  httpsRedirect?: HttpsRedirect;
+  /** Strict-Transport-Security on every response over TLS, tslb's own answers included. */
+  hsts?: Hsts;
   source?: SourceRef;
+}
+
+export interface HttpsRedirect {
+  code: 301 | 302 | 303 | 307 | 308;
+  /** The port a Host naming the request's own port (or none) gets instead; 443 is left out. */
+  port: number;
+}
+
+export interface Hsts {
+  maxAge: number;
+  includeSubDomains: boolean;
+  preload: boolean;
 }
 
 // ---------------------------------------------------------------- backends

@@ -125,11 +125,12 @@ const BindSchema = multi<string | BindInput>(
   '"address:port" or {address, port, ssl, accept_proxy}',
 );
 
+const RedirectCode = lits([301, 302, 303, 307, 308]);
 const RedirectSchema = obj({
   scheme: opt(Type.String()),
   location: opt(Type.String()),
   prefix: opt(Type.String()),
-  code: opt(lits([301, 302, 303, 307, 308])),
+  code: opt(RedirectCode),
 });
 const HeaderSchema = obj({ name: Type.String({ minLength: 1 }), value: Type.String() });
 export const HttpRuleSchema = obj(
@@ -143,6 +144,20 @@ export const HttpRuleSchema = obj(
     unless: opt(Condition),
   },
   'one action (redirect, deny, set_header, add_header, del_header) with an optional if/unless condition',
+);
+
+const HttpsRedirectSchema = multi<boolean | { code?: 301 | 302 | 303 | 307 | 308; port?: number }>(
+  ['boolean', 'object'],
+  { properties: { code: { enum: [301, 302, 303, 307, 308] }, port: Port }, additionalProperties: false },
+  "redirect plain-HTTP requests to https: true, or {code (301), port (the frontend's first TLS bind's)}",
+);
+const HstsSchema = obj(
+  {
+    max_age: Type.Integer({ minimum: 0, maximum: MAX_INT, description: 'seconds' }),
+    include_subdomains: opt(Type.Boolean()),
+    preload: opt(Type.Boolean()),
+  },
+  'Strict-Transport-Security on every response over TLS',
 );
 
 const UseBackendSchema = obj({ backend: Name, if: opt(Condition), unless: opt(Condition) });
@@ -171,6 +186,8 @@ const FrontendSchema = obj({
   inspect_delay: opt(Time),
   timeouts: opt(TimeoutsSchema),
   options: opt(Type.Array(Type.String({ description: 'HAProxy option line, e.g. "httplog"' }))),
+  https_redirect: opt(HttpsRedirectSchema),
+  hsts: opt(HstsSchema),
 });
 
 export interface BalanceInput {
@@ -433,8 +450,11 @@ const SeedSchema = obj(
         protocols: opt(Type.String({ description: 'space-separated TLS versions, e.g. "TLSv1.2 TLSv1.3"' })),
         ciphers: opt(Type.String()),
         redirect_http_to_https: opt(Type.Boolean()),
+        redirect_code: opt(RedirectCode),
         hsts_enabled: opt(Type.Boolean()),
         hsts_max_age: opt(Type.Integer({ minimum: 0, maximum: MAX_INT, description: 'seconds' })),
+        hsts_include_subdomains: opt(Type.Boolean()),
+        hsts_preload: opt(Type.Boolean()),
       }),
     ),
     performance: opt(

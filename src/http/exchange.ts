@@ -94,6 +94,8 @@ export abstract class HttpExchange {
   reqExtras = '';
   /** Header lines added to the response to the client. */
   resExtras = '';
+  /** The exchange leaves no access-log line (monitor-uri requests, as HAProxy). */
+  unlogged = false;
 
   /** Closes the server connection, if any: its response will not be relayed. */
   protected abstract dropUpstream(): void;
@@ -119,8 +121,9 @@ export abstract class HttpExchange {
     const msg = this.localPage(status);
     countStatus(this.fe.counters, status);
     if (this.backend) countStatus(this.backend.counters, status);
-    if (msg) this.client.sendLocal(msg);
-    this.log(term, status);
+    if (msg) this.client.sendLocal(this.afterLocal(msg));
+    if (this.unlogged) this.unlogged = false;
+    else this.log(term, status);
     // Built-in 4xx/5xx without `Connection: close` keep the connection; errorfiles have no known framing.
     this.endLocal(msg !== null && !close && this.reqDone && !this.client.closing() && isDefaultResponse(msg));
     return DONE;
@@ -131,7 +134,7 @@ export abstract class HttpExchange {
     this.dropUpstream();
     const close = !this.reqDone || this.client.closing();
     countStatus(this.fe.counters, code);
-    this.client.sendLocal(redirectResponse(code, location, close));
+    this.client.sendLocal(this.afterLocal(redirectResponse(code, location, close)));
     this.log('LR', code);
     this.endLocal(!close);
     return DONE;
@@ -142,6 +145,17 @@ export abstract class HttpExchange {
     if (page !== undefined) return page;
     const fePage = runPage(this.fe.pipeline.localPage, this, status);
     return fePage !== undefined ? fePage : defaultErrorResponse(status);
+  }
+
+  /** `msg` with the lines the afterResponse phase adds to tslb's own answers (none: `msg` itself). */
+  private afterLocal(msg: Buffer): Buffer {
+    this.resExtras = '';
+    if (this.backend) runEvent(this.backend.pipeline.afterResponse, this);
+    runEvent(this.fe.pipeline.afterResponse, this);
+    if (this.resExtras === '') return msg;
+    const at = msg.indexOf('\r\n\r\n') + 2;
+    if (at < 2) return msg;
+    return Buffer.concat([msg.subarray(0, at), Buffer.from(this.resExtras, 'latin1'), msg.subarray(at)]);
   }
 
   private endLocal(keepAlive: boolean): void {
