@@ -4,6 +4,8 @@
  * src/rules/fetches.ts with the stages where they are valid, so the config check
  * refuses e.g. `hdr(host)` in a tcp frontend.
  */
+import type { Trackers } from '../stick/worker';
+
 export type Stage = 'connection' | 'request' | 'response';
 
 export interface SampleContext {
@@ -27,6 +29,8 @@ export interface SampleContext {
   /** The certificate the client presented on a bind that asks for one (`verify optional|required`). */
   clientCert?: ClientCertificate;
   frontend: string;
+  /** The stick counters the connection tracks (sc0..sc2), read by the sc_* fetches; absent when it tracks none. */
+  readonly trackers?: Trackers;
   // ---- request (stage request/response); undefined/empty otherwise
   method(): string;
   /** Path without query, as in the request target (origin-form). */
