@@ -69,7 +69,7 @@ import { missingTimeouts, NO_TIMEOUT_EFFECT, resolveTimeouts, type GivenTimeouts
 import { declaredTables, frontendProtection, PROTECTION_LINE, stickReferenceError, stickTableOf, type ProtectionLine, type TableScope } from './protection';
 import { didYouMean } from './suggest';
 import { TlsConfig } from './tls';
-import { hsts, httpsRedirect } from './http-features';
+import { hsts, httpsRedirect, monitor, MONITOR_LINE, type MonitorLine } from './http-features';
 import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 
 /** Maps a key path of the merged native config to its place in a file. */
@@ -107,6 +107,8 @@ interface OptionSet {
   protectionLines: ProtectionLine[];
   /** `server-template` lines (the words after the keyword). */
   templates: { text: string; where: Where }[];
+  /** `monitor-uri` / `monitor fail` lines of a frontend (./http-features.ts). */
+  monitorLines: MonitorLine[];
 }
 
 /** The `health_check` object fields each check type takes besides `type`. */
@@ -130,7 +132,7 @@ export class ModelBuilder {
   private defaultMode: Mode = 'http';
   private defaultTimeouts: GivenTimeouts = {};
   private checkDefaults!: CheckDefaults;
-  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [] };
+  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], monitorLines: [] };
   /** Names of the `resolvers` sections, for the servers that name one. */
   private resolverNames = new Set<string>();
   private maxHeaderBytes = DEFAULT_BUFSIZE - DEFAULT_MAXREWRITE;
@@ -308,7 +310,7 @@ export class ModelBuilder {
   }
 
   private options(list: string[] | undefined, segs: Seg[]): OptionSet {
-    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [] };
+    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], monitorLines: [] };
     (list ?? []).forEach((written, i) => {
       const where = this.at([...segs, i]);
       // HAProxy lines may keep their `option` keyword.
@@ -325,6 +327,11 @@ export class ModelBuilder {
         if (segs[0] === 'defaults') this.diag.error(where, `"${text.trim()}": put ${kw} lines in a frontend${kw === 'stick-table' ? ' or backend' : ''}`);
         else if (segs[0] === 'backends' && kw !== 'stick-table') this.diag.error(where, `"${text.trim()}" is a frontend keyword: put it in a frontend`);
         set.protectionLines.push({ text: text.trim(), where });
+        return;
+      }
+      if (MONITOR_LINE.test(text)) {
+        if (segs[0] !== 'frontends') this.diag.error(where, `"${text.trim()}" is a frontend keyword: put it in a frontend`);
+        else set.monitorLines.push({ text: text.trim(), segs: [...segs, i] });
         return;
       }
       const template = /^\s*server-template\s+(.*)$/.exec(text);
@@ -464,6 +471,7 @@ export class ModelBuilder {
       options: [...this.defaultOptions.texts, ...own.texts],
       httpsRedirect: httpsRedirect(f.https_redirect, binds, mode, this.at([...base, 'https_redirect']), this.diag),
       hsts: hsts(f.hsts, binds, mode, this.at([...base, 'hsts']), this.diag),
+      monitor: monitor(f, own.monitorLines, mode, base, (r, segs) => this.condition(r, 'request', named, segs)?.condition, this.at, this.diag),
       stickTable,
       tcpRequest: tcpRequest.length ? tcpRequest : undefined,
       rateLimitSessions: protection.rateLimitSessions || undefined,

@@ -222,6 +222,8 @@ export interface Frontend {
   httpsRedirect?: HttpsRedirect;
   /** Strict-Transport-Security on every response over TLS, tslb's own answers included. */
   hsts?: Hsts;
+  /** HAProxy `monitor-uri`: tslb answers this URI itself, 200, or 503 when a `monitor fail` condition holds. */
+  monitor?: Monitor;
   stickTable?: StickTableDef;
   tcpRequest?: TcpRequestRule[];
   /** `rate-limit sessions N`: new sessions per second over all workers (0 or absent: none); the excess waits. */
@@ -233,6 +235,12 @@ export interface HttpsRedirect {
   code: 301 | 302 | 303 | 307 | 308;
   /** The port a Host naming the request's own port (or none) gets instead; 443 is left out. */
   port: number;
+}
+
+export interface Monitor {
+  uri: string;
+  /** `monitor fail` conditions (`unless` ones negated): any that holds makes the answer 503. */
+  fail: Condition[];
 }
 
 export interface Hsts {

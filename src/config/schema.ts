@@ -222,6 +222,8 @@ const FrontendSchema = obj({
   options: opt(Type.Array(Type.String({ description: 'HAProxy option line, e.g. "httplog"' }))),
   https_redirect: opt(HttpsRedirectSchema),
   hsts: opt(HstsSchema),
+  monitor_uri: opt(Type.String({ pattern: '^\\S+$', description: 'HAProxy monitor-uri: the URI tslb answers itself (200, or 503 when a monitor_fail condition holds), e.g. /healthz' })),
+  monitor_fail: opt(Type.Array(obj({ if: opt(Condition), unless: opt(Condition) }), { description: 'HAProxy monitor fail if|unless <condition>' })),
   stick_table: opt(StickTableSchema),
   tcp_request: opt(Type.Array(TcpRequestSchema)),
   rate_limit_sessions: opt(Type.Integer({ minimum: 0, maximum: MAX_SIZE, description: 'new sessions per second over all workers; the excess waits (HAProxy rate-limit sessions)' })),

@@ -94,7 +94,7 @@ export abstract class HttpExchange {
   reqExtras = '';
   /** Header lines added to the response to the client. */
   resExtras = '';
-  /** The exchange leaves no access-log line (monitor-uri requests, as HAProxy). */
+  /** The exchange leaves no access-log line (monitor-uri requests, as HAProxy); reset by the log phase. */
   unlogged = false;
 
   /** Closes the server connection, if any: its response will not be relayed. */
@@ -122,8 +122,7 @@ export abstract class HttpExchange {
     countStatus(this.fe.counters, status);
     if (this.backend) countStatus(this.backend.counters, status);
     if (msg) this.client.sendLocal(this.afterLocal(msg));
-    if (this.unlogged) this.unlogged = false;
-    else this.log(term, status);
+    this.log(term, status);
     // Built-in 4xx/5xx without `Connection: close` keep the connection; errorfiles have no known framing.
     this.endLocal(msg !== null && !close && this.reqDone && !this.client.closing() && isDefaultResponse(msg));
     return DONE;
@@ -171,5 +170,6 @@ export abstract class HttpExchange {
     runEvent(this.fe.pipeline.log, this);
     if (this.backend) runEvent(this.backend.pipeline.log, this);
     tx.reset();
+    this.unlogged = false;
   }
 }
