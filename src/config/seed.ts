@@ -12,7 +12,7 @@ import { formatPath, type Diagnostics, type Seg, type SourceFile } from './sourc
 type SeedBackend = NonNullable<SeedProxy['backends']>[number];
 
 /** Options that only make sense on http frontends, left out of the seed's tcp ones. */
-const HTTP_ONLY_OPTIONS = /^(httplog|forwardfor|http-)/;
+const HTTP_ONLY_OPTIONS = /^(httplog|forwardfor|http-|monitor)/;
 const DEFAULT_HTTPS_IN_BINDS: NonNullable<SeedProxy['https_in_binds']> = [{ ip: '0.0.0.0', port: 443 }];
 const TLS_ORDER = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
 
