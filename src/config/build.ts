@@ -69,7 +69,7 @@ import { missingTimeouts, NO_TIMEOUT_EFFECT, resolveTimeouts, type GivenTimeouts
 import { declaredTables, frontendProtection, PROTECTION_LINE, stickReferenceError, stickTableOf, type ProtectionLine, type TableScope } from './protection';
 import { didYouMean } from './suggest';
 import { TlsConfig } from './tls';
-import { hsts, httpsRedirect, monitor, MONITOR_LINE, type MonitorLine } from './http-features';
+import { hsts, httpsRedirect, monitor, MONITOR_LINE, securityHeaders, type MonitorLine } from './http-features';
 import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 
 /** Maps a key path of the merged native config to its place in a file. */
@@ -451,6 +451,9 @@ export class ModelBuilder {
     ];
 
     const binds = f.binds.map((b, i) => this.bind(b, mode, [...base, 'binds', i]));
+    // Headers the user's http_response rules name win over the preset's.
+    const ruleHeaders = new Set([...httpRules, ...[...backends.values()].flatMap((b) => b.httpRules)].flatMap((r) => (r.when === 'response' && 'name' in r.act ? [r.act.name.toLowerCase()] : [])));
+    const preset = securityHeaders(f.security_headers, ruleHeaders, hsts(f.hsts, binds, mode, this.at([...base, 'hsts']), this.diag), mode, this.at([...base, 'security_headers']), this.diag);
     return {
       name: f.name,
       mode,
@@ -470,7 +473,8 @@ export class ModelBuilder {
       maxHeaderBytes: this.maxHeaderBytes,
       options: [...this.defaultOptions.texts, ...own.texts],
       httpsRedirect: httpsRedirect(f.https_redirect, binds, mode, this.at([...base, 'https_redirect']), this.diag),
-      hsts: hsts(f.hsts, binds, mode, this.at([...base, 'hsts']), this.diag),
+      hsts: preset.hsts,
+      securityHeaders: preset.headers,
       monitor: monitor(f, own.monitorLines, mode, base, (r, segs) => this.condition(r, 'request', named, segs)?.condition, this.at, this.diag),
       stickTable,
       tcpRequest: tcpRequest.length ? tcpRequest : undefined,

@@ -224,6 +224,8 @@ export interface Frontend {
   hsts?: Hsts;
   /** HAProxy `monitor-uri`: tslb answers this URI itself, 200, or 503 when a `monitor fail` condition holds. */
   monitor?: Monitor;
+  /** The security-headers preset, resolved: what it adds and removes (its HSTS is `hsts`). */
+  securityHeaders?: SecurityHeaders;
   stickTable?: StickTableDef;
   tcpRequest?: TcpRequestRule[];
   /** `rate-limit sessions N`: new sessions per second over all workers (0 or absent: none); the excess waits. */
@@ -235,6 +237,13 @@ export interface HttpsRedirect {
   code: 301 | 302 | 303 | 307 | 308;
   /** The port a Host naming the request's own port (or none) gets instead; 443 is left out. */
   port: number;
+}
+
+export interface SecurityHeaders {
+  /** Header lines added to responses that lack them (a server's own header is kept). */
+  add: { name: string; value: string }[];
+  /** Header names removed from servers' responses (lower case). */
+  remove: string[];
 }
 
 export interface Monitor {

@@ -160,6 +160,37 @@ const HstsSchema = obj(
   'Strict-Transport-Security on every response over TLS',
 );
 
+export interface SecurityHeadersInput {
+  preset: 'strict' | 'basic';
+  x_content_type_options?: string | false;
+  x_frame_options?: string | false;
+  referrer_policy?: string | false;
+  content_security_policy?: string | false;
+  permissions_policy?: string | false;
+  hsts?: boolean;
+  remove?: string[];
+}
+const HeaderValueOrOff = { type: ['string', 'boolean'], not: { const: true } };
+const SecurityHeadersSchema = multi<'strict' | 'basic' | SecurityHeadersInput>(
+  ['string', 'object'],
+  {
+    pattern: '^(strict|basic)$',
+    properties: {
+      preset: { enum: ['strict', 'basic'] },
+      x_content_type_options: HeaderValueOrOff,
+      x_frame_options: HeaderValueOrOff,
+      referrer_policy: HeaderValueOrOff,
+      content_security_policy: HeaderValueOrOff,
+      permissions_policy: HeaderValueOrOff,
+      hsts: { type: 'boolean' },
+      remove: { type: 'array', items: { type: 'string' } },
+    },
+    required: ['preset'],
+    additionalProperties: false,
+  },
+  'security headers preset: strict or basic, or {preset, a value (or false) per header, hsts: false, remove: [headers]} (see config/README.md)',
+);
+
 const UseBackendSchema = obj({ backend: Name, if: opt(Condition), unless: opt(Condition) });
 
 export interface StickTableInput {
@@ -222,6 +253,7 @@ const FrontendSchema = obj({
   options: opt(Type.Array(Type.String({ description: 'HAProxy option line, e.g. "httplog"' }))),
   https_redirect: opt(HttpsRedirectSchema),
   hsts: opt(HstsSchema),
+  security_headers: opt(SecurityHeadersSchema),
   monitor_uri: opt(Type.String({ pattern: '^\\S+$', description: 'HAProxy monitor-uri: the URI tslb answers itself (200, or 503 when a monitor_fail condition holds), e.g. /healthz' })),
   monitor_fail: opt(Type.Array(obj({ if: opt(Condition), unless: opt(Condition) }), { description: 'HAProxy monitor fail if|unless <condition>' })),
   stick_table: opt(StickTableSchema),

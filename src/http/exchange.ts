@@ -94,6 +94,8 @@ export abstract class HttpExchange {
   reqExtras = '';
   /** Header lines added to the response to the client. */
   resExtras = '';
+  /** The afterResponse phase runs for tslb's own answer (`res` is not the response). */
+  localAnswer = false;
   /** The exchange leaves no access-log line (monitor-uri requests, as HAProxy); reset by the log phase. */
   unlogged = false;
 
@@ -149,8 +151,10 @@ export abstract class HttpExchange {
   /** `msg` with the lines the afterResponse phase adds to tslb's own answers (none: `msg` itself). */
   private afterLocal(msg: Buffer): Buffer {
     this.resExtras = '';
+    this.localAnswer = true;
     if (this.backend) runEvent(this.backend.pipeline.afterResponse, this);
     runEvent(this.fe.pipeline.afterResponse, this);
+    this.localAnswer = false;
     if (this.resExtras === '') return msg;
     const at = msg.indexOf('\r\n\r\n') + 2;
     if (at < 2) return msg;

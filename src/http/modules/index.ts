@@ -12,6 +12,7 @@ import { forwarded } from './forwarded';
 import { hsts } from './hsts';
 import { httpsRedirect } from './https-redirect';
 import { monitorUri } from './monitor';
+import { securityHeaders } from './security-headers';
 import { httpRequestRules, httpResponseRules } from './http-rules';
 import { cookiePersistence } from './cookie';
 import { stickOn } from './stick';
@@ -25,6 +26,7 @@ export const HTTP_MODULES: readonly ModuleDefinition[] = [
   cookiePersistence,
   stickOn,
   hsts,
+  securityHeaders,
   errorPages,
   accessLog,
 ];
