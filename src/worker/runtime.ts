@@ -30,11 +30,11 @@ import { frontendReadsPayload } from '../rules/fetches';
 import { Counters, newCounters, queueEntered } from './counters';
 import { leaseSlots, reportWant, returnSlots } from './cluster-state';
 import { StickTable } from './stick';
+import { stickTable, useStickTables } from '../stick/worker';
+import { compileTcpRules, type TcpRuleSets } from '../stick/tcp-rules';
 import { closeIdleTo } from '../http/pool';
 import { compilePipeline, Pipeline } from '../http/pipeline';
 import { HTTP_MODULES } from '../http/modules';
-import { stickTable, useStickTables } from '../stick/worker';
-import { compileTcpRules, type TcpRuleSets } from '../stick/tcp-rules';
 import { passiveHealthFor, serverStateChanged, type PassiveHealth } from './passive-health';
 import { deadlineAfter } from './deadline';
 
