@@ -8,20 +8,16 @@ import type { Hsts } from '../../config/model';
 import type { HttpExchange } from '../exchange';
 import type { HttpModule, ModuleDefinition } from '../pipeline';
 
-export function hstsValue(h: Hsts): string {
-  return `max-age=${h.maxAge}${h.includeSubDomains ? '; includeSubDomains' : ''}${h.preload ? '; preload' : ''}`;
-}
-
 class StrictTransportSecurity implements HttpModule {
   private readonly line: string;
 
-  constructor(settings: Hsts) {
-    this.line = `Strict-Transport-Security: ${hstsValue(settings)}\r\n`;
+  constructor(h: Hsts) {
+    this.line = `Strict-Transport-Security: max-age=${h.maxAge}${h.includeSubDomains ? '; includeSubDomains' : ''}${h.preload ? '; preload' : ''}\r\n`;
   }
 
   afterResponse(ex: HttpExchange): void {
     if (!ex.info.ssl) return;
-    ex.res.dropNamed('strict-transport-security');
+    if (!ex.localAnswer) ex.res.dropNamed('strict-transport-security');
     ex.resExtras += this.line;
   }
 }
