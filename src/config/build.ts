@@ -72,6 +72,7 @@ import { declaredTables, frontendProtection, PROTECTION_LINE, stickReferenceErro
 import { didYouMean } from './suggest';
 import { RuleRefs } from './rule-refs';
 import { TlsConfig } from './tls';
+import { hsts, httpsRedirect, monitor, MONITOR_LINE, securityHeaders, type MonitorLine } from './http-features';
 import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 
 /** Maps a key path of the merged native config to its place in a file. */
@@ -109,6 +110,8 @@ interface OptionSet {
   protectionLines: ProtectionLine[];
   /** `server-template` lines (the words after the keyword). */
   templates: { text: string; where: Where }[];
+  /** `monitor-uri` / `monitor fail` lines of a frontend (./http-features.ts). */
+  monitorLines: MonitorLine[];
 }
 
 /** The `health_check` object fields each check type takes besides `type`. */
@@ -132,7 +135,7 @@ export class ModelBuilder {
   private defaultMode: Mode = 'http';
   private defaultTimeouts: GivenTimeouts = {};
   private checkDefaults!: CheckDefaults;
-  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [] };
+  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], monitorLines: [] };
   /** Names of the `resolvers` sections, for the servers that name one. */
   private resolverNames = new Set<string>();
   private maxHeaderBytes = DEFAULT_BUFSIZE - DEFAULT_MAXREWRITE;
@@ -331,7 +334,7 @@ export class ModelBuilder {
   }
 
   private options(list: string[] | undefined, segs: Seg[]): OptionSet {
-    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [] };
+    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], monitorLines: [] };
     (list ?? []).forEach((written, i) => {
       const where = this.at([...segs, i]);
       // HAProxy lines may keep their `option` keyword.
@@ -348,6 +351,11 @@ export class ModelBuilder {
         if (segs[0] === 'defaults') this.diag.error(where, `"${text.trim()}": put ${kw} lines in a frontend${kw === 'stick-table' ? ' or backend' : ''}`);
         else if (segs[0] === 'backends' && kw !== 'stick-table') this.diag.error(where, `"${text.trim()}" is a frontend keyword: put it in a frontend`);
         set.protectionLines.push({ text: text.trim(), where });
+        return;
+      }
+      if (MONITOR_LINE.test(text)) {
+        if (segs[0] !== 'frontends') this.diag.error(where, `"${text.trim()}" is a frontend keyword: put it in a frontend`);
+        else set.monitorLines.push({ text: text.trim(), segs: [...segs, i] });
         return;
       }
       const template = /^\s*server-template\s+(.*)$/.exec(text);
@@ -470,10 +478,14 @@ export class ModelBuilder {
       ...this.httpRules(f.http_response, 'response', mode, named, [...base, 'http_response']),
     ];
 
+    const binds = f.binds.map((b, i) => this.bind(b, mode, [...base, 'binds', i]));
+    // Headers the user's http_response rules name win over the preset's.
+    const ruleHeaders = new Set([...httpRules, ...[...backends.values()].flatMap((b) => b.httpRules)].flatMap((r) => (r.when === 'response' && 'name' in r.act ? [r.act.name.toLowerCase()] : [])));
+    const preset = securityHeaders(f.security_headers, ruleHeaders, hsts(f.hsts, binds, mode, this.at([...base, 'hsts']), this.diag), mode, this.at([...base, 'security_headers']), this.diag);
     return {
       name: f.name,
       mode,
-      binds: f.binds.map((b, i) => this.bind(b, mode, [...base, 'binds', i])),
+      binds,
       defaultBackend: f.default_backend,
       useBackend,
       hostBackends,
@@ -488,6 +500,10 @@ export class ModelBuilder {
       errorFiles: this.errorFiles(f.errorfiles, [...base, 'errorfiles']),
       maxHeaderBytes: this.maxHeaderBytes,
       options: [...this.defaultOptions.texts, ...own.texts],
+      httpsRedirect: httpsRedirect(f.https_redirect, binds, mode, this.at([...base, 'https_redirect']), this.diag),
+      hsts: preset.hsts,
+      securityHeaders: preset.headers,
+      monitor: monitor(f, own.monitorLines, mode, base, (r, segs) => this.condition(r, 'request', named, segs)?.condition, this.at, this.diag),
       stickTable,
       tcpRequest: tcpRequest.length ? tcpRequest : undefined,
       rateLimitSessions: protection.rateLimitSessions || undefined,

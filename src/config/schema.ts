@@ -126,11 +126,12 @@ const BindSchema = multi<string | BindInput>(
   '"address:port" or {address, port, ssl, accept_proxy, h2c}',
 );
 
+const RedirectCode = lits([301, 302, 303, 307, 308]);
 const RedirectSchema = obj({
   scheme: opt(Type.String()),
   location: opt(Type.String()),
   prefix: opt(Type.String()),
-  code: opt(lits([301, 302, 303, 307, 308])),
+  code: opt(RedirectCode),
 });
 const HeaderSchema = obj({ name: Type.String({ minLength: 1 }), value: Type.String() });
 export const HttpRuleSchema = obj(
@@ -144,6 +145,51 @@ export const HttpRuleSchema = obj(
     unless: opt(Condition),
   },
   'one action (redirect, deny, set_header, add_header, del_header) with an optional if/unless condition',
+);
+
+const HttpsRedirectSchema = multi<boolean | { code?: 301 | 302 | 303 | 307 | 308; port?: number }>(
+  ['boolean', 'object'],
+  { properties: { code: { enum: [301, 302, 303, 307, 308] }, port: Port }, additionalProperties: false },
+  "redirect plain-HTTP requests to https: true, or {code (301), port (the frontend's first TLS bind's)}",
+);
+const HstsSchema = obj(
+  {
+    max_age: Type.Integer({ minimum: 0, maximum: MAX_INT, description: 'seconds' }),
+    include_subdomains: opt(Type.Boolean()),
+    preload: opt(Type.Boolean()),
+  },
+  'Strict-Transport-Security on every response over TLS',
+);
+
+export interface SecurityHeadersInput {
+  preset: 'strict' | 'basic';
+  x_content_type_options?: string | false;
+  x_frame_options?: string | false;
+  referrer_policy?: string | false;
+  content_security_policy?: string | false;
+  permissions_policy?: string | false;
+  hsts?: boolean;
+  remove?: string[];
+}
+const HeaderValueOrOff = { type: ['string', 'boolean'], not: { const: true } };
+const SecurityHeadersSchema = multi<'strict' | 'basic' | SecurityHeadersInput>(
+  ['string', 'object'],
+  {
+    pattern: '^(strict|basic)$',
+    properties: {
+      preset: { enum: ['strict', 'basic'] },
+      x_content_type_options: HeaderValueOrOff,
+      x_frame_options: HeaderValueOrOff,
+      referrer_policy: HeaderValueOrOff,
+      content_security_policy: HeaderValueOrOff,
+      permissions_policy: HeaderValueOrOff,
+      hsts: { type: 'boolean' },
+      remove: { type: 'array', items: { type: 'string' } },
+    },
+    required: ['preset'],
+    additionalProperties: false,
+  },
+  'security headers preset: strict or basic, or {preset, a value (or false) per header, hsts: false, remove: [headers]} (see config/README.md)',
 );
 
 const UseBackendSchema = obj({
@@ -210,6 +256,11 @@ const FrontendSchema = obj({
   inspect_delay: opt(Time),
   timeouts: opt(TimeoutsSchema),
   options: opt(Type.Array(Type.String({ description: 'HAProxy option line, e.g. "httplog"' }))),
+  https_redirect: opt(HttpsRedirectSchema),
+  hsts: opt(HstsSchema),
+  security_headers: opt(SecurityHeadersSchema),
+  monitor_uri: opt(Type.String({ pattern: '^\\S+$', description: 'HAProxy monitor-uri: the URI tslb answers itself (200, or 503 when a monitor_fail condition holds), e.g. /healthz' })),
+  monitor_fail: opt(Type.Array(obj({ if: opt(Condition), unless: opt(Condition) }), { description: 'HAProxy monitor fail if|unless <condition>' })),
   stick_table: opt(StickTableSchema),
   tcp_request: opt(Type.Array(TcpRequestSchema)),
   rate_limit_sessions: opt(Type.Integer({ minimum: 0, maximum: MAX_SIZE, description: 'new sessions per second over all workers; the excess waits (HAProxy rate-limit sessions)' })),
@@ -482,8 +533,11 @@ const SeedSchema = obj(
         protocols: opt(Type.String({ description: 'space-separated TLS versions, e.g. "TLSv1.2 TLSv1.3"' })),
         ciphers: opt(Type.String()),
         redirect_http_to_https: opt(Type.Boolean()),
+        redirect_code: opt(RedirectCode),
         hsts_enabled: opt(Type.Boolean()),
         hsts_max_age: opt(Type.Integer({ minimum: 0, maximum: MAX_INT, description: 'seconds' })),
+        hsts_include_subdomains: opt(Type.Boolean()),
+        hsts_preload: opt(Type.Boolean()),
       }),
     ),
     performance: opt(
