@@ -94,6 +94,10 @@ export abstract class HttpExchange {
   reqExtras = '';
   /** Header lines added to the response to the client. */
   resExtras = '';
+  /** The afterResponse phase runs for tslb's own answer (`res` is not the response). */
+  localAnswer = false;
+  /** The exchange leaves no access-log line (monitor-uri requests, as HAProxy); reset by the log phase. */
+  unlogged = false;
 
   /** Closes the server connection, if any: its response will not be relayed. */
   protected abstract dropUpstream(): void;
@@ -119,7 +123,7 @@ export abstract class HttpExchange {
     const msg = this.localPage(status);
     countStatus(this.fe.counters, status);
     if (this.backend) countStatus(this.backend.counters, status);
-    if (msg) this.client.sendLocal(msg);
+    if (msg) this.client.sendLocal(this.afterLocal(msg));
     this.log(term, status);
     // Built-in 4xx/5xx without `Connection: close` keep the connection; errorfiles have no known framing.
     this.endLocal(msg !== null && !close && this.reqDone && !this.client.closing() && isDefaultResponse(msg));
@@ -145,7 +149,7 @@ export abstract class HttpExchange {
   private sendBuilt(status: number, msg: Buffer, close: boolean): number {
     this.dropUpstream();
     countStatus(this.fe.counters, status);
-    this.client.sendLocal(msg);
+    this.client.sendLocal(this.afterLocal(msg));
     this.log('LR', status);
     this.endLocal(!close);
     return DONE;
@@ -156,6 +160,19 @@ export abstract class HttpExchange {
     if (page !== undefined) return page;
     const fePage = runPage(this.fe.pipeline.localPage, this, status);
     return fePage !== undefined ? fePage : defaultErrorResponse(status);
+  }
+
+  /** `msg` with the lines the afterResponse phase adds to tslb's own answers (none: `msg` itself). */
+  private afterLocal(msg: Buffer): Buffer {
+    this.resExtras = '';
+    this.localAnswer = true;
+    if (this.backend) runEvent(this.backend.pipeline.afterResponse, this);
+    runEvent(this.fe.pipeline.afterResponse, this);
+    this.localAnswer = false;
+    if (this.resExtras === '') return msg;
+    const at = msg.indexOf('\r\n\r\n') + 2;
+    if (at < 2) return msg;
+    return Buffer.concat([msg.subarray(0, at), Buffer.from(this.resExtras, 'latin1'), msg.subarray(at)]);
   }
 
   private endLocal(keepAlive: boolean): void {
@@ -171,5 +188,6 @@ export abstract class HttpExchange {
     runEvent(this.fe.pipeline.log, this);
     if (this.backend) runEvent(this.backend.pipeline.log, this);
     tx.reset();
+    this.unlogged = false;
   }
 }

@@ -27,6 +27,8 @@ export class HttpSampleContext implements SampleContext {
   sni: string | undefined = undefined;
   clientCert: ClientCertificate | undefined = undefined;
   frontend = '';
+  /** The request came on an HTTP/2 stream (its head was turned into HTTP/1.1 for the server). */
+  http2 = false;
 
   constructor(
     private readonly req: HeadTable,
@@ -42,6 +44,7 @@ export class HttpSampleContext implements SampleContext {
     this.sni = info.sni;
     this.clientCert = info.clientCert;
     this.frontend = frontend;
+    this.http2 = false;
   }
 
   method(): string {
@@ -88,6 +91,7 @@ export class HttpSampleContext implements SampleContext {
   }
 
   version(): string {
+    if (this.http2) return '2.0';
     return this.req.versionMinor ? '1.1' : '1.0';
   }
 
