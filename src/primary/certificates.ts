@@ -125,15 +125,16 @@ export class CertificateStore {
     if (!current) return;
     const checked = checkBundle(text);
     const ocsp = await readOcsp(file);
-    const error = 'error' in checked ? checked.error : ocsp && 'error' in ocsp ? `${ocspFile(file)}: ${ocsp.error}` : undefined;
-    if (error || 'error' in checked) {
-      this.deps.log.error({ event: 'cert-refused', file, via: 'watch', err: error }, `certificate ${file} refused: ${error}; still serving the previous one`);
-      return;
-    }
-    const response = ocsp && 'ocsp' in ocsp ? ocsp.ocsp : undefined;
+    if ('error' in checked) return this.refused(file, checked.error);
+    if (ocsp?.error !== undefined) return this.refused(file, `${ocspFile(file)}: ${ocsp.error}`);
+    const response = ocsp?.ocsp;
     if (checked.cert === current.cert && checked.key === current.key && response === current.ocsp) return;
     if (firstLook) this.deps.log.info({ event: 'cert-changed', file }, `certificate ${file} changed while the configuration loaded`);
     this.apply(file, checked, 'watch', response);
+  }
+
+  private refused(file: string, error: string): void {
+    this.deps.log.error({ event: 'cert-refused', file, via: 'watch', err: error }, `certificate ${file} refused: ${error}; still serving the previous one`);
   }
 
   /** New contents written to a served file by tslb itself (ACME): served at once, without waiting for the watch. Returns the refusal, if any. */
@@ -247,7 +248,7 @@ async function filesKey(file: string): Promise<string | undefined> {
 }
 
 /** `<file>.ocsp` checked, or undefined when there is none. */
-async function readOcsp(file: string): Promise<{ ocsp: string } | { error: string } | undefined> {
+async function readOcsp(file: string): Promise<{ ocsp: string; error?: undefined } | { error: string; ocsp?: undefined } | undefined> {
   try {
     return checkOcspResponse(await readFile(ocspFile(file)));
   } catch {
