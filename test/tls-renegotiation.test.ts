@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { issueCert, testCa } from './helpers/certs';
 import { startHttpBackend } from './helpers/backends';
+import { keepAliveGet, tlsConnect } from './helpers/tls-client';
 import { freePort, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -53,30 +54,11 @@ backends:
 });
 
 function connect(): Promise<tls.TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const sock = tls.connect({ host: '127.0.0.1', port, servername: HOST, ca: testCa().cert, maxVersion: 'TLSv1.2' }, () => resolve(sock));
-    sock.once('error', reject);
-    sock.setTimeout(5000, () => sock.destroy(new Error('TLS connection timed out')));
-  });
+  return tlsConnect(port, { servername: HOST, ca: testCa().cert, maxVersion: 'TLSv1.2' });
 }
 
-/** One keep-alive GET on an open TLS connection: the response head's status line. */
 function get(sock: tls.TLSSocket, p: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let got = '';
-    const onData = (d: Buffer) => {
-      got += d.toString('latin1');
-      const end = got.indexOf('\r\n\r\n');
-      const len = /content-length: (\d+)/i.exec(got);
-      if (end >= 0 && len && got.length >= end + 4 + Number(len[1])) {
-        sock.off('data', onData);
-        resolve(got.slice(0, got.indexOf('\r\n')));
-      }
-    };
-    sock.on('data', onData);
-    sock.once('error', reject);
-    sock.write(`GET ${p} HTTP/1.1\r\nhost: ${HOST}\r\n\r\n`);
-  });
+  return keepAliveGet(sock, p, HOST);
 }
 
 /** Renegotiates once: null when it completed, else the error (Node's client reports a refusal as a socket error). */

@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import type { TlsBindOptions } from '../src/config/model';
-import { createTlsTerminator } from '../src/worker/tls';
+import { TlsTerminator } from '../src/worker/tls';
 import { issueCert, testCa } from './helpers/certs';
 import { server, startL4Proxy, tcpModel } from './helpers/l4-model';
 import { tempDir } from './helpers/tslb';
@@ -27,19 +27,20 @@ function bindOptions(over: Partial<TlsBindOptions> = {}): TlsBindOptions {
     minVersion: 'TLSv1.2',
     maxVersion: 'TLSv1.3',
     alpn: ['http/1.1'],
+    verify: 'none',
     ...over,
   };
 }
 
-/** A loopback server terminating TLS with createTlsTerminator; it greets with the negotiated SNI, then closes. */
+/** A loopback server terminating TLS with a TlsTerminator; it greets with the negotiated SNI, then closes. */
 async function startTerminator(opts: TlsBindOptions, ticketKeys: Buffer): Promise<number> {
-  const terminate = createTlsTerminator(opts, ticketKeys);
+  const terminator = new TlsTerminator(opts, ticketKeys);
   const sockets = new Set<net.Socket>();
   const srv = net.createServer((raw) => {
     sockets.add(raw);
     raw.on('close', () => sockets.delete(raw));
     raw.on('error', () => raw.destroy());
-    const secure = terminate(raw);
+    const secure = terminator.wrap(raw);
     secure.on('error', () => raw.destroy());
     secure.on('secure', () => secure.end(`sni=${secure.servername || ''}\n`));
   });

@@ -97,7 +97,7 @@ export class CheckSession {
         socket: raw,
         servername: this.target.sni && !net.isIP(this.target.sni) ? this.target.sni : undefined,
         rejectUnauthorized: this.target.verify,
-        ca: this.target.ca,
+        ...this.target.context,
       });
       this.socket = secure;
       secure.on('error', (err) => this.onError(err));

@@ -2,6 +2,7 @@
  * The contract between the health monitor (src/primary/health.ts) and the check
  * kinds: one module per kind, each a `CheckKind`, registered in registry.ts.
  */
+import type { SecureContextOptions } from 'node:tls';
 import type { Backend, HealthCheck, Server } from '../config/model';
 
 /** HAProxy's check statuses (`show stat` check_status column). */
@@ -35,7 +36,8 @@ export interface CheckTarget {
   sni?: string;
   /** Verify the server certificate (server `verify required`). */
   verify: boolean;
-  ca?: string;
+  /** CA, client certificate and versions from the server's keywords (src/tls/client.ts). */
+  context: SecureContextOptions;
   /** Connect timeout, ms. */
   connectTimeout: number;
   /** Time allowed after the connection is up, ms. */

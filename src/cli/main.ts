@@ -5,7 +5,7 @@
  * subcommand (`tslb install …`) runs that instead.
  */
 import { parseArgs } from 'node:util';
-import { loadReported } from './config-files';
+import { initAddressesReported, loadReported } from './config-files';
 
 interface Subcommand {
   run(argv: string[]): Promise<number>;
@@ -15,6 +15,7 @@ interface Subcommand {
 const SUBCOMMANDS = new Map<string, () => Promise<Subcommand>>([
   ['install', () => import('./install')],
   ['keepalived', () => import('./keepalived')],
+  ['cert', () => import('./cert')],
 ]);
 
 const USAGE = `Usage: tslb -f <config.yaml> [-f <more.yaml> ...] [options]
@@ -30,6 +31,7 @@ const USAGE = `Usage: tslb -f <config.yaml> [-f <more.yaml> ...] [options]
 Subcommands (each takes --help):
   tslb install [--prefix DIR] [--dry-run]     user, /etc/tslb, systemd unit, logrotate
   tslb keepalived -f <config.yaml> [-o FILE]  keepalived.conf from ha_config.keepalived
+  tslb cert self-signed|csr|info ...          make or describe certificate bundles
 
 Signals to the primary: SIGHUP or SIGUSR2 reload the configuration without
 dropping connections; SIGTERM or SIGINT stop gracefully.`;
@@ -76,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const model = loadReported(files);
-  if (!model) return 1;
+  if (!model || !(await initAddressesReported(model))) return 1;
   if (args.check) {
     process.stdout.write('Configuration file is valid\n');
     return 0;

@@ -6,7 +6,6 @@
 import { accessLogDestinationError } from '../log/access-sink';
 import { compileLogFormat } from '../log/access';
 import { readFileSync } from 'node:fs';
-import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
@@ -14,6 +13,7 @@ import { balancers } from '../balance/registry';
 import type { Stage } from '../rules/context';
 import { fetches, frontendReadsPayload } from '../rules/fetches';
 import { parseCondition, parseCriterion } from '../rules/acl-parser';
+import { compileValueTemplate } from '../rules/sample-expr';
 import {
   isCheckLine,
   parseBalanceLine,
@@ -49,8 +49,6 @@ import type {
   Model,
   Server,
   StickRule,
-  TlsBindOptions,
-  TlsCertificate,
   Timeouts,
   UseBackendRule,
 } from './model';
@@ -66,9 +64,11 @@ import type {
   ServerInput,
   TimeoutsInput,
 } from './schema';
-import type { Diagnostics, Seg, Where } from './source';
+import { formatPath, type Diagnostics, type Seg, type Where } from './source';
 import { missingTimeouts, NO_TIMEOUT_EFFECT, resolveTimeouts, type GivenTimeouts } from './timeouts';
 import { didYouMean } from './suggest';
+import { TlsConfig } from './tls';
+import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 
 /** Maps a key path of the merged native config to its place in a file. */
 export type Locate = (segs: Seg[]) => Where;
@@ -80,6 +80,10 @@ const DEFAULT_INTER = 2000;
 const DEFAULT_ERROR_LIMIT = 10;
 const DEFAULT_BUFSIZE = 16384;
 const DEFAULT_MAXREWRITE = 1024;
+/** A served certificate expiring within this many days is a warning at start and reload. */
+const DEFAULT_EXPIRY_WARNING_DAYS = 30;
+/** How often the primary looks at served certificate files for replacements (ms). */
+const DEFAULT_CERT_WATCH = 1000;
 
 interface CheckDefaults {
   inter: number;
@@ -97,6 +101,8 @@ interface OptionSet {
   backendLines: { text: string; where: Where }[];
   /** `http-check` / `tcp-check <step>` / `external-check` lines, applied to the section's health check. */
   checkLines: { line: CheckLine; where: Where }[];
+  /** `server-template` lines (the words after the keyword). */
+  templates: { text: string; where: Where }[];
 }
 
 /** The `health_check` object fields each check type takes besides `type`. */
@@ -120,19 +126,29 @@ export class ModelBuilder {
   private defaultMode: Mode = 'http';
   private defaultTimeouts: GivenTimeouts = {};
   private checkDefaults!: CheckDefaults;
-  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [] };
+  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], templates: [] };
+  /** Names of the `resolvers` sections, for the servers that name one. */
+  private resolverNames = new Set<string>();
   private maxHeaderBytes = DEFAULT_BUFSIZE - DEFAULT_MAXREWRITE;
+
+  private readonly tls: TlsConfig;
 
   constructor(
     private readonly cfg: NativeConfig,
     private readonly at: Locate,
     private readonly diag: Diagnostics,
-  ) {}
+  ) {
+    this.tls = new TlsConfig(at, diag, (file, segs) => this.readRelative(file, segs), cfg.global?.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS);
+  }
 
   build(files: string[], extras: Record<string, unknown>): Model {
     const cfg = this.cfg;
     const global = this.global();
     this.defaults();
+    const resolversIn = cfg.resolvers ?? [];
+    this.checkDuplicates('resolvers', resolversIn, ['resolvers']);
+    const resolvers = buildResolvers(resolversIn, this.at, this.diag);
+    this.resolverNames = new Set(resolvers.map((r) => r.name));
     const frontendsIn = cfg.frontends ?? [];
     const backendsIn = cfg.backends ?? [];
     this.checkDuplicates('frontend', frontendsIn, ['frontends']);
@@ -156,6 +172,7 @@ export class ModelBuilder {
       runtimeApi: this.runtimeApi(),
       stats,
       prometheus,
+      resolvers,
       extras: this.cfg.mailers ? { ...extras, mailers: this.mailers(this.cfg.mailers) } : extras,
       pending: this.diag.pending,
       files,
@@ -228,6 +245,8 @@ export class ModelBuilder {
       bufSize,
       logLevel: g.log_level ?? 'info',
       accessLog: this.accessLog(g.access_log),
+      certWatch: this.time(g.cert_watch, ['global', 'cert_watch']) ?? DEFAULT_CERT_WATCH,
+      certExpiryWarningDays: g.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS,
     };
   }
 
@@ -281,7 +300,7 @@ export class ModelBuilder {
   }
 
   private options(list: string[] | undefined, segs: Seg[]): OptionSet {
-    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [] };
+    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], templates: [] };
     (list ?? []).forEach((written, i) => {
       const where = this.at([...segs, i]);
       // HAProxy lines may keep their `option` keyword.
@@ -291,6 +310,12 @@ export class ModelBuilder {
         const r = parseCheckLine(text);
         if (r.error !== undefined) this.diag.error(where, r.error);
         else set.checkLines.push({ line: r.value, where });
+        return;
+      }
+      const template = /^\s*server-template\s+(.*)$/.exec(text);
+      if (template) {
+        if (segs[0] !== 'backends') this.diag.error(where, '"server-template" makes servers: put it in a backend');
+        else set.templates.push({ text: template[1], where });
         return;
       }
       if (BACKEND_LINE.test(text)) {
@@ -491,58 +516,8 @@ export class ModelBuilder {
     const address = b.address === undefined || b.address === '*' || b.address === '' ? '0.0.0.0' : b.address;
     if (!isIP(address)) this.diag.error(this.at([...segs, 'address']), `"${address}" is not an IP address`);
     const bind: Bind = { address, port: b.port, acceptProxy: b.accept_proxy ?? false, source };
-    if (b.ssl) bind.tls = this.tlsBind(b.ssl, mode, [...segs, 'ssl']);
+    if (b.ssl) bind.tls = this.tls.bind(b.ssl, mode, [...segs, 'ssl']);
     return bind;
-  }
-
-  /** TLS settings of a bind, with its certificates read and their names extracted. */
-  tlsBind(ssl: NonNullable<BindInput['ssl']>, mode: Mode, segs: Seg[]): TlsBindOptions {
-    const certificates: TlsCertificate[] = [];
-    ssl.certificates.forEach((file, i) => {
-      const cert = this.readCertificate(file, [...segs, 'certificates', i]);
-      if (cert) certificates.push(cert);
-    });
-    const minVersion = (ssl.min_version ?? 'TLSv1.2') as TlsBindOptions['minVersion'];
-    const maxVersion = (ssl.max_version ?? 'TLSv1.3') as TlsBindOptions['maxVersion'];
-    const order = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
-    if (order.indexOf(minVersion) > order.indexOf(maxVersion)) this.diag.error(this.at(segs), `min_version ${minVersion} is above max_version ${maxVersion}`);
-    return {
-      certificates,
-      minVersion,
-      maxVersion,
-      ciphers: ssl.ciphers,
-      ciphersuites: ssl.ciphersuites,
-      alpn: ssl.alpn ?? (mode === 'http' ? ['http/1.1'] : []),
-    };
-  }
-
-  /** A combined PEM (certificate chain + private key), as HAProxy's `crt`. */
-  readCertificate(file: string, segs: Seg[]): TlsCertificate | undefined {
-    const text = this.readRelative(file, segs);
-    if (text === undefined) return undefined;
-    const where = this.at(segs);
-    const certs: string[] = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-    const key = /-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]+?-----END \1PRIVATE KEY-----/.exec(text)?.[0];
-    if (certs.length === 0 || !key) {
-      this.diag.error(where, `${file}: must hold a certificate and its private key (PEM)${certs.length === 0 ? ', no certificate found' : ', no private key found'}`);
-      return undefined;
-    }
-    try {
-      const x509 = new X509Certificate(certs[0]);
-      if (!x509.checkPrivateKey(createPrivateKey(key))) {
-        this.diag.error(where, `${file}: the private key does not match the certificate`);
-        return undefined;
-      }
-      const names = new Set<string>();
-      for (const part of (x509.subjectAltName ?? '').split(', ')) if (part.startsWith('DNS:')) names.add(part.slice(4).toLowerCase());
-      const cn = /(?:^|\n)CN=([^\n]+)/.exec(x509.subject)?.[1];
-      if (cn && names.size === 0) names.add(cn.toLowerCase());
-      if (new Date(x509.validTo).getTime() < Date.now()) this.diag.warn(where, `${file}: certificate expired on ${x509.validTo}`);
-      return { cert: certs.join('\n') + '\n', key: key + '\n', names: [...names], source: path.resolve(path.dirname(where.src.file), file) };
-    } catch (e) {
-      this.diag.error(where, `${file}: ${(e as Error).message}`);
-      return undefined;
-    }
   }
 
   private errorFiles(map: Record<string, string> | undefined, segs: Seg[]): Record<string, string> {
@@ -621,6 +596,9 @@ export class ModelBuilder {
         const h = r[kind]!;
         if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(h.name)) this.diag.error(this.at([...segs, kind, 'name']), `"${h.name}" is not a valid header name`);
         const action = kind === 'set_header' ? 'set-header' : 'add-header';
+        const errors: string[] = [];
+        compileValueTemplate(h.value, when, errors);
+        for (const e of errors) this.diag.error(this.at([...segs, kind, 'value']), e);
         return { action: { action, name: h.name, value: h.value }, text: `${action} ${h.name} ${h.value}` };
       }
       case 'del_header':
@@ -700,7 +678,7 @@ export class ModelBuilder {
     if (healthCheck.kind === 'http' && mode === 'tcp') {
       // HAProxy allows httpchk on tcp backends: the check speaks HTTP to the server, traffic stays tcp.
     }
-    const servers = this.servers(b, base, mode);
+    const servers = this.servers(b, own.templates, base, mode);
     const timeouts = this.timeouts('backend', b.name, mode, b.timeouts, [...base, 'timeouts'], servers.length > 0);
     const lines = this.backendLines(b, own, base);
     const cookie = lines.cookie && mode === 'tcp' ? undefined : lines.cookie;
@@ -898,16 +876,24 @@ export class ModelBuilder {
     return check;
   }
 
-  private servers(b: BackendInput, base: Seg[], mode: 'http' | 'tcp'): Server[] {
+  /** The backend's servers, then those of its templates (YAML `server_templates`, then `server-template` lines). */
+  private servers(b: BackendInput, templateLines: OptionSet['templates'], base: Seg[], mode: 'http' | 'tcp'): Server[] {
+    const inputs = (b.servers ?? []).map((s, i) => ({ s, segs: [...base, 'servers', i], template: undefined as string | undefined }));
+    const templates = (b.server_templates ?? []).map((t, i) => ({ t, segs: [...base, 'server_templates', i] }));
+    for (const l of templateLines) {
+      const t = parseServerTemplateLine(l.text);
+      if (t.error !== undefined) this.diag.error(l.where, t.error);
+      else templates.push({ t: t.value, segs: l.where.segs });
+    }
+    for (const { t, segs } of templates) for (const s of templateServers(t, this.at(segs), this.diag)) inputs.push({ s, segs, template: t.prefix });
     const servers: Server[] = [];
-    const names = new Map<string, number>();
+    const names = new Map<string, Seg[]>();
     const usedIds = new Set<number>();
-    b.servers.forEach((s, i) => {
-      const segs = [...base, 'servers', i];
+    inputs.forEach(({ s, segs, template }) => {
       const prev = names.get(s.name);
-      if (prev !== undefined) this.diag.error(this.at([...segs, 'name']), `duplicate server "${s.name}" in backend "${b.name}" (also servers[${prev}])`);
-      names.set(s.name, i);
-      const server = this.server(s, segs, mode);
+      if (prev !== undefined) this.diag.error(this.at(template ? segs : [...segs, 'name']), `duplicate server "${s.name}" in backend "${b.name}" (also ${formatPath(prev.slice(2))})`);
+      names.set(s.name, segs);
+      const server = this.server(s, segs, mode, template);
       if (server.id !== 0) {
         if (usedIds.has(server.id)) this.diag.error(this.at([...segs, 'options']), `server id ${server.id} is used twice in backend "${b.name}"`);
         usedIds.add(server.id);
@@ -925,7 +911,7 @@ export class ModelBuilder {
     return servers;
   }
 
-  private server(s: ServerInput, segs: Seg[], mode: 'http' | 'tcp'): Server {
+  private server(s: ServerInput, segs: Seg[], mode: 'http' | 'tcp', template?: string): Server {
     const parsed = parseServerOptions(s.options ?? '');
     const optWhere = this.at([...segs, 'options']);
     for (const e of parsed.errors) this.diag.error(optWhere, e);
@@ -936,9 +922,10 @@ export class ModelBuilder {
     if (inter === 0) this.diag.error(this.at([...segs, s.inter !== undefined ? 'inter' : 'options']), 'check inter must be above 0');
     const ssl = s.ssl ?? o.ssl ?? false;
     const sni = s.sni ?? o.sni;
-    if (!isIP(s.address) && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(s.address)) {
-      this.diag.error(this.at([...segs, 'address']), `"${s.address}" is not an IP address or host name`);
+    if (!isIP(s.address) && !isHostName(s.address) && !isSrvLabel(s.address)) {
+      this.diag.error(this.at([...segs, 'address']), `"${s.address}" is not an IP address, host name or SRV label`);
     }
+    const dns = serverDns(s.address, s, o, template, this.resolverNames, template ? this.at(segs) : optWhere, this.diag);
     let ca: string | undefined;
     if (o.caFile) ca = this.readRelative(o.caFile, [...segs, 'options']);
     const verify = o.verify ?? (o.caFile ? 'required' : 'none');
@@ -973,10 +960,11 @@ export class ModelBuilder {
         onMarkedDown: o.onMarkedDown,
         onMarkedUp: o.onMarkedUp,
       },
-      tls: { enabled: ssl, sni, verify, ca },
+      tls: { enabled: ssl, sni, verify, ca, ...this.tls.server(o, ssl, mode, segs) },
       sendProxy,
       nonStick: o.nonStick,
       options: s.options ?? '',
+      ...(dns ? { dns } : {}),
       source: this.diag.sourceRef(this.at(segs)),
     };
   }

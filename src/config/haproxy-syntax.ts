@@ -4,8 +4,9 @@
  * lines and `balance` lines. Each returns plain values plus messages; the
  * loader attaches file positions.
  */
+import { isIP } from 'node:net';
 import { splitHaproxyWords, type SplitOptions } from './words';
-import type { CookiePersistence, ForwardFor, HealthCheck, HttpCheckSpec, StickRule, TcpCheckStep } from './model';
+import type { CookiePersistence, ForwardFor, HealthCheck, HttpCheckSpec, StickRule, TcpCheckStep, TlsVersion } from './model';
 import { MAX_CHECK_RESPONSE, MAX_CONN, MAX_INT, MAX_RISE_FALL, MAX_SIZE, MAX_STICK_KEY, MAX_TIME_MS, MAX_WEIGHT } from './limits';
 import { didYouMean } from './suggest';
 
@@ -91,6 +92,10 @@ export interface ServerOptionValues {
   verify?: 'none' | 'required';
   sni?: string;
   caFile?: string;
+  crt?: string;
+  sslMinVer?: TlsVersion;
+  sslMaxVer?: TlsVersion;
+  alpn?: string[];
   checkSsl?: boolean;
   checkSni?: string;
   sendProxy?: 0 | 1 | 2;
@@ -105,6 +110,11 @@ export interface ServerOptionValues {
   onError?: 'fastinter' | 'fail-check' | 'sudden-death' | 'mark-down';
   onMarkedDown?: 'shutdown-sessions';
   onMarkedUp?: 'shutdown-backup-sessions';
+  resolvers?: string;
+  initAddr?: string[];
+  resolvePrefer?: 'ipv4' | 'ipv6';
+  allowDupIp?: boolean;
+  ignoreWeight?: boolean;
 }
 
 /** A keyword accepted and carried, but implemented by a later issue. */
@@ -153,6 +163,41 @@ function oneOf(key: 'observe' | 'onError' | 'onMarkedDown' | 'onMarkedUp', allow
     return undefined;
   };
 }
+
+/** HAProxy's TLS version names (`TLSv1.0`…`TLSv1.3`) as Node's; SSLv3 is gone from Node's OpenSSL. */
+const TLS_VERSIONS: Record<string, TlsVersion> = { 'TLSv1.0': 'TLSv1', TLSv1: 'TLSv1', 'TLSv1.1': 'TLSv1.1', 'TLSv1.2': 'TLSv1.2', 'TLSv1.3': 'TLSv1.3' };
+
+function tlsVersionArg(key: 'sslMinVer' | 'sslMaxVer'): Apply {
+  return (v, arg) => {
+    const version = TLS_VERSIONS[arg];
+    if (!version) return `must be TLSv1.0, TLSv1.1, TLSv1.2 or TLSv1.3, not "${arg}"`;
+    v[key] = version;
+    return undefined;
+  };
+}
+
+/** HAProxy's `init-addr`: comma-separated `last`, `libc`, `none` or an IP, each once. */
+export function parseInitAddr(text: string): Parsed<string[]> {
+  const methods: string[] = [];
+  for (const m of text.split(',')) {
+    if (m !== 'last' && m !== 'libc' && m !== 'none' && !isIP(m)) {
+      return { error: `unknown init-addr method '${m}', supported methods are 'libc', 'last', 'none' or an IP address` };
+    }
+    if (methods.includes(m) || (isIP(m) && methods.some((x) => isIP(x)))) return { error: `too many init-addr methods when trying to add '${m}'` };
+    methods.push(m);
+  }
+  return { value: methods };
+}
+
+/** `resolve-opts allow-dup-ip,ignore-weight,prevent-dup-ip` (the last of allow/prevent wins). */
+const resolveOpts: Apply = (v, arg) => {
+  for (const o of arg.split(',')) {
+    if (o === 'allow-dup-ip' || o === 'prevent-dup-ip') v.allowDupIp = o === 'allow-dup-ip';
+    else if (o === 'ignore-weight') v.ignoreWeight = true;
+    else return `unknown option '${o}', supported options are 'allow-dup-ip', 'ignore-weight' and 'prevent-dup-ip'`;
+  }
+  return undefined;
+};
 
 /** `sni str(host)` or a plain host name; other sample expressions need the rules issue. */
 function sniArg(key: 'sni' | 'checkSni'): Apply {
@@ -226,14 +271,39 @@ const SERVER_KEYWORDS: Record<string, KeywordDef> = {
   'check-send-proxy': { args: 0, area: 'health checks (check-send-proxy)' },
   redir: { args: 1, area: 'http rules (redir)' },
   'non-stick': { args: 0, apply: flag((v) => (v.nonStick = true)) },
-  alpn: { args: 1, area: 'TLS to servers (alpn)' },
-  crt: { args: 1, area: 'TLS to servers (client certificate)' },
-  'ssl-min-ver': { args: 1, area: 'TLS to servers (ssl-min-ver)' },
-  'ssl-max-ver': { args: 1, area: 'TLS to servers (ssl-max-ver)' },
+  alpn: {
+    args: 1,
+    apply: (v, a) => {
+      const protocols = a.split(',');
+      if (protocols.some((p) => p === '' || p.length > 255)) return `expects a comma-separated list of protocol names, not "${a}"`;
+      v.alpn = protocols;
+      return undefined;
+    },
+  },
+  crt: { args: 1, apply: (v, a) => void (v.crt = a) },
+  'ssl-min-ver': { args: 1, apply: tlsVersionArg('sslMinVer') },
+  'ssl-max-ver': { args: 1, apply: tlsVersionArg('sslMaxVer') },
   'pool-max-conn': { args: 1, area: 'connection pooling (pool-max-conn)' },
   'pool-purge-delay': { args: 1, area: 'connection pooling (pool-purge-delay)' },
-  'init-addr': { args: 1, area: 'DNS resolution (init-addr)' },
-  resolvers: { args: 1, area: 'DNS resolution (resolvers)' },
+  resolvers: { args: 1, apply: (v, a) => void (v.resolvers = a) },
+  'init-addr': {
+    args: 1,
+    apply: (v, a) => {
+      const r = parseInitAddr(a);
+      if (r.error !== undefined) return r.error;
+      v.initAddr = r.value;
+      return undefined;
+    },
+  },
+  'resolve-prefer': {
+    args: 1,
+    apply: (v, a) => {
+      if (a !== 'ipv4' && a !== 'ipv6') return `expects 'ipv4' or 'ipv6', not "${a}"`;
+      v.resolvePrefer = a;
+      return undefined;
+    },
+  },
+  'resolve-opts': { args: 1, apply: resolveOpts },
 };
 
 /** Parses `server` keywords such as `check fall 3 rise 2 weight 100 backup`. */

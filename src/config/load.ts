@@ -80,15 +80,15 @@ export function loadConfig(files: string[]): LoadResult {
   return { model, errors: [], warnings: diag.warnings };
 }
 
-const LIST_KEYS = ['frontends', 'backends'] as const;
+const LIST_KEYS = ['frontends', 'backends', 'resolvers'] as const;
 
 /**
- * Several files: frontends and backends lists are concatenated; maps are merged
+ * Several files: frontends, backends and resolvers lists are concatenated; maps are merged
  * key by key, later scalars (and lists inside maps) winning.
  */
 function mergeFragments(fragments: Fragment[]): Fragment {
   const config: Record<string, unknown> = {};
-  const origins: Record<string, { frag: Fragment; index: number }[]> = { frontends: [], backends: [] };
+  const origins: Record<string, { frag: Fragment; index: number }[]> = Object.fromEntries(LIST_KEYS.map((k) => [k, []]));
   for (const frag of fragments) {
     for (const [key, value] of Object.entries(frag.config)) {
       if ((LIST_KEYS as readonly string[]).includes(key)) {

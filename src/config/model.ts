@@ -82,9 +82,13 @@ export type MatchMethod =
   | 'dir'
   | 'dom'
   | 'reg'
-  | 'len';
+  | 'len'
+  /** The sample's bytes against a hex pattern (binary fetches: ssl_c_sha1, ssl_c_serial). */
+  | 'bin';
 
 // ---------------------------------------------------------------- TLS
+export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+
 export interface TlsCertificate {
   /** PEM text of the certificate chain. */
   cert: string;
@@ -98,13 +102,19 @@ export interface TlsCertificate {
 
 export interface TlsBindOptions {
   certificates: TlsCertificate[];
-  minVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
-  maxVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  minVersion: TlsVersion;
+  maxVersion: TlsVersion;
   /** OpenSSL cipher list for TLS ≤ 1.2. */
   ciphers?: string;
   /** TLS 1.3 cipher suites. */
   ciphersuites?: string;
   alpn: string[];
+  /** Client certificates: `none` asks for none; `optional` asks and verifies one if given; `required` also refuses a client without. */
+  verify: 'none' | 'optional' | 'required';
+  /** PEM CAs that client certificates must chain to (with verify optional|required). */
+  ca?: string;
+  /** PEM CRLs checked for every certificate of a client's chain. */
+  crl?: string;
 }
 
 export interface ServerTlsOptions {
@@ -114,6 +124,14 @@ export interface ServerTlsOptions {
   verify: 'none' | 'required';
   /** PEM CA bundle when verify is required. */
   ca?: string;
+  /** `crt`: the client certificate (PEM chain) and its key, for servers that ask for one. */
+  cert?: string;
+  key?: string;
+  /** `ssl-min-ver` / `ssl-max-ver`; unset: Node's defaults (TLSv1.2..TLSv1.3). */
+  minVersion?: TlsVersion;
+  maxVersion?: TlsVersion;
+  /** `alpn`: protocols offered to the server. */
+  alpn?: string[];
 }
 
 // ---------------------------------------------------------------- frontends
@@ -275,6 +293,46 @@ export interface Server {
   nonStick?: boolean;
   /** The `server` options as written, for features that read them later. */
   options: string;
+  /**
+   * Where the address comes from when it is a name (`resolvers`, `init-addr`, `server-template`).
+   * Once the primary has applied `init-addr` (src/primary/init-addr.ts), `address` holds an IP,
+   * or '' for none yet: the server is then in maintenance until DNS gives it one.
+   */
+  dns?: ServerDns;
+  source?: SourceRef;
+}
+
+/** A server's name resolution, HAProxy's `resolvers`, `init-addr`, `resolve-prefer`, `resolve-opts`. */
+export interface ServerDns {
+  /** The host name, or the SRV label (`_http._tcp.svc.example`: address, port and weight from SRV records). */
+  fqdn: string;
+  /** The resolvers section that keeps resolving it at run time; absent: resolved once at start. */
+  resolvers?: string;
+  /** How the address is found at start, in order: `last`, `libc`, `none` or an IP. */
+  initAddr: string[];
+  /** The family queried first and chosen when both answer (HAProxy's default: ipv6). */
+  prefer: 'ipv4' | 'ipv6';
+  /** `resolve-opts allow-dup-ip`: may take an address another server resolving the same name already has. */
+  allowDupIp: boolean;
+  /** `resolve-opts ignore-weight`: SRV records do not set the server's weight. */
+  ignoreWeight: boolean;
+  /** Made by this `server-template` (its prefix), for `show servers state` and messages. */
+  template?: string;
+}
+
+/** A `resolvers` section: HAProxy's nameservers and timers (configuration.txt 5.3.2). */
+export interface Resolvers {
+  name: string;
+  nameservers: { name: string; address: string; port: number }[];
+  /** Queries sent for one resolution before it fails (`resolve_retries`, 3). */
+  resolveRetries: number;
+  /** `timeout resolve` (1s): how often names are resolved; `timeout retry` (1s): wait for an answer before asking again. */
+  timeoutResolve: number;
+  timeoutRetry: number;
+  /** `hold <status>` in ms: how long a failure is ignored after the last valid answer (nx, timeout, refused, other: 30s); obsolete: SRV records kept after they vanish (0); valid: 10s. */
+  hold: { valid: number; nx: number; timeout: number; refused: number; other: number; obsolete: number };
+  /** `accepted_payload_size` (512). */
+  acceptedPayloadSize: number;
   source?: SourceRef;
 }
 
@@ -421,6 +479,10 @@ export interface Global {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Access-log destination: `stdout`, a file path. */
   accessLog: string;
+  /** How often (ms) the primary looks for replaced certificate files to serve; 0 = never. */
+  certWatch: number;
+  /** A served certificate that expires within this many days is a warning at start, reload and replacement. */
+  certExpiryWarningDays: number;
 }
 
 /** A field accepted and carried, but whose feature belongs to a later issue. */
@@ -438,6 +500,8 @@ export interface Model {
   runtimeApi?: RuntimeApiSettings;
   stats?: StatsPageSettings;
   prometheus?: PrometheusSettings;
+  /** `resolvers` sections, by name in config order. */
+  resolvers?: Resolvers[];
   /** Fields carried from the seed's ha_config/monitoring that later issues implement. */
   extras: Record<string, unknown>;
   pending: PendingFeature[];

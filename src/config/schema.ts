@@ -91,7 +91,17 @@ const ErrorFiles = Type.Record(Type.String({ pattern: '^[1-5][0-9][0-9]$' }), Ty
 export interface BindInput {
   address?: string;
   port: number;
-  ssl?: { certificates: string[]; min_version?: string; max_version?: string; ciphers?: string; ciphersuites?: string; alpn?: string[] };
+  ssl?: {
+    certificates: string[];
+    min_version?: string;
+    max_version?: string;
+    ciphers?: string;
+    ciphersuites?: string;
+    alpn?: string[];
+    verify?: 'none' | 'optional' | 'required';
+    ca_file?: string;
+    crl_file?: string;
+  };
   accept_proxy?: boolean;
 }
 const BindSslSchema = obj({
@@ -101,6 +111,9 @@ const BindSslSchema = obj({
   ciphers: opt(Type.String()),
   ciphersuites: opt(Type.String()),
   alpn: opt(StrList),
+  verify: opt(lits(['none', 'optional', 'required'], 'client certificates (HAProxy bind `verify`): none (default) asks for none, optional verifies one if given, required refuses a client without')),
+  ca_file: opt(Type.String({ description: 'PEM CAs that client certificates must chain to (HAProxy `ca-file`)' })),
+  crl_file: opt(Type.String({ description: 'PEM CRLs checked for every certificate of a client chain (HAProxy `crl-file`)' })),
 });
 const BindSchema = multi<string | BindInput>(
   ['string', 'object'],
@@ -224,6 +237,25 @@ const HealthCheckSchema = multi<string | HealthCheckInput>(
   'HAProxy option line ("httpchk GET /health", "mysql-check user x") or {type, …} (see config/README.md: health checks)',
 );
 
+/** DNS keywords of servers and server templates, as YAML keys (the `options` words `resolvers`, `init-addr`… also work). */
+const ServerDnsFields = {
+  resolvers: opt(Name),
+  init_addr: opt(Type.String({ description: 'HAProxy init-addr: comma-separated last, libc, none or an IP, tried in order' })),
+  resolve_prefer: opt(lits(['ipv4', 'ipv6'])),
+};
+
+const ServerTemplateSchema = obj(
+  {
+    prefix: Name,
+    count: multi<string | number>(['string', 'integer'], { minimum: 1, pattern: '^[0-9]+(-[0-9]+)?$' }, 'number of servers, or a range of their numbers: 3, "1-3"'),
+    fqdn: Type.String({ minLength: 1, description: 'host name resolved for every slot, or an SRV label (_http._tcp.svc.example)' }),
+    port: opt(Port),
+    options: opt(Type.String({ description: 'HAProxy server keywords for every slot, e.g. "check resolvers mydns init-addr none"' })),
+    ...ServerDnsFields,
+  },
+  'HAProxy server-template: servers <prefix>1..N filled from DNS records',
+);
+
 const ServerSchema = obj({
   name: Name,
   address: Type.String({ minLength: 1 }),
@@ -243,6 +275,7 @@ const ServerSchema = obj({
   slowstart: opt(Time),
   disabled: opt(Type.Boolean()),
   options: opt(Type.String({ description: 'HAProxy server keywords, e.g. "check fall 3 rise 2 weight 100"' })),
+  ...ServerDnsFields,
 });
 
 const BackendSchema = obj({
@@ -250,7 +283,8 @@ const BackendSchema = obj({
   mode: opt(Mode),
   balance: opt(BalanceSchema),
   health_check: opt(HealthCheckSchema),
-  servers: Type.Array(ServerSchema),
+  servers: opt(Type.Array(ServerSchema)),
+  server_templates: opt(Type.Array(ServerTemplateSchema)),
   retries: opt(Retries),
   redispatch: opt(Type.Boolean()),
   all_backups: opt(Type.Boolean()),
@@ -267,6 +301,34 @@ const BackendSchema = obj({
   hash_type: opt(lits(['map-based', 'consistent'])),
 });
 
+export interface NameserverInput {
+  name: string;
+  address: string;
+  port?: number;
+}
+const NameserverSchema = multi<string | NameserverInput>(
+  ['string', 'object'],
+  {
+    properties: { name: { type: 'string' }, address: { type: 'string' }, port: Port },
+    required: ['name', 'address'],
+    additionalProperties: false,
+  },
+  'HAProxy nameserver words "dns1 10.0.0.1:53", or {name, address, port (53)}',
+);
+
+const ResolversSchema = obj(
+  {
+    name: Name,
+    nameservers: opt(Type.Array(NameserverSchema)),
+    resolve_retries: opt(Type.Integer({ minimum: 1, maximum: MAX_RETRIES })),
+    timeouts: opt(obj({ resolve: opt(Time), retry: opt(Time) })),
+    hold: opt(obj({ valid: opt(Time), nx: opt(Time), timeout: opt(Time), refused: opt(Time), other: opt(Time), obsolete: opt(Time) })),
+    accepted_payload_size: opt(Type.Integer({ minimum: 12, maximum: 65535 })),
+    options: opt(Type.Array(Type.String({ description: 'HAProxy resolvers-section line: "nameserver dns1 10.0.0.1:53", "hold nx 30s", "timeout resolve 1s"' }))),
+  },
+  'HAProxy resolvers section: name servers that re-resolve servers at run time',
+);
+
 const GlobalSchema = obj({
   workers: opt(multi<string | number>(['string', 'integer'], { minimum: 1, maximum: MAX_WORKERS, pattern: '^auto$' }, 'auto (one per core) or a number')),
   user: opt(Type.String()),
@@ -280,6 +342,8 @@ const GlobalSchema = obj({
   max_rewrite: opt(Size),
   log_level: opt(lits(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])),
   access_log: opt(Type.String()),
+  cert_watch: opt(Time),
+  cert_expiry_warning_days: opt(Type.Integer({ minimum: 0, maximum: 3650, description: 'days' })),
 });
 
 const DefaultsSchema = obj({
@@ -444,6 +508,7 @@ export const ConfigFileSchema = Type.Object(
     stats: opt(StatsSchema),
     prometheus: opt(PrometheusSchema),
     mailers: opt(MailersSchema),
+    resolvers: opt(Type.Array(ResolversSchema)),
     proxy: opt(SeedSchema),
   },
   { additionalProperties: false, title: 'tslb configuration', $id: 'https://github.com/tslb/tslb/config/tslb.schema.json' },
@@ -461,3 +526,5 @@ export type TimeoutsInput = Static<typeof TimeoutsSchema>;
 export type DefaultsInput = Static<typeof DefaultsSchema>;
 export type GlobalInput = Static<typeof GlobalSchema>;
 export type MailersInput = Static<typeof MailersSchema>;
+export type ResolversInput = Static<typeof ResolversSchema>;
+export type ServerTemplateInput = Static<typeof ServerTemplateSchema>;

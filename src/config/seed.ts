@@ -98,7 +98,8 @@ export function adaptSeed(p: SeedProxy, src: SourceFile, diag: Diagnostics): { f
         }
       }
     }
-    const backend: BackendInput = { name, servers: [] };
+    const servers: ServerInput[] = [];
+    const backend: BackendInput = { name, servers };
     link(['backends', bi], P('backends', g.first));
     const mode = firstOf('mode');
     if (mode) (backend.mode = mode.b.mode), link(['backends', bi, 'mode'], P('backends', mode.index, 'mode'));
@@ -119,7 +120,7 @@ export function adaptSeed(p: SeedProxy, src: SourceFile, diag: Diagnostics): { f
       // ssl_sni is the SNI sent to servers spoken to over TLS, unless the ops name one.
       const words = splitWords(ops ?? '');
       if (words.includes('ssl') && !words.includes('sni') && nonEmpty(b.ssl_sni)) server.sni = b.ssl_sni;
-      backend.servers.push(server);
+      servers.push(server);
       const base: Seg[] = ['backends', bi, 'servers', si];
       link(base, P('backends', index));
       link([...base, 'name'], P('backends', index, 'server_name'));

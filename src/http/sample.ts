@@ -4,7 +4,7 @@
  * connection. Strings are made only when a fetch asks.
  */
 import type { BalanceKey } from '../balance/balancer';
-import type { SampleContext, Stage } from '../rules/context';
+import type { ClientCertificate, SampleContext, Stage } from '../rules/context';
 import type { ConnectionInfo } from '../worker/connection';
 import type { HeadTable } from './head';
 
@@ -25,6 +25,7 @@ export class HttpSampleContext implements SampleContext {
   dstPort = 0;
   ssl = false;
   sni: string | undefined = undefined;
+  clientCert: ClientCertificate | undefined = undefined;
   frontend = '';
 
   constructor(
@@ -39,6 +40,7 @@ export class HttpSampleContext implements SampleContext {
     this.dstPort = info.dstPort;
     this.ssl = info.ssl;
     this.sni = info.sni;
+    this.clientCert = info.clientCert;
     this.frontend = frontend;
   }
 

@@ -1,5 +1,5 @@
 /** Typed messages between the primary and its workers (cluster IPC, JSON). */
-import type { Model } from '../config/model';
+import type { Model, TlsCertificate } from '../config/model';
 
 export type ListenMode = 'reuseport' | 'cluster';
 
@@ -33,6 +33,8 @@ export type PrimaryToWorker =
     }
   | { type: 'drain'; gracePeriod: number }
   | { type: 'servers'; updates: ServerStateUpdate[] }
+  /** A certificate file's new contents (file watch, runtime API): binds serving `certificate.source` use it for new handshakes. */
+  | { type: 'certificate'; certificate: TlsCertificate }
   /** Reopen access-log files (logrotate moved them): SIGUSR1 to the primary. */
   | { type: 'reopen-logs' }
   /** Load the other workers of this generation place on servers, by `backend/server`. */

@@ -11,8 +11,7 @@
  */
 import { hostname } from 'node:os';
 import fastJson from 'fast-json-stringify';
-import { converters } from '../rules/converters';
-import { fetches, type Sample } from '../rules/fetches';
+import { parseSampleExpr, sampleText } from '../rules/sample-expr';
 import type { SampleContext } from '../rules/context';
 import { encodeLogText, ESCAPED_SAMPLE_MAP, HEADER_MAP, URL_MAP } from './encode';
 
@@ -299,69 +298,19 @@ export interface CompiledLogFormat {
   errors: string[];
 }
 
-function sampleText(s: Sample): string {
-  if (s === undefined) return '-';
-  if (Array.isArray(s)) return s.length ? s[s.length - 1] : '-';
-  if (typeof s === 'boolean') return s ? '1' : '0';
-  return String(s);
-}
-
 /**
  * `%[src]`, `%[hdr(host),lower]`: a fetch from the fetch table and converters. Its
  * text is encoded with `map`: HAProxy writes samples raw, but a header or an SNI
  * is the client's bytes, so they get the request line's encoding.
  */
 function compileFetch(expr: string, errors: string[], map: Uint8Array): Getter | undefined {
-  const parts: { name: string; args: string[] }[] = [];
-  let i = 0;
-  while (i < expr.length) {
-    let j = i;
-    while (j < expr.length && expr[j] !== '(' && expr[j] !== ',') j++;
-    const name = expr.slice(i, j).trim();
-    let args: string[] = [];
-    if (expr[j] === '(') {
-      const close = expr.indexOf(')', j);
-      if (close < 0) {
-        errors.push(`%[${expr}]: missing ')'`);
-        return undefined;
-      }
-      args = expr.slice(j + 1, close).split(',').map((a) => a.trim()).filter((a) => a !== '');
-      j = close + 1;
-    }
-    parts.push({ name, args });
-    if (j < expr.length && expr[j] !== ',') {
-      errors.push(`%[${expr}]: unexpected '${expr[j]}'`);
-      return undefined;
-    }
-    i = j + 1;
-  }
-  const [first, ...convs] = parts;
-  const def = first ? fetches.get(first.name) : undefined;
-  if (!def) {
-    errors.push(`%[${expr}]: unknown fetch '${first?.name ?? ''}'`);
-    return undefined;
-  }
-  if (first.args.length < def.minArgs || first.args.length > def.maxArgs) {
-    errors.push(`%[${expr}]: ${def.name} takes ${def.minArgs}..${def.maxArgs} arguments`);
-    return undefined;
-  }
-  const chain: { convert: (s: Sample, args: string[]) => Sample; args: string[] }[] = [];
-  for (const c of convs) {
-    const cd = converters.get(c.name);
-    if (!cd) {
-      errors.push(`%[${expr}]: unknown converter '${c.name}'`);
-      return undefined;
-    }
-    chain.push({ convert: cd.convert, args: c.args });
-  }
-  const fetchArgs = first.args;
-  const stages = def.stages;
+  const parsed = parseSampleExpr(expr, errors);
+  if (!parsed) return undefined;
+  const stages = parsed.stages;
   return (e) => {
     const ctx = e.sample;
     if (!ctx || !stages.includes(ctx.stage)) return '-';
-    let s = def.fetch(ctx, fetchArgs);
-    for (const c of chain) s = c.convert(s, c.args);
-    return encodeLogText(sampleText(s), map);
+    return encodeLogText(sampleText(parsed.evaluate(ctx)), map);
   };
 }
 

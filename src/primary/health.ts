@@ -13,9 +13,10 @@
  * the check state as HAProxy's health analysis does (check status HANA).
  */
 import type { Logger } from 'pino';
-import type { Backend, Model, Server } from '../config/model';
+import type { Backend, Model } from '../config/model';
 import type { ServerStateUpdate } from '../ipc/messages';
 import { checkKinds } from '../checks/registry';
+import { serverContextOptions } from '../tls/client';
 import {
   statusDescription,
   statusHasCode,
@@ -27,8 +28,7 @@ import {
   type CheckTarget,
 } from '../checks/types';
 import { AlertMailer, mailerSettings, type Severity } from './mailer';
-
-type Admin = 'ready' | 'drain' | 'maint';
+import { ServerEntry, type Admin } from './server-entry';
 
 export interface ServerHealth {
   backend: string;
@@ -62,91 +62,14 @@ export interface ServerHealth {
   /** Agent check status and info ('' without agent-check). */
   agentStatus: string;
   agentDesc: string;
+  /** In maintenance because DNS gives it no address (HAProxy's RMAINT). */
+  rmaint: boolean;
+  /** The host name its address comes from ('' for none, or an SRV slot without a record). */
+  fqdn: string;
 }
-
-/** What workers apply: the IPC update, plus a maxconn learned from an agent. */
-export type ServerUpdate = ServerStateUpdate & { maxconn: number };
 
 /** Per-interval jitter, as a fraction, so checks started together drift apart. */
 const JITTER = 0.05;
-
-class Entry {
-  readonly checked: boolean;
-  readonly max: number;
-  health: number;
-  agentDown = false;
-  admin: Admin;
-  /** Set at run time (runtime API or agent), carried across reloads. */
-  adminSet = false;
-  weight: number;
-  weightSet = false;
-  maxconn: number;
-  maxconnSet = false;
-  /** Where the server is; the runtime API may move it (`set server B/S addr`). */
-  address: string;
-  port: number;
-  addressSet = false;
-  up: boolean;
-  checkStatus: CheckStatus | '';
-  checkCode?: number;
-  checkDuration?: number;
-  checkDesc = '';
-  agentStatus: CheckStatus | '' = '';
-  agentDesc = '';
-  chkfail = 0;
-  chkdown = 0;
-  hanafail = 0;
-  lastchg: number;
-  downtime = 0;
-  timer?: NodeJS.Timeout;
-  /** When `timer` fires (ms timestamp). */
-  nextCheck = 0;
-  /** Observed errors asked for fastinter: the next checks use it until one passes at full health. */
-  fastinterForced = false;
-  agentTimer?: NodeJS.Timeout;
-  /** The last state sent to workers. */
-  sent: string;
-
-  constructor(
-    readonly backend: Backend,
-    readonly server: Server,
-    now: number,
-  ) {
-    const c = server.check;
-    this.checked = c.enabled;
-    this.max = c.rise + c.fall - 1;
-    // Checked servers start fully UP and need `fall` failures to go DOWN (the issue's decision, HAProxy's init-state fully-up).
-    this.health = this.max;
-    this.checkStatus = this.checked ? 'INI' : '';
-    this.admin = server.disabled ? 'maint' : 'ready';
-    this.weight = server.weight;
-    this.maxconn = server.maxconn;
-    this.address = server.address;
-    this.port = server.port;
-    this.up = true;
-    this.lastchg = now;
-    this.sent = '';
-  }
-
-  /** Operational state from the check and the agent. */
-  operational(): boolean {
-    return (!this.checked || this.health >= this.server.check.rise) && !this.agentDown;
-  }
-
-  /** Takes new traffic (counts as active/backup in HAProxy's messages). */
-  usable(): boolean {
-    return this.up && this.admin === 'ready' && this.weight > 0;
-  }
-
-  update(): ServerUpdate {
-    const u: ServerUpdate = { backend: this.backend.name, server: this.server.name, up: this.up, admin: this.admin, weight: this.weight, maxconn: this.maxconn };
-    if (this.addressSet) {
-      u.address = this.address;
-      u.port = this.port;
-    }
-    return u;
-  }
-}
 
 /** HAProxy's chunk_asciiencode: non-printables, '<', '>' and '"' as <XX>. */
 function asciiEncode(text: string): string {
@@ -167,8 +90,8 @@ function describeResult(status: CheckStatus, code: number | undefined, desc: str
 }
 
 export class HealthMonitor {
-  private readonly entries: Entry[] = [];
-  private readonly byName = new Map<string, Map<string, Entry>>();
+  private readonly entries: ServerEntry[] = [];
+  private readonly byName = new Map<string, Map<string, ServerEntry>>();
   private readonly abort = new AbortController();
   private readonly mailer?: AlertMailer;
   private readonly logChecks = new Set<string>();
@@ -190,11 +113,11 @@ export class HealthMonitor {
       for (const h of f.hostBackends) this.logChecks.add(h.backend);
     }
     for (const b of model.backends) {
-      const names = new Map<string, Entry>();
+      const names = new Map<string, ServerEntry>();
       this.byName.set(b.name, names);
       if (b.options.includes('log-health-checks')) this.logChecks.add(b.name);
       for (const s of b.servers) {
-        const e = new Entry(b, s, now);
+        const e = new ServerEntry(b, s, now);
         e.sent = JSON.stringify(e.update());
         this.entries.push(e);
         names.set(s.name, e);
@@ -240,7 +163,7 @@ export class HealthMonitor {
       backend: e.backend.name,
       server: e.server.name,
       up: e.up,
-      admin: e.admin,
+      admin: e.effectiveAdmin(),
       weight: e.weight,
       status: this.statusText(e),
       checkStatus: e.checkStatus,
@@ -260,6 +183,8 @@ export class HealthMonitor {
       port: e.port,
       agentStatus: e.agentStatus,
       agentDesc: e.agentDesc,
+      rmaint: e.rmaint,
+      fqdn: e.host,
     }));
   }
 
@@ -300,6 +225,43 @@ export class HealthMonitor {
     return 'ok';
   }
 
+  /** The address ('' for none) and port workers have for a server. */
+  addressOf(backend: string, server: string): { address: string; port: number } | undefined {
+    const e = this.find(backend, server);
+    return typeof e === 'string' ? undefined : { address: e.address, port: e.port };
+  }
+
+  /**
+   * DNS (src/primary/resolvers.ts) gave the server an address and port ('' keeps it
+   * without one: an SRV record may give the port first), or with `cause` took it away:
+   * HAProxy's resolution maintenance, logged in its words.
+   */
+  resolution(backend: string, server: string, next: { address: string; port: number; host: string; cause?: string }): void {
+    const e = this.find(backend, server);
+    if (typeof e === 'string') return;
+    Object.assign(e, { address: next.address, port: next.port, host: next.host, addressSet: true });
+    const name = this.serverName(e);
+    if (next.cause !== undefined && !e.rmaint) {
+      const wasUsable = e.usable();
+      e.rmaint = true;
+      e.lastchg = Date.now();
+      clearTimeout(e.timer);
+      e.timer = undefined;
+      if (e.admin !== 'maint') this.emit('alert', `${name} is going DOWN for maintenance (${next.cause})${this.tail(e, 'down')}`);
+      if (wasUsable) this.checkEmpty(e.backend);
+    } else if (next.cause === undefined && e.rmaint && next.address !== '') {
+      e.rmaint = false;
+      e.lastchg = Date.now();
+      this.emit('notice', `Server ${backend}/${server} administratively READY thanks to valid DNS answer.`);
+      if (e.admin === 'maint') this.emit('notice', `${name} ('${next.host}') resolves again but remains in maintenance.`);
+      else {
+        this.resume(e);
+        this.emit('notice', `${name} ('${next.host}') is ${e.up ? 'UP' : 'DOWN'}/${e.admin === 'ready' ? 'READY' : 'DRAIN'} (resolves again).`);
+      }
+    }
+    this.publish(e);
+  }
+
   /**
    * A worker saw `errors` consecutive errors (its `error-limit`) on the server's
    * live traffic, the last one `last`. As HAProxy's health analysis: the next
@@ -311,7 +273,7 @@ export class HealthMonitor {
     const e = this.find(backend, server);
     if (typeof e === 'string') return;
     const observe = e.server.check.observe;
-    if (!observe || !e.checked || !this.running || e.admin === 'maint') return;
+    if (!observe || !e.checked || !this.running || e.effectiveAdmin() === 'maint') return;
     const c = e.server.check;
     e.hanafail++;
     e.fastinterForced = true;
@@ -367,7 +329,8 @@ export class HealthMonitor {
         e.maxconn = old.maxconn;
         e.maxconnSet = true;
       }
-      if (old.addressSet) {
+      // A DNS server's address comes from init-addr (`last` reads this monitor's).
+      if (old.addressSet && !e.server.dns) {
         e.address = old.address;
         e.port = old.port;
         e.addressSet = true;
@@ -380,13 +343,13 @@ export class HealthMonitor {
 
   // ------------------------------------------------------------ internals
 
-  private find(backend: string, server: string): Entry | 'No such backend.' | 'No such server.' {
+  private find(backend: string, server: string): ServerEntry | 'No such backend.' | 'No such server.' {
     const names = this.byName.get(backend);
     if (!names) return 'No such backend.';
     return names.get(server) ?? 'No such server.';
   }
 
-  private target(e: Entry, port: number, host: string, tls: boolean, inter: number): CheckTarget {
+  private target(e: ServerEntry, port: number, host: string, tls: boolean, inter: number): CheckTarget {
     const t = e.backend.timeouts;
     return {
       host,
@@ -394,7 +357,7 @@ export class HealthMonitor {
       tls,
       sni: e.server.check.sni ?? e.server.tls.sni,
       verify: e.server.tls.verify === 'required',
-      ca: e.server.tls.ca,
+      context: serverContextOptions(e.server.tls),
       // HAProxy: with `timeout check`, connect gets min(timeout connect, inter) and
       // the rest `timeout check`; without it, inter bounds the check.
       connectTimeout: t.check > 0 ? Math.min(t.connect > 0 ? t.connect : inter, inter) : inter,
@@ -413,9 +376,9 @@ export class HealthMonitor {
     return { result, duration: Date.now() - started };
   }
 
-  private async runCheck(e: Entry): Promise<void> {
+  private async runCheck(e: ServerEntry): Promise<void> {
     e.timer = undefined;
-    if (!this.running || e.admin === 'maint') return;
+    if (!this.running || e.effectiveAdmin() === 'maint') return;
     const c = e.server.check;
     const kind = checkKinds.get(e.backend.healthCheck.kind) ?? checkKinds.get('tcp')!;
     const port = c.port ?? e.port;
@@ -428,7 +391,7 @@ export class HealthMonitor {
     };
     const { result, duration } = await this.execute(kind, ctx);
     // The server may have entered maintenance while the check ran.
-    if (!this.running || (e.admin as Admin) === 'maint') return;
+    if (!this.running || e.effectiveAdmin() === 'maint') return;
     const passed = statusPassed(result.status);
     this.record(e, result.status, passed, result.code, result.desc, duration);
     if (passed && e.health === e.max) e.fastinterForced = false;
@@ -437,13 +400,13 @@ export class HealthMonitor {
     this.schedule(e, interval * (1 + (Math.random() - 0.5) * JITTER));
   }
 
-  private schedule(e: Entry, ms: number): void {
+  private schedule(e: ServerEntry, ms: number): void {
     e.nextCheck = Date.now() + ms;
     e.timer = setTimeout(() => this.runCheck(e), ms);
   }
 
   /** One check result (or HANA, `duration` undefined): health counter, status, log line, state change. */
-  private record(e: Entry, status: CheckStatus, passed: boolean, code: number | undefined, desc: string, duration: number | undefined): void {
+  private record(e: ServerEntry, status: CheckStatus, passed: boolean, code: number | undefined, desc: string, duration: number | undefined): void {
     const c = e.server.check;
     const previous = e.checkStatus;
     let report = false;
@@ -471,10 +434,15 @@ export class HealthMonitor {
     }
   }
 
-  private async runAgent(e: Entry): Promise<void> {
+  private async runAgent(e: ServerEntry): Promise<void> {
     e.agentTimer = undefined;
     const agent = e.server.check.agent;
     if (!this.running || !agent) return;
+    // Without an address (resolution maintenance) there is no agent to ask yet.
+    if (e.rmaint) {
+      e.agentTimer = setTimeout(() => this.runAgent(e), agent.inter);
+      return;
+    }
     const ctx: CheckContext = {
       target: this.target(e, agent.port, agent.addr ?? e.server.check.addr ?? e.address, false, agent.inter),
       spec: e.backend.healthCheck,
@@ -508,9 +476,9 @@ export class HealthMonitor {
   }
 
   /** Apply the operational state implied by health/agent, log a change, tell workers. */
-  private settle(e: Entry, reason: string): void {
+  private settle(e: ServerEntry, reason: string): void {
     const up = e.operational();
-    if (up !== e.up && e.admin !== 'maint') {
+    if (up !== e.up && e.effectiveAdmin() !== 'maint') {
       const now = Date.now();
       if (!up) e.chkdown++;
       else e.downtime += now - e.lastchg;
@@ -530,12 +498,12 @@ export class HealthMonitor {
     return { act, bck };
   }
 
-  private serverName(e: Entry): string {
+  private serverName(e: ServerEntry): string {
     return `${e.server.backup ? 'Backup ' : ''}Server ${e.backend.name}/${e.server.name}`;
   }
 
   /** ". N active and M backup servers left|online.[ Running on backup.] …" */
-  private tail(e: Entry, going: 'down' | 'up'): string {
+  private tail(e: ServerEntry, going: 'down' | 'up'): string {
     const { act, bck } = this.counts(e.backend);
     const onBackup = bck && !act ? ' Running on backup.' : '';
     if (going === 'down') {
@@ -545,7 +513,7 @@ export class HealthMonitor {
     return `. ${act} active and ${bck} backup servers online.${onBackup} 0 sessions requeued, 0 total in queue.`;
   }
 
-  private logStateChange(e: Entry, reason: string): void {
+  private logStateChange(e: ServerEntry, reason: string): void {
     if (e.up) {
       this.emit('notice', `${this.serverName(e)} is UP${reason}${this.tail(e, 'up')}`);
     } else {
@@ -566,7 +534,7 @@ export class HealthMonitor {
     this.mailer?.alert(severity, msg);
   }
 
-  private changeAdmin(e: Entry, admin: Admin): void {
+  private changeAdmin(e: ServerEntry, admin: Admin): void {
     const before = e.admin;
     if (before === admin) return;
     const wasUsable = e.usable();
@@ -576,16 +544,15 @@ export class HealthMonitor {
     if (admin === 'maint') {
       clearTimeout(e.timer);
       e.timer = undefined;
+      // Already down for maintenance when DNS gives no address.
+      if (e.rmaint) return this.publish(e);
       if (e.up) this.emit('notice', `${name} is going DOWN for maintenance${this.tail(e, 'down')}`);
       else this.emit('notice', `${name} was DOWN and now enters maintenance.`);
       if (wasUsable) this.checkEmpty(e.backend);
+    } else if (before === 'maint' && e.rmaint) {
+      this.emit('notice', `${name} is leaving forced maintenance but remains in maintenance.`);
     } else if (before === 'maint') {
-      // Leaving maintenance: UP at once, as at start, and checked again soon.
-      if (e.checked) {
-        e.health = e.server.check.rise;
-        e.up = e.operational();
-        if (this.running) this.schedule(e, Math.random() * Math.min(e.server.check.inter, 100));
-      }
+      this.resume(e);
       this.emit('notice', `${name} is ${e.up ? 'UP' : 'DOWN'}/${admin === 'ready' ? 'READY' : 'DRAIN'} (leaving forced maintenance).`);
     } else if (admin === 'drain') {
       this.emit('notice', `${name} enters drain state${this.tail(e, 'down')}`);
@@ -596,8 +563,16 @@ export class HealthMonitor {
     this.publish(e);
   }
 
+  /** Leaving maintenance: UP at once, as at start, and checked again soon. */
+  private resume(e: ServerEntry): void {
+    if (!e.checked) return;
+    e.health = e.server.check.rise;
+    e.up = e.operational();
+    if (this.running) this.schedule(e, Math.random() * Math.min(e.server.check.inter, 100));
+  }
+
   /** Send the server's state to workers if it differs from what they have. */
-  private publish(e: Entry): void {
+  private publish(e: ServerEntry): void {
     const update = e.update();
     const key = JSON.stringify(update);
     if (key === e.sent) return;
@@ -605,7 +580,8 @@ export class HealthMonitor {
     this.onChange([update]);
   }
 
-  private statusText(e: Entry): string {
+  private statusText(e: ServerEntry): string {
+    if (e.rmaint) return 'MAINT (resolution)';
     if (e.admin === 'maint') return 'MAINT';
     if (e.agentDown && (!e.checked || e.health >= e.server.check.rise)) return 'DOWN (agent)';
     if (!e.checked && !e.server.check.agent) return e.admin === 'drain' ? 'DRAIN' : 'no check';

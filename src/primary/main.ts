@@ -5,7 +5,10 @@
 import { unlinkSync, writeFileSync } from 'node:fs';
 import type { Model } from '../config/model';
 import { createLogger, flushLogs } from '../log/logger';
+import { CertificateStore } from './certificates';
 import { HealthMonitor } from './health';
+import { applyInitAddr } from './init-addr';
+import { DnsDiscovery } from './resolvers';
 import { Observability } from './observability';
 import { resolveIdentity } from './privileges';
 import { Supervisor } from './supervisor';
@@ -37,16 +40,27 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
     return monitor;
   };
   health = newMonitor(model);
+  // DNS resolution moves servers through the monitor, as `set server addr` does.
+  let discovery = new DnsDiscovery(model, health, log);
+  // Replaced certificate files reach the serving workers (file watch, runtime API).
+  const certificates = new CertificateStore({
+    log,
+    push: (certificate) => supervisor.sendServing({ type: 'certificate', certificate }),
+    changed: () => observability.certificatesChanged(),
+  });
   const supervisor: Supervisor = new Supervisor({
     files: opts.files,
     log,
     serverStates: () => health.snapshot(),
+    // A reload's servers start where this generation's are (init-addr `last`).
+    prepare: (m) => applyInitAddr(m, discovery.last),
     onWorkerMessage: (pid, msg) => {
       // Passive health: a worker saw error-limit consecutive errors on a server's traffic.
       if (msg.type === 'observed-errors') health.observed(msg.backend, msg.server, msg.errors, msg.last);
       observability.onWorkerMessage(pid, msg);
     },
     onGeneration: (m, generation) => {
+      certificates.setModel(m);
       if (generation === 1) return;
       // A reload: carry server states over by name, then tell the new workers.
       const next = newMonitor(m);
@@ -54,6 +68,11 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
       health.stop();
       health = next;
       health.start();
+      const nextDiscovery = new DnsDiscovery(m, health, log);
+      nextDiscovery.adopt(discovery);
+      discovery.stop();
+      discovery = nextDiscovery;
+      discovery.start();
       supervisor.broadcast({ type: 'servers', updates: health.snapshot() });
       void observability.update(m);
     },
@@ -66,10 +85,12 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
     setWeight: (b, s, w) => health.setWeight(b, s, w),
     setMaxconn: (b, s, n) => health.setMaxconn(b, s, n),
     setAddress: (b, s, a, p) => health.setAddress(b, s, a, p),
+    certificates,
   });
   try {
     await supervisor.start(model);
     health.start();
+    discovery.start();
     await observability.start();
   } catch (err) {
     log.fatal({ event: 'start-failed' }, `cannot start: ${(err as Error).message}`);
@@ -86,6 +107,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
       stopping = true;
       log.info({ event: 'stopping', signal }, `${signal} received: stopping gracefully`);
       health.stop();
+      discovery.stop();
+      certificates.stop();
       void observability
         .close()
         .then(() => supervisor.stop())

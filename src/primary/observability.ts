@@ -6,6 +6,7 @@
 import type { Model } from '../config/model';
 import type { WorkerToPrimary } from '../ipc/messages';
 import type { Logger } from '../log/logger';
+import type { CertificateStore } from './certificates';
 import { PrometheusExporter } from './prometheus';
 import { RuntimeApi, type AskWorkers } from './runtime-api';
 import { StatsPage } from './stats-page';
@@ -36,6 +37,8 @@ export interface ObservabilityDeps {
   setMaxconn?(b: string, s: string, maxconn: number): string;
   /** A server's address and port set at run time (checks and new connections follow them). */
   setAddress?(b: string, s: string, address: string, port: number): string;
+  /** Served certificate files (`show/set/commit/abort ssl cert`). */
+  certificates?: CertificateStore;
 }
 
 const TICK = 1000;
@@ -99,6 +102,11 @@ export class Observability implements StatsView {
       this.statsPage = undefined;
       await this.bindStatsPage();
     }
+  }
+
+  /** A certificate file was replaced at run time: the expiry gauge follows it. */
+  certificatesChanged(): void {
+    this.prometheus?.setModel(this.current);
   }
 
   async close(): Promise<void> {
@@ -176,7 +184,7 @@ export class Observability implements StatsView {
     const settings = this.current.runtimeApi;
     if (!settings || (!settings.socketPath && !settings.tcp)) return;
     const supervisor = this.deps.supervisor;
-    const api = new RuntimeApi(settings, this, this.control, supervisor.query && ((what, args) => supervisor.query!(what, args)));
+    const api = new RuntimeApi(settings, this, this.control, supervisor.query && ((what, args) => supervisor.query!(what, args)), this.deps.certificates);
     await api.listen();
     this.runtimeApi = api;
     this.deps.log.info({ event: 'runtime-api', socket: settings.socketPath, tcp: settings.tcp }, 'runtime API listening');

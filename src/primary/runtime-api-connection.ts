@@ -6,14 +6,34 @@
  */
 import type * as net from 'node:net';
 
-/** HAProxy reads a command line into one buffer (tune.bufsize, 16 KiB); a longer line is refused. */
+/** HAProxy reads a command line, with its payload, into one buffer (tune.bufsize, 16 KiB); a longer one is refused. */
 const MAX_LINE = 16384;
 const LINE_TOO_LONG = `Command line too long (max ${MAX_LINE} bytes).\n\n`;
 
 /** Writes a reply; a returned promise resolves once the client has read enough to take more. */
 export type Send = (text: string) => Promise<void> | undefined;
-/** Runs one line of commands, sending each reply as it is ready; the prompt state may change. */
-export type RunLine = (line: string, interactive: boolean, send: Send) => Promise<{ interactive: boolean; quit: boolean }>;
+/**
+ * Runs one line of commands, sending each reply as it is ready; the prompt state may
+ * change. `payload` is the text after a line that ends in `<<` (its last command's).
+ */
+export type RunLine = (line: string, interactive: boolean, send: Send, payload: string | undefined) => Promise<{ interactive: boolean; quit: boolean }>;
+
+/** HAProxy's payload syntax: a line ending in the word `<<` takes the lines after it, up to an empty line. */
+const PAYLOAD_MARK = /(^|[ \t])<<[ \t]*$/;
+
+/** The next complete request at the start of `input`, or undefined until more input comes. */
+function nextRequest(input: string): { line: string; payload: string | undefined; length: number } | undefined {
+  const nl = input.indexOf('\n');
+  if (nl < 0) return undefined;
+  const line = input.slice(0, nl).replace(/\r$/, '');
+  if (!PAYLOAD_MARK.test(line)) return { line, payload: undefined, length: nl + 1 };
+  for (let start = nl + 1, end = input.indexOf('\n', start); end >= 0; start = end + 1, end = input.indexOf('\n', start)) {
+    if (end === start || (end === start + 1 && input[start] === '\r')) {
+      return { line, payload: input.slice(nl + 1, start).replace(/\r?\n$/, '').replace(/\r\n/g, '\n'), length: end + 1 };
+    }
+  }
+  return undefined;
+}
 
 /** Without `prompt`, the connection closes after its first line; with it, each line ends with `> `. */
 export function serveConnection(socket: net.Socket, runLine: RunLine): void {
@@ -35,12 +55,11 @@ export function serveConnection(socket: net.Socket, runLine: RunLine): void {
   const run = async () => {
     running = true;
     socket.pause();
-    let nl: number;
-    while ((nl = input.indexOf('\n')) >= 0) {
-      if (nl > MAX_LINE) return close(LINE_TOO_LONG);
-      const line = input.slice(0, nl).replace(/\r$/, '');
-      input = input.slice(nl + 1);
-      const result = await runLine(line, interactive, send);
+    let request;
+    while ((request = nextRequest(input))) {
+      if (request.length > MAX_LINE + 1) return close(LINE_TOO_LONG);
+      input = input.slice(request.length);
+      const result = await runLine(request.line, interactive, send, request.payload);
       if (socket.destroyed) return;
       interactive = result.interactive;
       if (result.quit || !interactive) return close();

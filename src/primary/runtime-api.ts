@@ -7,11 +7,14 @@
 import { chmodSync, unlinkSync } from 'node:fs';
 import * as net from 'node:net';
 import type { Backend, Model, RuntimeApiSettings, Server } from '../config/model';
+import { isSrvLabel } from '../config/resolvers';
 import type { QueryKind } from '../ipc/messages';
 import type { ErrorCapture } from '../worker/error-capture';
 import type { SessionFacts, TableFacts } from '../worker/queries';
 import { listen } from './admin-http';
+import type { CertificateStore } from './certificates';
 import { serveConnection, type Send } from './runtime-api-connection';
+import { SSL_CERT_COMMANDS } from './runtime-api-ssl';
 import { humanTime } from './stats-page';
 import {
   filterRows,
@@ -33,12 +36,13 @@ const MAX_COMMANDS = 64;
 const TOO_MANY_COMMANDS = `Too many commands on one line (max ${MAX_COMMANDS}).\n\n`;
 const LEVELS: Record<Level, number> = { user: 0, operator: 1, admin: 2 };
 
-interface Command {
+export interface Command {
   /** Words that select it, e.g. ['show', 'stat']. */
   words: string[];
   level: Level;
   usage: string;
-  run(api: RuntimeApi, args: string[]): string | Promise<string>;
+  /** `payload`: the lines after a command ending in `<<` (HAProxy's payload syntax). */
+  run(api: RuntimeApi, args: string[], payload?: string): string | Promise<string>;
   /** Offered only when the primary can carry it out (absent: always). */
   available?(api: RuntimeApi): boolean;
 }
@@ -156,6 +160,7 @@ const COMMANDS: Command[] = [
     usage: 'clear counters [all|server <bk>/<srv>] : clear max statistics counters (or all counters)',
     run: (api, args) => api.clearCounters(args),
   },
+  ...SSL_CERT_COMMANDS,
   { words: ['reload'], level: 'admin', usage: 'reload : reload the configuration (new workers, old ones drain)', run: (api) => api.reload() },
 ];
 
@@ -169,6 +174,8 @@ export class RuntimeApi {
     readonly control: ServerControl,
     /** Absent: the commands whose data lives in the workers are not offered. */
     readonly workers?: AskWorkers,
+    /** Absent: the `ssl cert` commands are not offered. */
+    readonly certificates?: CertificateStore,
   ) {}
 
   get address(): RuntimeApiSettings {
@@ -215,37 +222,40 @@ export class RuntimeApi {
   private serve(socket: net.Socket): void {
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
-    serveConnection(socket, (line, interactive, send) => this.runLine(line, interactive, send));
+    serveConnection(socket, (line, interactive, send, payload) => this.runLine(line, interactive, send, payload));
   }
 
   /**
    * Runs one input line, handing each command's reply to `send` as it is ready (a
    * returned promise holds the next command until the client has read the reply).
+   * A payload belongs to the line's last command, which ends in `<<`.
    */
-  async runLine(line: string, interactive: boolean, send: Send): Promise<{ interactive: boolean; quit: boolean }> {
+  async runLine(line: string, interactive: boolean, send: Send, payload?: string): Promise<{ interactive: boolean; quit: boolean }> {
     const commands = line.split(';').filter((text) => text.trim() !== '');
     if (commands.length > MAX_COMMANDS) {
       await send(TOO_MANY_COMMANDS);
       return { interactive, quit: false };
     }
-    for (const text of commands) {
-      const words = text.trim().split(/\s+/);
+    for (let i = 0; i < commands.length; i++) {
+      const words = commands[i].trim().split(/\s+/);
       if (words[0] === 'quit') return { interactive, quit: true };
       if (words[0] === 'prompt') {
         interactive = !interactive;
         continue;
       }
-      await send(await this.execute(words));
+      const last = i === commands.length - 1;
+      if (last && payload !== undefined) words.pop();
+      await send(await this.execute(words, last ? payload : undefined));
     }
     return { interactive, quit: false };
   }
 
   /** One command; its reply always ends with an empty line. */
-  async execute(words: string[]): Promise<string> {
+  async execute(words: string[], payload?: string): Promise<string> {
     const cmd = this.commands().find((c) => c.words.every((w, i) => words[i] === w));
     if (!cmd) return this.unknown(words);
     if (LEVELS[cmd.level] > LEVELS[this.settings.level]) return 'Permission denied\n\n';
-    const out = await cmd.run(this, words.slice(cmd.words.length));
+    const out = await cmd.run(this, words.slice(cmd.words.length), payload);
     if (out === '' || out.endsWith('\n\n')) return out + (out ? '' : '\n');
     return out.endsWith('\n') ? `${out}\n` : `${out}\n\n`;
   }
@@ -330,15 +340,17 @@ export class RuntimeApi {
     for (const b of backends) {
       for (const s of b.servers) {
         const h = serverState(b, s, health);
-        const adminBits = h.admin === 'maint' ? (s.disabled ? 0x04 : 0x01) : h.admin === 'drain' ? 0x08 : 0;
+        // HAProxy's SRV_ADMF_* bits; RMAINT (0x20) is DNS resolution's maintenance.
+        const forced = h.admin === 'maint' && !h.rmaint ? (s.disabled ? 0x04 : 0x01) : h.admin === 'drain' ? 0x08 : 0;
+        const adminBits = forced | (h.rmaint ? 0x20 : 0);
         const checked = s.check.enabled;
         const result = !checked ? 0 : h.checkStatus === undefined ? 0 : h.up ? 3 : 2;
         lines.push(
           [
-            b.id, b.name, s.id, s.name, h.address ?? s.address, h.up ? 2 : 0, adminBits, h.weight, s.weight,
+            b.id, b.name, s.id, s.name, (h.address ?? s.address) || '-', h.up ? 2 : 0, adminBits, h.weight, s.weight,
             h.lastchg ? Math.floor((now - h.lastchg) / 1000) : 0,
             checked ? (CHECK_STATUS_CODES[h.checkStatus ?? 'INI'] ?? 0) : 0, result,
-            checked ? (h.health ?? 0) : 0, checked ? 6 : 0, 0, 0, 0, '-', h.port ?? s.port, '-', s.tls.enabled ? 1 : 0,
+            checked ? (h.health ?? 0) : 0, checked ? 6 : 0, 0, 0, 0, h.fqdn || '-', h.port ?? s.port, s.dns && isSrvLabel(s.dns.fqdn) ? s.dns.fqdn : '-', s.tls.enabled ? 1 : 0,
             s.check.port ?? 0, s.check.addr ?? '-', '-', 0,
           ].join(' '),
         );

@@ -38,9 +38,12 @@ export interface ServerHealthView {
   hanafail?: number;
   /** Effective maxconn (an agent or `set maxconn server` may change it); 0 = unlimited. */
   maxconn?: number;
-  /** Effective address and port when `set server … addr` changed them. */
+  /** Effective address and port when `set server … addr` or DNS changed them ('' = none: resolution maintenance). */
   address?: string;
   port?: number;
+  /** DNS gives no address (HAProxy's RMAINT), and the host name the address comes from. */
+  rmaint?: boolean;
+  fqdn?: string;
 }
 
 const N = COUNTER_SLOTS;
@@ -462,6 +465,8 @@ function backendRows(be: Backend, iid: number, src: StatsSources, health: Map<st
 }
 
 function formatAddr(address: string, port: number): string {
+  // No address yet (DNS): HAProxy leaves the field empty.
+  if (address === '') return '';
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 

@@ -7,7 +7,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import type { Model } from '../config/model';
-import { loadConfig, formatIssue } from '../config/load';
+import { loadConfig, formatIssue, type ConfigIssue } from '../config/load';
 import type { Logger } from '../log/logger';
 import {
   isWorkerMessage,
@@ -48,6 +48,11 @@ export interface SupervisorOptions {
   log: Logger;
   /** Current server states (health checks); empty until checks run. */
   serverStates: () => ServerStateUpdate[];
+  /**
+   * Before a reload's workers start: finishes the model (server addresses from init-addr).
+   * An error in what it returns refuses the reload.
+   */
+  prepare?: (model: Model) => Promise<ConfigIssue[]>;
   /** Called when a new generation serves, with its model. */
   onGeneration?: (model: Model, generation: number) => void;
   /** Every message from a worker (counters go to the stats aggregator). */
@@ -124,6 +129,15 @@ export class Supervisor {
         log.error({ event: 'reload-failed', errors: result.errors.length, generation: this.current.id }, 'reload refused: configuration is invalid, still serving the previous one');
         return false;
       }
+      const prepared = (await this.opts.prepare?.(result.model)) ?? [];
+      for (const i of prepared) {
+        if (i.severity === 'warning') log.warn({ event: 'config-warning' }, formatIssue(i));
+        else log.error({ event: 'config-error' }, formatIssue(i));
+      }
+      if (prepared.some((i) => i.severity === 'error')) {
+        log.error({ event: 'reload-failed', generation: this.current.id }, 'reload refused: Failed to initialize server(s) addr, still serving the previous configuration');
+        return false;
+      }
       const old = this.current;
       let next: Generation;
       try {
@@ -158,6 +172,15 @@ export class Supervisor {
   /** Send a message to every worker of the serving generation (e.g. server states). */
   broadcast(msg: PrimaryToWorker): void {
     for (const [w, r] of this.records) if (r.generation === this.current && r.ready && w.isConnected()) w.send(msg);
+  }
+
+  /**
+   * Send a message to every worker of the serving generation, those still starting
+   * included: one that has its config applies it; one that has not yet gets a config
+   * made from the serving model as it is when the worker comes online.
+   */
+  sendServing(msg: PrimaryToWorker): void {
+    for (const [w, r] of this.records) if (r.generation === this.current && w.isConnected()) w.send(msg);
   }
 
   /** Send a message to every live worker, draining generations included (they still log). */

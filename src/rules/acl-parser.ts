@@ -26,7 +26,7 @@ export interface ParseConditionResult {
 
 type Leaf = Extract<Condition, { kind: 'match' }>;
 
-const METHODS: MatchMethod[] = ['found', 'bool', 'int', 'ip', 'str', 'beg', 'end', 'sub', 'dir', 'dom', 'reg', 'len'];
+const METHODS: MatchMethod[] = ['found', 'bool', 'int', 'ip', 'str', 'beg', 'end', 'sub', 'dir', 'dom', 'reg', 'len', 'bin'];
 
 /** Converters the compiler applies to a sample. */
 
@@ -249,6 +249,9 @@ function buildCriterion(words: string[], stage: Stage): Leaf {
       } else if (/^-?\d+$/.test(w) || /^(-?\d*):(-?\d*)$/.test(w)) patterns.push(w);
       else throw new AclError(`"${w}" is not an integer, range (N:M) or operator (lt le gt ge eq N)`);
     }
+  } else if (method === 'bin') {
+    for (const w of rest) if (!/^([0-9A-Fa-f]{2})+$/.test(w)) throw new AclError(`"${w}" is not a hex string (-m bin)`);
+    patterns.push(...rest);
   } else patterns.push(...rest);
 
   if (patterns.length === 0 && method !== 'found' && method !== 'bool') {

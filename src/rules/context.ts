@@ -24,6 +24,8 @@ export interface SampleContext {
    */
   clientHelloSni?: string;
   clientHelloType?: number;
+  /** The certificate the client presented on a bind that asks for one (`verify optional|required`). */
+  clientCert?: ClientCertificate;
   frontend: string;
   // ---- request (stage request/response); undefined/empty otherwise
   method(): string;
@@ -42,4 +44,14 @@ export interface SampleContext {
   // ---- response (stage response)
   status(): number;
   responseHeader(name: string): string | undefined;
+}
+
+/** A client certificate, as HAProxy's `ssl_c_*` fetches give it. */
+export interface ClientCertificate {
+  /** Distinguished names, one `TYPE=value` per line in certificate order (Node's form). */
+  subject: string;
+  issuer: string;
+  /** SHA-1 of the DER and the serial number, raw bytes as latin1: binary samples, as HAProxy's (`,hex` prints them). */
+  sha1: string;
+  serial: string;
 }

@@ -20,6 +20,8 @@ function mapStrings(sample: Sample, fn: (s: string) => string): Sample {
 const definitions: ConverterDefinition[] = [
   { name: 'lower', minArgs: 0, maxArgs: 0, convert: (s) => mapStrings(s, (v) => v.toLowerCase()) },
   { name: 'upper', minArgs: 0, maxArgs: 0, convert: (s) => mapStrings(s, (v) => v.toUpperCase()) },
+  // Binary samples (ssl_c_sha1, ssl_c_serial) are latin1 strings, as the data path decodes bytes.
+  { name: 'hex', minArgs: 0, maxArgs: 0, convert: (s) => mapStrings(s, (v) => Buffer.from(v, 'latin1').toString('hex').toUpperCase()) },
 ];
 
 export const converters: ReadonlyMap<string, ConverterDefinition> = new Map(definitions.map((d) => [d.name, d]));

@@ -36,6 +36,14 @@ const base: FetchDefinition[] = [
   { name: 'dst_port', stages: ANY, method: 'int', minArgs: 0, maxArgs: 0, fetch: (c) => c.dstPort },
   { name: 'ssl_fc', stages: ANY, method: 'bool', minArgs: 0, maxArgs: 0, fetch: (c) => c.ssl },
   { name: 'ssl_fc_sni', stages: ANY, method: 'str', minArgs: 0, maxArgs: 0, fetch: (c) => c.sni },
+  // The client certificate of a bind with `verify optional|required`.
+  { name: 'ssl_c_used', stages: ANY, method: 'bool', minArgs: 0, maxArgs: 0, fetch: (c) => c.clientCert !== undefined },
+  // X509_V_OK on TLS: a certificate that fails verification closes the connection (no ca-ignore-err/crt-ignore-err).
+  { name: 'ssl_c_verify', stages: ANY, method: 'int', minArgs: 0, maxArgs: 0, fetch: (c) => (c.ssl ? 0 : undefined) },
+  { name: 'ssl_c_s_dn', stages: ANY, method: 'str', minArgs: 0, maxArgs: 2, fetch: (c, a) => distinguishedName(c.clientCert?.subject, a) },
+  { name: 'ssl_c_i_dn', stages: ANY, method: 'str', minArgs: 0, maxArgs: 2, fetch: (c, a) => distinguishedName(c.clientCert?.issuer, a) },
+  { name: 'ssl_c_sha1', stages: ANY, method: 'bin', minArgs: 0, maxArgs: 0, fetch: (c) => c.clientCert?.sha1 },
+  { name: 'ssl_c_serial', stages: ANY, method: 'bin', minArgs: 0, maxArgs: 0, fetch: (c) => c.clientCert?.serial },
   // The ClientHello of TLS passed through (ssl_fc_sni is the SNI of TLS we terminate).
   { name: 'req_ssl_sni', stages: PAYLOAD, method: 'str', minArgs: 0, maxArgs: 0, needsPayload: true, fetch: (c) => c.clientHelloSni },
   { name: 'req_ssl_hello_type', stages: PAYLOAD, method: 'int', minArgs: 0, maxArgs: 0, needsPayload: true, fetch: (c) => c.clientHelloType },
@@ -55,6 +63,21 @@ const base: FetchDefinition[] = [
   },
   { name: 'status', stages: ['response'], method: 'int', minArgs: 0, maxArgs: 0, fetch: (c) => c.status() },
 ];
+
+/**
+ * HAProxy's `ssl_c_s_dn([<entry>[,<occ>]])`: the whole DN as `/C=FR/O=Example/CN=name`,
+ * or the value of one entry, the first (or the occ-th, counted from the end when
+ * negative) of that type. HAProxy's third argument (rfc2253 format) is not supported.
+ */
+function distinguishedName(dn: string | undefined, args: string[]): string | undefined {
+  if (dn === undefined) return undefined;
+  const rdns = dn.split('\n').filter(Boolean);
+  if (!args[0]) return rdns.map((r) => '/' + r).join('');
+  const prefix = args[0].toUpperCase() + '=';
+  const values = rdns.filter((r) => r.toUpperCase().startsWith(prefix)).map((r) => r.slice(prefix.length));
+  const occ = args[1] === undefined ? 1 : Number(args[1]);
+  return occ < 0 ? values[values.length + occ] : values[occ - 1];
+}
 
 /** Suffixed forms (`path_beg`, `hdr_dom`…) imply a match method on their base fetch. */
 const SUFFIXES: [string, MatchMethod][] = [

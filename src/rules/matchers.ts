@@ -1,4 +1,4 @@
-/** Match methods (`-m str|beg|end|sub|dom|dir|reg|ip|int|found|bool|len`) compiled to predicates. */
+/** Match methods (`-m str|beg|end|sub|dom|dir|reg|ip|int|found|bool|len|bin`) compiled to predicates. */
 import { BlockList, isIP } from 'node:net';
 import type { MatchMethod } from '../config/model';
 import type { Sample } from './fetches';
@@ -82,6 +82,10 @@ function compileScalar(method: MatchMethod, patterns: string[], ignoreCase: bool
         const n = typeof v === 'number' ? v : Number(v);
         return tests.some((t) => t(n));
       };
+    }
+    case 'bin': {
+      const set = new Set(patterns.map((p) => p.toUpperCase()));
+      return (v) => set.has(Buffer.from(String(v), 'latin1').toString('hex').toUpperCase());
     }
     case 'ip': {
       const list = new BlockList();

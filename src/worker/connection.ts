@@ -2,6 +2,7 @@
  * What every data-path handler receives with an accepted socket: the connection's
  * addresses (after PROXY protocol), TLS facts, and the worker it runs in.
  */
+import type { ClientCertificate } from '../rules/context';
 import type { Runtime } from './runtime';
 
 export interface ConnectionInfo {
@@ -14,6 +15,8 @@ export interface ConnectionInfo {
   /** TLS terminated by us on this connection. */
   ssl: boolean;
   sni: string | undefined;
+  /** The client's certificate, on a bind that asks for one (`verify optional|required`). */
+  clientCert?: ClientCertificate;
   /** Timestamp (ms, Date.now()) of accept, for logs and timers. */
   acceptedAt: number;
 }

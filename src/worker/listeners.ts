@@ -4,11 +4,11 @@
  * termination, then the tcp or http handler.
  */
 import * as net from 'node:net';
-import type { TLSSocket } from 'node:tls';
 import type { Bind } from '../config/model';
 import type { ListenMode } from '../ipc/messages';
 import { readProxyHeader } from '../proxyproto';
-import { createTlsTerminator } from './tls';
+import { TlsTerminator } from './tls';
+import { clientCertificate } from './client-cert';
 import { handleTcpConnection } from './tcp';
 import { handleHttpConnection } from '../http1/session';
 import type { ConnectionInfo, WorkerContext } from './connection';
@@ -34,7 +34,7 @@ interface Listener {
   bind: Bind;
   handler: Handler;
   /** Wraps the socket in TLS when the bind terminates it. */
-  terminate: ((s: net.Socket) => TLSSocket) | undefined;
+  tls: TlsTerminator | undefined;
   /** Bounds the PROXY header and the TLS handshake (timeout http-request; 0: unbounded). */
   handshakeTimeout: number;
   worker: WorkerContext;
@@ -45,13 +45,20 @@ interface Listener {
   localAddress: string | undefined;
 }
 
+/** A worker's bound sockets, and the TLS terminators of its binds (a replaced certificate reaches them). */
+export interface Listening {
+  servers: net.Server[];
+  terminators: TlsTerminator[];
+}
+
 export async function startListeners(
   frontends: FrontendRuntime[],
   worker: WorkerContext,
   listenMode: ListenMode,
   ticketKeys: Buffer,
-): Promise<net.Server[]> {
+): Promise<Listening> {
   const servers: net.Server[] = [];
+  const terminators: TlsTerminator[] = [];
   configureConnectionLimits(frontends, worker.runtime.model.global.maxconn, worker.runtime.model.global.workers);
   try {
     for (const fe of frontends) {
@@ -60,7 +67,7 @@ export async function startListeners(
           fe,
           bind,
           handler: fe.config.mode === 'http' ? handleHttpConnection : handleTcpConnection,
-          terminate: bind.tls ? createTlsTerminator(bind.tls, ticketKeys) : undefined,
+          tls: bind.tls ? new TlsTerminator(bind.tls, ticketKeys) : undefined,
           handshakeTimeout: fe.config.timeouts.httpRequest,
           worker,
           localAddress: net.isIPv4(bind.address) && bind.address !== '0.0.0.0' && bind.port > 0 ? bind.address : undefined,
@@ -71,13 +78,14 @@ export async function startListeners(
         server.on('error', () => undefined);
         await listen(server, bind, listenMode);
         servers.push(server);
+        if (listener.tls) terminators.push(listener.tls);
       }
     }
   } catch (err) {
     for (const s of servers) s.close();
     throw err;
   }
-  return servers;
+  return { servers, terminators };
 }
 
 function listen(server: net.Server, bind: Bind, listenMode: ListenMode): Promise<void> {
@@ -104,7 +112,7 @@ function acceptConnection(socket: net.Socket, l: Listener): void {
   if (!admitConnection(socket, l.fe.name)) {
     return holdConnection(socket, l.fe.name, () => {
       // Reading resumes for the PROXY header or the handler; TLS reads through its own wrapper.
-      if (l.bind.acceptProxy || !l.terminate) socket.resume();
+      if (l.bind.acceptProxy || !l.tls) socket.resume();
       acceptAdmitted(socket, l);
     });
   }
@@ -119,6 +127,7 @@ function acceptAdmitted(socket: net.Socket, l: Listener): void {
     dstPort: l.localAddress ? l.bind.port : (socket.localPort ?? 0),
     ssl: false,
     sni: undefined,
+    clientCert: undefined,
     acceptedAt: Date.now(),
   };
   if (!l.bind.acceptProxy) return afterProxy(socket, l, info);
@@ -131,7 +140,7 @@ function acceptAdmitted(socket: net.Socket, l: Listener): void {
       info.dstPort = addr.dstPort;
     }
     // readProxyHeader leaves the socket paused; TLS reads through its own wrapper.
-    if (!l.terminate) socket.resume();
+    if (!l.tls) socket.resume();
     afterProxy(socket, l, info);
   });
 }
@@ -142,8 +151,8 @@ function destroySelf(this: net.Socket): void {
 }
 
 function afterProxy(socket: net.Socket, l: Listener, info: ConnectionInfo): void {
-  if (!l.terminate) return l.handler(socket, l.fe, info, l.worker);
-  const secure = l.terminate(socket);
+  if (!l.tls) return l.handler(socket, l.fe, info, l.worker);
+  const secure = l.tls.wrap(socket);
   const timer = timerAfter(l.handshakeTimeout, () => secure.destroy());
   secure.on('error', () => {
     clearTimeout(timer);
@@ -155,6 +164,12 @@ function afterProxy(socket: net.Socket, l: Listener, info: ConnectionInfo): void
     info.ssl = true;
     const name = (secure as unknown as { servername?: string | false }).servername;
     info.sni = typeof name === 'string' && name ? name : undefined;
+    if (l.bind.tls!.verify !== 'none') {
+      const cert = clientCertificate(secure);
+      // A certificate that failed verification: HAProxy aborts the handshake.
+      if (cert === null) return secure.destroy();
+      info.clientCert = cert;
+    }
     l.handler(secure, l.fe, info, l.worker);
   });
 }

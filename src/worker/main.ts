@@ -4,11 +4,13 @@
  */
 import type * as net from 'node:net';
 import { setDefaultHighWaterMark } from 'node:stream';
+import type { TlsCertificate } from '../config/model';
 import { createLogger, flushLogs, type Logger } from '../log/logger';
 import { isPrimaryMessage, type PrimaryToWorker, type WorkerToPrimary } from '../ipc/messages';
 import { dropPrivileges } from '../primary/privileges';
 import type { WorkerContext } from './connection';
-import { startListeners } from './listeners';
+import { replaceCertificate } from '../tls/pem';
+import { startListeners, type Listening } from './listeners';
 import { closeIdleUpstreams } from '../http/pool';
 import { reopenAccessLogs } from '../log/access-sink';
 import { startCounterReports } from './report';
@@ -22,7 +24,7 @@ class Worker implements WorkerContext {
   private exiting = false;
   private generation = 0;
   private readonly live = new Set<net.Socket>();
-  private listeners: net.Server[] = [];
+  private listening: Listening = { servers: [], terminators: [] };
   private clock = Date.now();
   /** Stops the counter and load reports, sending the last counters. */
   private stopReports: () => void = () => undefined;
@@ -58,7 +60,9 @@ class Worker implements WorkerContext {
     this.runtime = new Runtime(msg.model);
     this.runtime.applyStates(msg.servers);
     try {
-      this.listeners = await startListeners(this.runtime.frontends, this, msg.listenMode, Buffer.from(msg.ticketKeys, 'base64'));
+      this.listening = await startListeners(this.runtime.frontends, this, msg.listenMode, Buffer.from(msg.ticketKeys, 'base64'));
+      // A certificate replaced while the binds were being set up.
+      for (const t of this.listening.terminators) t.refresh();
     } catch (err) {
       send({ type: 'listen-failed', generation: msg.generation, error: (err as Error).message });
       flushLogs();
@@ -79,6 +83,19 @@ class Worker implements WorkerContext {
     });
   }
 
+  /** A certificate file's new contents: binds serving it swap their contexts for new handshakes. */
+  swapCertificate(update: TlsCertificate): void {
+    // Before its config, nothing to do: the config it gets carries the new contents.
+    if (!this.runtime) return;
+    const binds = replaceCertificate(this.runtime.model, update);
+    try {
+      for (const t of this.listening.terminators) t.refresh();
+      this.log.debug({ event: 'cert-updated', file: update.source, binds }, `certificate ${update.source} replaced on ${binds} bind(s)`);
+    } catch (err) {
+      this.log.error({ event: 'cert-refused', file: update.source, err: (err as Error).message }, `certificate ${update.source} refused: ${(err as Error).message}`);
+    }
+  }
+
   /** The runtime API asks (src/worker/queries.ts answers). */
   answer(q: Extract<PrimaryToWorker, { type: 'query' }>): void {
     send({ type: 'query-reply', id: q.id, data: answerQuery(q, this.runtime, this.live) });
@@ -89,7 +106,7 @@ class Worker implements WorkerContext {
     if (this.draining) return;
     this.draining = true;
     this.log.info({ connections: this.live.size }, 'draining');
-    for (const l of this.listeners) l.close();
+    for (const l of this.listening.servers) l.close();
     closeIdleUpstreams();
     if (this.live.size === 0) return this.exit();
     setTimeout(() => {
@@ -147,6 +164,9 @@ function main(): void {
         break;
       case 'servers':
         worker.runtime?.applyStates(m.updates);
+        break;
+      case 'certificate':
+        worker.swapCertificate(m.certificate);
         break;
       case 'reopen-logs':
         reopenAccessLogs();

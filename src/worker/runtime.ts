@@ -148,7 +148,8 @@ export class ServerRuntime implements BalancedServer {
     this.maxconn = config.maxconn;
     this.address = config.address;
     this.port = config.port;
-    this.admin = config.disabled ? 'maint' : 'ready';
+    // No address yet (DNS, init-addr none): in maintenance until the primary sends one.
+    this.admin = config.disabled || config.address === '' ? 'maint' : 'ready';
     this.cookieValue = config.cookie ?? config.name;
     this.key = `${backend.name}/${config.name}`;
     this.passive = passiveHealthFor(config, backend.config);

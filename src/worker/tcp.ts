@@ -11,7 +11,7 @@
  */
 import type * as net from 'node:net';
 import type { BalanceKey } from '../balance/balancer';
-import type { SampleContext } from '../rules/context';
+import type { ClientCertificate, SampleContext } from '../rules/context';
 import type { ConnectionInfo, WorkerContext } from './connection';
 import { sessionOpened } from './counters';
 import type { BackendRuntime, FrontendRuntime, QueueEntry, ServerRuntime, SlotWaiter } from './runtime';
@@ -33,6 +33,7 @@ export class ConnectionSampleContext implements SampleContext {
   readonly dstPort: number;
   readonly ssl: boolean;
   readonly sni: string | undefined;
+  readonly clientCert: ClientCertificate | undefined;
   readonly clientHelloSni: string | undefined;
   readonly clientHelloType: number | undefined;
 
@@ -47,6 +48,7 @@ export class ConnectionSampleContext implements SampleContext {
     this.dstPort = info.dstPort;
     this.ssl = info.ssl;
     this.sni = info.sni;
+    this.clientCert = info.clientCert;
     this.clientHelloSni = hello?.sni;
     this.clientHelloType = hello?.type;
   }

@@ -12,7 +12,8 @@
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
 import { constants as cryptoConstants, randomFillSync } from 'node:crypto';
-import type { TlsBindOptions } from '../config/model';
+import type { TlsBindOptions, TlsCertificate } from '../config/model';
+import { verifyContextOptions, verifySocketOptions } from './client-cert';
 
 /** Secure contexts by lower-case name; wildcard entries are keyed by their `.parent` suffix. */
 interface ContextTable {
@@ -35,6 +36,7 @@ function buildContexts(opts: TlsBindOptions, ticketKeys: Buffer): ContextTable {
       ciphers: cipherString(opts),
       ticketKeys,
       secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
+      ...verifyContextOptions(opts),
     });
     renewTickets(ctx, ticketKeys);
     fallback ??= ctx;
@@ -103,16 +105,45 @@ function selectContext(table: ContextTable, servername: string): tls.SecureConte
 }
 
 /**
- * Server side: returns a function that wraps an accepted (possibly PROXY-consumed)
- * socket in TLS for this bind. The caller handles 'error' and waits for 'secure'.
+ * Server side of one bind: wraps accepted (possibly PROXY-consumed) sockets in TLS.
+ * The caller handles 'error' and waits for 'secure'. A certificate file replaced at
+ * run time (src/primary/certificates.ts) swaps the bind's contexts: new handshakes
+ * use it, established connections keep the context they started with.
  */
-export function createTlsTerminator(opts: TlsBindOptions, ticketKeys: Buffer): (socket: net.Socket) => tls.TLSSocket {
-  const table = buildContexts(opts, ticketKeys);
-  const options: tls.TLSSocketOptions = {
-    isServer: true,
-    secureContext: table.fallback,
-    SNICallback: (servername, cb) => cb(null, selectContext(table, servername)),
-  };
-  if (opts.alpn.length) options.ALPNProtocols = opts.alpn;
-  return (socket) => new tls.TLSSocket(socket, options);
+export class TlsTerminator {
+  private table: ContextTable;
+  /** The bind's certificate list the contexts were built from (src/tls/pem.ts replaceCertificate gives the bind a new list). */
+  private builtFrom: TlsCertificate[];
+  private readonly options: tls.TLSSocketOptions;
+
+  constructor(
+    private readonly opts: TlsBindOptions,
+    private readonly ticketKeys: Buffer,
+  ) {
+    this.table = buildContexts(opts, ticketKeys);
+    this.builtFrom = opts.certificates;
+    this.options = {
+      isServer: true,
+      secureContext: this.table.fallback,
+      SNICallback: (servername, cb) => cb(null, selectContext(this.table, servername)),
+      ...verifySocketOptions(opts),
+    };
+    if (opts.alpn.length) this.options.ALPNProtocols = opts.alpn;
+  }
+
+  wrap(socket: net.Socket): tls.TLSSocket {
+    return new tls.TLSSocket(socket, this.options);
+  }
+
+  /**
+   * Rebuilds the contexts when the bind's certificates changed since they were built.
+   * Throws, keeping the current contexts, when OpenSSL refuses the new ones.
+   */
+  refresh(): void {
+    if (this.opts.certificates === this.builtFrom) return;
+    const table = buildContexts(this.opts, this.ticketKeys);
+    this.builtFrom = this.opts.certificates;
+    this.table = table;
+    this.options.secureContext = table.fallback;
+  }
 }

@@ -5,11 +5,28 @@
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import type { ServerTlsOptions } from '../config/model';
 import { encodeProxyHeader } from '../proxyproto';
+import { serverContextOptions } from '../tls/client';
 import type { ServerRuntime } from './runtime';
 import type { ConnectionInfo } from './connection';
 import { timerAfter } from './deadline';
 
+
+/**
+ * One client context per server, made on its first connection: given options instead,
+ * tls.connect builds a context per connection (parsing the CA file and the client key each time).
+ */
+const clientContexts = new WeakMap<ServerTlsOptions, tls.SecureContext>();
+
+function clientContext(options: ServerTlsOptions): tls.SecureContext {
+  let ctx = clientContexts.get(options);
+  if (!ctx) {
+    ctx = tls.createSecureContext(serverContextOptions(options));
+    clientContexts.set(options, ctx);
+  }
+  return ctx;
+}
 
 /** A session waiting for its server connection (a method, so a connection costs no closure). */
 export interface UpstreamWaiter {
@@ -48,8 +65,9 @@ export function connectUpstream(server: ServerRuntime, info: ConnectionInfo, tim
       socket: raw,
       host: server.address,
       rejectUnauthorized: cfg.tls.verify === 'required',
-      ca: cfg.tls.ca,
+      secureContext: clientContext(cfg.tls),
     };
+    if (cfg.tls.alpn) opts.ALPNProtocols = cfg.tls.alpn;
     const sni = cfg.tls.sni;
     // SNI carries host names only (RFC 6066 §3).
     if (sni && net.isIP(sni) === 0) opts.servername = sni;

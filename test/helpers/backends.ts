@@ -13,11 +13,13 @@ export interface HttpBackend {
 
 /**
  * An HTTP backend answering every request with `x-served-by: <name>` and a small
- * body; `handler` may take over a request (return true when it answered).
+ * body; `handler` may take over a request (return true when it answered). It listens
+ * on 127.0.0.1 and a free port unless `at` names others (any 127.0.0.0/8 address works).
  */
 export async function startHttpBackend(
   name: string,
   handler?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean,
+  at: { host?: string; port?: number } = {},
 ): Promise<HttpBackend> {
   const backend: HttpBackend = {
     name,
@@ -37,7 +39,10 @@ export async function startHttpBackend(
       }),
   };
   backend.server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve) => backend.server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    backend.server.once('error', reject);
+    backend.server.listen(at.port ?? 0, at.host ?? '127.0.0.1', resolve);
+  });
   backend.port = (backend.server.address() as net.AddressInfo).port;
   return backend;
 }

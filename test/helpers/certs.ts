@@ -1,12 +1,17 @@
 /**
- * Test certificates: one self-signed CA per test process and server certificates it
- * signs for given names (DNS names, wildcards, or IP addresses), as PEM strings.
- * Keys come from node:crypto (native, fast); node-forge assembles and signs the
- * X.509 certificates. Everything is cached, so a test file pays for keys once.
+ * Test certificates: one self-signed CA per test process, server certificates it
+ * signs for given names (DNS names, wildcards, or IP addresses), client certificates,
+ * and CRLs, as PEM strings. Keys come from node:crypto (native, fast); node-forge
+ * assembles and signs the X.509 certificates, openssl the CRLs. Keys are cached, so
+ * a test file pays for them once.
  */
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import * as path from 'node:path';
 import forge from 'node-forge';
+import { tempDir } from './tslb';
 
 export interface TestCa {
   cert: string;
@@ -109,4 +114,52 @@ export function issueCert(names: string[]): TestCert {
   const result: TestCert = { cert: forge.pki.certificateToPem(cert), key: leafKeys.privatePem, ca: authority.pem.cert, names };
   issued.set(cacheKey, result);
   return result;
+}
+
+/**
+ * A client certificate (extended key usage clientAuth) for a subject given as
+ * attributes in order (`[['O', 'Example'], ['CN', 'alice']]`), signed by the test CA
+ * or, with `selfSigned`, by its own key (which a bind's CA does not trust).
+ */
+export function issueClientCert(subject: [string, string][], opts: { selfSigned?: boolean } = {}): TestCert {
+  const authority = testCaState();
+  leafKeys ??= rsaKeyPair();
+  const cn = subject.find(([k]) => k === 'CN')?.[1] ?? 'client';
+  const cert = newCertificate(leafKeys.publicKey, cn);
+  cert.setSubject(subject.map(([shortName, value]) => ({ shortName, value })));
+  cert.setIssuer(opts.selfSigned ? cert.subject.attributes : authority.cert.subject.attributes);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', clientAuth: true },
+  ]);
+  cert.sign(opts.selfSigned ? leafKeys.privateKey : authority.keys.privateKey, forge.md.sha256.create());
+  return { cert: forge.pki.certificateToPem(cert), key: leafKeys.privatePem, ca: authority.pem.cert, names: [cn] };
+}
+
+/** A CRL of the test CA (PEM) revoking `revoked`, made by `openssl ca -gencrl`. */
+export function revocationList(revoked: TestCert[]): string {
+  const dir = tempDir('tslb-crl-');
+  const file = (name: string, text: string) => {
+    writeFileSync(path.join(dir, name), text);
+    return path.join(dir, name);
+  };
+  // openssl's CA database: one `R` (revoked) line per certificate.
+  const stamp = (d: Date) => d.toISOString().replace(/[-:T]/g, '').slice(2, 14) + 'Z';
+  const index = revoked
+    .map((c) => {
+      const x = new X509Certificate(c.cert);
+      return ['R', stamp(new Date(x.validTo)), stamp(new Date(Date.now() - 60_000)), x.serialNumber, 'unknown', '/' + x.subject.split('\n').join('/')].join('\t');
+    })
+    .join('\n');
+  file('index.txt', index + '\n');
+  file('crlnumber', '01\n');
+  const config = file(
+    'ca.cnf',
+    `[ca]\ndefault_ca = tslb\n[tslb]\ndatabase = ${dir}/index.txt\ncrlnumber = ${dir}/crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\n`,
+  );
+  const authority = testCa();
+  const out = path.join(dir, 'crl.pem');
+  execFileSync('openssl', ['ca', '-gencrl', '-config', config, '-keyfile', file('ca.key', authority.key), '-cert', file('ca.pem', authority.cert), '-out', out], { stdio: 'pipe' });
+  return readFileSync(out, 'utf8');
 }

@@ -93,7 +93,7 @@ export function proxyModel(mode: 'tcp' | 'http', servers: Server[], opts: ProxyM
     ...opts.frontend,
   };
   return {
-    global: { workers: 1, maxconn: 0, gracePeriod: 1000, acceptMode: 'rr', bufSize: 65536, logLevel: 'error', accessLog: 'stdout' },
+    global: { workers: 1, maxconn: 0, gracePeriod: 1000, acceptMode: 'rr', bufSize: 65536, logLevel: 'error', accessLog: 'stdout', certWatch: 0, certExpiryWarningDays: 30 },
     frontends: [frontend],
     backends: [backend],
     extras: {},

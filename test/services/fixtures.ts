@@ -66,6 +66,8 @@ export function model(backends: Backend[], extras: Record<string, unknown> = {})
       bufSize: 16384,
       logLevel: 'info',
       accessLog: 'stdout',
+      certWatch: 0,
+      certExpiryWarningDays: 30,
     },
     frontends: [],
     backends,
