@@ -161,15 +161,43 @@ export interface ForwardFor {
   except: string[];
 }
 
-/** An `http-request` / `http-response` rule. More actions arrive with the rules issue. */
+/** What tslb answers with for `return` and a deny with a body (HAProxy's `content-type … string|lf-string|file … hdr …`). */
+export interface AnswerSpec {
+  contentType?: string;
+  string?: string;
+  /** A log-format body. */
+  lfString?: string;
+  file?: string;
+  /** `hdr NAME VALUE` lines; values are log-format. */
+  headers: { name: string; value: string }[];
+}
+
+type RedirectCode = 301 | 302 | 303 | 307 | 308;
+
+/**
+ * An `http-request` / `http-response` action. Values named `value`, `replace`,
+ * `location` are log-format (`%[fetch,conv]`), `expr` a sample expression.
+ */
 export type HttpAction =
-  | { action: 'redirect-scheme'; scheme: string; code: 301 | 302 | 303 | 307 | 308 }
-  | { action: 'redirect-location'; location: string; code: 301 | 302 | 303 | 307 | 308 }
-  | { action: 'redirect-prefix'; prefix: string; code: 301 | 302 | 303 | 307 | 308 }
-  | { action: 'deny'; status: number }
+  | { action: 'redirect-scheme'; scheme: string; code: RedirectCode }
+  | { action: 'redirect-location'; location: string; code: RedirectCode }
+  | { action: 'redirect-prefix'; prefix: string; code: RedirectCode }
+  | { action: 'allow' }
+  | { action: 'deny'; status: number; answer?: AnswerSpec }
+  | { action: 'return'; status: number; answer: AnswerSpec }
   | { action: 'set-header'; name: string; value: string }
   | { action: 'add-header'; name: string; value: string }
-  | { action: 'del-header'; name: string };
+  | { action: 'del-header'; name: string }
+  | { action: 'replace-header'; name: string; regex: string; replace: string }
+  | { action: 'replace-value'; name: string; regex: string; replace: string }
+  | { action: 'set-method'; value: string }
+  | { action: 'set-path'; value: string }
+  | { action: 'set-query'; value: string }
+  | { action: 'set-uri'; value: string }
+  | { action: 'replace-path'; regex: string; replace: string }
+  | { action: 'set-var'; name: string; expr: string }
+  | { action: 'unset-var'; name: string }
+  | { action: 'set-status'; status: number; reason?: string };
 
 export interface HttpRule {
   when: 'request' | 'response';

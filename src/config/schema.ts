@@ -131,18 +131,41 @@ const RedirectSchema = obj({
   prefix: opt(Type.String()),
   code: opt(lits([301, 302, 303, 307, 308])),
 });
-const HeaderSchema = obj({ name: Type.String({ minLength: 1 }), value: Type.String() });
+const HeaderSchema = obj({ name: Type.String({ minLength: 1 }), value: Type.String({ description: 'log-format: text and %[fetch,converter] samples' }) });
+const ReplaceHeaderSchema = obj({ name: Type.String({ minLength: 1 }), regex: Type.String(), replace: Type.String({ description: 'log-format, with \\1… for the groups' }) });
+const Status = Type.Integer({ minimum: 200, maximum: 599 });
+const answerFields = {
+  content_type: opt(Type.String()),
+  string: opt(Type.String()),
+  lf_string: opt(Type.String({ description: 'log-format body' })),
+  file: opt(Type.String()),
+  headers: opt(Type.Record(Type.String(), Type.String(), { description: 'header name: log-format value' })),
+};
+const AnswerSchema = obj({ status: opt(Status), ...answerFields });
+const LogFormat = Type.String({ description: 'log-format: text and %[fetch,converter] samples' });
 export const HttpRuleSchema = obj(
   {
     redirect: opt(RedirectSchema),
-    deny: opt(obj({ status: opt(Type.Integer({ minimum: 200, maximum: 599 })) })),
+    allow: opt(Type.Literal(true)),
+    deny: opt(AnswerSchema),
+    return: opt(AnswerSchema),
     set_header: opt(HeaderSchema),
     add_header: opt(HeaderSchema),
     del_header: opt(Type.String({ minLength: 1 })),
+    replace_header: opt(ReplaceHeaderSchema),
+    replace_value: opt(ReplaceHeaderSchema),
+    set_method: opt(LogFormat),
+    set_path: opt(LogFormat),
+    set_query: opt(LogFormat),
+    set_uri: opt(LogFormat),
+    replace_path: opt(obj({ regex: Type.String(), replace: Type.String() })),
+    set_var: opt(obj({ name: Type.String({ description: 'txn.x, req.x, res.x or sess.x' }), expr: Type.String({ description: 'sample expression, e.g. req.hdr(host),lower' }) })),
+    unset_var: opt(Type.String()),
+    set_status: opt(obj({ status: Type.Integer({ minimum: 100, maximum: 599 }), reason: opt(Type.String()) })),
     if: opt(Condition),
     unless: opt(Condition),
   },
-  'one action (redirect, deny, set_header, add_header, del_header) with an optional if/unless condition',
+  'one action (redirect, allow, deny, return, set_header, add_header, del_header, replace_header, replace_value, set_method, set_path, set_query, set_uri, replace_path, set_var, unset_var, set_status) with an optional if/unless condition',
 );
 
 const UseBackendSchema = obj({ backend: Name, if: opt(Condition), unless: opt(Condition) });
@@ -522,6 +545,7 @@ export type FrontendInput = Static<typeof FrontendSchema>;
 export type BackendInput = Static<typeof BackendSchema>;
 export type ServerInput = Static<typeof ServerSchema>;
 export type HttpRuleInput = Static<typeof HttpRuleSchema>;
+export type AnswerInput = Static<typeof AnswerSchema>;
 export type TimeoutsInput = Static<typeof TimeoutsSchema>;
 export type DefaultsInput = Static<typeof DefaultsSchema>;
 export type GlobalInput = Static<typeof GlobalSchema>;

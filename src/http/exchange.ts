@@ -126,10 +126,29 @@ export abstract class HttpExchange {
     return DONE;
   }
 
+  /** A message tslb answers with now must say `Connection: close` (the request is not all read, or the client side closes). */
+  localCloses(): boolean {
+    return !this.reqDone || this.client.closing();
+  }
+
+  /**
+   * Answer with a message tslb built whose framing it knows (`return`, a deny with a
+   * body), made with `Connection: close` when localCloses() said so. Returns DONE.
+   */
+  answerWith(status: number, msg: Buffer, close: boolean, term: string): number {
+    this.dropUpstream();
+    countStatus(this.fe.counters, status);
+    if (this.backend) countStatus(this.backend.counters, status);
+    this.client.sendLocal(msg);
+    this.log(term, status);
+    this.endLocal(!close);
+    return DONE;
+  }
+
   /** Answer with a redirect to `location` (HAProxy's: empty body, no-cache). Returns DONE. */
   redirect(code: number, location: string): number {
     this.dropUpstream();
-    const close = !this.reqDone || this.client.closing();
+    const close = this.localCloses();
     countStatus(this.fe.counters, code);
     this.client.sendLocal(redirectResponse(code, location, close));
     this.log('LR', code);

@@ -172,6 +172,45 @@ export class HeadTable {
     }
   }
 
+  /**
+   * A new first line (`GET /new HTTP/1.1`, `HTTP/1.1 404 Not Found`, without CRLF) for
+   * set-path, set-status and the like: the head moves to a new buffer holding that line
+   * and the header bytes, every offset kept valid, so fetches and later rules read the
+   * new line and the head goes out as before. `targetStart`/`targetEnd`/`methodEnd`
+   * are the new line's own offsets (unused for a status line).
+   */
+  replaceFirstLine(line: string, methodEnd: number, targetStart: number, targetEnd: number): void {
+    const old = this.buf;
+    const out = Buffer.allocUnsafe(line.length + 2 + this.end - this.firstLineEnd);
+    out.write(line, 0, 'latin1');
+    out[line.length] = 13;
+    out[line.length + 1] = 10;
+    old.copy(out, line.length + 2, this.firstLineEnd, this.end);
+    const shift = line.length + 2 - this.firstLineEnd;
+    for (let i = 0; i < this.count * HDR_STRIDE; i++) this.hdr[i] += shift;
+    this.buf = out;
+    this.start = 0;
+    this.end += shift;
+    this.firstLineEnd = line.length + 2;
+    this.methodEnd = methodEnd;
+    this.targetStart = targetStart;
+    this.targetEnd = targetEnd;
+  }
+
+  /** The request line with another method and target (the version kept). */
+  setRequestLine(method: string, target: string): void {
+    const version = this.buf.toString('latin1', this.targetEnd, this.firstLineEnd - 2);
+    const targetStart = method.length + 1;
+    this.replaceFirstLine(method + ' ' + target + version, method.length, targetStart, targetStart + target.length);
+  }
+
+  /** The status line with another status and reason (the version kept). */
+  setStatusLine(status: number, reason: string): void {
+    const version = this.buf.toString('latin1', this.start, this.start + 8);
+    this.replaceFirstLine(`${version} ${status} ${reason}`, 0, 0, 0);
+    this.status = status;
+  }
+
   /** Mark every header with this lower-case name as not forwarded. */
   dropNamed(name: string): void {
     for (let i = this.find(name); i >= 0; i = this.find(name, i + 1)) this.dropAt(i);

@@ -88,6 +88,7 @@ export class ProxyExchange extends HttpExchange implements UpstreamOwner, Upstre
     this.reqExtras = '';
     this.resExtras = '';
     this.ctx.stage = 'request';
+    if (this.ctx.vars !== undefined) this.ctx.vars.clear();
     if (runPhase(fe.pipeline.request, this) !== CONTINUE) return;
     const backend = fe.route(this.ctx);
     if (!backend) {

@@ -27,6 +27,9 @@ export class HttpSampleContext implements SampleContext {
   sni: string | undefined = undefined;
   clientCert: ClientCertificate | undefined = undefined;
   frontend = '';
+  /** `txn.`/`req.`/`res.` variables of this exchange (made by the first set-var, emptied by each exchange). */
+  vars: Map<string, string | number | boolean> | undefined = undefined;
+  private info: ConnectionInfo | undefined = undefined;
 
   constructor(
     private readonly req: HeadTable,
@@ -42,6 +45,26 @@ export class HttpSampleContext implements SampleContext {
     this.sni = info.sni;
     this.clientCert = info.clientCert;
     this.frontend = frontend;
+    this.info = info;
+  }
+
+  variable(name: string): string | number | boolean | undefined {
+    return (name.startsWith('sess.') ? this.info?.sessVars : this.vars)?.get(name);
+  }
+
+  setVariable(name: string, value: string | number | boolean | undefined): void {
+    const sess = name.startsWith('sess.');
+    let vars = sess ? this.info?.sessVars : this.vars;
+    if (value === undefined) {
+      vars?.delete(name);
+      return;
+    }
+    if (!vars) {
+      vars = new Map();
+      if (sess) this.info!.sessVars = vars;
+      else this.vars = vars;
+    }
+    vars.set(name, value);
   }
 
   method(): string {

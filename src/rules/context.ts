@@ -27,6 +27,8 @@ export interface SampleContext {
   /** The certificate the client presented on a bind that asks for one (`verify optional|required`). */
   clientCert?: ClientCertificate;
   frontend: string;
+  /** A variable set by `set-var` (`txn.x`, `req.x`, `sess.x`); undefined when unset. */
+  variable?(name: string): string | number | boolean | undefined;
   // ---- request (stage request/response); undefined/empty otherwise
   method(): string;
   /** Path without query, as in the request target (origin-form). */

@@ -64,3 +64,54 @@ export function delHeaderAction(a: { name: string }, response: boolean): RuleAct
         return CONTINUE;
       };
 }
+
+/**
+ * The output of a replace-* rule for a value `re` matched: the format (a log-format
+ * value) with `\1`…`\9` replaced by the match's groups. As HAProxy's, the whole value
+ * becomes that output: text outside the match is not kept.
+ */
+export function compileReplacement(fmt: string, stage: 'request' | 'response'): (ctx: HttpExchange['ctx'], m: RegExpExecArray) => string {
+  const rendered = compileValueTemplate(fmt, stage, []);
+  const refs = /\\[0-9]/;
+  const expand = (text: string, m: RegExpExecArray): string => (refs.test(text) ? text.replace(/\\([0-9])/g, (_, d: string) => m[Number(d)] ?? '') : text);
+  return typeof rendered === 'string' ? (_ctx, m) => expand(rendered, m) : (ctx, m) => expand(rendered(ctx), m);
+}
+
+/**
+ * replace-header (each line of the header as a whole) and replace-value (each
+ * comma-separated value): a line that changes is dropped and added again rewritten.
+ */
+export function replaceHeaderAction(a: Act<'replace-header'> | Act<'replace-value'>, response: boolean): RuleAction {
+  const name = a.name.toLowerCase();
+  const re = new RegExp(a.regex);
+  const replace = compileReplacement(a.replace, response ? 'response' : 'request');
+  const perValue = a.action === 'replace-value';
+  const rewrite = (ex: HttpExchange, v: string): string => {
+    if (!perValue) {
+      const m = re.exec(v);
+      return m ? replace(ex.ctx, m) : v;
+    }
+    return v
+      .split(',')
+      .map((part) => {
+        const t = part.trim();
+        const m = re.exec(t);
+        return m ? replace(ex.ctx, m) : t;
+      })
+      .join(', ');
+  };
+  return (ex) => {
+    const head = response ? ex.res : ex.req;
+    for (let i = head.find(name); i >= 0; i = head.find(name, i + 1)) {
+      if (head.drop[i]) continue;
+      const v = head.value(i);
+      const nv = rewrite(ex, v);
+      if (nv === v) continue;
+      head.dropAt(i);
+      const line = `${a.name}: ${nv.replace(/[\r\n\0]/g, '')}\r\n`;
+      if (response) ex.resExtras += line;
+      else ex.reqExtras += line;
+    }
+    return CONTINUE;
+  };
+}

@@ -4,6 +4,7 @@
  * apply (the next rule runs), in both directions.
  */
 import type { HttpAction } from '../../config/model';
+import { compileValueTemplate } from '../../rules/sample-expr';
 import type { HttpExchange } from '../exchange';
 import { CONTINUE } from '../pipeline';
 import type { RuleAction } from './index';
@@ -14,8 +15,9 @@ export function redirectAction(a: RedirectAct): RuleAction {
   const code = a.code;
   switch (a.action) {
     case 'redirect-location': {
-      const location = a.location;
-      return (ex) => ex.redirect(code, location);
+      // A log-format location (`https://%[req.hdr(host)]%[path]`); the loader checked it.
+      const location = compileValueTemplate(a.location, 'request', []);
+      return typeof location === 'string' ? (ex) => ex.redirect(code, location) : (ex) => ex.redirect(code, location(ex.ctx));
     }
     case 'redirect-prefix': {
       const prefix = a.prefix.replace(/\/$/, '');

@@ -2,11 +2,12 @@
  * http-request and http-response rules of a frontend or backend: two modules, each
  * built only when its proxy has rules of its kind. A rule's condition is compiled
  * once (src/rules/compile.ts) and its action into a function (../actions); the rules
- * run in order and the first that answers (deny, redirect) ends the exchange.
+ * run in order and the first that answers (deny, redirect, return) ends the exchange;
+ * `allow` ends the rule set only.
  */
 import type { HttpRule } from '../../config/model';
 import { compileCondition, type CompiledCondition } from '../../rules/compile';
-import { compileAction, type RuleAction } from '../actions';
+import { compileAction, STOP_RULES, type RuleAction } from '../actions';
 import type { HttpExchange } from '../exchange';
 import { CONTINUE, DONE, type HttpModule, type ModuleDefinition, type ModuleScope } from '../pipeline';
 
@@ -29,7 +30,9 @@ function runRules(rules: readonly CompiledRule[], ex: HttpExchange): number {
   for (let i = 0; i < rules.length; i++) {
     const r = rules[i];
     if (r.test !== undefined && !r.test(ctx)) continue;
-    if (r.run(ex) !== CONTINUE) return DONE;
+    const verdict = r.run(ex);
+    if (verdict === STOP_RULES) return CONTINUE;
+    if (verdict !== CONTINUE) return DONE;
   }
   return CONTINUE;
 }
