@@ -1,0 +1,248 @@
+/**
+ * http-request / http-response actions (issue 14) through a real tslb, written as
+ * HAProxy lines in `options` and as native YAML: each changes exactly what it should
+ * of what the server receives and the client gets; values are log-format
+ * (`%[req.hdr(host),lower]`, `%[var(txn.x)]`); `-c` refuses a misplaced action
+ * with its file, line and path.
+ */
+import { after, before, describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { exchange, header, RecordingBackend, type RawRequest, type RawResponse } from './helpers/rawhttp';
+import { freePort, runCli, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
+
+const req = (line: string, headers = 'Host: Example.COM\r\n'): Buffer => Buffer.from(`${line}\r\n${headers}\r\n`);
+
+describe('http-request and http-response actions', () => {
+  const rec = new RecordingBackend();
+  let lb: TslbProcess;
+  let port = 0;
+  let yamlPort = 0;
+  const dir = tempDir();
+
+  /** One request through tslb: what the client got, and what the server got (undefined when it got nothing). */
+  async function send(p: number, bytes: Buffer): Promise<{ status: number; res: RawResponse; got: RawRequest | undefined }> {
+    rec.reset();
+    const r = await exchange(p, bytes, { until: (rs) => rs.length === 1, timeoutMs: 5000 });
+    assert.equal(r.responses.length, 1, `no response to ${bytes.toString().split('\r\n')[0]}`);
+    return { status: r.responses[0].status, res: r.responses[0], got: rec.requests[0] };
+  }
+
+  before(async () => {
+    await rec.start();
+    rec.reply = (r) =>
+      r.target.startsWith('/teapot')
+        ? { bytes: Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Powered-By: php\r\nX-Ids: a1, b2\r\n\r\nok') }
+        : { bytes: Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nServer: raw\r\nX-Ids: a1, b2\r\n\r\nok') };
+    port = await freePort();
+    yamlPort = await freePort();
+    writeFileSync(path.join(dir, 'maint.html'), '<p>maintenance</p>');
+    lb = await startTslb(`
+frontends:
+  - name: lines
+    mode: http
+    binds: ["127.0.0.1:${port}"]
+    forwarded_proto: false
+    forwarded_host: false
+    log: { enabled: false }
+    acls: { api: "path_beg /api/" }
+    options:
+      - "http-request allow if { path_beg /free }"
+      - "http-request deny deny_status 429 content-type text/plain string \\"slow down\\" hdr Retry-After 7 if { path_beg /limited }"
+      - "http-request deny deny_status 451 if { path_beg /legal }"
+      - "http-request return status 200 content-type text/plain lf-string \\"host=%[req.hdr(host),lower] src=%[src]\\" hdr X-Path %[path] if { path /whoami }"
+      - "http-request return status 503 content-type text/html file ${path.join(dir, 'maint.html')} if { path_beg /maint }"
+      - "http-request redirect location https://%[req.hdr(host),lower]%[path] code 308 if { path_beg /moved }"
+      - "http-request set-var(txn.host) req.hdr(host),lower"
+      - "http-request set-header X-Host %[var(txn.host)]"
+      - "http-request add-header X-Both \\"a %[src] b\\""
+      - "http-request del-header X-Secret"
+      - "http-request replace-header Cookie sid=([a-z0-9]+).* SID=\\\\1"
+      - "http-request replace-value X-List ^old-(.*)$ new-\\\\1"
+      - "http-request replace-path /api/v1/(.*) /v2/\\\\1 if api"
+      - "http-request set-query lang=%[req.hdr(x-lang)] if { path_beg /q }"
+      - "http-request set-path /rewritten%[path] if { path_beg /sp }"
+      - "http-request set-uri /by-uri?from=%[path] if { path_beg /su }"
+      - "http-request set-method POST if { path_beg /post }"
+      - "http-request deny deny_status 403 if { path_beg /free }"
+      - "http-response set-status 418 reason Teapot if { status 200 } { var(txn.host) -m str example.com } { path_beg /teapot }"
+      - "http-response del-header X-Powered-By"
+      - "http-response replace-value X-Ids ^([a-z])([0-9])$ \\\\2\\\\1"
+      - "http-response set-header X-Served-For %[var(txn.host)]"
+    default_backend: app
+  - name: yaml
+    mode: http
+    binds: ["127.0.0.1:${yamlPort}"]
+    forwarded_proto: false
+    forwarded_host: false
+    log: { enabled: false }
+    http_request:
+      - { return: { status: 202, content_type: text/plain, string: "accepted", headers: { X-Kind: yaml } }, if: "path_beg /ret" }
+      - { deny: { status: 401 }, if: "path_beg /private" }
+      - { set_var: { name: req.p, expr: "path,lower" } }
+      - { set_path: "/v%[var(req.p)]", if: "path_beg /Lower" }
+      - { replace_path: { regex: "^/old/(.*)", replace: "/new/\\\\1" } }
+      - { set_uri: "/uri", if: "path_beg /uri-me" }
+      - { set_query: "x=1", if: "path_beg /query-me" }
+      - { set_method: PUT, if: "path_beg /put-me" }
+      - { replace_header: { name: User-Agent, regex: "^curl/(.*)", replace: "cURL \\\\1" } }
+      - { replace_value: { name: X-Tags, regex: "^t(.)$", replace: "tag\\\\1" } }
+      - { set_header: { name: X-Len, value: "%[req.hdr(host)]" } }
+    http_response:
+      - { set_status: { status: 299 }, if: "status 200" }
+      - { add_header: { name: X-Var, value: "%[var(req.p)]" } }
+    default_backend: app
+backends:
+  - name: app
+    mode: http
+    servers: [{ name: s1, address: 127.0.0.1, port: ${rec.port} }]
+`);
+  });
+  after(async () => {
+    await lb?.stop();
+    await rec.close();
+  });
+
+  it('set-var + set-header with log-format values, add-header with text around a sample, del-header', async () => {
+    const { status, res, got } = await send(port, req('GET /plain HTTP/1.1', 'Host: Example.COM\r\nX-Secret: s\r\nX-Host: forged\r\n'));
+    assert.equal(status, 200);
+    assert.ok(got);
+    assert.deepEqual(header(got, 'x-host'), ['example.com']);
+    assert.deepEqual(header(got, 'x-both'), ['a 127.0.0.1 b']);
+    assert.deepEqual(header(got, 'x-secret'), []);
+    assert.equal(got.target, '/plain');
+    assert.deepEqual(header(res, 'x-served-for'), ['example.com']);
+  });
+
+  it('deny: deny_status alone gives the status page; with content-type/string/hdr, that body and header', async () => {
+    const legal = await send(port, req('GET /legal HTTP/1.1'));
+    assert.equal(legal.status, 451);
+    assert.equal(legal.got, undefined);
+    const limited = await send(port, req('GET /limited HTTP/1.1'));
+    assert.equal(limited.status, 429);
+    assert.equal(limited.res.body.toString(), 'slow down');
+    assert.deepEqual(header(limited.res, 'content-type'), ['text/plain']);
+    assert.deepEqual(header(limited.res, 'retry-after'), ['7']);
+    assert.equal(limited.got, undefined);
+  });
+
+  it('allow stops the rules: a later deny does not apply', async () => {
+    const free = await send(port, req('GET /free HTTP/1.1'));
+    assert.equal(free.status, 200);
+    assert.equal(free.got?.target, '/free');
+    // allow ends the rule set: the set-header rules after it did not run either.
+    assert.deepEqual(header(free.got!, 'x-host'), []);
+  });
+
+  it('return: lf-string body and hdr with samples; file body with its status; HEAD gets the head only', async () => {
+    const who = await send(port, req('GET /whoami HTTP/1.1'));
+    assert.equal(who.status, 200);
+    assert.equal(who.res.body.toString(), 'host=example.com src=127.0.0.1');
+    assert.deepEqual(header(who.res, 'x-path'), ['/whoami']);
+    assert.deepEqual(header(who.res, 'content-length'), [String('host=example.com src=127.0.0.1'.length)]);
+    assert.equal(who.got, undefined);
+    const maint = await send(port, req('GET /maint HTTP/1.1'));
+    assert.equal(maint.status, 503);
+    assert.equal(maint.res.body.toString(), '<p>maintenance</p>');
+    assert.deepEqual(header(maint.res, 'content-type'), ['text/html']);
+    rec.reset();
+    const head = await exchange(port, req('HEAD /maint HTTP/1.1'), { methods: ['HEAD'], until: (rs) => rs.length === 1 });
+    assert.equal(head.responses[0].status, 503);
+    assert.ok(!head.received.toString().includes('maintenance'));
+  });
+
+  it('redirect location with a log-format value and code 308', async () => {
+    const moved = await send(port, req('GET /moved/here?x=1 HTTP/1.1'));
+    assert.equal(moved.status, 308);
+    assert.deepEqual(header(moved.res, 'location'), ['https://example.com/moved/here']);
+  });
+
+  it('replace-header rewrites the whole value, replace-value each comma-separated value', async () => {
+    const { got } = await send(port, req('GET /h HTTP/1.1', 'Host: h\r\nCookie: sid=abc123; theme=dark\r\nX-List: old-a, keep, old-b\r\n'));
+    assert.deepEqual(header(got!, 'cookie'), ['SID=abc123']);
+    assert.deepEqual(header(got!, 'x-list'), ['new-a, keep, new-b']);
+  });
+
+  it('replace-path, set-path, set-query, set-uri and set-method change the request line the server gets', async () => {
+    assert.equal((await send(port, req('GET /api/v1/users?id=3 HTTP/1.1'))).got?.target, '/v2/users?id=3');
+    assert.equal((await send(port, req('GET /sp/x?k=v HTTP/1.1'))).got?.target, '/rewritten/sp/x?k=v');
+    assert.equal((await send(port, req('GET /q?old=1 HTTP/1.1', 'Host: h\r\nX-Lang: fr\r\n'))).got?.target, '/q?lang=fr');
+    assert.equal((await send(port, req('GET /su/a?z=9 HTTP/1.1'))).got?.target, '/by-uri?from=/su/a');
+    const posted = await send(port, req('GET /post HTTP/1.1'));
+    assert.equal(posted.got?.method, 'POST');
+    assert.match(posted.got!.startLine, /^POST \/post HTTP\/1\.1$/);
+    // An absolute-form target keeps its scheme and authority.
+    assert.equal((await send(port, req('GET http://h/api/v1/z HTTP/1.1', 'Host: h\r\n'))).got?.target, 'http://h/v2/z');
+  });
+
+  it('http-response set-status with reason (seeing a txn variable), del-header, replace-value', async () => {
+    const tea = await send(port, req('GET /teapot HTTP/1.1'));
+    assert.equal(tea.status, 418);
+    assert.match(tea.res.startLine, /^HTTP\/1\.1 418 Teapot$/);
+    assert.equal(tea.res.body.toString(), 'ok');
+    assert.deepEqual(header(tea.res, 'x-powered-by'), []);
+    assert.deepEqual(header(tea.res, 'x-ids'), ['1a, 2b']);
+    const other = await send(port, req('GET /teapot HTTP/1.1', 'Host: other\r\n'));
+    assert.equal(other.status, 200);
+  });
+
+  it('native YAML: return, deny, set-var, set-path, replace-path, set-uri, set-query, set-method, replace-header/value, set-status', async () => {
+    const ret = await send(yamlPort, req('GET /ret HTTP/1.1'));
+    assert.equal(ret.status, 202);
+    assert.equal(ret.res.body.toString(), 'accepted');
+    assert.deepEqual(header(ret.res, 'x-kind'), ['yaml']);
+    assert.equal((await send(yamlPort, req('GET /private HTTP/1.1'))).status, 401);
+    const lower = await send(yamlPort, req('GET /Lower/Case HTTP/1.1', 'Host: h\r\nUser-Agent: curl/8.1\r\nX-Tags: t1, t2\r\n'));
+    assert.equal(lower.got?.target, '/v/lower/case');
+    assert.deepEqual(header(lower.got!, 'user-agent'), ['cURL 8.1']);
+    assert.deepEqual(header(lower.got!, 'x-tags'), ['tag1, tag2']);
+    assert.deepEqual(header(lower.got!, 'x-len'), ['h']);
+    assert.equal(lower.status, 299);
+    assert.deepEqual(header(lower.res, 'x-var'), ['/lower/case']);
+    assert.equal((await send(yamlPort, req('GET /old/thing HTTP/1.1'))).got?.target, '/new/thing');
+    assert.equal((await send(yamlPort, req('GET /uri-me?a=b HTTP/1.1'))).got?.target, '/uri');
+    assert.equal((await send(yamlPort, req('GET /query-me?a=b HTTP/1.1'))).got?.target, '/query-me?x=1');
+    assert.equal((await send(yamlPort, req('GET /put-me HTTP/1.1'))).got?.method, 'PUT');
+  });
+
+  it('keeps the connection after a return on a complete request', async () => {
+    rec.reset();
+    const two = await exchange(yamlPort, Buffer.concat([req('GET /ret HTTP/1.1'), req('GET /ret/2 HTTP/1.1')]), { until: (rs) => rs.length === 2 });
+    assert.deepEqual(two.responses.map((r) => r.status), [202, 202]);
+    assert.equal(two.closed, false);
+  });
+});
+
+describe('-c: misplaced and malformed actions', () => {
+  it('refuses a request-only action in http-response, an unknown action, a bad regex and a var without scope, with file, line and path', async () => {
+    const dir = tempDir();
+    const file = path.join(dir, 'lb.yaml');
+    writeFileSync(
+      file,
+      `frontends:
+  - name: web
+    mode: http
+    binds: ["127.0.0.1:1"]
+    options:
+      - "http-response set-path /x"
+      - "http-request frobnicate"
+      - "http-request replace-path ([ /x"
+      - "http-request set-var(host) req.hdr(host)"
+    http_response:
+      - { set_uri: "/x" }
+    default_backend: app
+backends:
+  - { name: app, mode: http, servers: [{ name: s1, address: 127.0.0.1, port: 1 }] }
+`,
+    );
+    const r = await runCli(['-c', '-f', file]);
+    assert.notEqual(r.code, 0);
+    const out = r.stdout + r.stderr;
+    assert.match(out, /lb\.yaml:6:.*frontends\[0\]\.options\[0\].*"set-path" is not an http-response action/);
+    assert.match(out, /lb\.yaml:7:.*unknown http-request action "frobnicate"/);
+    assert.match(out, /lb\.yaml:8:.*bad regex/);
+    assert.match(out, /lb\.yaml:9:.*variable "host" needs a scope/);
+    assert.match(out, /lb\.yaml:11:.*set_uri is not an http_response action/);
+  });
+});
