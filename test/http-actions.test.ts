@@ -58,6 +58,8 @@ frontends:
       - "http-request set-header X-Host %[var(txn.host)]"
       - "http-request add-header X-Both \\"a %[src] b\\""
       - "http-request del-header X-Secret"
+      - "http-request del-header x-debug- -m beg"
+      - "http-request redirect prefix https://new.example code 301 drop-query append-slash if { path_beg /pfx }"
       - "http-request replace-header Cookie sid=([a-z0-9]+).* SID=\\\\1"
       - "http-request replace-value X-List ^old-(.*)$ new-\\\\1"
       - "http-request replace-path /api/v1/(.*) /v2/\\\\1 if api"
@@ -89,6 +91,8 @@ frontends:
       - { replace_header: { name: User-Agent, regex: "^curl/(.*)", replace: "cURL \\\\1" } }
       - { replace_value: { name: X-Tags, regex: "^t(.)$", replace: "tag\\\\1" } }
       - { set_header: { name: X-Len, value: "%[req.hdr(host)]" } }
+      - { del_header: { name: trace, match: sub } }
+      - { redirect: { scheme: https, code: 307, drop_query: true }, if: "path_beg /secure" }
     http_response:
       - { set_status: { status: 299 }, if: "status 200" }
       - { add_header: { name: X-Var, value: "%[var(req.p)]" } }
@@ -104,13 +108,17 @@ backends:
     await rec.close();
   });
 
-  it('set-var + set-header with log-format values, add-header with text around a sample, del-header', async () => {
-    const { status, res, got } = await send(port, req('GET /plain HTTP/1.1', 'Host: Example.COM\r\nX-Secret: s\r\nX-Host: forged\r\n'));
+  it('set-var + set-header with log-format values, add-header with text around a sample, del-header (and -m beg)', async () => {
+    const { status, res, got } = await send(port, req('GET /plain HTTP/1.1', 'Host: Example.COM\r\nX-Secret: s\r\nX-Host: forged\r\nX-Debug-A: 1\r\nx-debug-b: 2\r\nX-Debugger: 3\r\n'));
     assert.equal(status, 200);
     assert.ok(got);
     assert.deepEqual(header(got, 'x-host'), ['example.com']);
     assert.deepEqual(header(got, 'x-both'), ['a 127.0.0.1 b']);
     assert.deepEqual(header(got, 'x-secret'), []);
+    // -m beg: every header whose name begins with x-debug-, whatever its case.
+    assert.deepEqual(header(got, 'x-debug-a'), []);
+    assert.deepEqual(header(got, 'x-debug-b'), []);
+    assert.deepEqual(header(got, 'x-debugger'), ['3']);
     assert.equal(got.target, '/plain');
     assert.deepEqual(header(res, 'x-served-for'), ['example.com']);
   });
@@ -152,10 +160,16 @@ backends:
     assert.ok(!head.received.toString().includes('maintenance'));
   });
 
-  it('redirect location with a log-format value and code 308', async () => {
+  it('redirect: a log-format location with code 308; prefix and scheme with drop-query and append-slash', async () => {
     const moved = await send(port, req('GET /moved/here?x=1 HTTP/1.1'));
     assert.equal(moved.status, 308);
     assert.deepEqual(header(moved.res, 'location'), ['https://example.com/moved/here']);
+    const pfx = await send(port, req('GET /pfx/a?b=c HTTP/1.1'));
+    assert.equal(pfx.status, 301);
+    assert.deepEqual(header(pfx.res, 'location'), ['https://new.example/pfx/a/']);
+    const secure = await send(yamlPort, req('GET /secure/x?y=z HTTP/1.1', 'Host: h:80\r\n'));
+    assert.equal(secure.status, 307);
+    assert.deepEqual(header(secure.res, 'location'), ['https://h/secure/x']);
   });
 
   it('replace-header rewrites the whole value, replace-value each comma-separated value', async () => {
@@ -193,7 +207,8 @@ backends:
     assert.equal(ret.res.body.toString(), 'accepted');
     assert.deepEqual(header(ret.res, 'x-kind'), ['yaml']);
     assert.equal((await send(yamlPort, req('GET /private HTTP/1.1'))).status, 401);
-    const lower = await send(yamlPort, req('GET /Lower/Case HTTP/1.1', 'Host: h\r\nUser-Agent: curl/8.1\r\nX-Tags: t1, t2\r\n'));
+    const lower = await send(yamlPort, req('GET /Lower/Case HTTP/1.1', 'Host: h\r\nUser-Agent: curl/8.1\r\nX-Tags: t1, t2\r\nX-Trace-Id: 9\r\n'));
+    assert.deepEqual(header(lower.got!, 'x-trace-id'), []);
     assert.equal(lower.got?.target, '/v/lower/case');
     assert.deepEqual(header(lower.got!, 'user-agent'), ['cURL 8.1']);
     assert.deepEqual(header(lower.got!, 'x-tags'), ['tag1, tag2']);

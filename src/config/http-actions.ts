@@ -69,6 +69,7 @@ function parseAnswer(words: string[], statusWord: string, status: number): { sta
 }
 
 const REDIRECT_CODES = [301, 302, 303, 307, 308] as const;
+const DEL_HEADER_MATCHES = ['str', 'beg', 'end', 'sub', 'reg'] as const;
 
 export const actionSyntax: ReadonlyMap<string, ActionSyntax> = new Map<string, ActionSyntax>([
   ['allow', { where: BOTH, parse: (w) => exactly(0, w, 'no argument') ?? { action: 'allow' } }],
@@ -100,19 +101,32 @@ export const actionSyntax: ReadonlyMap<string, ActionSyntax> = new Map<string, A
         const [kind, target] = w;
         if ((kind !== 'location' && kind !== 'prefix' && kind !== 'scheme') || target === undefined) return 'expects location|prefix|scheme <value> [code <code>]';
         let code: (typeof REDIRECT_CODES)[number] = 302;
+        const uri: { dropQuery?: boolean; appendSlash?: boolean } = {};
         for (let i = 2; i < w.length; i++) {
           if (w[i] === 'code' && REDIRECT_CODES.includes(Number(w[i + 1]) as 302)) code = Number(w[++i]) as 302;
-          else return `unexpected "${w[i]}" (expected code 301|302|303|307|308)`;
+          else if (w[i] === 'drop-query' && kind !== 'location') uri.dropQuery = true;
+          else if (w[i] === 'append-slash' && kind !== 'location') uri.appendSlash = true;
+          else return `unexpected "${w[i]}" (expected code 301|302|303|307|308${kind !== 'location' ? ', drop-query, append-slash' : ''})`;
         }
         if (kind === 'location') return { action: 'redirect-location', location: target, code };
-        if (kind === 'prefix') return { action: 'redirect-prefix', prefix: target, code };
-        return { action: 'redirect-scheme', scheme: target, code };
+        if (kind === 'prefix') return { action: 'redirect-prefix', prefix: target, code, ...uri };
+        return { action: 'redirect-scheme', scheme: target, code, ...uri };
       },
     },
   ],
   ['set-header', { where: BOTH, parse: (w) => exactly(2, w, '<name> <fmt>') ?? { action: 'set-header', name: w[0], value: w[1] } }],
   ['add-header', { where: BOTH, parse: (w) => exactly(2, w, '<name> <fmt>') ?? { action: 'add-header', name: w[0], value: w[1] } }],
-  ['del-header', { where: BOTH, parse: (w) => exactly(1, w, '<name>') ?? { action: 'del-header', name: w[0] } }],
+  [
+    'del-header',
+    {
+      where: BOTH,
+      parse: (w) => {
+        if (w.length === 1) return { action: 'del-header', name: w[0] };
+        if (w.length === 3 && w[1] === '-m' && DEL_HEADER_MATCHES.includes(w[2] as 'str')) return { action: 'del-header', name: w[0], match: w[2] as 'str' };
+        return '<name> [-m str|beg|end|sub|reg]';
+      },
+    },
+  ],
   ['replace-header', { where: BOTH, parse: (w) => exactly(3, w, '<name> <regex> <fmt>') ?? { action: 'replace-header', name: w[0], regex: w[1], replace: w[2] } }],
   ['replace-value', { where: BOTH, parse: (w) => exactly(3, w, '<name> <regex> <fmt>') ?? { action: 'replace-value', name: w[0], regex: w[1], replace: w[2] } }],
   ['set-method', { where: REQUEST, parse: (w) => exactly(1, w, '<fmt>') ?? { action: 'set-method', value: w[0] } }],
@@ -188,6 +202,9 @@ export function checkAction(a: HttpAction, stage: Stage): string[] {
     case 'redirect-location':
       template(a.location);
       break;
+    case 'del-header':
+      if (a.match === 'reg') regex(a.name);
+      break;
     case 'set-var': {
       const expr = parseSampleExpr(a.expr, errors);
       if (expr && !expr.stages.includes(stage)) errors.push(`${a.expr}: not available in ${stage} rules`);
@@ -261,11 +278,13 @@ export function actionFromYaml(r: HttpRuleInput, key: YamlAction, when: RuleSet)
       const targets = (['scheme', 'location', 'prefix'] as const).filter((k) => rd[k] !== undefined);
       if (targets.length !== 1) return 'redirect takes exactly one of scheme, location, prefix';
       const t = targets[0];
+      const uri = { ...(rd.drop_query ? { dropQuery: true } : {}), ...(rd.append_slash ? { appendSlash: true } : {}) };
+      if (t === 'location' && (rd.drop_query || rd.append_slash)) return 'drop_query and append_slash go with a scheme or prefix redirect';
       return t === 'scheme'
-        ? { action: 'redirect-scheme', scheme: rd.scheme!, code }
+        ? { action: 'redirect-scheme', scheme: rd.scheme!, code, ...uri }
         : t === 'location'
           ? { action: 'redirect-location', location: rd.location!, code }
-          : { action: 'redirect-prefix', prefix: rd.prefix!, code };
+          : { action: 'redirect-prefix', prefix: rd.prefix!, code, ...uri };
     }
     case 'allow':
       return { action: 'allow' };
@@ -280,8 +299,10 @@ export function actionFromYaml(r: HttpRuleInput, key: YamlAction, when: RuleSet)
     case 'set_header':
     case 'add_header':
       return { action: keyword as 'set-header', name: r[key]!.name, value: r[key]!.value };
-    case 'del_header':
-      return { action: 'del-header', name: r.del_header! };
+    case 'del_header': {
+      const d = r.del_header!;
+      return typeof d === 'string' ? { action: 'del-header', name: d } : { action: 'del-header', name: d.name, ...(d.match ? { match: d.match } : {}) };
+    }
     case 'replace_header':
     case 'replace_value':
       return { action: keyword as 'replace-header', name: r[key]!.name, regex: r[key]!.regex, replace: r[key]!.replace };
@@ -315,11 +336,11 @@ function answerText(a: AnswerSpec | undefined): string {
 export function actionText(a: HttpAction): string {
   switch (a.action) {
     case 'redirect-scheme':
-      return `redirect scheme ${a.scheme} code ${a.code}`;
+      return `redirect scheme ${a.scheme} code ${a.code}${a.dropQuery ? ' drop-query' : ''}${a.appendSlash ? ' append-slash' : ''}`;
     case 'redirect-location':
       return `redirect location ${a.location} code ${a.code}`;
     case 'redirect-prefix':
-      return `redirect prefix ${a.prefix} code ${a.code}`;
+      return `redirect prefix ${a.prefix} code ${a.code}${a.dropQuery ? ' drop-query' : ''}${a.appendSlash ? ' append-slash' : ''}`;
     case 'allow':
       return 'allow';
     case 'deny':
@@ -330,7 +351,7 @@ export function actionText(a: HttpAction): string {
     case 'add-header':
       return `${a.action} ${a.name} ${a.value}`;
     case 'del-header':
-      return `del-header ${a.name}`;
+      return `del-header ${a.name}${a.match ? ` -m ${a.match}` : ''}`;
     case 'replace-header':
     case 'replace-value':
       return `${a.action} ${a.name} ${a.regex} ${a.replace}`;

@@ -173,21 +173,26 @@ export interface AnswerSpec {
 }
 
 type RedirectCode = 301 | 302 | 303 | 307 | 308;
+/** A prefix or scheme redirect's URI: without its query (`drop-query`), then ending in `/` (`append-slash`). */
+interface RedirectUri {
+  dropQuery?: boolean;
+  appendSlash?: boolean;
+}
 
 /**
  * An `http-request` / `http-response` action. Values named `value`, `replace`,
  * `location` are log-format (`%[fetch,conv]`), `expr` a sample expression.
  */
 export type HttpAction =
-  | { action: 'redirect-scheme'; scheme: string; code: RedirectCode }
+  | ({ action: 'redirect-scheme'; scheme: string; code: RedirectCode } & RedirectUri)
   | { action: 'redirect-location'; location: string; code: RedirectCode }
-  | { action: 'redirect-prefix'; prefix: string; code: RedirectCode }
+  | ({ action: 'redirect-prefix'; prefix: string; code: RedirectCode } & RedirectUri)
   | { action: 'allow' }
   | { action: 'deny'; status: number; answer?: AnswerSpec }
   | { action: 'return'; status: number; answer: AnswerSpec }
   | { action: 'set-header'; name: string; value: string }
   | { action: 'add-header'; name: string; value: string }
-  | { action: 'del-header'; name: string }
+  | { action: 'del-header'; name: string; match?: 'str' | 'beg' | 'end' | 'sub' | 'reg' }
   | { action: 'replace-header'; name: string; regex: string; replace: string }
   | { action: 'replace-value'; name: string; regex: string; replace: string }
   | { action: 'set-method'; value: string }

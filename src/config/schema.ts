@@ -130,6 +130,8 @@ const RedirectSchema = obj({
   location: opt(Type.String()),
   prefix: opt(Type.String()),
   code: opt(lits([301, 302, 303, 307, 308])),
+  drop_query: opt(Type.Boolean()),
+  append_slash: opt(Type.Boolean()),
 });
 const HeaderSchema = obj({ name: Type.String({ minLength: 1 }), value: Type.String({ description: 'log-format: text and %[fetch,converter] samples' }) });
 const ReplaceHeaderSchema = obj({ name: Type.String({ minLength: 1 }), regex: Type.String(), replace: Type.String({ description: 'log-format, with \\1… for the groups' }) });
@@ -151,7 +153,13 @@ export const HttpRuleSchema = obj(
     return: opt(AnswerSchema),
     set_header: opt(HeaderSchema),
     add_header: opt(HeaderSchema),
-    del_header: opt(Type.String({ minLength: 1 })),
+    del_header: opt(
+      multi<string | { name: string; match?: 'str' | 'beg' | 'end' | 'sub' | 'reg' }>(
+        ['string', 'object'],
+        { properties: { name: { type: 'string', minLength: 1 }, match: { enum: ['str', 'beg', 'end', 'sub', 'reg'] } }, required: ['name'], additionalProperties: false },
+        'a header name, or { name, match: str|beg|end|sub|reg }',
+      ),
+    ),
     replace_header: opt(ReplaceHeaderSchema),
     replace_value: opt(ReplaceHeaderSchema),
     set_method: opt(LogFormat),

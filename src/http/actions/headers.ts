@@ -6,6 +6,7 @@
 import type { HttpAction } from '../../config/model';
 import { compileValueTemplate } from '../../rules/sample-expr';
 import type { HttpExchange } from '../exchange';
+import { HDR_STRIDE } from '../head';
 import { CONTINUE } from '../pipeline';
 import type { RuleAction } from './index';
 
@@ -52,17 +53,31 @@ export function addHeaderAction(a: Act<'add-header'>, response: boolean): RuleAc
   return addLine(a.name, a.value, response);
 }
 
-export function delHeaderAction(a: { name: string }, response: boolean): RuleAction {
+export function delHeaderAction(a: { name: string; match?: Act<'del-header'>['match'] }, response: boolean): RuleAction {
   const name = a.name.toLowerCase();
-  return response
-    ? (ex) => {
-        ex.res.dropNamed(name);
-        return CONTINUE;
-      }
-    : (ex) => {
-        ex.req.dropNamed(name);
-        return CONTINUE;
-      };
+  if (a.match === undefined || a.match === 'str') {
+    return response
+      ? (ex) => {
+          ex.res.dropNamed(name);
+          return CONTINUE;
+        }
+      : (ex) => {
+          ex.req.dropNamed(name);
+          return CONTINUE;
+        };
+  }
+  // `-m beg|end|sub|reg`: names compared lower-case (reg: the regex as written, on the name as sent).
+  const re = a.match === 'reg' ? new RegExp(a.name) : undefined;
+  const test =
+    a.match === 'beg' ? (n: string) => n.toLowerCase().startsWith(name) : a.match === 'end' ? (n: string) => n.toLowerCase().endsWith(name) : a.match === 'sub' ? (n: string) => n.toLowerCase().includes(name) : (n: string) => re!.test(n);
+  return (ex) => {
+    const head = response ? ex.res : ex.req;
+    const h = head.hdr;
+    for (let i = 0; i < head.count; i++) {
+      if (!head.drop[i] && test(head.buf.toString('latin1', h[i * HDR_STRIDE], h[i * HDR_STRIDE + 1]))) head.dropAt(i);
+    }
+    return CONTINUE;
+  };
 }
 
 /**
