@@ -69,6 +69,7 @@ import { formatPath, type Diagnostics, type Seg, type Where } from './source';
 import { missingTimeouts, NO_TIMEOUT_EFFECT, resolveTimeouts, type GivenTimeouts } from './timeouts';
 import { didYouMean } from './suggest';
 import { TlsConfig } from './tls';
+import { buildUserlists } from './userlists';
 import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 
 /** Maps a key path of the merged native config to its place in a file. */
@@ -152,6 +153,8 @@ export class ModelBuilder {
     this.checkDuplicates('resolvers', resolversIn, ['resolvers']);
     const resolvers = buildResolvers(resolversIn, this.at, this.diag);
     this.resolverNames = new Set(resolvers.map((r) => r.name));
+    this.checkDuplicates('userlist', cfg.userlists ?? [], ['userlists']);
+    const userlists = buildUserlists(cfg.userlists ?? [], this.at, this.diag);
     const frontendsIn = cfg.frontends ?? [];
     const backendsIn = cfg.backends ?? [];
     this.checkDuplicates('frontend', frontendsIn, ['frontends']);
@@ -176,6 +179,7 @@ export class ModelBuilder {
       stats,
       prometheus,
       resolvers,
+      userlists,
       extras: this.cfg.mailers ? { ...extras, mailers: this.mailers(this.cfg.mailers) } : extras,
       pending: this.diag.pending,
       files,

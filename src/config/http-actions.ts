@@ -137,6 +137,13 @@ export const actionSyntax: ReadonlyMap<string, ActionSyntax> = new Map<string, A
   ['set-var', { where: BOTH, parse: (w, arg) => (arg === undefined ? 'expects set-var(<scope>.<name>) <expr>' : (exactly(1, w, '<expr>') ?? { action: 'set-var', name: arg, expr: w[0] })) }],
   ['unset-var', { where: BOTH, parse: (w, arg) => (arg === undefined ? 'expects unset-var(<scope>.<name>)' : (exactly(0, w, 'no argument') ?? { action: 'unset-var', name: arg })) }],
   [
+    'auth',
+    {
+      where: REQUEST,
+      parse: (w) => (w.length === 0 ? { action: 'auth' } : w.length === 2 && w[0] === 'realm' ? { action: 'auth', realm: w[1] } : 'expects [realm <realm>]'),
+    },
+  ],
+  [
     'set-status',
     {
       where: ['response'],
@@ -252,6 +259,7 @@ export const YAML_ACTIONS = [
   'set_var',
   'unset_var',
   'set_status',
+  'auth',
 ] as const satisfies readonly (keyof HttpRuleInput)[];
 
 type YamlAction = (typeof YAML_ACTIONS)[number];
@@ -317,6 +325,8 @@ export function actionFromYaml(r: HttpRuleInput, key: YamlAction, when: RuleSet)
       return { action: 'set-var', name: r.set_var!.name, expr: r.set_var!.expr };
     case 'unset_var':
       return { action: 'unset-var', name: r.unset_var! };
+    case 'auth':
+      return { action: 'auth', ...(r.auth!.realm !== undefined ? { realm: r.auth!.realm } : {}) };
     case 'set_status':
       return { action: 'set-status', status: r.set_status!.status, ...(r.set_status!.reason !== undefined ? { reason: r.set_status!.reason } : {}) };
   }
@@ -366,6 +376,8 @@ export function actionText(a: HttpAction): string {
       return `set-var(${a.name}) ${a.expr}`;
     case 'unset-var':
       return `unset-var(${a.name})`;
+    case 'auth':
+      return `auth${a.realm !== undefined ? ` realm ${a.realm}` : ''}`;
     case 'set-status':
       return `set-status ${a.status}${a.reason !== undefined ? ` reason ${a.reason}` : ''}`;
   }

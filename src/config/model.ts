@@ -202,7 +202,8 @@ export type HttpAction =
   | { action: 'replace-path'; regex: string; replace: string }
   | { action: 'set-var'; name: string; expr: string }
   | { action: 'unset-var'; name: string }
-  | { action: 'set-status'; status: number; reason?: string };
+  | { action: 'set-status'; status: number; reason?: string }
+  | { action: 'auth'; realm?: string };
 
 export interface HttpRule {
   when: 'request' | 'response';
@@ -526,8 +527,17 @@ export interface PendingFeature {
   value: unknown;
 }
 
+/** A `userlist` section: users checked by `http_auth(name)` and the `auth` action. */
+export interface Userlist {
+  name: string;
+  /** `password` is a crypt(3) hash; `insecurePassword` the password itself. */
+  users: { name: string; password?: string; insecurePassword?: string }[];
+}
+
 export interface Model {
   global: Global;
+  /** `userlist` sections. */
+  userlists?: Userlist[];
   frontends: Frontend[];
   backends: Backend[];
   runtimeApi?: RuntimeApiSettings;

@@ -145,6 +145,20 @@ const answerFields = {
 };
 const AnswerSchema = obj({ status: opt(Status), ...answerFields });
 const LogFormat = Type.String({ description: 'log-format: text and %[fetch,converter] samples' });
+const UserlistSchema = obj({
+  name: Name,
+  users: Type.Array(
+    multi<string | { name: string; password?: string; insecure_password?: string }>(
+      ['string', 'object'],
+      {
+        properties: { name: { type: 'string', minLength: 1 }, password: { type: 'string', description: 'crypt(3) hash: $5$ or $6$' }, insecure_password: { type: 'string' } },
+        required: ['name'],
+        additionalProperties: false,
+      },
+      'HAProxy line "user NAME password HASH|insecure-password PASS", or { name, password | insecure_password }',
+    ),
+  ),
+});
 export const HttpRuleSchema = obj(
   {
     redirect: opt(RedirectSchema),
@@ -169,11 +183,12 @@ export const HttpRuleSchema = obj(
     replace_path: opt(obj({ regex: Type.String(), replace: Type.String() })),
     set_var: opt(obj({ name: Type.String({ description: 'txn.x, req.x, res.x or sess.x' }), expr: Type.String({ description: 'sample expression, e.g. req.hdr(host),lower' }) })),
     unset_var: opt(Type.String()),
+    auth: opt(obj({ realm: opt(Type.String()) })),
     set_status: opt(obj({ status: Type.Integer({ minimum: 100, maximum: 599 }), reason: opt(Type.String()) })),
     if: opt(Condition),
     unless: opt(Condition),
   },
-  'one action (redirect, allow, deny, return, set_header, add_header, del_header, replace_header, replace_value, set_method, set_path, set_query, set_uri, replace_path, set_var, unset_var, set_status) with an optional if/unless condition',
+  'one action (redirect, allow, deny, return, set_header, add_header, del_header, replace_header, replace_value, set_method, set_path, set_query, set_uri, replace_path, set_var, unset_var, set_status, auth) with an optional if/unless condition',
 );
 
 const UseBackendSchema = obj({ backend: Name, if: opt(Condition), unless: opt(Condition) });
@@ -540,6 +555,7 @@ export const ConfigFileSchema = Type.Object(
     prometheus: opt(PrometheusSchema),
     mailers: opt(MailersSchema),
     resolvers: opt(Type.Array(ResolversSchema)),
+    userlists: opt(Type.Array(UserlistSchema)),
     proxy: opt(SeedSchema),
   },
   { additionalProperties: false, title: 'tslb configuration', $id: 'https://github.com/tslb/tslb/config/tslb.schema.json' },
@@ -554,6 +570,7 @@ export type BackendInput = Static<typeof BackendSchema>;
 export type ServerInput = Static<typeof ServerSchema>;
 export type HttpRuleInput = Static<typeof HttpRuleSchema>;
 export type AnswerInput = Static<typeof AnswerSchema>;
+export type UserlistInput = Static<typeof UserlistSchema>;
 export type TimeoutsInput = Static<typeof TimeoutsSchema>;
 export type DefaultsInput = Static<typeof DefaultsSchema>;
 export type GlobalInput = Static<typeof GlobalSchema>;

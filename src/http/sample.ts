@@ -3,6 +3,7 @@
  * SampleContext (src/rules/context.ts) over its request (and response) head and its
  * connection. Strings are made only when a fetch asks.
  */
+import { httpAuth } from '../auth/userlists';
 import type { BalanceKey } from '../balance/balancer';
 import type { ClientCertificate, SampleContext, Stage } from '../rules/context';
 import type { ConnectionInfo } from '../worker/connection';
@@ -50,6 +51,10 @@ export class HttpSampleContext implements SampleContext {
 
   variable(name: string): string | number | boolean | undefined {
     return (name.startsWith('sess.') ? this.info?.sessVars : this.vars)?.get(name);
+  }
+
+  httpAuth(list: string): boolean {
+    return httpAuth(list, this.header('authorization'));
   }
 
   setVariable(name: string, value: string | number | boolean | undefined): void {

@@ -29,6 +29,8 @@ export interface SampleContext {
   frontend: string;
   /** A variable set by `set-var` (`txn.x`, `req.x`, `sess.x`); undefined when unset. */
   variable?(name: string): string | number | boolean | undefined;
+  /** `http_auth(list)`: the request's Basic credentials name a user of the userlist. */
+  httpAuth?(list: string): boolean;
   // ---- request (stage request/response); undefined/empty otherwise
   method(): string;
   /** Path without query, as in the request target (origin-form). */

@@ -47,6 +47,7 @@ const base: FetchDefinition[] = [
   // The ClientHello of TLS passed through (ssl_fc_sni is the SNI of TLS we terminate).
   { name: 'req_ssl_sni', stages: PAYLOAD, method: 'str', minArgs: 0, maxArgs: 0, needsPayload: true, fetch: (c) => c.clientHelloSni },
   { name: 'req_ssl_hello_type', stages: PAYLOAD, method: 'int', minArgs: 0, maxArgs: 0, needsPayload: true, fetch: (c) => c.clientHelloType },
+  { name: 'http_auth', stages: ['request'], method: 'bool', minArgs: 1, maxArgs: 1, fetch: (c, a) => c.httpAuth?.(a[0]) ?? false },
   { name: 'var', stages: ANY, method: 'str', minArgs: 1, maxArgs: 1, fetch: (c, a) => c.variable?.(a[0]) },
   { name: 'fe_name', stages: ANY, method: 'str', minArgs: 0, maxArgs: 0, fetch: (c) => c.frontend },
   { name: 'method', stages: HTTP, method: 'str', minArgs: 0, maxArgs: 0, fetch: (c) => c.method() },

@@ -27,6 +27,7 @@ import type { ServerStateUpdate } from '../ipc/messages';
 import type { SampleContext } from '../rules/context';
 import { compileFirstMatch } from '../rules/compile';
 import { frontendReadsPayload } from '../rules/fetches';
+import { setUserlists } from '../auth/userlists';
 import { Counters, newCounters, queueEntered } from './counters';
 import { leaseSlots, reportWant, returnSlots } from './cluster-state';
 import { StickTable } from './stick';
@@ -534,6 +535,7 @@ export class Runtime {
   constructor(readonly model: Model) {
     const leased = leaseSlots(this, model.global.workers);
     for (const b of model.backends) this.backends.set(b.name, new BackendRuntime(b, leased));
+    setUserlists(model.userlists ?? []);
     this.frontends = model.frontends.map((f) => new FrontendRuntime(f, this.backends, model.global));
   }
 

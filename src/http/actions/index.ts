@@ -7,6 +7,7 @@
 import type { HttpAction } from '../../config/model';
 import type { HttpExchange } from '../exchange';
 import { denyAction, returnAction } from './answer';
+import { authAction } from './auth';
 import { addHeaderAction, delHeaderAction, replaceHeaderAction, setHeaderAction } from './headers';
 import { redirectAction } from './redirect';
 import { requestLineAction } from './request-line';
@@ -39,6 +40,7 @@ const compilers: { [K in ActionName]: ActionCompiler<K> } = {
   'set-var': setVarAction,
   'unset-var': unsetVarAction,
   'set-status': setStatusAction,
+  auth: authAction,
   'redirect-scheme': redirectAction,
   'redirect-location': redirectAction,
   'redirect-prefix': redirectAction,
