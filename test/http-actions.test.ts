@@ -19,6 +19,7 @@ describe('http-request and http-response actions', () => {
   let lb: TslbProcess;
   let port = 0;
   let yamlPort = 0;
+  let afterPort = 0;
   const dir = tempDir();
 
   /** One request through tslb: what the client got, and what the server got (undefined when it got nothing). */
@@ -37,6 +38,7 @@ describe('http-request and http-response actions', () => {
         : { bytes: Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nServer: raw\r\nX-Ids: a1, b2\r\n\r\nok') };
     port = await freePort();
     yamlPort = await freePort();
+    afterPort = await freePort();
     writeFileSync(path.join(dir, 'maint.html'), '<p>maintenance</p>');
     lb = await startTslb(`
 frontends:
@@ -97,6 +99,23 @@ frontends:
       - { set_status: { status: 299 }, if: "status 200" }
       - { add_header: { name: X-Var, value: "%[var(req.p)]" } }
     default_backend: app
+  - name: after
+    mode: http
+    binds: ["127.0.0.1:${afterPort}"]
+    forwarded_proto: false
+    forwarded_host: false
+    log: { enabled: false }
+    options:
+      - "http-request deny if { path_beg /deny }"
+      - "http-request redirect location /elsewhere if { path_beg /redir }"
+      - "http-request return status 200 content-type text/plain string hello if { path_beg /hello }"
+      - "http-response add-header X-Order response"
+      - "http-after-response add-header X-Order after"
+      - "http-after-response set-header X-After %[status]"
+    http_after_response:
+      - { del_header: cache-control }
+      - { set_status: { status: 410, reason: Gone }, if: "status 403" }
+    default_backend: app
 backends:
   - name: app
     mode: http
@@ -106,6 +125,33 @@ backends:
   after(async () => {
     await lb?.stop();
     await rec.close();
+  });
+
+  it("http-after-response: on the server's response after http-response, and on tslb's own deny, redirect and return", async () => {
+    const served = await send(afterPort, req('GET /x HTTP/1.1'));
+    assert.equal(served.status, 200);
+    assert.deepEqual(header(served.res, 'x-order'), ['response', 'after']);
+    assert.deepEqual(header(served.res, 'x-after'), ['200']);
+    const denied = await send(afterPort, req('GET /deny HTTP/1.1'));
+    assert.match(denied.res.startLine, /^HTTP\/1\.1 410 Gone$/);
+    // The YAML rules come before the options lines: set-header saw the new status.
+    assert.deepEqual(header(denied.res, 'x-after'), ['410']);
+    assert.deepEqual(header(denied.res, 'cache-control'), []);
+    assert.match(denied.res.body.toString(), /403 Forbidden/);
+    assert.equal(denied.got, undefined);
+    const moved = await send(afterPort, req('GET /redir HTTP/1.1'));
+    assert.equal(moved.status, 302);
+    assert.deepEqual(header(moved.res, 'location'), ['/elsewhere']);
+    assert.deepEqual(header(moved.res, 'x-order'), ['after']);
+    assert.deepEqual(header(moved.res, 'cache-control'), []);
+    const hello = await send(afterPort, req('GET /hello HTTP/1.1'));
+    assert.equal(hello.res.body.toString(), 'hello');
+    assert.deepEqual(header(hello.res, 'x-after'), ['200']);
+    // A bad request's 400 keeps its Connection: close through the rules.
+    const bad = await exchange(afterPort, Buffer.from('GET / HTTP/1.1\r\nHost: h\r\nBad Header\r\n\r\n'), { until: (rs) => rs.length === 1 });
+    assert.equal(bad.responses[0].status, 400);
+    assert.deepEqual(header(bad.responses[0], 'connection'), ['close']);
+    assert.deepEqual(header(bad.responses[0], 'x-after'), ['400']);
   });
 
   it('set-var + set-header with log-format values, add-header with text around a sample, del-header (and -m beg)', async () => {

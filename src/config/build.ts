@@ -319,7 +319,7 @@ export class ModelBuilder {
         else set.checkLines.push({ line: r.value, where });
         return;
       }
-      const rule = /^\s*http-(request|response)\s+(.*)$/.exec(text);
+      const rule = /^\s*http-(request|response|after-response)\s+(.*)$/.exec(text);
       if (rule) {
         if (segs[0] === 'defaults') this.diag.error(where, `http-${rule[1]} rules go in a frontend or backend`);
         else set.ruleLines.push({ when: rule[1] as RuleSet, words: splitWords(rule[2]), segs: [...segs, i] });
@@ -424,6 +424,7 @@ export class ModelBuilder {
     const httpRules = [
       ...this.httpRules(f.http_request, 'request', mode, named, [...base, 'http_request'], own.ruleLines),
       ...this.httpRules(f.http_response, 'response', mode, named, [...base, 'http_response'], own.ruleLines),
+      ...this.httpRules(f.http_after_response, 'after-response', mode, named, [...base, 'http_after_response'], own.ruleLines),
     ];
 
     return {
@@ -557,8 +558,9 @@ export class ModelBuilder {
   ): HttpRule[] {
     const own = lines.filter((l) => l.when === when);
     if (!list?.length && !own.length) return [];
+    const stage: Stage = when === 'request' ? 'request' : 'response';
     if (mode !== 'http') {
-      this.diag.error(this.at(list?.length ? segs : own[0].segs), `http_${when} rules need mode http`);
+      this.diag.error(this.at(list?.length ? segs : own[0].segs), `http-${when} rules need mode http`);
       return [];
     }
     const rules: HttpRule[] = [];
@@ -567,8 +569,8 @@ export class ModelBuilder {
         this.diag.error(this.at(actionSegs), action);
         return;
       }
-      for (const e of checkAction(action, when)) this.diag.error(this.at(actionSegs), e);
-      const cond = this.condition(r, when, named, rs);
+      for (const e of checkAction(action, stage)) this.diag.error(this.at(actionSegs), e);
+      const cond = this.condition(r, stage, named, rs);
       if (!cond) return;
       const text = `http-${when} ${actionText(action)}${cond.text ? ' ' + cond.text : ''}`;
       rules.push({ when, act: action, condition: r.if === undefined && r.unless === undefined ? undefined : cond.condition, text, source: this.diag.sourceRef(this.at(rs)) });
@@ -685,6 +687,7 @@ export class ModelBuilder {
       httpRules: [
         ...this.httpRules(b.http_request, 'request', mode, named, [...base, 'http_request'], own.ruleLines),
         ...this.httpRules(b.http_response, 'response', mode, named, [...base, 'http_response'], own.ruleLines),
+        ...this.httpRules(b.http_after_response, 'after-response', mode, named, [...base, 'http_after_response'], own.ruleLines),
       ],
       hostNames: (b.host_names ?? []).map((h) => h.toLowerCase()),
       errorFiles: this.errorFiles(b.errorfiles, [...base, 'errorfiles']),

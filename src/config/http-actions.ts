@@ -12,7 +12,7 @@ import type { Stage } from '../rules/context';
 import { compileValueTemplate, parseSampleExpr } from '../rules/sample-expr';
 import { didYouMean } from './suggest';
 
-export type RuleSet = 'request' | 'response';
+export type RuleSet = 'request' | 'response' | 'after-response';
 
 interface ActionSyntax {
   /** The rule sets it is valid in. */
@@ -22,6 +22,8 @@ interface ActionSyntax {
 }
 
 const BOTH: RuleSet[] = ['request', 'response'];
+/** Actions HAProxy's http-after-response takes as well. */
+const EVERY: RuleSet[] = ['request', 'response', 'after-response'];
 const REQUEST: RuleSet[] = ['request'];
 
 function exactly(n: number, words: string[], usage: string): string | undefined {
@@ -72,7 +74,7 @@ const REDIRECT_CODES = [301, 302, 303, 307, 308] as const;
 const DEL_HEADER_MATCHES = ['str', 'beg', 'end', 'sub', 'reg'] as const;
 
 export const actionSyntax: ReadonlyMap<string, ActionSyntax> = new Map<string, ActionSyntax>([
-  ['allow', { where: BOTH, parse: (w) => exactly(0, w, 'no argument') ?? { action: 'allow' } }],
+  ['allow', { where: EVERY, parse: (w) => exactly(0, w, 'no argument') ?? { action: 'allow' } }],
   [
     'deny',
     {
@@ -114,12 +116,12 @@ export const actionSyntax: ReadonlyMap<string, ActionSyntax> = new Map<string, A
       },
     },
   ],
-  ['set-header', { where: BOTH, parse: (w) => exactly(2, w, '<name> <fmt>') ?? { action: 'set-header', name: w[0], value: w[1] } }],
-  ['add-header', { where: BOTH, parse: (w) => exactly(2, w, '<name> <fmt>') ?? { action: 'add-header', name: w[0], value: w[1] } }],
+  ['set-header', { where: EVERY, parse: (w) => exactly(2, w, '<name> <fmt>') ?? { action: 'set-header', name: w[0], value: w[1] } }],
+  ['add-header', { where: EVERY, parse: (w) => exactly(2, w, '<name> <fmt>') ?? { action: 'add-header', name: w[0], value: w[1] } }],
   [
     'del-header',
     {
-      where: BOTH,
+      where: EVERY,
       parse: (w) => {
         if (w.length === 1) return { action: 'del-header', name: w[0] };
         if (w.length === 3 && w[1] === '-m' && DEL_HEADER_MATCHES.includes(w[2] as 'str')) return { action: 'del-header', name: w[0], match: w[2] as 'str' };
@@ -127,15 +129,15 @@ export const actionSyntax: ReadonlyMap<string, ActionSyntax> = new Map<string, A
       },
     },
   ],
-  ['replace-header', { where: BOTH, parse: (w) => exactly(3, w, '<name> <regex> <fmt>') ?? { action: 'replace-header', name: w[0], regex: w[1], replace: w[2] } }],
-  ['replace-value', { where: BOTH, parse: (w) => exactly(3, w, '<name> <regex> <fmt>') ?? { action: 'replace-value', name: w[0], regex: w[1], replace: w[2] } }],
+  ['replace-header', { where: EVERY, parse: (w) => exactly(3, w, '<name> <regex> <fmt>') ?? { action: 'replace-header', name: w[0], regex: w[1], replace: w[2] } }],
+  ['replace-value', { where: EVERY, parse: (w) => exactly(3, w, '<name> <regex> <fmt>') ?? { action: 'replace-value', name: w[0], regex: w[1], replace: w[2] } }],
   ['set-method', { where: REQUEST, parse: (w) => exactly(1, w, '<fmt>') ?? { action: 'set-method', value: w[0] } }],
   ['set-path', { where: REQUEST, parse: (w) => exactly(1, w, '<fmt>') ?? { action: 'set-path', value: w[0] } }],
   ['set-query', { where: REQUEST, parse: (w) => exactly(1, w, '<fmt>') ?? { action: 'set-query', value: w[0] } }],
   ['set-uri', { where: REQUEST, parse: (w) => exactly(1, w, '<fmt>') ?? { action: 'set-uri', value: w[0] } }],
   ['replace-path', { where: REQUEST, parse: (w) => exactly(2, w, '<regex> <fmt>') ?? { action: 'replace-path', regex: w[0], replace: w[1] } }],
-  ['set-var', { where: BOTH, parse: (w, arg) => (arg === undefined ? 'expects set-var(<scope>.<name>) <expr>' : (exactly(1, w, '<expr>') ?? { action: 'set-var', name: arg, expr: w[0] })) }],
-  ['unset-var', { where: BOTH, parse: (w, arg) => (arg === undefined ? 'expects unset-var(<scope>.<name>)' : (exactly(0, w, 'no argument') ?? { action: 'unset-var', name: arg })) }],
+  ['set-var', { where: EVERY, parse: (w, arg) => (arg === undefined ? 'expects set-var(<scope>.<name>) <expr>' : (exactly(1, w, '<expr>') ?? { action: 'set-var', name: arg, expr: w[0] })) }],
+  ['unset-var', { where: EVERY, parse: (w, arg) => (arg === undefined ? 'expects unset-var(<scope>.<name>)' : (exactly(0, w, 'no argument') ?? { action: 'unset-var', name: arg })) }],
   [
     'auth',
     {
@@ -146,7 +148,7 @@ export const actionSyntax: ReadonlyMap<string, ActionSyntax> = new Map<string, A
   [
     'set-status',
     {
-      where: ['response'],
+      where: ['response', 'after-response'],
       parse: (w) => {
         if (!/^[1-5][0-9][0-9]$/.test(w[0] ?? '')) return 'expects <status> [reason <text>]';
         if (w.length === 1) return { action: 'set-status', status: Number(w[0]) };
@@ -278,7 +280,7 @@ function answerFromYaml(a: AnswerInput): AnswerSpec {
 export function actionFromYaml(r: HttpRuleInput, key: YamlAction, when: RuleSet): HttpAction | string {
   const keyword = key.replace(/_/g, '-');
   const where = actionSyntax.get(keyword)!.where;
-  if (!where.includes(when)) return `${key} is not an http_${when} action (valid in ${where.map((w) => 'http_' + w).join(', ')})`;
+  if (!where.includes(when)) return `${key} is not an http_${when.replace('-', '_')} action (valid in ${where.map((w) => 'http_' + w.replace('-', '_')).join(', ')})`;
   switch (key) {
     case 'redirect': {
       const rd = r.redirect!;

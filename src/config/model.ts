@@ -206,7 +206,8 @@ export type HttpAction =
   | { action: 'auth'; realm?: string };
 
 export interface HttpRule {
-  when: 'request' | 'response';
+  /** `after-response`: every response, tslb's own answers (errors, redirects, returns) too. */
+  when: 'request' | 'response' | 'after-response';
   act: HttpAction;
   /** Absent means always. */
   condition?: Condition;

@@ -18,7 +18,7 @@ import { BodyFramer } from '../http1/body';
 import { HeadParser } from '../http1/parser';
 import { defaultErrorResponse, isDefaultResponse, redirectResponse } from '../http1/errors';
 import type { HeadTable } from './head';
-import { DONE, runEvent, runPage } from './pipeline';
+import { DONE, runEvent, runLocal, runPage } from './pipeline';
 import { HttpBalanceKey, HttpSampleContext } from './sample';
 import type { CookieRequest } from './modules/persistence';
 
@@ -119,7 +119,7 @@ export abstract class HttpExchange {
     const msg = this.localPage(status);
     countStatus(this.fe.counters, status);
     if (this.backend) countStatus(this.backend.counters, status);
-    if (msg) this.client.sendLocal(msg);
+    if (msg) this.sendLocal(msg);
     this.log(term, status);
     // Built-in 4xx/5xx without `Connection: close` keep the connection; errorfiles have no known framing.
     this.endLocal(msg !== null && !close && this.reqDone && !this.client.closing() && isDefaultResponse(msg));
@@ -139,7 +139,7 @@ export abstract class HttpExchange {
     this.dropUpstream();
     countStatus(this.fe.counters, status);
     if (this.backend) countStatus(this.backend.counters, status);
-    this.client.sendLocal(msg);
+    this.sendLocal(msg);
     this.log(term, status);
     this.endLocal(!close);
     return DONE;
@@ -150,10 +150,17 @@ export abstract class HttpExchange {
     this.dropUpstream();
     const close = this.localCloses();
     countStatus(this.fe.counters, code);
-    this.client.sendLocal(redirectResponse(code, location, close));
+    this.sendLocal(redirectResponse(code, location, close));
     this.log('LR', code);
     this.endLocal(!close);
     return DONE;
+  }
+
+  /** A message tslb made, through the proxies' localResponse functions (backend, then frontend), to the client. */
+  private sendLocal(msg: Buffer): void {
+    if (this.backend && this.backend.pipeline.localResponse.length) msg = runLocal(this.backend.pipeline.localResponse, this, msg);
+    if (this.fe.pipeline.localResponse.length) msg = runLocal(this.fe.pipeline.localResponse, this, msg);
+    this.client.sendLocal(msg);
   }
 
   private localPage(status: number): Buffer | null {

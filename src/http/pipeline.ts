@@ -28,6 +28,7 @@
  * | `responseBody`     | backend, frontend     | each chunk of response body                     | later: compression, cache store         |
  * | `log`              | frontend, backend     | the outcome in `ex.tx`, whatever the ending     | access log                              |
  * | `localPage`        | backend, frontend     | tslb answers itself with a status               | error pages (errorfiles)                |
+ * | `localResponse`    | backend, frontend     | the answer tslb made (page, redirect, return)   | http-after-response rules               |
  *
  * ¹ The frontend's functions run before routing, the backend's once routing chose it.
  *
@@ -62,6 +63,7 @@ export type PhaseFn = (ex: HttpExchange) => number;
 export type BodyFn = (ex: HttpExchange, buf: Buffer, start: number, end: number) => number;
 export type EventFn = (ex: HttpExchange) => void;
 export type PageFn = (ex: HttpExchange, status: number) => Buffer | null | undefined;
+export type LocalFn = (ex: HttpExchange, msg: Buffer) => Buffer;
 
 /** A feature's phase functions; each is optional. */
 export interface HttpModule {
@@ -75,6 +77,8 @@ export interface HttpModule {
   responseBody?(ex: HttpExchange, buf: Buffer, start: number, end: number): number;
   log?(ex: HttpExchange): void;
   localPage?(ex: HttpExchange, status: number): Buffer | null | undefined;
+  /** An answer tslb made (a complete HTTP/1 message) on its way to the client: the message to send instead. */
+  localResponse?(ex: HttpExchange, msg: Buffer): Buffer;
 }
 
 /** The proxy a module is built for. */
@@ -101,6 +105,7 @@ export class Pipeline {
   readonly responseBody: BodyFn[] = [];
   readonly log: EventFn[] = [];
   readonly localPage: PageFn[] = [];
+  readonly localResponse: LocalFn[] = [];
 
   /** Appends a module's phase functions after those already there. */
   add(name: string, m: HttpModule): void {
@@ -114,6 +119,7 @@ export class Pipeline {
     if (m.responseBody) this.responseBody.push(m.responseBody.bind(m));
     if (m.log) this.log.push(m.log.bind(m));
     if (m.localPage) this.localPage.push(m.localPage.bind(m));
+    if (m.localResponse) this.localResponse.push(m.localResponse.bind(m));
   }
 }
 
@@ -151,4 +157,10 @@ export function runPage(fns: readonly PageFn[], ex: HttpExchange, status: number
     if (page !== undefined) return page;
   }
   return undefined;
+}
+
+/** Runs the localResponse functions over a message tslb made, each given the previous one's. */
+export function runLocal(fns: readonly LocalFn[], ex: HttpExchange, msg: Buffer): Buffer {
+  for (let i = 0; i < fns.length; i++) msg = fns[i](ex, msg);
+  return msg;
 }

@@ -7,7 +7,7 @@ import type { ModuleDefinition } from '../pipeline';
 import { accessLog } from './access-log';
 import { errorPages } from './error-pages';
 import { forwarded } from './forwarded';
-import { httpRequestRules, httpResponseRules } from './http-rules';
+import { httpAfterResponseRules, httpRequestRules, httpResponseRules } from './http-rules';
 import { cookiePersistence, stickOn } from './persistence';
 
 export const HTTP_MODULES: readonly ModuleDefinition[] = [
@@ -17,5 +17,6 @@ export const HTTP_MODULES: readonly ModuleDefinition[] = [
   cookiePersistence,
   stickOn,
   errorPages,
+  httpAfterResponseRules,
   accessLog,
 ];
