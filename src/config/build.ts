@@ -24,7 +24,6 @@ import {
   parseServerOptions,
   parseSize,
   parseStickOn,
-  parseStickTable,
   parseTime,
   type CheckLine,
   type OptionResult,
@@ -50,6 +49,7 @@ import type {
   Model,
   Server,
   StickRule,
+  StickTableDef,
   Timeouts,
   UseBackendRule,
 } from './model';
@@ -67,6 +67,7 @@ import type {
 } from './schema';
 import { formatPath, type Diagnostics, type Seg, type Where } from './source';
 import { missingTimeouts, NO_TIMEOUT_EFFECT, resolveTimeouts, type GivenTimeouts } from './timeouts';
+import { declaredTables, frontendProtection, PROTECTION_LINE, stickReferenceError, stickTableOf, type ProtectionLine, type TableScope } from './protection';
 import { didYouMean } from './suggest';
 import { TlsConfig } from './tls';
 import { buildUserlists } from './userlists';
@@ -103,6 +104,8 @@ interface OptionSet {
   backendLines: { text: string; where: Where }[];
   /** `http-check` / `tcp-check <step>` / `external-check` lines, applied to the section's health check. */
   checkLines: { line: CheckLine; where: Where }[];
+  /** `stick-table`, `tcp-request`, `rate-limit` lines (./protection.ts). */
+  protectionLines: ProtectionLine[];
   /** `server-template` lines (the words after the keyword). */
   templates: { text: string; where: Where }[];
   /** `http-request …` / `http-response …` lines, in the order written. */
@@ -124,16 +127,19 @@ const CHECK_FIELDS: Record<HealthCheckInput['type'], (keyof HealthCheckInput)[]>
 };
 
 /** HAProxy backend keywords (not `option`s) accepted in an options list. */
-const BACKEND_LINE = /^\s*(cookie|stick on|stick-table|hash-type)\s/;
+const BACKEND_LINE = /^\s*(cookie|stick on|hash-type)\s/;
 
 export class ModelBuilder {
   private defaultMode: Mode = 'http';
   private defaultTimeouts: GivenTimeouts = {};
   private checkDefaults!: CheckDefaults;
-  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], templates: [], ruleLines: [] };
+  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [] };
   /** Names of the `resolvers` sections, for the servers that name one. */
   private resolverNames = new Set<string>();
   private maxHeaderBytes = DEFAULT_BUFSIZE - DEFAULT_MAXREWRITE;
+  /** The stick tables conditions of the proxy being built may read (./protection.ts). */
+  private tables = new Set<string>();
+  private tableScope: TableScope = { tables: new Set(), own: undefined, checkDefault: false };
 
   private readonly tls: TlsConfig;
 
@@ -159,6 +165,7 @@ export class ModelBuilder {
     const backendsIn = cfg.backends ?? [];
     this.checkDuplicates('frontend', frontendsIn, ['frontends']);
     this.checkDuplicates('backend', backendsIn, ['backends']);
+    this.tables = declaredTables(this.cfg, this.at, this.diag);
     const backends = backendsIn.map((b, i) => this.backend(b, i, frontendsIn.length + i + 1));
     const byName = new Map(backends.map((b) => [b.name, b]));
     const frontends = frontendsIn.map((f, i) => this.frontend(f, i, byName));
@@ -307,7 +314,7 @@ export class ModelBuilder {
   }
 
   private options(list: string[] | undefined, segs: Seg[]): OptionSet {
-    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], templates: [], ruleLines: [] };
+    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [] };
     (list ?? []).forEach((written, i) => {
       const where = this.at([...segs, i]);
       // HAProxy lines may keep their `option` keyword.
@@ -323,6 +330,13 @@ export class ModelBuilder {
       if (rule) {
         if (segs[0] === 'defaults') this.diag.error(where, `http-${rule[1]} rules go in a frontend or backend`);
         else set.ruleLines.push({ when: rule[1] as RuleSet, words: splitWords(rule[2]), segs: [...segs, i] });
+        return;
+      }
+      if (PROTECTION_LINE.test(text)) {
+        const kw = PROTECTION_LINE.exec(text)![1];
+        if (segs[0] === 'defaults') this.diag.error(where, `"${text.trim()}": put ${kw} lines in a frontend${kw === 'stick-table' ? ' or backend' : ''}`);
+        else if (segs[0] === 'backends' && kw !== 'stick-table') this.diag.error(where, `"${text.trim()}" is a frontend keyword: put it in a frontend`);
+        set.protectionLines.push({ text: text.trim(), where });
         return;
       }
       const template = /^\s*server-template\s+(.*)$/.exec(text);
@@ -399,6 +413,20 @@ export class ModelBuilder {
     if (forwardFor) this.checkForwardForExcept(forwardFor, [...base, f.forwardfor !== undefined ? 'forwardfor' : 'options']);
 
     const named = this.acls(f, base, mode);
+    const stickTable = stickTableOf(f.name, f.stick_table, this.at([...base, 'stick_table']), own.protectionLines, this.diag);
+    this.tableScope = { tables: this.tables, own: stickTable ? f.name : undefined, checkDefault: true };
+    const protection = frontendProtection({
+      tcpRequest: f.tcp_request,
+      rateLimitSessions: f.rate_limit_sessions,
+      mode,
+      lines: own.protectionLines,
+      base,
+      scope: this.tableScope,
+      at: this.at,
+      diag: this.diag,
+      condition: (text, where) => this.parseRuleCondition(text, 'connection', named, where),
+      sourceRef: (w) => this.diag.sourceRef(w),
+    });
     const useBackend: UseBackendRule[] = [];
     (f.use_backend ?? []).forEach((r, i) => {
       const segs = [...base, 'use_backend', i];
@@ -416,8 +444,9 @@ export class ModelBuilder {
       if (mode !== 'http') this.diag.error(this.at([...base, 'host_routing']), 'host_routing needs mode http');
       else for (const b of backends.values()) if (b.mode === 'http') for (const host of b.hostNames) hostBackends.push({ host, backend: b.name });
     }
-    const inspectDelay = this.time(f.inspect_delay, [...base, 'inspect_delay']);
-    if (inspectDelay !== undefined && !frontendReadsPayload({ mode, useBackend, defaultBackend: f.default_backend }, (name) => backends.get(name)?.stick)) {
+    const inspectDelay = this.time(f.inspect_delay, [...base, 'inspect_delay']) ?? protection.inspectDelay;
+    const tcpRequest = protection.tcpRequest;
+    if (inspectDelay !== undefined && !frontendReadsPayload({ mode, useBackend, defaultBackend: f.default_backend, tcpRequest }, (name) => backends.get(name)?.stick)) {
       this.diag.warn(this.at([...base, 'inspect_delay']), 'inspect_delay has no effect: nothing in this frontend reads the ClientHello (req_ssl_sni, req_ssl_hello_type in a tcp frontend)');
     }
 
@@ -445,6 +474,9 @@ export class ModelBuilder {
       errorFiles: this.errorFiles(f.errorfiles, [...base, 'errorfiles']),
       maxHeaderBytes: this.maxHeaderBytes,
       options: [...this.defaultOptions.texts, ...own.texts],
+      stickTable,
+      tcpRequest: tcpRequest.length ? tcpRequest : undefined,
+      rateLimitSessions: protection.rateLimitSessions || undefined,
       source: this.diag.sourceRef(this.at(base)),
     };
   }
@@ -497,18 +529,30 @@ export class ModelBuilder {
     const key = r.if !== undefined ? 'if' : 'unless';
     const text = r.if ?? r.unless;
     if (text === undefined) return { condition: { kind: 'true' }, text: '' };
+    const parsed = this.parseRuleCondition(text, stage, named, this.at([...segs, key]));
+    if (!parsed) return undefined;
+    const condition: Condition = key === 'unless' ? { kind: 'not', expr: parsed } : parsed;
+    return { condition, text: `${key} ${text}` };
+  }
+
+  /** An if/unless condition (not yet negated), checked for its stage and the stick tables it reads; errors at `where`. */
+  private parseRuleCondition(text: string, stage: Stage, named: Map<string, Condition>, where: Where): Condition | undefined {
     const parsed = parseCondition(text, stage, named);
     if (parsed.error) {
-      this.diag.error(this.at([...segs, key]), parsed.error);
+      this.diag.error(where, parsed.error);
       return undefined;
     }
     const misplaced = misplacedFetch(parsed.condition!, stage);
     if (misplaced) {
-      this.diag.error(this.at([...segs, key]), `fetch "${misplaced}" (used by a named acl) is not available at the ${stage} stage`);
+      this.diag.error(where, `fetch "${misplaced}" (used by a named acl) is not available at the ${stage} stage`);
       return undefined;
     }
-    const condition: Condition = key === 'unless' ? { kind: 'not', expr: parsed.condition! } : parsed.condition!;
-    return { condition, text: `${key} ${text}` };
+    const tableError = stickReferenceError(parsed.condition!, this.tableScope);
+    if (tableError) {
+      this.diag.error(where, tableError);
+      return undefined;
+    }
+    return parsed.condition;
   }
 
   private backendRef(name: string, mode: Mode, backends: Map<string, Backend>, segs: Seg[]): void {
@@ -667,7 +711,9 @@ export class ModelBuilder {
     }
     const servers = this.servers(b, own.templates, base, mode);
     const timeouts = this.timeouts('backend', b.name, mode, b.timeouts, [...base, 'timeouts'], servers.length > 0);
-    const lines = this.backendLines(b, own, base);
+    const stickTable = stickTableOf(b.name, b.stick_table, this.at([...base, 'stick_table']), own.protectionLines, this.diag);
+    this.tableScope = { tables: this.tables, own: undefined, checkDefault: false };
+    const lines = this.backendLines(b, own, base, stickTable);
     const cookie = lines.cookie && mode === 'tcp' ? undefined : lines.cookie;
     if (lines.cookie && mode === 'tcp') this.diag.error(this.at([...base, b.cookie !== undefined ? 'cookie' : 'options']), 'cookie persistence needs mode http');
     if (servers.length === 0) this.diag.warn(this.at([...base, 'servers']), `backend "${b.name}" has no server: every request to it gets 503`);
@@ -694,23 +740,24 @@ export class ModelBuilder {
       options: [...this.defaultOptions.texts, ...own.texts],
       cookie,
       stick: lines.stick,
+      stickTable,
       source: this.diag.sourceRef(this.at(base)),
     };
   }
 
   /**
-   * cookie / stick on / stick-table / hash-type, from their YAML keys or as HAProxy
-   * lines in the options list (the keys win).
+   * cookie / stick on / hash-type, from their YAML keys or as HAProxy lines in the
+   * options list (the keys win). `stick on` stores in the backend's `stickTable`.
    */
   private backendLines(
     b: BackendInput,
     own: OptionSet,
     base: Seg[],
+    stickTable: StickTableDef | undefined,
   ): { cookie?: CookiePersistence; stick?: StickRule; hashType?: 'map-based' | 'consistent' } {
-    const text: Record<'cookie' | 'stick on' | 'stick-table' | 'hash-type', { text: string; where: Where } | undefined> = {
+    const text: Record<'cookie' | 'stick on' | 'hash-type', { text: string; where: Where } | undefined> = {
       cookie: undefined,
       'stick on': undefined,
-      'stick-table': undefined,
       'hash-type': undefined,
     };
     for (const l of own.backendLines) {
@@ -720,7 +767,6 @@ export class ModelBuilder {
     const key = (v: string | undefined, k: string) => (v === undefined ? undefined : { text: v, where: this.at([...base, k]) });
     const cookieLine = key(b.cookie, 'cookie') ?? text.cookie;
     const stickOn = key(b.stick_on, 'stick_on') ?? text['stick on'];
-    const stickTable = key(b.stick_table, 'stick_table') ?? text['stick-table'];
     const hashLine = key(b.hash_type, 'hash_type') ?? text['hash-type'];
     const out: { cookie?: CookiePersistence; stick?: StickRule; hashType?: 'map-based' | 'consistent' } = {};
     if (cookieLine) {
@@ -736,13 +782,12 @@ export class ModelBuilder {
       else if (!def) this.diag.error(stickOn.where, `stick on: unknown fetch "${on.value.fetch}"${didYouMean(on.value.fetch, new Set(fetches.keys()))}`);
       else if (!def.stages.includes(mode === 'http' ? 'request' : 'connection')) this.diag.error(stickOn.where, `stick on: ${def.name} is not available in a ${mode} backend`);
       else if (on.value.args.length < def.minArgs || on.value.args.length > def.maxArgs) this.diag.error(stickOn.where, `stick on: ${def.name} takes ${def.minArgs}..${def.maxArgs} arguments`);
-      else {
-        const table = stickTable ? parseStickTable(stickTable.text) : undefined;
-        if (!stickTable) this.diag.error(stickOn.where, 'stick on needs a stick-table in the same backend (stick_table: "type ip size 100k expire 30m")');
-        else if (table!.error !== undefined) this.diag.error(stickTable.where, table!.error);
-        else out.stick = { fetch: on.value.fetch, args: on.value.args, text: stickOn.text, ...table!.value! };
-      }
-    } else if (stickTable) this.diag.warn(stickTable.where, 'stick-table without a stick on rule: nothing is stored');
+      else if (!stickTable) {
+        if (b.stick_table === undefined && !own.protectionLines.some((l) => /^stick-table\s/.test(l.text))) {
+          this.diag.error(stickOn.where, 'stick on needs a stick-table in the same backend (stick_table: "type ip size 100k expire 30m")');
+        }
+      } else out.stick = { fetch: on.value.fetch, args: on.value.args, text: stickOn.text };
+    }
     if (hashLine) {
       if (hashLine.text !== 'map-based' && hashLine.text !== 'consistent') this.diag.error(hashLine.where, `hash-type must be map-based or consistent, not "${hashLine.text}"`);
       else out.hashType = hashLine.text;

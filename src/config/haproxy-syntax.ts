@@ -6,8 +6,8 @@
  */
 import { isIP } from 'node:net';
 import { splitHaproxyWords, type SplitOptions } from './words';
-import type { CookiePersistence, ForwardFor, HealthCheck, HttpCheckSpec, StickRule, TcpCheckStep, TlsVersion } from './model';
-import { MAX_CHECK_RESPONSE, MAX_CONN, MAX_INT, MAX_RISE_FALL, MAX_SIZE, MAX_STICK_KEY, MAX_TIME_MS, MAX_WEIGHT } from './limits';
+import type { CookiePersistence, ForwardFor, HealthCheck, HttpCheckSpec, TcpCheckStep, TlsVersion } from './model';
+import { MAX_CHECK_RESPONSE, MAX_CONN, MAX_INT, MAX_RISE_FALL, MAX_SIZE, MAX_TIME_MS, MAX_WEIGHT } from './limits';
 import { didYouMean } from './suggest';
 
 export type Parsed<T> = { value: T; error?: undefined } | { value?: undefined; error: string };
@@ -753,33 +753,4 @@ export function parseStickOn(text: string): Parsed<{ fetch: string; args: string
   const m = /^([a-z0-9_.]+)(?:\((.*)\))?$/.exec(words[0]);
   if (!m) return { error: `stick on: bad sample fetch "${words[0]}"` };
   return { value: { fetch: m[1], args: m[2] ? m[2].split(',').map((a) => a.trim()) : [] } };
-}
-
-/** `stick-table type ip|ipv6|string [len N] size N expire T` (the words after `stick-table`). */
-export function parseStickTable(text: string): Parsed<Pick<StickRule, 'tableType' | 'keyLen' | 'size' | 'expire'>> {
-  const words = splitWords(text);
-  const t: Pick<StickRule, 'tableType' | 'keyLen' | 'size' | 'expire'> = { tableType: 'ip', keyLen: 32, size: 0, expire: 0 };
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i];
-    const arg = words[i + 1];
-    if (arg === undefined) return { error: `stick-table: ${w} needs an argument` };
-    i++;
-    if (w === 'type') {
-      if (arg !== 'ip' && arg !== 'ipv6' && arg !== 'string') return { error: `stick-table: type must be ip, ipv6 or string, not "${arg}"` };
-      t.tableType = arg === 'string' ? 'string' : 'ip';
-    } else if (w === 'len') {
-      if (!/^\d+$/.test(arg) || Number(arg) === 0 || Number(arg) > MAX_STICK_KEY) return { error: `stick-table: len must be 1..${MAX_STICK_KEY}, not "${arg}"` };
-      t.keyLen = Number(arg);
-    } else if (w === 'size') {
-      const n = parseSize(arg);
-      if (n.error !== undefined || n.value === 0) return { error: `stick-table: size must be 1..${MAX_SIZE} entries (k, m, g allowed), not "${arg}"` };
-      t.size = n.value;
-    } else if (w === 'expire') {
-      const e = parseTime(arg);
-      if (e.error !== undefined) return { error: `stick-table expire: ${e.error}` };
-      t.expire = e.value;
-    } else return { error: `stick-table: unsupported keyword "${w}" (type, len, size, expire)` };
-  }
-  if (!t.size) return { error: 'stick-table: needs size <entries>' };
-  return { value: t };
 }

@@ -253,6 +253,10 @@ export interface Frontend {
   maxHeaderBytes: number;
   /** Every `option` word as written, for features that read them. */
   options: string[];
+  stickTable?: StickTableDef;
+  tcpRequest?: TcpRequestRule[];
+  /** `rate-limit sessions N`: new sessions per second over all workers (0 or absent: none); the excess waits. */
+  rateLimitSessions?: number;
   source?: SourceRef;
 }
 
@@ -434,8 +438,9 @@ export interface Backend {
   options: string[];
   /** `cookie NAME insert|rewrite|prefix ...`: cookie-based persistence (http). */
   cookie?: CookiePersistence;
-  /** `stick on <fetch>` with its `stick-table`. */
+  /** `stick on <fetch>`: stored in this backend's `stickTable`. */
   stick?: StickRule;
+  stickTable?: StickTableDef;
   source?: SourceRef;
 }
 
@@ -459,13 +464,54 @@ export interface StickRule {
   fetch: string;
   args: string[];
   text: string;
-  tableType: 'ip' | 'string';
+}
+
+/** One stored data type of a stick table: `conn_cur`, or a rate with its period (`conn_rate(10s)`). */
+export interface StoredData {
+  /** HAProxy's name: conn_cur, conn_cnt, conn_rate, sess_cnt, sess_rate, http_req_cnt, http_req_rate, http_err_cnt, http_err_rate, bytes_in_cnt, bytes_in_rate, bytes_out_cnt, bytes_out_rate, gpc0, gpc0_rate, gpt0. */
+  type: string;
+  /** ms; rates only. */
+  period?: number;
+}
+
+/**
+ * A `stick-table` of a frontend or backend (HAProxy names it after its proxy): the
+ * entries of `stick on` (the server of a key) and the counters `track-sc` updates.
+ */
+export interface StickTableDef {
+  name: string;
+  type: 'ip' | 'ipv6' | 'integer' | 'string';
   /** string tables: keys are cut to this many characters (HAProxy `len`, default 32). */
   keyLen: number;
-  /** Most entries kept (oldest dropped first). */
+  /** Most entries kept (the least recently used one not in use goes first). */
   size: number;
   /** ms since last use; 0 = never. */
   expire: number;
+  store: StoredData[];
+}
+
+/** A `tcp-request connection|session|content` action. */
+export type TcpAction =
+  | { action: 'accept' }
+  | { action: 'reject' }
+  | { action: 'silent-drop' }
+  /** `track-sc<counter> <fetch> [table <table>]`: the table defaults to the frontend's own. */
+  | { action: 'track-sc'; counter: number; fetch: string; args: string[]; table: string }
+  | { action: 'sc-inc-gpc0'; counter: number };
+
+/**
+ * `tcp-request connection` rules run when a connection is accepted (before a PROXY
+ * header and TLS: `src` is the peer's address), `session` ones once the PROXY header
+ * and the TLS handshake are done, `content` ones before the backend is chosen (tcp
+ * frontends: after the inspected ClientHello; http frontends: once per connection).
+ */
+export interface TcpRequestRule {
+  stage: 'connection' | 'session' | 'content';
+  act: TcpAction;
+  /** Absent means always. */
+  condition?: Condition;
+  text: string;
+  source?: SourceRef;
 }
 
 // ---------------------------------------------------------------- global / services

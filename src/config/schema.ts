@@ -193,6 +193,40 @@ export const HttpRuleSchema = obj(
 
 const UseBackendSchema = obj({ backend: Name, if: opt(Condition), unless: opt(Condition) });
 
+export interface StickTableInput {
+  type?: 'ip' | 'ipv6' | 'integer' | 'string';
+  len?: number;
+  size: string | number;
+  expire?: string | number;
+  store?: string[];
+}
+const StickTableSchema = multi<string | StickTableInput>(
+  ['string', 'object'],
+  {
+    properties: {
+      type: { enum: ['ip', 'ipv6', 'integer', 'string'] },
+      len: { type: 'integer', minimum: 1 },
+      size: { type: ['string', 'integer'] },
+      expire: { type: ['string', 'integer'] },
+      store: { type: 'array', items: { type: 'string' } },
+    },
+    required: ['size'],
+    additionalProperties: false,
+  },
+  'HAProxy stick-table line without "stick-table" ("type ip size 100k expire 30s store conn_rate(10s),conn_cur") or {type, len, size, expire, store: [conn_rate(10s), conn_cur]}',
+);
+
+export const TcpRequestSchema = obj(
+  {
+    connection: opt(Type.String({ description: 'an action run when a connection is accepted: "track-sc0 src", "reject", "silent-drop", "sc-inc-gpc0(0)"' })),
+    session: opt(Type.String({ description: 'an action run once the PROXY header and TLS handshake are done' })),
+    content: opt(Type.String({ description: 'an action run before the backend is chosen' })),
+    if: opt(Condition),
+    unless: opt(Condition),
+  },
+  'one tcp-request rule: connection, session or content with its action, and an optional if/unless condition',
+);
+
 const FrontendSchema = obj({
   name: Name,
   mode: opt(Mode),
@@ -218,6 +252,9 @@ const FrontendSchema = obj({
   inspect_delay: opt(Time),
   timeouts: opt(TimeoutsSchema),
   options: opt(Type.Array(Type.String({ description: 'HAProxy option line, e.g. "httplog"' }))),
+  stick_table: opt(StickTableSchema),
+  tcp_request: opt(Type.Array(TcpRequestSchema)),
+  rate_limit_sessions: opt(Type.Integer({ minimum: 0, maximum: MAX_SIZE, description: 'new sessions per second over all workers; the excess waits (HAProxy rate-limit sessions)' })),
 });
 
 export interface BalanceInput {
@@ -345,7 +382,7 @@ const BackendSchema = obj({
   options: opt(Type.Array(Type.String())),
   cookie: opt(Type.String({ description: 'HAProxy cookie line without "cookie": "SRVID insert indirect nocache"' })),
   stick_on: opt(Type.String({ description: 'sample fetch: "src" or "hdr(x-user)"' })),
-  stick_table: opt(Type.String({ description: 'HAProxy stick-table line without "stick-table": "type ip size 100k expire 30m"' })),
+  stick_table: opt(StickTableSchema),
   hash_type: opt(lits(['map-based', 'consistent'])),
 });
 
@@ -573,6 +610,7 @@ export type ServerInput = Static<typeof ServerSchema>;
 export type HttpRuleInput = Static<typeof HttpRuleSchema>;
 export type AnswerInput = Static<typeof AnswerSchema>;
 export type UserlistInput = Static<typeof UserlistSchema>;
+export type TcpRequestInput = Static<typeof TcpRequestSchema>;
 export type TimeoutsInput = Static<typeof TimeoutsSchema>;
 export type DefaultsInput = Static<typeof DefaultsSchema>;
 export type GlobalInput = Static<typeof GlobalSchema>;

@@ -20,7 +20,7 @@ import { defaultErrorResponse, isDefaultResponse, redirectResponse } from '../ht
 import type { HeadTable } from './head';
 import { DONE, runEvent, runLocal, runPage } from './pipeline';
 import { HttpBalanceKey, HttpSampleContext } from './sample';
-import type { CookieRequest } from './modules/persistence';
+import type { CookieRequest } from './modules/cookie';
 
 /**
  * What the exchange needs from the client's side (the HTTP/1 session, an HTTP/2

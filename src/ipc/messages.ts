@@ -43,13 +43,13 @@ export type PrimaryToWorker =
   | { type: 'slot-grant'; server: string; count: number; keep: number }
   /** Other workers wait for `backend/server`: hold at most `keep` slots (-1: no limit any more). */
   | { type: 'slot-keep'; server: string; keep: number }
-  /** A stick-table entry another worker learned. */
-  | StickLearn
+  /** Stick-table entries as the primary holds them (src/stick/primary.ts); `ack` confirms this worker's batch. */
+  | { type: 'stick-state'; ack?: number; tables: Record<string, StickState[]> }
   /** The runtime API asks every live worker (answered by a `query-reply` with the same id). */
   | WorkerQuery;
 
 /** What the runtime API asks the workers (src/worker/queries.ts answers). */
-export type QueryKind = 'sessions' | 'tables' | 'clear-table' | 'errors' | 'set-maxconn';
+export type QueryKind = 'sessions' | 'errors' | 'set-maxconn';
 
 export interface WorkerQuery {
   type: 'query';
@@ -58,13 +58,14 @@ export interface WorkerQuery {
   args: string[];
 }
 
-/** `stick on` learned `key` → `server` in `backend` (relayed to the other workers). */
-export interface StickLearn {
-  type: 'stick-learn';
-  backend: string;
-  key: string;
-  server: string;
-}
+/**
+ * One entry's increments in a worker's batch, by table id (src/stick/layout.ts): the
+ * server `stick on` stored (null: unchanged) and the delta of its values.
+ */
+export type StickDelta = [key: string, server: string | null, delta: number[]];
+
+/** One entry as the primary holds it (expiry in ms since the epoch, 0 = never); `[key]` alone: removed. */
+export type StickState = [key: string, expires: number, server: string, values: number[]] | [key: string];
 
 /**
  * One worker's counters since its previous report (src/worker/report.ts), by object
@@ -91,7 +92,8 @@ export type WorkerToPrimary =
   | { type: 'slot-return'; server: string; count: number; limit: number }
   /** `observe`: `errors` consecutive errors (the `error-limit`) on `backend/server` in this worker; `last` says what the last one was. */
   | { type: 'observed-errors'; backend: string; server: string; errors: number; last: string }
-  | StickLearn
+  /** Stick-table increments since the previous batch (src/stick/worker.ts), by table id. */
+  | { type: 'stick-batch'; seq: number; tables: Record<string, StickDelta[]> }
   /** The answer to the primary's `query` with the same id. */
   | { type: 'query-reply'; id: number; data: unknown };
 

@@ -8,6 +8,7 @@ import type { WorkerToPrimary } from '../ipc/messages';
 import type { Logger } from '../log/logger';
 import type { CertificateStore } from './certificates';
 import { PrometheusExporter } from './prometheus';
+import type { PrimaryStickTables } from '../stick/primary';
 import { RuntimeApi, type AskWorkers } from './runtime-api';
 import { StatsPage } from './stats-page';
 import {
@@ -26,8 +27,10 @@ export interface ObservabilityDeps {
     generation: number;
     workerPids(): number[];
     reload(): Promise<boolean>;
-    /** Asks the live workers (show sess, show table, show errors, set maxconn frontend|global). */
+    /** Asks the live workers (show sess, show errors, set maxconn frontend|global). */
     query?: AskWorkers;
+    /** The stick tables (show/clear/set table). */
+    tables?: PrimaryStickTables;
   };
   /** Server states from the health monitor (empty until it runs: states then come from the config). */
   health: () => ServerHealthView[];
@@ -184,7 +187,7 @@ export class Observability implements StatsView {
     const settings = this.current.runtimeApi;
     if (!settings || (!settings.socketPath && !settings.tcp)) return;
     const supervisor = this.deps.supervisor;
-    const api = new RuntimeApi(settings, this, this.control, supervisor.query && ((what, args) => supervisor.query!(what, args)), this.deps.certificates);
+    const api = new RuntimeApi(settings, this, this.control, supervisor.query && ((what, args) => supervisor.query!(what, args)), this.deps.certificates, supervisor.tables);
     await api.listen();
     this.runtimeApi = api;
     this.deps.log.info({ event: 'runtime-api', socket: settings.socketPath, tcp: settings.tcp }, 'runtime API listening');

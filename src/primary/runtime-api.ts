@@ -10,7 +10,9 @@ import type { Backend, Model, RuntimeApiSettings, Server } from '../config/model
 import { isSrvLabel } from '../config/resolvers';
 import type { QueryKind } from '../ipc/messages';
 import type { ErrorCapture } from '../worker/error-capture';
-import type { SessionFacts, TableFacts } from '../worker/queries';
+import type { SessionFacts } from '../worker/queries';
+import { clearTable, setTable, showTable } from '../stick/commands';
+import type { PrimaryStickTables } from '../stick/primary';
 import { listen } from './admin-http';
 import type { CertificateStore } from './certificates';
 import { serveConnection, type Send } from './runtime-api-connection';
@@ -135,16 +137,23 @@ const COMMANDS: Command[] = [
   {
     words: ['show', 'table'],
     level: 'operator',
-    usage: 'show table [<table> [key <k>]] : report table usage stats or dump this table\'s contents',
-    run: (api, args) => api.showTable(args),
-    available: (api) => api.workers !== undefined,
+    usage: 'show table [<table> [data.<type> <op> <v>]* | [key <k>]] : report table usage stats or dump this table\'s contents',
+    run: (api, args) => showTable(api.tableContext(), args),
+    available: (api) => api.tables !== undefined,
   },
   {
     words: ['clear', 'table'],
     level: 'operator',
-    usage: 'clear table <table> [key <k>] : remove an entry (or every entry) from a table',
-    run: (api, args) => api.clearTable(args),
-    available: (api) => api.workers !== undefined,
+    usage: 'clear table <table> [data.<type> <op> <v>]* | [key <k>] : remove entries from a table (all without a filter)',
+    run: (api, args) => clearTable(api.tableContext(), args),
+    available: (api) => api.tables !== undefined,
+  },
+  {
+    words: ['set', 'table'],
+    level: 'operator',
+    usage: 'set table <table> key <k> [data.<type> <v>]* : update or create a table entry\'s data',
+    run: (api, args) => setTable(api.tableContext(), args),
+    available: (api) => api.tables !== undefined,
   },
   {
     words: ['show', 'errors'],
@@ -176,7 +185,13 @@ export class RuntimeApi {
     readonly workers?: AskWorkers,
     /** Absent: the `ssl cert` commands are not offered. */
     readonly certificates?: CertificateStore,
+    /** The stick tables (src/stick/primary.ts); absent: the table commands are not offered. */
+    readonly tables?: PrimaryStickTables,
   ) {}
+
+  tableContext(): { tables: PrimaryStickTables; model: Model } {
+    return { tables: this.tables!, model: this.view.model() };
+  }
 
   get address(): RuntimeApiSettings {
     return this.settings;
@@ -515,46 +530,6 @@ export class RuntimeApi {
   }
 
   /**
-   * Each worker keeps its own copy of a table (entries are shared through the primary);
-   * the copies of the serving generation are merged by key, and a key's line is the copy
-   * with the latest expiry (the most recently used; its server is the one the next
-   * request goes to). `use` and `shard` are not printed: tslb counts no references
-   * to an entry and has no shards.
-   */
-  async showTable(args: string[]): Promise<string> {
-    const [name, kw, key] = args;
-    if (kw !== undefined && (kw !== 'key' || key === undefined)) return 'Optional argument only supports "key <key>".\n';
-    const tables = await this.serving('tables', name === undefined ? [] : key === undefined ? [name] : [name, key]);
-    const merged = mergeTables(tables);
-    if (name !== undefined && merged.length === 0) return this.noSuchTable(name);
-    let out = '';
-    for (const t of merged) {
-      out += `# table: ${t.name}, type: ${t.type}, size:${t.size}, used:${t.entries.length}\n`;
-      if (name === undefined) continue;
-      for (const e of t.entries) {
-        out += `0x${entryId(t.name, e.key)}: key=${e.key} exp=${Math.max(0, e.expiresIn)} server_id=${e.serverId} server_key=${e.serverName}\n`;
-      }
-    }
-    return out;
-  }
-
-  /** HAProxy's reply when the table is unknown (a backend without `stick on` has none). */
-  private noSuchTable(name: string): string {
-    return this.view.model().backends.some((b) => b.name === name && b.stick) ? '' : 'No such table\n';
-  }
-
-  /** Removes the entry (or every entry) from every worker's copy. */
-  async clearTable(args: string[]): Promise<string> {
-    const [name, kw, key] = args;
-    if (name === undefined) return 'table name expected\n';
-    if (kw !== undefined && (kw !== 'key' || key === undefined)) return 'Optional argument only supports "key <key>".\n';
-    const be = this.view.model().backends.find((b) => b.name === name);
-    if (!be?.stick) return 'No such table\n';
-    await this.workers!('clear-table', key === undefined ? [name] : [name, key]);
-    return '';
-  }
-
-  /**
    * The last invalid request of each frontend and response of each backend, in
    * HAProxy's layout. The buffer/H1 state lines HAProxy prints are replaced by the
    * parser's reason; messages are kept up to 4 KiB.
@@ -630,13 +605,6 @@ export class RuntimeApi {
     return '';
   }
 
-  /** Answers from the serving (newest) generation only: a draining one's tables are stale. */
-  private async serving(what: QueryKind, args: string[]): Promise<TableFacts[][]> {
-    const answers = await this.workers!(what, args);
-    const newest = Math.max(0, ...answers.map((a) => a.generation));
-    return answers.filter((a) => a.generation === newest).map((a) => a.data as TableFacts[]);
-  }
-
   async reload(): Promise<string> {
     const ok = await this.control.reload();
     return ok ? 'Success=1\n--\n' : 'Success=0\n--\nreload refused: see the logs\n';
@@ -649,30 +617,6 @@ function hardMaxconn(model: Model): number {
   let hard = configuredMaxconn.get(model);
   if (hard === undefined) configuredMaxconn.set(model, (hard = model.global.maxconn));
   return hard;
-}
-
-/** The workers' copies of each table merged by key: the copy with the latest expiry wins. */
-function mergeTables(copies: TableFacts[][]): TableFacts[] {
-  const byName = new Map<string, { table: TableFacts; entries: Map<string, TableFacts['entries'][number]> }>();
-  for (const tables of copies) {
-    for (const t of tables) {
-      let m = byName.get(t.name);
-      if (!m) byName.set(t.name, (m = { table: t, entries: new Map() }));
-      for (const e of t.entries) {
-        const prev = m.entries.get(e.key);
-        // -1 = never expires: any copy is as good.
-        if (!prev || e.expiresIn > prev.expiresIn) m.entries.set(e.key, e);
-      }
-    }
-  }
-  return [...byName.values()].map(({ table, entries }) => ({ ...table, entries: [...entries.values()] }));
-}
-
-/** A stable pseudo-address for an entry (HAProxy prints the entry's pointer): FNV-1a of table and key. */
-function entryId(table: string, key: string): string {
-  let h = 0xcbf29ce484222325n;
-  for (const c of Buffer.from(`${table}\0${key}`)) h = ((h ^ BigInt(c)) * 0x100000001b3n) & 0xffffffffffffn;
-  return h.toString(16).padStart(12, '0');
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];

@@ -19,6 +19,7 @@ import {
 } from '../ipc/messages';
 import { resolveListenMode } from './listen-mode';
 import { SlotBroker } from './slots';
+import { PrimaryStickTables } from '../stick/primary';
 import { workerEnvironment } from './worker-env';
 
 interface Generation {
@@ -88,6 +89,8 @@ export class Supervisor {
   private lastCrash = 0;
   /** maxconn slots leased to workers (queueing/persistence: src/primary/slots.ts). */
   private readonly slots = new SlotBroker();
+  /** The stick tables, whose counters the workers add to (src/stick/primary.ts). */
+  readonly tables = new PrimaryStickTables(() => [...this.records.keys()]);
   private readonly queries = new Map<number, PendingQuery>();
   private nextQueryId = 1;
 
@@ -143,6 +146,7 @@ export class Supervisor {
       try {
         next = await this.spawnGeneration(result.model, old.listenMode);
       } catch (err) {
+        this.tables.useModel(old.model);
         log.error({ event: 'reload-failed', err: (err as Error).message, generation: old.id }, 'reload failed: new workers did not start, still serving the previous configuration');
         return false;
       }
@@ -232,6 +236,7 @@ export class Supervisor {
       ready: new Set(),
       draining: false,
     };
+    this.tables.useModel(model);
     for (let slot = 0; slot < model.global.workers; slot++) this.fork(gen, slot);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => fail(new Error(`workers not ready after ${READY_TIMEOUT} ms`)), READY_TIMEOUT);
@@ -264,6 +269,7 @@ export class Supervisor {
         ticketKeys: this.ticketKeys,
         servers: this.opts.serverStates(),
       } satisfies PrimaryToWorker);
+      this.tables.sendSnapshot(worker, gen.model);
     });
   }
 
@@ -302,13 +308,13 @@ export class Supervisor {
         rec.load = msg.active;
         this.sharePeerLoad(rec.generation, msg.active);
         break;
-      // Queueing/persistence: maxconn leases and stick-table entries shared by the workers.
+      // Queueing: maxconn leases.
       case 'slot-want':
       case 'slot-return':
         this.slots.onMessage(worker, rec.generation.id, msg);
         break;
-      case 'stick-learn':
-        for (const [w, r] of this.records) if (r.generation === rec.generation && w !== worker && w.isConnected()) w.send(msg);
+      case 'stick-batch':
+        this.tables.onBatch(worker, msg);
         break;
       case 'query-reply': {
         const q = this.queries.get(msg.id);
@@ -341,6 +347,7 @@ export class Supervisor {
     if (rec.generation.slots[rec.slot] === worker) rec.generation.slots[rec.slot] = undefined;
     rec.generation.ready.delete(rec.slot);
     this.slots.workerExited(worker);
+    this.tables.workerExited(worker);
     for (const q of this.queries.values()) if (q.waiting.delete(worker) && q.waiting.size === 0) q.finish();
     // Its load is gone: the others' view of the servers it used must drop it.
     if (Object.keys(rec.load).length) this.sharePeerLoad(rec.generation, rec.load);

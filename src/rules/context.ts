@@ -4,6 +4,8 @@
  * src/rules/fetches.ts with the stages where they are valid, so the config check
  * refuses e.g. `hdr(host)` in a tcp frontend.
  */
+import type { Trackers } from '../stick/worker';
+
 export type Stage = 'connection' | 'request' | 'response';
 
 export interface SampleContext {
@@ -31,6 +33,8 @@ export interface SampleContext {
   variable?(name: string): string | number | boolean | undefined;
   /** `http_auth(list)`: the request's Basic credentials name a user of the userlist. */
   httpAuth?(list: string): boolean;
+  /** The stick counters the connection tracks (sc0..sc2), read by the sc_* fetches; absent when it tracks none. */
+  readonly trackers?: Trackers;
   // ---- request (stage request/response); undefined/empty otherwise
   method(): string;
   /** Path without query, as in the request target (origin-form). */

@@ -5,6 +5,7 @@
  */
 import type { Condition, Frontend, MatchMethod, StickRule } from '../config/model';
 import type { SampleContext, Stage } from './context';
+import { stickFetches } from '../stick/fetches';
 
 export type Sample = string | number | boolean | string[] | undefined;
 
@@ -108,6 +109,8 @@ for (const name of ['path', 'url', 'hdr', 'query']) {
 table.set('req.hdr', { ...table.get('hdr')!, name: 'req.hdr' });
 table.set('req.ssl_sni', { ...table.get('req_ssl_sni')!, name: 'req.ssl_sni' });
 table.set('req.ssl_hello_type', { ...table.get('req_ssl_hello_type')!, name: 'req.ssl_hello_type' });
+// Stick counters (sc_*, src_*, table_cnt): src/stick/fetches.ts.
+for (const d of stickFetches) table.set(d.name, d);
 
 export const fetches: ReadonlyMap<string, FetchDefinition> = table;
 
@@ -129,11 +132,13 @@ export function readsPayload(cond: Condition): boolean {
 
 /**
  * A tcp frontend reads the client's first bytes before choosing a backend when a
- * use_backend rule, or the `stick on` of a backend it routes to, uses a payload fetch.
+ * use_backend rule, a tcp-request content rule, or the `stick on` of a backend it
+ * routes to, uses a payload fetch.
  */
-export function frontendReadsPayload(fe: Pick<Frontend, 'mode' | 'useBackend' | 'defaultBackend'>, stickOf: (backend: string) => StickRule | undefined): boolean {
+export function frontendReadsPayload(fe: Pick<Frontend, 'mode' | 'useBackend' | 'defaultBackend' | 'tcpRequest'>, stickOf: (backend: string) => StickRule | undefined): boolean {
   if (fe.mode !== 'tcp') return false;
   if (fe.useBackend.some((r) => readsPayload(r.condition))) return true;
+  if (fe.tcpRequest?.some((r) => (r.condition && readsPayload(r.condition)) || (r.act.action === 'track-sc' && table.get(r.act.fetch)?.needsPayload))) return true;
   const targets = fe.useBackend.map((r) => r.backend);
   if (fe.defaultBackend) targets.push(fe.defaultBackend);
   return targets.some((name) => {

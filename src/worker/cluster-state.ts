@@ -1,11 +1,10 @@
 /**
- * The worker side of state kept across workers through the primary:
- * - maxconn slots leased from the primary (src/primary/slots.ts): a worker reports
- *   how many requests wait for a limited server (`slot-want`), receives slots
- *   (`slot-grant`) and gives idle ones back (`slot-return`) when the primary asks
- *   it to keep at most `keep` of them because other workers wait (`slot-keep`).
- * - stick-table entries a worker learns are sent to the others (`stick-learn`).
- * Only used with more than one worker; one worker owns all slots itself.
+ * The worker side of maxconn slots leased from the primary (src/primary/slots.ts):
+ * a worker reports how many requests wait for a limited server (`slot-want`),
+ * receives slots (`slot-grant`) and gives idle ones back (`slot-return`) when the
+ * primary asks it to keep at most `keep` of them because other workers wait
+ * (`slot-keep`). Only used with more than one worker; one worker owns all slots
+ * itself. (Stick tables have their own exchange: src/stick/worker.ts.)
  */
 import type { PrimaryToWorker, WorkerToPrimary } from '../ipc/messages';
 import type { Runtime, ServerRuntime } from './runtime';
@@ -55,11 +54,6 @@ export function returnSlots(s: ServerRuntime, count: number): void {
   send({ type: 'slot-return', server: s.key, count, limit: s.maxconn });
 }
 
-/** A stick-table entry learned here (runtime given: only in cluster mode). */
-export function shareStick(backend: string, key: string, server: string): void {
-  if (runtime) send({ type: 'stick-learn', backend, key, server });
-}
-
 function serverOf(key: string): ServerRuntime | undefined {
   const slash = key.indexOf('/');
   return runtime?.backends.get(key.slice(0, slash))?.byName.get(key.slice(slash + 1));
@@ -81,8 +75,5 @@ function onMessage(m: PrimaryToWorker): void {
       if (s) s.backend.setKeep(s, m.keep);
       return;
     }
-    case 'stick-learn':
-      runtime?.backends.get(m.backend)?.stick?.learned(m.key, m.server);
-      return;
   }
 }

@@ -24,7 +24,7 @@ import type * as net from 'node:net';
 import type { PrimaryToWorker, WorkerToPrimary } from '../ipc/messages';
 
 /** The listen backlog (src/worker/listeners.ts). */
-const HOLD_LIMIT = 1024;
+export const HOLD_LIMIT = 1024;
 const GLOBAL_KEY = '#conn';
 
 interface Held {

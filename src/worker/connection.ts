@@ -4,6 +4,7 @@
  */
 import type { ClientCertificate } from '../rules/context';
 import type { Runtime } from './runtime';
+import type { Trackers } from '../stick/worker';
 
 export interface ConnectionInfo {
   /** Client address/port as rules, logs and balancers see it (PROXY header wins). */
@@ -21,6 +22,8 @@ export interface ConnectionInfo {
   sessVars?: Map<string, string | number | boolean>;
   /** Timestamp (ms, Date.now()) of accept, for logs and timers. */
   acceptedAt: number;
+  /** The stick counters it tracks (src/stick/tcp-rules.ts trackersOf), once a track-sc rule tracked one. */
+  trackers?: Trackers;
 }
 
 /** The worker-wide state a handler needs. One instance per worker process. */

@@ -9,12 +9,14 @@ import type { ListenMode } from '../ipc/messages';
 import { readProxyHeader } from '../proxyproto';
 import { TlsTerminator } from './tls';
 import { clientCertificate } from './client-cert';
-import { handleTcpConnection } from './tcp';
+import { ConnectionSampleContext, handleTcpConnection } from './tcp';
 import { handleHttpConnection } from '../http1/session';
 import type { ConnectionInfo, WorkerContext } from './connection';
 import type { FrontendRuntime } from './runtime';
 import { admitConnection, configureConnectionLimits, holdConnection } from './conn-limit';
 import { timerAfter } from './deadline';
+import { admit } from '../stick/tcp-rules';
+import { sessionRateGate, type SessionRateGate } from './session-rate';
 
 type Handler = (socket: net.Socket, fe: FrontendRuntime, info: ConnectionInfo, worker: WorkerContext) => void;
 
@@ -38,6 +40,8 @@ interface Listener {
   /** Bounds the PROXY header and the TLS handshake (timeout http-request; 0: unbounded). */
   handshakeTimeout: number;
   worker: WorkerContext;
+  /** `rate-limit sessions` of the frontend (shared by its binds). */
+  sessionRate: SessionRateGate<Listener> | undefined;
   /**
    * The local address every connection on this bind has, when the bind names one IPv4
    * address and port: saves a getsockname() per connection. Otherwise read per socket.
@@ -62,6 +66,7 @@ export async function startListeners(
   configureConnectionLimits(frontends, worker.runtime.model.global.maxconn, worker.runtime.model.global.workers);
   try {
     for (const fe of frontends) {
+      const sessionRate = sessionRateGate<Listener>(fe.name, fe.config.rateLimitSessions, afterSessionRate);
       for (const bind of fe.config.binds) {
         const listener: Listener = {
           fe,
@@ -70,6 +75,7 @@ export async function startListeners(
           tls: bind.tls ? new TlsTerminator(bind.tls, ticketKeys) : undefined,
           handshakeTimeout: fe.config.timeouts.httpRequest,
           worker,
+          sessionRate,
           localAddress: net.isIPv4(bind.address) && bind.address !== '0.0.0.0' && bind.port > 0 ? bind.address : undefined,
         };
         // Half-open on both modes: a client that shuts down its side after a request still gets the response.
@@ -108,6 +114,19 @@ function acceptConnection(socket: net.Socket, l: Listener): void {
   // The only track() of a client connection: a TLS socket closes with the socket it wraps.
   l.worker.track(socket);
   socket.on('error', destroySelf);
+  // Over the frontend's session rate: held until the rate allows one more (src/worker/session-rate.ts).
+  if (l.sessionRate && !l.sessionRate.admit(socket, l)) return;
+  limitConnection(socket, l);
+}
+
+/** A connection held for the session rate goes on. */
+function afterSessionRate(socket: net.Socket, l: Listener): void {
+  // As after a maxconn hold: reading resumes for the PROXY header or the handler.
+  if (l.bind.acceptProxy || !l.tls) socket.resume();
+  limitConnection(socket, l);
+}
+
+function limitConnection(socket: net.Socket, l: Listener): void {
   // Over a maxconn: held until a connection ends (src/worker/conn-limit.ts).
   if (!admitConnection(socket, l.fe.name)) {
     return holdConnection(socket, l.fe.name, () => {
@@ -130,6 +149,9 @@ function acceptAdmitted(socket: net.Socket, l: Listener): void {
     clientCert: undefined,
     acceptedAt: Date.now(),
   };
+  // tcp-request connection rules: before the PROXY header (src is the peer), as HAProxy.
+  const rules = l.fe.tcpRules?.connection;
+  if (rules && !admit(rules, new ConnectionSampleContext(info, l.fe.name), info, socket)) return;
   if (!l.bind.acceptProxy) return afterProxy(socket, l, info);
   readProxyHeader(socket, l.handshakeTimeout, (err, addr) => {
     if (err) return socket.destroy();
@@ -151,7 +173,7 @@ function destroySelf(this: net.Socket): void {
 }
 
 function afterProxy(socket: net.Socket, l: Listener, info: ConnectionInfo): void {
-  if (!l.tls) return l.handler(socket, l.fe, info, l.worker);
+  if (!l.tls) return startSession(socket, socket, l, info);
   const secure = l.tls.wrap(socket);
   const timer = timerAfter(l.handshakeTimeout, () => secure.destroy());
   secure.on('error', () => {
@@ -170,6 +192,24 @@ function afterProxy(socket: net.Socket, l: Listener, info: ConnectionInfo): void
       if (cert === null) return secure.destroy();
       info.clientCert = cert;
     }
-    l.handler(secure, l.fe, info, l.worker);
+    startSession(secure, socket, l, info);
   });
+}
+
+/**
+ * The PROXY header and TLS are done: tcp-request session rules, then the session
+ * counts in its tracked entries; an http frontend's tcp-request content rules run
+ * here too, once per connection (a tcp frontend's run before routing, src/worker/tcp.ts).
+ * `raw` is the TCP socket (a reject or silent-drop closes it).
+ */
+function startSession(socket: net.Socket, raw: net.Socket, l: Listener, info: ConnectionInfo): void {
+  const rules = l.fe.tcpRules;
+  if (rules) {
+    const content = l.fe.config.mode === 'http' ? rules.content : undefined;
+    const ctx = rules.session || content ? new ConnectionSampleContext(info, l.fe.name) : undefined;
+    if (rules.session && !admit(rules.session, ctx!, info, raw)) return;
+    info.trackers?.onSession();
+    if (content && !admit(content, ctx!, info, raw)) return;
+  }
+  l.handler(socket, l.fe, info, l.worker);
 }

@@ -17,6 +17,7 @@ import { startCounterReports } from './report';
 import { applyPeerLoad, startLoadReports } from './load-share';
 import { answerQuery } from './queries';
 import { Runtime } from './runtime';
+import { flushStickTables } from '../stick/worker';
 
 class Worker implements WorkerContext {
   runtime!: Runtime;
@@ -98,7 +99,7 @@ class Worker implements WorkerContext {
 
   /** The runtime API asks (src/worker/queries.ts answers). */
   answer(q: Extract<PrimaryToWorker, { type: 'query' }>): void {
-    send({ type: 'query-reply', id: q.id, data: answerQuery(q, this.runtime, this.live) });
+    send({ type: 'query-reply', id: q.id, data: answerQuery(q, this.live) });
   }
 
   /** Stop accepting; let connections finish (see WorkerContext.draining), then exit. */
@@ -120,6 +121,8 @@ class Worker implements WorkerContext {
     if (this.exiting) return;
     this.exiting = true;
     this.stopReports();
+    // Its last stick-counter increments (the primary takes back its live connections' gauges when it exits).
+    flushStickTables();
     send({ type: 'drained', generation: this.generation });
     flushLogs();
     // Let the IPC message leave before the channel closes.

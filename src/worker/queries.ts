@@ -1,8 +1,8 @@
 /**
  * The worker's answers to the runtime API (asked by the primary's Supervisor.query,
- * gathered and printed by src/primary/runtime-api.ts): its live sessions, its stick
- * tables, its last invalid messages, and the run-time changes it applies
- * (`clear table`, `set maxconn frontend|global`).
+ * gathered and printed by src/primary/runtime-api.ts): its live sessions, its last
+ * invalid messages, and the run-time changes it applies (`set maxconn
+ * frontend|global`). Stick tables are the primary's (src/stick/primary.ts).
  */
 import type * as net from 'node:net';
 import type { WorkerQuery } from '../ipc/messages';
@@ -10,7 +10,6 @@ import type { ConnectionInfo } from './connection';
 import { errorCaptures } from './error-capture';
 import { liveHttpSessions } from '../http1/session';
 import { setConnectionLimit } from './conn-limit';
-import type { Runtime } from './runtime';
 
 /** A live client session as the data path describes it. */
 export interface LiveSession {
@@ -34,13 +33,6 @@ export interface SessionFacts {
   server?: string;
   /** ms since accept. */
   age: number;
-}
-
-export interface TableFacts {
-  name: string;
-  type: 'ip' | 'string';
-  size: number;
-  entries: { key: string; expiresIn: number; serverId: number; serverName: string }[];
 }
 
 /**
@@ -86,34 +78,11 @@ function sessions(live: ReadonlySet<net.Socket>): SessionFacts[] {
   return out;
 }
 
-/** Every stick table (named after its backend, as HAProxy names a backend's own table), or only `name`, with `key` alone. */
-function tables(runtime: Runtime, name: string | undefined, key: string | undefined): TableFacts[] {
-  const out: TableFacts[] = [];
-  for (const be of runtime.backends.values()) {
-    if (!be.stick || (name !== undefined && be.name !== name)) continue;
-    const rule = be.stick.rule;
-    out.push({
-      name: be.name,
-      type: rule.tableType,
-      size: rule.size,
-      entries: be.stick.dump(key).map((e) => ({ key: e.key, expiresIn: e.expiresIn, serverId: e.server.config.id, serverName: e.server.name })),
-    });
-  }
-  return out;
-}
-
 /** The answer to one query; `live` is every client socket of the worker. */
-export function answerQuery(q: WorkerQuery, runtime: Runtime | undefined, live: ReadonlySet<net.Socket>): unknown {
+export function answerQuery(q: WorkerQuery, live: ReadonlySet<net.Socket>): unknown {
   switch (q.what) {
     case 'sessions':
       return sessions(live);
-    case 'tables':
-      return runtime ? tables(runtime, q.args[0], q.args[1]) : [];
-    case 'clear-table': {
-      // args: table [key]; answers how many entries went.
-      const stick = runtime?.backends.get(q.args[0])?.stick;
-      return stick ? stick.clear(q.args[1]) : 0;
-    }
     case 'errors':
       return errorCaptures();
     case 'set-maxconn':

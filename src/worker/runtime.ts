@@ -31,6 +31,8 @@ import { setUserlists } from '../auth/userlists';
 import { Counters, newCounters, queueEntered } from './counters';
 import { leaseSlots, reportWant, returnSlots } from './cluster-state';
 import { StickTable } from './stick';
+import { stickTable, useStickTables } from '../stick/worker';
+import { compileTcpRules, type TcpRuleSets } from '../stick/tcp-rules';
 import { closeIdleTo } from '../http/pool';
 import { compilePipeline, Pipeline } from '../http/pipeline';
 import { HTTP_MODULES } from '../http/modules';
@@ -206,7 +208,7 @@ export class BackendRuntime {
     this.balancer = def.create(config);
     // tcp backends run the http-only hashes as roundrobin (src/balance); source hashes in both.
     this.hashing = HASHING.has(config.balance.algorithm) && (config.mode === 'http' || config.balance.algorithm === 'source');
-    if (config.stick) this.stick = new StickTable(config.stick, this);
+    if (config.stick) this.stick = new StickTable(config.stick, stickTable(config.name)!, this);
     this.pipeline = config.mode === 'http' ? compilePipeline(HTTP_MODULES, { kind: 'backend', config, runtime: this }) : NO_MODULES;
     this.refresh();
   }
@@ -473,6 +475,8 @@ export class FrontendRuntime {
   readonly inspectsHello: boolean;
   /** The L7 modules this frontend uses (src/http/pipeline.ts), compiled with the runtime. */
   readonly pipeline: Pipeline;
+  /** tcp-request rules by stage (src/stick/tcp-rules.ts); undefined without any. */
+  readonly tcpRules: TcpRuleSets | undefined;
 
   constructor(
     readonly config: Frontend,
@@ -481,6 +485,7 @@ export class FrontendRuntime {
   ) {
     this.route = compileRouter(config, backends);
     this.pipeline = config.mode === 'http' ? compilePipeline(HTTP_MODULES, { kind: 'frontend', config, global }) : NO_MODULES;
+    this.tcpRules = compileTcpRules(config.tcpRequest);
     this.inspectsHello = frontendReadsPayload(config, (name) => backends.get(name)?.config.stick);
   }
 
@@ -533,6 +538,8 @@ export class Runtime {
   readonly frontends: FrontendRuntime[];
 
   constructor(readonly model: Model) {
+    // Before the proxies: `stick on`, tcp-request rules and fetches find their tables there.
+    useStickTables(model);
     const leased = leaseSlots(this, model.global.workers);
     for (const b of model.backends) this.backends.set(b.name, new BackendRuntime(b, leased));
     setUserlists(model.userlists ?? []);

@@ -20,6 +20,8 @@ import { dropSession, holdSession, observe, OBS_L4_ERR, OBS_L4_OK, type ServerSe
 import { TcpTransaction } from '../log/transaction';
 import { DEFAULT_INSPECT_DELAY_MS, HelloInspection, type ClientHello } from './clienthello';
 import { forward, READ_BUFFER_SIZE, readThrough, retain } from './socket-io';
+import type { Trackers } from '../stick/worker';
+import { admit } from '../stick/tcp-rules';
 
 /** HAProxy waits this long (at most, bounded by `timeout connect`) before retrying the same server. */
 const RETRY_TURNAROUND_MS = 1000;
@@ -38,7 +40,7 @@ export class ConnectionSampleContext implements SampleContext {
   readonly clientHelloType: number | undefined;
 
   constructor(
-    info: ConnectionInfo,
+    private readonly info: ConnectionInfo,
     readonly frontend: string,
     hello?: ClientHello,
   ) {
@@ -51,6 +53,11 @@ export class ConnectionSampleContext implements SampleContext {
     this.clientCert = info.clientCert;
     this.clientHelloSni = hello?.sni;
     this.clientHelloType = hello?.type;
+  }
+
+  /** The connection's stick counters, as tracked so far (rules of this connection may add some). */
+  get trackers(): Trackers | undefined {
+    return this.info.trackers;
   }
 
   method(): string {
@@ -305,6 +312,7 @@ function onClientChunk(this: SessionSocket, n: number, buf: Buffer): void {
     return;
   }
   s.bytesRead += n;
+  s.info.trackers?.onBytesIn(n);
   s.fe.counters.bytesIn += n;
   s.be.counters.bytesIn += n;
   s.srv!.counters.bytesIn += n;
@@ -314,6 +322,7 @@ function onClientChunk(this: SessionSocket, n: number, buf: Buffer): void {
 function onServerChunk(this: SessionSocket, n: number, buf: Buffer): void {
   const s = this.tcpSession!;
   s.bytesWritten += n;
+  s.info.trackers?.onBytesOut(n);
   s.fe.counters.bytesOut += n;
   s.be.counters.bytesOut += n;
   s.srv!.counters.bytesOut += n;
@@ -423,6 +432,12 @@ function helloInspected(i: HelloInspection<Inspecting>): void {
 /** Route (with the inspected ClientHello, if any) and dispatch to a server of the chosen backend. */
 function startSession(client: SessionSocket, fe: FrontendRuntime, info: ConnectionInfo, tx: TcpTransaction, inspected: HelloInspection<Inspecting> | undefined): void {
   const sample = new ConnectionSampleContext(info, fe.name, inspected?.hello);
+  // tcp-request content rules, before the backend is chosen.
+  const content = fe.tcpRules?.content;
+  if (content && !admit(content, sample, info, client)) {
+    fe.counters.sessCur--;
+    return;
+  }
   const be = fe.route(sample);
   if (!be) {
     fe.counters.sessCur--;

@@ -8,7 +8,8 @@ import { accessLog } from './access-log';
 import { errorPages } from './error-pages';
 import { forwarded } from './forwarded';
 import { httpAfterResponseRules, httpRequestRules, httpResponseRules } from './http-rules';
-import { cookiePersistence, stickOn } from './persistence';
+import { cookiePersistence } from './cookie';
+import { stickOn } from './stick';
 
 export const HTTP_MODULES: readonly ModuleDefinition[] = [
   httpRequestRules,

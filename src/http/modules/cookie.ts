@@ -1,10 +1,4 @@
 /**
- * Persistence: the modules that make a backend send a client back to the same server.
- *
- * Stick tables (`stick on <fetch>`, ../../worker/stick.ts): the request's key names
- * the server stored for it, unless a cookie already named one; the server a request
- * is assigned is stored under its key.
- *
  * Cookie persistence (`cookie NAME insert|rewrite|prefix ...`), HAProxy's semantics:
  * - The request's NAME cookie names a server (its `cookie` value, else its name).
  *   A server that can serve it (up, not in maintenance; drain is fine) gets the
@@ -22,7 +16,6 @@
  *   request's `NAME=<server>~v` reaches the server as `NAME=v`.
  */
 import type { CookiePersistence } from '../../config/model';
-import type { StickTable } from '../../worker/stick';
 import type { BackendRuntime, ServerRuntime } from '../../worker/runtime';
 import type { HeadTable } from '../head';
 import type { HttpExchange } from '../exchange';
@@ -56,30 +49,6 @@ class CookieModule implements HttpModule {
 export const cookiePersistence: ModuleDefinition = {
   name: 'cookie',
   create: (scope) => (scope.kind === 'backend' && scope.config.cookie ? new CookieModule(scope.runtime, scope.config.cookie) : null),
-};
-
-/** `stick on`: the stored server for the request's key (unless a cookie named one), stored once assigned. */
-class StickModule implements HttpModule {
-  constructor(private readonly table: StickTable) {}
-
-  choose(ex: HttpExchange): number {
-    const key = this.table.key(ex.ctx);
-    ex.stickKey = key;
-    if (!ex.forced && key !== undefined) {
-      const s = this.table.lookup(key);
-      if (s && s.persistable) ex.forced = s;
-    }
-    return CONTINUE;
-  }
-
-  connect(ex: HttpExchange): void {
-    if (ex.stickKey !== undefined) this.table.store(ex.stickKey, ex.server!);
-  }
-}
-
-export const stickOn: ModuleDefinition = {
-  name: 'stick',
-  create: (scope) => (scope.kind === 'backend' && scope.runtime.stick ? new StickModule(scope.runtime.stick) : null),
 };
 
 /** What the request's cookie said, kept until the response. */
