@@ -613,7 +613,9 @@ export class ModelBuilder {
         this.diag.error(this.at(actionSegs), action);
         return;
       }
-      for (const e of checkAction(action, stage)) this.diag.error(this.at(actionSegs), e);
+      // A native rule's mistake points at its field (set_header.value), a line's at the line.
+      const native = actionSegs !== rs;
+      for (const e of checkAction(action, stage)) this.diag.error(this.at(native && e.field ? [...actionSegs, e.field] : actionSegs), e.message);
       const cond = this.condition(r, stage, named, rs);
       if (!cond) return;
       const text = `http-${when} ${actionText(action)}${cond.text ? ' ' + cond.text : ''}`;

@@ -175,66 +175,81 @@ export function parseActionWords(words: string[], when: RuleSet): HttpAction | s
 
 const VAR_NAME = /^(txn|req|res|sess)\.[A-Za-z0-9_.]+$/;
 
+/** A mistake in an action's value; `field`: the native YAML key it is under, when it has one. */
+export interface ActionError {
+  message: string;
+  field?: string;
+}
+
 /** Mistakes in an action's values, whatever form it was written in. */
-export function checkAction(a: HttpAction, stage: Stage): string[] {
-  const errors: string[] = [];
-  const template = (v: string): void => void compileValueTemplate(v, stage, errors);
-  const regex = (r: string): void => {
+export function checkAction(a: HttpAction, stage: Stage): ActionError[] {
+  const errors: ActionError[] = [];
+  const push = (field: string | undefined, messages: string[]): void => {
+    for (const message of messages) errors.push(field === undefined ? { message } : { message, field });
+  };
+  const template = (v: string, field: string): void => {
+    const found: string[] = [];
+    compileValueTemplate(v, stage, found);
+    push(field, found);
+  };
+  const regex = (r: string, field: string): void => {
     try {
       new RegExp(r);
     } catch (e) {
-      errors.push(`bad regex "${r}": ${(e as Error).message}`);
+      push(field, [`bad regex "${r}": ${(e as Error).message}`]);
     }
   };
   const headerName = (n: string): void => {
-    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(n)) errors.push(`"${n}" is not a valid header name`);
+    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(n)) push('name', [`"${n}" is not a valid header name`]);
   };
   switch (a.action) {
     case 'set-header':
     case 'add-header':
       headerName(a.name);
-      template(a.value);
+      template(a.value, 'value');
       break;
     case 'replace-header':
     case 'replace-value':
     case 'replace-path':
       if (a.action !== 'replace-path') headerName(a.name);
-      regex(a.regex);
-      template(a.replace);
+      regex(a.regex, 'regex');
+      template(a.replace, 'replace');
       break;
     case 'set-method':
     case 'set-path':
     case 'set-query':
     case 'set-uri':
-      template(a.value);
+      template(a.value, '');
       break;
     case 'redirect-location':
-      template(a.location);
+      template(a.location, 'location');
       break;
     case 'del-header':
-      if (a.match === 'reg') regex(a.name);
+      if (a.match === 'reg') regex(a.name, 'name');
       break;
     case 'set-var': {
-      const expr = parseSampleExpr(a.expr, errors);
-      if (expr && !expr.stages.includes(stage)) errors.push(`${a.expr}: not available in ${stage} rules`);
-      if (!VAR_NAME.test(a.name)) errors.push(`variable "${a.name}" needs a scope: txn., req., res. or sess.`);
+      const found: string[] = [];
+      const expr = parseSampleExpr(a.expr, found);
+      if (expr && !expr.stages.includes(stage)) found.push(`${a.expr}: not available in ${stage} rules`);
+      push('expr', found);
+      if (!VAR_NAME.test(a.name)) push('name', [`variable "${a.name}" needs a scope: txn., req., res. or sess.`]);
       break;
     }
     case 'unset-var':
-      if (!VAR_NAME.test(a.name)) errors.push(`variable "${a.name}" needs a scope: txn., req., res. or sess.`);
+      if (!VAR_NAME.test(a.name)) push(undefined, [`variable "${a.name}" needs a scope: txn., req., res. or sess.`]);
       break;
     case 'return':
     case 'deny': {
       const answer = a.answer;
       if (!answer) break;
       const bodies = [answer.string, answer.lfString, answer.file].filter((b) => b !== undefined).length;
-      if (bodies > 1) errors.push('takes one of string, lf-string, file');
-      if (bodies === 1 && answer.contentType === undefined) errors.push('a body needs its content-type');
-      if (answer.lfString !== undefined) template(answer.lfString);
-      if (answer.file !== undefined && !existsSync(answer.file)) errors.push(`file ${answer.file}: not found`);
+      if (bodies > 1) push(undefined, ['takes one of string, lf-string, file']);
+      if (bodies === 1 && answer.contentType === undefined) push(undefined, ['a body needs its content-type']);
+      if (answer.lfString !== undefined) template(answer.lfString, 'lf_string');
+      if (answer.file !== undefined && !existsSync(answer.file)) push('file', [`file ${answer.file}: not found`]);
       for (const h of answer.headers) {
-        headerName(h.name);
-        template(h.value);
+        if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(h.name)) push('headers', [`"${h.name}" is not a valid header name`]);
+        template(h.value, 'headers');
       }
       break;
     }
