@@ -49,7 +49,9 @@ frontends:
     forwarded_host: false
     log: { enabled: false }
     acls: { api: "path_beg /api/" }
+    timeouts: { tarpit: 400ms }
     options:
+      - "http-request tarpit if { path_beg /trap }"
       - "http-request allow if { path_beg /free }"
       - "http-request deny deny_status 429 content-type text/plain string \\"slow down\\" hdr Retry-After 7 if { path_beg /limited }"
       - "http-request deny deny_status 451 if { path_beg /legal }"
@@ -179,6 +181,22 @@ backends:
     assert.deepEqual(header(limited.res, 'content-type'), ['text/plain']);
     assert.deepEqual(header(limited.res, 'retry-after'), ['7']);
     assert.equal(limited.got, undefined);
+  });
+
+  it('tarpit holds the request for timeout tarpit, then 500 and a close; a client leaving meanwhile is forgotten', async () => {
+    const t0 = Date.now();
+    rec.reset();
+    const r = await exchange(port, req('GET /trap HTTP/1.1'), { timeoutMs: 5000 });
+    const waited = Date.now() - t0;
+    assert.equal(r.responses[0]?.status, 500);
+    assert.ok(waited >= 350, `answered after ${waited} ms`);
+    assert.equal(r.closed, true);
+    assert.equal(rec.requests.length, 0);
+    // Leaves after 50 ms: nothing is sent to it later, and tslb goes on serving.
+    const gone = await exchange(port, req('GET /trap HTTP/1.1'), { timeoutMs: 50 });
+    assert.equal(gone.responses.length, 0);
+    await new Promise((res) => setTimeout(res, 600));
+    assert.equal((await send(port, req('GET /plain HTTP/1.1'))).status, 200);
   });
 
   it('allow stops the rules: a later deny does not apply', async () => {

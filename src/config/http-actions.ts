@@ -86,6 +86,17 @@ export const actionSyntax: ReadonlyMap<string, ActionSyntax> = new Map<string, A
     },
   ],
   [
+    'tarpit',
+    {
+      where: REQUEST,
+      parse: (w) => {
+        if (w.length === 0) return { action: 'tarpit', status: 500 };
+        if (w.length === 2 && w[0] === 'deny_status' && /^[1-5][0-9][0-9]$/.test(w[1])) return { action: 'tarpit', status: Number(w[1]) };
+        return 'expects [deny_status <status>]';
+      },
+    },
+  ],
+  [
     'return',
     {
       where: REQUEST,
@@ -277,6 +288,7 @@ export const YAML_ACTIONS = [
   'unset_var',
   'set_status',
   'auth',
+  'tarpit',
 ] as const satisfies readonly (keyof HttpRuleInput)[];
 
 type YamlAction = (typeof YAML_ACTIONS)[number];
@@ -342,6 +354,8 @@ export function actionFromYaml(r: HttpRuleInput, key: YamlAction, when: RuleSet)
       return { action: 'set-var', name: r.set_var!.name, expr: r.set_var!.expr };
     case 'unset_var':
       return { action: 'unset-var', name: r.unset_var! };
+    case 'tarpit':
+      return { action: 'tarpit', status: r.tarpit!.status ?? 500 };
     case 'auth':
       return { action: 'auth', ...(r.auth!.realm !== undefined ? { realm: r.auth!.realm } : {}) };
     case 'set_status':
@@ -393,6 +407,8 @@ export function actionText(a: HttpAction): string {
       return `set-var(${a.name}) ${a.expr}`;
     case 'unset-var':
       return `unset-var(${a.name})`;
+    case 'tarpit':
+      return `tarpit deny_status ${a.status}`;
     case 'auth':
       return `auth${a.realm !== undefined ? ` realm ${a.realm}` : ''}`;
     case 'set-status':

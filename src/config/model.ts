@@ -40,6 +40,8 @@ export interface Timeouts {
   /** Inactivity after the client (server) shut its side of a tcp connection. */
   clientFin: number;
   serverFin: number;
+  /** How long `http-request tarpit` holds a request before its 500 (unset: connect, as HAProxy). */
+  tarpit: number;
 }
 
 // ---------------------------------------------------------------- conditions
@@ -189,6 +191,7 @@ export type HttpAction =
   | ({ action: 'redirect-prefix'; prefix: string; code: RedirectCode } & RedirectUri)
   | { action: 'allow' }
   | { action: 'deny'; status: number; answer?: AnswerSpec }
+  | { action: 'tarpit'; status: number }
   | { action: 'return'; status: number; answer: AnswerSpec }
   | { action: 'set-header'; name: string; value: string }
   | { action: 'add-header'; name: string; value: string }

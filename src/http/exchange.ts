@@ -90,6 +90,8 @@ export abstract class HttpExchange {
   forced: ServerRuntime | undefined = undefined;
   stickKey: string | undefined = undefined;
   cookie: CookieRequest | undefined = undefined;
+  /** Holds a tarpitted request until its answer. */
+  private tarpitTimer: NodeJS.Timeout | undefined = undefined;
   /** Header lines (`Name: value\r\n`) added to the request to the server. */
   reqExtras = '';
   /** Header lines added to the response to the client. */
@@ -143,6 +145,24 @@ export abstract class HttpExchange {
     this.log(term, status);
     this.endLocal(!close);
     return DONE;
+  }
+
+  /**
+   * http-request tarpit: answer with `status` (the connection then closed) after `ms`,
+   * unless the client leaves first (cancelTarpit). Returns DONE.
+   */
+  tarpit(ms: number, status: number): number {
+    this.tarpitTimer = setTimeout(() => {
+      this.tarpitTimer = undefined;
+      this.answer(status, true, 'PT');
+    }, ms);
+    return DONE;
+  }
+
+  protected cancelTarpit(): void {
+    if (this.tarpitTimer === undefined) return;
+    clearTimeout(this.tarpitTimer);
+    this.tarpitTimer = undefined;
   }
 
   /** Answer with a redirect to `location` (HAProxy's: empty body, no-cache). Returns DONE. */

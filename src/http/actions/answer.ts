@@ -1,5 +1,6 @@
 /**
- * return and deny: tslb answers instead of the server. `return` sends its own
+ * return, deny and tarpit: tslb answers instead of the server (tarpit after holding
+ * the request for `timeout tarpit`). `return` sends its own
  * message (status 200 by default, a `string`, `lf-string` or `file` body with its
  * content-type, `hdr` lines); deny sends the error page of its status (`PR` in the
  * log) unless it has a body of its own, as return's. A response deny replaces the
@@ -51,6 +52,16 @@ export function returnAction(a: Act<'return'>): RuleAction {
   return (ex) => {
     const close = ex.localCloses();
     return ex.answerWith(status, message(ex, close), close, 'LR');
+  };
+}
+
+/** tarpit: held for the proxy's `timeout tarpit`, then its status (500 unless deny_status) and a close, `PT` in the log. */
+export function tarpitAction(a: Act<'tarpit'>): RuleAction {
+  const status = a.status;
+  return (ex) => {
+    ex.fe.counters.deniedReq++;
+    if (ex.backend) ex.backend.counters.deniedReq++;
+    return ex.tarpit((ex.backend ? ex.backend.config : ex.fe.config).timeouts.tarpit, status);
   };
 }
 

@@ -6,7 +6,7 @@
  */
 import type { HttpAction } from '../../config/model';
 import type { HttpExchange } from '../exchange';
-import { denyAction, returnAction } from './answer';
+import { denyAction, returnAction, tarpitAction } from './answer';
 import { authAction } from './auth';
 import { addHeaderAction, delHeaderAction, replaceHeaderAction, setHeaderAction } from './headers';
 import { redirectAction } from './redirect';
@@ -27,6 +27,7 @@ const compilers: { [K in ActionName]: ActionCompiler<K> } = {
   allow: () => () => STOP_RULES,
   deny: denyAction,
   return: returnAction,
+  tarpit: tarpitAction,
   'set-header': setHeaderAction,
   'add-header': addHeaderAction,
   'del-header': delHeaderAction,
