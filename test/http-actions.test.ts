@@ -7,7 +7,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { exchange, header, RecordingBackend, type RawRequest, type RawResponse } from './helpers/rawhttp';
 import { freePort, runCli, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
@@ -420,5 +420,48 @@ backends:
     assert.notEqual(r.code, 0);
     assert.match(r.stdout + r.stderr, /lb\.yaml:4:.*bcrypt hashes .* not supported yet/);
     assert.match(r.stdout + r.stderr, /lb\.yaml:5:.*expected a \$5\$ or \$6\$ SHA-crypt hash/);
+  });
+});
+
+describe('capture', () => {
+  it('http-request capture SAMPLE len N shows in httplog %hr, one slot per rule in order, cut to its length, empty when its rule did not run', async () => {
+    const rec = await new RecordingBackend().start();
+    const port = await freePort();
+    const logFile = path.join(tempDir(), 'access.log');
+    const lb = await startTslb(`
+global:
+  workers: 1
+  access_log: ${logFile}
+frontends:
+  - name: web
+    mode: http
+    binds: ["127.0.0.1:${port}"]
+    log: { format: httplog }
+    options:
+      - "http-request capture req.hdr(host),lower len 20"
+      - "http-request capture req.hdr(user-agent) len 5 if { path_beg /ua }"
+    http_request:
+      - { capture: { sample: "path", len: 64 } }
+    default_backend: app
+backends:
+  - { name: app, mode: http, servers: [{ name: s1, address: 127.0.0.1, port: ${rec.port} }] }
+`);
+    try {
+      await exchange(port, req('GET /ua/1 HTTP/1.1', 'Host: Example.COM\r\nUser-Agent: curl/8.1.2\r\n'), { until: (rs) => rs.length === 1 });
+      await exchange(port, req('GET /other HTTP/1.1', 'Host: B\r\nUser-Agent: curl/8.1.2\r\n'), { until: (rs) => rs.length === 1 });
+      const until = Date.now() + 5000;
+      let lines: string[] = [];
+      while (Date.now() < until) {
+        lines = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').filter(Boolean) : [];
+        if (lines.length >= 2) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // YAML rules come before the options lines: path is slot 0.
+      assert.ok(lines.some((l) => l.includes(' {/ua/1|example.com|curl/} "GET /ua/1 HTTP/1.1"')), lines.join('\n'));
+      assert.ok(lines.some((l) => l.includes(' {/other|b|} "GET /other HTTP/1.1"')), lines.join('\n'));
+    } finally {
+      await lb.stop();
+      await rec.close();
+    }
   });
 });

@@ -464,6 +464,7 @@ export class ModelBuilder {
       useBackend,
       hostBackends,
       httpRules,
+      captureSlots: httpRules.filter((r) => r.act.action === 'capture').length,
       timeouts: this.timeouts('frontend', f.name, mode, f.timeouts, [...base, 'timeouts'], f.binds.length > 0),
       maxconn: f.maxconn ?? this.cfg.defaults?.maxconn ?? 0,
       inspectDelay,
@@ -603,6 +604,7 @@ export class ModelBuilder {
     const own = lines.filter((l) => l.when === when);
     if (!list?.length && !own.length) return [];
     const stage: Stage = when === 'request' ? 'request' : 'response';
+    let captureSlots = 0;
     if (mode !== 'http') {
       this.diag.error(this.at(list?.length ? segs : own[0].segs), `http-${when} rules need mode http`);
       return [];
@@ -616,6 +618,10 @@ export class ModelBuilder {
       // A native rule's mistake points at its field (set_header.value), a line's at the line.
       const native = actionSegs !== rs;
       for (const e of checkAction(action, stage)) this.diag.error(this.at(native && e.field ? [...actionSegs, e.field] : actionSegs), e.message);
+      if (action.action === 'capture') {
+        if (segs[0] !== 'frontends') this.diag.error(this.at(actionSegs), 'capture (without id) goes in a frontend, whose log shows it');
+        action.slot = captureSlots++;
+      }
       const cond = this.condition(r, stage, named, rs);
       if (!cond) return;
       const text = `http-${when} ${actionText(action)}${cond.text ? ' ' + cond.text : ''}`;

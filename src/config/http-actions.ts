@@ -150,6 +150,14 @@ export const actionSyntax: ReadonlyMap<string, ActionSyntax> = new Map<string, A
   ['set-var', { where: EVERY, parse: (w, arg) => (arg === undefined ? 'expects set-var(<scope>.<name>) <expr>' : (exactly(1, w, '<expr>') ?? { action: 'set-var', name: arg, expr: w[0] })) }],
   ['unset-var', { where: EVERY, parse: (w, arg) => (arg === undefined ? 'expects unset-var(<scope>.<name>)' : (exactly(0, w, 'no argument') ?? { action: 'unset-var', name: arg })) }],
   [
+    'capture',
+    {
+      where: REQUEST,
+      parse: (w) =>
+        w.length === 3 && w[1] === 'len' && /^[1-9][0-9]*$/.test(w[2]) ? { action: 'capture', expr: w[0], len: Number(w[2]), slot: 0 } : 'expects <sample> len <length>',
+    },
+  ],
+  [
     'auth',
     {
       where: REQUEST,
@@ -238,6 +246,12 @@ export function checkAction(a: HttpAction, stage: Stage): ActionError[] {
     case 'del-header':
       if (a.match === 'reg') regex(a.name, 'name');
       break;
+    case 'capture': {
+      const found: string[] = [];
+      parseSampleExpr(a.expr, found);
+      push('sample', found);
+      break;
+    }
     case 'set-var': {
       const found: string[] = [];
       const expr = parseSampleExpr(a.expr, found);
@@ -289,6 +303,7 @@ export const YAML_ACTIONS = [
   'set_status',
   'auth',
   'tarpit',
+  'capture',
 ] as const satisfies readonly (keyof HttpRuleInput)[];
 
 type YamlAction = (typeof YAML_ACTIONS)[number];
@@ -356,6 +371,8 @@ export function actionFromYaml(r: HttpRuleInput, key: YamlAction, when: RuleSet)
       return { action: 'unset-var', name: r.unset_var! };
     case 'tarpit':
       return { action: 'tarpit', status: r.tarpit!.status ?? 500 };
+    case 'capture':
+      return { action: 'capture', expr: r.capture!.sample, len: r.capture!.len, slot: 0 };
     case 'auth':
       return { action: 'auth', ...(r.auth!.realm !== undefined ? { realm: r.auth!.realm } : {}) };
     case 'set_status':
@@ -407,6 +424,8 @@ export function actionText(a: HttpAction): string {
       return `set-var(${a.name}) ${a.expr}`;
     case 'unset-var':
       return `unset-var(${a.name})`;
+    case 'capture':
+      return `capture ${a.expr} len ${a.len}`;
     case 'tarpit':
       return `tarpit deny_status ${a.status}`;
     case 'auth':

@@ -206,7 +206,9 @@ export type HttpAction =
   | { action: 'set-var'; name: string; expr: string }
   | { action: 'unset-var'; name: string }
   | { action: 'set-status'; status: number; reason?: string }
-  | { action: 'auth'; realm?: string };
+  | { action: 'auth'; realm?: string }
+  /** `capture SAMPLE len N`: the frontend's capture slot `slot` (in rule order), shown by %hr. */
+  | { action: 'capture'; expr: string; len: number; slot: number };
 
 export interface HttpRule {
   /** `after-response`: every response, tslb's own answers (errors, redirects, returns) too. */
@@ -237,6 +239,8 @@ export interface Frontend {
   /** For TLS-terminated http frontends: SNI/Host → backend, from backends' ssl_sni. */
   hostBackends: { host: string; backend: string }[];
   httpRules: HttpRule[];
+  /** Request capture slots of `http-request capture` rules (%hr shows one value per slot). */
+  captureSlots?: number;
   timeouts: Timeouts;
   /** Per-frontend connection limit (0 = only the global limit). */
   maxconn: number;

@@ -185,12 +185,13 @@ export const HttpRuleSchema = obj(
     set_var: opt(obj({ name: Type.String({ description: 'txn.x, req.x, res.x or sess.x' }), expr: Type.String({ description: 'sample expression, e.g. req.hdr(host),lower' }) })),
     unset_var: opt(Type.String()),
     auth: opt(obj({ realm: opt(Type.String()) })),
+    capture: opt(obj({ sample: Type.String({ description: 'sample expression, e.g. req.hdr(user-agent)' }), len: Type.Integer({ minimum: 1, maximum: 65535 }) }, 'logged in %hr of httplog')),
     tarpit: opt(obj({ status: opt(Status) }, 'hold the request for timeouts.tarpit, then answer (500 by default)')),
     set_status: opt(obj({ status: Type.Integer({ minimum: 100, maximum: 599 }), reason: opt(Type.String()) })),
     if: opt(Condition),
     unless: opt(Condition),
   },
-  'one action (redirect, allow, deny, return, set_header, add_header, del_header, replace_header, replace_value, set_method, set_path, set_query, set_uri, replace_path, set_var, unset_var, set_status, auth, tarpit) with an optional if/unless condition',
+  'one action (redirect, allow, deny, return, set_header, add_header, del_header, replace_header, replace_value, set_method, set_path, set_query, set_uri, replace_path, set_var, unset_var, set_status, auth, tarpit, capture) with an optional if/unless condition',
 );
 
 const UseBackendSchema = obj({ backend: Name, if: opt(Condition), unless: opt(Condition) });

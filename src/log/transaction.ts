@@ -115,7 +115,18 @@ function localTermination(status: number, headParsed: boolean): string {
  * per request: close() records the timers and the outcome, the log phase reads
  * them (writeLog: the access-log module), and reset() readies the next request.
  */
+const NO_CAPTURES: readonly string[] = [];
+
 export class HttpTransaction {
+  /** `http-request capture` values by slot (%hr), made by the first capture of the connection. */
+  private captures: string[] | null = null;
+
+  /** Slot `slot` of the frontend's `captureSlots` request captures holds `value`. */
+  capture(slot: number, value: string): void {
+    if (this.captures === null) this.captures = new Array<string>(this.fe.config.captureSlots ?? slot + 1).fill('');
+    this.captures[slot] = value;
+  }
+
   /** Accept (first request) or end of the previous request: HAProxy's accept date. */
   begin: number;
   /** Handshake time (TLS, PROXY header) of the first request; 0 afterwards. */
@@ -237,6 +248,7 @@ export class HttpTransaction {
     e.srvQueue = this.srvQueue;
     e.backendQueue = this.backendQueue;
     e.sample = sample;
+    e.requestHeaders = this.captures ?? (this.fe.config.captureSlots ? (this.captures = new Array<string>(this.fe.config.captureSlots).fill('')) : NO_CAPTURES);
     e.hasRequest = this.headAt !== 0;
     if (e.hasRequest) {
       const uri = sample.url();
@@ -255,6 +267,7 @@ export class HttpTransaction {
 
   /** The next request on the connection starts its timers from the end of this one. */
   reset(): void {
+    if (this.captures !== null) this.captures.fill('');
     this.count++;
     this.begin = this.endAt;
     this.th = 0;

@@ -8,6 +8,7 @@ import type { HttpAction } from '../../config/model';
 import type { HttpExchange } from '../exchange';
 import { denyAction, returnAction, tarpitAction } from './answer';
 import { authAction } from './auth';
+import { captureAction } from './capture';
 import { addHeaderAction, delHeaderAction, replaceHeaderAction, setHeaderAction } from './headers';
 import { redirectAction } from './redirect';
 import { requestLineAction } from './request-line';
@@ -42,6 +43,7 @@ const compilers: { [K in ActionName]: ActionCompiler<K> } = {
   'unset-var': unsetVarAction,
   'set-status': setStatusAction,
   auth: authAction,
+  capture: captureAction,
   'redirect-scheme': redirectAction,
   'redirect-location': redirectAction,
   'redirect-prefix': redirectAction,
