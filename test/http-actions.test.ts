@@ -424,7 +424,7 @@ backends:
 });
 
 describe('capture', () => {
-  it('http-request capture SAMPLE len N shows in httplog %hr, one slot per rule in order, cut to its length, empty when its rule did not run', async () => {
+  it('http-request capture SAMPLE len N shows in httplog %hr, one slot per rule in order, cut to its length, empty when its rule did not run; the log shows the request line as received', async () => {
     const rec = await new RecordingBackend().start();
     const port = await freePort();
     const logFile = path.join(tempDir(), 'access.log');
@@ -440,6 +440,7 @@ frontends:
     options:
       - "http-request capture req.hdr(host),lower len 20"
       - "http-request capture req.hdr(user-agent) len 5 if { path_beg /ua }"
+      - "http-request set-path /new%[path] if { path_beg /rw }"
     http_request:
       - { capture: { sample: "path", len: 64 } }
     default_backend: app
@@ -449,16 +450,20 @@ backends:
     try {
       await exchange(port, req('GET /ua/1 HTTP/1.1', 'Host: Example.COM\r\nUser-Agent: curl/8.1.2\r\n'), { until: (rs) => rs.length === 1 });
       await exchange(port, req('GET /other HTTP/1.1', 'Host: B\r\nUser-Agent: curl/8.1.2\r\n'), { until: (rs) => rs.length === 1 });
+      await exchange(port, req('GET /rw/x?q=1 HTTP/1.1', 'Host: c\r\n'), { until: (rs) => rs.length === 1 });
       const until = Date.now() + 5000;
       let lines: string[] = [];
       while (Date.now() < until) {
         lines = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').filter(Boolean) : [];
-        if (lines.length >= 2) break;
+        if (lines.length >= 3) break;
         await new Promise((r) => setTimeout(r, 50));
       }
       // YAML rules come before the options lines: path is slot 0.
       assert.ok(lines.some((l) => l.includes(' {/ua/1|example.com|curl/} "GET /ua/1 HTTP/1.1"')), lines.join('\n'));
       assert.ok(lines.some((l) => l.includes(' {/other|b|} "GET /other HTTP/1.1"')), lines.join('\n'));
+      // The server got the rewritten path; the log shows the request line as received, as HAProxy's.
+      assert.equal(rec.requests.at(-1)?.target, '/new/rw/x?q=1');
+      assert.ok(lines.some((l) => l.endsWith(' "GET /rw/x?q=1 HTTP/1.1"')), lines.join('\n'));
     } finally {
       await lb.stop();
       await rec.close();

@@ -102,6 +102,8 @@ export class HeadTable {
   chunked = false;
   /** Index of the Host header, -1 when none. */
   host = -1;
+  /** The first line as received, once a rule replaced it (the access log shows this one, as HAProxy's). */
+  receivedLine: string | undefined = undefined;
 
   /**
    * Keep the head readable after the buffer it was filled from is reused
@@ -118,6 +120,7 @@ export class HeadTable {
   release(): void {
     this.buf = EMPTY_BUF;
     this.count = 0;
+    this.receivedLine = undefined;
     const t = this.tables;
     if (!t) return;
     this.tables = null;
@@ -181,6 +184,7 @@ export class HeadTable {
    */
   replaceFirstLine(line: string, methodEnd: number, targetStart: number, targetEnd: number): void {
     const old = this.buf;
+    if (this.receivedLine === undefined) this.receivedLine = old.toString('latin1', this.start, this.firstLineEnd - 2);
     const out = Buffer.allocUnsafe(line.length + 2 + this.end - this.firstLineEnd);
     out.write(line, 0, 'latin1');
     out[line.length] = 13;

@@ -72,6 +72,10 @@ export class HttpSampleContext implements SampleContext {
     vars.set(name, value);
   }
 
+  receivedRequestLine(): string | undefined {
+    return this.req.receivedLine;
+  }
+
   method(): string {
     return this.req.buf.toString('latin1', this.req.start, this.req.methodEnd);
   }

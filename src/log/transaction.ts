@@ -117,6 +117,15 @@ function localTermination(status: number, headParsed: boolean): string {
  */
 const NO_CAPTURES: readonly string[] = [];
 
+/** The path of a target without its query: an absolute-form target loses scheme and authority. */
+function pathOf(target: string): string {
+  if (target.startsWith('/')) return target;
+  const scheme = target.indexOf('://');
+  if (scheme < 0) return target;
+  const slash = target.indexOf('/', scheme + 3);
+  return slash < 0 ? '/' : target.slice(slash);
+}
+
 export class HttpTransaction {
   /** `http-request capture` values by slot (%hr), made by the first capture of the connection. */
   private captures: string[] | null = null;
@@ -251,12 +260,14 @@ export class HttpTransaction {
     e.requestHeaders = this.captures ?? (this.fe.config.captureSlots ? (this.captures = new Array<string>(this.fe.config.captureSlots).fill('')) : NO_CAPTURES);
     e.hasRequest = this.headAt !== 0;
     if (e.hasRequest) {
-      const uri = sample.url();
+      // The request line as received, before any rule rewrote it (HAProxy logs that one).
+      const received = sample.receivedRequestLine?.();
+      const uri = received === undefined ? sample.url() : received.slice(received.indexOf(' ') + 1, received.lastIndexOf(' '));
       const q = uri.indexOf('?');
-      e.method = sample.method();
+      e.method = received === undefined ? sample.method() : received.slice(0, received.indexOf(' '));
       e.uri = uri;
       e.path = q < 0 ? uri : uri.slice(0, q);
-      e.pathOnly = sample.path();
+      e.pathOnly = received === undefined ? sample.path() : pathOf(e.path);
       e.query = q < 0 ? '' : uri.slice(q);
       e.version = 'HTTP/' + sample.version();
     }

@@ -37,6 +37,8 @@ export interface SampleContext {
   readonly trackers?: Trackers;
   // ---- request (stage request/response); undefined/empty otherwise
   method(): string;
+  /** The request line as received when a rule rewrote it (set-path…), else undefined. */
+  receivedRequestLine?(): string | undefined;
   /** Path without query, as in the request target (origin-form). */
   path(): string;
   /** Full request target as received. */
