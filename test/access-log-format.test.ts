@@ -38,6 +38,7 @@ function sample(): SampleContext {
     headerValues: (n) => (n === 'host' ? ['WWW.Example.com'] : []),
     status: () => 0,
     responseHeader: () => undefined,
+    responseHeaderValues: () => [],
   };
 }
 

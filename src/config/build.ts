@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { balancers } from '../balance/registry';
 import type { Stage } from '../rules/context';
 import { fetches, frontendReadsPayload } from '../rules/fetches';
-import { parseCondition, parseCriterion } from '../rules/acl-parser';
+import { parseCondition, parseCriterion, type RuleScope } from '../rules/acl-parser';
 import { actionFromYaml, actionText, checkAction, parseActionWords, YAML_ACTIONS, type RuleSet } from './http-actions';
 import {
   isCheckLine,
@@ -69,6 +69,7 @@ import { formatPath, type Diagnostics, type Seg, type Where } from './source';
 import { missingTimeouts, NO_TIMEOUT_EFFECT, resolveTimeouts, type GivenTimeouts } from './timeouts';
 import { declaredTables, frontendProtection, PROTECTION_LINE, stickReferenceError, stickTableOf, type ProtectionLine, type TableScope } from './protection';
 import { didYouMean } from './suggest';
+import { RuleRefs } from './rule-refs';
 import { TlsConfig } from './tls';
 import { buildUserlists } from './userlists';
 import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
@@ -137,6 +138,8 @@ export class ModelBuilder {
   /** Names of the `resolvers` sections, for the servers that name one. */
   private resolverNames = new Set<string>();
   private maxHeaderBytes = DEFAULT_BUFSIZE - DEFAULT_MAXREWRITE;
+  /** Pattern/map files and proxies the rules name. */
+  private readonly refs: RuleRefs;
   /** The stick tables conditions of the proxy being built may read (./protection.ts). */
   private tables = new Set<string>();
   private tableScope: TableScope = { tables: new Set(), own: undefined, checkDefault: false };
@@ -148,6 +151,10 @@ export class ModelBuilder {
     private readonly at: Locate,
     private readonly diag: Diagnostics,
   ) {
+    this.refs = new RuleRefs(diag, (file, where) => this.readFile(file, where), {
+      backends: new Set((cfg.backends ?? []).map((b) => b.name)),
+      frontends: new Set((cfg.frontends ?? []).map((f) => f.name)),
+    });
     this.tls = new TlsConfig(at, diag, (file, segs) => this.readRelative(file, segs), cfg.global?.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS);
   }
 
@@ -178,6 +185,7 @@ export class ModelBuilder {
     } else if (!frontends.some((f) => f.binds.length > 0) && backends.length > 0) {
       this.diag.warn(this.at(['backends']), 'no frontend with a bind: the backends receive no traffic');
     }
+    const patternFiles = this.refs.patternFiles();
     return {
       global,
       frontends,
@@ -190,6 +198,7 @@ export class ModelBuilder {
       extras: this.cfg.mailers ? { ...extras, mailers: this.mailers(this.cfg.mailers) } : extras,
       pending: this.diag.pending,
       files,
+      ...(patternFiles.length ? { patternFiles } : {}),
     };
   }
 
@@ -211,10 +220,13 @@ export class ModelBuilder {
 
   /** Reads a file named in the config, relative to the config file that names it. */
   private readRelative(file: string, segs: Seg[]): string | undefined {
-    const where = this.at(segs);
+    return this.readFile(file, this.at(segs))?.text;
+  }
+
+  private readFile(file: string, where: Where): { path: string; text: string } | undefined {
     const full = path.resolve(path.dirname(where.src.file), file);
     try {
-      return readFileSync(full, 'utf8');
+      return { path: full, text: readFileSync(full, 'utf8') };
     } catch (e) {
       this.diag.error(where, `cannot read ${full}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       return undefined;
@@ -431,8 +443,12 @@ export class ModelBuilder {
     (f.use_backend ?? []).forEach((r, i) => {
       const segs = [...base, 'use_backend', i];
       const cond = this.condition(r, stage, named, segs);
-      this.backendRef(r.backend, mode, backends, [...segs, 'backend']);
-      if (cond) useBackend.push({ backend: r.backend, condition: cond.condition, text: cond.text, source: this.diag.sourceRef(this.at(segs)) });
+      const rule: UseBackendRule | undefined = cond && { backend: r.backend, condition: cond.condition, text: cond.text, source: this.diag.sourceRef(this.at(segs)) };
+      if (r.backend.includes('%[')) {
+        const parts = this.refs.nameTemplate(r.backend, stage, this.at([...segs, 'backend']));
+        if (rule && parts) rule.backendName = parts;
+      } else this.backendRef(r.backend, mode, backends, [...segs, 'backend']);
+      if (rule) useBackend.push(rule);
     });
     if (f.default_backend !== undefined) this.backendRef(f.default_backend, mode, backends, [...base, 'default_backend']);
     if (f.default_backend === undefined && useBackend.length === 0 && f.binds.length > 0 && !f.host_routing) {
@@ -508,8 +524,12 @@ export class ModelBuilder {
       const terms: Condition[] = [];
       texts.forEach((text, i) => {
         const r = parseCriterion(text, stage);
-        if (r.error) this.diag.error(this.at(typeof value === 'string' ? [...base, 'acls', name] : [...base, 'acls', name, i]), `acl ${name}: ${r.error}`);
-        else terms.push(r.condition!);
+        const where = this.at(typeof value === 'string' ? [...base, 'acls', name] : [...base, 'acls', name, i]);
+        if (r.error) this.diag.error(where, `acl ${name}: ${r.error}`);
+        else {
+          this.refs.condition(r.condition!, where);
+          terms.push(r.condition!);
+        }
       });
       if (terms.length) named.set(name, terms.length === 1 ? terms[0] : { kind: 'or', terms });
     }
@@ -522,6 +542,7 @@ export class ModelBuilder {
     stage: Stage,
     named: Map<string, Condition>,
     segs: Seg[],
+    scope: RuleScope = {},
   ): { condition: Condition; text: string } | undefined {
     if (r.if !== undefined && r.unless !== undefined) {
       this.diag.error(this.at(segs), 'a rule takes "if" or "unless", not both');
@@ -530,19 +551,20 @@ export class ModelBuilder {
     const key = r.if !== undefined ? 'if' : 'unless';
     const text = r.if ?? r.unless;
     if (text === undefined) return { condition: { kind: 'true' }, text: '' };
-    const parsed = this.parseRuleCondition(text, stage, named, this.at([...segs, key]));
+    const parsed = this.parseRuleCondition(text, stage, named, this.at([...segs, key]), scope);
     if (!parsed) return undefined;
     const condition: Condition = key === 'unless' ? { kind: 'not', expr: parsed } : parsed;
     return { condition, text: `${key} ${text}` };
   }
 
   /** An if/unless condition (not yet negated), checked for its stage and the stick tables it reads; errors at `where`. */
-  private parseRuleCondition(text: string, stage: Stage, named: Map<string, Condition>, where: Where): Condition | undefined {
-    const parsed = parseCondition(text, stage, named);
+  private parseRuleCondition(text: string, stage: Stage, named: Map<string, Condition>, where: Where, scope: RuleScope = {}): Condition | undefined {
+    const parsed = parseCondition(text, stage, named, scope);
     if (parsed.error) {
       this.diag.error(where, parsed.error);
       return undefined;
     }
+    this.refs.condition(parsed.condition!, where);
     const misplaced = misplacedFetch(parsed.condition!, stage);
     if (misplaced) {
       this.diag.error(where, `fetch "${misplaced}" (used by a named acl) is not available at the ${stage} stage`);
@@ -600,6 +622,7 @@ export class ModelBuilder {
     named: Map<string, Condition>,
     segs: Seg[],
     lines: OptionSet['ruleLines'],
+    scope: RuleScope = {},
   ): HttpRule[] {
     const own = lines.filter((l) => l.when === when);
     if (!list?.length && !own.length) return [];
@@ -622,7 +645,7 @@ export class ModelBuilder {
         if (segs[0] !== 'frontends') this.diag.error(this.at(actionSegs), 'capture (without id) goes in a frontend, whose log shows it');
         action.slot = captureSlots++;
       }
-      const cond = this.condition(r, stage, named, rs);
+      const cond = this.condition(r, stage, named, rs, scope);
       if (!cond) return;
       const text = `http-${when} ${actionText(action)}${cond.text ? ' ' + cond.text : ''}`;
       rules.push({ when, act: action, condition: r.if === undefined && r.unless === undefined ? undefined : cond.condition, text, source: this.diag.sourceRef(this.at(rs)) });
@@ -739,9 +762,9 @@ export class ModelBuilder {
       allBackups,
       forwardFor,
       httpRules: [
-        ...this.httpRules(b.http_request, 'request', mode, named, [...base, 'http_request'], own.ruleLines),
-        ...this.httpRules(b.http_response, 'response', mode, named, [...base, 'http_response'], own.ruleLines),
-        ...this.httpRules(b.http_after_response, 'after-response', mode, named, [...base, 'http_after_response'], own.ruleLines),
+        ...this.httpRules(b.http_request, 'request', mode, named, [...base, 'http_request'], own.ruleLines, { backend: b.name }),
+        ...this.httpRules(b.http_response, 'response', mode, named, [...base, 'http_response'], own.ruleLines, { backend: b.name }),
+        ...this.httpRules(b.http_after_response, 'after-response', mode, named, [...base, 'http_after_response'], own.ruleLines, { backend: b.name }),
       ],
       hostNames: (b.host_names ?? []).map((h) => h.toLowerCase()),
       errorFiles: this.errorFiles(b.errorfiles, [...base, 'errorfiles']),

@@ -68,9 +68,58 @@ export type Condition =
       method: MatchMethod;
       ignoreCase: boolean;
       patterns: string[];
+      /** Pattern files (`-f FILE`), by name as written: Model.patternFiles holds their entries. */
+      files?: string[];
+      /** `-M`: the files are maps, and their keys are the patterns. */
+      mapFiles?: boolean;
       /** The text this leaf was parsed from, for logs and errors. */
       text: string;
     };
+
+/** A sample expression `fetch(args),converter(args),…` as parsed (src/rules/acl-parser.ts). */
+export interface ParsedSample {
+  fetch: string;
+  args: string[];
+  converters: { name: string; args: string[] }[];
+}
+
+/**
+ * A pattern file (`acl … -f FILE`) or map file (`map(FILE)`), read by the config loader:
+ * workers get its entries here and never read the file. The runtime API edits the
+ * primary's copy and every worker's (src/rules/patterns.ts), so a respawned worker
+ * starts with the edits; a reload reads the file again, as HAProxy does.
+ */
+export interface PatternFile {
+  /** HAProxy's unique id (`show acl #<id>`), in order of first use. */
+  id: number;
+  /** The file name as written in the config: the name the runtime API takes. */
+  name: string;
+  /** The file read (resolved against the config file naming it). */
+  path: string;
+  /** `acl`: one pattern per line; `map`: `key value` per line. */
+  kind: 'acl' | 'map';
+  /** How the file is used (ACL matches, map converters), to check added entries and for `get acl|map`. */
+  uses: PatternUse[];
+  entries: PatternEntry[];
+  /** Id of the next entry added (HAProxy prints an entry's address; tslb a stable id). */
+  nextEntryId: number;
+  /** Where it is first used, for `show acl|map`. */
+  usedAt?: { file: string; line: number };
+}
+
+export interface PatternUse {
+  /** `acl` (an ACL match, map files with -M) or `map` (a map converter). */
+  by: 'acl' | 'map';
+  method: MatchMethod;
+  ignoreCase: boolean;
+}
+
+export interface PatternEntry {
+  id: number;
+  key: string;
+  /** The map value; absent in pattern files. */
+  value?: string;
+}
 
 export type MatchMethod =
   | 'found'
@@ -148,7 +197,14 @@ export interface Bind {
 }
 
 export interface UseBackendRule {
+  /** The backend name, or the template as written when `backendName` is set. */
   backend: string;
+  /**
+   * A dynamic name (`%[req.hdr(host),lower,map(hosts.map,www)]`): literal parts and
+   * samples, joined per request. A name naming no backend of the frontend's mode
+   * sends the request to the default backend, as HAProxy does.
+   */
+  backendName?: (string | ParsedSample)[];
   condition: Condition;
   /** The condition as written, e.g. `hdr(host) -i api.company.com`. */
   text: string;
@@ -604,4 +660,6 @@ export interface Model {
   pending: PendingFeature[];
   /** Files the model was loaded from. */
   files: string[];
+  /** ACL pattern files and map files used by the rules (absent: none). */
+  patternFiles?: PatternFile[];
 }

@@ -194,7 +194,11 @@ export const HttpRuleSchema = obj(
   'one action (redirect, allow, deny, return, set_header, add_header, del_header, replace_header, replace_value, set_method, set_path, set_query, set_uri, replace_path, set_var, unset_var, set_status, auth, tarpit, capture) with an optional if/unless condition',
 );
 
-const UseBackendSchema = obj({ backend: Name, if: opt(Condition), unless: opt(Condition) });
+const UseBackendSchema = obj({
+  backend: Type.String({ minLength: 1, description: 'a backend name, or one built per request: "%[req.hdr(host),lower,map(hosts.map,www)]"' }),
+  if: opt(Condition),
+  unless: opt(Condition),
+});
 
 export interface StickTableInput {
   type?: 'ip' | 'ipv6' | 'integer' | 'string';

@@ -178,7 +178,10 @@ export function adaptSeed(p: SeedProxy, src: SourceFile, diag: Diagnostics): { f
   const usedByTcp = new Set((p.tcp_services ?? []).map((s) => s.backend));
   const candidates = backends.filter((b) => !usedByTcp.has(b.name));
   const rules = p.routing_rules ?? [];
-  const defaultBackend = rules.length ? undefined : (candidates[0] ?? backends[0])?.name;
+  // What no rule matches goes to the first backend of the list (of the rules' mode), as with no rules at all.
+  const ruleModes = new Set(rules.map((r) => r.backend).filter((n) => backendByName.has(n)).map(modeOf));
+  const pool = candidates.length ? candidates : backends;
+  const defaultBackend = (ruleModes.size === 1 ? pool.find((b) => ruleModes.has(modeOf(b.name))) : pool[0])?.name;
   const routed = new Set([...rules.map((r) => r.backend), ...(defaultBackend ? [defaultBackend] : [])]);
   const routedModes = new Set([...routed].filter((n) => backendByName.has(n)).map(modeOf));
   const ssl = p.ssl;

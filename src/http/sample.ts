@@ -138,6 +138,10 @@ export class HttpSampleContext implements SampleContext {
   responseHeader(name: string): string | undefined {
     return this.stage === 'response' ? lastValue(this.res, name.toLowerCase()) : undefined;
   }
+
+  responseHeaderValues(name: string): string[] {
+    return this.stage === 'response' ? allValues(this.res, name.toLowerCase()) : [];
+  }
 }
 
 function lastValue(p: HeadTable, name: string): string | undefined {

@@ -49,7 +49,7 @@ export type PrimaryToWorker =
   | WorkerQuery;
 
 /** What the runtime API asks the workers (src/worker/queries.ts answers). */
-export type QueryKind = 'sessions' | 'errors' | 'set-maxconn';
+export type QueryKind = 'sessions' | 'errors' | 'set-maxconn' | 'pattern-edit';
 
 export interface WorkerQuery {
   type: 'query';

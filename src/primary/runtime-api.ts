@@ -16,6 +16,7 @@ import type { PrimaryStickTables } from '../stick/primary';
 import { listen } from './admin-http';
 import type { CertificateStore } from './certificates';
 import { serveConnection, type Send } from './runtime-api-connection';
+import { PATTERN_COMMANDS } from './runtime-api-patterns';
 import { SSL_CERT_COMMANDS } from './runtime-api-ssl';
 import { humanTime } from './stats-page';
 import {
@@ -171,6 +172,7 @@ const COMMANDS: Command[] = [
   },
   ...SSL_CERT_COMMANDS,
   { words: ['reload'], level: 'admin', usage: 'reload : reload the configuration (new workers, old ones drain)', run: (api) => api.reload() },
+  ...PATTERN_COMMANDS,
 ];
 
 export class RuntimeApi {
@@ -195,6 +197,11 @@ export class RuntimeApi {
 
   get address(): RuntimeApiSettings {
     return this.settings;
+  }
+
+  /** The serving model (the ACL and map commands edit its pattern files). */
+  model(): Model {
+    return this.view.model();
   }
 
   async listen(): Promise<void> {

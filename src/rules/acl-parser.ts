@@ -8,20 +8,26 @@
  * criterion running to the next `||` / `or`.
  *
  * A criterion is `fetch[(args)][,converter[(args)]…] [flags] [patterns…]` with
- * flags `-i`, `-m <method>`, `-n`, `--`. Fetch names, arity and the stage where
- * they are valid come from the fetch table (fetches.ts).
+ * flags `-i`, `-m <method>`, `-f <file>` (several allowed), `-M`, `-n`, `--`. Fetch
+ * names, arity and the stage where they are valid come from the fetch table
+ * (fetches.ts). Pattern files are named here; the config loader reads them.
  */
 import { splitHaproxyWords, type SplitOptions } from '../config/words';
 import { converters as converterTable } from './converters';
-import { isIP } from 'node:net';
-import type { Condition, MatchMethod } from '../config/model';
+import type { Condition, MatchMethod, ParsedSample } from '../config/model';
 import { didYouMean } from '../config/suggest';
 import type { Stage } from './context';
 import { fetches } from './fetches';
+import { patternError } from './pattern-index';
 
 export interface ParseConditionResult {
   condition?: Condition;
   error?: string;
+}
+
+/** Where a rule is: `nbsrv` / `be_conn` without a backend name mean the backend whose rule it is. */
+export interface RuleScope {
+  backend?: string;
 }
 
 type Leaf = Extract<Condition, { kind: 'match' }>;
@@ -56,11 +62,11 @@ const PREDEFINED: Record<string, string> = {
 };
 
 /** Parses an ACL expression (`use_backend … if <expr>`). */
-export function parseCondition(text: string, stage: Stage, named?: ReadonlyMap<string, Condition>): ParseConditionResult {
+export function parseCondition(text: string, stage: Stage, named?: ReadonlyMap<string, Condition>, scope: RuleScope = {}): ParseConditionResult {
   try {
     const tokens = tokenize(text);
     if (tokens.length === 0) throw new AclError('empty condition');
-    const p = new ExprParser(tokens, stage, named ?? new Map());
+    const p = new ExprParser(tokens, stage, named ?? new Map(), scope);
     const condition = p.parseOr();
     if (p.pos < tokens.length) throw new AclError(`unexpected "${tokens[p.pos]}"`);
     return { condition };
@@ -71,11 +77,37 @@ export function parseCondition(text: string, stage: Stage, named?: ReadonlyMap<s
 }
 
 /** Parses one ACL criterion (the body of a named `acl`): `path_beg /api/ /v2/`. */
-export function parseCriterion(text: string, stage: Stage): ParseConditionResult {
+export function parseCriterion(text: string, stage: Stage, scope: RuleScope = {}): ParseConditionResult {
   try {
     const words = tokenize(text);
     if (words.length === 0) throw new AclError('empty ACL');
-    return { condition: buildCriterion(words, stage) };
+    return { condition: buildCriterion(words, stage, scope) };
+  } catch (e) {
+    if (e instanceof AclError) return { error: e.message };
+    throw e;
+  }
+}
+
+/**
+ * A name built per request, as HAProxy's log-format names (`use_backend
+ * be_%[req.hdr(host),lower,map(hosts.map,www)]`): literal text and `%[sample]` parts.
+ */
+export function parseNameTemplate(text: string, stage: Stage, scope: RuleScope = {}): { parts?: (string | ParsedSample)[]; error?: string } {
+  try {
+    const parts: (string | ParsedSample)[] = [];
+    let i = 0;
+    while (i < text.length) {
+      const open = text.indexOf('%[', i);
+      const literal = text.slice(i, open < 0 ? text.length : open);
+      if (literal.includes('%')) throw new AclError(`"${text}": only %[sample] is supported in a name`);
+      if (literal) parts.push(literal);
+      if (open < 0) break;
+      const close = text.indexOf(']', open);
+      if (close < 0) throw new AclError(`"${text}": missing "]"`);
+      parts.push(parseSample(text.slice(open + 2, close).trim(), stage, scope));
+      i = close + 1;
+    }
+    return { parts };
   } catch (e) {
     if (e instanceof AclError) return { error: e.message };
     throw e;
@@ -104,6 +136,7 @@ class ExprParser {
     readonly tokens: string[],
     readonly stage: Stage,
     readonly named: ReadonlyMap<string, Condition>,
+    readonly scope: RuleScope,
   ) {}
 
   private atOr(): boolean {
@@ -141,19 +174,19 @@ class ExprParser {
       if (end < 0) throw new AclError('missing "}"');
       const words = this.tokens.slice(this.pos + 1, end);
       if (words.length === 0) throw new AclError('empty "{ }"');
-      cond = buildCriterion(words, this.stage);
+      cond = buildCriterion(words, this.stage, this.scope);
       this.pos = end + 1;
     } else if (this.named.has(t)) {
       cond = this.named.get(t)!;
       this.pos++;
     } else if (t in PREDEFINED) {
-      cond = t === 'TRUE' ? { kind: 'true' } : t === 'FALSE' ? { kind: 'false' } : buildCriterion(tokenize(PREDEFINED[t]), this.stage);
+      cond = t === 'TRUE' ? { kind: 'true' } : t === 'FALSE' ? { kind: 'false' } : buildCriterion(tokenize(PREDEFINED[t]), this.stage, this.scope);
       this.pos++;
     } else if (fetches.has(fetchName(t))) {
       // Inline criterion (seed style): runs to the next `||` / `or`.
       let end = this.pos + 1;
       while (end < this.tokens.length && !['||', 'or', '}', '{'].includes(this.tokens[end])) end++;
-      cond = buildCriterion(this.tokens.slice(this.pos, end), this.stage);
+      cond = buildCriterion(this.tokens.slice(this.pos, end), this.stage, this.scope);
       this.pos = end;
     } else {
       const names = [...this.named.keys(), ...Object.keys(PREDEFINED), ...fetches.keys()];
@@ -195,15 +228,21 @@ function splitSampleExpression(word: string): string[] {
   return parts;
 }
 
-function buildCriterion(words: string[], stage: Stage): Leaf {
-  const text = words.join(' ');
-  const [fetchPart, ...convParts] = splitSampleExpression(words[0]);
+/** `fetch(args),converter(args),…`, checked against the fetch and converter tables. */
+function parseSample(word: string, stage: Stage, scope: RuleScope): ParsedSample {
+  const [fetchPart, ...convParts] = splitSampleExpression(word);
   const { name: fetch, args } = splitCall(fetchPart);
   const def = fetches.get(fetch);
   if (!def) throw new AclError(`unknown fetch "${fetch}"${didYouMean(fetch, fetches.keys())}`);
   if (args.length < def.minArgs || args.length > def.maxArgs) {
     const want = def.minArgs === def.maxArgs ? `${def.minArgs}` : `${def.minArgs} to ${def.maxArgs}`;
     throw new AclError(`fetch "${fetch}" takes ${want} argument${def.maxArgs === 1 ? '' : 's'}, got ${args.length}`);
+  }
+  const argError = def.checkArgs?.(args);
+  if (argError) throw new AclError(`fetch "${fetch}": ${argError}`);
+  if (def.names === 'backend' && args.length === 0) {
+    if (scope.backend === undefined) throw new AclError(`fetch "${fetch}" needs a backend name outside a backend`);
+    args.push(scope.backend);
   }
   if (!def.stages.includes(stage)) {
     throw new AclError(`fetch "${fetch}" is not available in ${STAGE_WORDS[stage]} (valid in: ${def.stages.join(', ')})`);
@@ -215,10 +254,19 @@ function buildCriterion(words: string[], stage: Stage): Leaf {
     if (call.args.length < conv.minArgs || call.args.length > conv.maxArgs) throw new AclError(`converter "${call.name}": wrong number of arguments`);
     return call;
   });
+  return { fetch, args, converters };
+}
+
+function buildCriterion(words: string[], stage: Stage, scope: RuleScope): Leaf {
+  const text = words.join(' ');
+  const { fetch, args, converters } = parseSample(words[0], stage, scope);
+  const def = fetches.get(fetch)!;
 
   let method: MatchMethod = def.method;
   let explicitMethod = false;
   let ignoreCase = false;
+  const files: string[] = [];
+  let mapFiles = false;
   let i = 1;
   for (; i < words.length; i++) {
     const w = words[i];
@@ -234,8 +282,12 @@ function buildCriterion(words: string[], stage: Stage): Leaf {
       if (!METHODS.includes(m as MatchMethod)) throw new AclError(`unknown match method "-m ${m ?? ''}"${m ? didYouMean(m, METHODS) : ''}`);
       method = m as MatchMethod;
       explicitMethod = true;
-    } else if (w === '-f' || w === '-M') throw new AclError(`ACL flag "${w}" (pattern files) is not supported; list the patterns inline`);
-    else throw new AclError(`unknown ACL flag "${w}" (expected -i, -m <method>, -n, --)`);
+    } else if (w === '-f') {
+      const f = words[++i];
+      if (f === undefined) throw new AclError('"-f" needs a file name');
+      files.push(f);
+    } else if (w === '-M') mapFiles = true;
+    else throw new AclError(`unknown ACL flag "${w}" (expected -i, -m <method>, -f <file>, -M, -n, --)`);
   }
   const rest = words.slice(i);
   const patterns: string[] = [];
@@ -246,41 +298,25 @@ function buildCriterion(words: string[], stage: Stage): Leaf {
         const n = rest[++k];
         if (n === undefined || !/^-?\d+$/.test(n)) throw new AclError(`operator "${w}" needs an integer`);
         patterns.push(`${w} ${n}`);
-      } else if (/^-?\d+$/.test(w) || /^(-?\d*):(-?\d*)$/.test(w)) patterns.push(w);
-      else throw new AclError(`"${w}" is not an integer, range (N:M) or operator (lt le gt ge eq N)`);
+      } else patterns.push(w);
     }
-  } else if (method === 'bin') {
-    for (const w of rest) if (!/^([0-9A-Fa-f]{2})+$/.test(w)) throw new AclError(`"${w}" is not a hex string (-m bin)`);
-    patterns.push(...rest);
   } else patterns.push(...rest);
 
-  if (patterns.length === 0 && method !== 'found' && method !== 'bool') {
+  if (mapFiles && files.length === 0) throw new AclError(`"${text}": -M applies to the files of -f`);
+  if (patterns.length === 0 && files.length === 0 && method !== 'found' && method !== 'bool') {
     // A pattern-less ACL on a boolean or integer fetch tests its truth, as in HAProxy.
     if (!explicitMethod && (def.method === 'bool' || def.method === 'int')) method = 'bool';
     else throw new AclError(`"${text}": no pattern to match (use -m found to test presence)`);
   }
-  if ((method === 'found' || method === 'bool') && patterns.length) {
+  if ((method === 'found' || method === 'bool') && (patterns.length || files.length)) {
     throw new AclError(`"${text}": -m ${method} takes no pattern`);
   }
   for (const p of patterns) {
-    if (method === 'ip') checkIpPattern(p);
-    else if (method === 'reg') {
-      try {
-        new RegExp(p);
-      } catch (e) {
-        throw new AclError(`bad regex "${p}": ${(e as Error).message}`);
-      }
-    }
+    const error = patternError(method, p);
+    if (error) throw new AclError(error);
   }
-  return { kind: 'match', fetch, args, converters, method, ignoreCase, patterns, text };
-}
-
-function checkIpPattern(p: string): void {
-  const [addr, bits, extra] = p.split('/');
-  const family = isIP(addr);
-  if (!family || extra !== undefined) throw new AclError(`"${p}" is not an IP address or CIDR`);
-  if (bits !== undefined) {
-    const max = family === 4 ? 32 : 128;
-    if (!/^\d+$/.test(bits) || Number(bits) > max) throw new AclError(`"${p}": prefix length must be 0..${max}`);
-  }
+  const leaf: Leaf = { kind: 'match', fetch, args, converters, method, ignoreCase, patterns, text };
+  if (files.length) leaf.files = files;
+  if (mapFiles) leaf.mapFiles = true;
+  return leaf;
 }

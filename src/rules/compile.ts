@@ -2,13 +2,62 @@
  * Compiles a parsed Condition into one plain function the data path calls.
  * Fetches and match methods come from the keyword tables (fetches.ts).
  */
-import type { Condition } from '../config/model';
+import type { Condition, ParsedSample } from '../config/model';
 import type { SampleContext, Stage } from './context';
-import { fetches } from './fetches';
+import { fetches, type Sample } from './fetches';
 import { compileMatcher } from './matchers';
 import { converters } from './converters';
+import { patternRef, type PatternRef } from './patterns';
+import { sampleText } from './sample-expr';
 
 export type CompiledCondition = (ctx: SampleContext) => boolean;
+export type CompiledSample = (ctx: SampleContext) => Sample;
+
+/** A sample expression as one function: the fetch, then each converter. */
+export function compileSample(expr: ParsedSample): CompiledSample {
+  const def = fetches.get(expr.fetch);
+  if (!def) throw new Error(`unknown fetch "${expr.fetch}"`);
+  const fetch = def.fetch;
+  const args = expr.args;
+  if (expr.converters.length === 0) return (ctx) => fetch(ctx, args);
+  const chain = expr.converters.map((c) => {
+    const conv = converters.get(c.name);
+    if (!conv) throw new Error(`unknown converter "${c.name}"`);
+    return conv.compile(c.args);
+  });
+  return (ctx) => {
+    let sample = fetch(ctx, args);
+    for (let i = 0; i < chain.length; i++) sample = chain[i](sample);
+    return sample;
+  };
+}
+
+/** A name built per request from literal parts and samples (a dynamic `use_backend`). */
+export function compileNameTemplate(parts: readonly (string | ParsedSample)[]): (ctx: SampleContext) => string {
+  const compiled = parts.map((p) => (typeof p === 'string' ? p : compileSample(p)));
+  if (compiled.length === 1 && typeof compiled[0] !== 'string') {
+    const only = compiled[0];
+    return (ctx) => sampleText(only(ctx), '');
+  }
+  return (ctx) => {
+    let name = '';
+    for (let i = 0; i < compiled.length; i++) {
+      const p = compiled[i];
+      name += typeof p === 'string' ? p : sampleText(p(ctx), '');
+    }
+    return name;
+  };
+}
+
+/** The live copies of a leaf's `-f` files (src/rules/patterns.ts); the config check made sure they exist. */
+function filesOf(names: readonly string[] | undefined): PatternRef[] {
+  const refs: PatternRef[] = [];
+  for (const name of names ?? []) {
+    const ref = patternRef(name);
+    if (ref) refs.push(ref);
+  }
+  return refs;
+}
 
 export function compileCondition(cond: Condition, stage: Stage): CompiledCondition {
   switch (cond.kind) {
@@ -35,22 +84,15 @@ export function compileCondition(cond: Condition, stage: Stage): CompiledConditi
       };
     }
     case 'match': {
-      const def = fetches.get(cond.fetch);
-      if (!def) throw new Error(`unknown fetch "${cond.fetch}"`);
-      const fetch = def.fetch;
-      const args = cond.args;
-      const match = compileMatcher(cond.method, cond.patterns, cond.ignoreCase);
-      if (cond.converters.length === 0) return (ctx) => match(fetch(ctx, args));
-      const chain = cond.converters.map((c) => {
-        const conv = converters.get(c.name);
-        if (!conv) throw new Error(`unknown converter "${c.name}"`);
-        return { convert: conv.convert, args: c.args };
-      });
-      return (ctx) => {
-        let sample = fetch(ctx, args);
-        for (let i = 0; i < chain.length; i++) sample = chain[i].convert(sample, chain[i].args);
-        return match(sample);
-      };
+      const match = compileMatcher(cond.method, cond.patterns, cond.ignoreCase, filesOf(cond.files));
+      if (cond.converters.length === 0) {
+        // The common case, one call less.
+        const fetch = fetches.get(cond.fetch)!.fetch;
+        const args = cond.args;
+        return (ctx) => match(fetch(ctx, args));
+      }
+      const sample = compileSample(cond);
+      return (ctx) => match(sample(ctx));
     }
   }
 }
@@ -59,7 +101,7 @@ type MatchLeaf = Extract<Condition, { kind: 'match' }>;
 
 /** Exact string matches of one fetch without converters: consecutive ones share one lookup. */
 function lookupKey(c: Condition): string | undefined {
-  if (c.kind !== 'match' || c.method !== 'str' || c.converters.length !== 0) return undefined;
+  if (c.kind !== 'match' || c.method !== 'str' || c.converters.length !== 0 || c.files) return undefined;
   return `${c.fetch}(${c.args.join(',')})${c.ignoreCase ? ' -i' : ''}`;
 }
 

@@ -54,6 +54,8 @@ export interface SampleContext {
   // ---- response (stage response)
   status(): number;
   responseHeader(name: string): string | undefined;
+  /** Every value of a response header, split on commas (res.hdr(), and hdr() in response rules). */
+  responseHeaderValues(name: string): string[];
 }
 
 /** A client certificate, as HAProxy's `ssl_c_*` fetches give it. */

@@ -5,6 +5,7 @@
  */
 import type { Condition, Frontend, MatchMethod, StickRule } from '../config/model';
 import type { SampleContext, Stage } from './context';
+import { proxyStates } from './proxy-state';
 import { stickFetches } from '../stick/fetches';
 
 export type Sample = string | number | boolean | string[] | undefined;
@@ -17,6 +18,14 @@ export interface FetchDefinition {
   /** Minimum/maximum number of arguments. */
   minArgs: number;
   maxArgs: number;
+  /** Why the arguments are wrong beyond their number (an occurrence must be a non-zero integer…). */
+  checkArgs?(args: string[]): string | undefined;
+  /**
+   * The first argument names a backend or frontend, checked by the config loader; a
+   * backend left out is the backend whose rule it is (an error elsewhere), a frontend
+   * left out the frontend of the request.
+   */
+  names?: 'backend' | 'frontend';
   /**
    * Reads the client's first bytes (the TLS ClientHello of a connection we do not
    * terminate): a tcp frontend using it waits for them, up to its inspect delay.
@@ -26,9 +35,50 @@ export interface FetchDefinition {
 }
 
 const HTTP: Stage[] = ['request', 'response'];
+const RESPONSE: Stage[] = ['response'];
 const ANY: Stage[] = ['connection', 'request', 'response'];
 /** Payload fetches: HAProxy's `tcp-request content` stage, before a backend is chosen. */
 const PAYLOAD: Stage[] = ['connection'];
+
+/** `hdr(name,occ)`: occurrence 1 is the first value, -1 the last; without it, every value. */
+function occurrence(values: string[], occ: string | undefined): Sample {
+  if (occ === undefined) return values;
+  const n = Number(occ);
+  return n > 0 ? values[n - 1] : values[values.length + n];
+}
+
+function checkOccurrence(args: string[]): string | undefined {
+  return args[1] === undefined || /^-?[1-9]\d*$/.test(args[1]) ? undefined : `occurrence "${args[1]}" must be a non-zero integer`;
+}
+
+/** The values of every Cookie header named `name` (every cookie without a name), as HAProxy's req.cook iterates them. */
+function cookies(c: SampleContext, name: string | undefined): string[] {
+  const out: string[] = [];
+  for (const line of c.headerValues('cookie')) {
+    for (const part of line.split(';')) {
+      const eq = part.indexOf('=');
+      if (eq >= 0 && (name === undefined || part.slice(0, eq).trim() === name)) out.push(part.slice(eq + 1).trim());
+    }
+  }
+  return out;
+}
+
+/** The values of query-string parameter `name` (any parameter without a name); `&` or the given delimiter separates them. */
+function urlParams(c: SampleContext, name: string | undefined, delim: string | undefined): string[] {
+  const q = c.query();
+  const out: string[] = [];
+  if (q === '') return out;
+  for (const part of q.split(delim ?? '&')) {
+    const eq = part.indexOf('=');
+    if (eq >= 0 && (name === undefined || part.slice(0, eq) === name)) out.push(part.slice(eq + 1));
+  }
+  return out;
+}
+
+/** Headers of the message the rule sees: the response in response rules, as HAProxy's hdr(). */
+function headersOf(c: SampleContext, name: string): string[] {
+  return c.stage === 'response' ? c.responseHeaderValues(name) : c.headerValues(name);
+}
 
 const base: FetchDefinition[] = [
   { name: 'src', stages: ANY, method: 'ip', minArgs: 0, maxArgs: 0, fetch: (c) => c.src },
@@ -51,20 +101,71 @@ const base: FetchDefinition[] = [
   { name: 'http_auth', stages: ['request'], method: 'bool', minArgs: 1, maxArgs: 1, fetch: (c, a) => c.httpAuth?.(a[0]) ?? false },
   { name: 'var', stages: ANY, method: 'str', minArgs: 1, maxArgs: 1, fetch: (c, a) => c.variable?.(a[0]) },
   { name: 'fe_name', stages: ANY, method: 'str', minArgs: 0, maxArgs: 0, fetch: (c) => c.frontend },
+  { name: 'nbsrv', stages: ANY, method: 'int', minArgs: 0, maxArgs: 1, names: 'backend', fetch: (_, a) => proxyStates().usableServers(a[0]) },
+  { name: 'be_conn', stages: ANY, method: 'int', minArgs: 0, maxArgs: 1, names: 'backend', fetch: (_, a) => proxyStates().backendConnections(a[0]) },
+  {
+    name: 'fe_conn',
+    stages: ANY,
+    method: 'int',
+    minArgs: 0,
+    maxArgs: 1,
+    names: 'frontend',
+    fetch: (c, a) => proxyStates().frontendConnections(a.length ? a[0] : c.frontend),
+  },
   { name: 'method', stages: HTTP, method: 'str', minArgs: 0, maxArgs: 0, fetch: (c) => c.method() },
   { name: 'path', stages: HTTP, method: 'str', minArgs: 0, maxArgs: 0, fetch: (c) => c.path() },
-  { name: 'url', stages: HTTP, method: 'str', minArgs: 0, maxArgs: 0, fetch: (c) => c.url() },
-  { name: 'query', stages: HTTP, method: 'str', minArgs: 0, maxArgs: 0, fetch: (c) => c.query() },
-  { name: 'req.ver', stages: HTTP, method: 'str', minArgs: 0, maxArgs: 0, fetch: (c) => c.version() },
   {
-    name: 'hdr',
+    name: 'pathq',
     stages: HTTP,
     method: 'str',
-    minArgs: 1,
-    maxArgs: 2,
-    fetch: (c, a) => c.headerValues(a[0]),
+    minArgs: 0,
+    maxArgs: 0,
+    fetch: (c) => {
+      const q = c.query();
+      return q === '' ? c.path() : `${c.path()}?${q}`;
+    },
   },
-  { name: 'status', stages: ['response'], method: 'int', minArgs: 0, maxArgs: 0, fetch: (c) => c.status() },
+  { name: 'url', stages: HTTP, method: 'str', minArgs: 0, maxArgs: 0, fetch: (c) => c.url() },
+  { name: 'query', stages: HTTP, method: 'str', minArgs: 0, maxArgs: 0, fetch: (c) => c.query() },
+  {
+    name: 'url_param',
+    stages: HTTP,
+    method: 'str',
+    minArgs: 0,
+    maxArgs: 2,
+    checkArgs: (a) => (a[1] !== undefined && a[1].length !== 1 ? `delimiter "${a[1]}" must be one character` : undefined),
+    fetch: (c, a) => urlParams(c, a[0], a[1]),
+  },
+  // The first Host header and the path (HAProxy's `base`): the path alone without a Host.
+  {
+    name: 'base',
+    stages: HTTP,
+    method: 'str',
+    minArgs: 0,
+    maxArgs: 0,
+    fetch: (c) => {
+      const host = c.headerValues('host')[0];
+      return host === undefined ? c.path() : host + c.path();
+    },
+  },
+  { name: 'req.ver', stages: HTTP, method: 'str', minArgs: 0, maxArgs: 0, fetch: (c) => c.version() },
+  { name: 'hdr', stages: HTTP, method: 'str', minArgs: 1, maxArgs: 2, checkArgs: checkOccurrence, fetch: (c, a) => occurrence(headersOf(c, a[0]), a[1]) },
+  { name: 'req.hdr', stages: HTTP, method: 'str', minArgs: 1, maxArgs: 2, checkArgs: checkOccurrence, fetch: (c, a) => occurrence(c.headerValues(a[0]), a[1]) },
+  { name: 'res.hdr', stages: RESPONSE, method: 'str', minArgs: 1, maxArgs: 2, checkArgs: checkOccurrence, fetch: (c, a) => occurrence(c.responseHeaderValues(a[0]), a[1]) },
+  { name: 'cook', stages: HTTP, method: 'str', minArgs: 0, maxArgs: 1, fetch: (c, a) => cookies(c, a[0]) },
+  // The Content-Length of the request: tslb streams bodies, it does not buffer them to measure.
+  {
+    name: 'req.body_size',
+    stages: HTTP,
+    method: 'int',
+    minArgs: 0,
+    maxArgs: 0,
+    fetch: (c) => {
+      const v = c.header('content-length');
+      return v === undefined || c.header('transfer-encoding') !== undefined ? undefined : Number(v);
+    },
+  },
+  { name: 'status', stages: RESPONSE, method: 'int', minArgs: 0, maxArgs: 0, fetch: (c) => c.status() },
 ];
 
 /**
@@ -83,7 +184,7 @@ function distinguishedName(dn: string | undefined, args: string[]): string | und
 }
 
 /** Suffixed forms (`path_beg`, `hdr_dom`…) imply a match method on their base fetch. */
-const SUFFIXES: [string, MatchMethod][] = [
+const MATCH_SUFFIXES: [string, MatchMethod][] = [
   ['_beg', 'beg'],
   ['_end', 'end'],
   ['_sub', 'sub'],
@@ -91,24 +192,57 @@ const SUFFIXES: [string, MatchMethod][] = [
   ['_dom', 'dom'],
   ['_reg', 'reg'],
   ['_len', 'len'],
-  ['_cnt', 'int'],
 ];
+
+/** `_cnt`: how many values; `_val`: each value's leading integer (HAProxy's strl2ic); `_ip`: matched as addresses. */
+type Derived = '_cnt' | '_val' | '_ip';
+
+function values(s: Sample): string[] {
+  return s === undefined ? [] : Array.isArray(s) ? s : [String(s)];
+}
+
+function derived(d: FetchDefinition, suffix: Derived): FetchDefinition {
+  const name = d.name + suffix;
+  switch (suffix) {
+    case '_cnt':
+      return { ...d, name, method: 'int', fetch: (c, a) => values(d.fetch(c, a)).length };
+    case '_val':
+      return { ...d, name, method: 'int', fetch: (c, a) => values(d.fetch(c, a)).map((v) => String(parseInt(v, 10))) };
+    case '_ip':
+      return { ...d, name, method: 'ip' };
+  }
+}
 
 const table = new Map<string, FetchDefinition>();
 for (const d of base) table.set(d.name, d);
-for (const name of ['path', 'url', 'hdr', 'query']) {
-  const d = table.get(name)!;
-  for (const [suffix, method] of SUFFIXES) {
-    if (suffix === '_cnt' && name !== 'hdr') continue;
-    const fetch: FetchDefinition['fetch'] =
-      suffix === '_cnt' ? (c, a) => c.headerValues(a[0]).length : d.fetch;
-    table.set(name + suffix, { ...d, name: name + suffix, method, fetch });
-  }
-}
 // Aliases HAProxy users write.
-table.set('req.hdr', { ...table.get('hdr')!, name: 'req.hdr' });
-table.set('req.ssl_sni', { ...table.get('req_ssl_sni')!, name: 'req.ssl_sni' });
-table.set('req.ssl_hello_type', { ...table.get('req_ssl_hello_type')!, name: 'req.ssl_hello_type' });
+const ALIASES: [string, string][] = [
+  ['req.ssl_sni', 'req_ssl_sni'],
+  ['req.ssl_hello_type', 'req_ssl_hello_type'],
+  ['shdr', 'res.hdr'],
+  ['req.cook', 'cook'],
+  ['urlp', 'url_param'],
+];
+for (const [alias, name] of ALIASES) table.set(alias, { ...table.get(name)!, name: alias });
+
+const DERIVED: [string, boolean, Derived[]][] = [
+  ['path', true, []],
+  ['url', true, []],
+  ['query', true, []],
+  ['base', true, []],
+  ['hdr', true, ['_cnt', '_val', '_ip']],
+  ['req.hdr', false, ['_cnt', '_val', '_ip']],
+  ['shdr', true, ['_cnt', '_val', '_ip']],
+  ['res.hdr', false, ['_cnt', '_val', '_ip']],
+  ['cook', true, ['_cnt', '_val']],
+  ['req.cook', false, ['_cnt', '_val']],
+  ['urlp', true, ['_val']],
+];
+for (const [name, withMatches, more] of DERIVED) {
+  const d = table.get(name)!;
+  if (withMatches) for (const [suffix, method] of MATCH_SUFFIXES) table.set(name + suffix, { ...d, name: name + suffix, method });
+  for (const suffix of more) table.set(name + suffix, derived(d, suffix));
+}
 // Stick counters (sc_*, src_*, table_cnt): src/stick/fetches.ts.
 for (const d of stickFetches) table.set(d.name, d);
 
@@ -132,12 +266,13 @@ export function readsPayload(cond: Condition): boolean {
 
 /**
  * A tcp frontend reads the client's first bytes before choosing a backend when a
- * use_backend rule, a tcp-request content rule, or the `stick on` of a backend it
- * routes to, uses a payload fetch.
+ * use_backend rule (its condition or its dynamic name), a tcp-request content rule, or
+ * the `stick on` of a backend it routes to, uses a payload fetch.
  */
 export function frontendReadsPayload(fe: Pick<Frontend, 'mode' | 'useBackend' | 'defaultBackend' | 'tcpRequest'>, stickOf: (backend: string) => StickRule | undefined): boolean {
   if (fe.mode !== 'tcp') return false;
-  if (fe.useBackend.some((r) => readsPayload(r.condition))) return true;
+  const namesFromPayload = (r: Frontend['useBackend'][number]) => r.backendName?.some((p) => typeof p !== 'string' && table.get(p.fetch)?.needsPayload === true);
+  if (fe.useBackend.some((r) => readsPayload(r.condition) || namesFromPayload(r))) return true;
   if (fe.tcpRequest?.some((r) => (r.condition && readsPayload(r.condition)) || (r.act.action === 'track-sc' && table.get(r.act.fetch)?.needsPayload))) return true;
   const targets = fe.useBackend.map((r) => r.backend);
   if (fe.defaultBackend) targets.push(fe.defaultBackend);

@@ -4,7 +4,7 @@
  * and converter tables; access-log formats and header values evaluate them per use.
  */
 import type { SampleContext, Stage } from './context';
-import { converters } from './converters';
+import { converters, type Convert } from './converters';
 import { fetches, type Sample } from './fetches';
 
 export interface SampleExpr {
@@ -49,30 +49,35 @@ export function parseSampleExpr(expr: string, errors: string[]): SampleExpr | un
     errors.push(`%[${expr}]: ${def.name} takes ${def.minArgs}..${def.maxArgs} arguments`);
     return undefined;
   }
-  const chain: { convert: (s: Sample, args: string[]) => Sample; args: string[] }[] = [];
+  const chain: Convert[] = [];
   for (const c of convs) {
     const cd = converters.get(c.name);
     if (!cd) {
       errors.push(`%[${expr}]: unknown converter '${c.name}'`);
       return undefined;
     }
-    chain.push({ convert: cd.convert, args: c.args });
+    // The config loader reads the map files of rules (conditions, use_backend names) only.
+    if (cd.mapMethod) {
+      errors.push(`%[${expr}]: map converters are only available in rule conditions and use_backend names`);
+      return undefined;
+    }
+    chain.push(cd.compile(c.args));
   }
   const fetchArgs = first.args;
   return {
     stages: def.stages,
     evaluate: (ctx) => {
       let s = def.fetch(ctx, fetchArgs);
-      for (const c of chain) s = c.convert(s, c.args);
+      for (const c of chain) s = c(s);
       return s;
     },
   };
 }
 
-/** A sample as text, as HAProxy's log-format writes it: `-` when absent, the last of several values, booleans as 1/0. */
-export function sampleText(s: Sample): string {
-  if (s === undefined) return '-';
-  if (Array.isArray(s)) return s.length ? s[s.length - 1] : '-';
+/** A sample as text, as HAProxy's log-format writes it: `none` (`-`) when absent, the last of several values, booleans as 1/0. */
+export function sampleText(s: Sample, none = '-'): string {
+  if (s === undefined) return none;
+  if (Array.isArray(s)) return s.length ? s[s.length - 1] : none;
   if (typeof s === 'boolean') return s ? '1' : '0';
   return String(s);
 }

@@ -99,7 +99,9 @@ class Worker implements WorkerContext {
 
   /** The runtime API asks (src/worker/queries.ts answers). */
   answer(q: Extract<PrimaryToWorker, { type: 'query' }>): void {
-    send({ type: 'query-reply', id: q.id, data: answerQuery(q, this.live) });
+    // A draining generation keeps its patterns: an edit's entry ids are the serving generation's.
+    const data = q.what === 'pattern-edit' && this.draining ? -1 : answerQuery(q, this.live);
+    send({ type: 'query-reply', id: q.id, data });
   }
 
   /** Stop accepting; let connections finish (see WorkerContext.draining), then exit. */

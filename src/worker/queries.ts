@@ -2,7 +2,8 @@
  * The worker's answers to the runtime API (asked by the primary's Supervisor.query,
  * gathered and printed by src/primary/runtime-api.ts): its live sessions, its last
  * invalid messages, and the run-time changes it applies (`set maxconn
- * frontend|global`). Stick tables are the primary's (src/stick/primary.ts).
+ * frontend|global`, `add|set|del|clear acl|map`). Stick tables are the primary's
+ * (src/stick/primary.ts).
  */
 import type * as net from 'node:net';
 import type { WorkerQuery } from '../ipc/messages';
@@ -10,6 +11,7 @@ import type { ConnectionInfo } from './connection';
 import { errorCaptures } from './error-capture';
 import { liveHttpSessions } from '../http1/session';
 import { setConnectionLimit } from './conn-limit';
+import { editPatterns } from '../rules/patterns';
 
 /** A live client session as the data path describes it. */
 export interface LiveSession {
@@ -90,5 +92,8 @@ export function answerQuery(q: WorkerQuery, live: ReadonlySet<net.Socket>): unkn
       if (q.args[0] === 'global') setConnectionLimit(undefined, Number(q.args[1]));
       else setConnectionLimit(q.args[1], Number(q.args[2]));
       return true;
+    case 'pattern-edit':
+      // args: <file> add|set|del|clear [<key> [<value>]] (src/rules/patterns.ts editWords)
+      return editPatterns(q.args);
   }
 }

@@ -25,9 +25,11 @@ import type { BalancedServer, Balancer, BalanceKey } from '../balance/balancer';
 import { balancers } from '../balance/registry';
 import type { ServerStateUpdate } from '../ipc/messages';
 import type { SampleContext } from '../rules/context';
-import { compileFirstMatch } from '../rules/compile';
+import { compileFirstMatch, compileNameTemplate } from '../rules/compile';
 import { frontendReadsPayload } from '../rules/fetches';
 import { setUserlists } from '../auth/userlists';
+import { loadPatternFiles } from '../rules/patterns';
+import { setProxyStates, type ProxyStates } from '../rules/proxy-state';
 import { Counters, newCounters, queueEntered } from './counters';
 import { leaseSlots, reportWant, returnSlots } from './cluster-state';
 import { StickTable } from './stick';
@@ -226,6 +228,11 @@ export class BackendRuntime {
     if (active.length) return active;
     const backups = this.servers.filter((s) => s.config.backup && s.usable);
     return this.config.allBackups ? backups : backups.slice(0, 1);
+  }
+
+  /** Servers taking new traffic (`nbsrv`): the active ones, else the backups in use. */
+  get usableServers(): number {
+    return this.eligibleNow.length;
   }
 
   /** Recompute the eligible set after a state or weight change. */
@@ -496,21 +503,29 @@ export class FrontendRuntime {
 
 /**
  * use_backend rules in order, then (for TLS-terminated http) SNI/Host → backend
- * from the backends' host names, then the default backend.
+ * from the backends' host names, then the default backend. A rule with a dynamic
+ * name whose name is no backend of the frontend's mode ends the rules with the
+ * default backend, as HAProxy's does.
  */
 function compileRouter(fe: Frontend, backends: Map<string, BackendRuntime>): Router {
   const firstRule = compileFirstMatch(
     fe.useBackend.map((r) => r.condition),
     fe.mode === 'http' ? 'request' : 'connection',
   );
-  const targets = fe.useBackend.map((r) => backends.get(r.backend)!);
+  const targets = fe.useBackend.map((r) => backends.get(r.backend));
+  const named = fe.useBackend.map((r) => (r.backendName ? compileNameTemplate(r.backendName) : undefined));
   const hosts = new Map<string, BackendRuntime>();
   for (const h of fe.hostBackends) if (!hosts.has(h.host)) hosts.set(h.host.toLowerCase(), backends.get(h.backend)!);
   const fallback = fe.defaultBackend ? backends.get(fe.defaultBackend) : undefined;
   const byHost = fe.mode === 'http' && hosts.size > 0;
   return (ctx) => {
     const i = firstRule(ctx);
-    if (i >= 0) return targets[i];
+    if (i >= 0) {
+      const name = named[i];
+      if (name === undefined) return targets[i];
+      const b = backends.get(name(ctx));
+      return b !== undefined && b.config.mode === fe.mode ? b : fallback;
+    }
     if (byHost) {
       const name = ctx.sni ?? stripPort(ctx.header('host'));
       if (name) {
@@ -533,17 +548,38 @@ function stripPort(host: string | undefined): string | undefined {
 }
 
 /** Everything one config generation runs on. */
-export class Runtime {
+export class Runtime implements ProxyStates {
   readonly backends = new Map<string, BackendRuntime>();
   readonly frontends: FrontendRuntime[];
 
   constructor(readonly model: Model) {
+    // Before compiling: ACLs with -f and map converters look their files up, nbsrv/be_conn/fe_conn read this runtime.
+    loadPatternFiles(model.patternFiles);
+    setProxyStates(this);
     // Before the proxies: `stick on`, tcp-request rules and fetches find their tables there.
     useStickTables(model);
     const leased = leaseSlots(this, model.global.workers);
     for (const b of model.backends) this.backends.set(b.name, new BackendRuntime(b, leased));
     setUserlists(model.userlists ?? []);
     this.frontends = model.frontends.map((f) => new FrontendRuntime(f, this.backends, model.global));
+  }
+
+  usableServers(backend: string): number {
+    return this.backends.get(backend)?.usableServers ?? 0;
+  }
+
+  backendConnections(backend: string): number {
+    const b = this.backends.get(backend);
+    if (!b) return 0;
+    let n = b.counters.sessCur;
+    for (const s of b.servers) n += s.peerActive;
+    return n;
+  }
+
+  frontendConnections(frontend: string): number {
+    // A handful of frontends: a scan.
+    for (let i = 0; i < this.frontends.length; i++) if (this.frontends[i].name === frontend) return this.frontends[i].counters.sessCur;
+    return 0;
   }
 
   applyStates(updates: ServerStateUpdate[]): void {

@@ -87,6 +87,9 @@ export class ConnectionSampleContext implements SampleContext {
   responseHeader(): string | undefined {
     return undefined;
   }
+  responseHeaderValues(): string[] {
+    return [];
+  }
 }
 
 function noHeader(): undefined {
