@@ -400,7 +400,7 @@ backends:
     assert.deepEqual(header((await get('/open', 'Host: h\r\n')).got!, 'x-authed'), ['0']);
   });
 
-  it('-c refuses a bcrypt hash (not supported yet) and an unknown hash scheme', async () => {
+  it('-c refuses a bcrypt hash (not supported yet), an unknown hash scheme and http_auth of an unknown userlist', async () => {
     const dir = tempDir();
     const file = path.join(dir, 'lb.yaml');
     writeFileSync(
@@ -411,7 +411,11 @@ backends:
       - { name: a, password: "$2b$10$abcdefghijklmnopqrstuv" }
       - "user b password plain"
 frontends:
-  - { name: web, mode: http, binds: ["127.0.0.1:1"], default_backend: app }
+  - name: web
+    mode: http
+    binds: ["127.0.0.1:1"]
+    options: ["http-request auth unless { http_auth(ll) }"]
+    default_backend: app
 backends:
   - { name: app, mode: http, servers: [{ name: s1, address: 127.0.0.1, port: 1 }] }
 `,
@@ -420,6 +424,7 @@ backends:
     assert.notEqual(r.code, 0);
     assert.match(r.stdout + r.stderr, /lb\.yaml:4:.*bcrypt hashes .* not supported yet/);
     assert.match(r.stdout + r.stderr, /lb\.yaml:5:.*expected a \$5\$ or \$6\$ SHA-crypt hash/);
+    assert.match(r.stdout + r.stderr, /lb\.yaml:10:.*http_auth: unknown userlist "ll"/);
   });
 });
 

@@ -154,6 +154,7 @@ export class ModelBuilder {
     this.refs = new RuleRefs(diag, (file, where) => this.readFile(file, where), {
       backends: new Set((cfg.backends ?? []).map((b) => b.name)),
       frontends: new Set((cfg.frontends ?? []).map((f) => f.name)),
+      userlists: new Set((cfg.userlists ?? []).map((l) => l.name)),
     });
     this.tls = new TlsConfig(at, diag, (file, segs) => this.readRelative(file, segs), cfg.global?.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS);
   }
