@@ -205,6 +205,8 @@ const WORKLOADS = [
   { name: 'l4-small', title: 'L4 (tcp), 96 B, c=50', tool: 'wrk', port: 'tcp', path: '/', conns: 50 },
   { name: 'l4-64k', title: 'L4 (tcp), 64 KiB, c=50', tool: 'wrk', port: 'tcp', path: '/64k.bin', conns: 50 },
   { name: 'tls-ka', title: 'TLS keep-alive, 96 B, c=50', tool: 'wrk', port: 'tls', scheme: 'https', path: '/', conns: 50, needs: 'tls', refs: ['http-proxy'] },
+  { name: 'h2-small', title: 'HTTP/2 over TLS (ALPN h2), 96 B, h2load c=20 × m=10', tool: 'h2load', port: 'tls', scheme: 'https', path: '/', conns: 20, streams: 10, needs: 'tls' },
+  { name: 'h2-64k', title: 'HTTP/2 over TLS (ALPN h2), 64 KiB, h2load c=20 × m=10', tool: 'h2load', port: 'tls', scheme: 'https', path: '/64k.bin', conns: 20, streams: 10, needs: 'tls' },
   { name: 'tls-full', title: 'TLS full handshakes/s (openssl s_time -new ×4)', tool: 'stime', port: 'tls', procs: 4, needs: 'tls', unit: 'hs/s' },
   {
     name: 'tls-resumed', title: 'TLS resumed handshakes/s (wrk, Connection: close, session tickets), c=50', tool: 'wrk', port: 'tls', scheme: 'https', path: '/',
@@ -361,6 +363,8 @@ async function runOnce(env, w, target, seconds, extra = {}) {
   switch (extra.tool ?? w.tool) {
     case 'wrk':
       return load.wrk({ cpus, url: urlFor(target, w), conns: w.conns, seconds, headers: w.headers });
+    case 'h2load':
+      return load.h2load({ cpus, url: urlFor(target, w), conns: w.conns, streams: w.streams, seconds });
     case 'paced':
       return load.paced({ cpus, port: target.ports[w.port], reqPath: w.path, rate: extra.rate, conns: extra.conns, seconds });
     case 'stime':

@@ -78,7 +78,8 @@ test('seed: tcp_services own their port, TLS on marked binds, redirect, timeouts
   assert.equal(https.mode, 'http');
   assert.equal(https.defaultBackend, 'web');
   assert.deepEqual(https.hostBackends, [{ host: 'www.company.com', backend: 'web' }]);
-  assert.equal(https.httpRules[0].act.action, 'redirect-scheme');
+  // A bind is TLS on 443 or when marked: the fixture's 443 says ssl: false. The redirect names the TLS port.
+  assert.deepEqual(https.httpsRedirect, { code: 301, port: 8443 });
   const pg = m.frontends.find((f) => f.name === 'tcp-5432')!;
   assert.deepEqual([pg.mode, pg.binds[0].address, pg.defaultBackend], ['tcp', '127.0.0.1', 'pg']);
   const other = m.frontends.find((f) => f.name === 'tcp-6000')!;

@@ -67,7 +67,7 @@ function compose(): Record<string, ComposeService> {
 }
 
 interface ImageConfig {
-  frontends: { binds: string[] }[];
+  frontends: { binds: string[]; monitor_uri?: string }[];
   backends: { servers: { address: string; port: number }[] }[];
   stats?: { bind: string };
   prometheus: { bind: string; uri: string };
@@ -162,6 +162,8 @@ test("the image's entrypoint runs here on the image's config: compose's backends
       return `127.0.0.1:${localPorts.get(Number(port))}`;
     }),
   );
+  const monitored = imageConfig().frontends[0];
+  assert.ok(health.some((w) => w.includes(`:${localPorts.get(portOf(monitored.binds[0]))}${monitored.monitor_uri}'`)), `the HEALTHCHECK asks the frontend's monitor-uri: ${health.join(' ')}`);
   let healthy = false;
   for (const deadline = Date.now() + 20_000; !healthy && Date.now() < deadline && lb.exitCode === null; ) {
     healthy = spawnSync(health[0], health.slice(1), { stdio: 'ignore', timeout: 3000 }).status === 0;

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { startHttpBackend } from './helpers/backends';
 import { freePort, runCli, startTslb, tempDir } from './helpers/tslb';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -76,6 +77,41 @@ test("the vrrp_script's check passes while tslb runs and fails once it has stopp
   assert.equal(check(), 0, `${script[1]} while tslb runs`);
   assert.equal(await lb.stop(), 0);
   assert.notEqual(check(), 0, `${script[1]} after tslb stopped`);
+});
+
+test("with a monitor-uri, a second vrrp_script asks it: passes while a worker answers 200, fails on monitor fail's 503 and once tslb stopped", async (t) => {
+  const [web, plainPort] = [await freePort(), await freePort()];
+  const app = await startHttpBackend('app');
+  t.after(() => app.close());
+  const lb = await startTslb(`proxy:
+  https_in_binds: [{ ip: 127.0.0.1, port: ${web} }, { ip: 127.0.0.2, port: ${plainPort} }]
+  https_options: ["monitor-uri /healthz", "monitor fail if { dst 127.0.0.2 }"]
+  backends:
+    - { name: app, mode: http, server_name: a1, server_host_ip: 127.0.0.1, server_port: ${app.port} }
+  ha_config:
+    keepalived: { virtual_ip: "10.0.0.100/24", interface: eth0, auth_pass: "secret12" }
+`);
+  t.after(() => lb.stop());
+  const r = await runCli(['keepalived', '-f', lb.configPath, '--pidfile', lb.pidfile]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /track_script \{\n\s+chk_tslb\n\s+chk_tslb_http\n/);
+  const script = /vrrp_script chk_tslb_http \{\n\s+script "([^"]+)"$/m.exec(r.stdout);
+  assert.ok(script, r.stdout);
+  assert.equal(script[1], `/usr/bin/curl -fsS -k -m 2 -o /dev/null http://127.0.0.1:${web}/healthz`);
+  if (!keepalivedSkip) {
+    const file = path.join(tempDir(), 'keepalived.conf');
+    writeFileSync(file, r.stdout);
+    const checked = keepalivedCheck(file, 'eth0');
+    assert.equal(checked.status, 0, `keepalived -t: ${checked.stderr}`);
+  }
+  const run = (words: string[]) => spawnSync(words[0], words.slice(1), { stdio: 'ignore' }).status;
+  const words = script[1].split(' ');
+  assert.equal(run(words), 0, `${script[1]} while tslb runs`);
+  // The same check against the bind where monitor fail holds.
+  assert.notEqual(run([...words.slice(0, -1), `http://127.0.0.2:${plainPort}/healthz`]), 0, 'a 503 fails the check');
+  assert.equal(app.hits, 0, 'the check never reaches a server');
+  assert.equal(await lb.stop(), 0);
+  assert.notEqual(run(words), 0, `${script[1]} after tslb stopped`);
 });
 
 test('tslb keepalived refuses what keepalived would reject, naming the key', async () => {

@@ -81,7 +81,8 @@ function haproxyConfig(spec) {
     '  default_backend be_app',
     '',
     'frontend fe_tls',
-    `  bind 127.0.0.1:${spec.ports.tls} ssl crt ${spec.pem}`,
+    // h2 by ALPN as tslb offers it (HTTP/1.1 clients such as wrk still get HTTP/1.1).
+    `  bind 127.0.0.1:${spec.ports.tls} ssl crt ${spec.pem} alpn h2,http/1.1`,
     '  default_backend be_app',
     '',
     'frontend fe_ws',

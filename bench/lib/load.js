@@ -50,6 +50,18 @@ async function wrk({ cpus, url, conns, seconds, headers = [] }) {
   return fromBenchJson(j);
 }
 
+/** h2load, one thread, `conns` connections × `streams` concurrent streams, for `seconds` (-D). */
+async function h2load({ cpus, url, conns, streams, seconds }) {
+  const r = await runPinned(cpus, 'h2load', ['-t1', `-c${conns}`, `-m${streams}`, '-D', String(seconds), url], { timeoutMs: seconds * 1000 + SLACK_MS });
+  const done = /(\d+) succeeded, (\d+) failed, (\d+) errored/.exec(r.stdout);
+  const finished = /finished in ([\d.]+)(m?s)/.exec(r.stdout);
+  if (!done || !finished) return { error: `h2load failed (code ${r.code}${r.timedOut ? ', killed' : ''}): ${oneLine(r.stderr || r.stdout)}` };
+  const count = Number(done[1]);
+  const elapsed = Number(finished[1]) / (finished[2] === 'ms' ? 1000 : 1);
+  const errors = Number(done[2]) + Number(done[3]);
+  return { count, seconds: elapsed, rate: count / elapsed, errors, errorDetail: { failed: Number(done[2]), errored: Number(done[3]) } };
+}
+
 /** Fixed-rate load with latency percentiles (bench/paced-client.js). */
 async function paced({ cpus, port, reqPath, rate, conns, seconds }) {
   const r = await runPinned(cpus, process.execPath, [path.join(__dirname, '..', 'paced-client.js'), String(port), reqPath, String(rate), String(conns), String(seconds)], {
@@ -124,4 +136,4 @@ async function withIdleConnections({ cpus, port, count, measure }) {
   return { opened: Number(opened), errors: Number(errors), errorKinds: JSON.parse(errorKinds), measured };
 }
 
-module.exports = { wrk, paced, opensslFullHandshakes, wsEcho, withIdleConnections };
+module.exports = { wrk, h2load, paced, opensslFullHandshakes, wsEcho, withIdleConnections };

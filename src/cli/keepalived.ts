@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { parseArgs } from 'node:util';
+import type { Frontend } from '../config/model';
 import { loadReported } from './config-files';
 
 const USAGE = `Usage: tslb keepalived -f <config.yaml> [-f <more.yaml> ...] [options]
@@ -26,6 +27,8 @@ priority, advert_int, auth_pass, virtual_router_id) to stdout, or to a file.
 const DEFAULT_PIDFILE = '/run/tslb/tslb.pid';
 /** Debian's procps; `pgrep -F` exits 0 only while the pid in the file runs. */
 const PGREP = '/usr/bin/pgrep';
+/** Debian's curl, for the monitor-uri check: `-f` fails on the 503 of `monitor fail`. */
+const CURL = '/usr/bin/curl';
 /** VRRP's PASS authentication carries this many characters; keepalived drops the rest. */
 const AUTH_PASS_MAX = 8;
 
@@ -38,6 +41,8 @@ interface KeepalivedSettings {
   advertInt: number;
   authPass?: string;
   pidfile: string;
+  /** The URL of a frontend's monitor-uri on this node, when one is configured. */
+  monitorUrl?: string;
 }
 
 /** What the seed's ha_config.keepalived may hold (src/config/schema.ts). */
@@ -92,6 +97,7 @@ export async function run(argv: string[]): Promise<number> {
     for (const p of problems) process.stderr.write(`tslb keepalived: ${p}\n`);
     return 1;
   }
+  settings.monitorUrl = monitorUrl(model.frontends);
   const text = keepalivedConf(settings, args.file);
   if (args.output) writeFileSync(args.output, text, { mode: 0o600 });
   else process.stdout.write(text);
@@ -137,7 +143,28 @@ function settingsFrom(
   return { state: state as KeepalivedSettings['state'], interface: k.interface ?? '', virtualIp: k.virtual_ip ?? '', virtualRouterId, priority, advertInt, authPass, pidfile };
 }
 
+/** The first monitor-uri as this node reaches it: its frontend's first bind, a wildcard address as loopback. */
+function monitorUrl(frontends: Frontend[]): string | undefined {
+  const fe = frontends.find((f) => f.monitor && f.binds.length);
+  if (!fe) return undefined;
+  const bind = fe.binds.find((b) => !b.tls) ?? fe.binds[0];
+  const host = bind.address === '0.0.0.0' || bind.address === '' ? '127.0.0.1' : bind.address === '::' ? '[::1]' : net.isIPv6(bind.address) ? `[${bind.address}]` : bind.address;
+  return `${bind.tls ? 'https' : 'http'}://${host}:${bind.port}${fe.monitor!.uri}`;
+}
+
 function keepalivedConf(s: KeepalivedSettings, files: string[]): string {
+  // The workers answer the monitor URI: the check follows traffic, not only the process.
+  const http = s.monitorUrl
+    ? `
+# The frontend's monitor-uri answers 200 while a worker serves it (503 under monitor fail).
+vrrp_script chk_tslb_http {
+    script "${CURL} -fsS -k -m 2 -o /dev/null ${s.monitorUrl}"
+    interval 2
+    fall 2
+    rise 2
+}
+`
+    : '';
   const auth = s.authPass === undefined ? '' : `    authentication {\n        auth_type PASS\n        auth_pass ${s.authPass}\n    }\n`;
   return `# keepalived.conf written by \`tslb keepalived\` from ${files.join(', ')} (ha_config.keepalived).
 # Both nodes share virtual_router_id and auth_pass; the higher priority holds the virtual IP.
@@ -156,7 +183,7 @@ vrrp_script chk_tslb {
     fall 1
     rise 2
 }
-
+${http}
 vrrp_instance tslb {
     state ${s.state}
     interface ${s.interface}
@@ -167,7 +194,7 @@ ${auth}    virtual_ipaddress {
         ${s.virtualIp}
     }
     track_script {
-        chk_tslb
+        chk_tslb${s.monitorUrl ? '\n        chk_tslb_http' : ''}
     }
 }
 `;

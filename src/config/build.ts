@@ -41,6 +41,7 @@ import type {
   ForwardFor,
   Frontend,
   Global,
+  H2Settings,
   HealthCheck,
   HttpAction,
   HttpRule,
@@ -56,6 +57,7 @@ import type {
 import type {
   BackendInput,
   BindInput,
+  GlobalInput,
   ForwardForInput,
   FrontendInput,
   HealthCheckInput,
@@ -72,6 +74,7 @@ import { didYouMean } from './suggest';
 import { RuleRefs } from './rule-refs';
 import { TlsConfig } from './tls';
 import { buildUserlists } from './userlists';
+import { hsts, httpsRedirect, monitor, MONITOR_LINE, securityHeaders, type MonitorLine } from './http-features';
 import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 
 /** Maps a key path of the merged native config to its place in a file. */
@@ -111,6 +114,8 @@ interface OptionSet {
   templates: { text: string; where: Where }[];
   /** `http-request …` / `http-response …` lines, in the order written. */
   ruleLines: { when: RuleSet; words: string[]; segs: Seg[] }[];
+  /** `monitor-uri` / `monitor fail` lines of a frontend (./http-features.ts). */
+  monitorLines: MonitorLine[];
 }
 
 /** The `health_check` object fields each check type takes besides `type`. */
@@ -134,7 +139,7 @@ export class ModelBuilder {
   private defaultMode: Mode = 'http';
   private defaultTimeouts: GivenTimeouts = {};
   private checkDefaults!: CheckDefaults;
-  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [] };
+  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [], monitorLines: [] };
   /** Names of the `resolvers` sections, for the servers that name one. */
   private resolverNames = new Set<string>();
   private maxHeaderBytes = DEFAULT_BUFSIZE - DEFAULT_MAXREWRITE;
@@ -272,9 +277,19 @@ export class ModelBuilder {
       bufSize,
       logLevel: g.log_level ?? 'info',
       accessLog: this.accessLog(g.access_log),
+      h2: this.h2Settings(g.h2 ?? {}),
       certWatch: this.time(g.cert_watch, ['global', 'cert_watch']) ?? DEFAULT_CERT_WATCH,
       certExpiryWarningDays: g.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS,
     };
+  }
+
+  /** HTTP/2 settings; the defaults are H2Connection's (src/http2/connection-core.ts). */
+  private h2Settings(h: NonNullable<GlobalInput['h2']>): H2Settings {
+    const window = this.size(h.initial_window_size, ['global', 'h2', 'initial_window_size']) ?? 65535;
+    if (window < 65535 || window > 2147483647) this.diag.error(this.at(['global', 'h2', 'initial_window_size']), `initial_window_size must be 65535..2147483647 bytes (got ${window})`);
+    const headerList = this.size(h.max_header_list_size, ['global', 'h2', 'max_header_list_size']) ?? 65536;
+    if (headerList < 1024) this.diag.error(this.at(['global', 'h2', 'max_header_list_size']), `max_header_list_size must be at least 1k (got ${headerList})`);
+    return { maxConcurrentStreams: h.max_concurrent_streams ?? 100, initialWindowSize: window, maxHeaderListSize: headerList };
   }
 
   /** Where access logs go: `stdout`, a file path, `udp://host:port` (RFC 3164) or `udp5424://…`. */
@@ -327,7 +342,7 @@ export class ModelBuilder {
   }
 
   private options(list: string[] | undefined, segs: Seg[]): OptionSet {
-    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [] };
+    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [], monitorLines: [] };
     (list ?? []).forEach((written, i) => {
       const where = this.at([...segs, i]);
       // HAProxy lines may keep their `option` keyword.
@@ -350,6 +365,11 @@ export class ModelBuilder {
         if (segs[0] === 'defaults') this.diag.error(where, `"${text.trim()}": put ${kw} lines in a frontend${kw === 'stick-table' ? ' or backend' : ''}`);
         else if (segs[0] === 'backends' && kw !== 'stick-table') this.diag.error(where, `"${text.trim()}" is a frontend keyword: put it in a frontend`);
         set.protectionLines.push({ text: text.trim(), where });
+        return;
+      }
+      if (MONITOR_LINE.test(text)) {
+        if (segs[0] !== 'frontends') this.diag.error(where, `"${text.trim()}" is a frontend keyword: put it in a frontend`);
+        else set.monitorLines.push({ text: text.trim(), segs: [...segs, i] });
         return;
       }
       const template = /^\s*server-template\s+(.*)$/.exec(text);
@@ -473,10 +493,14 @@ export class ModelBuilder {
       ...this.httpRules(f.http_after_response, 'after-response', mode, named, [...base, 'http_after_response'], own.ruleLines),
     ];
 
+    const binds = f.binds.map((b, i) => this.bind(b, mode, [...base, 'binds', i]));
+    // Headers the user's http_response rules name win over the preset's.
+    const ruleHeaders = new Set([...httpRules, ...[...backends.values()].flatMap((b) => b.httpRules)].flatMap((r) => (r.when === 'response' && 'name' in r.act ? [r.act.name.toLowerCase()] : [])));
+    const preset = securityHeaders(f.security_headers, ruleHeaders, hsts(f.hsts, binds, mode, this.at([...base, 'hsts']), this.diag), mode, this.at([...base, 'security_headers']), this.diag);
     return {
       name: f.name,
       mode,
-      binds: f.binds.map((b, i) => this.bind(b, mode, [...base, 'binds', i])),
+      binds,
       defaultBackend: f.default_backend,
       useBackend,
       hostBackends,
@@ -492,6 +516,10 @@ export class ModelBuilder {
       errorFiles: this.errorFiles(f.errorfiles, [...base, 'errorfiles']),
       maxHeaderBytes: this.maxHeaderBytes,
       options: [...this.defaultOptions.texts, ...own.texts],
+      httpsRedirect: httpsRedirect(f.https_redirect, binds, mode, this.at([...base, 'https_redirect']), this.diag),
+      hsts: preset.hsts,
+      securityHeaders: preset.headers,
+      monitor: monitor(f, own.monitorLines, mode, base, (r, segs) => this.condition(r, 'request', named, segs)?.condition, this.at, this.diag),
       stickTable,
       tcpRequest: tcpRequest.length ? tcpRequest : undefined,
       rateLimitSessions: protection.rateLimitSessions || undefined,
@@ -591,13 +619,15 @@ export class ModelBuilder {
       const parsed = parseListen(b);
       if (!parsed) {
         this.diag.error(this.at(segs), `bad bind "${b}": expected address:port with port 1..65535`);
-        return { address: '0.0.0.0', port: 0, acceptProxy: false, source };
+        return { address: '0.0.0.0', port: 0, acceptProxy: false, h2c: false, source };
       }
-      return { ...parsed, acceptProxy: false, source };
+      return { ...parsed, acceptProxy: false, h2c: false, source };
     }
     const address = b.address === undefined || b.address === '*' || b.address === '' ? '0.0.0.0' : b.address;
     if (!isIP(address)) this.diag.error(this.at([...segs, 'address']), `"${address}" is not an IP address`);
-    const bind: Bind = { address, port: b.port, acceptProxy: b.accept_proxy ?? false, source };
+    const bind: Bind = { address, port: b.port, acceptProxy: b.accept_proxy ?? false, h2c: (b.h2c ?? false) && !b.ssl, source };
+    if (b.h2c && b.ssl) this.diag.error(this.at([...segs, 'h2c']), 'h2c is for plain binds: a TLS bind offers h2 by ALPN (ssl.alpn)');
+    if (b.h2c && mode !== 'http') this.diag.error(this.at([...segs, 'h2c']), 'h2c needs mode http');
     if (b.ssl) bind.tls = this.tls.bind(b.ssl, mode, [...segs, 'ssl']);
     return bind;
   }

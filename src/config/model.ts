@@ -193,6 +193,8 @@ export interface Bind {
   tls?: TlsBindOptions;
   /** `accept-proxy`: a PROXY protocol v1/v2 header precedes the stream. */
   acceptProxy: boolean;
+  /** Plain bind speaking HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1 (HAProxy's `proto h2`). */
+  h2c: boolean;
   source?: SourceRef;
 }
 
@@ -316,11 +318,44 @@ export interface Frontend {
   maxHeaderBytes: number;
   /** Every `option` word as written, for features that read them. */
   options: string[];
+  /** Plain-HTTP requests are redirected to https (the seed's redirect_http_to_https). */
+  httpsRedirect?: HttpsRedirect;
+  /** Strict-Transport-Security on every response over TLS, tslb's own answers included. */
+  hsts?: Hsts;
+  /** HAProxy `monitor-uri`: tslb answers this URI itself, 200, or 503 when a `monitor fail` condition holds. */
+  monitor?: Monitor;
+  /** The security-headers preset, resolved: what it adds and removes (its HSTS is `hsts`). */
+  securityHeaders?: SecurityHeaders;
   stickTable?: StickTableDef;
   tcpRequest?: TcpRequestRule[];
   /** `rate-limit sessions N`: new sessions per second over all workers (0 or absent: none); the excess waits. */
   rateLimitSessions?: number;
   source?: SourceRef;
+}
+
+export interface HttpsRedirect {
+  code: 301 | 302 | 303 | 307 | 308;
+  /** The port a Host naming the request's own port (or none) gets instead; 443 is left out. */
+  port: number;
+}
+
+export interface SecurityHeaders {
+  /** Header lines added to responses that lack them (a server's own header is kept). */
+  add: { name: string; value: string }[];
+  /** Header names removed from servers' responses (lower case). */
+  remove: string[];
+}
+
+export interface Monitor {
+  uri: string;
+  /** `monitor fail` conditions (`unless` ones negated): any that holds makes the answer 503. */
+  fail: Condition[];
+}
+
+export interface Hsts {
+  maxAge: number;
+  includeSubDomains: boolean;
+  preload: boolean;
 }
 
 // ---------------------------------------------------------------- backends
@@ -627,6 +662,17 @@ export interface Global {
   certWatch: number;
   /** A served certificate that expires within this many days is a warning at start, reload and replacement. */
   certExpiryWarningDays: number;
+  /** HTTP/2 frontend settings (HAProxy's tune.h2.*). */
+  h2: H2Settings;
+}
+
+export interface H2Settings {
+  /** SETTINGS_MAX_CONCURRENT_STREAMS: streams past it are refused. */
+  maxConcurrentStreams: number;
+  /** SETTINGS_INITIAL_WINDOW_SIZE: each stream's request-body window. */
+  initialWindowSize: number;
+  /** SETTINGS_MAX_HEADER_LIST_SIZE, enforced after HPACK decoding (431). */
+  maxHeaderListSize: number;
 }
 
 /** A field accepted and carried, but whose feature belongs to a later issue. */

@@ -104,6 +104,7 @@ export interface BindInput {
     crl_file?: string;
   };
   accept_proxy?: boolean;
+  h2c?: boolean;
 }
 const BindSslSchema = obj({
   certificates: Type.Array(Type.String({ description: 'combined PEM file: certificate chain + private key' }), { minItems: 1 }),
@@ -119,18 +120,19 @@ const BindSslSchema = obj({
 const BindSchema = multi<string | BindInput>(
   ['string', 'object'],
   {
-    properties: { address: { type: 'string' }, port: Port, ssl: BindSslSchema, accept_proxy: { type: 'boolean' } },
+    properties: { address: { type: 'string' }, port: Port, ssl: BindSslSchema, accept_proxy: { type: 'boolean' }, h2c: { type: 'boolean' } },
     required: ['port'],
     additionalProperties: false,
   },
-  '"address:port" or {address, port, ssl, accept_proxy}',
+  '"address:port" or {address, port, ssl, accept_proxy, h2c}',
 );
 
+const RedirectCode = lits([301, 302, 303, 307, 308]);
 const RedirectSchema = obj({
   scheme: opt(Type.String()),
   location: opt(Type.String()),
   prefix: opt(Type.String()),
-  code: opt(lits([301, 302, 303, 307, 308])),
+  code: opt(RedirectCode),
   drop_query: opt(Type.Boolean()),
   append_slash: opt(Type.Boolean()),
 });
@@ -192,6 +194,51 @@ export const HttpRuleSchema = obj(
     unless: opt(Condition),
   },
   'one action (redirect, allow, deny, return, set_header, add_header, del_header, replace_header, replace_value, set_method, set_path, set_query, set_uri, replace_path, set_var, unset_var, set_status, auth, tarpit, capture) with an optional if/unless condition',
+);
+
+const HttpsRedirectSchema = multi<boolean | { code?: 301 | 302 | 303 | 307 | 308; port?: number }>(
+  ['boolean', 'object'],
+  { properties: { code: { enum: [301, 302, 303, 307, 308] }, port: Port }, additionalProperties: false },
+  "redirect plain-HTTP requests to https: true, or {code (301), port (the frontend's first TLS bind's)}",
+);
+const HstsSchema = obj(
+  {
+    max_age: Type.Integer({ minimum: 0, maximum: MAX_INT, description: 'seconds' }),
+    include_subdomains: opt(Type.Boolean()),
+    preload: opt(Type.Boolean()),
+  },
+  'Strict-Transport-Security on every response over TLS',
+);
+
+export interface SecurityHeadersInput {
+  preset: 'strict' | 'basic';
+  x_content_type_options?: string | false;
+  x_frame_options?: string | false;
+  referrer_policy?: string | false;
+  content_security_policy?: string | false;
+  permissions_policy?: string | false;
+  hsts?: boolean;
+  remove?: string[];
+}
+const HeaderValueOrOff = { type: ['string', 'boolean'], not: { const: true } };
+const SecurityHeadersSchema = multi<'strict' | 'basic' | SecurityHeadersInput>(
+  ['string', 'object'],
+  {
+    pattern: '^(strict|basic)$',
+    properties: {
+      preset: { enum: ['strict', 'basic'] },
+      x_content_type_options: HeaderValueOrOff,
+      x_frame_options: HeaderValueOrOff,
+      referrer_policy: HeaderValueOrOff,
+      content_security_policy: HeaderValueOrOff,
+      permissions_policy: HeaderValueOrOff,
+      hsts: { type: 'boolean' },
+      remove: { type: 'array', items: { type: 'string' } },
+    },
+    required: ['preset'],
+    additionalProperties: false,
+  },
+  'security headers preset: strict or basic, or {preset, a value (or false) per header, hsts: false, remove: [headers]} (see config/README.md)',
 );
 
 const UseBackendSchema = obj({
@@ -259,6 +306,11 @@ const FrontendSchema = obj({
   inspect_delay: opt(Time),
   timeouts: opt(TimeoutsSchema),
   options: opt(Type.Array(Type.String({ description: 'HAProxy option line, e.g. "httplog"' }))),
+  https_redirect: opt(HttpsRedirectSchema),
+  hsts: opt(HstsSchema),
+  security_headers: opt(SecurityHeadersSchema),
+  monitor_uri: opt(Type.String({ pattern: '^\\S+$', description: 'HAProxy monitor-uri: the URI tslb answers itself (200, or 503 when a monitor_fail condition holds), e.g. /healthz' })),
+  monitor_fail: opt(Type.Array(obj({ if: opt(Condition), unless: opt(Condition) }), { description: 'HAProxy monitor fail if|unless <condition>' })),
   stick_table: opt(StickTableSchema),
   tcp_request: opt(Type.Array(TcpRequestSchema)),
   rate_limit_sessions: opt(Type.Integer({ minimum: 0, maximum: MAX_SIZE, description: 'new sessions per second over all workers; the excess waits (HAProxy rate-limit sessions)' })),
@@ -434,6 +486,13 @@ const GlobalSchema = obj({
   max_rewrite: opt(Size),
   log_level: opt(lits(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])),
   access_log: opt(Type.String()),
+  h2: opt(
+    obj({
+      max_concurrent_streams: opt(Type.Integer({ minimum: 1, maximum: 10000, description: "HAProxy's tune.h2.max-concurrent-streams (default 100)" })),
+      initial_window_size: opt(multi<string | number>(['string', 'integer'], { minimum: 0, maximum: 2147483647 }, "HAProxy's tune.h2.initial-window-size: bytes, at least 65535 (default 65535)")),
+      max_header_list_size: opt(multi<string | number>(['string', 'integer'], { minimum: 0, maximum: MAX_SIZE }, 'SETTINGS_MAX_HEADER_LIST_SIZE, checked after HPACK decoding (default 64k)')),
+    }),
+  ),
   cert_watch: opt(Time),
   cert_expiry_warning_days: opt(Type.Integer({ minimum: 0, maximum: 3650, description: 'days' })),
 });
@@ -525,8 +584,11 @@ const SeedSchema = obj(
         protocols: opt(Type.String({ description: 'space-separated TLS versions, e.g. "TLSv1.2 TLSv1.3"' })),
         ciphers: opt(Type.String()),
         redirect_http_to_https: opt(Type.Boolean()),
+        redirect_code: opt(RedirectCode),
         hsts_enabled: opt(Type.Boolean()),
         hsts_max_age: opt(Type.Integer({ minimum: 0, maximum: MAX_INT, description: 'seconds' })),
+        hsts_include_subdomains: opt(Type.Boolean()),
+        hsts_preload: opt(Type.Boolean()),
       }),
     ),
     performance: opt(

@@ -5,14 +5,14 @@
  */
 import * as path from 'node:path';
 import type { Fragment } from './load';
-import type { BackendInput, FrontendInput, HttpRuleInput, NativeConfig, SeedProxy, ServerInput } from './schema';
+import type { BackendInput, FrontendInput, NativeConfig, SeedProxy, ServerInput } from './schema';
 import { splitWords } from './haproxy-syntax';
 import { formatPath, type Diagnostics, type Seg, type SourceFile } from './source';
 
 type SeedBackend = NonNullable<SeedProxy['backends']>[number];
 
 /** Options that only make sense on http frontends, left out of the seed's tcp ones. */
-const HTTP_ONLY_OPTIONS = /^(httplog|forwardfor|http-)/;
+const HTTP_ONLY_OPTIONS = /^(httplog|forwardfor|http-|monitor)/;
 const DEFAULT_HTTPS_IN_BINDS: NonNullable<SeedProxy['https_in_binds']> = [{ ip: '0.0.0.0', port: 443 }];
 const TLS_ORDER = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
 
@@ -194,16 +194,16 @@ export function adaptSeed(p: SeedProxy, src: SourceFile, diag: Diagnostics): { f
     const fi = frontends.length;
     const fe: FrontendInput = { name: 'https-in', mode, binds: [] };
     link(['frontends', fi], bindsGiven ? P('https_in_binds') : P());
-    const marked = httpsBinds.some((b) => b.ssl === true);
-    const tlsBind = (b: (typeof httpsBinds)[number]) => (marked ? b.ssl === true : b.port === 443);
-    let tlsCount = 0;
+    // A bind is TLS when marked `ssl: true`, or on port 443 unless marked `ssl: false`.
+    const tlsBind = (b: (typeof httpsBinds)[number]) => b.ssl === true || (b.ssl === undefined && b.port === 443);
     const tls = ssl?.enabled ? sslSettings(ssl, diag, at, P) : undefined;
+    let tlsPort = 0;
     httpsBinds.forEach((b, k) => {
       const bind: NonNullable<FrontendInput['binds'][number]> = { address: b.ip, port: b.port, accept_proxy: b.accept_proxy };
       link(['frontends', fi, 'binds', k], P('https_in_binds', b.index));
       if (tls && tlsBind(b)) {
         bind.ssl = tls;
-        tlsCount++;
+        tlsPort ||= b.port;
         link(['frontends', fi, 'binds', k, 'ssl'], P('ssl'));
         link(['frontends', fi, 'binds', k, 'ssl', 'certificates', 0], P('ssl', 'certificate_file'));
       } else if (b.ssl && !ssl?.enabled) {
@@ -211,7 +211,7 @@ export function adaptSeed(p: SeedProxy, src: SourceFile, diag: Diagnostics): { f
       }
       fe.binds.push(bind);
     });
-    if (tls && tlsCount === 0) diag.error(at(P('ssl', 'enabled')), 'ssl.enabled, but no https_in_binds entry is marked ssl: true and none is on port 443');
+    if (tls && !tlsPort) diag.warn(at(P('ssl', 'enabled')), 'ssl.enabled, but no https_in_binds entry is on port 443 or marked ssl: true: every bind is plain');
     if (defaultBackend) (fe.default_backend = defaultBackend), link(['frontends', fi, 'default_backend'], P('backends', (p.backends ?? []).findIndex((b) => b.name === defaultBackend)));
     if (rules.length) {
       fe.use_backend = rules.map((r) => ({ backend: r.backend, if: r.condition }));
@@ -221,21 +221,17 @@ export function adaptSeed(p: SeedProxy, src: SourceFile, diag: Diagnostics): { f
         link(['frontends', fi, 'use_backend', i, 'backend'], P('routing_rules', i, 'backend'));
       });
     }
-    if (tls && tlsCount > 0 && mode === 'http') {
+    if (tls && tlsPort && mode === 'http') {
       fe.host_routing = true;
       link(['frontends', fi, 'host_routing'], P('ssl', 'enabled'));
-      const request: HttpRuleInput[] = [];
-      const response: HttpRuleInput[] = [];
       if (ssl?.redirect_http_to_https) {
-        request.push({ redirect: { scheme: 'https', code: 302 }, if: '!{ ssl_fc }' });
-        link(['frontends', fi, 'http_request'], P('ssl', 'redirect_http_to_https'));
+        fe.https_redirect = { code: ssl.redirect_code ?? 301, port: tlsPort };
+        link(['frontends', fi, 'https_redirect'], P('ssl', 'redirect_http_to_https'));
       }
       if (ssl?.hsts_enabled) {
-        response.push({ set_header: { name: 'Strict-Transport-Security', value: `max-age=${ssl.hsts_max_age ?? 31536000}` }, if: '{ ssl_fc }' });
-        link(['frontends', fi, 'http_response'], P('ssl', 'hsts_enabled'));
+        fe.hsts = { max_age: ssl.hsts_max_age ?? 31536000, include_subdomains: ssl.hsts_include_subdomains, preload: ssl.hsts_preload };
+        link(['frontends', fi, 'hsts'], P('ssl', 'hsts_enabled'));
       }
-      if (request.length) fe.http_request = request;
-      if (response.length) fe.http_response = response;
     } else if (tls && mode === 'tcp' && (ssl?.redirect_http_to_https || ssl?.hsts_enabled)) {
       diag.error(at(P('ssl')), 'redirect_http_to_https and hsts_enabled need http backends (https-in is mode tcp)');
     }

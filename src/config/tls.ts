@@ -38,7 +38,8 @@ export class TlsConfig {
       maxVersion,
       ciphers: ssl.ciphers,
       ciphersuites: ssl.ciphersuites,
-      alpn: ssl.alpn ?? (mode === 'http' ? ['http/1.1'] : []),
+      // HTTP/2 is offered first on http binds, as browsers expect; `alpn: [http/1.1]` turns it off.
+      alpn: ssl.alpn ?? (mode === 'http' ? ['h2', 'http/1.1'] : []),
       ...this.clientVerify(ssl, segs),
     };
   }

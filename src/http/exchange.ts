@@ -96,6 +96,10 @@ export abstract class HttpExchange {
   reqExtras = '';
   /** Header lines added to the response to the client. */
   resExtras = '';
+  /** The afterResponse phase runs for tslb's own answer (`res` is not the response). */
+  localAnswer = false;
+  /** The exchange leaves no access-log line (monitor-uri requests, as HAProxy); reset by the log phase. */
+  unlogged = false;
 
   /** Closes the server connection, if any: its response will not be relayed. */
   protected abstract dropUpstream(): void;
@@ -176,11 +180,15 @@ export abstract class HttpExchange {
     return DONE;
   }
 
-  /** A message tslb made, through the proxies' localResponse functions (backend, then frontend), to the client. */
+  /**
+   * A message tslb made, to the client: edited by the proxies' localResponse functions
+   * (http-after-response rules; backend, then frontend), then given the lines of the
+   * afterResponse phase (HSTS, security headers).
+   */
   private sendLocal(msg: Buffer): void {
     if (this.backend && this.backend.pipeline.localResponse.length) msg = runLocal(this.backend.pipeline.localResponse, this, msg);
     if (this.fe.pipeline.localResponse.length) msg = runLocal(this.fe.pipeline.localResponse, this, msg);
-    this.client.sendLocal(msg);
+    this.client.sendLocal(this.afterLocal(msg));
   }
 
   private localPage(status: number): Buffer | null {
@@ -188,6 +196,19 @@ export abstract class HttpExchange {
     if (page !== undefined) return page;
     const fePage = runPage(this.fe.pipeline.localPage, this, status);
     return fePage !== undefined ? fePage : defaultErrorResponse(status);
+  }
+
+  /** `msg` with the lines the afterResponse phase adds to tslb's own answers (none: `msg` itself). */
+  private afterLocal(msg: Buffer): Buffer {
+    this.resExtras = '';
+    this.localAnswer = true;
+    if (this.backend) runEvent(this.backend.pipeline.afterResponse, this);
+    runEvent(this.fe.pipeline.afterResponse, this);
+    this.localAnswer = false;
+    if (this.resExtras === '') return msg;
+    const at = msg.indexOf('\r\n\r\n') + 2;
+    if (at < 2) return msg;
+    return Buffer.concat([msg.subarray(0, at), Buffer.from(this.resExtras, 'latin1'), msg.subarray(at)]);
   }
 
   private endLocal(keepAlive: boolean): void {
@@ -203,5 +224,6 @@ export abstract class HttpExchange {
     runEvent(this.fe.pipeline.log, this);
     if (this.backend) runEvent(this.backend.pipeline.log, this);
     tx.reset();
+    this.unlogged = false;
   }
 }

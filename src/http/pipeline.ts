@@ -26,6 +26,7 @@
  * | `upstreamResponse` | backend, frontend     | `res` as the server sent it                     | http-response rules                     |
  * | `response`         | backend, frontend     | the response about to go to the client          | persistence cookie, later compression   |
  * | `responseBody`     | backend, frontend     | each chunk of response body                     | later: compression, cache store         |
+ * | `afterResponse`    | backend, frontend     | any final response: the server's, or tslb's own | HSTS, security headers                  |
  * | `log`              | frontend, backend     | the outcome in `ex.tx`, whatever the ending     | access log                              |
  * | `localPage`        | backend, frontend     | tslb answers itself with a status               | error pages (errorfiles)                |
  * | `localResponse`    | backend, frontend     | the answer tslb made (page, redirect, return)   | http-after-response rules               |
@@ -38,7 +39,10 @@
  * exchange goes on whatever they do. `localPage` returns the message to send
  * (a complete HTTP/1 message, as HAProxy's errorfiles), `null` to close without
  * one, or `undefined` to leave the choice to the next module and finally to the
- * built-in page.
+ * built-in page. `afterResponse` functions return nothing: they add lines to every
+ * final response head the client gets, the server's (after `response`) and tslb's
+ * own answers (error pages, redirects, monitor), where the lines earlier phases
+ * added are gone (as HAProxy's http-after-response).
  *
  * What a phase function may do with the exchange (src/http/exchange.ts):
  * - read the heads (`ex.req`, `ex.res`: header tables, see src/http/head.ts), the
@@ -75,6 +79,7 @@ export interface HttpModule {
   response?(ex: HttpExchange): number;
   /** Response body bytes `buf[start..end)` on their way to the client (a view: copy what you keep). */
   responseBody?(ex: HttpExchange, buf: Buffer, start: number, end: number): number;
+  afterResponse?(ex: HttpExchange): void;
   log?(ex: HttpExchange): void;
   localPage?(ex: HttpExchange, status: number): Buffer | null | undefined;
   /** An answer tslb made (a complete HTTP/1 message) on its way to the client: the message to send instead. */
@@ -103,6 +108,7 @@ export class Pipeline {
   readonly upstreamResponse: PhaseFn[] = [];
   readonly response: PhaseFn[] = [];
   readonly responseBody: BodyFn[] = [];
+  readonly afterResponse: EventFn[] = [];
   readonly log: EventFn[] = [];
   readonly localPage: PageFn[] = [];
   readonly localResponse: LocalFn[] = [];
@@ -117,6 +123,7 @@ export class Pipeline {
     if (m.upstreamResponse) this.upstreamResponse.push(m.upstreamResponse.bind(m));
     if (m.response) this.response.push(m.response.bind(m));
     if (m.responseBody) this.responseBody.push(m.responseBody.bind(m));
+    if (m.afterResponse) this.afterResponse.push(m.afterResponse.bind(m));
     if (m.log) this.log.push(m.log.bind(m));
     if (m.localPage) this.localPage.push(m.localPage.bind(m));
     if (m.localResponse) this.localResponse.push(m.localResponse.bind(m));

@@ -412,6 +412,8 @@ export class ProxyExchange extends HttpExchange implements UpstreamOwner, Upstre
     const bp = backend.pipeline;
     if (runPhase(bp.upstreamResponse, this) !== CONTINUE || runPhase(fp.upstreamResponse, this) !== CONTINUE) return;
     if (runPhase(bp.response, this) !== CONTINUE || runPhase(fp.response, this) !== CONTINUE) return;
+    runEvent(bp.afterResponse, this);
+    runEvent(fp.afterResponse, this);
     const consumed = this.resBody.feed(buf, headEnd, end);
     if (consumed < 0) return this.serverFailed();
     countStatus(this.fe.counters, status);

@@ -31,6 +31,8 @@ export class HttpSampleContext implements SampleContext {
   /** `txn.`/`req.`/`res.` variables of this exchange (made by the first set-var, emptied by each exchange). */
   vars: Map<string, string | number | boolean> | undefined = undefined;
   private info: ConnectionInfo | undefined = undefined;
+  /** The request came on an HTTP/2 stream (its head was turned into HTTP/1.1 for the server). */
+  http2 = false;
 
   constructor(
     private readonly req: HeadTable,
@@ -47,6 +49,7 @@ export class HttpSampleContext implements SampleContext {
     this.clientCert = info.clientCert;
     this.frontend = frontend;
     this.info = info;
+    this.http2 = false;
   }
 
   variable(name: string): string | number | boolean | undefined {
@@ -120,6 +123,7 @@ export class HttpSampleContext implements SampleContext {
   }
 
   version(): string {
+    if (this.http2) return '2.0';
     return this.req.versionMinor ? '1.1' : '1.0';
   }
 

@@ -9,6 +9,8 @@
  */
 
 const DEFAULTS: Record<number, [reason: string, text: string, close: boolean]> = {
+  // The monitor-uri answer.
+  200: ['OK', 'Service ready.', false],
   400: ['Bad request', 'Your browser sent an invalid request.', true],
   401: ['Unauthorized', 'You need a valid user and password to access this content.', false],
   403: ['Forbidden', 'Request forbidden by administrative rules.', false],

@@ -87,6 +87,7 @@ class Http1Session implements ClientSide {
     private readonly worker: WorkerContext,
   ) {
     this.tx = new HttpTransaction(this, fe, info, worker.runtime.frontends);
+    fe.counters.connTotal++;
     this.maxHead = fe.config.maxHeaderBytes || DEFAULT_MAX_HEAD;
     (sock as SessionSocket).httpSession = this;
     readThrough(sock, onSocketChunk);

@@ -110,8 +110,8 @@ function localTermination(status: number, headParsed: boolean): string {
 }
 
 /**
- * The timers and outcome of HTTP requests: one per HTTP/1 client connection, reused
- * by each request on it. The exchange sets the timestamps (0 = not reached), then
+ * The timers and outcome of HTTP requests: one per HTTP/1 client connection (or
+ * HTTP/2 stream slot), reused by each request on it. The exchange sets the timestamps (0 = not reached), then
  * per request: close() records the timers and the outcome, the log phase reads
  * them (writeLog: the access-log module), and reset() readies the next request.
  */
@@ -180,7 +180,6 @@ export class HttpTransaction {
     const now = Date.now();
     this.begin = info.acceptedAt;
     this.th = now - info.acceptedAt;
-    fe.counters.connTotal++;
   }
 
   /**

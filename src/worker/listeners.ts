@@ -4,6 +4,7 @@
  * termination, then the tcp or http handler.
  */
 import * as net from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Bind } from '../config/model';
 import type { ListenMode } from '../ipc/messages';
 import { readProxyHeader } from '../proxyproto';
@@ -11,6 +12,7 @@ import { TlsTerminator } from './tls';
 import { clientCertificate } from './client-cert';
 import { ConnectionSampleContext, handleTcpConnection } from './tcp';
 import { handleHttpConnection } from '../http1/session';
+import { handleH2Connection } from '../http2/session';
 import type { ConnectionInfo, WorkerContext } from './connection';
 import type { FrontendRuntime } from './runtime';
 import { admitConnection, configureConnectionLimits, holdConnection } from './conn-limit';
@@ -71,7 +73,7 @@ export async function startListeners(
         const listener: Listener = {
           fe,
           bind,
-          handler: fe.config.mode === 'http' ? handleHttpConnection : handleTcpConnection,
+          handler: fe.config.mode !== 'http' ? handleTcpConnection : bind.h2c ? handleH2Connection : bind.tls ? handleNegotiated : handleHttpConnection,
           tls: bind.tls ? new TlsTerminator(bind.tls, ticketKeys) : undefined,
           handshakeTimeout: fe.config.timeouts.httpRequest,
           worker,
@@ -165,6 +167,12 @@ function acceptAdmitted(socket: net.Socket, l: Listener): void {
     if (!l.tls) socket.resume();
     afterProxy(socket, l, info);
   });
+}
+
+/** An HTTP connection over TLS: HTTP/2 when ALPN chose it, else HTTP/1.1. */
+function handleNegotiated(socket: net.Socket, fe: FrontendRuntime, info: ConnectionInfo, worker: WorkerContext): void {
+  if ((socket as TLSSocket).alpnProtocol === 'h2') handleH2Connection(socket, fe, info, worker);
+  else handleHttpConnection(socket, fe, info, worker);
 }
 
 /** Shared 'error' listener (no closure per connection). */

@@ -10,7 +10,7 @@ class AccessLog implements HttpModule {
   constructor(private readonly settings: FrontendLog) {}
 
   log(ex: HttpExchange): void {
-    ex.tx.writeLog(this.settings, ex.ctx);
+    if (!ex.unlogged) ex.tx.writeLog(this.settings, ex.ctx);
   }
 }
 

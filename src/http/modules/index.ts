@@ -1,22 +1,32 @@
 /**
  * The built-in modules, in the order a proxy's phase arrays run them (src/http/pipeline.ts).
  * Order matters where two modules share a phase: X-Forwarded-* lines come before
- * the persistence cookie's; a cookie names the server before a stick table does.
+ * the persistence cookie's; a cookie names the server before a stick table does; the
+ * monitor URI is answered before anything else (as HAProxy), and the https redirect
+ * before http-request rules run (the seed's rule came first).
  */
 import type { ModuleDefinition } from '../pipeline';
 import { accessLog } from './access-log';
 import { errorPages } from './error-pages';
 import { forwarded } from './forwarded';
+import { hsts } from './hsts';
+import { httpsRedirect } from './https-redirect';
+import { monitorUri } from './monitor';
+import { securityHeaders } from './security-headers';
 import { httpAfterResponseRules, httpRequestRules, httpResponseRules } from './http-rules';
 import { cookiePersistence } from './cookie';
 import { stickOn } from './stick';
 
 export const HTTP_MODULES: readonly ModuleDefinition[] = [
+  monitorUri,
+  httpsRedirect,
   httpRequestRules,
   httpResponseRules,
   forwarded,
   cookiePersistence,
   stickOn,
+  hsts,
+  securityHeaders,
   errorPages,
   httpAfterResponseRules,
   accessLog,
