@@ -8,6 +8,7 @@
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as http2 from 'node:http2';
 import * as path from 'node:path';
 import { exchange, header, RecordingBackend, type RawRequest, type RawResponse } from './helpers/rawhttp';
 import { freePort, runCli, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
@@ -470,6 +471,58 @@ backends:
       assert.equal(rec.requests.at(-1)?.target, '/new/rw/x?q=1');
       assert.ok(lines.some((l) => l.endsWith(' "GET /rw/x?q=1 HTTP/1.1"')), lines.join('\n'));
     } finally {
+      await lb.stop();
+      await rec.close();
+    }
+  });
+});
+
+describe('actions on HTTP/2 streams', () => {
+  it('h2c: set-path, set-header with samples, del-header, return and http-response set-status go through the same pipeline', async () => {
+    const rec = await new RecordingBackend().start();
+    const port = await freePort();
+    const lb = await startTslb(`
+frontends:
+  - name: web
+    mode: http
+    binds: [{ address: 127.0.0.1, port: ${port}, h2c: true }]
+    forwarded_proto: false
+    forwarded_host: false
+    log: { enabled: false }
+    options:
+      - "http-request return status 203 content-type text/plain lf-string h2:%[path] if { path /ret }"
+      - "http-request set-header X-Was %[path]"
+      - "http-request set-path /v2%[path]"
+      - "http-request del-header x-secret"
+      - "http-response set-status 202"
+    default_backend: app
+backends:
+  - { name: app, mode: http, servers: [{ name: s1, address: 127.0.0.1, port: ${rec.port} }] }
+`);
+    const client = http2.connect(`http://127.0.0.1:${port}`);
+    const get = (p: string, headers: Record<string, string> = {}) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const s = client.request({ ':path': p, ':authority': 'h2.example', ...headers });
+        let status = 0;
+        let body = '';
+        s.on('response', (h) => (status = Number(h[':status'])));
+        s.on('data', (d: Buffer) => (body += d.toString()));
+        s.on('end', () => resolve({ status, body }));
+        s.on('error', reject);
+        s.end();
+      });
+    try {
+      const r = await get('/a?b=1', { 'x-secret': 's' });
+      assert.equal(r.status, 202);
+      assert.equal(r.body, 'ok');
+      assert.equal(rec.requests.at(-1)?.target, '/v2/a?b=1');
+      assert.deepEqual(header(rec.requests.at(-1)!, 'x-was'), ['/a']);
+      assert.deepEqual(header(rec.requests.at(-1)!, 'x-secret'), []);
+      const ret = await get('/ret');
+      assert.equal(ret.status, 203);
+      assert.equal(ret.body, 'h2:/ret');
+    } finally {
+      client.close();
       await lb.stop();
       await rec.close();
     }
