@@ -72,6 +72,7 @@ frontends:
       - "http-request set-path /rewritten%[path] if { path_beg /sp }"
       - "http-request set-uri /by-uri?from=%[path] if { path_beg /su }"
       - "http-request set-method POST if { path_beg /post }"
+      - "http-request set-method HEAD if { path_beg /head-me }"
       - "http-request deny deny_status 403 if { path_beg /free }"
       - "http-response set-status 418 reason Teapot if { status 200 } { var(txn.host) -m str example.com } { path_beg /teapot }"
       - "http-response del-header X-Powered-By"
@@ -251,6 +252,15 @@ backends:
     const posted = await send(port, req('GET /post HTTP/1.1'));
     assert.equal(posted.got?.method, 'POST');
     assert.match(posted.got!.startLine, /^POST \/post HTTP\/1\.1$/);
+    // Turned into a HEAD: the server's answer has no body, and the next request on the connection is served.
+    const reply = rec.reply;
+    rec.reply = (r, i) => (r.method === 'HEAD' ? { bytes: Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n') } : reply(r, i));
+    rec.reset();
+    const both = await exchange(port, Buffer.concat([req('GET /head-me HTTP/1.1'), req('GET /after HTTP/1.1')]), { methods: ['HEAD', 'GET'], until: (rs) => rs.length === 2, timeoutMs: 5000 });
+    assert.deepEqual(both.responses.map((x) => x.status), [200, 200]);
+    assert.equal(rec.requests[0]?.method, 'HEAD');
+    assert.equal(both.responses[1].body.toString(), 'ok');
+    rec.reply = reply;
     // An absolute-form target keeps its scheme and authority.
     assert.equal((await send(port, req('GET http://h/api/v1/z HTTP/1.1', 'Host: h\r\n'))).got?.target, 'http://h/v2/z');
   });

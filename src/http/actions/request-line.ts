@@ -63,6 +63,8 @@ export function requestLineAction(a: LineAct): RuleAction {
       return (ex) => {
         const m = render(ex.ctx);
         if (m) ex.req.setRequestLine(m, ex.ctx.url());
+        // The server answers the new method: a HEAD's response has no body to read.
+        ex.isHead = m === 'HEAD';
         return CONTINUE;
       };
     case 'set-path':
