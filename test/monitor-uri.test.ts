@@ -2,7 +2,7 @@
  * HAProxy's monitor-uri through a real tslb: the URI is answered by tslb itself with
  * HAProxy's 200 page, or its 503 page while a `monitor fail` condition holds; the
  * request never reaches a server and leaves no access-log line. Native keys and the
- * HAProxy lines. (`nbsrv`, the usual condition, comes with the ACL branch: these use `src`.)
+ * HAProxy lines, with `src` conditions and the usual `nbsrv(backend) lt 1` following checks.
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,12 +24,15 @@ let lb: TslbProcess;
 let app: HttpBackend;
 let native: number;
 let lines: number;
+let byChecks: number;
+/** The checked server's port: nothing listens at first, so checks mark it DOWN. */
+let checkedPort: number;
 let logFile: string;
 
 before(async () => {
   app = await startHttpBackend('app');
   cleanups.push(() => app.close());
-  [native, lines] = [await freePort(), await freePort()];
+  [native, lines, byChecks, checkedPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   logFile = path.join(tempDir(), 'access.log');
   lb = await startTslb(`
 global: { workers: 1, access_log: ${logFile} }
@@ -49,9 +52,16 @@ frontends:
     binds: ["127.0.0.1:${lines}"]
     options: ["monitor-uri /alive", "monitor fail unless { src 127.0.0.1 }"]
     default_backend: app
+  - name: bychecks
+    mode: http
+    binds: ["127.0.0.1:${byChecks}"]
+    options: ["monitor-uri /healthz", "monitor fail if { nbsrv(checked) lt 1 }"]
+    default_backend: checked
 backends:
   - name: app
     servers: [{ name: a1, address: 127.0.0.1, port: ${app.port} }]
+  - name: checked
+    servers: [{ name: c1, address: 127.0.0.1, port: ${checkedPort}, options: "check inter 100ms fall 1 rise 1" }]
 `);
   cleanups.push(() => lb.stop());
 });
@@ -90,6 +100,22 @@ test('monitor fail: 503 with HAProxy\'s page while the condition holds (native a
   assert.equal(await rawGet(lines, '/alive'), OK_PAGE);
   assert.match(await rawGet(lines, '/alive', '127.0.0.3'), /^HTTP\/1\.1 503 /);
   assert.equal(app.hits, before);
+});
+
+test('monitor fail if { nbsrv(b) lt 1 }: 503 while checks hold the only server DOWN, 200 once it is UP', async () => {
+  const until = (cond: () => Promise<boolean>, what: string) =>
+    (async () => {
+      const end = Date.now() + 10_000;
+      while (!(await cond())) {
+        if (Date.now() > end) throw new Error(`${what}:\n${lb.logs().slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+  await until(async () => /^HTTP\/1\.1 503 /.test(await rawGet(byChecks, '/healthz')), 'no 503 while the server is DOWN');
+  const server = await startHttpBackend('checked', undefined, { port: checkedPort });
+  cleanups.push(() => server.close());
+  await until(async () => (await rawGet(byChecks, '/healthz')) === OK_PAGE, 'no 200 once the server is UP');
+  assert.equal(server.hits, 0, 'monitor requests never reach the server');
 });
 
 test('monitor requests leave no access-log line', async () => {
