@@ -13,7 +13,7 @@ import { balancers } from '../balance/registry';
 import type { Stage } from '../rules/context';
 import { fetches, frontendReadsPayload } from '../rules/fetches';
 import { parseCondition, parseCriterion, type RuleScope } from '../rules/acl-parser';
-import { compileValueTemplate } from '../rules/sample-expr';
+import { actionFromYaml, actionText, checkAction, parseActionWords, YAML_ACTIONS, type RuleSet } from './http-actions';
 import {
   isCheckLine,
   parseBalanceLine,
@@ -28,6 +28,7 @@ import {
   type CheckLine,
   type OptionResult,
   type ServerOptionValues,
+  splitWords,
 } from './haproxy-syntax';
 import type {
   AgentCheck,
@@ -73,6 +74,7 @@ import { didYouMean } from './suggest';
 import { RuleRefs } from './rule-refs';
 import { TlsConfig } from './tls';
 import { buildAcme } from './acme';
+import { buildUserlists } from './userlists';
 import { hsts, httpsRedirect, monitor, MONITOR_LINE, securityHeaders, type MonitorLine } from './http-features';
 import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 
@@ -111,6 +113,8 @@ interface OptionSet {
   protectionLines: ProtectionLine[];
   /** `server-template` lines (the words after the keyword). */
   templates: { text: string; where: Where }[];
+  /** `http-request …` / `http-response …` lines, in the order written. */
+  ruleLines: { when: RuleSet; words: string[]; segs: Seg[] }[];
   /** `monitor-uri` / `monitor fail` lines of a frontend (./http-features.ts). */
   monitorLines: MonitorLine[];
 }
@@ -136,7 +140,7 @@ export class ModelBuilder {
   private defaultMode: Mode = 'http';
   private defaultTimeouts: GivenTimeouts = {};
   private checkDefaults!: CheckDefaults;
-  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], monitorLines: [] };
+  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [], monitorLines: [] };
   /** Names of the `resolvers` sections, for the servers that name one. */
   private resolverNames = new Set<string>();
   private maxHeaderBytes = DEFAULT_BUFSIZE - DEFAULT_MAXREWRITE;
@@ -156,6 +160,7 @@ export class ModelBuilder {
     this.refs = new RuleRefs(diag, (file, where) => this.readFile(file, where), {
       backends: new Set((cfg.backends ?? []).map((b) => b.name)),
       frontends: new Set((cfg.frontends ?? []).map((f) => f.name)),
+      userlists: new Set((cfg.userlists ?? []).map((l) => l.name)),
     });
     this.tls = new TlsConfig(at, diag, (file, segs) => this.readRelative(file, segs), cfg.global?.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS, cfg.global?.ssl_default_dh_param);
   }
@@ -169,6 +174,8 @@ export class ModelBuilder {
     this.checkDuplicates('resolvers', resolversIn, ['resolvers']);
     const resolvers = buildResolvers(resolversIn, this.at, this.diag);
     this.resolverNames = new Set(resolvers.map((r) => r.name));
+    this.checkDuplicates('userlist', cfg.userlists ?? [], ['userlists']);
+    const userlists = buildUserlists(cfg.userlists ?? [], this.at, this.diag);
     const frontendsIn = cfg.frontends ?? [];
     const backendsIn = cfg.backends ?? [];
     this.checkDuplicates('frontend', frontendsIn, ['frontends']);
@@ -195,6 +202,7 @@ export class ModelBuilder {
       stats,
       prometheus,
       resolvers,
+      userlists,
       extras: this.cfg.mailers ? { ...extras, mailers: this.mailers(this.cfg.mailers) } : extras,
       pending: this.diag.pending,
       files,
@@ -337,7 +345,7 @@ export class ModelBuilder {
   }
 
   private options(list: string[] | undefined, segs: Seg[]): OptionSet {
-    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], monitorLines: [] };
+    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [], monitorLines: [] };
     (list ?? []).forEach((written, i) => {
       const where = this.at([...segs, i]);
       // HAProxy lines may keep their `option` keyword.
@@ -347,6 +355,12 @@ export class ModelBuilder {
         const r = parseCheckLine(text);
         if (r.error !== undefined) this.diag.error(where, r.error);
         else set.checkLines.push({ line: r.value, where });
+        return;
+      }
+      const rule = /^\s*http-(request|response|after-response)\s+(.*)$/.exec(text);
+      if (rule) {
+        if (segs[0] === 'defaults') this.diag.error(where, `http-${rule[1]} rules go in a frontend or backend`);
+        else set.ruleLines.push({ when: rule[1] as RuleSet, words: splitWords(rule[2]), segs: [...segs, i] });
         return;
       }
       if (PROTECTION_LINE.test(text)) {
@@ -477,8 +491,9 @@ export class ModelBuilder {
     }
 
     const httpRules = [
-      ...this.httpRules(f.http_request, 'request', mode, named, [...base, 'http_request']),
-      ...this.httpRules(f.http_response, 'response', mode, named, [...base, 'http_response']),
+      ...this.httpRules(f.http_request, 'request', mode, named, [...base, 'http_request'], own.ruleLines),
+      ...this.httpRules(f.http_response, 'response', mode, named, [...base, 'http_response'], own.ruleLines),
+      ...this.httpRules(f.http_after_response, 'after-response', mode, named, [...base, 'http_after_response'], own.ruleLines),
     ];
 
     const binds = f.binds.map((b, i) => this.bind(b, mode, [...base, 'binds', i]));
@@ -493,6 +508,7 @@ export class ModelBuilder {
       useBackend,
       hostBackends,
       httpRules,
+      captureSlots: httpRules.filter((r) => r.act.action === 'capture').length,
       timeouts: this.timeouts('frontend', f.name, mode, f.timeouts, [...base, 'timeouts'], f.binds.length > 0),
       maxconn: f.maxconn ?? this.cfg.defaults?.maxconn ?? 0,
       inspectDelay,
@@ -635,75 +651,55 @@ export class ModelBuilder {
 
   private httpRules(
     list: HttpRuleInput[] | undefined,
-    when: 'request' | 'response',
+    when: RuleSet,
     mode: Mode,
     named: Map<string, Condition>,
     segs: Seg[],
+    lines: OptionSet['ruleLines'],
     scope: RuleScope = {},
   ): HttpRule[] {
-    if (!list?.length) return [];
+    const own = lines.filter((l) => l.when === when);
+    if (!list?.length && !own.length) return [];
+    const stage: Stage = when === 'request' ? 'request' : 'response';
+    let captureSlots = 0;
     if (mode !== 'http') {
-      this.diag.error(this.at(segs), `http_${when} rules need mode http`);
+      this.diag.error(this.at(list?.length ? segs : own[0].segs), `http-${when} rules need mode http`);
       return [];
     }
     const rules: HttpRule[] = [];
-    list.forEach((r, i) => {
+    const add = (action: HttpAction | string, r: { if?: string; unless?: string }, rs: Seg[], actionSegs: Seg[]): void => {
+      if (typeof action === 'string') {
+        this.diag.error(this.at(actionSegs), action);
+        return;
+      }
+      // A native rule's mistake points at its field (set_header.value), a line's at the line.
+      const native = actionSegs !== rs;
+      for (const e of checkAction(action, stage)) this.diag.error(this.at(native && e.field ? [...actionSegs, e.field] : actionSegs), e.message);
+      if (action.action === 'capture') {
+        if (segs[0] !== 'frontends') this.diag.error(this.at(actionSegs), 'capture (without id) goes in a frontend, whose log shows it');
+        action.slot = captureSlots++;
+      }
+      const cond = this.condition(r, stage, named, rs, scope);
+      if (!cond) return;
+      const text = `http-${when} ${actionText(action)}${cond.text ? ' ' + cond.text : ''}`;
+      rules.push({ when, act: action, condition: r.if === undefined && r.unless === undefined ? undefined : cond.condition, text, source: this.diag.sourceRef(this.at(rs)) });
+    };
+    (list ?? []).forEach((r, i) => {
       const rs = [...segs, i];
-      const act = this.httpAction(r, when, rs);
-      const cond = this.condition(r, when, named, rs, scope);
-      if (!act || !cond) return;
-      const text = `http-${when} ${act.text}${cond.text ? ' ' + cond.text : ''}`;
-      rules.push({ when, act: act.action, condition: r.if === undefined && r.unless === undefined ? undefined : cond.condition, text, source: this.diag.sourceRef(this.at(rs)) });
+      const kinds = YAML_ACTIONS.filter((k) => r[k] !== undefined);
+      if (kinds.length !== 1) {
+        this.diag.error(this.at(rs), kinds.length === 0 ? `a rule needs one action: ${YAML_ACTIONS.join(', ')}` : `a rule takes one action, found ${kinds.join(', ')}`);
+        return;
+      }
+      add(actionFromYaml(r, kinds[0], when), r, rs, [...rs, kinds[0]]);
     });
+    for (const l of own) {
+      const condAt = l.words.findIndex((w) => w === 'if' || w === 'unless');
+      const words = condAt >= 0 ? l.words.slice(0, condAt) : l.words;
+      const cond = condAt >= 0 ? { [l.words[condAt]]: l.words.slice(condAt + 1).join(' ') } : {};
+      add(parseActionWords(words, when), cond, l.segs, l.segs);
+    }
     return rules;
-  }
-
-  private httpAction(r: HttpRuleInput, when: 'request' | 'response', segs: Seg[]): { action: HttpAction; text: string } | undefined {
-    const actions = (['redirect', 'deny', 'set_header', 'add_header', 'del_header'] as const).filter((k) => r[k] !== undefined);
-    if (actions.length !== 1) {
-      this.diag.error(this.at(segs), actions.length === 0 ? 'a rule needs one action: redirect, deny, set_header, add_header, del_header' : `a rule takes one action, found ${actions.join(', ')}`);
-      return undefined;
-    }
-    const kind = actions[0];
-    if ((kind === 'redirect' || kind === 'deny') && when === 'response') {
-      this.diag.error(this.at([...segs, kind]), `${kind} is an http_request action`);
-      return undefined;
-    }
-    switch (kind) {
-      case 'redirect': {
-        const rd = r.redirect!;
-        const code = rd.code ?? 302;
-        const targets = (['scheme', 'location', 'prefix'] as const).filter((k) => rd[k] !== undefined);
-        if (targets.length !== 1) {
-          this.diag.error(this.at([...segs, 'redirect']), 'redirect takes exactly one of scheme, location, prefix');
-          return undefined;
-        }
-        const t = targets[0];
-        const action: HttpAction =
-          t === 'scheme'
-            ? { action: 'redirect-scheme', scheme: rd.scheme!, code }
-            : t === 'location'
-              ? { action: 'redirect-location', location: rd.location!, code }
-              : { action: 'redirect-prefix', prefix: rd.prefix!, code };
-        return { action, text: `redirect ${t} ${rd[t]} code ${code}` };
-      }
-      case 'deny': {
-        const status = r.deny!.status ?? 403;
-        return { action: { action: 'deny', status }, text: `deny deny_status ${status}` };
-      }
-      case 'set_header':
-      case 'add_header': {
-        const h = r[kind]!;
-        if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(h.name)) this.diag.error(this.at([...segs, kind, 'name']), `"${h.name}" is not a valid header name`);
-        const action = kind === 'set_header' ? 'set-header' : 'add-header';
-        const errors: string[] = [];
-        compileValueTemplate(h.value, when, errors);
-        for (const e of errors) this.diag.error(this.at([...segs, kind, 'value']), e);
-        return { action: { action, name: h.name, value: h.value }, text: `${action} ${h.name} ${h.value}` };
-      }
-      case 'del_header':
-        return { action: { action: 'del-header', name: r.del_header! }, text: `del-header ${r.del_header}` };
-    }
   }
 
   private checkBindConflicts(frontends: Frontend[]): void {
@@ -800,8 +796,9 @@ export class ModelBuilder {
       allBackups,
       forwardFor,
       httpRules: [
-        ...this.httpRules(b.http_request, 'request', mode, named, [...base, 'http_request'], { backend: b.name }),
-        ...this.httpRules(b.http_response, 'response', mode, named, [...base, 'http_response'], { backend: b.name }),
+        ...this.httpRules(b.http_request, 'request', mode, named, [...base, 'http_request'], own.ruleLines, { backend: b.name }),
+        ...this.httpRules(b.http_response, 'response', mode, named, [...base, 'http_response'], own.ruleLines, { backend: b.name }),
+        ...this.httpRules(b.http_after_response, 'after-response', mode, named, [...base, 'http_after_response'], own.ruleLines, { backend: b.name }),
       ],
       hostNames: (b.host_names ?? []).map((h) => h.toLowerCase()),
       errorFiles: this.errorFiles(b.errorfiles, [...base, 'errorfiles']),

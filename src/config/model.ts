@@ -40,6 +40,8 @@ export interface Timeouts {
   /** Inactivity after the client (server) shut its side of a tcp connection. */
   clientFin: number;
   serverFin: number;
+  /** How long `http-request tarpit` holds a request before its 500 (unset: connect, as HAProxy). */
+  tarpit: number;
 }
 
 // ---------------------------------------------------------------- conditions
@@ -225,18 +227,56 @@ export interface ForwardFor {
   except: string[];
 }
 
-/** An `http-request` / `http-response` rule. More actions arrive with the rules issue. */
+/** What tslb answers with for `return` and a deny with a body (HAProxy's `content-type … string|lf-string|file … hdr …`). */
+export interface AnswerSpec {
+  contentType?: string;
+  string?: string;
+  /** A log-format body. */
+  lfString?: string;
+  file?: string;
+  /** `hdr NAME VALUE` lines; values are log-format. */
+  headers: { name: string; value: string }[];
+}
+
+type RedirectCode = 301 | 302 | 303 | 307 | 308;
+/** A prefix or scheme redirect's URI: without its query (`drop-query`), then ending in `/` (`append-slash`). */
+interface RedirectUri {
+  dropQuery?: boolean;
+  appendSlash?: boolean;
+}
+
+/**
+ * An `http-request` / `http-response` action. Values named `value`, `replace`,
+ * `location` are log-format (`%[fetch,conv]`), `expr` a sample expression.
+ */
 export type HttpAction =
-  | { action: 'redirect-scheme'; scheme: string; code: 301 | 302 | 303 | 307 | 308 }
-  | { action: 'redirect-location'; location: string; code: 301 | 302 | 303 | 307 | 308 }
-  | { action: 'redirect-prefix'; prefix: string; code: 301 | 302 | 303 | 307 | 308 }
-  | { action: 'deny'; status: number }
+  | ({ action: 'redirect-scheme'; scheme: string; code: RedirectCode } & RedirectUri)
+  | { action: 'redirect-location'; location: string; code: RedirectCode }
+  | ({ action: 'redirect-prefix'; prefix: string; code: RedirectCode } & RedirectUri)
+  | { action: 'allow' }
+  | { action: 'deny'; status: number; answer?: AnswerSpec }
+  | { action: 'tarpit'; status: number }
+  | { action: 'return'; status: number; answer: AnswerSpec }
   | { action: 'set-header'; name: string; value: string }
   | { action: 'add-header'; name: string; value: string }
-  | { action: 'del-header'; name: string };
+  | { action: 'del-header'; name: string; match?: 'str' | 'beg' | 'end' | 'sub' | 'reg' }
+  | { action: 'replace-header'; name: string; regex: string; replace: string }
+  | { action: 'replace-value'; name: string; regex: string; replace: string }
+  | { action: 'set-method'; value: string }
+  | { action: 'set-path'; value: string }
+  | { action: 'set-query'; value: string }
+  | { action: 'set-uri'; value: string }
+  | { action: 'replace-path'; regex: string; replace: string }
+  | { action: 'set-var'; name: string; expr: string }
+  | { action: 'unset-var'; name: string }
+  | { action: 'set-status'; status: number; reason?: string }
+  | { action: 'auth'; realm?: string }
+  /** `capture SAMPLE len N`: the frontend's capture slot `slot` (in rule order), shown by %hr. */
+  | { action: 'capture'; expr: string; len: number; slot: number };
 
 export interface HttpRule {
-  when: 'request' | 'response';
+  /** `after-response`: every response, tslb's own answers (errors, redirects, returns) too. */
+  when: 'request' | 'response' | 'after-response';
   act: HttpAction;
   /** Absent means always. */
   condition?: Condition;
@@ -263,6 +303,8 @@ export interface Frontend {
   /** For TLS-terminated http frontends: SNI/Host → backend, from backends' ssl_sni. */
   hostBackends: { host: string; backend: string }[];
   httpRules: HttpRule[];
+  /** Request capture slots of `http-request capture` rules (%hr shows one value per slot). */
+  captureSlots?: number;
   timeouts: Timeouts;
   /** Per-frontend connection limit (0 = only the global limit). */
   maxconn: number;
@@ -663,8 +705,17 @@ export interface PendingFeature {
   value: unknown;
 }
 
+/** A `userlist` section: users checked by `http_auth(name)` and the `auth` action. */
+export interface Userlist {
+  name: string;
+  /** `password` is a crypt(3) hash; `insecurePassword` the password itself. */
+  users: { name: string; password?: string; insecurePassword?: string }[];
+}
+
 export interface Model {
   global: Global;
+  /** `userlist` sections. */
+  userlists?: Userlist[];
   frontends: Frontend[];
   backends: Backend[];
   runtimeApi?: RuntimeApiSettings;

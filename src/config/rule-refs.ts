@@ -2,7 +2,8 @@
  * What rules name outside themselves, checked and gathered by the config loader: the
  * pattern files of ACLs (`-f FILE`, `-M`) and the map files of map converters (in
  * conditions and dynamic `use_backend` names), read once per file name into the model
- * (workers never read them), and the proxies that `nbsrv`, `be_conn` and `fe_conn` name.
+ * (workers never read them), the proxies that `nbsrv`, `be_conn` and `fe_conn` name, and
+ * the userlists of `http_auth`.
  */
 import type { Condition, PatternFile, PatternUse, ParsedSample } from './model';
 import type { Diagnostics, Where } from './source';
@@ -28,7 +29,7 @@ export class RuleRefs {
   constructor(
     private readonly diag: Diagnostics,
     private readonly read: ReadConfigFile,
-    private readonly proxies: { backends: ReadonlySet<string>; frontends: ReadonlySet<string> },
+    private readonly proxies: { backends: ReadonlySet<string>; frontends: ReadonlySet<string>; userlists: ReadonlySet<string> },
   ) {}
 
   /** The files every rule so far uses, in order of first use. */
@@ -66,7 +67,7 @@ export class RuleRefs {
     const def = fetches.get(expr.fetch);
     const named = expr.args[0];
     if (def?.names && named !== undefined) {
-      const known = def.names === 'backend' ? this.proxies.backends : this.proxies.frontends;
+      const known = def.names === 'backend' ? this.proxies.backends : def.names === 'userlist' ? this.proxies.userlists : this.proxies.frontends;
       if (!known.has(named)) this.diag.error(where, `${expr.fetch}: unknown ${def.names} "${named}"${didYouMean(named, known)}`);
     }
     for (const c of expr.converters) {

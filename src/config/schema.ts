@@ -54,6 +54,7 @@ export const TimeoutsSchema = obj(
     check: opt(Time),
     client_fin: opt(Time),
     server_fin: opt(Time),
+    tarpit: opt(Time),
   },
   'timeouts (HAProxy `timeout …`)',
 );
@@ -136,19 +137,67 @@ const RedirectSchema = obj({
   location: opt(Type.String()),
   prefix: opt(Type.String()),
   code: opt(RedirectCode),
+  drop_query: opt(Type.Boolean()),
+  append_slash: opt(Type.Boolean()),
 });
-const HeaderSchema = obj({ name: Type.String({ minLength: 1 }), value: Type.String() });
+const HeaderSchema = obj({ name: Type.String({ minLength: 1 }), value: Type.String({ description: 'log-format: text and %[fetch,converter] samples' }) });
+const ReplaceHeaderSchema = obj({ name: Type.String({ minLength: 1 }), regex: Type.String(), replace: Type.String({ description: 'log-format, with \\1… for the groups' }) });
+const Status = Type.Integer({ minimum: 200, maximum: 599 });
+const answerFields = {
+  content_type: opt(Type.String()),
+  string: opt(Type.String()),
+  lf_string: opt(Type.String({ description: 'log-format body' })),
+  file: opt(Type.String()),
+  headers: opt(Type.Record(Type.String(), Type.String(), { description: 'header name: log-format value' })),
+};
+const AnswerSchema = obj({ status: opt(Status), ...answerFields });
+const LogFormat = Type.String({ description: 'log-format: text and %[fetch,converter] samples' });
+const UserlistSchema = obj({
+  name: Name,
+  users: Type.Array(
+    multi<string | { name: string; password?: string; insecure_password?: string }>(
+      ['string', 'object'],
+      {
+        properties: { name: { type: 'string', minLength: 1 }, password: { type: 'string', description: 'crypt(3) hash: $5$ or $6$' }, insecure_password: { type: 'string' } },
+        required: ['name'],
+        additionalProperties: false,
+      },
+      'HAProxy line "user NAME password HASH|insecure-password PASS", or { name, password | insecure_password }',
+    ),
+  ),
+});
 export const HttpRuleSchema = obj(
   {
     redirect: opt(RedirectSchema),
-    deny: opt(obj({ status: opt(Type.Integer({ minimum: 200, maximum: 599 })) })),
+    allow: opt(Type.Literal(true)),
+    deny: opt(AnswerSchema),
+    return: opt(AnswerSchema),
     set_header: opt(HeaderSchema),
     add_header: opt(HeaderSchema),
-    del_header: opt(Type.String({ minLength: 1 })),
+    del_header: opt(
+      multi<string | { name: string; match?: 'str' | 'beg' | 'end' | 'sub' | 'reg' }>(
+        ['string', 'object'],
+        { properties: { name: { type: 'string', minLength: 1 }, match: { enum: ['str', 'beg', 'end', 'sub', 'reg'] } }, required: ['name'], additionalProperties: false },
+        'a header name, or { name, match: str|beg|end|sub|reg }',
+      ),
+    ),
+    replace_header: opt(ReplaceHeaderSchema),
+    replace_value: opt(ReplaceHeaderSchema),
+    set_method: opt(LogFormat),
+    set_path: opt(LogFormat),
+    set_query: opt(LogFormat),
+    set_uri: opt(LogFormat),
+    replace_path: opt(obj({ regex: Type.String(), replace: Type.String() })),
+    set_var: opt(obj({ name: Type.String({ description: 'txn.x, req.x, res.x or sess.x' }), expr: Type.String({ description: 'sample expression, e.g. req.hdr(host),lower' }) })),
+    unset_var: opt(Type.String()),
+    auth: opt(obj({ realm: opt(Type.String()) })),
+    capture: opt(obj({ sample: Type.String({ description: 'sample expression, e.g. req.hdr(user-agent)' }), len: Type.Integer({ minimum: 1, maximum: 65535 }) }, 'logged in %hr of httplog')),
+    tarpit: opt(obj({ status: opt(Status) }, 'hold the request for timeouts.tarpit, then answer (500 by default)')),
+    set_status: opt(obj({ status: Type.Integer({ minimum: 100, maximum: 599 }), reason: opt(Type.String()) })),
     if: opt(Condition),
     unless: opt(Condition),
   },
-  'one action (redirect, deny, set_header, add_header, del_header) with an optional if/unless condition',
+  'one action (redirect, allow, deny, return, set_header, add_header, del_header, replace_header, replace_value, set_method, set_path, set_query, set_uri, replace_path, set_var, unset_var, set_status, auth, tarpit, capture) with an optional if/unless condition',
 );
 
 const HttpsRedirectSchema = multi<boolean | { code?: 301 | 302 | 303 | 307 | 308; port?: number }>(
@@ -250,6 +299,7 @@ const FrontendSchema = obj({
   default_backend: opt(Name),
   http_request: opt(Type.Array(HttpRuleSchema)),
   http_response: opt(Type.Array(HttpRuleSchema)),
+  http_after_response: opt(Type.Array(HttpRuleSchema, { description: 'rules on every response, tslb’s own answers too' })),
   forwardfor: opt(ForwardForSchema),
   forwarded_proto: opt(Type.Boolean()),
   forwarded_host: opt(Type.Boolean()),
@@ -390,6 +440,7 @@ const BackendSchema = obj({
   host_names: opt(StrList),
   http_request: opt(Type.Array(HttpRuleSchema)),
   http_response: opt(Type.Array(HttpRuleSchema)),
+  http_after_response: opt(Type.Array(HttpRuleSchema, { description: 'rules on every response, tslb’s own answers too' })),
   errorfiles: opt(ErrorFiles),
   options: opt(Type.Array(Type.String())),
   cookie: opt(Type.String({ description: 'HAProxy cookie line without "cookie": "SRVID insert indirect nocache"' })),
@@ -632,6 +683,7 @@ export const ConfigFileSchema = Type.Object(
     prometheus: opt(PrometheusSchema),
     mailers: opt(MailersSchema),
     resolvers: opt(Type.Array(ResolversSchema)),
+    userlists: opt(Type.Array(UserlistSchema)),
     proxy: opt(SeedSchema),
   },
   { additionalProperties: false, title: 'tslb configuration', $id: 'https://github.com/tslb/tslb/config/tslb.schema.json' },
@@ -645,6 +697,8 @@ export type FrontendInput = Static<typeof FrontendSchema>;
 export type BackendInput = Static<typeof BackendSchema>;
 export type ServerInput = Static<typeof ServerSchema>;
 export type HttpRuleInput = Static<typeof HttpRuleSchema>;
+export type AnswerInput = Static<typeof AnswerSchema>;
+export type UserlistInput = Static<typeof UserlistSchema>;
 export type TcpRequestInput = Static<typeof TcpRequestSchema>;
 export type TimeoutsInput = Static<typeof TimeoutsSchema>;
 export type DefaultsInput = Static<typeof DefaultsSchema>;

@@ -34,6 +34,7 @@ export function resolveTimeouts(defaults: GivenTimeouts, own: GivenTimeouts): Ti
     check: t.check ?? 0,
     clientFin: t.client_fin || client,
     serverFin: t.server_fin || server,
+    tarpit: t.tarpit || connect,
   };
 }
 

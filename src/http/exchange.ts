@@ -18,7 +18,7 @@ import { BodyFramer } from '../http1/body';
 import { HeadParser } from '../http1/parser';
 import { defaultErrorResponse, isDefaultResponse, okResponse, redirectResponse } from '../http1/errors';
 import type { HeadTable } from './head';
-import { DONE, runEvent, runPage } from './pipeline';
+import { DONE, runEvent, runLocal, runPage } from './pipeline';
 import { HttpBalanceKey, HttpSampleContext } from './sample';
 import type { CookieRequest } from './modules/cookie';
 
@@ -90,6 +90,8 @@ export abstract class HttpExchange {
   forced: ServerRuntime | undefined = undefined;
   stickKey: string | undefined = undefined;
   cookie: CookieRequest | undefined = undefined;
+  /** Holds a tarpitted request until its answer. */
+  private tarpitTimer: NodeJS.Timeout | undefined = undefined;
   /** Header lines (`Name: value\r\n`) added to the request to the server. */
   reqExtras = '';
   /** Header lines added to the response to the client. */
@@ -123,36 +125,71 @@ export abstract class HttpExchange {
     const msg = this.localPage(status);
     countStatus(this.fe.counters, status);
     if (this.backend) countStatus(this.backend.counters, status);
-    if (msg) this.client.sendLocal(this.afterLocal(msg));
+    if (msg) this.sendLocal(msg);
     this.log(term, status);
     // Built-in 4xx/5xx without `Connection: close` keep the connection; errorfiles have no known framing.
     this.endLocal(msg !== null && !close && this.reqDone && !this.client.closing() && isDefaultResponse(msg));
     return DONE;
   }
 
+  /** A message tslb answers with now must say `Connection: close` (the request is not all read, or the client side closes). */
+  localCloses(): boolean {
+    return !this.reqDone || this.client.closing();
+  }
+
+  /**
+   * Answer with a message tslb built whose framing it knows (`return`, a deny with a
+   * body), made with `Connection: close` when localCloses() said so. Returns DONE.
+   */
+  answerWith(status: number, msg: Buffer, close: boolean, term: string): number {
+    this.dropUpstream();
+    countStatus(this.fe.counters, status);
+    if (this.backend) countStatus(this.backend.counters, status);
+    this.sendLocal(msg);
+    this.log(term, status);
+    this.endLocal(!close);
+    return DONE;
+  }
+
+  /**
+   * http-request tarpit: answer with `status` (the connection then closed) after `ms`,
+   * unless the client leaves first (cancelTarpit). Returns DONE.
+   */
+  tarpit(ms: number, status: number): number {
+    this.tarpitTimer = setTimeout(() => {
+      this.tarpitTimer = undefined;
+      this.answer(status, true, 'PT');
+    }, ms);
+    return DONE;
+  }
+
+  protected cancelTarpit(): void {
+    if (this.tarpitTimer === undefined) return;
+    clearTimeout(this.tarpitTimer);
+    this.tarpitTimer = undefined;
+  }
+
   /** Answer with a redirect to `location` (HAProxy's: empty body, no-cache). Returns DONE. */
   redirect(code: number, location: string): number {
-    const close = this.closesAfterLocal();
-    return this.sendBuilt(code, redirectResponse(code, location, close), close);
+    const close = this.localCloses();
+    return this.answerWith(code, redirectResponse(code, location, close), close, 'LR');
   }
 
   /** Answer 200 with `body` (text of type `contentType`) instead of the server. Returns DONE. */
   ok(contentType: string, body: string): number {
-    const close = this.closesAfterLocal();
-    return this.sendBuilt(200, okResponse(contentType, body, close), close);
+    const close = this.localCloses();
+    return this.answerWith(200, okResponse(contentType, body, close), close, 'LR');
   }
 
-  private closesAfterLocal(): boolean {
-    return !this.reqDone || this.client.closing();
-  }
-
-  private sendBuilt(status: number, msg: Buffer, close: boolean): number {
-    this.dropUpstream();
-    countStatus(this.fe.counters, status);
+  /**
+   * A message tslb made, to the client: edited by the proxies' localResponse functions
+   * (http-after-response rules; backend, then frontend), then given the lines of the
+   * afterResponse phase (HSTS, security headers).
+   */
+  private sendLocal(msg: Buffer): void {
+    if (this.backend && this.backend.pipeline.localResponse.length) msg = runLocal(this.backend.pipeline.localResponse, this, msg);
+    if (this.fe.pipeline.localResponse.length) msg = runLocal(this.fe.pipeline.localResponse, this, msg);
     this.client.sendLocal(this.afterLocal(msg));
-    this.log('LR', status);
-    this.endLocal(!close);
-    return DONE;
   }
 
   private localPage(status: number): Buffer | null {

@@ -102,6 +102,8 @@ export class HeadTable {
   chunked = false;
   /** Index of the Host header, -1 when none. */
   host = -1;
+  /** The first line as received, once a rule replaced it (the access log shows this one, as HAProxy's). */
+  receivedLine: string | undefined = undefined;
 
   /**
    * Keep the head readable after the buffer it was filled from is reused
@@ -118,6 +120,7 @@ export class HeadTable {
   release(): void {
     this.buf = EMPTY_BUF;
     this.count = 0;
+    this.receivedLine = undefined;
     const t = this.tables;
     if (!t) return;
     this.tables = null;
@@ -170,6 +173,46 @@ export class HeadTable {
       this.drop[n] = 1;
       this.dropCount++;
     }
+  }
+
+  /**
+   * A new first line (`GET /new HTTP/1.1`, `HTTP/1.1 404 Not Found`, without CRLF) for
+   * set-path, set-status and the like: the head moves to a new buffer holding that line
+   * and the header bytes, every offset kept valid, so fetches and later rules read the
+   * new line and the head goes out as before. `targetStart`/`targetEnd`/`methodEnd`
+   * are the new line's own offsets (unused for a status line).
+   */
+  replaceFirstLine(line: string, methodEnd: number, targetStart: number, targetEnd: number): void {
+    const old = this.buf;
+    if (this.receivedLine === undefined) this.receivedLine = old.toString('latin1', this.start, this.firstLineEnd - 2);
+    const out = Buffer.allocUnsafe(line.length + 2 + this.end - this.firstLineEnd);
+    out.write(line, 0, 'latin1');
+    out[line.length] = 13;
+    out[line.length + 1] = 10;
+    old.copy(out, line.length + 2, this.firstLineEnd, this.end);
+    const shift = line.length + 2 - this.firstLineEnd;
+    for (let i = 0; i < this.count * HDR_STRIDE; i++) this.hdr[i] += shift;
+    this.buf = out;
+    this.start = 0;
+    this.end += shift;
+    this.firstLineEnd = line.length + 2;
+    this.methodEnd = methodEnd;
+    this.targetStart = targetStart;
+    this.targetEnd = targetEnd;
+  }
+
+  /** The request line with another method and target (the version kept). */
+  setRequestLine(method: string, target: string): void {
+    const version = this.buf.toString('latin1', this.targetEnd, this.firstLineEnd - 2);
+    const targetStart = method.length + 1;
+    this.replaceFirstLine(method + ' ' + target + version, method.length, targetStart, targetStart + target.length);
+  }
+
+  /** The status line with another status and reason (the version kept). */
+  setStatusLine(status: number, reason: string): void {
+    const version = this.buf.toString('latin1', this.start, this.start + 8);
+    this.replaceFirstLine(`${version} ${status} ${reason}`, 0, 0, 0);
+    this.status = status;
   }
 
   /** Mark every header with this lower-case name as not forwarded. */

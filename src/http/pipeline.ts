@@ -29,6 +29,7 @@
  * | `afterResponse`    | backend, frontend     | any final response: the server's, or tslb's own | HSTS, security headers                  |
  * | `log`              | frontend, backend     | the outcome in `ex.tx`, whatever the ending     | access log                              |
  * | `localPage`        | backend, frontend     | tslb answers itself with a status               | error pages (errorfiles)                |
+ * | `localResponse`    | backend, frontend     | the answer tslb made (page, redirect, return)   | http-after-response rules               |
  *
  * ¹ The frontend's functions run before routing, the backend's once routing chose it.
  *
@@ -66,6 +67,7 @@ export type PhaseFn = (ex: HttpExchange) => number;
 export type BodyFn = (ex: HttpExchange, buf: Buffer, start: number, end: number) => number;
 export type EventFn = (ex: HttpExchange) => void;
 export type PageFn = (ex: HttpExchange, status: number) => Buffer | null | undefined;
+export type LocalFn = (ex: HttpExchange, msg: Buffer) => Buffer;
 
 /** A feature's phase functions; each is optional. */
 export interface HttpModule {
@@ -80,6 +82,8 @@ export interface HttpModule {
   afterResponse?(ex: HttpExchange): void;
   log?(ex: HttpExchange): void;
   localPage?(ex: HttpExchange, status: number): Buffer | null | undefined;
+  /** An answer tslb made (a complete HTTP/1 message) on its way to the client: the message to send instead. */
+  localResponse?(ex: HttpExchange, msg: Buffer): Buffer;
 }
 
 /** The proxy a module is built for. */
@@ -107,6 +111,7 @@ export class Pipeline {
   readonly afterResponse: EventFn[] = [];
   readonly log: EventFn[] = [];
   readonly localPage: PageFn[] = [];
+  readonly localResponse: LocalFn[] = [];
 
   /** Appends a module's phase functions after those already there. */
   add(name: string, m: HttpModule): void {
@@ -121,6 +126,7 @@ export class Pipeline {
     if (m.afterResponse) this.afterResponse.push(m.afterResponse.bind(m));
     if (m.log) this.log.push(m.log.bind(m));
     if (m.localPage) this.localPage.push(m.localPage.bind(m));
+    if (m.localResponse) this.localResponse.push(m.localResponse.bind(m));
   }
 }
 
@@ -158,4 +164,10 @@ export function runPage(fns: readonly PageFn[], ex: HttpExchange, status: number
     if (page !== undefined) return page;
   }
   return undefined;
+}
+
+/** Runs the localResponse functions over a message tslb made, each given the previous one's. */
+export function runLocal(fns: readonly LocalFn[], ex: HttpExchange, msg: Buffer): Buffer {
+  for (let i = 0; i < fns.length; i++) msg = fns[i](ex, msg);
+  return msg;
 }

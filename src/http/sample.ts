@@ -3,6 +3,7 @@
  * SampleContext (src/rules/context.ts) over its request (and response) head and its
  * connection. Strings are made only when a fetch asks.
  */
+import { httpAuth } from '../auth/userlists';
 import type { BalanceKey } from '../balance/balancer';
 import type { ClientCertificate, SampleContext, Stage } from '../rules/context';
 import type { ConnectionInfo } from '../worker/connection';
@@ -27,6 +28,9 @@ export class HttpSampleContext implements SampleContext {
   sni: string | undefined = undefined;
   clientCert: ClientCertificate | undefined = undefined;
   frontend = '';
+  /** `txn.`/`req.`/`res.` variables of this exchange (made by the first set-var, emptied by each exchange). */
+  vars: Map<string, string | number | boolean> | undefined = undefined;
+  private info: ConnectionInfo | undefined = undefined;
   /** The request came on an HTTP/2 stream (its head was turned into HTTP/1.1 for the server). */
   http2 = false;
 
@@ -44,7 +48,35 @@ export class HttpSampleContext implements SampleContext {
     this.sni = info.sni;
     this.clientCert = info.clientCert;
     this.frontend = frontend;
+    this.info = info;
     this.http2 = false;
+  }
+
+  variable(name: string): string | number | boolean | undefined {
+    return (name.startsWith('sess.') ? this.info?.sessVars : this.vars)?.get(name);
+  }
+
+  httpAuth(list: string): boolean {
+    return httpAuth(list, this.header('authorization'));
+  }
+
+  setVariable(name: string, value: string | number | boolean | undefined): void {
+    const sess = name.startsWith('sess.');
+    let vars = sess ? this.info?.sessVars : this.vars;
+    if (value === undefined) {
+      vars?.delete(name);
+      return;
+    }
+    if (!vars) {
+      vars = new Map();
+      if (sess) this.info!.sessVars = vars;
+      else this.vars = vars;
+    }
+    vars.set(name, value);
+  }
+
+  receivedRequestLine(): string | undefined {
+    return this.req.receivedLine;
   }
 
   method(): string {

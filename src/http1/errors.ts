@@ -12,6 +12,7 @@ const DEFAULTS: Record<number, [reason: string, text: string, close: boolean]> =
   // The monitor-uri answer.
   200: ['OK', 'Service ready.', false],
   400: ['Bad request', 'Your browser sent an invalid request.', true],
+  401: ['Unauthorized', 'You need a valid user and password to access this content.', false],
   403: ['Forbidden', 'Request forbidden by administrative rules.', false],
   405: ['Method Not Allowed', 'A request was made of a resource using a request method not supported by that resource', false],
   408: ['Request Time-out', "Your browser didn't send a complete request in time.", true],

@@ -311,7 +311,8 @@ class Http1Session implements ClientSide {
       this.closeAfter || !this.clientKeepAlive || this.worker.draining || ex.resBody.mode === BODY_CLOSE || !ex.reqDone;
     if (this.closeAfter) extras += 'Connection: close\r\n';
     else if (ex.req.versionMinor === 0) extras += 'Connection: keep-alive\r\n';
-    const start = rewriteHeadInPlace(res, extras);
+    // A rule that rewrote the status line moved the head out of `buf`.
+    const start = res.buf === buf ? rewriteHeadInPlace(res, extras) : -1;
     if (start >= 0) return this.writeClient(buf, start, bodyEnd);
     this.sock.cork();
     const head = buildHead(res, extras);

@@ -115,7 +115,27 @@ function localTermination(status: number, headParsed: boolean): string {
  * per request: close() records the timers and the outcome, the log phase reads
  * them (writeLog: the access-log module), and reset() readies the next request.
  */
+const NO_CAPTURES: readonly string[] = [];
+
+/** The path of a target without its query: an absolute-form target loses scheme and authority. */
+function pathOf(target: string): string {
+  if (target.startsWith('/')) return target;
+  const scheme = target.indexOf('://');
+  if (scheme < 0) return target;
+  const slash = target.indexOf('/', scheme + 3);
+  return slash < 0 ? '/' : target.slice(slash);
+}
+
 export class HttpTransaction {
+  /** `http-request capture` values by slot (%hr), made by the first capture of the connection. */
+  private captures: string[] | null = null;
+
+  /** Slot `slot` of the frontend's `captureSlots` request captures holds `value`. */
+  capture(slot: number, value: string): void {
+    if (this.captures === null) this.captures = new Array<string>(this.fe.config.captureSlots ?? slot + 1).fill('');
+    this.captures[slot] = value;
+  }
+
   /** Accept (first request) or end of the previous request: HAProxy's accept date. */
   begin: number;
   /** Handshake time (TLS, PROXY header) of the first request; 0 afterwards. */
@@ -236,14 +256,17 @@ export class HttpTransaction {
     e.srvQueue = this.srvQueue;
     e.backendQueue = this.backendQueue;
     e.sample = sample;
+    e.requestHeaders = this.captures ?? (this.fe.config.captureSlots ? (this.captures = new Array<string>(this.fe.config.captureSlots).fill('')) : NO_CAPTURES);
     e.hasRequest = this.headAt !== 0;
     if (e.hasRequest) {
-      const uri = sample.url();
+      // The request line as received, before any rule rewrote it (HAProxy logs that one).
+      const received = sample.receivedRequestLine?.();
+      const uri = received === undefined ? sample.url() : received.slice(received.indexOf(' ') + 1, received.lastIndexOf(' '));
       const q = uri.indexOf('?');
-      e.method = sample.method();
+      e.method = received === undefined ? sample.method() : received.slice(0, received.indexOf(' '));
       e.uri = uri;
       e.path = q < 0 ? uri : uri.slice(0, q);
-      e.pathOnly = sample.path();
+      e.pathOnly = received === undefined ? sample.path() : pathOf(e.path);
       e.query = q < 0 ? '' : uri.slice(q);
       e.version = 'HTTP/' + sample.version();
     }
@@ -254,6 +277,7 @@ export class HttpTransaction {
 
   /** The next request on the connection starts its timers from the end of this one. */
   reset(): void {
+    if (this.captures !== null) this.captures.fill('');
     this.count++;
     this.begin = this.endAt;
     this.th = 0;

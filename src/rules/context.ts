@@ -29,10 +29,16 @@ export interface SampleContext {
   /** The certificate the client presented on a bind that asks for one (`verify optional|required`). */
   clientCert?: ClientCertificate;
   frontend: string;
+  /** A variable set by `set-var` (`txn.x`, `req.x`, `sess.x`); undefined when unset. */
+  variable?(name: string): string | number | boolean | undefined;
+  /** `http_auth(list)`: the request's Basic credentials name a user of the userlist. */
+  httpAuth?(list: string): boolean;
   /** The stick counters the connection tracks (sc0..sc2), read by the sc_* fetches; absent when it tracks none. */
   readonly trackers?: Trackers;
   // ---- request (stage request/response); undefined/empty otherwise
   method(): string;
+  /** The request line as received when a rule rewrote it (set-path…), else undefined. */
+  receivedRequestLine?(): string | undefined;
   /** Path without query, as in the request target (origin-form). */
   path(): string;
   /** Full request target as received. */

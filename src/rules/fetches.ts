@@ -25,7 +25,7 @@ export interface FetchDefinition {
    * backend left out is the backend whose rule it is (an error elsewhere), a frontend
    * left out the frontend of the request.
    */
-  names?: 'backend' | 'frontend';
+  names?: 'backend' | 'frontend' | 'userlist';
   /**
    * Reads the client's first bytes (the TLS ClientHello of a connection we do not
    * terminate): a tcp frontend using it waits for them, up to its inspect delay.
@@ -98,6 +98,8 @@ const base: FetchDefinition[] = [
   // The ClientHello of TLS passed through (ssl_fc_sni is the SNI of TLS we terminate).
   { name: 'req_ssl_sni', stages: PAYLOAD, method: 'str', minArgs: 0, maxArgs: 0, needsPayload: true, fetch: (c) => c.clientHelloSni },
   { name: 'req_ssl_hello_type', stages: PAYLOAD, method: 'int', minArgs: 0, maxArgs: 0, needsPayload: true, fetch: (c) => c.clientHelloType },
+  { name: 'http_auth', stages: ['request'], method: 'bool', minArgs: 1, maxArgs: 1, names: 'userlist', fetch: (c, a) => c.httpAuth?.(a[0]) ?? false },
+  { name: 'var', stages: ANY, method: 'str', minArgs: 1, maxArgs: 1, fetch: (c, a) => c.variable?.(a[0]) },
   { name: 'fe_name', stages: ANY, method: 'str', minArgs: 0, maxArgs: 0, fetch: (c) => c.frontend },
   { name: 'nbsrv', stages: ANY, method: 'int', minArgs: 0, maxArgs: 1, names: 'backend', fetch: (_, a) => proxyStates().usableServers(a[0]) },
   { name: 'be_conn', stages: ANY, method: 'int', minArgs: 0, maxArgs: 1, names: 'backend', fetch: (_, a) => proxyStates().backendConnections(a[0]) },

@@ -18,6 +18,8 @@ export interface ConnectionInfo {
   sni: string | undefined;
   /** The client's certificate, on a bind that asks for one (`verify optional|required`). */
   clientCert?: ClientCertificate;
+  /** `sess.` variables set by http-request set-var: they live as long as the connection. */
+  sessVars?: Map<string, string | number | boolean>;
   /** Timestamp (ms, Date.now()) of accept, for logs and timers. */
   acceptedAt: number;
   /** The stick counters it tracks (src/stick/tcp-rules.ts trackersOf), once a track-sc rule tracked one. */

@@ -27,6 +27,7 @@ import type { ServerStateUpdate } from '../ipc/messages';
 import type { SampleContext } from '../rules/context';
 import { compileFirstMatch, compileNameTemplate } from '../rules/compile';
 import { frontendReadsPayload } from '../rules/fetches';
+import { setUserlists } from '../auth/userlists';
 import { loadPatternFiles } from '../rules/patterns';
 import { setProxyStates, type ProxyStates } from '../rules/proxy-state';
 import { Counters, newCounters, queueEntered } from './counters';
@@ -559,6 +560,7 @@ export class Runtime implements ProxyStates {
     useStickTables(model);
     const leased = leaseSlots(this, model.global.workers);
     for (const b of model.backends) this.backends.set(b.name, new BackendRuntime(b, leased));
+    setUserlists(model.userlists ?? []);
     this.frontends = model.frontends.map((f) => new FrontendRuntime(f, this.backends, model.global));
   }
 

@@ -21,6 +21,7 @@ export function timeouts(over: Partial<Timeouts> = {}): Timeouts {
     check: 2000,
     clientFin: 0,
     serverFin: 0,
+    tarpit: 0,
     ...over,
   };
 }

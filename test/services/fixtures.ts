@@ -14,6 +14,7 @@ export const timeouts: Timeouts = {
   check: 500,
   clientFin: 1000,
   serverFin: 1000,
+  tarpit: 1000,
 };
 
 export function server(name: string, port: number, extra: Partial<Server> = {}, check: Partial<Server['check']> = {}): Server {

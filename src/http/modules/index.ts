@@ -14,7 +14,7 @@ import { hsts } from './hsts';
 import { httpsRedirect } from './https-redirect';
 import { monitorUri } from './monitor';
 import { securityHeaders } from './security-headers';
-import { httpRequestRules, httpResponseRules } from './http-rules';
+import { httpAfterResponseRules, httpRequestRules, httpResponseRules } from './http-rules';
 import { cookiePersistence } from './cookie';
 import { stickOn } from './stick';
 
@@ -31,5 +31,6 @@ export const HTTP_MODULES: readonly ModuleDefinition[] = [
   hsts,
   securityHeaders,
   errorPages,
+  httpAfterResponseRules,
   accessLog,
 ];

@@ -1,0 +1,85 @@
+/**
+ * return, deny and tarpit: tslb answers instead of the server (tarpit after holding
+ * the request for `timeout tarpit`). `return` sends its own
+ * message (status 200 by default, a `string`, `lf-string` or `file` body with its
+ * content-type, `hdr` lines); deny sends the error page of its status (`PR` in the
+ * log) unless it has a body of its own, as return's. A response deny replaces the
+ * response by a 502 whatever the rule's status, as HAProxy does (`PH`).
+ */
+import { readFileSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
+import type { AnswerSpec, HttpAction } from '../../config/model';
+import { compileValueTemplate } from '../../rules/sample-expr';
+import type { HttpExchange } from '../exchange';
+import type { RuleAction } from './index';
+
+type Act<K extends HttpAction['action']> = Extract<HttpAction, { action: K }>;
+
+type Rendered = string | ((ctx: HttpExchange['ctx']) => string);
+
+function render(r: Rendered, ex: HttpExchange): string {
+  return typeof r === 'string' ? r : r(ex.ctx);
+}
+
+/** The message of an answer spec; built per request only when a part of it has `%[…]` samples. */
+function compileMessage(status: number, spec: AnswerSpec): (ex: HttpExchange, close: boolean) => Buffer {
+  const body: Rendered | Buffer =
+    spec.file !== undefined ? readFileSync(spec.file) : spec.lfString !== undefined ? compileValueTemplate(spec.lfString, 'request', []) : (spec.string ?? '');
+  const headers = spec.headers.map((h) => ({ name: h.name, value: compileValueTemplate(h.value, 'request', []) }));
+  const statusLine = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
+  const typeLine = spec.contentType !== undefined ? `content-type: ${spec.contentType}\r\n` : '';
+  const build = (bytes: Buffer, extra: string, close: boolean, isHead: boolean): Buffer => {
+    const head = `${statusLine}${typeLine}content-length: ${bytes.length}\r\n${extra}${close ? 'connection: close\r\n' : ''}\r\n`;
+    return isHead ? Buffer.from(head, 'latin1') : Buffer.concat([Buffer.from(head, 'latin1'), bytes]);
+  };
+  const fixedBody = typeof body === 'string' ? Buffer.from(body, 'latin1') : Buffer.isBuffer(body) ? body : undefined;
+  if (fixedBody && headers.every((h) => typeof h.value === 'string')) {
+    const extra = headers.map((h) => `${h.name}: ${h.value as string}\r\n`).join('');
+    // Every form a request may need, built once.
+    const forms = [build(fixedBody, extra, false, false), build(fixedBody, extra, true, false), build(fixedBody, extra, false, true), build(fixedBody, extra, true, true)];
+    return (ex, close) => forms[(close ? 1 : 0) + (ex.isHead ? 2 : 0)];
+  }
+  return (ex, close) => {
+    const bytes = fixedBody ?? Buffer.from(render(body as Rendered, ex), 'latin1');
+    const extra = headers.map((h) => `${h.name}: ${render(h.value, ex).replace(/[\r\n\0]/g, '')}\r\n`).join('');
+    return build(bytes, extra, close, ex.isHead);
+  };
+}
+
+export function returnAction(a: Act<'return'>): RuleAction {
+  const message = compileMessage(a.status, a.answer);
+  const status = a.status;
+  return (ex) => {
+    const close = ex.localCloses();
+    return ex.answerWith(status, message(ex, close), close, 'LR');
+  };
+}
+
+/** tarpit: held for the proxy's `timeout tarpit`, then its status (500 unless deny_status) and a close, `PT` in the log. */
+export function tarpitAction(a: Act<'tarpit'>): RuleAction {
+  const status = a.status;
+  return (ex) => {
+    ex.fe.counters.deniedReq++;
+    if (ex.backend) ex.backend.counters.deniedReq++;
+    return ex.tarpit((ex.backend ? ex.backend.config : ex.fe.config).timeouts.tarpit, status);
+  };
+}
+
+export function denyAction(a: Act<'deny'>, response: boolean): RuleAction {
+  if (response) {
+    return (ex) => {
+      ex.fe.counters.deniedResp++;
+      ex.backend!.counters.deniedResp++;
+      return ex.answer(502, true, 'PH');
+    };
+  }
+  const status = a.status;
+  const message = a.answer ? compileMessage(status, a.answer) : undefined;
+  return (ex) => {
+    ex.fe.counters.deniedReq++;
+    if (ex.backend) ex.backend.counters.deniedReq++;
+    if (!message) return ex.answer(status, true, 'PR');
+    const close = ex.localCloses();
+    return ex.answerWith(status, message(ex, close), close, 'PR');
+  };
+}
