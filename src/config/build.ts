@@ -67,7 +67,7 @@ import type {
 } from './schema';
 import { formatPath, type Diagnostics, type Seg, type Where } from './source';
 import { missingTimeouts, NO_TIMEOUT_EFFECT, resolveTimeouts, type GivenTimeouts } from './timeouts';
-import { declaredTables, frontendProtection, PROTECTION_LINE, stickReferenceError, stickTableOf, type ProtectionLine, type TableScope } from './protection';
+import { declaredTables, frontendProtection, PROTECTION_LINE, stickReferenceError, stickTableOf, trackError, type ProtectionLine, type TableScope } from './protection';
 import { didYouMean } from './suggest';
 import { TlsConfig } from './tls';
 import { buildUserlists } from './userlists';
@@ -614,6 +614,12 @@ export class ModelBuilder {
         return;
       }
       for (const e of checkAction(action, stage)) this.diag.error(this.at(actionSegs), e);
+      if (action.action === 'track-sc') {
+        // The connection's counters count each request from the frontend's pipeline (src/http/modules/stick-counters.ts).
+        const err = this.tableScope.checkDefault ? trackError(action, stage, this.tableScope) : 'track-sc: http-request track-sc goes in a frontend';
+        if (err) return this.diag.error(this.at(actionSegs), err);
+        action.table ||= this.tableScope.own!;
+      }
       const cond = this.condition(r, stage, named, rs);
       if (!cond) return;
       const text = `http-${when} ${actionText(action)}${cond.text ? ' ' + cond.text : ''}`;

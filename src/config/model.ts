@@ -203,7 +203,10 @@ export type HttpAction =
   | { action: 'set-var'; name: string; expr: string }
   | { action: 'unset-var'; name: string }
   | { action: 'set-status'; status: number; reason?: string }
-  | { action: 'auth'; realm?: string };
+  | { action: 'auth'; realm?: string }
+  /** Stick counters (src/stick): as the tcp-request ones, on the connection's counters. */
+  | { action: 'track-sc'; counter: number; fetch: string; args: string[]; table: string }
+  | { action: 'sc-inc-gpc0'; counter: number };
 
 export interface HttpRule {
   /** `after-response`: every response, tslb's own answers (errors, redirects, returns) too. */

@@ -9,6 +9,7 @@
 import type { Condition, Mode, StickTableDef, TcpRequestRule } from './model';
 import type { NativeConfig, StickTableInput, TcpRequestInput } from './schema';
 import type { Diagnostics, Seg, Where } from './source';
+import type { Stage } from '../rules/context';
 import { parseRateLimit, parseStickTable, parseTcpRequest, type TcpRequestLine } from './stick-syntax';
 import { fetches, readsPayload } from '../rules/fetches';
 import { stickFetchTable } from '../stick/fetches';
@@ -169,6 +170,22 @@ export function frontendProtection(p: FrontendProtectionInput): FrontendProtecti
   return out;
 }
 
+/**
+ * Why a track-sc action (tcp-request or http-request) cannot work at `stage`: an
+ * unknown fetch, one not valid there, wrong arguments, no table to track in.
+ */
+export function trackError(act: { counter: number; fetch: string; args: string[]; table: string }, stage: Stage, scope: TableScope): string | undefined {
+  const def = fetches.get(act.fetch);
+  const name = `track-sc${act.counter}`;
+  if (!def) return `${name}: unknown fetch "${act.fetch}"${didYouMean(act.fetch, fetches.keys())}`;
+  if (!def.stages.includes(stage)) return `${name}: ${act.fetch} is not available in ${stage === 'connection' ? 'tcp-request' : 'http-request'} rules (valid in: ${def.stages.join(', ')})`;
+  if (act.args.length < def.minArgs || act.args.length > def.maxArgs) return `${name}: ${act.fetch} takes ${def.minArgs}..${def.maxArgs} arguments`;
+  const table = act.table || scope.own;
+  if (table === undefined) return `${name}: this ${scope.checkDefault ? 'frontend' : 'proxy'} has no stick-table (add stick_table, or "table <name>")`;
+  if (!scope.tables.has(table)) return `${name}: no stick-table "${table}"${didYouMean(table, scope.tables)}`;
+  return undefined;
+}
+
 /** A parsed rule with its condition, checked against its stage and the tables. */
 function checkedRule(p: FrontendProtectionInput, line: Extract<TcpRequestLine, { kind: 'rule' }>, where: Where, condWhere: Where): TcpRequestRule | undefined {
   // Only a tcp frontend's content rules run after the ClientHello was read.
@@ -193,28 +210,11 @@ function checkedRule(p: FrontendProtectionInput, line: Extract<TcpRequestLine, {
   }
   const act = line.act;
   if (act.action === 'track-sc') {
-    const def = fetches.get(act.fetch);
-    if (!def) {
-      p.diag.error(where, `track-sc${act.counter}: unknown fetch "${act.fetch}"${didYouMean(act.fetch, fetches.keys())}`);
+    const err = trackError(act, 'connection', p.scope) ?? (fetches.get(act.fetch)!.needsPayload && !payloadOk ? payloadError(act.fetch) : undefined);
+    if (err) {
+      p.diag.error(where, err);
       ok = false;
-    } else if (!def.stages.includes('connection')) {
-      p.diag.error(where, `track-sc${act.counter}: ${act.fetch} is not available in tcp-request rules (valid in: ${def.stages.join(', ')})`);
-      ok = false;
-    } else if (act.args.length < def.minArgs || act.args.length > def.maxArgs) {
-      p.diag.error(where, `track-sc${act.counter}: ${act.fetch} takes ${def.minArgs}..${def.maxArgs} arguments`);
-      ok = false;
-    } else if (def.needsPayload && !payloadOk) {
-      p.diag.error(where, payloadError(act.fetch));
-      ok = false;
-    }
-    const table = act.table || p.scope.own;
-    if (table === undefined) {
-      p.diag.error(where, `track-sc${act.counter}: this frontend has no stick-table (add stick_table, or "table <name>")`);
-      ok = false;
-    } else if (!p.scope.tables.has(table)) {
-      p.diag.error(where, `track-sc${act.counter}: no stick-table "${table}"${didYouMean(table, p.scope.tables)}`);
-      ok = false;
-    } else act.table = table;
+    } else act.table ||= p.scope.own!;
   }
   if (!ok) return undefined;
   const text = `tcp-request ${line.stage} ${line.actionText}${line.cond ? ` ${line.cond.key} ${line.cond.text}` : ''}`;

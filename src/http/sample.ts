@@ -6,6 +6,7 @@
 import { httpAuth } from '../auth/userlists';
 import type { BalanceKey } from '../balance/balancer';
 import type { ClientCertificate, SampleContext, Stage } from '../rules/context';
+import type { Trackers } from '../stick/worker';
 import type { ConnectionInfo } from '../worker/connection';
 import type { HeadTable } from './head';
 
@@ -47,6 +48,17 @@ export class HttpSampleContext implements SampleContext {
     this.clientCert = info.clientCert;
     this.frontend = frontend;
     this.info = info;
+  }
+
+  /** The exchange went back to the pool: let go of its connection. */
+  unbind(): void {
+    this.stage = 'request';
+    this.info = undefined;
+  }
+
+  /** The connection's stick counters: its tcp-request rules' and those http-request track-sc started. */
+  get trackers(): Trackers | undefined {
+    return this.info?.trackers;
   }
 
   variable(name: string): string | number | boolean | undefined {

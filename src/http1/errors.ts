@@ -24,8 +24,9 @@ const DEFAULTS: Record<number, [reason: string, text: string, close: boolean]> =
   504: ['Gateway Time-out', "The server didn't respond in time.", false],
 };
 
-function build(status: number): Buffer {
-  const [reason, text, close] = DEFAULTS[status] ?? DEFAULTS[500];
+function build(status: number, closing = false): Buffer {
+  const [reason, text, closeAlways] = DEFAULTS[status] ?? DEFAULTS[500];
+  const close = closing || closeAlways;
   const body = `<html><body><h1>${status} ${reason}</h1>\n${text}\n</body></html>\n`;
   return Buffer.from(
     `HTTP/1.1 ${status} ${reason}\r\nContent-length: ${body.length}\r\nCache-Control: no-cache\r\n` +
@@ -36,11 +37,22 @@ function build(status: number): Buffer {
 }
 
 const builtIn = new Map<number, Buffer>();
-for (const s of Object.keys(DEFAULTS)) builtIn.set(Number(s), build(Number(s)));
+/** The same messages saying `Connection: close`, for a connection that ends after them. */
+const builtInClosing = new Map<Buffer, Buffer>();
+for (const s of Object.keys(DEFAULTS)) {
+  const msg = build(Number(s));
+  builtIn.set(Number(s), msg);
+  builtInClosing.set(msg, build(Number(s), true));
+}
 
 /** HAProxy's built-in message for a status (500's for a status it has none for). */
 export function defaultErrorResponse(status: number): Buffer {
   return builtIn.get(status) ?? build(status);
+}
+
+/** A built-in message as sent on a connection closed after it (a keep-alive client must not send another request on it). */
+export function closingResponse(msg: Buffer): Buffer {
+  return builtInClosing.get(msg) ?? msg;
 }
 
 /** True for a built-in message (its framing is known, unlike an errorfile's). */

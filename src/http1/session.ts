@@ -81,7 +81,7 @@ class Http1Session implements ClientSide {
   bytesWritten = 0;
 
   constructor(
-    private readonly sock: net.Socket,
+    readonly sock: net.Socket,
     private readonly fe: FrontendRuntime,
     private readonly info: ConnectionInfo,
     private readonly worker: WorkerContext,

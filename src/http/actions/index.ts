@@ -12,6 +12,7 @@ import { addHeaderAction, delHeaderAction, replaceHeaderAction, setHeaderAction 
 import { redirectAction } from './redirect';
 import { requestLineAction } from './request-line';
 import { setStatusAction } from './status';
+import { incGpc0Action, trackAction } from './stick';
 import { setVarAction, unsetVarAction } from './vars';
 
 /** What a rule does when its condition holds: CONTINUE, STOP_RULES, or DONE when it answered. */
@@ -41,6 +42,8 @@ const compilers: { [K in ActionName]: ActionCompiler<K> } = {
   'unset-var': unsetVarAction,
   'set-status': setStatusAction,
   auth: authAction,
+  'track-sc': trackAction,
+  'sc-inc-gpc0': incGpc0Action,
   'redirect-scheme': redirectAction,
   'redirect-location': redirectAction,
   'redirect-prefix': redirectAction,

@@ -10,8 +10,10 @@ import { forwarded } from './forwarded';
 import { httpAfterResponseRules, httpRequestRules, httpResponseRules } from './http-rules';
 import { cookiePersistence } from './cookie';
 import { stickOn } from './stick';
+import { stickCounters } from './stick-counters';
 
 export const HTTP_MODULES: readonly ModuleDefinition[] = [
+  stickCounters,
   httpRequestRules,
   httpResponseRules,
   forwarded,
