@@ -52,6 +52,7 @@ async function paced(pools: Pool[], perSecond: number, durationMs: number): Prom
 let backend: HttpBackend;
 let port: number;
 let gpcPort: number;
+let gatePort: number;
 let sock: string;
 let lb: TslbProcess;
 
@@ -60,6 +61,7 @@ before(async () => {
   cleanups.push(() => backend.close());
   port = await freePort();
   gpcPort = await freePort();
+  gatePort = await freePort();
   sock = path.join(tempDir('tslb-stick-http-'), 'api.sock');
   lb = await startTslb(`
 global: { workers: 2, accept_mode: rr }
@@ -81,6 +83,13 @@ frontends:
       - http-request track-sc1 src
       - http-request deny if { sc_get_gpc0(1) gt 0 }
       - http-request sc-inc-gpc0(1) if { path /trap }
+  - name: gate
+    mode: http
+    binds: ["127.0.0.1:${gatePort}"]
+    default_backend: app
+    options:
+      - tcp-request connection reject if { src 127.0.0.8 }
+      - tcp-request session reject if { src 127.0.0.9 }
 backends:
   - name: app
     servers: [{ name: a, address: 127.0.0.1, port: ${backend.port} }]
@@ -135,4 +144,20 @@ test('http-request sc-inc-gpc0(1) marks an address: its next requests are denied
   const later = await Promise.all([get(marked[0], '/'), get(marked[1], '/'), get(marked[0], '/a'), get(marked[1], '/b')]);
   assert.deepEqual(later, [403, 403, 403, 403]);
   assert.deepEqual(await Promise.all([get(other[0], '/'), get(other[1], '/')]), [200, 200]);
+});
+
+test('connections refused by tcp-request connection and session rules count in the frontend\'s dcon and dses (show stat)', async () => {
+  for (const address of ['127.0.0.8', '127.0.0.8', '127.0.0.9']) await assert.rejects(get(clientFrom(gatePort, address, 1)[0], '/'));
+  assert.equal(await get(clientFrom(gatePort, '127.0.0.10', 1)[0], '/'), 200);
+  let row: Record<string, string> = {};
+  for (let i = 0; i < 50; i++) {
+    const [header, ...lines] = (await unixCommand(sock, 'show stat\n')).replace(/^# /, '').split('\n');
+    const names = header.split(',');
+    const gate = lines.map((l) => l.split(',')).find((f) => f[0] === 'gate' && f[1] === 'FRONTEND')!;
+    row = Object.fromEntries(names.map((n, j) => [n, gate[j]]));
+    if (row.dcon === '2' && row.dses === '1') break;
+    await sleep(100);
+  }
+  assert.equal(row.dcon, '2');
+  assert.equal(row.dses, '1');
 });
