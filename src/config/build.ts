@@ -450,6 +450,7 @@ export class ModelBuilder {
       this.diag.warn(this.at([...base, 'inspect_delay']), 'inspect_delay has no effect: nothing in this frontend reads the ClientHello (req_ssl_sni, req_ssl_hello_type in a tcp frontend)');
     }
 
+    if (f.max_body_size !== undefined && mode !== 'http') this.diag.error(this.at([...base, 'max_body_size']), 'max_body_size needs mode http');
     const httpRules = [
       ...this.httpRules(f.http_request, 'request', mode, named, [...base, 'http_request'], own.ruleLines),
       ...this.httpRules(f.http_response, 'response', mode, named, [...base, 'http_response'], own.ruleLines),
@@ -477,6 +478,7 @@ export class ModelBuilder {
       stickTable,
       tcpRequest: tcpRequest.length ? tcpRequest : undefined,
       rateLimitSessions: protection.rateLimitSessions || undefined,
+      maxBodySize: mode === 'http' ? this.size(f.max_body_size, [...base, 'max_body_size']) || undefined : undefined,
       source: this.diag.sourceRef(this.at(base)),
     };
   }

@@ -260,6 +260,8 @@ export interface Frontend {
   tcpRequest?: TcpRequestRule[];
   /** `rate-limit sessions N`: new sessions per second over all workers (0 or absent: none); the excess waits. */
   rateLimitSessions?: number;
+  /** Largest request body in bytes (`max_body_size`), enforced by the HTTP/1 body framer while streaming. */
+  maxBodySize?: number;
   source?: SourceRef;
 }
 

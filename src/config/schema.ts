@@ -255,6 +255,8 @@ const FrontendSchema = obj({
   stick_table: opt(StickTableSchema),
   tcp_request: opt(Type.Array(TcpRequestSchema)),
   rate_limit_sessions: opt(Type.Integer({ minimum: 0, maximum: MAX_SIZE, description: 'new sessions per second over all workers; the excess waits (HAProxy rate-limit sessions)' })),
+  /** Largest request body: a larger Content-Length gets 413 at once, a chunked body when the chunk that passes it is announced (HTTP/1). */
+  max_body_size: opt(Size),
 });
 
 export interface BalanceInput {

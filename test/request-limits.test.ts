@@ -1,0 +1,75 @@
+/**
+ * Request filtering through a real tslb: `max_body_size` answers 413 for a larger
+ * Content-Length before reading the body, and for a chunked body as soon as the chunk
+ * that passes the limit is announced, while it streams; no complete request reaches
+ * the server, and a body within the limit goes through.
+ */
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { freePort, startTslb, type TslbProcess } from './helpers/tslb';
+import { startHttpBackend, type HttpBackend } from './helpers/backends';
+import { exchange } from './helpers/rawhttp';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
+
+let backend: HttpBackend;
+/** Request bodies the server received whole, by length. */
+const bodies: number[] = [];
+let port: number;
+let lb: TslbProcess;
+
+before(async () => {
+  backend = await startHttpBackend('app', (req, res) => {
+    let n = 0;
+    req.on('data', (d: Buffer) => (n += d.length));
+    req.on('end', () => {
+      bodies.push(n);
+      res.end('ok');
+    });
+    return true;
+  });
+  cleanups.push(() => backend.close());
+  port = await freePort();
+  lb = await startTslb(`
+frontends:
+  - name: web
+    mode: http
+    binds: ["127.0.0.1:${port}"]
+    default_backend: app
+    max_body_size: 1k
+backends:
+  - name: app
+    servers: [{ name: a, address: 127.0.0.1, port: ${backend.port} }]
+`);
+  cleanups.push(() => lb.stop());
+});
+
+const chunk = (n: number) => `${n.toString(16)}\r\n${'x'.repeat(n)}\r\n`;
+
+test('max_body_size 1k: a Content-Length of 1025 gets 413 before the body is read; 1024 goes through', async () => {
+  const big = await exchange(port, Buffer.from(`POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 1025\r\n\r\n`), { until: (r) => r.length > 0 });
+  assert.equal(big.responses[0]?.status, 413);
+  const fits = await exchange(port, Buffer.from(`POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 1024\r\n\r\n${'y'.repeat(1024)}`), { until: (r) => r.length > 0 });
+  assert.equal(fits.responses[0]?.status, 200);
+  assert.deepEqual(bodies, [1024], 'only the body within the limit reached the server');
+});
+
+test('max_body_size 1k, chunked: 413 when the chunk passing 1k is announced, while the body streams; the server never gets the whole request', async () => {
+  bodies.length = 0;
+  const head = 'POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n';
+  // 600 bytes go to the server first; the next 600-byte chunk, 300 ms later, passes the limit.
+  const r = await exchange(port, Buffer.alloc(0), {
+    pieces: [Buffer.from(head + chunk(600)), Buffer.from(chunk(600) + '0\r\n\r\n')],
+    pauseMs: 300,
+    until: (res) => res.length > 0,
+    timeoutMs: 5000,
+  });
+  assert.equal(r.responses[0]?.status, 413);
+  const fits = await exchange(port, Buffer.from(head + chunk(500) + chunk(524) + '0\r\n\r\n'), { until: (res) => res.length > 0 });
+  assert.equal(fits.responses[0]?.status, 200);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.deepEqual(bodies, [1024], 'the cut body never ended at the server');
+});
