@@ -2,7 +2,9 @@
  * Request filtering through a real tslb: `max_body_size` answers 413 for a larger
  * Content-Length before reading the body, and for a chunked body as soon as the chunk
  * that passes the limit is announced, while it streams; no complete request reaches
- * the server, and a body within the limit goes through.
+ * the server, and a body within the limit goes through. A method allowlist (405),
+ * normalize-uri before a path rule, bad escapes and raw control bytes (400): each
+ * gets its status and nothing reaches the server.
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,11 +20,15 @@ after(async () => {
 let backend: HttpBackend;
 /** Request bodies the server received whole, by length. */
 const bodies: number[] = [];
+/** Request targets the server received. */
+const urls: string[] = [];
 let port: number;
+let filterPort: number;
 let lb: TslbProcess;
 
 before(async () => {
   backend = await startHttpBackend('app', (req, res) => {
+    urls.push(req.url!);
     let n = 0;
     req.on('data', (d: Buffer) => (n += d.length));
     req.on('end', () => {
@@ -33,6 +39,7 @@ before(async () => {
   });
   cleanups.push(() => backend.close());
   port = await freePort();
+  filterPort = await freePort();
   lb = await startTslb(`
 frontends:
   - name: web
@@ -40,6 +47,16 @@ frontends:
     binds: ["127.0.0.1:${port}"]
     default_backend: app
     max_body_size: 1k
+  - name: filter
+    mode: http
+    binds: ["127.0.0.1:${filterPort}"]
+    default_backend: app
+    options:
+      - http-request deny deny_status 405 if !{ method GET HEAD POST }
+      - http-request normalize-uri path-merge-slashes
+      - http-request normalize-uri path-strip-dotdot full
+      - http-request normalize-uri percent-decode-unreserved strict
+      - http-request deny if { path_beg /admin }
 backends:
   - name: app
     servers: [{ name: a, address: 127.0.0.1, port: ${backend.port} }]
@@ -72,4 +89,19 @@ test('max_body_size 1k, chunked: 413 when the chunk passing 1k is announced, whi
   assert.equal(fits.responses[0]?.status, 200);
   await new Promise((resolve) => setTimeout(resolve, 100));
   assert.deepEqual(bodies, [1024], 'the cut body never ended at the server');
+});
+
+const status = async (p: number, raw: string) => (await exchange(p, Buffer.from(raw, 'latin1'), { until: (r) => r.length > 0 })).responses[0]?.status;
+
+test('filters: a method outside the allowlist gets 405, a path normalised onto /admin 403, a bad escape or a raw NUL 400, and none reaches the server; a normalised path goes to the server', async () => {
+  urls.length = 0;
+  assert.equal(await status(filterPort, 'DELETE /x HTTP/1.1\r\nHost: h\r\n\r\n'), 405);
+  assert.equal(await status(filterPort, 'GET /public/..//%61dmin/x HTTP/1.1\r\nHost: h\r\n\r\n'), 403);
+  assert.equal(await status(filterPort, 'GET /../../admin HTTP/1.1\r\nHost: h\r\n\r\n'), 403);
+  assert.equal(await status(filterPort, 'GET /a%zz HTTP/1.1\r\nHost: h\r\n\r\n'), 400);
+  assert.equal(await status(filterPort, 'GET /a\x00b HTTP/1.1\r\nHost: h\r\n\r\n'), 400);
+  assert.equal(await status(filterPort, 'GET /a\x01b HTTP/1.1\r\nHost: h\r\n\r\n'), 400);
+  assert.deepEqual(urls, [], 'nothing reached the server');
+  assert.equal(await status(filterPort, 'GET //a///b/../c/%7Euser/%2F?q=%41 HTTP/1.1\r\nHost: h\r\n\r\n'), 200);
+  assert.deepEqual(urls, ['/a/c/~user/%2F?q=A']);
 });

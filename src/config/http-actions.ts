@@ -154,6 +154,19 @@ export const actionSyntax: ReadonlyMap<string, ActionSyntax> = new Map<string, A
     },
   ],
   ...[0, 1, 2].map((n): [string, ActionSyntax] => [`track-sc${n}`, { where: REQUEST, parse: (w) => trackOrInc([`track-sc${n}`, ...w]) }]),
+  [
+    'normalize-uri',
+    {
+      where: REQUEST,
+      parse: (w) => {
+        const [mode, option, ...extra] = w;
+        const flag = mode === 'path-strip-dotdot' ? 'full' : mode === 'percent-decode-unreserved' ? 'strict' : undefined;
+        if (mode !== 'path-merge-slashes' && flag === undefined) return 'expects path-merge-slashes, path-strip-dotdot [full] or percent-decode-unreserved [strict]';
+        if (extra.length || (option !== undefined && option !== flag)) return `${mode}: unexpected "${w.slice(1).join(' ')}"${flag ? ` (only ${flag})` : ''}`;
+        return { action: 'normalize-uri', mode: mode as 'path-merge-slashes', ...(option ? { [option]: true } : {}) };
+      },
+    },
+  ],
   ['sc-inc-gpc0', { where: BOTH, parse: (w, arg) => trackOrInc([`sc-inc-gpc0(${arg ?? ''})`, ...w]) }],
   [
     'set-status',
@@ -396,5 +409,7 @@ export function actionText(a: HttpAction): string {
       return `track-sc${a.counter} ${a.fetch}${a.args.length ? `(${a.args.join(',')})` : ''}${a.table ? ` table ${a.table}` : ''}`;
     case 'sc-inc-gpc0':
       return `sc-inc-gpc0(${a.counter})`;
+    case 'normalize-uri':
+      return `normalize-uri ${a.mode}${a.full ? ' full' : ''}${a.strict ? ' strict' : ''}`;
   }
 }

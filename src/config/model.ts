@@ -206,7 +206,8 @@ export type HttpAction =
   | { action: 'auth'; realm?: string }
   /** Stick counters (src/stick): as the tcp-request ones, on the connection's counters. */
   | { action: 'track-sc'; counter: number; fetch: string; args: string[]; table: string }
-  | { action: 'sc-inc-gpc0'; counter: number };
+  | { action: 'sc-inc-gpc0'; counter: number }
+  | { action: 'normalize-uri'; mode: 'path-merge-slashes' | 'path-strip-dotdot' | 'percent-decode-unreserved'; full?: boolean; strict?: boolean };
 
 export interface HttpRule {
   /** `after-response`: every response, tslb's own answers (errors, redirects, returns) too. */
