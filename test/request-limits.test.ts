@@ -57,6 +57,7 @@ frontends:
       - http-request normalize-uri path-strip-dotdot full
       - http-request normalize-uri percent-decode-unreserved strict
       - http-request deny if { path_beg /admin }
+      - http-request deny deny_status 414 if { url -m len gt 2048 }
 backends:
   - name: app
     servers: [{ name: a, address: 127.0.0.1, port: ${backend.port} }]
@@ -93,7 +94,7 @@ test('max_body_size 1k, chunked: 413 when the chunk passing 1k is announced, whi
 
 const status = async (p: number, raw: string) => (await exchange(p, Buffer.from(raw, 'latin1'), { until: (r) => r.length > 0 })).responses[0]?.status;
 
-test('filters: a method outside the allowlist gets 405, a path normalised onto /admin 403, a bad escape or a raw NUL 400, and none reaches the server; a normalised path goes to the server', async () => {
+test('filters: a method outside the allowlist gets 405, a path normalised onto /admin 403, a bad escape or a raw NUL 400, a URL past 2048 bytes 414, and none reaches the server; a normalised path goes to the server', async () => {
   urls.length = 0;
   assert.equal(await status(filterPort, 'DELETE /x HTTP/1.1\r\nHost: h\r\n\r\n'), 405);
   assert.equal(await status(filterPort, 'GET /public/..//%61dmin/x HTTP/1.1\r\nHost: h\r\n\r\n'), 403);
@@ -101,6 +102,8 @@ test('filters: a method outside the allowlist gets 405, a path normalised onto /
   assert.equal(await status(filterPort, 'GET /a%zz HTTP/1.1\r\nHost: h\r\n\r\n'), 400);
   assert.equal(await status(filterPort, 'GET /a\x00b HTTP/1.1\r\nHost: h\r\n\r\n'), 400);
   assert.equal(await status(filterPort, 'GET /a\x01b HTTP/1.1\r\nHost: h\r\n\r\n'), 400);
+  const long = await exchange(filterPort, Buffer.from(`GET /${'u'.repeat(2048)} HTTP/1.1\r\nHost: h\r\n\r\n`), { until: (r) => r.length > 0 });
+  assert.equal(long.responses[0]?.startLine, 'HTTP/1.1 414 URI Too Long');
   assert.deepEqual(urls, [], 'nothing reached the server');
   assert.equal(await status(filterPort, 'GET //a///b/../c/%7Euser/%2F?q=%41 HTTP/1.1\r\nHost: h\r\n\r\n'), 200);
   assert.deepEqual(urls, ['/a/c/~user/%2F?q=A']);

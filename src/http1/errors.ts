@@ -5,7 +5,7 @@
  * the error-pages module's (src/http/modules/error-pages.ts).
  *
  * (501's body starts with a stray '.', as HAProxy's does.) HAProxy has no 431 message (it answers an oversized head with 400); tslb sends
- * 431 with a body in the same style.
+ * 431 with a body in the same style, and 414 for `deny_status 414` (a URL length rule).
  */
 
 const DEFAULTS: Record<number, [reason: string, text: string, close: boolean]> = {
@@ -14,6 +14,7 @@ const DEFAULTS: Record<number, [reason: string, text: string, close: boolean]> =
   403: ['Forbidden', 'Request forbidden by administrative rules.', false],
   405: ['Method Not Allowed', 'A request was made of a resource using a request method not supported by that resource', false],
   408: ['Request Time-out', "Your browser didn't send a complete request in time.", true],
+  414: ['URI Too Long', 'The request URL is too long.', false],
   413: ['Payload Too Large', 'The request entity exceeds the maximum allowed.', false],
   429: ['Too Many Requests', 'You have sent too many requests in a given amount of time.', false],
   431: ['Request Header Fields Too Large', 'The request header fields are too large.', true],
