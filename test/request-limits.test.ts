@@ -10,6 +10,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { freePort, startTslb, type TslbProcess } from './helpers/tslb';
 import { startHttpBackend, type HttpBackend } from './helpers/backends';
+import * as net from 'node:net';
 import { exchange } from './helpers/rawhttp';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -24,6 +25,7 @@ const bodies: number[] = [];
 const urls: string[] = [];
 let port: number;
 let filterPort: number;
+let presetPort: number;
 let lb: TslbProcess;
 
 before(async () => {
@@ -40,6 +42,7 @@ before(async () => {
   cleanups.push(() => backend.close());
   port = await freePort();
   filterPort = await freePort();
+  presetPort = await freePort();
   lb = await startTslb(`
 frontends:
   - name: web
@@ -58,12 +61,19 @@ frontends:
       - http-request normalize-uri percent-decode-unreserved strict
       - http-request deny if { path_beg /admin }
       - http-request deny deny_status 414 if { url -m len gt 2048 }
+  - name: public
+    mode: http
+    binds: ["127.0.0.1:${presetPort}"]
+    default_backend: app
+    protection: { preset: public, requests_per_10s: 5, connections_per_address: 2 }
 backends:
   - name: app
     servers: [{ name: a, address: 127.0.0.1, port: ${backend.port} }]
 `);
   cleanups.push(() => lb.stop());
 });
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const chunk = (n: number) => `${n.toString(16)}\r\n${'x'.repeat(n)}\r\n`;
 
@@ -88,7 +98,7 @@ test('max_body_size 1k, chunked: 413 when the chunk passing 1k is announced, whi
   assert.equal(r.responses[0]?.status, 413);
   const fits = await exchange(port, Buffer.from(head + chunk(500) + chunk(524) + '0\r\n\r\n'), { until: (res) => res.length > 0 });
   assert.equal(fits.responses[0]?.status, 200);
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await sleep(100);
   assert.deepEqual(bodies, [1024], 'the cut body never ended at the server');
 });
 
@@ -107,4 +117,32 @@ test('filters: a method outside the allowlist gets 405, a path normalised onto /
   assert.deepEqual(urls, [], 'nothing reached the server');
   assert.equal(await status(filterPort, 'GET //a///b/../c/%7Euser/%2F?q=%41 HTTP/1.1\r\nHost: h\r\n\r\n'), 200);
   assert.deepEqual(urls, ['/a/c/~user/%2F?q=A']);
+});
+
+test('protection: public (5 requests per 10 s and 2 connections per address given): the 6th request gets 429, paths are normalised, a body over 10m gets 413, a 3rd connection is closed', async () => {
+  urls.length = 0;
+  const statuses: number[] = [];
+  // 50 ms apart: the workers see each other's counts within a few ms (test/stick-http.test.ts bounds it).
+  for (let i = 0; i < 6; i++) {
+    statuses.push((await status(presetPort, `GET //p/x/../${i} HTTP/1.1\r\nHost: h\r\n\r\n`))!);
+    await sleep(50);
+  }
+  assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429]);
+  assert.deepEqual(urls, ['/p/0', '/p/1', '/p/2', '/p/3', '/p/4']);
+  const open = (): Promise<net.Socket> =>
+    new Promise((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port: presetPort, localAddress: '127.0.0.21' }, () => resolve(s));
+      s.on('error', () => undefined);
+    });
+  const held = [await open(), await open()];
+  await sleep(200);
+  const third = await open();
+  const closed = await new Promise<boolean>((resolve) => {
+    third.on('close', () => resolve(true));
+    setTimeout(() => resolve(false), 3000);
+  });
+  for (const s of held) s.destroy();
+  assert.ok(closed, 'the 3rd concurrent connection from one address is closed');
+  const big = await exchange(presetPort, Buffer.from(`POST / HTTP/1.1\r\nHost: h\r\nContent-Length: ${10 * 1024 * 1024 + 1}\r\n\r\n`), { until: (r) => r.length > 0 });
+  assert.equal(big.responses[0]?.status, 413);
 });

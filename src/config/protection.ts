@@ -7,7 +7,7 @@
  * parses conditions with the frontend's named ACLs.
  */
 import type { Condition, Mode, StickTableDef, TcpRequestRule } from './model';
-import type { NativeConfig, StickTableInput, TcpRequestInput } from './schema';
+import type { FrontendInput, NativeConfig, StickTableInput, TcpRequestInput } from './schema';
 import type { Diagnostics, Seg, Where } from './source';
 import type { Stage } from '../rules/context';
 import { parseRateLimit, parseStickTable, parseTcpRequest, type TcpRequestLine } from './stick-syntax';
@@ -29,7 +29,9 @@ export interface ProtectionLine {
  * same name cannot both declare one.
  */
 export function declaredTables(cfg: NativeConfig, at: (segs: Seg[]) => Where, diag: Diagnostics): Set<string> {
-  const declares = (p: { stick_table?: unknown; options?: string[] }) => p.stick_table !== undefined || (p.options ?? []).some((o) => /^\s*stick-table\s/.test(o));
+  // `protection: public` declares the frontend's table too (presetLines).
+  const declares = (p: { stick_table?: unknown; options?: string[]; protection?: unknown }) =>
+    p.stick_table !== undefined || p.protection !== undefined || (p.options ?? []).some((o) => /^\s*stick-table\s/.test(o));
   const names = new Set((cfg.backends ?? []).filter(declares).map((b) => b.name));
   (cfg.frontends ?? []).forEach((f, i) => {
     if (!declares(f)) return;
@@ -220,4 +222,25 @@ function checkedRule(p: FrontendProtectionInput, line: Extract<TcpRequestLine, {
   const text = `tcp-request ${line.stage} ${line.actionText}${line.cond ? ` ${line.cond.key} ${line.cond.text}` : ''}`;
   const cond = condition && line.cond?.key === 'unless' ? ({ kind: 'not', expr: condition } as Condition) : condition;
   return { stage: line.stage, act, condition: cond, text, source: p.sourceRef(where) };
+}
+
+/**
+ * `protection: public`, the preset for a public site, as the HAProxy lines it stands
+ * for (added after the frontend's own options) and the settings it defaults (the
+ * frontend's own max_body_size and timeouts.http_request win).
+ */
+export const PUBLIC_PRESET = { requestsPer10s: 200, connectionsPerAddress: 50, maxBodySize: '10m', httpRequestTimeout: '5s' };
+
+export function presetLines(p: NonNullable<FrontendInput['protection']>): string[] {
+  const rate = (typeof p === 'string' ? undefined : p.requests_per_10s) ?? PUBLIC_PRESET.requestsPer10s;
+  const conns = (typeof p === 'string' ? undefined : p.connections_per_address) ?? PUBLIC_PRESET.connectionsPerAddress;
+  return [
+    'stick-table type ipv6 size 100k expire 30s store conn_cur,http_req_rate(10s)',
+    'tcp-request connection track-sc0 src',
+    `tcp-request connection reject if { sc_conn_cur(0) gt ${conns} }`,
+    'http-request normalize-uri path-merge-slashes',
+    'http-request normalize-uri path-strip-dotdot',
+    'http-request normalize-uri percent-decode-unreserved',
+    `http-request deny deny_status 429 if { sc_http_req_rate(0) gt ${rate} }`,
+  ];
 }
