@@ -67,7 +67,7 @@ import type {
 } from './schema';
 import { formatPath, type Diagnostics, type Seg, type Where } from './source';
 import { missingTimeouts, NO_TIMEOUT_EFFECT, resolveTimeouts, type GivenTimeouts } from './timeouts';
-import { declaredTables, frontendProtection, PROTECTION_LINE, stickReferenceError, stickTableOf, trackError, presetLines, PUBLIC_PRESET, type ProtectionLine, type TableScope } from './protection';
+import { declaredTables, frontendProtection, PROTECTION_LINE, stickReferenceError, stickTableOf, trackError, presetLines, PUBLIC_PRESET, accessLines, type ProtectionLine, type TableScope } from './protection';
 import { didYouMean } from './suggest';
 import { TlsConfig } from './tls';
 import { buildUserlists } from './userlists';
@@ -365,6 +365,7 @@ export class ModelBuilder {
     const base: Seg[] = ['frontends', index];
     const mode = f.mode ?? this.defaultMode;
     const stage: Stage = mode === 'http' ? 'request' : 'connection';
+    if (f.access !== undefined) f = { ...f, options: [...(f.options ?? []), ...accessLines(f.access)] };
     if (f.protection !== undefined) {
       if (mode !== 'http') this.diag.error(this.at([...base, 'protection']), 'protection: public needs mode http');
       else if (f.stick_table !== undefined) this.diag.error(this.at([...base, 'protection']), 'protection: public declares the frontend\'s stick table: remove stick_table or the preset');

@@ -244,3 +244,14 @@ export function presetLines(p: NonNullable<FrontendInput['protection']>): string
     `http-request deny deny_status 429 if { sc_http_req_rate(0) gt ${rate} }`,
   ];
 }
+
+/**
+ * `access: { allow, deny }` as the HAProxy lines it stands for: tcp-request connection
+ * rules on the peer's address (before a PROXY header), a deny first.
+ */
+export function accessLines(a: NonNullable<FrontendInput['access']>): string[] {
+  const lines: string[] = [];
+  if (a.deny) lines.push(`tcp-request connection reject if { src ${a.deny.join(' ')} }`);
+  if (a.allow) lines.push(`tcp-request connection reject if !{ src ${a.allow.join(' ')} }`);
+  return lines;
+}
