@@ -69,7 +69,7 @@ import type {
 } from './schema';
 import { formatPath, type Diagnostics, type Seg, type Where } from './source';
 import { missingTimeouts, NO_TIMEOUT_EFFECT, resolveTimeouts, type GivenTimeouts } from './timeouts';
-import { declaredTables, frontendProtection, PROTECTION_LINE, stickReferenceError, stickTableOf, type ProtectionLine, type TableScope } from './protection';
+import { declaredTables, frontendProtection, PROTECTION_LINE, stickReferenceError, stickTableOf, trackError, presetLines, PUBLIC_PRESET, accessLines, type ProtectionLine, type TableScope } from './protection';
 import { didYouMean } from './suggest';
 import { RuleRefs } from './rule-refs';
 import { TlsConfig } from './tls';
@@ -401,6 +401,12 @@ export class ModelBuilder {
     const base: Seg[] = ['frontends', index];
     const mode = f.mode ?? this.defaultMode;
     const stage: Stage = mode === 'http' ? 'request' : 'connection';
+    if (f.access !== undefined) f = { ...f, options: [...(f.options ?? []), ...accessLines(f.access)] };
+    if (f.protection !== undefined) {
+      if (mode !== 'http') this.diag.error(this.at([...base, 'protection']), 'protection: public needs mode http');
+      else if (f.stick_table !== undefined) this.diag.error(this.at([...base, 'protection']), 'protection: public declares the frontend\'s stick table: remove stick_table or the preset');
+      else f = { ...f, options: [...(f.options ?? []), ...presetLines(f.protection)], max_body_size: f.max_body_size ?? PUBLIC_PRESET.maxBodySize, timeouts: { http_request: PUBLIC_PRESET.httpRequestTimeout, ...f.timeouts } };
+    }
     const own = this.options(f.options, [...base, 'options']);
     const log: LogSettings = { format: 'json', dontLogNull: false, logHealthChecks: false, enabled: true };
     let forwardFor: ForwardFor | undefined;
@@ -490,6 +496,7 @@ export class ModelBuilder {
       this.diag.warn(this.at([...base, 'inspect_delay']), 'inspect_delay has no effect: nothing in this frontend reads the ClientHello (req_ssl_sni, req_ssl_hello_type in a tcp frontend)');
     }
 
+    if (f.max_body_size !== undefined && mode !== 'http') this.diag.error(this.at([...base, 'max_body_size']), 'max_body_size needs mode http');
     const httpRules = [
       ...this.httpRules(f.http_request, 'request', mode, named, [...base, 'http_request'], own.ruleLines),
       ...this.httpRules(f.http_response, 'response', mode, named, [...base, 'http_response'], own.ruleLines),
@@ -526,6 +533,7 @@ export class ModelBuilder {
       stickTable,
       tcpRequest: tcpRequest.length ? tcpRequest : undefined,
       rateLimitSessions: protection.rateLimitSessions || undefined,
+      maxBodySize: mode === 'http' ? this.size(f.max_body_size, [...base, 'max_body_size']) || undefined : undefined,
       source: this.diag.sourceRef(this.at(base)),
     };
   }
@@ -678,6 +686,12 @@ export class ModelBuilder {
       if (action.action === 'capture') {
         if (segs[0] !== 'frontends') this.diag.error(this.at(actionSegs), 'capture (without id) goes in a frontend, whose log shows it');
         action.slot = captureSlots++;
+      }
+      if (action.action === 'track-sc') {
+        // The connection's counters count each request from the frontend's pipeline (src/http/modules/stick-counters.ts).
+        const err = this.tableScope.checkDefault ? trackError(action, stage, this.tableScope) : 'track-sc: http-request track-sc goes in a frontend';
+        if (err) return this.diag.error(this.at(actionSegs), err);
+        action.table ||= this.tableScope.own!;
       }
       const cond = this.condition(r, stage, named, rs, scope);
       if (!cond) return;

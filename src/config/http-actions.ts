@@ -10,6 +10,7 @@ import type { AnswerSpec, HttpAction } from './model';
 import type { AnswerInput, HttpRuleInput } from './schema';
 import type { Stage } from '../rules/context';
 import { compileValueTemplate, parseSampleExpr } from '../rules/sample-expr';
+import { parseTcpAction } from './stick-syntax';
 import { didYouMean } from './suggest';
 
 export type RuleSet = 'request' | 'response' | 'after-response';
@@ -68,6 +69,13 @@ function parseAnswer(words: string[], statusWord: string, status: number): { sta
     hasAnswer = true;
   }
   return { status, answer: hasAnswer ? answer : undefined };
+}
+
+/** track-scN and sc-inc-gpc0(N) read as the tcp-request actions are. */
+function trackOrInc(words: string[]): HttpAction | string {
+  const r = parseTcpAction(words);
+  if (r.error !== undefined) return r.error;
+  return r.value.action === 'track-sc' || r.value.action === 'sc-inc-gpc0' ? r.value : 'expects track-sc<0..2> <fetch> [table <table>] or sc-inc-gpc0(<0..2>)';
 }
 
 const REDIRECT_CODES = [301, 302, 303, 307, 308] as const;
@@ -164,6 +172,21 @@ export const actionSyntax: ReadonlyMap<string, ActionSyntax> = new Map<string, A
       parse: (w) => (w.length === 0 ? { action: 'auth' } : w.length === 2 && w[0] === 'realm' ? { action: 'auth', realm: w[1] } : 'expects [realm <realm>]'),
     },
   ],
+  ...[0, 1, 2].map((n): [string, ActionSyntax] => [`track-sc${n}`, { where: REQUEST, parse: (w) => trackOrInc([`track-sc${n}`, ...w]) }]),
+  [
+    'normalize-uri',
+    {
+      where: REQUEST,
+      parse: (w) => {
+        const [mode, option, ...extra] = w;
+        const flag = mode === 'path-strip-dotdot' ? 'full' : mode === 'percent-decode-unreserved' ? 'strict' : undefined;
+        if (mode !== 'path-merge-slashes' && flag === undefined) return 'expects path-merge-slashes, path-strip-dotdot [full] or percent-decode-unreserved [strict]';
+        if (extra.length || (option !== undefined && option !== flag)) return `${mode}: unexpected "${w.slice(1).join(' ')}"${flag ? ` (only ${flag})` : ''}`;
+        return { action: 'normalize-uri', mode: mode as 'path-merge-slashes', ...(option ? { [option]: true } : {}) };
+      },
+    },
+  ],
+  ['sc-inc-gpc0', { where: BOTH, parse: (w, arg) => trackOrInc([`sc-inc-gpc0(${arg ?? ''})`, ...w]) }],
   [
     'set-status',
     {
@@ -183,7 +206,7 @@ export const actionSyntax: ReadonlyMap<string, ActionSyntax> = new Map<string, A
  * `if`/`unless`), or why not: an unknown keyword, one not valid in this rule set, bad arguments.
  */
 export function parseActionWords(words: string[], when: RuleSet): HttpAction | string {
-  const m = /^([a-z_-]+)(?:\(([^)]*)\))?$/.exec(words[0] ?? '');
+  const m = /^([a-z0-9_-]+)(?:\(([^)]*)\))?$/.exec(words[0] ?? '');
   const keyword = m ? m[1] : (words[0] ?? '');
   const syntax = actionSyntax.get(keyword);
   if (!syntax) return `unknown http-${when} action "${keyword}"${didYouMean(keyword, actionSyntax.keys())}`;
@@ -432,5 +455,11 @@ export function actionText(a: HttpAction): string {
       return `auth${a.realm !== undefined ? ` realm ${a.realm}` : ''}`;
     case 'set-status':
       return `set-status ${a.status}${a.reason !== undefined ? ` reason ${a.reason}` : ''}`;
+    case 'track-sc':
+      return `track-sc${a.counter} ${a.fetch}${a.args.length ? `(${a.args.join(',')})` : ''}${a.table ? ` table ${a.table}` : ''}`;
+    case 'sc-inc-gpc0':
+      return `sc-inc-gpc0(${a.counter})`;
+    case 'normalize-uri':
+      return `normalize-uri ${a.mode}${a.full ? ' full' : ''}${a.strict ? ' strict' : ''}`;
   }
 }

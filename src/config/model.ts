@@ -272,7 +272,11 @@ export type HttpAction =
   | { action: 'set-status'; status: number; reason?: string }
   | { action: 'auth'; realm?: string }
   /** `capture SAMPLE len N`: the frontend's capture slot `slot` (in rule order), shown by %hr. */
-  | { action: 'capture'; expr: string; len: number; slot: number };
+  | { action: 'capture'; expr: string; len: number; slot: number }
+  /** Stick counters (src/stick): as the tcp-request ones, on the connection's counters. */
+  | { action: 'track-sc'; counter: number; fetch: string; args: string[]; table: string }
+  | { action: 'sc-inc-gpc0'; counter: number }
+  | { action: 'normalize-uri'; mode: 'path-merge-slashes' | 'path-strip-dotdot' | 'percent-decode-unreserved'; full?: boolean; strict?: boolean };
 
 export interface HttpRule {
   /** `after-response`: every response, tslb's own answers (errors, redirects, returns) too. */
@@ -336,6 +340,8 @@ export interface Frontend {
   tcpRequest?: TcpRequestRule[];
   /** `rate-limit sessions N`: new sessions per second over all workers (0 or absent: none); the excess waits. */
   rateLimitSessions?: number;
+  /** Largest request body in bytes (`max_body_size`), enforced by the HTTP/1 body framer while streaming. */
+  maxBodySize?: number;
   source?: SourceRef;
 }
 

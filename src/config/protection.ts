@@ -7,8 +7,9 @@
  * parses conditions with the frontend's named ACLs.
  */
 import type { Condition, Mode, StickTableDef, TcpRequestRule } from './model';
-import type { NativeConfig, StickTableInput, TcpRequestInput } from './schema';
+import type { FrontendInput, NativeConfig, StickTableInput, TcpRequestInput } from './schema';
 import type { Diagnostics, Seg, Where } from './source';
+import type { Stage } from '../rules/context';
 import { parseRateLimit, parseStickTable, parseTcpRequest, type TcpRequestLine } from './stick-syntax';
 import { fetches, readsPayload } from '../rules/fetches';
 import { stickFetchTable } from '../stick/fetches';
@@ -28,7 +29,9 @@ export interface ProtectionLine {
  * same name cannot both declare one.
  */
 export function declaredTables(cfg: NativeConfig, at: (segs: Seg[]) => Where, diag: Diagnostics): Set<string> {
-  const declares = (p: { stick_table?: unknown; options?: string[] }) => p.stick_table !== undefined || (p.options ?? []).some((o) => /^\s*stick-table\s/.test(o));
+  // `protection: public` declares the frontend's table too (presetLines).
+  const declares = (p: { stick_table?: unknown; options?: string[]; protection?: unknown }) =>
+    p.stick_table !== undefined || p.protection !== undefined || (p.options ?? []).some((o) => /^\s*stick-table\s/.test(o));
   const names = new Set((cfg.backends ?? []).filter(declares).map((b) => b.name));
   (cfg.frontends ?? []).forEach((f, i) => {
     if (!declares(f)) return;
@@ -169,6 +172,22 @@ export function frontendProtection(p: FrontendProtectionInput): FrontendProtecti
   return out;
 }
 
+/**
+ * Why a track-sc action (tcp-request or http-request) cannot work at `stage`: an
+ * unknown fetch, one not valid there, wrong arguments, no table to track in.
+ */
+export function trackError(act: { counter: number; fetch: string; args: string[]; table: string }, stage: Stage, scope: TableScope): string | undefined {
+  const def = fetches.get(act.fetch);
+  const name = `track-sc${act.counter}`;
+  if (!def) return `${name}: unknown fetch "${act.fetch}"${didYouMean(act.fetch, fetches.keys())}`;
+  if (!def.stages.includes(stage)) return `${name}: ${act.fetch} is not available in ${stage === 'connection' ? 'tcp-request' : 'http-request'} rules (valid in: ${def.stages.join(', ')})`;
+  if (act.args.length < def.minArgs || act.args.length > def.maxArgs) return `${name}: ${act.fetch} takes ${def.minArgs}..${def.maxArgs} arguments`;
+  const table = act.table || scope.own;
+  if (table === undefined) return `${name}: this ${scope.checkDefault ? 'frontend' : 'proxy'} has no stick-table (add stick_table, or "table <name>")`;
+  if (!scope.tables.has(table)) return `${name}: no stick-table "${table}"${didYouMean(table, scope.tables)}`;
+  return undefined;
+}
+
 /** A parsed rule with its condition, checked against its stage and the tables. */
 function checkedRule(p: FrontendProtectionInput, line: Extract<TcpRequestLine, { kind: 'rule' }>, where: Where, condWhere: Where): TcpRequestRule | undefined {
   // Only a tcp frontend's content rules run after the ClientHello was read.
@@ -193,31 +212,46 @@ function checkedRule(p: FrontendProtectionInput, line: Extract<TcpRequestLine, {
   }
   const act = line.act;
   if (act.action === 'track-sc') {
-    const def = fetches.get(act.fetch);
-    if (!def) {
-      p.diag.error(where, `track-sc${act.counter}: unknown fetch "${act.fetch}"${didYouMean(act.fetch, fetches.keys())}`);
+    const err = trackError(act, 'connection', p.scope) ?? (fetches.get(act.fetch)!.needsPayload && !payloadOk ? payloadError(act.fetch) : undefined);
+    if (err) {
+      p.diag.error(where, err);
       ok = false;
-    } else if (!def.stages.includes('connection')) {
-      p.diag.error(where, `track-sc${act.counter}: ${act.fetch} is not available in tcp-request rules (valid in: ${def.stages.join(', ')})`);
-      ok = false;
-    } else if (act.args.length < def.minArgs || act.args.length > def.maxArgs) {
-      p.diag.error(where, `track-sc${act.counter}: ${act.fetch} takes ${def.minArgs}..${def.maxArgs} arguments`);
-      ok = false;
-    } else if (def.needsPayload && !payloadOk) {
-      p.diag.error(where, payloadError(act.fetch));
-      ok = false;
-    }
-    const table = act.table || p.scope.own;
-    if (table === undefined) {
-      p.diag.error(where, `track-sc${act.counter}: this frontend has no stick-table (add stick_table, or "table <name>")`);
-      ok = false;
-    } else if (!p.scope.tables.has(table)) {
-      p.diag.error(where, `track-sc${act.counter}: no stick-table "${table}"${didYouMean(table, p.scope.tables)}`);
-      ok = false;
-    } else act.table = table;
+    } else act.table ||= p.scope.own!;
   }
   if (!ok) return undefined;
   const text = `tcp-request ${line.stage} ${line.actionText}${line.cond ? ` ${line.cond.key} ${line.cond.text}` : ''}`;
   const cond = condition && line.cond?.key === 'unless' ? ({ kind: 'not', expr: condition } as Condition) : condition;
   return { stage: line.stage, act, condition: cond, text, source: p.sourceRef(where) };
+}
+
+/**
+ * `protection: public`, the preset for a public site, as the HAProxy lines it stands
+ * for (added after the frontend's own options) and the settings it defaults (the
+ * frontend's own max_body_size and timeouts.http_request win).
+ */
+export const PUBLIC_PRESET = { requestsPer10s: 200, connectionsPerAddress: 50, maxBodySize: '10m', httpRequestTimeout: '5s' };
+
+export function presetLines(p: NonNullable<FrontendInput['protection']>): string[] {
+  const rate = (typeof p === 'string' ? undefined : p.requests_per_10s) ?? PUBLIC_PRESET.requestsPer10s;
+  const conns = (typeof p === 'string' ? undefined : p.connections_per_address) ?? PUBLIC_PRESET.connectionsPerAddress;
+  return [
+    'stick-table type ipv6 size 100k expire 30s store conn_cur,http_req_rate(10s)',
+    'tcp-request connection track-sc0 src',
+    `tcp-request connection reject if { sc_conn_cur(0) gt ${conns} }`,
+    'http-request normalize-uri path-merge-slashes',
+    'http-request normalize-uri path-strip-dotdot',
+    'http-request normalize-uri percent-decode-unreserved',
+    `http-request deny deny_status 429 if { sc_http_req_rate(0) gt ${rate} }`,
+  ];
+}
+
+/**
+ * `access: { allow, deny }` as the HAProxy lines it stands for: tcp-request connection
+ * rules on the peer's address (before a PROXY header), a deny first.
+ */
+export function accessLines(a: NonNullable<FrontendInput['access']>): string[] {
+  const lines: string[] = [];
+  if (a.deny) lines.push(`tcp-request connection reject if { src ${a.deny.join(' ')} }`);
+  if (a.allow) lines.push(`tcp-request connection reject if !{ src ${a.allow.join(' ')} }`);
+  return lines;
 }

@@ -318,6 +318,32 @@ const FrontendSchema = obj({
   stick_table: opt(StickTableSchema),
   tcp_request: opt(Type.Array(TcpRequestSchema)),
   rate_limit_sessions: opt(Type.Integer({ minimum: 0, maximum: MAX_SIZE, description: 'new sessions per second over all workers; the excess waits (HAProxy rate-limit sessions)' })),
+  /** Largest request body: a larger Content-Length gets 413 at once, a chunked body when the chunk that passes it is announced (HTTP/1). */
+  max_body_size: opt(Size),
+  /** Source address lists (addresses or CIDR, IPv4 and IPv6): connections from outside `allow` or inside `deny` are closed at accept. */
+  access: opt(
+    Type.Object(
+      {
+        allow: opt(Type.Array(Type.String(), { minItems: 1 })),
+        deny: opt(Type.Array(Type.String(), { minItems: 1 })),
+      },
+      { additionalProperties: false },
+    ),
+  ),
+  /** A one-line protection preset (src/config/protection.ts PUBLIC_PRESET); its numbers can be given. */
+  protection: opt(
+    Type.Union([
+      Type.Literal('public'),
+      Type.Object(
+        {
+          preset: Type.Literal('public'),
+          requests_per_10s: opt(Type.Integer({ minimum: 1, maximum: MAX_SIZE, description: 'requests per address in 10 s before 429 (200)' })),
+          connections_per_address: opt(Type.Integer({ minimum: 1, maximum: MAX_CONN, description: 'concurrent connections per address (50)' })),
+        },
+        { additionalProperties: false },
+      ),
+    ]),
+  ),
 });
 
 export interface BalanceInput {

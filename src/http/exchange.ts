@@ -16,7 +16,8 @@ import { countStatus } from '../worker/counters';
 import type { HttpTransaction } from '../log/transaction';
 import { BodyFramer } from '../http1/body';
 import { HeadParser } from '../http1/parser';
-import { defaultErrorResponse, isDefaultResponse, okResponse, redirectResponse } from '../http1/errors';
+import { closingResponse, defaultErrorResponse, isDefaultResponse, okResponse, redirectResponse } from '../http1/errors';
+import type * as net from 'node:net';
 import type { HeadTable } from './head';
 import { DONE, runEvent, runLocal, runPage } from './pipeline';
 import { HttpBalanceKey, HttpSampleContext } from './sample';
@@ -28,6 +29,8 @@ import type { CookieRequest } from './modules/cookie';
  * stops reading the server until the client side calls clientDrained().
  */
 export interface ClientSide {
+  /** The client's TCP connection (connection-level state, such as stick counters, ends with it). */
+  readonly sock: net.Socket;
   /** The connection will not be kept after this exchange (HTTP/1: close asked, draining, half-closed). */
   closing(): boolean;
   pauseRequestBody(): void;
@@ -125,10 +128,11 @@ export abstract class HttpExchange {
     const msg = this.localPage(status);
     countStatus(this.fe.counters, status);
     if (this.backend) countStatus(this.backend.counters, status);
-    if (msg) this.sendLocal(msg);
-    this.log(term, status);
     // Built-in 4xx/5xx without `Connection: close` keep the connection; errorfiles have no known framing.
-    this.endLocal(msg !== null && !close && this.reqDone && !this.client.closing() && isDefaultResponse(msg));
+    const keepAlive = msg !== null && !close && this.reqDone && !this.client.closing() && isDefaultResponse(msg);
+    if (msg) this.sendLocal(keepAlive ? msg : closingResponse(msg));
+    this.log(term, status);
+    this.endLocal(keepAlive);
     return DONE;
   }
 

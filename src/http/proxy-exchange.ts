@@ -602,7 +602,7 @@ export function takeExchange(fe: FrontendRuntime, info: ConnectionInfo, worker: 
 export function releaseExchange(ex: ProxyExchange): void {
   ex.req.release();
   ex.res.release();
-  ex.ctx.stage = 'request';
+  ex.ctx.unbind();
   // Let go of the connection's objects while pooled.
   ex.client = ex.tx = ex.worker = ex.info = ex.fe = undefined!;
   if (ex.reusable && pool.length < POOL_MAX) pool.push(ex);

@@ -6,6 +6,7 @@
 import { httpAuth } from '../auth/userlists';
 import type { BalanceKey } from '../balance/balancer';
 import type { ClientCertificate, SampleContext, Stage } from '../rules/context';
+import type { Trackers } from '../stick/worker';
 import type { ConnectionInfo } from '../worker/connection';
 import type { HeadTable } from './head';
 
@@ -20,6 +21,7 @@ function splitValues(v: string, out: string[]): void {
 /** The sample context of one exchange (./exchange.ts), bound to its connection when taken. */
 export class HttpSampleContext implements SampleContext {
   stage: Stage = 'request';
+  logging = false;
   src = '';
   srcPort = 0;
   dst = '';
@@ -50,6 +52,17 @@ export class HttpSampleContext implements SampleContext {
     this.frontend = frontend;
     this.info = info;
     this.http2 = false;
+  }
+
+  /** The exchange went back to the pool: let go of its connection. */
+  unbind(): void {
+    this.stage = 'request';
+    this.info = undefined;
+  }
+
+  /** The connection's stick counters: its tcp-request rules' and those http-request track-sc started. */
+  get trackers(): Trackers | undefined {
+    return this.info?.trackers;
   }
 
   variable(name: string): string | number | boolean | undefined {

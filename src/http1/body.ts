@@ -68,14 +68,22 @@ export class BodyFramer {
    */
   keptEnd = 0;
   error: string | undefined;
+  /** Largest body accepted (0: no limit): a chunk that would pass it fails the body, `tooLarge` set. */
+  limit = 0;
+  tooLarge = false;
+  /** Chunk data announced so far. */
+  private total = 0;
   private state = S_SIZE_START;
   private digits = 0;
   /** Bytes of the current chunk extension after its ';' so far. */
   private extBytes = 0;
 
-  reset(mode: number, length: number): void {
+  reset(mode: number, length: number, limit = 0): void {
     this.mode = mode;
     this.error = undefined;
+    this.limit = limit;
+    this.tooLarge = false;
+    this.total = 0;
     this.remaining = length;
     this.state = S_SIZE_START;
     this.digits = 0;
@@ -176,6 +184,11 @@ export class BodyFramer {
         }
         case S_SIZE_LF:
           if (c !== LF) return this.bad('expected LF after chunk size');
+          this.total += this.remaining;
+          if (this.limit && this.total > this.limit) {
+            this.tooLarge = true;
+            return this.bad('body larger than max_body_size');
+          }
           i++;
           state = this.remaining === 0 ? S_TRAILER_START : S_DATA;
           break;

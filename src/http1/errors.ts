@@ -5,7 +5,7 @@
  * the error-pages module's (src/http/modules/error-pages.ts).
  *
  * (501's body starts with a stray '.', as HAProxy's does.) HAProxy has no 431 message (it answers an oversized head with 400); tslb sends
- * 431 with a body in the same style.
+ * 431 with a body in the same style, and 414 for `deny_status 414` (a URL length rule).
  */
 
 const DEFAULTS: Record<number, [reason: string, text: string, close: boolean]> = {
@@ -16,6 +16,7 @@ const DEFAULTS: Record<number, [reason: string, text: string, close: boolean]> =
   403: ['Forbidden', 'Request forbidden by administrative rules.', false],
   405: ['Method Not Allowed', 'A request was made of a resource using a request method not supported by that resource', false],
   408: ['Request Time-out', "Your browser didn't send a complete request in time.", true],
+  414: ['URI Too Long', 'The request URL is too long.', false],
   413: ['Payload Too Large', 'The request entity exceeds the maximum allowed.', false],
   429: ['Too Many Requests', 'You have sent too many requests in a given amount of time.', false],
   431: ['Request Header Fields Too Large', 'The request header fields are too large.', true],
@@ -26,8 +27,9 @@ const DEFAULTS: Record<number, [reason: string, text: string, close: boolean]> =
   504: ['Gateway Time-out', "The server didn't respond in time.", false],
 };
 
-function build(status: number): Buffer {
-  const [reason, text, close] = DEFAULTS[status] ?? DEFAULTS[500];
+function build(status: number, closing = false): Buffer {
+  const [reason, text, closeAlways] = DEFAULTS[status] ?? DEFAULTS[500];
+  const close = closing || closeAlways;
   const body = `<html><body><h1>${status} ${reason}</h1>\n${text}\n</body></html>\n`;
   return Buffer.from(
     `HTTP/1.1 ${status} ${reason}\r\nContent-length: ${body.length}\r\nCache-Control: no-cache\r\n` +
@@ -38,11 +40,22 @@ function build(status: number): Buffer {
 }
 
 const builtIn = new Map<number, Buffer>();
-for (const s of Object.keys(DEFAULTS)) builtIn.set(Number(s), build(Number(s)));
+/** The same messages saying `Connection: close`, for a connection that ends after them. */
+const builtInClosing = new Map<Buffer, Buffer>();
+for (const s of Object.keys(DEFAULTS)) {
+  const msg = build(Number(s));
+  builtIn.set(Number(s), msg);
+  builtInClosing.set(msg, build(Number(s), true));
+}
 
 /** HAProxy's built-in message for a status (500's for a status it has none for). */
 export function defaultErrorResponse(status: number): Buffer {
   return builtIn.get(status) ?? build(status);
+}
+
+/** A built-in message as sent on a connection closed after it (a keep-alive client must not send another request on it). */
+export function closingResponse(msg: Buffer): Buffer {
+  return builtInClosing.get(msg) ?? msg;
 }
 
 /** True for a built-in message (its framing is known, unlike an errorfile's). */

@@ -81,7 +81,7 @@ class Http1Session implements ClientSide {
   bytesWritten = 0;
 
   constructor(
-    private readonly sock: net.Socket,
+    readonly sock: net.Socket,
     private readonly fe: FrontendRuntime,
     private readonly info: ConnectionInfo,
     private readonly worker: WorkerContext,
@@ -200,6 +200,12 @@ class Http1Session implements ClientSide {
     this.exchange().answer(status, true);
   }
 
+  /** The request body passes `max_body_size`: 413, and the connection closes (the rest of the body is not read). */
+  private tooLarge(): void {
+    this.fe.counters.deniedReq++;
+    this.ex!.answer(413, true, 'PR');
+  }
+
   /** What `show sess` prints (src/worker/queries.ts). */
   describe(): LiveSession {
     return { conn: this.sock, info: this.info, frontend: this.fe.name, backend: this.ex?.backend?.name, server: this.ex?.server?.name };
@@ -221,11 +227,13 @@ class Http1Session implements ClientSide {
     this.closeAfter = this.clientEnded;
     ex.isUpgrade = req.versionMinor === 1 && req.hasUpgrade && req.connUpgrade;
     const body = ex.reqBody;
-    body.reset(req.chunked ? BODY_CHUNKED : req.contentLength > 0 ? BODY_LENGTH : BODY_NONE, req.contentLength);
+    const limit = this.fe.config.maxBodySize ?? 0;
+    if (limit && req.contentLength > limit) return this.tooLarge();
+    body.reset(req.chunked ? BODY_CHUNKED : req.contentLength > 0 ? BODY_LENGTH : BODY_NONE, req.contentLength, limit);
     if (headEnd < end) {
       // Validate the body bytes that came with the head before anything is forwarded.
       const consumed = body.feed(buf, headEnd, end);
-      if (consumed < 0) return this.reject(400, buf.subarray(0, end), 'invalid request body framing');
+      if (consumed < 0) return body.tooLarge ? this.tooLarge() : this.reject(400, buf.subarray(0, end), 'invalid request body framing');
       if (body.keptEnd > headEnd) ex.requestBody(buf, headEnd, body.keptEnd);
       if (consumed < end) this.pending = buf.subarray(consumed, end);
     }
@@ -245,6 +253,7 @@ class Http1Session implements ClientSide {
     }
     const consumed = ex.reqBody.feed(chunk, 0, end);
     if (consumed < 0) {
+      if (ex.reqBody.tooLarge && !ex.responseStarted) return this.tooLarge();
       this.fe.counters.errReq++;
       if (ex.responseStarted) return ex.abort('PD');
       ex.answer(400, true, 'PD');

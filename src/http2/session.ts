@@ -81,7 +81,7 @@ class H2Session implements H2Handler {
   readonly localHead = new HeadParser(false);
 
   constructor(
-    private readonly sock: net.Socket,
+    readonly sock: net.Socket,
     readonly fe: FrontendRuntime,
     readonly info: ConnectionInfo,
     readonly worker: WorkerContext,
@@ -206,6 +206,11 @@ class H2StreamSide implements ClientSide, DechunkSink {
   /** Request and response bytes of this stream, for the log. */
   bytesRead = 0;
   bytesWritten = 0;
+
+  /** The connection's socket: stick counters tracked by a stream live as long as the connection. */
+  get sock(): net.Socket {
+    return this.session.sock;
+  }
 
   constructor(private readonly session: H2Session) {
     this.tx = new HttpTransaction(this, session.fe, session.info, session.worker.runtime.frontends);

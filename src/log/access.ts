@@ -310,7 +310,12 @@ function compileFetch(expr: string, errors: string[], map: Uint8Array): Getter |
   return (e) => {
     const ctx = e.sample;
     if (!ctx || !stages.includes(ctx.stage)) return '-';
-    return encodeLogText(sampleText(parsed.evaluate(ctx)), map);
+    ctx.logging = true;
+    try {
+      return encodeLogText(sampleText(parsed.evaluate(ctx)), map);
+    } finally {
+      ctx.logging = false;
+    }
   };
 }
 

@@ -248,8 +248,8 @@ export class HttpTransaction {
     e.ta = reqAt ? now - reqAt : 0;
     e.tt = now - this.begin;
     e.status = this.status;
-    e.bytesRead = this.socket.bytesRead - this.readBase;
-    e.bytesSent = this.socket.bytesWritten - this.writeBase;
+    e.bytesRead = this.bytesRead;
+    e.bytesSent = this.bytesSent;
     e.termination = this.termination;
     e.retries = this.retries;
     e.redispatched = this.redispatched;
@@ -273,6 +273,16 @@ export class HttpTransaction {
     e.error = log.separateErrors && (this.status >= 500 || e.termination[0] !== '-');
     log.sink.write(log.render(e), e.error);
     e.sample = undefined;
+  }
+
+  /** Client bytes read for this request so far. */
+  get bytesRead(): number {
+    return this.socket.bytesRead - this.readBase;
+  }
+
+  /** Bytes sent to the client for this request so far. */
+  get bytesSent(): number {
+    return this.socket.bytesWritten - this.writeBase;
   }
 
   /** The next request on the connection starts its timers from the end of this one. */

@@ -377,7 +377,7 @@ export function buildRows(src: StatsSources): StatRow[] {
           status: 'OPEN', slim, type: 0, mode: p.fe.mode,
           req_rate: o.reqRate, req_rate_max: o.reqRateMax,
           conn_rate: o.rate, conn_rate_max: o.rateMax, conn_tot: o.get('connTotal'),
-          intercepted: 0, dcon: 0, dses: 0, wrew: 0, cache_lookups: 0, cache_hits: 0, eint: 0,
+          intercepted: 0, dcon: o.get('deniedConn'), dses: o.get('deniedSess'), wrew: 0, cache_lookups: 0, cache_hits: 0, eint: 0,
           ereq: o.get('errReq'), econ: undefined, eresp: undefined, wretr: undefined, wredis: undefined,
           cli_abrt: undefined, srv_abrt: undefined, lastsess: undefined, lbtot: undefined, qcur: undefined, qmax: undefined,
         }),

@@ -10,6 +10,11 @@ export type Stage = 'connection' | 'request' | 'response';
 
 export interface SampleContext {
   stage: Stage;
+  /**
+   * Set while a log line's samples are evaluated: HAProxy fetches them in the request
+   * direction (SMP_OPT_DIR_REQ), so `hdr()` reads the request there even after the response.
+   */
+  logging?: boolean;
   /** Client address/port (after PROXY protocol). IPv4-mapped IPv6 is unmapped. */
   src: string;
   srcPort: number;

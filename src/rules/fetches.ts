@@ -75,9 +75,9 @@ function urlParams(c: SampleContext, name: string | undefined, delim: string | u
   return out;
 }
 
-/** Headers of the message the rule sees: the response in response rules, as HAProxy's hdr(). */
+/** Headers of the message the rule sees: the response in response rules, as HAProxy's hdr() (logs: the request). */
 function headersOf(c: SampleContext, name: string): string[] {
-  return c.stage === 'response' ? c.responseHeaderValues(name) : c.headerValues(name);
+  return c.stage === 'response' && !c.logging ? c.responseHeaderValues(name) : c.headerValues(name);
 }
 
 const base: FetchDefinition[] = [

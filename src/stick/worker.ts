@@ -277,16 +277,28 @@ export class Trackers {
    * conn_rate count this connection. A counter already tracking keeps its entry (as
    * HAProxy ignores a later track-scN of the same N).
    */
-  track(n: number, table: WorkerTable, key: string): void {
-    if (this.entries[n]) return;
+  track(n: number, table: WorkerTable, key: string): boolean {
+    if (this.entries[n]) return false;
     const e = table.obtain(key);
-    if (!e) return;
+    if (!e) return false;
     this.tables[n] = table;
     this.entries[n] = e;
     table.add(e, USE, 1);
     table.count(e, CONN_CUR, 1);
     table.count(e, CONN_CNT, 1);
     table.count(e, CONN_RATE, 1);
+    return true;
+  }
+
+  /**
+   * `http-request track-sc` started counter `n` on a request already counted on the
+   * others: its entry counts it too (as HAProxy's track-sc action does).
+   */
+  countRequestOn(n: number): void {
+    const t = this.tables[n]!;
+    const e = this.entries[n]!;
+    t.count(e, HTTP_REQ_CNT, 1);
+    t.count(e, HTTP_REQ_RATE, 1);
   }
 
   /** The connection became a session (its tcp-request connection and session rules let it through). */

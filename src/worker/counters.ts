@@ -16,6 +16,9 @@ export interface Counters {
   reqTotal: number;
   deniedReq: number;
   deniedResp: number;
+  /** Connections closed by tcp-request connection rules (HAProxy dcon), and by session rules (dses). */
+  deniedConn: number;
+  deniedSess: number;
   errReq: number;
   errConn: number;
   errResp: number;
@@ -73,6 +76,8 @@ export function newCounters(): Counters {
     reqTotal: 0,
     deniedReq: 0,
     deniedResp: 0,
+    deniedConn: 0,
+    deniedSess: 0,
     errReq: 0,
     errConn: 0,
     errResp: 0,

@@ -153,7 +153,10 @@ function acceptAdmitted(socket: net.Socket, l: Listener): void {
   };
   // tcp-request connection rules: before the PROXY header (src is the peer), as HAProxy.
   const rules = l.fe.tcpRules?.connection;
-  if (rules && !admit(rules, new ConnectionSampleContext(info, l.fe.name), info, socket)) return;
+  if (rules && !admit(rules, new ConnectionSampleContext(info, l.fe.name), info, socket)) {
+    l.fe.counters.deniedConn++;
+    return;
+  }
   if (!l.bind.acceptProxy) return afterProxy(socket, l, info);
   readProxyHeader(socket, l.handshakeTimeout, (err, addr) => {
     if (err) return socket.destroy();
@@ -215,9 +218,15 @@ function startSession(socket: net.Socket, raw: net.Socket, l: Listener, info: Co
   if (rules) {
     const content = l.fe.config.mode === 'http' ? rules.content : undefined;
     const ctx = rules.session || content ? new ConnectionSampleContext(info, l.fe.name) : undefined;
-    if (rules.session && !admit(rules.session, ctx!, info, raw)) return;
+    if (rules.session && !admit(rules.session, ctx!, info, raw)) {
+      l.fe.counters.deniedSess++;
+      return;
+    }
     info.trackers?.onSession();
-    if (content && !admit(content, ctx!, info, raw)) return;
+    if (content && !admit(content, ctx!, info, raw)) {
+      l.fe.counters.deniedReq++;
+      return;
+    }
   }
   l.handler(socket, l.fe, info, l.worker);
 }

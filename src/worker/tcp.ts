@@ -439,6 +439,7 @@ function startSession(client: SessionSocket, fe: FrontendRuntime, info: Connecti
   const content = fe.tcpRules?.content;
   if (content && !admit(content, sample, info, client)) {
     fe.counters.sessCur--;
+    fe.counters.deniedReq++;
     return;
   }
   const be = fe.route(sample);

@@ -13,6 +13,8 @@ import { addHeaderAction, delHeaderAction, replaceHeaderAction, setHeaderAction 
 import { redirectAction } from './redirect';
 import { requestLineAction } from './request-line';
 import { setStatusAction } from './status';
+import { incGpc0Action, trackAction } from './stick';
+import { normalizeUriAction } from './normalize-uri';
 import { setVarAction, unsetVarAction } from './vars';
 
 /** What a rule does when its condition holds: CONTINUE, STOP_RULES, or DONE when it answered. */
@@ -44,6 +46,9 @@ const compilers: { [K in ActionName]: ActionCompiler<K> } = {
   'set-status': setStatusAction,
   auth: authAction,
   capture: captureAction,
+  'track-sc': trackAction,
+  'sc-inc-gpc0': incGpc0Action,
+  'normalize-uri': normalizeUriAction,
   'redirect-scheme': redirectAction,
   'redirect-location': redirectAction,
   'redirect-prefix': redirectAction,

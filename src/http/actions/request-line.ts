@@ -14,7 +14,7 @@ import type { RuleAction } from './index';
 type LineAct = Extract<HttpAction, { action: 'set-method' | 'set-path' | 'set-query' | 'set-uri' | 'replace-path' }>;
 
 /** The target's parts around its path: `scheme://authority` before, `?query` after. */
-function pathBounds(ex: HttpExchange): { pathStart: number; queryStart: number } {
+export function pathBounds(ex: HttpExchange): { pathStart: number; queryStart: number } {
   const req = ex.req;
   const b = req.buf;
   let s = req.targetStart;
@@ -36,7 +36,7 @@ function setTarget(ex: HttpExchange, target: string): void {
   req.setRequestLine(ex.ctx.method(), target.replace(/[\s\0]/g, ''));
 }
 
-function rebuild(ex: HttpExchange, path: string | undefined, query: string | undefined): void {
+export function rebuild(ex: HttpExchange, path: string | undefined, query: string | undefined): void {
   const req = ex.req;
   const b = req.buf;
   const { pathStart, queryStart } = pathBounds(ex);
@@ -44,6 +44,12 @@ function rebuild(ex: HttpExchange, path: string | undefined, query: string | und
   const p = path ?? b.toString('latin1', pathStart, queryStart);
   const q = query === undefined ? b.toString('latin1', queryStart, req.targetEnd) : '?' + query;
   setTarget(ex, before + p + q);
+}
+
+/** The target's path and query become `pathAndQuery` (scheme and authority kept). */
+export function setPathAndQuery(ex: HttpExchange, pathAndQuery: string): void {
+  const req = ex.req;
+  setTarget(ex, req.buf.toString('latin1', req.targetStart, pathBounds(ex).pathStart) + pathAndQuery);
 }
 
 export function requestLineAction(a: LineAct): RuleAction {

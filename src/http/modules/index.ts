@@ -2,8 +2,9 @@
  * The built-in modules, in the order a proxy's phase arrays run them (src/http/pipeline.ts).
  * Order matters where two modules share a phase: X-Forwarded-* lines come before
  * the persistence cookie's; a cookie names the server before a stick table does; the
- * monitor URI is answered before anything else (as HAProxy), and the https redirect
- * before http-request rules run (the seed's rule came first).
+ * monitor URI is answered before anything else (as HAProxy) and is not counted by stick
+ * counters, which count every other request before the https redirect and the
+ * http-request rules run (the seed's redirect rule came first).
  */
 import type { ModuleDefinition } from '../pipeline';
 import { accessLog } from './access-log';
@@ -17,11 +18,13 @@ import { securityHeaders } from './security-headers';
 import { httpAfterResponseRules, httpRequestRules, httpResponseRules } from './http-rules';
 import { cookiePersistence } from './cookie';
 import { stickOn } from './stick';
+import { stickCounters } from './stick-counters';
 
 export const HTTP_MODULES: readonly ModuleDefinition[] = [
   // Before the rules and the HTTPS redirect: a challenge is answered whatever they say.
   acmeChallenge,
   monitorUri,
+  stickCounters,
   httpsRedirect,
   httpRequestRules,
   httpResponseRules,

@@ -1,0 +1,35 @@
+/**
+ * http-request track-scN and sc-inc-gpc0(N): the connection's stick counters
+ * (src/stick/worker.ts Trackers), shared with its tcp-request rules. A counter
+ * tracks for the rest of the connection, as a tcp-request one does; the request that
+ * starts it is counted on its entry at once (the stick-counters module counted it
+ * on the others before the rules ran).
+ */
+import type { HttpAction } from '../../config/model';
+import { fetches } from '../../rules/fetches';
+import { trackersOf } from '../../stick/tcp-rules';
+import { stickTable } from '../../stick/worker';
+import { CONTINUE } from '../pipeline';
+import type { RuleAction } from './index';
+
+export function trackAction(a: Extract<HttpAction, { action: 'track-sc' }>): RuleAction {
+  const table = stickTable(a.table)!;
+  const fetch = fetches.get(a.fetch)!.fetch;
+  const { counter, args } = a;
+  return (ex) => {
+    const key = table.key(fetch(ex.ctx, args));
+    if (key !== undefined) {
+      const trackers = trackersOf(ex.info, ex.client.sock);
+      if (trackers.track(counter, table, key)) trackers.countRequestOn(counter);
+    }
+    return CONTINUE;
+  };
+}
+
+export function incGpc0Action(a: Extract<HttpAction, { action: 'sc-inc-gpc0' }>): RuleAction {
+  const counter = a.counter;
+  return (ex) => {
+    ex.info.trackers?.incGpc0(counter);
+    return CONTINUE;
+  };
+}

@@ -1,0 +1,163 @@
+/**
+ * Stick counters on the L7 pipeline through a real 2-worker tslb, written as HAProxy
+ * lines: http-request track-sc0 src, a per-address request rate limit on
+ * sc_http_req_rate over keep-alive connections spread on both workers, http_err and
+ * bytes counted in the entry, sc-inc-gpc0 from an http rule, and `show table`.
+ */
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { Pool } from 'undici';
+import { freePort, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
+import { startHttpBackend, type HttpBackend } from './helpers/backends';
+import { unixCommand } from './helpers/runtime-api';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** `n` keep-alive connections from `localAddress`, one per pool (accept_mode rr puts them on alternate workers). */
+function clientFrom(port: number, localAddress: string, n: number): Pool[] {
+  const pools: Pool[] = [];
+  for (let i = 0; i < n; i++) {
+    const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 1, pipelining: 1, localAddress });
+    cleanups.push(() => pool.destroy());
+    pools.push(pool);
+  }
+  return pools;
+}
+
+async function get(pool: Pool, urlPath: string): Promise<number> {
+  const res = await pool.request({ path: urlPath, method: 'GET' });
+  await res.body.dump();
+  return res.statusCode;
+}
+
+/** `perSecond` requests a second, in turn over `pools`, for `durationMs` on a schedule kept by the clock; every status. */
+async function paced(pools: Pool[], perSecond: number, durationMs: number): Promise<number[]> {
+  const started = Date.now();
+  const total = Math.round((perSecond * durationMs) / 1000);
+  const pending: Promise<number>[] = [];
+  while (pending.length < total) {
+    const due = Math.min(total, Math.floor(((Date.now() - started) * perSecond) / 1000) + 1);
+    while (pending.length < due) pending.push(get(pools[pending.length % pools.length], '/'));
+    await sleep(2);
+  }
+  return Promise.all(pending);
+}
+
+let backend: HttpBackend;
+let port: number;
+let gpcPort: number;
+let gatePort: number;
+let sock: string;
+let lb: TslbProcess;
+
+before(async () => {
+  backend = await startHttpBackend('app');
+  cleanups.push(() => backend.close());
+  port = await freePort();
+  gpcPort = await freePort();
+  gatePort = await freePort();
+  sock = path.join(tempDir('tslb-stick-http-'), 'api.sock');
+  lb = await startTslb(`
+global: { workers: 2, accept_mode: rr }
+frontends:
+  - name: web
+    mode: http
+    binds: ["127.0.0.1:${port}"]
+    default_backend: app
+    options:
+      - stick-table type ip size 1k expire 30s store http_req_cnt,http_req_rate(1s),http_err_cnt,bytes_out_cnt
+      - http-request track-sc0 src
+      - http-request deny deny_status 429 if { sc_http_req_rate(0) gt 50 }
+  - name: gpc
+    mode: http
+    binds: ["127.0.0.1:${gpcPort}"]
+    default_backend: app
+    options:
+      - stick-table type ip size 1k expire 30s store gpc0
+      - http-request track-sc1 src
+      - http-request deny if { sc_get_gpc0(1) gt 0 }
+      - http-request sc-inc-gpc0(1) if { path /trap }
+  - name: gate
+    mode: http
+    binds: ["127.0.0.1:${gatePort}"]
+    default_backend: app
+    options:
+      - tcp-request connection reject if { src 127.0.0.8 }
+      - tcp-request session reject if { src 127.0.0.9 }
+backends:
+  - name: app
+    servers: [{ name: a, address: 127.0.0.1, port: ${backend.port} }]
+runtime_api: { socket: ${sock}, level: admin }
+`);
+  cleanups.push(() => lb.stop());
+});
+
+/** The `show table` line of `key`, once `ready` accepts it (the workers' increments reach the primary in batches). */
+async function entry(table: string, key: string, ready: (line: string) => boolean): Promise<string> {
+  let line = '';
+  for (let i = 0; i < 50; i++) {
+    line = await unixCommand(sock, `show table ${table} key ${key}\n`);
+    if (ready(line)) return line;
+    await sleep(100);
+  }
+  return line;
+}
+
+test('http-request track-sc0 src + deny 429 over sc_http_req_rate(0) gt 50: ~100 req/s keep-alive on two workers passes at most 5% over the limit; another address is unaffected; show table has the live entries', async (t) => {
+  const limited = clientFrom(port, '127.0.0.2', 4);
+  const other = clientFrom(port, '127.0.0.3', 2);
+  const hitsBefore = backend.hits;
+  // Denied requests count too (HAProxy counts each request before the rules): once 50
+  // passed in the first second, the rate stays near 100/s and no more pass.
+  const [limitedStatuses, otherStatuses] = await Promise.all([paced(limited, 100, 3000), paced(other, 5, 3000)]);
+  const passed = limitedStatuses.filter((s) => s === 200).length;
+  const denied = limitedStatuses.filter((s) => s === 429).length;
+  t.diagnostic(`127.0.0.2: ${passed} of ${limitedStatuses.length} passed, ${denied} denied with 429`);
+  assert.equal(passed + denied, limitedStatuses.length, `only 200 or 429: ${[...new Set(limitedStatuses)]}`);
+  assert.ok(passed <= 50 * 1.05, `${passed} passed, more than 5% over 50`);
+  assert.ok(passed >= 45, `${passed} passed: the limit lets the first 50 through`);
+  assert.deepEqual([...new Set(otherStatuses)], [200], 'another address is not limited');
+  assert.equal(backend.hits - hitsBefore, passed + otherStatuses.length, 'denied requests never reach the backend');
+
+  const line = await entry('web', '127.0.0.2', (l) => new RegExp(` http_req_cnt=${limitedStatuses.length} `).test(l));
+  const m = / key=127\.0\.0\.2 use=\d+ exp=\d+ shard=0 http_req_cnt=(\d+) http_req_rate\(1000\)=(\d+) http_err_cnt=(\d+) bytes_out_cnt=(\d+)\n/.exec(line);
+  assert.ok(m, `show table line: ${JSON.stringify(line)}`);
+  assert.equal(Number(m[1]), limitedStatuses.length, 'every request counted once, over both workers');
+  assert.ok(Number(m[2]) > 50, `http_req_rate ${m[2]} is live`);
+  assert.equal(Number(m[3]), denied, 'each 429 is an http error');
+  assert.ok(Number(m[4]) > limitedStatuses.length * 100, `bytes_out_cnt ${m[4]} counts the responses`);
+  assert.match(await unixCommand(sock, 'show table web data.http_req_cnt gt 0\n'), /key=127\.0\.0\.2 [^\n]+\n0x[0-9a-f]+: key=127\.0\.0\.3 |key=127\.0\.0\.3 [^\n]+\n0x[0-9a-f]+: key=127\.0\.0\.2 /);
+});
+
+test('http-request sc-inc-gpc0(1) marks an address: its next requests are denied on any connection and worker, another address is not', async () => {
+  const marked = clientFrom(gpcPort, '127.0.0.4', 2);
+  const other = clientFrom(gpcPort, '127.0.0.5', 2);
+  assert.equal(await get(marked[0], '/'), 200);
+  assert.equal(await get(marked[0], '/trap'), 200, 'the request that counts goes on (deny ran before it counted)');
+  await entry('gpc', '127.0.0.4', (l) => / gpc0=1\n/.test(l));
+  const later = await Promise.all([get(marked[0], '/'), get(marked[1], '/'), get(marked[0], '/a'), get(marked[1], '/b')]);
+  assert.deepEqual(later, [403, 403, 403, 403]);
+  assert.deepEqual(await Promise.all([get(other[0], '/'), get(other[1], '/')]), [200, 200]);
+});
+
+test('connections refused by tcp-request connection and session rules count in the frontend\'s dcon and dses (show stat)', async () => {
+  for (const address of ['127.0.0.8', '127.0.0.8', '127.0.0.9']) await assert.rejects(get(clientFrom(gatePort, address, 1)[0], '/'));
+  assert.equal(await get(clientFrom(gatePort, '127.0.0.10', 1)[0], '/'), 200);
+  let row: Record<string, string> = {};
+  for (let i = 0; i < 50; i++) {
+    const [header, ...lines] = (await unixCommand(sock, 'show stat\n')).replace(/^# /, '').split('\n');
+    const names = header.split(',');
+    const gate = lines.map((l) => l.split(',')).find((f) => f[0] === 'gate' && f[1] === 'FRONTEND')!;
+    row = Object.fromEntries(names.map((n, j) => [n, gate[j]]));
+    if (row.dcon === '2' && row.dses === '1') break;
+    await sleep(100);
+  }
+  assert.equal(row.dcon, '2');
+  assert.equal(row.dses, '1');
+});
