@@ -61,7 +61,8 @@ function withoutPort(buf: Buffer, s: number, e: number, port: string): number {
   return e - n;
 }
 
-function classify(buf: Buffer, s: number, e: number): number {
+/** Kind of a header name (any case): the H_* constants of src/http/head.ts, H_OTHER for the rest. */
+export function classify(buf: Buffer, s: number, e: number): number {
   switch (e - s) {
     case 2:
       return eqLower(buf, s, e, 'te') ? H_TE : H_OTHER;

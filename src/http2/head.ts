@@ -10,43 +10,19 @@
  * their own members, as the request line's are in HeadParser.
  */
 import {
-  eqLower, HDR_STRIDE, H_CONNECTION, H_CONTENT_LENGTH, H_EXPECT, H_HOST, H_KEEP_ALIVE, H_OTHER,
-  H_PROXY_CONNECTION, H_TE, H_TRAILER, H_TRANSFER_ENCODING, H_UPGRADE, H_X_FORWARDED_HOST, H_X_FORWARDED_PROTO,
+  eqLower, HDR_STRIDE, H_CONNECTION, H_CONTENT_LENGTH, H_HOST, H_KEEP_ALIVE,
+  H_PROXY_CONNECTION, H_TE, H_TRANSFER_ENCODING, H_UPGRADE,
   MAX_HEADERS,
 } from '../http/head';
-import { FIELD, TCHAR } from '../http1/parser';
+import { classify, FIELD, TCHAR } from '../http1/parser';
 import type { FieldSink } from './hpack';
 
 /** `cookie`, which HTTP/2 may split into several fields (§8.2.3): HTTP/1 needs them joined with "; ". */
 export const H_COOKIE = 32;
 
-/** Kind of a header name (any case): the H_* constants of src/http/head.ts, plus H_COOKIE. */
+/** Kind of a header name (any case): HTTP/1's kinds (src/http1/parser.ts classify), plus H_COOKIE. */
 export function classifyName(buf: Buffer, s: number, e: number): number {
-  switch (e - s) {
-    case 2:
-      return eqLower(buf, s, e, 'te') ? H_TE : H_OTHER;
-    case 4:
-      return eqLower(buf, s, e, 'host') ? H_HOST : H_OTHER;
-    case 6:
-      if (eqLower(buf, s, e, 'cookie')) return H_COOKIE;
-      return eqLower(buf, s, e, 'expect') ? H_EXPECT : H_OTHER;
-    case 7:
-      if (eqLower(buf, s, e, 'upgrade')) return H_UPGRADE;
-      return eqLower(buf, s, e, 'trailer') ? H_TRAILER : H_OTHER;
-    case 10:
-      if (eqLower(buf, s, e, 'connection')) return H_CONNECTION;
-      return eqLower(buf, s, e, 'keep-alive') ? H_KEEP_ALIVE : H_OTHER;
-    case 14:
-      return eqLower(buf, s, e, 'content-length') ? H_CONTENT_LENGTH : H_OTHER;
-    case 16:
-      if (eqLower(buf, s, e, 'proxy-connection')) return H_PROXY_CONNECTION;
-      return eqLower(buf, s, e, 'x-forwarded-host') ? H_X_FORWARDED_HOST : H_OTHER;
-    case 17:
-      if (eqLower(buf, s, e, 'transfer-encoding')) return H_TRANSFER_ENCODING;
-      return eqLower(buf, s, e, 'x-forwarded-proto') ? H_X_FORWARDED_PROTO : H_OTHER;
-    default:
-      return H_OTHER;
-  }
+  return e - s === 6 && eqLower(buf, s, e, 'cookie') ? H_COOKIE : classify(buf, s, e);
 }
 
 /** Fields that exist only for one HTTP/1 connection (§8.2.2): never sent, malformed when received. */
