@@ -19,6 +19,8 @@ after(async () => {
 });
 
 const OK_PAGE = 'HTTP/1.1 200 OK\r\nContent-length: 58\r\nCache-Control: no-cache\r\nContent-Type: text/html\r\n\r\n<html><body><h1>200 OK</h1>\nService ready.\n</body></html>\n';
+/** The same page to a request that asked `Connection: close`: tslb says it closes. */
+const CLOSING_OK_PAGE = OK_PAGE.replace('Content-Type', 'Connection: close\r\nContent-Type');
 
 let lb: TslbProcess;
 let app: HttpBackend;
@@ -82,7 +84,7 @@ function rawGet(port: number, target: string, from = '127.0.0.1'): Promise<strin
 test("monitor_uri answers HAProxy's 200 page itself, before http-request rules, never reaching the server", async () => {
   const before = app.hits;
   // The frontend's http-request rule denies url /healthz: the monitor comes first.
-  assert.equal(await rawGet(native, '/healthz'), OK_PAGE);
+  assert.equal(await rawGet(native, '/healthz'), CLOSING_OK_PAGE);
   // Kept alive like any built-in answer: two in a row on one connection.
   const two = await exchange(native, Buffer.from('GET /healthz HTTP/1.1\r\nHost: lb\r\n\r\nGET /healthz HTTP/1.1\r\nHost: lb\r\n\r\n'), { until: (r) => r.length === 2 });
   assert.deepEqual(two.responses.map((r) => r.status), [200, 200]);
@@ -97,7 +99,7 @@ test('monitor fail: 503 with HAProxy\'s page while the condition holds (native a
   const failing = await rawGet(native, '/healthz', '127.0.0.2');
   assert.match(failing, /^HTTP\/1\.1 503 Service Unavailable\r\n/);
   assert.match(failing, /<h1>503 Service Unavailable<\/h1>\nNo server is available to handle this request\./);
-  assert.equal(await rawGet(lines, '/alive'), OK_PAGE);
+  assert.equal(await rawGet(lines, '/alive'), CLOSING_OK_PAGE);
   assert.match(await rawGet(lines, '/alive', '127.0.0.3'), /^HTTP\/1\.1 503 /);
   assert.equal(app.hits, before);
 });
@@ -114,7 +116,7 @@ test('monitor fail if { nbsrv(b) lt 1 }: 503 while checks hold the only server D
   await until(async () => /^HTTP\/1\.1 503 /.test(await rawGet(byChecks, '/healthz')), 'no 503 while the server is DOWN');
   const server = await startHttpBackend('checked', undefined, { port: checkedPort });
   cleanups.push(() => server.close());
-  await until(async () => (await rawGet(byChecks, '/healthz')) === OK_PAGE, 'no 200 once the server is UP');
+  await until(async () => (await rawGet(byChecks, '/healthz')) === CLOSING_OK_PAGE, 'no 200 once the server is UP');
   assert.equal(server.hits, 0, 'monitor requests never reach the server');
 });
 
