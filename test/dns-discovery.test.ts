@@ -87,6 +87,11 @@ function logged(lb: TslbProcess, text: string): boolean {
   return lb.logs().includes(text);
 }
 
+/** The primary logs a change after the runtime API already shows it: wait for the line. */
+async function assertLogged(lb: TslbProcess, text: string): Promise<void> {
+  await until(`log line "${text}"\n${lb.logs()}`, async () => (logged(lb, text) ? true : undefined), 5000);
+}
+
 /** Two backends on one port, on 127.0.0.2 and 127.0.0.3 (a free port on both). */
 async function backendsOnTwoAddresses(): Promise<[HttpBackend, HttpBackend]> {
   for (let attempt = 0; ; attempt++) {
@@ -126,8 +131,8 @@ runtime_api: { socket: ${sock} }
 
   // init-addr last,none: nothing to take at a cold start, so in maintenance until the first answer, then on 127.0.0.2.
   await until('s1 on 127.0.0.2', async () => ((await serversState(sock)).s1?.addr === '127.0.0.2' ? true : undefined));
-  assert.ok(logged(lb, 'app/s1 changed its IP from (none) to 127.0.0.2 by mydns/dns1.'), lb.logs());
-  assert.ok(logged(lb, "Server app/s1 ('app.test.local') is UP/READY (resolves again)."), lb.logs());
+  await assertLogged(lb, 'app/s1 changed its IP from (none) to 127.0.0.2 by mydns/dns1.');
+  await assertLogged(lb, "Server app/s1 ('app.test.local') is UP/READY (resolves again).");
   let seen = await servedBy(port, 6);
   assert.equal(seen['at-127.0.0.2'], 3, JSON.stringify(seen));
   assert.equal(seen.other, 3, JSON.stringify(seen));
@@ -142,7 +147,7 @@ runtime_api: { socket: ${sock} }
   seen = await servedBy(port, 6);
   assert.equal(seen['at-127.0.0.2'], undefined, JSON.stringify(seen));
   assert.equal(seen['at-127.0.0.3'], 3, JSON.stringify(seen));
-  assert.ok(logged(lb, 'app/s1 changed its IP from 127.0.0.2 to 127.0.0.3 by mydns/dns1.'), lb.logs());
+  await assertLogged(lb, 'app/s1 changed its IP from 127.0.0.2 to 127.0.0.3 by mydns/dns1.');
   assert.ok(!logged(lb, '"event":"reloaded"'));
   assert.ok(dns.queries('app.test.local', 'A') >= 2, 'asked again, not only at start');
 
@@ -153,14 +158,14 @@ runtime_api: { socket: ${sock} }
   assert.equal(state.admin & 0x20, 0x20, 'RMAINT bit');
   assert.equal(state.addr, '-');
   assert.equal(state.fqdn, 'app.test.local');
-  assert.ok(logged(lb, 'Server app/s1 is going DOWN for maintenance (DNS NX status). 1 active and 0 backup servers left.'), lb.logs());
+  await assertLogged(lb, 'Server app/s1 is going DOWN for maintenance (DNS NX status). 1 active and 0 backup servers left.');
   seen = await servedBy(port, 6);
   assert.deepEqual(seen, { other: 6 });
 
   // It resolves again: back in the rotation.
   dns.set('app.test.local', { a: ['127.0.0.3'] });
   await until('s1 back', async () => ((await statStatus(sock, 'app', 's1')) === 'no check' ? true : undefined));
-  assert.ok(logged(lb, 'Server app/s1 administratively READY thanks to valid DNS answer.'), lb.logs());
+  await assertLogged(lb, 'Server app/s1 administratively READY thanks to valid DNS answer.');
   seen = await servedBy(port, 6);
   assert.equal(seen['at-127.0.0.3'], 3, JSON.stringify(seen));
 
@@ -228,7 +233,7 @@ runtime_api: { socket: ${sock} }
   assert.equal(after[slotB].addr, '-');
   assert.equal(after[slotB].port, 0);
   assert.equal(after[byPort.get(a.port)!.name].port, a.port);
-  assert.ok(logged(lb, `Server svc/${slotB} is going DOWN for maintenance (entry removed from SRV record).`), lb.logs());
+  await assertLogged(lb, `Server svc/${slotB} is going DOWN for maintenance (entry removed from SRV record).`);
   const rest = await servedBy(port, 9);
   assert.deepEqual(rest, { a: 1, c: 8 });
 });
