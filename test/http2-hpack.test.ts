@@ -9,34 +9,17 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
   DECODED, DECODED_TOO_LARGE, DECODE_ERROR, HpackDecoder, HpackEncoder, M_AUTO, M_INDEX, M_NEVER_INDEX, M_NO_INDEX,
-  type FieldSink,
 } from '../src/http2/hpack';
+import { FieldList } from './helpers/h2raw';
 import { CODES, CODE_LENGTHS, huffmanDecode, huffmanDecodedMax, huffmanEncode, huffmanEncodedLength } from '../src/http2/huffman';
 
 function hex(s: string): Buffer {
   return Buffer.from(s.replace(/\s+/g, ''), 'hex');
 }
 
-/** A sink that records fields as strings. */
-class ListSink implements FieldSink {
-  buf = Buffer.alloc(64);
-  len = 0;
-  fields: [string, string][] = [];
-  reserve(n: number): Buffer {
-    if (this.len + n > this.buf.length) {
-      const b = Buffer.alloc((this.len + n) * 2);
-      this.buf.copy(b, 0, 0, this.len);
-      this.buf = b;
-    }
-    return this.buf;
-  }
-  field(ns: number, ne: number, vs: number, ve: number): void {
-    this.fields.push([this.buf.toString('latin1', ns, ne), this.buf.toString('latin1', vs, ve)]);
-  }
-}
 
 function decode(d: HpackDecoder, block: Buffer, max = 1 << 20): { status: number; fields: [string, string][] } {
-  const sink = new ListSink();
+  const sink = new FieldList();
   const status = d.decode(block, 0, block.length, sink, max);
   return { status, fields: sink.fields };
 }
@@ -266,7 +249,7 @@ test('decoder: a bomb (one 4 KiB entry referenced again and again) stops storing
   b.fill(0x80 | 62, out.len, out.len + 1000);
   out.len += 1000;
   const block = out.take();
-  const sink = new ListSink();
+  const sink = new FieldList();
   const t0 = process.hrtime.bigint();
   assert.equal(d.decode(block, 0, block.length, sink, 64 * 1024), DECODED_TOO_LARGE);
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;

@@ -18,7 +18,8 @@ export interface RawFrame {
   fields?: [string, string][];
 }
 
-class FieldList implements FieldSink {
+/** An HPACK sink that records the decoded fields as strings. */
+export class FieldList implements FieldSink {
   buf = Buffer.alloc(256);
   len = 0;
   fields: [string, string][] = [];
