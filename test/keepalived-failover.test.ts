@@ -1,0 +1,251 @@
+/**
+ * A keepalived pair end to end: two tslb nodes, each in a network namespace of its own with a
+ * local backend that answers with the node's name, run Debian's keepalived from the file
+ * `tslb keepalived` wrote; a client in a third namespace polls the virtual IP every 50 ms.
+ * The master's tslb is killed (its whole process tree, by PID, as a crash would): the virtual
+ * IP moves to the backup and the client gets answers again. The gap is measured and printed
+ * (README, Operations: keepalived pair). Every address is inside namespaces this test creates
+ * and deletes, joined by a bridge in a namespace of its own.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { runCli, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
+
+const ID = process.pid;
+const SWITCH = `tslb-sw-${ID}`;
+const NODES = [
+  { name: 'node1', ns: `tslb-n1-${ID}`, address: '10.0.0.10', state: 'MASTER', priority: '100' },
+  { name: 'node2', ns: `tslb-n2-${ID}`, address: '10.0.0.11', state: 'BACKUP', priority: '90' },
+];
+const CLIENT = { ns: `tslb-cl-${ID}`, address: '10.0.0.50' };
+const VIP = '10.0.0.100';
+const BACKEND_PORT = 9000;
+/** The client's polling: one request every 50 ms, each given up after 500 ms, for at most 40 s. */
+const POLL_MS = 50;
+const POLL_TIMEOUT_MS = 500;
+const POLL_FOR_MS = 40_000;
+/** Generous on a loaded 2-core machine; measured here about 1.3 s (keepalived's check runs every second). */
+const FAILOVER_BOUND_MS = 10_000;
+
+function skipReason(): string | false {
+  if (process.getuid?.() !== 0) return 'needs root (network namespaces, keepalived)';
+  if (spawnSync('keepalived', ['--version']).status !== 0) return 'keepalived not installed (Debian package keepalived)';
+  const probe = `tslb-probe-${ID}`;
+  if (spawnSync('ip', ['netns', 'add', probe]).status !== 0) return '`ip netns add` is not available here';
+  spawnSync('ip', ['netns', 'del', probe]);
+  return false;
+}
+const skip = skipReason();
+
+function ip(...args: string[]): void {
+  const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 10_000 });
+  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr || r.error}`);
+}
+
+/** The IPv4 addresses on a namespace's eth0. */
+function addresses(ns: string): string {
+  return spawnSync('ip', ['-n', ns, '-4', '-o', 'addr', 'show', 'dev', 'eth0'], { encoding: 'utf8' }).stdout;
+}
+const holdsVip = (ns: string) => addresses(ns).includes(` ${VIP}/`);
+
+/** A child process whose output is kept, with a wait for a line matching a pattern. */
+interface Watched {
+  child: ChildProcess;
+  output(): string;
+  waitFor(pattern: RegExp, timeoutMs: number): Promise<void>;
+}
+
+function watch(command: string[]): Watched {
+  const child = spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  const listeners = new Set<() => void>();
+  const onData = (d: Buffer) => {
+    text += d;
+    for (const l of listeners) l();
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  return {
+    child,
+    output: () => text,
+    waitFor: (pattern, timeoutMs) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          if (!pattern.test(text)) return;
+          listeners.delete(check);
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          listeners.delete(check);
+          reject(new Error(`${pattern} not seen within ${timeoutMs} ms from ${command.join(' ')}:\n${text}`));
+        }, timeoutMs);
+        listeners.add(check);
+        check();
+      }),
+  };
+}
+
+/** The client: polls the virtual IP on its own clock and prints one JSON line per answer or failure. */
+const CLIENT_SCRIPT = `
+const http = require('node:http');
+const [url, every, timeout, forMs] = [process.argv[2], ...process.argv.slice(3).map(Number)];
+const end = Date.now() + forMs;
+const tick = setInterval(() => {
+  if (Date.now() > end) return clearInterval(tick);
+  const sent = Date.now();
+  const report = (fields) => process.stdout.write(JSON.stringify({ sent, done: Date.now(), ...fields }) + '\\n');
+  const req = http.get(url, { agent: false, timeout }, (res) => {
+    let body = '';
+    res.setEncoding('utf8');
+    res.on('data', (d) => (body += d));
+    res.on('end', () => report(res.statusCode === 200 ? { body } : { error: 'status ' + res.statusCode }));
+    res.on('error', (e) => report({ error: e.message }));
+  });
+  req.on('timeout', () => req.destroy(new Error('timeout')));
+  req.on('error', (e) => report({ error: e.message }));
+}, every);
+`;
+
+interface Poll {
+  sent: number;
+  done: number;
+  body?: string;
+  error?: string;
+}
+const polls = (client: Watched): Poll[] =>
+  client
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Poll);
+
+const dir = tempDir('tslb-failover-');
+const started: ChildProcess[] = [];
+const balancers: TslbProcess[] = [];
+const keepaliveds: Watched[] = [];
+let client: Watched;
+
+after(async () => {
+  if (skip) return;
+  for (const lb of balancers) await lb.stop().catch(() => undefined);
+  // SIGTERM first: keepalived then stops its VRRP child itself.
+  const running = started.filter((child) => child.exitCode === null && child.signalCode === null);
+  await Promise.all(
+    running.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(() => (child.kill('SIGKILL'), resolve()), 3_000);
+          child.once('exit', () => (clearTimeout(timer), resolve()));
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
+  // What is left in the namespaces (workers of the killed tslb, a check keepalived ran) is ours: stop it by PID.
+  for (const ns of [...NODES.map((n) => n.ns), CLIENT.ns, SWITCH]) {
+    const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout ?? '';
+    for (const pid of pids.split('\n').filter(Boolean)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    spawnSync('ip', ['netns', 'del', ns]);
+  }
+});
+
+before(async () => {
+  if (skip) return;
+  // The switch: a namespace holding a bridge; each other namespace has an eth0 whose peer is a bridge port.
+  ip('netns', 'add', SWITCH);
+  ip('-n', SWITCH, 'link', 'add', 'br0', 'type', 'bridge');
+  ip('-n', SWITCH, 'link', 'set', 'br0', 'up');
+  for (const [i, host] of [...NODES, CLIENT].entries()) {
+    ip('netns', 'add', host.ns);
+    ip('-n', host.ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', `port${i}`, 'netns', SWITCH);
+    ip('-n', SWITCH, 'link', 'set', `port${i}`, 'master', 'br0', 'up');
+    ip('-n', host.ns, 'addr', 'add', `${host.address}/24`, 'dev', 'eth0');
+    ip('-n', host.ns, 'link', 'set', 'eth0', 'up');
+    ip('-n', host.ns, 'link', 'set', 'lo', 'up');
+  }
+  // One lb.yaml for both nodes, as in production: the backup's state and priority are given on the command line.
+  const yaml = `proxy:
+  performance: { nbproc: 1 }
+  https_in_binds: [{ ip: 0.0.0.0, port: 80 }]
+  https_options: ["monitor-uri /healthz"]
+  backends:
+    - { name: app, mode: http, server_name: local, server_host_ip: 127.0.0.1, server_port: ${BACKEND_PORT} }
+  ha_config:
+    keepalived: { enabled: true, virtual_ip: "${VIP}/24", interface: eth0, priority: 100, advert_int: 1, auth_pass: "tslbpair" }
+`;
+  for (const node of NODES) {
+    const inNs = ['ip', 'netns', 'exec', node.ns];
+    const backend = watch([
+      ...inNs,
+      process.execPath,
+      '-e',
+      `require('node:http').createServer((q, s) => s.end('${node.name}')).listen(${BACKEND_PORT}, '127.0.0.1', () => console.log('listening'))`,
+    ]);
+    started.push(backend.child);
+    await backend.waitFor(/listening/, 10_000);
+    const lb = await startTslb(yaml, { prefix: inNs });
+    balancers.push(lb);
+    const conf = path.join(dir, `${node.name}.conf`);
+    const r = await runCli(['keepalived', '-f', lb.configPath, '--pidfile', lb.pidfile, '--state', node.state, '--priority', node.priority, '-o', conf]);
+    assert.equal(r.code, 0, r.stderr);
+    // keepalived in the foreground (-n), VRRP only (-P), logging to the console (-l), with pid files of its own.
+    const pid = (p: string) => path.join(dir, `${node.name}-${p}.pid`);
+    const keepalived = watch([...inNs, 'keepalived', '-P', '-n', '-l', '-D', '-f', conf, '-p', pid('main'), '-r', pid('vrrp'), '-c', pid('checkers')]);
+    started.push(keepalived.child);
+    keepaliveds.push(keepalived);
+  }
+  await keepaliveds[0].waitFor(/Entering MASTER STATE/, 15_000);
+  await keepaliveds[1].waitFor(/Entering BACKUP STATE/, 15_000);
+  writeFileSync(path.join(dir, 'client.js'), CLIENT_SCRIPT);
+  client = watch(['ip', 'netns', 'exec', CLIENT.ns, process.execPath, path.join(dir, 'client.js'), `http://${VIP}/`, `${POLL_MS}`, `${POLL_TIMEOUT_MS}`, `${POLL_FOR_MS}`]);
+  started.push(client.child);
+});
+
+test("the master's tslb dies: the virtual IP moves to the backup and the client gets answers again", { skip }, async (t) => {
+  const logs = () => keepaliveds.map((k, i) => `--- ${NODES[i].name} keepalived:\n${k.output()}`).join('\n');
+  // Before: node1 holds the address and answers; the backup does not hold it too.
+  await client.waitFor(/"body":"node1"(.|\n)*"body":"node1"/, 10_000);
+  assert.ok(holdsVip(NODES[0].ns), `node1 holds ${VIP}: ${addresses(NODES[0].ns)}`);
+  assert.ok(!holdsVip(NODES[1].ns), `node2 does not hold ${VIP} while node1 is master: ${addresses(NODES[1].ns)}`);
+  assert.ok(!polls(client).some((p) => p.body === 'node2'), 'no answer from node2 before the failover');
+
+  // A crash: the primary and its workers, by PID, at once.
+  const master = balancers[0];
+  const workers = readFileSync(`/proc/${master.pid}/task/${master.pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+  assert.ok(workers.length >= 1, 'the master tslb has its worker');
+  const killedAt = Date.now();
+  for (const pid of [master.pid, ...workers]) process.kill(pid, 'SIGKILL');
+
+  await client.waitFor(/"body":"node2"/, FAILOVER_BOUND_MS).catch((err: Error) => {
+    throw new Error(`${err.message}\n${logs()}`);
+  });
+  // A few more polls: the answers keep coming from node2.
+  const firstFromNode2 = polls(client).find((p) => p.body === 'node2')!;
+  await client.waitFor(new RegExp(`("body":"node2"(.|\\n)*){10}`), 5_000);
+  const after = polls(client).filter((p) => p.sent > firstFromNode2.sent);
+  assert.ok(
+    after.slice(0, 10).every((p) => p.body === 'node2'),
+    `answers after the failover: ${JSON.stringify(after.slice(0, 10))}`,
+  );
+  assert.ok(holdsVip(NODES[1].ns), `node2 holds ${VIP}: ${addresses(NODES[1].ns)}\n${logs()}`);
+  assert.ok(!holdsVip(NODES[0].ns), `node1 gave ${VIP} up: ${addresses(NODES[0].ns)}`);
+  assert.match(keepaliveds[0].output(), /Entering FAULT STATE/, 'node1 went to FAULT: the check has no weight');
+
+  // The gap as the client saw it: from its last answer before the first from node2 to that answer.
+  const answered = polls(client).filter((p) => p.body !== undefined);
+  const lastBefore = answered.filter((p) => p.done < firstFromNode2.done).at(-1)!;
+  const gap = firstFromNode2.done - lastBefore.done;
+  const sinceKill = firstFromNode2.done - killedAt;
+  const failed = polls(client).filter((p) => p.error && p.sent >= lastBefore.sent && p.sent < firstFromNode2.sent).length;
+  t.diagnostic(`failover: first answer from node2 ${sinceKill} ms after the kill; client gap ${gap} ms (${failed} polls failed, one every ${POLL_MS} ms)`);
+  assert.ok(sinceKill < FAILOVER_BOUND_MS, `answers resumed ${sinceKill} ms after the kill`);
+});
