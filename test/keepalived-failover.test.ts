@@ -50,12 +50,13 @@ function addresses(ns: string): string {
   return spawnSync('ip', ['-n', ns, '-4', '-o', 'addr', 'show', 'dev', 'eth0'], { encoding: 'utf8' }).stdout;
 }
 const holdsVip = (ns: string) => addresses(ns).includes(` ${VIP}/`);
+const inNs = (ns: string) => ['ip', 'netns', 'exec', ns];
 
-/** A child process whose output is kept, with a wait for a line matching a pattern. */
+/** A child process whose output is kept, with a wait for output that matches a pattern or a predicate. */
 interface Watched {
   child: ChildProcess;
   output(): string;
-  waitFor(pattern: RegExp, timeoutMs: number): Promise<void>;
+  waitFor(pattern: RegExp | ((output: string) => boolean), timeoutMs: number): Promise<void>;
 }
 
 function watch(command: string[]): Watched {
@@ -73,8 +74,9 @@ function watch(command: string[]): Watched {
     output: () => text,
     waitFor: (pattern, timeoutMs) =>
       new Promise((resolve, reject) => {
+        const matches = typeof pattern === 'function' ? pattern : (output: string) => pattern.test(output);
         const check = () => {
-          if (!pattern.test(text)) return;
+          if (!matches(text)) return;
           listeners.delete(check);
           clearTimeout(timer);
           resolve();
@@ -116,12 +118,14 @@ interface Poll {
   body?: string;
   error?: string;
 }
-const polls = (client: Watched): Poll[] =>
-  client
-    .output()
+const parsePolls = (output: string): Poll[] =>
+  output
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Poll);
+const polls = () => parsePolls(client.output());
+/** Whether the client's output holds at least `count` answers from `node`. */
+const answersFrom = (node: string, count: number) => (output: string) => parsePolls(output).filter((p) => p.body === node).length >= count;
 
 const dir = tempDir('tslb-failover-');
 const started: ChildProcess[] = [];
@@ -182,41 +186,46 @@ before(async () => {
   ha_config:
     keepalived: { enabled: true, virtual_ip: "${VIP}/24", interface: eth0, priority: 100, advert_int: 1, auth_pass: "tslbpair" }
 `;
-  for (const node of NODES) {
-    const inNs = ['ip', 'netns', 'exec', node.ns];
-    const backend = watch([
-      ...inNs,
-      process.execPath,
-      '-e',
-      `require('node:http').createServer((q, s) => s.end('${node.name}')).listen(${BACKEND_PORT}, '127.0.0.1', () => console.log('listening'))`,
-    ]);
-    started.push(backend.child);
-    await backend.waitFor(/listening/, 10_000);
-    const lb = await startTslb(yaml, { prefix: inNs });
-    balancers.push(lb);
-    const conf = path.join(dir, `${node.name}.conf`);
-    const r = await runCli(['keepalived', '-f', lb.configPath, '--pidfile', lb.pidfile, '--state', node.state, '--priority', node.priority, '-o', conf]);
-    assert.equal(r.code, 0, r.stderr);
-    // keepalived in the foreground (-n), VRRP only (-P), logging to the console (-l), with pid files of its own.
+  // Both nodes' backend, tslb and keepalived.conf at once (starting Node processes is the slow part on a loaded machine).
+  const confs = await Promise.all(
+    NODES.map(async (node, i) => {
+      const backend = watch([
+        ...inNs(node.ns),
+        process.execPath,
+        '-e',
+        `require('node:http').createServer((q, s) => s.end('${node.name}')).listen(${BACKEND_PORT}, '127.0.0.1', () => console.log('listening'))`,
+      ]);
+      started.push(backend.child);
+      await backend.waitFor(/listening/, 15_000);
+      const lb = await startTslb(yaml, { prefix: inNs(node.ns), timeoutMs: 30_000 });
+      balancers[i] = lb;
+      const conf = path.join(dir, `${node.name}.conf`);
+      const r = await runCli(['keepalived', '-f', lb.configPath, '--pidfile', lb.pidfile, '--state', node.state, '--priority', node.priority, '-o', conf]);
+      assert.equal(r.code, 0, r.stderr);
+      return conf;
+    }),
+  );
+  // keepalived in the foreground (-n), VRRP only (-P), logging to the console (-l), with pid files of its own;
+  // the backup once the master holds the address, so the backup never holds it first.
+  for (const [i, node] of NODES.entries()) {
     const pid = (p: string) => path.join(dir, `${node.name}-${p}.pid`);
-    const keepalived = watch([...inNs, 'keepalived', '-P', '-n', '-l', '-D', '-f', conf, '-p', pid('main'), '-r', pid('vrrp'), '-c', pid('checkers')]);
+    const keepalived = watch([...inNs(node.ns), 'keepalived', '-P', '-n', '-l', '-D', '-f', confs[i], '-p', pid('main'), '-r', pid('vrrp'), '-c', pid('checkers')]);
     started.push(keepalived.child);
     keepaliveds.push(keepalived);
+    await keepalived.waitFor(new RegExp(`Entering ${node.state} STATE`), 15_000);
   }
-  await keepaliveds[0].waitFor(/Entering MASTER STATE/, 15_000);
-  await keepaliveds[1].waitFor(/Entering BACKUP STATE/, 15_000);
   writeFileSync(path.join(dir, 'client.js'), CLIENT_SCRIPT);
-  client = watch(['ip', 'netns', 'exec', CLIENT.ns, process.execPath, path.join(dir, 'client.js'), `http://${VIP}/`, `${POLL_MS}`, `${POLL_TIMEOUT_MS}`, `${POLL_FOR_MS}`]);
+  client = watch([...inNs(CLIENT.ns), process.execPath, path.join(dir, 'client.js'), `http://${VIP}/`, `${POLL_MS}`, `${POLL_TIMEOUT_MS}`, `${POLL_FOR_MS}`]);
   started.push(client.child);
 });
 
 test("the master's tslb dies: the virtual IP moves to the backup and the client gets answers again", { skip }, async (t) => {
   const logs = () => keepaliveds.map((k, i) => `--- ${NODES[i].name} keepalived:\n${k.output()}`).join('\n');
   // Before: node1 holds the address and answers; the backup does not hold it too.
-  await client.waitFor(/"body":"node1"(.|\n)*"body":"node1"/, 10_000);
+  await client.waitFor(answersFrom('node1', 2), 10_000);
   assert.ok(holdsVip(NODES[0].ns), `node1 holds ${VIP}: ${addresses(NODES[0].ns)}`);
   assert.ok(!holdsVip(NODES[1].ns), `node2 does not hold ${VIP} while node1 is master: ${addresses(NODES[1].ns)}`);
-  assert.ok(!polls(client).some((p) => p.body === 'node2'), 'no answer from node2 before the failover');
+  assert.ok(!polls().some((p) => p.body === 'node2'), 'no answer from node2 before the failover');
 
   // A crash: the primary and its workers, by PID, at once.
   const master = balancers[0];
@@ -225,27 +234,27 @@ test("the master's tslb dies: the virtual IP moves to the backup and the client 
   const killedAt = Date.now();
   for (const pid of [master.pid, ...workers]) process.kill(pid, 'SIGKILL');
 
-  await client.waitFor(/"body":"node2"/, FAILOVER_BOUND_MS).catch((err: Error) => {
+  await client.waitFor(answersFrom('node2', 1), FAILOVER_BOUND_MS).catch((err: Error) => {
     throw new Error(`${err.message}\n${logs()}`);
   });
   // A few more polls: the answers keep coming from node2.
-  const firstFromNode2 = polls(client).find((p) => p.body === 'node2')!;
-  await client.waitFor(new RegExp(`("body":"node2"(.|\\n)*){10}`), 5_000);
-  const after = polls(client).filter((p) => p.sent > firstFromNode2.sent);
+  const firstFromNode2 = polls().find((p) => p.body === 'node2')!;
+  await client.waitFor(answersFrom('node2', 11), 5_000);
+  const next = polls().filter((p) => p.sent > firstFromNode2.sent);
   assert.ok(
-    after.slice(0, 10).every((p) => p.body === 'node2'),
-    `answers after the failover: ${JSON.stringify(after.slice(0, 10))}`,
+    next.slice(0, 10).every((p) => p.body === 'node2'),
+    `answers after the failover: ${JSON.stringify(next.slice(0, 10))}`,
   );
   assert.ok(holdsVip(NODES[1].ns), `node2 holds ${VIP}: ${addresses(NODES[1].ns)}\n${logs()}`);
   assert.ok(!holdsVip(NODES[0].ns), `node1 gave ${VIP} up: ${addresses(NODES[0].ns)}`);
   assert.match(keepaliveds[0].output(), /Entering FAULT STATE/, 'node1 went to FAULT: the check has no weight');
 
   // The gap as the client saw it: from its last answer before the first from node2 to that answer.
-  const answered = polls(client).filter((p) => p.body !== undefined);
+  const answered = polls().filter((p) => p.body !== undefined);
   const lastBefore = answered.filter((p) => p.done < firstFromNode2.done).at(-1)!;
   const gap = firstFromNode2.done - lastBefore.done;
   const sinceKill = firstFromNode2.done - killedAt;
-  const failed = polls(client).filter((p) => p.error && p.sent >= lastBefore.sent && p.sent < firstFromNode2.sent).length;
+  const failed = polls().filter((p) => p.error && p.sent >= lastBefore.sent && p.sent < firstFromNode2.sent).length;
   t.diagnostic(`failover: first answer from node2 ${sinceKill} ms after the kill; client gap ${gap} ms (${failed} polls failed, one every ${POLL_MS} ms)`);
   assert.ok(sinceKill < FAILOVER_BOUND_MS, `answers resumed ${sinceKill} ms after the kill`);
 });
