@@ -49,13 +49,21 @@ export function tempDir(prefix = 'tslb-test-'): string {
 
 export async function startTslb(
   yaml: string,
-  opts: { env?: Record<string, string>; args?: string[]; timeoutMs?: number; node?: string } = {},
+  opts: {
+    env?: Record<string, string>;
+    args?: string[];
+    timeoutMs?: number;
+    node?: string;
+    /** A command that execs the rest in place (its pid stays tslb's), e.g. `['ip', 'netns', 'exec', ns]`. */
+    prefix?: string[];
+  } = {},
 ): Promise<TslbProcess> {
   const dir = tempDir();
   const configPath = path.join(dir, 'lb.yaml');
   const pidfile = path.join(dir, 'tslb.pid');
   writeFileSync(configPath, yaml);
-  const child = spawn(opts.node ?? process.execPath, [CLI, '-f', configPath, '-p', pidfile, ...(opts.args ?? [])], {
+  const command = [...(opts.prefix ?? []), opts.node ?? process.execPath, CLI, '-f', configPath, '-p', pidfile, ...(opts.args ?? [])];
+  const child = spawn(command[0], command.slice(1), {
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
