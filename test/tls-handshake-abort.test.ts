@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { issueCert } from './helpers/certs';
 import { startHttpBackend } from './helpers/backends';
 import { unixCommand } from './helpers/runtime-api';
-import { freePort, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
+import { freePort, startTslb, tempDir, type TslbProcess, webToApp } from './helpers/tslb';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -35,18 +35,7 @@ before(async () => {
   lb = await startTslb(`
 global: { workers: 1 }
 runtime_api: { socket: ${sock}, level: admin }
-frontends:
-  - name: web
-    mode: http
-    binds: [{ address: 127.0.0.1, port: ${port}, ssl: { certificates: ["${path.join(dir, 'site.pem')}"] } }]
-    default_backend: app
-    timeouts: { http_request: 60s }
-    log: { enabled: false }
-backends:
-  - name: app
-    mode: http
-    servers: [{ name: s1, address: 127.0.0.1, port: ${app.port} }]
-`);
+${webToApp(`[{ address: 127.0.0.1, port: ${port}, ssl: { certificates: ["${path.join(dir, 'site.pem')}"] } }]`, app.port, '    timeouts: { http_request: 60s }\n')}`);
   cleanups.push(() => lb.stop());
 });
 

@@ -150,3 +150,22 @@ export async function runCli(args: string[]): Promise<{ code: number | null; std
     child.once('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/**
+ * The YAML of the usual test site: HTTP frontend `web` on `binds` (a YAML flow list) with
+ * `frontendLines` (each indented four spaces, newline-terminated), access log off, routing to
+ * backend `app`'s one server on 127.0.0.1:`appPort`.
+ */
+export function webToApp(binds: string, appPort: number, frontendLines = ''): string {
+  return `frontends:
+  - name: web
+    mode: http
+    binds: ${binds}
+    default_backend: app
+    log: { enabled: false }
+${frontendLines}backends:
+  - name: app
+    mode: http
+    servers: [{ name: s1, address: 127.0.0.1, port: ${appPort} }]
+`;
+}
