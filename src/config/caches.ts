@@ -50,9 +50,11 @@ export function buildCaches(list: CacheInput[], at: Locate, diag: Diagnostics): 
   list.forEach((c, i) => {
     const base: Seg[] = ['caches', i];
     const g: Given = {};
+    let badLine = false;
     (c.options ?? []).forEach((line, j) => {
       const err = applyLine(g, line);
       if (err) diag.error(at([...base, 'options', j]), err);
+      badLine ||= err !== undefined;
     });
     if (c.total_max_size !== undefined) g.totalMB = c.total_max_size;
     if (c.max_object_size !== undefined) g.maxObjectSize = c.max_object_size;
@@ -60,7 +62,7 @@ export function buildCaches(list: CacheInput[], at: Locate, diag: Diagnostics): 
     if (c.process_vary !== undefined) g.processVary = c.process_vary;
     if (c.max_secondary_entries !== undefined) g.maxSecondaryEntries = c.max_secondary_entries;
     if (g.totalMB === undefined) {
-      diag.error(at(base), `cache "${c.name}": total_max_size (or "total-max-size <MB>" in options) is required`);
+      if (!badLine) diag.error(at(base), `cache "${c.name}": total_max_size (or "total-max-size <MB>" in options) is required`);
       return;
     }
     const total = g.totalMB * MB;
