@@ -349,8 +349,8 @@ backends:
 });
 
 test('past total-max-size the least recently used entry is evicted', async () => {
-  // One worker holds the whole 1 MiB: three 400 kB objects do not fit.
-  const [a, b, c] = ['/lru/a?size=400000', '/lru/b?size=400000', '/lru/c?size=400000'];
+  // One worker holds the whole 1 MiB: three 390 kB objects do not fit.
+  const [a, b, c] = ['/lru/a?size=390000', '/lru/b?size=390000', '/lru/c?size=390000'];
   await native(a);
   await native(b);
   await native(a); // hit: a is now the most recently used

@@ -89,7 +89,8 @@ function storeResponse(store: CacheStore, ex: HttpExchange): number {
   const mode = ex.resBody.mode;
   if (res.status !== 200 || req.versionMinor === 0 || (mode !== BODY_LENGTH && mode !== BODY_CHUNKED)) return CONTINUE;
   const settings = store.settings;
-  if (mode === BODY_LENGTH && res.contentLength > settings.maxObjectSize) return CONTINUE;
+  // As HAProxy: the head counts with the body (a chunked body is checked as it arrives, ../cache/write.ts).
+  if (mode === BODY_LENGTH && res.end - res.start + res.contentLength > settings.maxObjectSize) return CONTINUE;
   const signature = varySignature(res, settings.processVary);
   if (signature < 0) return CONTINUE;
   const now = Date.now();
