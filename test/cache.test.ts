@@ -11,7 +11,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { formatIssue, loadConfig } from '../src/config/load';
 import { tcpCommand } from './helpers/runtime-api';
@@ -53,6 +53,7 @@ function backendHandler(req: http.IncomingMessage, res: http.ServerResponse): vo
 }
 
 let lb: TslbProcess;
+let accessLog: string;
 const ports = { native: 0, lines: 0, h2c: 0, api: 0, metrics: 0, app: 0 };
 
 before(async () => {
@@ -61,8 +62,9 @@ before(async () => {
   cleanups.push(() => new Promise((r) => app.close(r)));
   ports.app = (app.address() as { port: number }).port;
   for (const k of ['native', 'lines', 'h2c', 'api', 'metrics'] as const) ports[k] = await freePort();
+  accessLog = path.join(tempDir(), 'access.log');
   lb = await startTslb(`
-global: { workers: 1 }
+global: { workers: 1, access_log: ${accessLog} }
 caches:
   - { name: web, total_max_size: 1, max_object_size: 400000, max_age: 240, process_vary: true }
   - name: lines
@@ -73,6 +75,7 @@ frontends:
     binds:
       - "127.0.0.1:${ports.native}"
       - { address: 127.0.0.1, port: ${ports.h2c}, h2c: true }
+    log: { format: httplog }
     http_request:
       - { cache_use: web }
     http_response:
@@ -129,6 +132,14 @@ test('the second identical GET is served from the cache with an Age, without rea
   assert.equal(second.headers.etag, '"v1"');
   assert.equal(second.headers['content-length'], String(first.body.length));
   assert.equal(count('/hit'), 1);
+  // HAProxy's log names the cache as the server.
+  let log = '';
+  for (let i = 0; i < 50 && !/ native native\/<CACHE> .* 200 .*"GET \/hit HTTP\/1\.1"/.test(log); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    log = readFileSync(accessLog, 'utf8');
+  }
+  assert.match(log, / native app\/a1 .*"GET \/hit HTTP\/1\.1"/);
+  assert.match(log, / native native\/<CACHE> \S+ 200 .* ---- .*"GET \/hit HTTP\/1\.1"/);
   // Another Host is another object.
   await native('/hit', { host: 'other.test' });
   assert.equal(count('/hit'), 2);

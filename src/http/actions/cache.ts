@@ -72,6 +72,7 @@ function useCache(store: CacheStore, ex: HttpExchange): number {
   counters.cacheHits++;
   const is304 = notModified(req, e.etag, e.lastModified);
   const close = ex.localCloses();
+  ex.tx.fromCache = true;
   return ex.answerWith(is304 ? 304 : 200, hitMessage(e, e.age(now), close, method === M_HEAD, is304), close, '--');
 }
 
