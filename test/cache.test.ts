@@ -230,6 +230,13 @@ test('process-vary: one entry per Accept-Encoding value', async () => {
   assert.equal((await native('/vary?vary=accept-encoding', { 'accept-encoding': 'gzip' })).body, gz.body);
   assert.equal((await native('/vary?vary=accept-encoding', { 'accept-encoding': 'br' })).body, br.body);
   assert.equal(count('/vary?vary=accept-encoding'), 2);
+  // A URL's only variant refreshed by a request that bypassed the cache replaces the stored one.
+  const one = '/vary1?vary=accept-encoding';
+  const old = await native(one, { 'accept-encoding': 'gzip' });
+  const fresh = await native(one, { 'accept-encoding': 'gzip', 'cache-control': 'no-cache' });
+  assert.notEqual(fresh.body, old.body);
+  assert.equal((await native(one, { 'accept-encoding': 'gzip' })).body, fresh.body);
+  assert.equal(count(one), 2);
 });
 
 test('a successful unsafe method invalidates the URL', async () => {

@@ -124,7 +124,12 @@ export class CacheStore {
     }
     this.entries.set(e.key, e);
     this.used += e.size;
-    if (signature !== 0) this.variants.get(e.primary)!.keys.add(e.key);
+    if (signature !== 0) {
+      // Replacing or evicting the URL's last variant above dropped its record.
+      let rec = this.variants.get(e.primary);
+      if (rec === undefined) this.variants.set(e.primary, (rec = { signature, keys: new Set() }));
+      rec.keys.add(e.key);
+    }
     return true;
   }
 

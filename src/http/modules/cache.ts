@@ -2,7 +2,8 @@
  * The body side of `http-response cache-store` (src/http/actions/cache.ts): built for a
  * proxy with a cache-store rule, it feeds the response being stored with each body
  * chunk the client gets (a copy: the chunk still goes to the client as it came) and
- * stores it when the body ends. A response that grows past max-object-size is dropped.
+ * stores it when the body ends. A response that grows past max-object-size, or whose
+ * exchange ends before its body does, is dropped.
  */
 import type { HttpExchange } from '../exchange';
 import { CONTINUE, type HttpModule, type ModuleDefinition } from '../pipeline';
@@ -17,6 +18,11 @@ class CacheStoreBody implements HttpModule {
       w.commit();
     }
     return CONTINUE;
+  }
+
+  /** The exchange ended (maybe before its body did): a pooled exchange keeps no partial object. */
+  log(ex: HttpExchange): void {
+    ex.cacheWrite = undefined;
   }
 }
 
