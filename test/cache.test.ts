@@ -311,17 +311,20 @@ test('show cache, show stat and Prometheus report the caches', async () => {
   assert.match(show, /^0x[0-9a-f]+: lines \(shctx:0x[0-9a-f]+, available blocks:\d+\)$/m);
   assert.match(show, /^0x[0-9a-f]+ hash:\d+ vary:0x0{40} type:full size:\d+ \(\d+ blocks\), refcount:0, expire:\d+$/m);
   assert.match(show, /vary:0x(?!0{40})[0-9a-f]{40}/, 'the Accept-Encoding variants');
-  // Counters reach the primary with the workers' periodic reports.
+  // Counters reach the primary with the workers' periodic reports: wait until two reads agree.
   let fe: string[] = [];
   let be: string[] = [];
   let header: string[] = [];
+  let previous = '';
   for (let i = 0; i < 50; i++) {
     const csv = (await tcpCommand(ports.api, 'show stat\n')).split('\n');
     header = csv[0].replace(/^# /, '').split(',');
     fe = csv.find((l) => l.startsWith('native,FRONTEND,'))!.split(',');
     be = csv.find((l) => l.startsWith('cached,BACKEND,'))!.split(',');
-    if (Number(be[header.indexOf('cache_hits')]) > 0) break;
-    await new Promise((r) => setTimeout(r, 200));
+    const now = [fe, be].map((r) => `${r[header.indexOf('cache_lookups')]}/${r[header.indexOf('cache_hits')]}`).join(' ');
+    if (now === previous && Number(be[header.indexOf('cache_hits')]) > 0) break;
+    previous = now;
+    await new Promise((r) => setTimeout(r, 300));
   }
   const lookups = Number(fe[header.indexOf('cache_lookups')]);
   const hits = Number(fe[header.indexOf('cache_hits')]);
