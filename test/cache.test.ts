@@ -66,7 +66,7 @@ before(async () => {
   lb = await startTslb(`
 global: { workers: 1, access_log: ${accessLog} }
 caches:
-  - { name: web, total_max_size: 1, max_object_size: 400000, max_age: 240, process_vary: true }
+  - { name: web, total_max_size: 1, max_object_size: 400000, max_age: 240, process_vary: true, max_secondary_entries: 2 }
   - name: lines
     options: ["total-max-size 4", "max-age 120", "process-vary off"]
 frontends:
@@ -223,13 +223,17 @@ test('the request can bypass the cache (Cache-Control: no-cache, Pragma: no-cach
   assert.equal(count('/bypass'), 3);
 });
 
-test('process-vary: one entry per Accept-Encoding value', async () => {
+test('process-vary: one entry per Accept-Encoding value, max-secondary-entries of them', async () => {
   const gz = await native('/vary?vary=accept-encoding', { 'accept-encoding': 'gzip' });
   const br = await native('/vary?vary=accept-encoding', { 'accept-encoding': 'br' });
   assert.equal(count('/vary?vary=accept-encoding'), 2);
   assert.equal((await native('/vary?vary=accept-encoding', { 'accept-encoding': 'gzip' })).body, gz.body);
   assert.equal((await native('/vary?vary=accept-encoding', { 'accept-encoding': 'br' })).body, br.body);
   assert.equal(count('/vary?vary=accept-encoding'), 2);
+  // max_secondary_entries 2: a third variant is not stored.
+  await native('/vary?vary=accept-encoding', { 'accept-encoding': 'deflate' });
+  await native('/vary?vary=accept-encoding', { 'accept-encoding': 'deflate' });
+  assert.equal(count('/vary?vary=accept-encoding'), 4);
   // A URL's only variant refreshed by a request that bypassed the cache replaces the stored one.
   const one = '/vary1?vary=accept-encoding';
   const old = await native(one, { 'accept-encoding': 'gzip' });
