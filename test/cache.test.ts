@@ -185,8 +185,8 @@ test('responses that must not be stored reach the backend every time', async () 
     ['/n?size=500000'],
     ['/n?size=500000&chunked=1'],
     ['/n?age=70&cc=max-age%3D60'],
-    // Without an expiry nor a validator: the backend's defaults are removed by expires=… only; no-cache header said none.
     ['/n?auth=1', { authorization: 'Basic dTpw' }],
+    ['/n?reqnostore=1', { 'cache-control': 'no-store' }],
   ];
   for (const [target, headers] of cases) {
     await native(target, headers);
