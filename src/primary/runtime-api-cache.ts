@@ -14,7 +14,8 @@ const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
 export const CACHE_COMMANDS: Command[] = [
   {
     words: ['show', 'cache'],
-    level: 'user',
+    // HAProxy asks for the admin level (cache.c cli_parse_show_cache).
+    level: 'admin',
     usage: 'show cache : show cache status',
     run: async (api) => {
       const answers = await api.workers!('caches');
