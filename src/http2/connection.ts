@@ -6,8 +6,8 @@
  * with offsets (./head.ts), as HTTP/1 heads are.
  *
  * Output is collected into one buffer and written once per batch: at the end of
- * `onData()`, or in a microtask after calls made outside it (a response head and its
- * body from one upstream read leave in one write).
+ * `onData()`, or at the end of the event-loop turn for calls made outside it (every
+ * response head and body the turn's upstream reads produced leave in one write).
  *
  * Defences: the header list is capped after decompression (HPACK bombs), the header block
  * is capped across CONTINUATION frames before it is decoded (CVE-2024-27316), streams past
