@@ -3,6 +3,7 @@
  * frontend settings handed to H2Connection (src/http2/connection-core.ts holds the
  * defaults). A YAML field and a line setting the same value: the YAML field wins.
  */
+import { DEFAULT_WINDOW_SIZE, MAX_WINDOW_SIZE } from '../http2/frames';
 import { MAX_TABLE_CAPACITY, TABLE_CAPACITY } from '../http2/hpack';
 import { parseSize, splitWords } from './haproxy-syntax';
 import type { H2Settings } from './model';
@@ -10,9 +11,6 @@ import type { GlobalInput } from './schema';
 import type { Diagnostics, Seg, Where } from './source';
 import { MAX_SIZE } from './limits';
 import { didYouMean } from './suggest';
-
-const MIN_WINDOW = 65535;
-const MAX_WINDOW = 2147483647;
 
 type Field = 'max_concurrent_streams' | 'initial_window_size' | 'header_table_size' | 'max_header_list_size';
 
@@ -50,7 +48,7 @@ export function buildH2Settings(g: GlobalInput, at: (segs: Seg[]) => Where, diag
   };
   return {
     maxConcurrentStreams: number('max_concurrent_streams', 100, 1, 10000),
-    initialWindowSize: number('initial_window_size', MIN_WINDOW, MIN_WINDOW, MAX_WINDOW),
+    initialWindowSize: number('initial_window_size', DEFAULT_WINDOW_SIZE, DEFAULT_WINDOW_SIZE, MAX_WINDOW_SIZE),
     headerTableSize: number('header_table_size', TABLE_CAPACITY, TABLE_CAPACITY, MAX_TABLE_CAPACITY),
     maxHeaderListSize: number('max_header_list_size', 65536, 1024, MAX_SIZE),
   };
