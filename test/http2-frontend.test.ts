@@ -408,10 +408,27 @@ backends:
   assert.deepEqual(fes[0].binds.map((b) => [b.tls?.alpn, b.h2c]), [[['h2', 'http/1.1'], false], [undefined, true]]);
   assert.deepEqual(fes[1].binds[0].tls?.alpn, ['http/1.1']);
   assert.deepEqual(fes[2].binds[0].tls?.alpn, []);
-  assert.deepEqual(good.model!.global.h2, { maxConcurrentStreams: 100, initialWindowSize: 65535, maxHeaderListSize: 65536 });
+  assert.deepEqual(good.model!.global.h2, { maxConcurrentStreams: 100, initialWindowSize: 65535, maxHeaderListSize: 65536, headerTableSize: 4096 });
+  // HAProxy's tune.h2.* global lines in global.options, and the YAML fields (which win over a line).
+  const tuned = load(
+    `
+global:
+  options: ["tune.h2.header-table-size 16k", "tune.h2.initial-window-size 1m", "tune.h2.max-concurrent-streams 20"]
+  h2: { max_concurrent_streams: 30 }
+frontends:
+  - { name: web, mode: http, binds: ["127.0.0.1:18080"], default_backend: app }
+backends:
+  - { name: app, mode: http, servers: [{ name: s1, address: 127.0.0.1, port: 1 }] }
+`,
+    'tuned.yaml',
+  );
+  assert.deepEqual(tuned.errors.map(formatIssue), []);
+  assert.deepEqual(tuned.model!.global.h2, { maxConcurrentStreams: 30, initialWindowSize: 1 << 20, maxHeaderListSize: 65536, headerTableSize: 16384 });
   const bad = load(
     `
-global: { h2: { initial_window_size: 1000 } }
+global:
+  h2: { initial_window_size: 1000, header_table_size: 2048 }
+  options: ["tune.h2.header-table-size 128k", "tune.h2.max-concurrent-stream 5", "tune.h2.initial-window-size"]
 frontends:
   - { name: web, mode: http, binds: [{ address: 127.0.0.1, port: 18443, h2c: true, ssl: { certificates: ["${pem}"] } }], default_backend: app }
   - { name: raw, mode: tcp, binds: [{ address: 127.0.0.1, port: 18445, h2c: true }], default_backend: tcpapp }
@@ -425,4 +442,8 @@ backends:
   assert.ok(messages.some((m) => /h2c is for plain binds/.test(m)), messages.join('\n'));
   assert.ok(messages.some((m) => /h2c needs mode http/.test(m)), messages.join('\n'));
   assert.ok(messages.some((m) => /initial_window_size must be 65535/.test(m)), messages.join('\n'));
+  const at = (p: string) => bad.errors.filter((e) => formatIssue(e).includes(p)).map((e) => e.message);
+  assert.deepEqual(at('global.h2.header_table_size'), ['header_table_size must be 4096..65536 (got 2048)']);
+  assert.match(at('global.options[1]').join(), /unsupported global line "tune\.h2\.max-concurrent-stream".*did you mean "tune\.h2\.max-concurrent-streams"/);
+  assert.deepEqual(at('global.options[2]'), ['tune.h2.initial-window-size takes one value']);
 });

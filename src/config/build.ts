@@ -41,7 +41,6 @@ import type {
   ForwardFor,
   Frontend,
   Global,
-  H2Settings,
   HealthCheck,
   HttpAction,
   HttpRule,
@@ -71,6 +70,7 @@ import { formatPath, type Diagnostics, type Seg, type Where } from './source';
 import { missingTimeouts, NO_TIMEOUT_EFFECT, resolveTimeouts, type GivenTimeouts } from './timeouts';
 import { declaredTables, frontendProtection, PROTECTION_LINE, stickReferenceError, stickTableOf, trackError, presetLines, PUBLIC_PRESET, accessLines, type ProtectionLine, type TableScope } from './protection';
 import { didYouMean } from './suggest';
+import { buildH2Settings } from './h2';
 import { RuleRefs } from './rule-refs';
 import { TlsConfig } from './tls';
 import { buildAcme } from './acme';
@@ -286,20 +286,11 @@ export class ModelBuilder {
       bufSize,
       logLevel: g.log_level ?? 'info',
       accessLog: this.accessLog(g.access_log),
-      h2: this.h2Settings(g.h2 ?? {}),
+      h2: buildH2Settings(g, this.at, this.diag),
       certWatch: this.time(g.cert_watch, ['global', 'cert_watch']) ?? DEFAULT_CERT_WATCH,
       certExpiryWarningDays: g.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS,
       acme: buildAcme(g, this.at, this.diag, (file, segs) => this.readRelative(file, segs)),
     };
-  }
-
-  /** HTTP/2 settings; the defaults are H2Connection's (src/http2/connection-core.ts). */
-  private h2Settings(h: NonNullable<GlobalInput['h2']>): H2Settings {
-    const window = this.size(h.initial_window_size, ['global', 'h2', 'initial_window_size']) ?? 65535;
-    if (window < 65535 || window > 2147483647) this.diag.error(this.at(['global', 'h2', 'initial_window_size']), `initial_window_size must be 65535..2147483647 bytes (got ${window})`);
-    const headerList = this.size(h.max_header_list_size, ['global', 'h2', 'max_header_list_size']) ?? 65536;
-    if (headerList < 1024) this.diag.error(this.at(['global', 'h2', 'max_header_list_size']), `max_header_list_size must be at least 1k (got ${headerList})`);
-    return { maxConcurrentStreams: h.max_concurrent_streams ?? 100, initialWindowSize: window, maxHeaderListSize: headerList };
   }
 
   /** Where access logs go: `stdout`, a file path, `udp://host:port` (RFC 3164) or `udp5424://…`. */

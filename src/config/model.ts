@@ -705,6 +705,8 @@ export interface H2Settings {
   initialWindowSize: number;
   /** SETTINGS_MAX_HEADER_LIST_SIZE, enforced after HPACK decoding (431). */
   maxHeaderListSize: number;
+  /** SETTINGS_HEADER_TABLE_SIZE: the HPACK decoder's table (tune.h2.header-table-size). */
+  headerTableSize: number;
 }
 
 /** A field accepted and carried, but whose feature belongs to a later issue. */

@@ -549,9 +549,11 @@ const GlobalSchema = obj({
     obj({
       max_concurrent_streams: opt(Type.Integer({ minimum: 1, maximum: 10000, description: "HAProxy's tune.h2.max-concurrent-streams (default 100)" })),
       initial_window_size: opt(multi<string | number>(['string', 'integer'], { minimum: 0, maximum: 2147483647 }, "HAProxy's tune.h2.initial-window-size: bytes, at least 65535 (default 65535)")),
+      header_table_size: opt(multi<string | number>(['string', 'integer'], { minimum: 0, maximum: 65536 }, "HAProxy's tune.h2.header-table-size: the HPACK table clients may fill, 4096..65536 bytes (default 4096)")),
       max_header_list_size: opt(multi<string | number>(['string', 'integer'], { minimum: 0, maximum: MAX_SIZE }, 'SETTINGS_MAX_HEADER_LIST_SIZE, checked after HPACK decoding (default 64k)')),
     }),
   ),
+  options: opt(Type.Array(Type.String({ description: 'HAProxy global-section line: tune.h2.header-table-size, tune.h2.initial-window-size, tune.h2.max-concurrent-streams' }))),
   cert_watch: opt(Time),
   cert_expiry_warning_days: opt(Type.Integer({ minimum: 0, maximum: 3650, description: 'days' })),
   acme: opt(AcmeSchema),

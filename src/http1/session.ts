@@ -29,7 +29,7 @@ import { HttpTransaction } from '../log/transaction';
 import type { ClientSide } from '../http/exchange';
 import { releaseExchange, takeExchange, type ProxyExchange } from '../http/proxy-exchange';
 import type { HeadTable } from '../http/head';
-import { sweepIdle } from '../http/pool';
+import { startSessionTick, tickSessions } from '../http/session-tick';
 import { BODY_CHUNKED, BODY_CLOSE, BODY_LENGTH, BODY_NONE } from './body';
 import { buildHead, rewriteHeadInPlace } from './rewrite';
 
@@ -41,23 +41,13 @@ const ST_CLOSED = 4;
 
 /** HAProxy's tune.bufsize - tune.maxrewrite, when the model gives none. */
 const DEFAULT_MAX_HEAD = 15360;
-const TICK_MS = 250;
 const UPGRADE_LINE = 'Connection: upgrade\r\n';
 
 const sessions = new Set<Http1Session>();
-let ticker: NodeJS.Timeout | undefined;
-
-function tick(): void {
-  const now = Date.now();
-  for (const s of sessions) s.checkTimeouts(now);
-  sweepIdle(now);
-}
+tickSessions(sessions);
 
 export function handleHttpConnection(socket: net.Socket, fe: FrontendRuntime, info: ConnectionInfo, worker: WorkerContext): void {
-  if (!ticker) {
-    ticker = setInterval(tick, TICK_MS);
-    ticker.unref();
-  }
+  startSessionTick();
   // The response must still go out after a client half-closes (HAProxy answers, then closes).
   socket.allowHalfOpen = true;
   new Http1Session(socket, fe, info, worker);

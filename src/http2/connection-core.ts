@@ -9,7 +9,7 @@ import {
   DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, E_CANCEL, E_ENHANCE_YOUR_CALM, E_NO_ERROR, F_END_STREAM, FRAME_HEADER_SIZE,
   FrameWriter, T_DATA,
 } from './frames';
-import { HpackEncoder, M_AUTO } from './hpack';
+import { HpackEncoder, M_AUTO, TABLE_CAPACITY } from './hpack';
 import { classifyName, HeaderList, isConnectionSpecific, type HeaderFields } from './head';
 import { HDR_STRIDE, H_HOST, H_TE } from '../http/head';
 import { releaseStream, ST_CLOSED, ST_HALF_CLOSED_REMOTE, type H2Stream } from './stream';
@@ -22,7 +22,11 @@ export interface H2Handler {
    * Return false when the transport is backed up; call `onSinkDrain()` when it drains.
    */
   write(buf: Buffer, start: number, end: number): boolean;
-  /** A valid request head, in `stream.head`. `endStream`: no body follows. */
+  /**
+   * A valid request head, in `stream.head`. `endStream`: no body follows. When
+   * `stream.head.tooLarge`, the decoded list passed maxHeaderListSize and the head holds
+   * only the fields before the limit: answer 431 (RFC 9113 §10.5.1).
+   */
   onRequestHead(stream: H2Stream, endStream: boolean): void;
   /** Request body bytes buf[start..end), valid only during the call (possibly empty when `endStream`). */
   onRequestData(stream: H2Stream, buf: Buffer, start: number, end: number, endStream: boolean): void;
@@ -50,9 +54,11 @@ export interface H2Options {
   maxConcurrentStreams: number;
   /** Our per-stream receive window (SETTINGS_INITIAL_WINDOW_SIZE), at least 65,535. */
   initialWindowSize: number;
+  /** Our SETTINGS_HEADER_TABLE_SIZE: the HPACK table the client may fill (4,096..65,536 bytes). */
+  headerTableSize: number;
   /** Our connection receive window. */
   connectionWindowSize: number;
-  /** SETTINGS_MAX_HEADER_LIST_SIZE, enforced on the decoded list; larger requests get 431. */
+  /** SETTINGS_MAX_HEADER_LIST_SIZE, enforced on the decoded list; larger requests are announced `tooLarge` (431). */
   maxHeaderListSize: number;
   /** The most bytes of one header block (HEADERS + CONTINUATIONs) gathered before decoding. */
   maxHeaderBlockSize: number;
@@ -70,6 +76,7 @@ export interface H2Options {
 export const DEFAULT_H2_OPTIONS: Readonly<H2Options> = {
   maxConcurrentStreams: 100,
   initialWindowSize: DEFAULT_WINDOW_SIZE,
+  headerTableSize: TABLE_CAPACITY,
   connectionWindowSize: 1 << 20,
   maxHeaderListSize: 64 * 1024,
   maxHeaderBlockSize: 64 * 1024,
@@ -106,7 +113,11 @@ export abstract class H2ConnectionCore {
   private controlWhileBlocked = 0;
   private glitches = 0;
   private glitchWindowStart = 0;
-  /** Output is flushed at the end of onData(); outside it, in a microtask. */
+  /**
+   * Output is flushed at the end of onData(); outside it, once at the end of the event-loop
+   * turn (setImmediate): the responses of all the servers whose reads the turn delivered
+   * leave in one TLS record and one write, instead of one each (a microtask per read).
+   */
   protected inData = false;
   private flushScheduled = false;
   private readonly flushTask = (): void => {
@@ -164,7 +175,7 @@ export abstract class H2ConnectionCore {
     if (this.out.len >= FLUSH_AT) this.flush();
     else if (!this.inData && !this.flushScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(this.flushTask);
+      setImmediate(this.flushTask);
     }
   }
 

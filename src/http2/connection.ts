@@ -6,8 +6,8 @@
  * with offsets (./head.ts), as HTTP/1 heads are.
  *
  * Output is collected into one buffer and written once per batch: at the end of
- * `onData()`, or in a microtask after calls made outside it (a response head and its
- * body from one upstream read leave in one write).
+ * `onData()`, or at the end of the event-loop turn for calls made outside it (every
+ * response head and body the turn's upstream reads produced leave in one write).
  *
  * Defences: the header list is capped after decompression (HPACK bombs), the header block
  * is capped across CONTINUATION frames before it is decoded (CVE-2024-27316), streams past
@@ -25,14 +25,14 @@ import {
   S_INITIAL_WINDOW_SIZE, S_MAX_CONCURRENT_STREAMS, S_MAX_FRAME_SIZE, S_MAX_HEADER_LIST_SIZE, T_CONTINUATION, T_GOAWAY,
   T_HEADERS, T_PING, T_PRIORITY, T_PUSH_PROMISE, T_RST_STREAM, T_SETTINGS, T_WINDOW_UPDATE, type FrameListener,
 } from './frames';
-import { DECODE_ERROR, DECODED_TOO_LARGE, HpackDecoder } from './hpack';
+import { DECODE_ERROR, DECODED_TOO_LARGE, HpackDecoder, TABLE_CAPACITY } from './hpack';
 import { H2Head } from './head';
 import { releaseStream, ST_CLOSED, ST_HALF_CLOSED_REMOTE, takeStream, type H2Stream } from './stream';
 import { H2ConnectionCore, type H2Handler, type H2Options } from './connection-core';
 
 export class H2Connection extends H2ConnectionCore implements FrameListener {
   private readonly reader: FrameReader;
-  private readonly decoder = new HpackDecoder();
+  private readonly decoder = new HpackDecoder(this.options.headerTableSize);
   private gotSettings = false;
   private connRecvWindow = DEFAULT_WINDOW_SIZE;
   private connRecvUnacked = 0;
@@ -59,6 +59,7 @@ export class H2Connection extends H2ConnectionCore implements FrameListener {
     const o = this.options;
     const settings = [S_MAX_CONCURRENT_STREAMS, o.maxConcurrentStreams, S_MAX_HEADER_LIST_SIZE, o.maxHeaderListSize];
     if (o.initialWindowSize !== DEFAULT_WINDOW_SIZE) settings.push(S_INITIAL_WINDOW_SIZE, o.initialWindowSize);
+    if (o.headerTableSize !== TABLE_CAPACITY) settings.push(S_HEADER_TABLE_SIZE, o.headerTableSize);
     this.out.settings(settings);
     if (o.connectionWindowSize > DEFAULT_WINDOW_SIZE) {
       this.out.windowUpdate(0, o.connectionWindowSize - DEFAULT_WINDOW_SIZE);
@@ -374,10 +375,10 @@ export class H2Connection extends H2ConnectionCore implements FrameListener {
       return void this.fail(E_COMPRESSION_ERROR, this.decoder.error);
     }
     if (status === DECODED_TOO_LARGE || head.tooLarge) {
-      releaseStream(s);
-      return this.refuseTooLarge(streamId, endStream);
-    }
-    head.finishRequest();
+      // A glitch (HPACK bombs come in numbers); the handler answers 431 as HTTP/1 does an oversized head.
+      if (!this.glitch()) return void releaseStream(s);
+      head.tooLarge = true;
+    } else head.finishRequest();
     if (head.error || selfDependent || (endStream && head.contentLength > 0)) {
       releaseStream(s);
       this.out.rstStream(streamId, E_PROTOCOL_ERROR);
@@ -387,17 +388,6 @@ export class H2Connection extends H2ConnectionCore implements FrameListener {
     this.streams.set(streamId, s);
     if (endStream) s.state = ST_HALF_CLOSED_REMOTE;
     this.handler.onRequestHead(s, endStream);
-  }
-
-  /** 431 for a header list over SETTINGS_MAX_HEADER_LIST_SIZE (§10.5.1), as HTTP/1 answers an oversized head. */
-  private refuseTooLarge(streamId: number, endStream: boolean): void {
-    const o = this.out;
-    const block = o.beginHeaders();
-    this.encoder.begin(o);
-    this.encoder.status(o, 431);
-    o.endHeaders(block, streamId, true, this.peerMaxFrameSize);
-    if (!endStream) o.rstStream(streamId, E_NO_ERROR);
-    this.glitch();
   }
 
   private trailerBlock(s: H2Stream, endStream: boolean, buf: Buffer, start: number, end: number): void {

@@ -4,9 +4,10 @@
  * `FieldSink`: the stream's request head) and never become strings; the encoder writes
  * header blocks straight into the connection's output buffer.
  *
- * Both tables keep their entries' bytes in one ring buffer of 4,096 bytes (the
- * SETTINGS_HEADER_TABLE_SIZE we advertise and the most we use of the peer's), allocated
- * on the first insertion.
+ * Both tables keep their entries' bytes in one ring buffer, allocated on the first
+ * insertion: the decoder's as large as the SETTINGS_HEADER_TABLE_SIZE we advertise
+ * (4,096 bytes unless HAProxy's tune.h2.header-table-size says more), the encoder's
+ * 4,096 bytes, the most it uses of the peer's table.
  */
 import { huffmanDecode, huffmanDecodedMax, huffmanEncode, huffmanEncodedLength } from './huffman';
 
@@ -59,8 +60,10 @@ function copyBytes(src: Buffer, s: number, e: number, dst: Buffer, o: number): v
 
 /** Per-field overhead counted in table sizes and header list sizes (§4.1). */
 export const ENTRY_OVERHEAD = 32;
-/** Our SETTINGS_HEADER_TABLE_SIZE, and the most of the peer's that the encoder uses. */
+/** The protocol's initial table size, our default SETTINGS_HEADER_TABLE_SIZE, and the most of the peer's that the encoder uses. */
 export const TABLE_CAPACITY = 4096;
+/** The largest decoder table tune.h2.header-table-size may ask for (HAProxy's limit). */
+export const MAX_TABLE_CAPACITY = 65536;
 
 const FNV_OFFSET = 0x811c9dc5 | 0;
 const FNV_PRIME = 0x01000193;
@@ -110,9 +113,6 @@ export function staticNameIndex(h: number, b: Buffer, s: number, e: number): num
   }
 }
 
-/** Entry slots: a table of TABLE_CAPACITY bytes holds at most this many entries (each counts ≥ 32). */
-const SLOTS = TABLE_CAPACITY / ENTRY_OVERHEAD;
-
 /**
  * The dynamic table (§2.3.2, §4): entries newest first from index 1, evicted oldest first
  * when `size` (bytes + 32 per entry) would exceed `maxSize`. Entry bytes (name then value)
@@ -121,18 +121,30 @@ const SLOTS = TABLE_CAPACITY / ENTRY_OVERHEAD;
  */
 export class DynamicTable {
   private ring: Buffer | null = null;
-  private readonly start = new Int32Array(SLOTS);
-  private readonly nameLen = new Int32Array(SLOTS);
-  private readonly valueLen = new Int32Array(SLOTS);
-  private readonly pair = new Int32Array(SLOTS);
+  /** Entry slots: the table holds at most this many entries (each counts at least 32 bytes). */
+  private readonly slots: number;
+  private readonly start: Int32Array;
+  private readonly nameLen: Int32Array;
+  private readonly valueLen: Int32Array;
+  private readonly pair: Int32Array;
   private oldest = 0;
   count = 0;
   size = 0;
+  /** The size in force: the protocol's 4,096 until a size update (§6.3) says otherwise, never above `capacity`. */
   maxSize = TABLE_CAPACITY;
   private writePos = 0;
 
+  /** `capacity`: the ring's bytes, the largest maxSize it can take (at least TABLE_CAPACITY). */
+  constructor(readonly capacity = TABLE_CAPACITY) {
+    this.slots = capacity / ENTRY_OVERHEAD;
+    this.start = new Int32Array(this.slots);
+    this.nameLen = new Int32Array(this.slots);
+    this.valueLen = new Int32Array(this.slots);
+    this.pair = new Int32Array(this.slots);
+  }
+
   private slot(index: number): number {
-    return (this.oldest + this.count - index) % SLOTS;
+    return (this.oldest + this.count - index) % this.slots;
   }
 
   setMaxSize(n: number): void {
@@ -143,7 +155,7 @@ export class DynamicTable {
   private evict(): void {
     const s = this.oldest;
     this.size -= this.nameLen[s] + this.valueLen[s] + ENTRY_OVERHEAD;
-    this.oldest = (s + 1) % SLOTS;
+    this.oldest = (s + 1) % this.slots;
     this.count--;
   }
 
@@ -158,8 +170,8 @@ export class DynamicTable {
     while (this.count > 0 && this.size + entrySize > this.maxSize) this.evict();
     // An entry larger than the table empties it and is not added (§4.4).
     if (entrySize > this.maxSize) return;
-    const ring = this.ring ?? (this.ring = Buffer.allocUnsafe(TABLE_CAPACITY));
-    const s = (this.oldest + this.count) % SLOTS;
+    const ring = this.ring ?? (this.ring = Buffer.allocUnsafe(this.capacity));
+    const s = (this.oldest + this.count) % this.slots;
     this.start[s] = this.writePos;
     this.nameLen[s] = nl;
     this.valueLen[s] = vl;
@@ -167,12 +179,12 @@ export class DynamicTable {
     let w = this.writePos;
     for (let i = ns; i < ne; i++) {
       ring[w] = lower ? LOWER[b[i]] : b[i];
-      if (++w === TABLE_CAPACITY) w = 0;
+      if (++w === this.capacity) w = 0;
     }
-    const first = Math.min(vl, TABLE_CAPACITY - w);
+    const first = Math.min(vl, this.capacity - w);
     copyBytes(v, vs, vs + first, ring, w);
     if (first < vl) copyBytes(v, vs + first, ve, ring, 0);
-    w = (w + vl) % TABLE_CAPACITY;
+    w = (w + vl) % this.capacity;
     this.writePos = w;
     this.count++;
     this.size += entrySize;
@@ -181,7 +193,7 @@ export class DynamicTable {
   /** Copy ring[from..from+len) (wrapping) to out at off; returns off + len. */
   private copyOut(from: number, len: number, out: Buffer, off: number): number {
     const ring = this.ring!;
-    const first = Math.min(len, TABLE_CAPACITY - from);
+    const first = Math.min(len, this.capacity - from);
     copyBytes(ring, from, from + first, out, off);
     if (first < len) copyBytes(ring, 0, len - first, out, off + first);
     return off + len;
@@ -203,7 +215,7 @@ export class DynamicTable {
 
   copyValue(index: number, out: Buffer, off: number): number {
     const s = this.slot(index);
-    return this.copyOut((this.start[s] + this.nameLen[s]) % TABLE_CAPACITY, this.valueLen[s], out, off);
+    return this.copyOut((this.start[s] + this.nameLen[s]) % this.capacity, this.valueLen[s], out, off);
   }
 
   /** Index (1-based, newest first) of the entry with this name (lower-cased) and value, or 0. */
@@ -211,7 +223,7 @@ export class DynamicTable {
     for (let index = 1; index <= this.count; index++) {
       const s = this.slot(index);
       if (this.pair[s] !== hash || this.nameLen[s] !== ne - ns || this.valueLen[s] !== ve - vs) continue;
-      if (this.equals(this.start[s], b, ns, ne, true) && this.equals((this.start[s] + ne - ns) % TABLE_CAPACITY, v, vs, ve, false)) {
+      if (this.equals(this.start[s], b, ns, ne, true) && this.equals((this.start[s] + ne - ns) % this.capacity, v, vs, ve, false)) {
         return index;
       }
     }
@@ -223,7 +235,7 @@ export class DynamicTable {
     let r = from;
     for (let i = s; i < e; i++) {
       if (ring[r] !== (lower ? LOWER[b[i]] : b[i])) return false;
-      if (++r === TABLE_CAPACITY) r = 0;
+      if (++r === this.capacity) r = 0;
     }
     return true;
   }
@@ -254,9 +266,12 @@ export const DECODED_TOO_LARGE = 1;
 export const DECODE_ERROR = -1;
 
 export class HpackDecoder {
-  readonly table = new DynamicTable();
-  /** The most a size update may ask: our SETTINGS_HEADER_TABLE_SIZE. */
-  readonly maxTableSize = TABLE_CAPACITY;
+  readonly table: DynamicTable;
+
+  /** `maxTableSize`: our SETTINGS_HEADER_TABLE_SIZE, the most a size update may ask (TABLE_CAPACITY..MAX_TABLE_CAPACITY). */
+  constructor(readonly maxTableSize = TABLE_CAPACITY) {
+    this.table = new DynamicTable(maxTableSize);
+  }
   /** Why the last decode failed. */
   error = '';
   private pos = 0;

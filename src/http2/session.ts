@@ -22,14 +22,16 @@ import type * as net from 'node:net';
 import type * as tls from 'node:tls';
 import type { FrontendRuntime } from '../worker/runtime';
 import type { ConnectionInfo, WorkerContext } from '../worker/connection';
+import type { LiveSession } from '../worker/queries';
 import { sessionOpened } from '../worker/counters';
 import { deadlineAfter } from '../worker/deadline';
 import { forward, readThrough } from '../worker/socket-io';
 import { HttpTransaction } from '../log/transaction';
+import { captureInvalid } from '../worker/error-capture';
 import type { ClientSide } from '../http/exchange';
 import type { HeadTable } from '../http/head';
 import { releaseExchange, takeExchange, type ProxyExchange } from '../http/proxy-exchange';
-import { sweepIdle } from '../http/pool';
+import { startSessionTick, tickSessions } from '../http/session-tick';
 import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE } from '../http1/body';
 import { HeadParser } from '../http1/parser';
 import { H2Connection, HeaderList, type H2Handler, type H2Stream } from './connection';
@@ -38,7 +40,6 @@ import { addTrailers, Dechunker, type DechunkSink } from './dechunk';
 import { H_COOKIE } from './head';
 import { HDR_STRIDE, H_HOST } from '../http/head';
 
-const TICK_MS = 250;
 const EMPTY = Buffer.alloc(0);
 const CRLF = Buffer.from('\r\n');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
@@ -48,21 +49,27 @@ const CHUNKED_LINE = 'transfer-encoding: chunked\r\n';
 const HEAD_BYTES = 1024;
 
 const sessions = new Set<H2Session>();
-let ticker: NodeJS.Timeout | undefined;
+tickSessions(sessions);
 
-function tick(): void {
-  const now = Date.now();
-  for (const s of sessions) s.checkTimeouts(now);
-  sweepIdle(now);
+
+/**
+ * The live streams of this worker's HTTP/2 connections, for `show sess`: one line per
+ * stream, as HAProxy lists h2 streams (a connection without a stream has none).
+ */
+export function liveH2Streams(): LiveSession[] {
+  const out: LiveSession[] = [];
+  for (const s of sessions) {
+    for (const side of s.live) {
+      const ex = side.ex;
+      out.push({ conn: side, info: s.info, frontend: s.fe.name, backend: ex?.backend?.name, server: ex?.server?.name });
+    }
+  }
+  return out;
 }
-
 
 /** An HTTP/2 connection on `socket` (TLS after ALPN h2, or a plain h2c bind). */
 export function handleH2Connection(socket: net.Socket, fe: FrontendRuntime, info: ConnectionInfo, worker: WorkerContext): void {
-  if (!ticker) {
-    ticker = setInterval(tick, TICK_MS);
-    ticker.unref();
-  }
+  startSessionTick();
   socket.setNoDelay(true);
   new H2Session(socket, fe, info, worker);
 }
@@ -227,8 +234,9 @@ class H2StreamSide implements ClientSide, DechunkSink {
     tx.th = 0;
     const ex = (this.ex = takeExchange(s.fe, s.info, s.worker, this, tx));
     ex.ctx.http2 = true;
-    s.fe.counters.reqTotal++;
     const h = stream.head;
+    if (h.tooLarge) return this.refuseTooLarge(h);
+    s.fe.counters.reqTotal++;
     if (h.isConnect) {
       ex.answer(501);
       return;
@@ -248,6 +256,19 @@ class H2StreamSide implements ClientSide, DechunkSink {
     ex.reqBody.reset(endStream ? BODY_NONE : this.chunkedUp ? BODY_CHUNKED : BODY_LENGTH, cl);
     ex.reqDone = endStream;
     ex.begin();
+  }
+
+  /**
+   * A header list over max_header_list_size after HPACK decoding (a bomb, or just too
+   * large): 431, counted, captured for `show errors` and logged as `<BADREQ>`, as HTTP/1
+   * refuses an oversized head.
+   */
+  private refuseTooLarge(h: H2Stream['head']): void {
+    const s = this.session;
+    this.tx.headAt = 0;
+    s.fe.counters.errReq++;
+    captureInvalid('request', headText(h), 'request header list too large (HTTP/2, after HPACK decoding)', s.fe.name, undefined, undefined, s.info);
+    this.ex!.answer(431);
   }
 
   /** Writes the request head as HTTP/1.1 into `head`; returns its length. */
@@ -508,6 +529,13 @@ function withExtras(res: HeadTable, extras: string): HeaderList {
     at = eol + 2;
   }
   return list;
+}
+
+/** What a refused head kept (pseudo-headers that came before the limit, fields), as HTTP/1-style lines for `show errors`. */
+function headText(h: H2Stream['head']): Buffer {
+  let text = `${h.method()} ${h.path()} HTTP/2.0\r\n`;
+  for (const [name, value] of h.fields()) text += `${name}: ${value}\r\n`;
+  return Buffer.from(text, 'latin1');
 }
 
 /** Sides whose exchange ended inside a call of that exchange: released once it returned. */

@@ -10,6 +10,7 @@ import type { WorkerQuery } from '../ipc/messages';
 import type { ConnectionInfo } from './connection';
 import { errorCaptures } from './error-capture';
 import { liveHttpSessions } from '../http1/session';
+import { liveH2Streams } from '../http2/session';
 import { setConnectionLimit } from './conn-limit';
 import { editPatterns } from '../rules/patterns';
 import { cacheFacts } from '../http/cache/store';
@@ -73,7 +74,7 @@ function sessionFacts(s: LiveSession, now: number): SessionFacts {
 
 function sessions(live: ReadonlySet<net.Socket>): SessionFacts[] {
   const now = Date.now();
-  const out = liveHttpSessions().map((s) => sessionFacts(s, now));
+  const out = [...liveHttpSessions(), ...liveH2Streams()].map((s) => sessionFacts(s, now));
   for (const sock of live) {
     const t = (sock as net.Socket & { tcpSession?: TcpSessionFields }).tcpSession;
     if (t) out.push(sessionFacts({ conn: sock, info: t.info, frontend: t.fe.name, backend: t.be.name, server: t.srv?.name }, now));

@@ -67,7 +67,7 @@ export function model(backends: Backend[], extras: Record<string, unknown> = {})
       bufSize: 16384,
       logLevel: 'info',
       accessLog: 'stdout',
-      h2: { maxConcurrentStreams: 100, initialWindowSize: 65535, maxHeaderListSize: 65536 },
+      h2: { maxConcurrentStreams: 100, initialWindowSize: 65535, maxHeaderListSize: 65536, headerTableSize: 4096 },
       certWatch: 0,
       certExpiryWarningDays: 30,
     },
