@@ -34,6 +34,7 @@ import type {
   AgentCheck,
   PassiveCheck,
   Backend,
+  Compression,
   Balance,
   Bind,
   Condition,
@@ -75,6 +76,7 @@ import { RuleRefs } from './rule-refs';
 import { TlsConfig } from './tls';
 import { buildAcme } from './acme';
 import { buildUserlists } from './userlists';
+import { compression, COMPRESSION_LINE, type CompressionLine } from './compression';
 import { hsts, httpsRedirect, monitor, MONITOR_LINE, securityHeaders, type MonitorLine } from './http-features';
 import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 
@@ -117,6 +119,8 @@ interface OptionSet {
   ruleLines: { when: RuleSet; words: string[]; segs: Seg[] }[];
   /** `monitor-uri` / `monitor fail` lines of a frontend (./http-features.ts). */
   monitorLines: MonitorLine[];
+  /** `compression …` lines (./compression.ts). */
+  compressionLines: CompressionLine[];
 }
 
 /** The `health_check` object fields each check type takes besides `type`. */
@@ -140,7 +144,7 @@ export class ModelBuilder {
   private defaultMode: Mode = 'http';
   private defaultTimeouts: GivenTimeouts = {};
   private checkDefaults!: CheckDefaults;
-  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [], monitorLines: [] };
+  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [], monitorLines: [], compressionLines: [] };
   /** Names of the `resolvers` sections, for the servers that name one. */
   private resolverNames = new Set<string>();
   private maxHeaderBytes = DEFAULT_BUFSIZE - DEFAULT_MAXREWRITE;
@@ -345,7 +349,7 @@ export class ModelBuilder {
   }
 
   private options(list: string[] | undefined, segs: Seg[]): OptionSet {
-    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [], monitorLines: [] };
+    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [], monitorLines: [], compressionLines: [] };
     (list ?? []).forEach((written, i) => {
       const where = this.at([...segs, i]);
       // HAProxy lines may keep their `option` keyword.
@@ -373,6 +377,10 @@ export class ModelBuilder {
       if (MONITOR_LINE.test(text)) {
         if (segs[0] !== 'frontends') this.diag.error(where, `"${text.trim()}" is a frontend keyword: put it in a frontend`);
         else set.monitorLines.push({ text: text.trim(), segs: [...segs, i] });
+        return;
+      }
+      if (COMPRESSION_LINE.test(text)) {
+        set.compressionLines.push({ text: text.trim(), where });
         return;
       }
       const template = /^\s*server-template\s+(.*)$/.exec(text);
@@ -530,6 +538,7 @@ export class ModelBuilder {
       hsts: preset.hsts,
       securityHeaders: preset.headers,
       monitor: monitor(f, own.monitorLines, mode, base, (r, segs) => this.condition(r, 'request', named, segs)?.condition, this.at, this.diag),
+      compression: this.compression(f.compression, own, mode, base),
       stickTable,
       tcpRequest: tcpRequest.length ? tcpRequest : undefined,
       rateLimitSessions: protection.rateLimitSessions || undefined,
@@ -820,8 +829,15 @@ export class ModelBuilder {
       cookie,
       stick: lines.stick,
       stickTable,
+      compression: this.compression(b.compression, own, mode, base),
       source: this.diag.sourceRef(this.at(base)),
     };
+  }
+
+  /** A proxy's compression: the defaults' lines (http proxies), its own lines, its `compression` object. */
+  private compression(native: BackendInput['compression'], own: OptionSet, mode: Mode, base: Seg[]): Compression | undefined {
+    const lines = [...(mode === 'http' ? this.defaultOptions.compressionLines : []), ...own.compressionLines];
+    return compression(native, lines, mode, this.at([...base, 'compression']), this.diag);
   }
 
   /**

@@ -36,6 +36,10 @@ export interface Counters {
   srvAborts: number;
   /** Connections accepted (frontends; HAProxy conn_tot). */
   connTotal: number;
+  /** Response bytes into the compressor and out of it, responses compressed (HAProxy comp_in, comp_out, comp_rsp). */
+  compIn: number;
+  compOut: number;
+  compRsp: number;
   /**
    * Transaction timers (ms) for averages: queue (Tw), connect (Tc), response head (Tr),
    * total (Tt); sums and counts, recorded by src/log/transaction.ts when a timer was reached.
@@ -93,6 +97,9 @@ export function newCounters(): Counters {
     cliAborts: 0,
     srvAborts: 0,
     connTotal: 0,
+    compIn: 0,
+    compOut: 0,
+    compRsp: 0,
     qtimeSum: 0,
     qtimeCount: 0,
     ctimeSum: 0,

@@ -19,6 +19,7 @@ import { httpAfterResponseRules, httpRequestRules, httpResponseRules } from './h
 import { cookiePersistence } from './cookie';
 import { stickOn } from './stick';
 import { stickCounters } from './stick-counters';
+import { compression } from './compression';
 
 export const HTTP_MODULES: readonly ModuleDefinition[] = [
   // Before the rules and the HTTPS redirect: a challenge is answered whatever they say.
@@ -31,6 +32,7 @@ export const HTTP_MODULES: readonly ModuleDefinition[] = [
   forwarded,
   cookiePersistence,
   stickOn,
+  compression,
   hsts,
   securityHeaders,
   errorPages,
