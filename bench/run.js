@@ -202,6 +202,10 @@ const WORKLOADS = [
     name: 'l7-rules', title: 'L7 10 header rules + 1,000-host ACL table, c=50', tool: 'wrk', port: 'rules', path: '/', conns: 50,
     headers: [`Host: ${configs.RULES_HOST}`, 'X-Bench-Drop: 1'], needs: 'rules',
   },
+  {
+    name: 'l7-comp-64k', title: 'L7 keep-alive, 64 KiB text gzip-compressed (level 1), c=50', tool: 'wrk', port: 'comp', path: '/64k.txt', conns: 50,
+    headers: ['Accept-Encoding: gzip'], needs: 'comp',
+  },
   { name: 'l4-small', title: 'L4 (tcp), 96 B, c=50', tool: 'wrk', port: 'tcp', path: '/', conns: 50 },
   { name: 'l4-64k', title: 'L4 (tcp), 64 KiB, c=50', tool: 'wrk', port: 'tcp', path: '/64k.bin', conns: 50 },
   { name: 'tls-ka', title: 'TLS keep-alive, 96 B, c=50', tool: 'wrk', port: 'tls', scheme: 'https', path: '/', conns: 50, needs: 'tls', refs: ['http-proxy'] },
@@ -227,6 +231,7 @@ async function startOrigins(env, have) {
   fs.mkdirSync(path.join(env.runDir, 'www'), { recursive: true });
   fs.mkdirSync(path.join(env.runDir, 'nginx-tmp'), { recursive: true });
   fs.writeFileSync(path.join(env.runDir, 'www', '64k.bin'), Buffer.alloc(64 * 1024, 'y'));
+  fs.writeFileSync(path.join(env.runDir, 'www', '64k.txt'), configs.benchText(64 * 1024));
   if (have.nginx) {
     const conf = path.join(env.runDir, 'nginx-origin.conf');
     fs.writeFileSync(conf, configs.nginxOriginConfig(env));
@@ -262,9 +267,9 @@ function makeCert(env) {
  */
 async function startTarget(env, kind, { workers, acceptMode, id }) {
   const cpus = proxyCpusFor(workers, env.opts);
-  const [http, rules, tls, ws, tcp] = await procs.freePorts(5);
+  const [http, rules, tls, ws, tcp, comp] = await procs.freePorts(6);
   const spec = {
-    workers, acceptMode, ports: { http, rules, tls, ws, tcp }, origins: env.origins, wsOrigin: env.wsOrigin,
+    workers, acceptMode, ports: { http, rules, tls, ws, tcp, comp }, origins: env.origins, wsOrigin: env.wsOrigin,
     pem: env.pem, cert: env.cert, key: env.key, runDir: env.runDir, maxconn: env.maxconn,
   };
   const base = { id, kind, ports: spec.ports, cpus, workers, acceptMode };
@@ -273,8 +278,8 @@ async function startTarget(env, kind, { workers, acceptMode, id }) {
     const cfg = path.join(env.runDir, `${id}.cfg`);
     fs.writeFileSync(cfg, configs.haproxyConfig(spec));
     const proc = procs.startPinned(id, cpus, 'haproxy', ['-db', '-f', cfg], { logFile: log });
-    await procs.waitPorts([http, rules, tls, ws, tcp], proc);
-    return { ...base, proc, features: new Set(['rules', 'tls']) };
+    await procs.waitPorts([http, rules, tls, ws, tcp, comp], proc);
+    return { ...base, proc, features: new Set(['rules', 'tls', 'comp']) };
   }
   if (kind === 'http-proxy') {
     const proc = procs.startPinned(id, cpus, process.execPath, [path.join(__dirname, 'http-proxy-ref.js')], {
@@ -296,7 +301,7 @@ async function startTarget(env, kind, { workers, acceptMode, id }) {
   // unsupported section skips only the workloads that need it.
   const cli = kind === 'tslb-base' ? BASE_CLI : TSLB_CLI;
   const node = kind === 'tslb-base' ? BASE_NODE ?? TSLB_NODE : TSLB_NODE;
-  const attempts = [['rules', 'tls'], ['tls'], ['rules'], []];
+  const attempts = [['rules', 'tls', 'comp'], ['rules', 'tls'], ['tls'], ['rules'], []];
   const rejected = [];
   for (const features of attempts) {
     const cfg = path.join(env.runDir, `${id}.yaml`);
@@ -307,7 +312,7 @@ async function startTarget(env, kind, { workers, acceptMode, id }) {
       continue;
     }
     const proc = procs.startPinned(id, cpus, node, [cli, '-f', cfg], { logFile: log });
-    const ports = [http, ws, tcp, ...(features.includes('rules') ? [rules] : []), ...(features.includes('tls') ? [tls] : [])];
+    const ports = [http, ws, tcp, ...(features.includes('rules') ? [rules] : []), ...(features.includes('tls') ? [tls] : []), ...(features.includes('comp') ? [comp] : [])];
     try {
       await procs.waitPorts(ports, proc, 30000);
     } catch (err) {
@@ -332,10 +337,11 @@ function lastLogMessage(file) {
 }
 
 /** The tslb YAML with only the listed optional sections. */
+/** The frontend each optional tslb config feature adds. */
+const FEATURE_FRONTENDS = { rules: 'fe_rules', tls: 'fe_tls', comp: 'fe_comp' };
+
 function tslbYaml(spec, features) {
-  const full = configs.tslbConfig(spec);
-  if (features.includes('rules') && features.includes('tls')) return full;
-  return dropFrontends(full, [...(features.includes('rules') ? [] : ['fe_rules']), ...(features.includes('tls') ? [] : ['fe_tls'])]);
+  return dropFrontends(configs.tslbConfig(spec), Object.keys(FEATURE_FRONTENDS).filter((f) => !features.includes(f)).map((f) => FEATURE_FRONTENDS[f]));
 }
 
 /** Remove whole `- name: <fe>` frontend items from the generated YAML (generator output is regular). */

@@ -2,11 +2,12 @@
 /**
  * Equivalent configurations for every proxy under test, generated from one spec:
  *
- *   spec = { workers, acceptMode, ports: { http, rules, tls, ws, tcp },
+ *   spec = { workers, acceptMode, ports: { http, rules, tls, ws, tcp, comp },
  *            origins: [port, port], wsOrigin: port, pem, cert, key, runDir, maxconn }
  *
  * Every proxy gets the same frontends: L7 plain, L7 with the rule set, L7 over TLS,
- * L7 to the WebSocket origin, and L4. Timeouts are long enough that no workload hits them.
+ * L7 to the WebSocket origin, L4, and L7 with gzip compression (HAProxy's default
+ * level 1 on both). Timeouts are long enough that no workload hits them.
  */
 
 /** The 1,000-entry Host → backend routing table: host-<i>.bench.local → rt<i % 10>. */
@@ -31,6 +32,22 @@ const RESPONSE_RULES = [
   { act: 'set-header', name: 'X-Bench-Res-2', value: 'two' },
   { act: 'del-header', name: 'X-Bench-Res-Drop' },
 ];
+
+/** The compression frontend's lines, the same HAProxy lines in both proxies. */
+const COMPRESSION_LINES = ['compression algo gzip', 'compression type text/plain'];
+
+/** `n` bytes of compressible text (words in a reproducible order): the origin's /64k.txt. */
+function benchText(n) {
+  const words = ['proxy', 'frontend', 'backend', 'server', 'balance', 'roundrobin', 'check', 'timeout', 'compression', 'header', 'request', 'response'];
+  const out = Buffer.alloc(n);
+  let x = 1;
+  let at = 0;
+  while (at < n) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    at += out.write(words[x % words.length] + (x % 11 === 0 ? '\n' : ' '), at, 'latin1');
+  }
+  return out;
+}
 
 /** `set-header X v if { cond }` */
 function haproxyRule(r) {
@@ -93,6 +110,11 @@ function haproxyConfig(spec) {
     '  mode tcp',
     `  bind 127.0.0.1:${spec.ports.tcp}`,
     '  default_backend be_tcp',
+    '',
+    'frontend fe_comp',
+    `  bind 127.0.0.1:${spec.ports.comp}`,
+    ...COMPRESSION_LINES.map((l) => `  ${l}`),
+    '  default_backend be_app',
     '',
     'backend be_app',
     '  balance roundrobin',
@@ -167,6 +189,12 @@ function tslbConfig(spec) {
     '    mode: tcp',
     `    binds: ["127.0.0.1:${spec.ports.tcp}"]`,
     '    default_backend: be_tcp',
+    '  - name: fe_comp',
+    FORWARDING,
+    '    mode: http',
+    `    binds: ["127.0.0.1:${spec.ports.comp}"]`,
+    `    options: [${COMPRESSION_LINES.join(', ')}]`,
+    '    default_backend: be_app',
     'backends:',
     '  - name: be_app',
     '    mode: http',
@@ -190,7 +218,7 @@ function tslbConfig(spec) {
   return out.join('\n');
 }
 
-/** nginx as the origin: one worker, two server blocks (`/` → 96 bytes, `/64k.bin` → 64 KiB). */
+/** nginx as the origin: one worker, two server blocks (`/` → 96 bytes, `/64k.bin` → 64 KiB, `/64k.txt` → 64 KiB of text/plain). */
 function nginxOriginConfig({ runDir, origins }) {
   const servers = origins
     .map(
@@ -199,6 +227,7 @@ function nginxOriginConfig({ runDir, origins }) {
     root ${runDir}/www;
     location = / { default_type text/plain; return 200 "${'x'.repeat(95)}\\n"; }
     location = /64k.bin { }
+    location = /64k.txt { default_type text/plain; }
   }`,
     )
     .join('\n');
@@ -222,4 +251,4 @@ ${servers}
 `;
 }
 
-module.exports = { haproxyConfig, tslbConfig, nginxOriginConfig, RULES_HOST, ROUTE_HOSTS, REQUEST_RULES, RESPONSE_RULES };
+module.exports = { haproxyConfig, tslbConfig, nginxOriginConfig, benchText, RULES_HOST, ROUTE_HOSTS, REQUEST_RULES, RESPONSE_RULES };

@@ -1,10 +1,12 @@
 /**
  * A response body compressed by a node:zlib stream: the BodyTransform
- * (./pipeline.ts) the compression module installs. Memory per response is the
+ * (./pipeline.ts) the compression module installs for br and zstd (gzip and deflate
+ * go through ./stateless-deflate.ts, cheaper). Memory per response is the
  * stream's own state plus its two buffers (16 KiB each way): a full stream stops the
- * server reads, a full client pauses the stream's output. Each write is followed by
- * a sync flush, as HAProxy flushes after each buffer it compresses, so a slow or
- * streamed response (server-sent events) reaches the client as it comes.
+ * server reads, a full client pauses the stream's output. Each write is compressed
+ * with a sync flush (the stream's `flush` option: one threadpool job per server
+ * read), as HAProxy flushes after each buffer it compresses, so a slow or streamed
+ * response (server-sent events) reaches the client as it comes.
  */
 import * as zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
@@ -19,38 +21,37 @@ export const CODING: Record<CompressionAlgo, string> = { gzip: 'gzip', deflate: 
 const BROTLI_LGWIN = 18;
 
 interface ZstdZlib {
-  createZstdCompress(options: { params: Record<number, number> }): Transform;
+  createZstdCompress(options: { params: Record<number, number>; flush: number }): Transform;
   constants: { ZSTD_c_compressionLevel: number; ZSTD_e_flush: number };
 }
 
 /** A zlib stream that knows the compressor it feeds (the listeners below are shared, not closures). */
-type OwnedStream = Transform & { compressor: Compressor | null; flush(kind: number): void };
+type OwnedStream = Transform & { compressor: Compressor | null };
 
-function createStream(algo: CompressionAlgo, level: number, sizeHint: number): { stream: Transform; flushKind: number } {
+function createStream(algo: CompressionAlgo, level: number, sizeHint: number): Transform {
   const c = zlib.constants;
   switch (algo) {
     case 'gzip':
-      return { stream: zlib.createGzip({ level }), flushKind: c.Z_SYNC_FLUSH };
+      return zlib.createGzip({ level, flush: c.Z_SYNC_FLUSH });
     case 'deflate':
-      return { stream: zlib.createDeflate({ level }), flushKind: c.Z_SYNC_FLUSH };
+      return zlib.createDeflate({ level, flush: c.Z_SYNC_FLUSH });
     case 'raw-deflate':
-      return { stream: zlib.createDeflateRaw({ level }), flushKind: c.Z_SYNC_FLUSH };
+      return zlib.createDeflateRaw({ level, flush: c.Z_SYNC_FLUSH });
     case 'br': {
       const params: Record<number, number> = { [c.BROTLI_PARAM_QUALITY]: level, [c.BROTLI_PARAM_LGWIN]: BROTLI_LGWIN };
       if (sizeHint > 0) params[c.BROTLI_PARAM_SIZE_HINT] = sizeHint;
-      return { stream: zlib.createBrotliCompress({ params }), flushKind: c.BROTLI_OPERATION_FLUSH };
+      return zlib.createBrotliCompress({ params, flush: c.BROTLI_OPERATION_FLUSH });
     }
     case 'zstd': {
       // Checked when the config was loaded (src/config/compression.ts).
       const z = zlib as unknown as ZstdZlib;
-      return { stream: z.createZstdCompress({ params: { [z.constants.ZSTD_c_compressionLevel]: level } }), flushKind: z.constants.ZSTD_e_flush };
+      return z.createZstdCompress({ params: { [z.constants.ZSTD_c_compressionLevel]: level }, flush: z.constants.ZSTD_e_flush });
     }
   }
 }
 
 export class Compressor implements BodyTransform {
   private readonly stream: OwnedStream;
-  private readonly flushKind: number;
 
   /** `sizeHint`: the body's length when the server announced it, else -1. */
   constructor(
@@ -59,9 +60,8 @@ export class Compressor implements BodyTransform {
     level: number,
     sizeHint: number,
   ) {
-    const { stream, flushKind } = createStream(algo, level, sizeHint);
+    const stream = createStream(algo, level, sizeHint);
     this.stream = stream as OwnedStream;
-    this.flushKind = flushKind;
     this.stream.compressor = this;
     stream.on('data', onData);
     stream.on('drain', onDrain);
@@ -70,13 +70,9 @@ export class Compressor implements BodyTransform {
   }
 
   write(buf: Buffer, start: number, end: number): boolean {
-    const ex = this.ex;
-    ex.fe.counters.compIn += end - start;
-    ex.backend!.counters.compIn += end - start;
+    countCompression(this.ex, end - start, 0);
     // A copy: `buf` may be the shared read buffer, and zlib works on it later.
-    this.stream.write(Buffer.from(buf.subarray(start, end)));
-    this.stream.flush(this.flushKind);
-    return !this.stream.writableNeedDrain;
+    return this.stream.write(Buffer.from(buf.subarray(start, end)));
   }
 
   end(): void {
@@ -94,10 +90,8 @@ export class Compressor implements BodyTransform {
 
   /** Compressed bytes for the client. */
   output(chunk: Buffer): void {
-    const ex = this.ex;
-    ex.fe.counters.compOut += chunk.length;
-    ex.backend!.counters.compOut += chunk.length;
-    if (!ex.transformOutput(chunk, 0, chunk.length)) this.stream.pause();
+    countCompression(this.ex, 0, chunk.length);
+    if (!this.ex.transformOutput(chunk, 0, chunk.length)) this.stream.pause();
   }
 
   ended(): void {
@@ -113,6 +107,16 @@ export class Compressor implements BodyTransform {
   drained(): void {
     this.ex.transformDrained();
   }
+}
+
+/** HAProxy's comp_in / comp_out of the frontend and backend. */
+export function countCompression(ex: HttpExchange, bytesIn: number, bytesOut: number): void {
+  const fe = ex.fe.counters;
+  const be = ex.backend!.counters;
+  fe.compIn += bytesIn;
+  be.compIn += bytesIn;
+  fe.compOut += bytesOut;
+  be.compOut += bytesOut;
 }
 
 function onData(this: OwnedStream, chunk: Buffer): void {

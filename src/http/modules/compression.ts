@@ -10,7 +10,7 @@
  * its Content-Type is not one of `types`. A compressed response gets Content-Encoding,
  * `Vary: Accept-Encoding` (unless Vary names it), a weak ETag, and loses
  * Content-Length: the client side frames it (HTTP/1.1 chunked, HTTP/2 DATA). The body
- * streams through ../compressor.ts.
+ * streams through ../stateless-deflate.ts (gzip, deflate) or ../compressor.ts (br, zstd).
  *
  * A backend's compression settings replace its frontend's (both modules run; the
  * frontend's stands aside for a backend that has its own). tslb's own answers are not
@@ -21,6 +21,7 @@ import type { HttpExchange } from '../exchange';
 import { eqLower, HDR_STRIDE, type HeadTable } from '../head';
 import { BODY_CHUNKED, BODY_LENGTH } from '../../http1/body';
 import { CODING, Compressor } from '../compressor';
+import { StatelessDeflate } from '../stateless-deflate';
 import { CONTINUE, type HttpModule, type ModuleDefinition } from '../pipeline';
 
 /** The coding chosen for a request, by the module (proxy) that chose it. */
@@ -57,7 +58,10 @@ class CompressionModule implements HttpModule {
     const res = ex.res;
     const etag = res.find('etag');
     const sizeHint = ex.resBody.mode === BODY_LENGTH ? res.contentLength : -1;
-    if (!ex.transformBody(new Compressor(ex, choice.algo, this.settings.level, sizeHint))) return CONTINUE;
+    const level = this.settings.level;
+    const algo = choice.algo;
+    const transform = algo === 'br' || algo === 'zstd' ? new Compressor(ex, algo, level, sizeHint) : new StatelessDeflate(ex, algo, level);
+    if (!ex.transformBody(transform)) return CONTINUE;
     // A strong validator no longer matches the bytes sent (RFC 9110 §8.8.1).
     if (etag >= 0 && res.buf[res.hdr[etag * HDR_STRIDE + 2]] === 0x22) {
       const value = res.value(etag);
