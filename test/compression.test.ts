@@ -98,6 +98,7 @@ frontends:
     compression: { algos: [${ALGOS.join(', ')}], types: [text/plain, application/json], min_size: 1k, level: 6 }
     use_backend:
       - { backend: brotli_only, if: "path_beg /be/" }
+      - { backend: raw_deflate, if: "path_beg /raw/" }
     default_backend: app
   - name: hap
     binds: [{ address: 127.0.0.1, port: ${ports.hap} }]
@@ -114,6 +115,9 @@ backends:
     servers: [{ name: s1, address: 127.0.0.1, port: ${app.port} }]
   - name: brotli_only
     options: [compression algo br]
+    servers: [{ name: s1, address: 127.0.0.1, port: ${app.port} }]
+  - name: raw_deflate
+    compression: { algos: [raw-deflate], level: 9 }
     servers: [{ name: s1, address: 127.0.0.1, port: ${app.port} }]
 `);
   cleanups.push(() => lb.stop());
@@ -374,6 +378,15 @@ test("a backend's compression settings replace its frontend's", async () => {
   assertUntouched(await h1(ports.web, '/be/t?n=8000', { 'Accept-Encoding': 'gzip' }), text(8000));
   // The backend has no type list: any type but multipart.
   assertCompressedH1(await h1(ports.web, '/be/t?n=8000&ct=image/svg%2Bxml', { 'Accept-Encoding': 'br' }), 'br', text(8000));
+});
+
+test('raw-deflate is announced as deflate and is a bare deflate stream (HAProxy raw-deflate); level 9 works', async () => {
+  const body = text(300000);
+  for (const target of ['/raw/t?n=300000', '/raw/t?n=300000&chunked=1']) {
+    const r = await h1(ports.web, target, { 'Accept-Encoding': 'deflate' });
+    assert.equal(one(r, 'content-encoding'), 'deflate');
+    assert.ok(zlib.inflateRawSync(r.body).equals(body), target);
+  }
 });
 
 test('compression off: the response is relayed as the server sent it', async () => {
