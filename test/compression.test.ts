@@ -7,6 +7,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
@@ -16,7 +17,7 @@ import * as zlib from 'node:zlib';
 import { startHttpBackend, type HttpBackend } from './helpers/backends';
 import { exchange, header, type RawResponse } from './helpers/rawhttp';
 import { unixCommand } from './helpers/runtime-api';
-import { freePort, runCli, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
+import { freePort, rss, runCli, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
 
 const hasZstd = typeof (zlib as { zstdDecompressSync?: unknown }).zstdDecompressSync === 'function';
 const ALGOS = hasZstd ? ['gzip', 'deflate', 'br', 'zstd'] : ['gzip', 'deflate', 'br'];
@@ -269,19 +270,77 @@ test('a client that reads slowly gets the whole compressed body (backpressure, n
     s.on('end', () => resolve(Buffer.concat(parts)));
     s.on('error', reject);
   });
+  assert.ok(zlib.gunzipSync(chunkedBody(received, 'gzip')).equals(body));
+});
+
+/** The body of one chunked HTTP/1.1 response with this Content-Encoding in `received`, de-chunked. */
+function chunkedBody(received: Buffer, coding: string): Buffer {
   const headEnd = received.indexOf('\r\n\r\n');
-  assert.match(received.toString('latin1', 0, headEnd), /content-encoding: gzip/i);
-  // De-chunk by hand.
+  assert.match(received.toString('latin1', 0, headEnd), new RegExp(`content-encoding: ${coding}\r\n`, 'i'));
   const chunks: Buffer[] = [];
   let at = headEnd + 4;
   for (;;) {
     const eol = received.indexOf('\r\n', at);
     const size = parseInt(received.toString('latin1', at, eol), 16);
-    if (size === 0) break;
+    if (size === 0) return Buffer.concat(chunks);
     chunks.push(received.subarray(eol + 2, eol + 2 + size));
     at = eol + 2 + size + 2;
   }
-  assert.ok(zlib.gunzipSync(Buffer.concat(chunks)).equals(body));
+}
+
+test('a stalled client holds the server back: the worker stays bounded, then every byte arrives (gzip and br)', async () => {
+  // Incompressible text/plain: the compressed output is as large as the body and fills every buffer on the way.
+  const TOTAL = 24 * 1024 * 1024;
+  const block = randomBytes(1024 * 1024);
+  let written = 0;
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': TOTAL });
+    const more = (): void => {
+      while (written < TOTAL) {
+        written += block.length;
+        if (!res.write(block)) return void res.once('drain', more);
+      }
+      res.end();
+    };
+    more();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise((r) => server.close(r)));
+  const port = await freePort();
+  const big = await startTslb(`
+global: { workers: 1 }
+frontends:
+  - name: web
+    binds: ["127.0.0.1:${port}"]
+    compression: { algos: [gzip, br] }
+    default_backend: app
+backends:
+  - name: app
+    servers: [{ name: s1, address: 127.0.0.1, port: ${(server.address() as net.AddressInfo).port} }]
+`);
+  cleanups.push(() => big.stop());
+  const worker = ((await big.waitForLog((e) => e.event === 'ready')).workers as number[])[0];
+  for (const coding of ['gzip', 'br']) {
+    written = 0;
+    const before = rss(worker);
+    const client = net.connect(port, '127.0.0.1');
+    client.write(`GET /big HTTP/1.1\r\nHost: t\r\nAccept-Encoding: ${coding}\r\nConnection: close\r\n\r\n`);
+    client.pause();
+    await new Promise((r) => setTimeout(r, 2000));
+    const grown = rss(worker) - before;
+    assert.ok(written < TOTAL, `${coding}: the server wrote all ${written} bytes to a stalled client`);
+    assert.ok(grown < 48 * 1024 * 1024, `${coding}: worker RSS grew by ${(grown / 1048576).toFixed(1)} MiB while the client stalled`);
+    const parts: Buffer[] = [];
+    await new Promise<void>((resolve, reject) => {
+      client.on('data', (d: Buffer) => parts.push(d));
+      client.on('end', resolve);
+      client.on('error', reject);
+      client.resume();
+    });
+    const body = decode(coding, chunkedBody(Buffer.concat(parts), coding));
+    assert.equal(body.length, TOTAL);
+    for (let at = 0; at < TOTAL; at += block.length) assert.ok(body.subarray(at, at + block.length).equals(block), `${coding}: block at ${at}`);
+  }
 });
 
 test('Accept-Encoding q-values choose the coding; q=0 refuses it', async () => {
