@@ -31,7 +31,7 @@ const dir = tempDir('tslb-comp-');
 const sock = path.join(dir, 'admin.sock');
 let lb: TslbProcess;
 let app: HttpBackend;
-const ports = { web: 0, h2c: 0, hap: 0, off: 0 };
+const ports = { web: 0, h2c: 0, hap: 0, off: 0, metrics: 0 };
 /** The Accept-Encoding lines the server received, by request path. */
 const seenAcceptEncoding = new Map<string, string | undefined>();
 
@@ -91,6 +91,7 @@ before(async () => {
   lb = await startTslb(`
 global: { workers: 1 }
 runtime_api: { socket: ${sock} }
+prometheus: { bind: "127.0.0.1:${ports.metrics}" }
 frontends:
   - name: web
     binds:
@@ -458,8 +459,8 @@ test('compression off: the response is relayed as the server sent it', async () 
   assert.equal(seenAcceptEncoding.get('/t?n=65536'), 'gzip, br');
 });
 
-test('show stat and the counters: comp_in, comp_out and comp_rsp count what was compressed', async () => {
-  await h1(ports.off, '/t?n=100'); // a request to end with
+test('show stat and Prometheus: comp_in, comp_out and comp_rsp count what was compressed', async () => {
+  for (let i = 0; i < 12; i++) await h1(ports.web, '/t?n=4096', { 'Accept-Encoding': 'gzip' });
   let row: Record<string, string> = {};
   const deadline = Date.now() + 10000;
   for (;;) {
@@ -474,6 +475,11 @@ test('show stat and the counters: comp_in, comp_out and comp_rsp count what was 
   assert.ok(Number(row.comp_rsp) > 10, `comp_rsp ${row.comp_rsp}`);
   assert.ok(Number(row.comp_in) > Number(row.comp_out), `comp_in ${row.comp_in} comp_out ${row.comp_out}`);
   assert.ok(Number(row.comp_out) > 0);
+  const metrics = await (await fetch(`http://127.0.0.1:${ports.metrics}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^\\w+_frontend_${name}\\{proxy="web"\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? -1);
+  assert.ok(value('http_comp_responses_total') > 10, `frontend comp responses in Prometheus:\n${metrics.split('\n').filter((l) => l.includes('comp')).join('\n')}`);
+  assert.ok(value('http_comp_bytes_in_total') > value('http_comp_bytes_out_total'));
+  assert.ok(value('http_comp_bytes_out_total') > 0);
 });
 
 test('tslb -c: compression errors name file and path; zstd is refused where Node lacks it', async () => {
