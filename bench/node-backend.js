@@ -1,18 +1,20 @@
 'use strict';
 /**
  * Fallback origin server when nginx is not installed: raw `net`, fixed responses,
- * keep-alive and pipelining. `GET /64k.bin` → 64 KiB, `GET /cached` → 96 bytes with
+ * keep-alive and pipelining. `GET /64k.bin` → 64 KiB, `GET /64k.txt` → 64 KiB of
+ * text/plain (the compression workload), `GET /cached` → 96 bytes with
  * `Cache-Control: max-age=600`, anything else → 96-byte body.
  * Usage: node bench/node-backend.js <port> [<port> ...]
  */
 const net = require('node:net');
+const { benchText } = require('./lib/configs');
 
 const SMALL_BODY = Buffer.alloc(96, 'x');
 const LARGE_BODY = Buffer.alloc(64 * 1024, 'y');
-const response = (body, close, extra = '') =>
+const response = (body, close, type = 'application/octet-stream', extra = '') =>
   Buffer.concat([
     Buffer.from(
-      `HTTP/1.1 200 OK\r\nServer: bench-node\r\nContent-Type: application/octet-stream\r\nContent-Length: ${body.length}\r\n${extra}` +
+      `HTTP/1.1 200 OK\r\nServer: bench-node\r\nContent-Type: ${type}\r\nContent-Length: ${body.length}\r\n${extra}` +
         (close ? 'Connection: close\r\n' : '') +
         '\r\n',
     ),
@@ -22,8 +24,10 @@ const SMALL = response(SMALL_BODY, false);
 const SMALL_CLOSE = response(SMALL_BODY, true);
 const LARGE = response(LARGE_BODY, false);
 const LARGE_CLOSE = response(LARGE_BODY, true);
-const CACHED = response(SMALL_BODY, false, 'Cache-Control: max-age=600\r\n');
-const CACHED_CLOSE = response(SMALL_BODY, true, 'Cache-Control: max-age=600\r\n');
+const CACHED = response(SMALL_BODY, false, undefined, 'Cache-Control: max-age=600\r\n');
+const CACHED_CLOSE = response(SMALL_BODY, true, undefined, 'Cache-Control: max-age=600\r\n');
+const TEXT = response(benchText(64 * 1024), false, 'text/plain');
+const TEXT_CLOSE = response(benchText(64 * 1024), true, 'text/plain');
 const HEAD_END = Buffer.from('\r\n\r\n');
 const CONNECTION_CLOSE = /\r\nconnection:[^\r]*close/i;
 
@@ -41,7 +45,8 @@ function onConnection(socket) {
       const close = CONNECTION_CLOSE.test(head);
       const large = head.startsWith('GET /64k.bin ');
       const cached = head.startsWith('GET /cached ');
-      socket.write(large ? (close ? LARGE_CLOSE : LARGE) : cached ? (close ? CACHED_CLOSE : CACHED) : close ? SMALL_CLOSE : SMALL);
+      const text = head.startsWith('GET /64k.txt ');
+      socket.write(large ? (close ? LARGE_CLOSE : LARGE) : text ? (close ? TEXT_CLOSE : TEXT) : cached ? (close ? CACHED_CLOSE : CACHED) : close ? SMALL_CLOSE : SMALL);
       start = end + 4;
       if (close) {
         socket.end();

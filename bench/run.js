@@ -206,6 +206,10 @@ const WORKLOADS = [
     name: 'cache-hit', title: 'L7 keep-alive, 96 B served from the HTTP cache (cache-use/cache-store), c=50', tool: 'wrk', port: 'cache', path: '/cached',
     conns: 50, needs: 'cache',
   },
+  {
+    name: 'l7-comp-64k', title: 'L7 keep-alive, 64 KiB text gzip-compressed (level 1), c=50', tool: 'wrk', port: 'comp', path: '/64k.txt', conns: 50,
+    headers: ['Accept-Encoding: gzip'], needs: 'comp',
+  },
   { name: 'l4-small', title: 'L4 (tcp), 96 B, c=50', tool: 'wrk', port: 'tcp', path: '/', conns: 50 },
   { name: 'l4-64k', title: 'L4 (tcp), 64 KiB, c=50', tool: 'wrk', port: 'tcp', path: '/64k.bin', conns: 50 },
   { name: 'tls-ka', title: 'TLS keep-alive, 96 B, c=50', tool: 'wrk', port: 'tls', scheme: 'https', path: '/', conns: 50, needs: 'tls', refs: ['http-proxy'] },
@@ -231,6 +235,7 @@ async function startOrigins(env, have) {
   fs.mkdirSync(path.join(env.runDir, 'www'), { recursive: true });
   fs.mkdirSync(path.join(env.runDir, 'nginx-tmp'), { recursive: true });
   fs.writeFileSync(path.join(env.runDir, 'www', '64k.bin'), Buffer.alloc(64 * 1024, 'y'));
+  fs.writeFileSync(path.join(env.runDir, 'www', '64k.txt'), configs.benchText(64 * 1024));
   if (have.nginx) {
     const conf = path.join(env.runDir, 'nginx-origin.conf');
     fs.writeFileSync(conf, configs.nginxOriginConfig(env));
@@ -266,9 +271,9 @@ function makeCert(env) {
  */
 async function startTarget(env, kind, { workers, acceptMode, id }) {
   const cpus = proxyCpusFor(workers, env.opts);
-  const [http, rules, tls, ws, tcp, cache] = await procs.freePorts(6);
+  const [http, rules, tls, ws, tcp, cache, comp] = await procs.freePorts(7);
   const spec = {
-    workers, acceptMode, ports: { http, rules, tls, ws, tcp, cache }, origins: env.origins, wsOrigin: env.wsOrigin,
+    workers, acceptMode, ports: { http, rules, tls, ws, tcp, cache, comp }, origins: env.origins, wsOrigin: env.wsOrigin,
     pem: env.pem, cert: env.cert, key: env.key, runDir: env.runDir, maxconn: env.maxconn,
   };
   const base = { id, kind, ports: spec.ports, cpus, workers, acceptMode };
@@ -277,8 +282,8 @@ async function startTarget(env, kind, { workers, acceptMode, id }) {
     const cfg = path.join(env.runDir, `${id}.cfg`);
     fs.writeFileSync(cfg, configs.haproxyConfig(spec));
     const proc = procs.startPinned(id, cpus, 'haproxy', ['-db', '-f', cfg], { logFile: log });
-    await procs.waitPorts([http, rules, tls, ws, tcp, cache], proc);
-    return { ...base, proc, features: new Set(['rules', 'tls', 'cache']) };
+    await procs.waitPorts([http, rules, tls, ws, tcp, cache, comp], proc);
+    return { ...base, proc, features: new Set(['rules', 'tls', 'cache', 'comp']) };
   }
   if (kind === 'http-proxy') {
     const proc = procs.startPinned(id, cpus, process.execPath, [path.join(__dirname, 'http-proxy-ref.js')], {
@@ -300,7 +305,7 @@ async function startTarget(env, kind, { workers, acceptMode, id }) {
   // unsupported section skips only the workloads that need it.
   const cli = kind === 'tslb-base' ? BASE_CLI : TSLB_CLI;
   const node = kind === 'tslb-base' ? BASE_NODE ?? TSLB_NODE : TSLB_NODE;
-  const attempts = [['rules', 'tls', 'cache'], ['rules', 'tls'], ['tls'], ['rules'], []];
+  const attempts = [['rules', 'tls', 'cache', 'comp'], ['rules', 'tls', 'cache'], ['rules', 'tls', 'comp'], ['rules', 'tls'], ['tls'], ['rules'], []];
   const rejected = [];
   for (const features of attempts) {
     const cfg = path.join(env.runDir, `${id}.yaml`);
@@ -311,7 +316,7 @@ async function startTarget(env, kind, { workers, acceptMode, id }) {
       continue;
     }
     const proc = procs.startPinned(id, cpus, node, [cli, '-f', cfg], { logFile: log });
-    const ports = [http, ws, tcp, ...(features.includes('rules') ? [rules] : []), ...(features.includes('tls') ? [tls] : []), ...(features.includes('cache') ? [cache] : [])];
+    const ports = [http, ws, tcp, ...(features.includes('rules') ? [rules] : []), ...(features.includes('tls') ? [tls] : []), ...(features.includes('cache') ? [cache] : []), ...(features.includes('comp') ? [comp] : [])];
     try {
       await procs.waitPorts(ports, proc, 30000);
     } catch (err) {
@@ -335,15 +340,11 @@ function lastLogMessage(file) {
   }
 }
 
-/** The tslb YAML with only the listed optional sections. */
+/** The frontend each optional tslb config feature adds. */
+const FEATURE_FRONTENDS = { rules: 'fe_rules', tls: 'fe_tls', cache: 'fe_cache', comp: 'fe_comp' };
+
 function tslbYaml(spec, features) {
-  const full = configs.tslbConfig(spec);
-  if (features.includes('rules') && features.includes('tls') && features.includes('cache')) return full;
-  const dropped = dropFrontends(full, [
-    ...(features.includes('rules') ? [] : ['fe_rules']),
-    ...(features.includes('tls') ? [] : ['fe_tls']),
-    ...(features.includes('cache') ? [] : ['fe_cache']),
-  ]);
+  const dropped = dropFrontends(configs.tslbConfig(spec), Object.keys(FEATURE_FRONTENDS).filter((f) => !features.includes(f)).map((f) => FEATURE_FRONTENDS[f]));
   // A build without the cache also rejects the `caches:` section.
   return features.includes('cache') ? dropped : dropped.replace(/^caches:\n(?: {2}.*\n)*/m, '');
 }

@@ -2,12 +2,13 @@
 /**
  * Equivalent configurations for every proxy under test, generated from one spec:
  *
- *   spec = { workers, acceptMode, ports: { http, rules, tls, ws, tcp, cache },
+ *   spec = { workers, acceptMode, ports: { http, rules, tls, ws, tcp, cache, comp },
  *            origins: [port, port], wsOrigin: port, pem, cert, key, runDir, maxconn }
  *
  * Every proxy gets the same frontends: L7 plain, L7 with the rule set, L7 over TLS,
- * L7 to the WebSocket origin, L4, and L7 through an HTTP cache (`/cached` is cacheable at the
- * origin: every request after the first is a hit). Timeouts are long enough that no workload hits them.
+ * L7 to the WebSocket origin, L4, L7 through an HTTP cache (`/cached` is cacheable at the
+ * origin: every request after the first is a hit), and L7 with gzip compression (HAProxy's
+ * default level 1 on both). Timeouts are long enough that no workload hits them.
  */
 
 /** The 1,000-entry Host → backend routing table: host-<i>.bench.local → rt<i % 10>. */
@@ -32,6 +33,22 @@ const RESPONSE_RULES = [
   { act: 'set-header', name: 'X-Bench-Res-2', value: 'two' },
   { act: 'del-header', name: 'X-Bench-Res-Drop' },
 ];
+
+/** The compression frontend's lines, the same HAProxy lines in both proxies. */
+const COMPRESSION_LINES = ['compression algo gzip', 'compression type text/plain'];
+
+/** `n` bytes of compressible text (words in a reproducible order): the origin's /64k.txt. */
+function benchText(n) {
+  const words = ['proxy', 'frontend', 'backend', 'server', 'balance', 'roundrobin', 'check', 'timeout', 'compression', 'header', 'request', 'response'];
+  const out = Buffer.alloc(n);
+  let x = 1;
+  let at = 0;
+  while (at < n) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    at += out.write(words[x % words.length] + (x % 11 === 0 ? '\n' : ' '), at, 'latin1');
+  }
+  return out;
+}
 
 /** `set-header X v if { cond }` */
 function haproxyRule(r) {
@@ -104,6 +121,11 @@ function haproxyConfig(spec) {
     '  mode tcp',
     `  bind 127.0.0.1:${spec.ports.tcp}`,
     '  default_backend be_tcp',
+    '',
+    'frontend fe_comp',
+    `  bind 127.0.0.1:${spec.ports.comp}`,
+    ...COMPRESSION_LINES.map((l) => `  ${l}`),
+    '  default_backend be_app',
     '',
     'backend be_app',
     '  balance roundrobin',
@@ -187,6 +209,12 @@ function tslbConfig(spec) {
     '    mode: tcp',
     `    binds: ["127.0.0.1:${spec.ports.tcp}"]`,
     '    default_backend: be_tcp',
+    '  - name: fe_comp',
+    FORWARDING,
+    '    mode: http',
+    `    binds: ["127.0.0.1:${spec.ports.comp}"]`,
+    `    options: [${COMPRESSION_LINES.join(', ')}]`,
+    '    default_backend: be_app',
     'backends:',
     '  - name: be_app',
     '    mode: http',
@@ -210,7 +238,7 @@ function tslbConfig(spec) {
   return out.join('\n');
 }
 
-/** nginx as the origin: one worker, two server blocks (`/` → 96 bytes, `/64k.bin` → 64 KiB, `/cached` → 96 bytes with max-age=600). */
+/** nginx as the origin: one worker, two server blocks (`/` → 96 bytes, `/64k.bin` → 64 KiB, `/64k.txt` → 64 KiB of text/plain, `/cached` → 96 bytes with max-age=600). */
 function nginxOriginConfig({ runDir, origins }) {
   const servers = origins
     .map(
@@ -220,6 +248,7 @@ function nginxOriginConfig({ runDir, origins }) {
     location = / { default_type text/plain; return 200 "${'x'.repeat(95)}\\n"; }
     location = /64k.bin { }
     location = /cached { default_type text/plain; add_header Cache-Control "max-age=600"; return 200 "${'x'.repeat(95)}\\n"; }
+    location = /64k.txt { default_type text/plain; }
   }`,
     )
     .join('\n');
@@ -243,4 +272,4 @@ ${servers}
 `;
 }
 
-module.exports = { haproxyConfig, tslbConfig, nginxOriginConfig, RULES_HOST, ROUTE_HOSTS, REQUEST_RULES, RESPONSE_RULES };
+module.exports = { haproxyConfig, tslbConfig, nginxOriginConfig, benchText, RULES_HOST, ROUTE_HOSTS, REQUEST_RULES, RESPONSE_RULES };

@@ -34,6 +34,7 @@ import type {
   AgentCheck,
   PassiveCheck,
   Backend,
+  Compression,
   Balance,
   Bind,
   Condition,
@@ -76,6 +77,7 @@ import { TlsConfig } from './tls';
 import { buildAcme } from './acme';
 import { buildUserlists } from './userlists';
 import { buildCaches } from './caches';
+import { compression, COMPRESSION_LINE, type CompressionLine } from './compression';
 import { hsts, httpsRedirect, monitor, MONITOR_LINE, securityHeaders, type MonitorLine } from './http-features';
 import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 
@@ -118,6 +120,8 @@ interface OptionSet {
   ruleLines: { when: RuleSet; words: string[]; segs: Seg[] }[];
   /** `monitor-uri` / `monitor fail` lines of a frontend (./http-features.ts). */
   monitorLines: MonitorLine[];
+  /** `compression …` lines (./compression.ts). */
+  compressionLines: CompressionLine[];
 }
 
 /** The `health_check` object fields each check type takes besides `type`. */
@@ -141,7 +145,7 @@ export class ModelBuilder {
   private defaultMode: Mode = 'http';
   private defaultTimeouts: GivenTimeouts = {};
   private checkDefaults!: CheckDefaults;
-  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [], monitorLines: [] };
+  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [], monitorLines: [], compressionLines: [] };
   /** Names of the `resolvers` sections, for the servers that name one. */
   private resolverNames = new Set<string>();
   /** Names of the `cache` sections, for cache-use / cache-store. */
@@ -343,7 +347,7 @@ export class ModelBuilder {
   }
 
   private options(list: string[] | undefined, segs: Seg[]): OptionSet {
-    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [], monitorLines: [] };
+    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [], monitorLines: [], compressionLines: [] };
     (list ?? []).forEach((written, i) => {
       const where = this.at([...segs, i]);
       // HAProxy lines may keep their `option` keyword.
@@ -371,6 +375,10 @@ export class ModelBuilder {
       if (MONITOR_LINE.test(text)) {
         if (segs[0] !== 'frontends') this.diag.error(where, `"${text.trim()}" is a frontend keyword: put it in a frontend`);
         else set.monitorLines.push({ text: text.trim(), segs: [...segs, i] });
+        return;
+      }
+      if (COMPRESSION_LINE.test(text)) {
+        set.compressionLines.push({ text: text.trim(), where });
         return;
       }
       const template = /^\s*server-template\s+(.*)$/.exec(text);
@@ -528,6 +536,7 @@ export class ModelBuilder {
       hsts: preset.hsts,
       securityHeaders: preset.headers,
       monitor: monitor(f, own.monitorLines, mode, base, (r, segs) => this.condition(r, 'request', named, segs)?.condition, this.at, this.diag),
+      compression: this.compression(f.compression, own, mode, base),
       stickTable,
       tcpRequest: tcpRequest.length ? tcpRequest : undefined,
       rateLimitSessions: protection.rateLimitSessions || undefined,
@@ -821,8 +830,15 @@ export class ModelBuilder {
       cookie,
       stick: lines.stick,
       stickTable,
+      compression: this.compression(b.compression, own, mode, base),
       source: this.diag.sourceRef(this.at(base)),
     };
+  }
+
+  /** A proxy's compression: the defaults' lines (http proxies), its own lines, its `compression` object. */
+  private compression(native: BackendInput['compression'], own: OptionSet, mode: Mode, base: Seg[]): Compression | undefined {
+    const lines = [...(mode === 'http' ? this.defaultOptions.compressionLines : []), ...own.compressionLines];
+    return compression(native, lines, mode, this.at([...base, 'compression']), this.diag);
   }
 
   /**

@@ -340,6 +340,8 @@ export interface Frontend {
   monitor?: Monitor;
   /** The security-headers preset, resolved: what it adds and removes (its HSTS is `hsts`). */
   securityHeaders?: SecurityHeaders;
+  /** HTTP response compression; a backend's replaces its frontend's. */
+  compression?: Compression;
   stickTable?: StickTableDef;
   tcpRequest?: TcpRequestRule[];
   /** `rate-limit sessions N`: new sessions per second over all workers (0 or absent: none); the excess waits. */
@@ -555,7 +557,25 @@ export interface Backend {
   /** `stick on <fetch>`: stored in this backend's `stickTable`. */
   stick?: StickRule;
   stickTable?: StickTableDef;
+  /** HTTP response compression, used instead of the frontend's for the requests routed here. */
+  compression?: Compression;
   source?: SourceRef;
+}
+
+export type CompressionAlgo = 'gzip' | 'deflate' | 'raw-deflate' | 'br' | 'zstd';
+
+/** HTTP response compression (HAProxy `compression algo|type|offload|minsize-res`), src/http/modules/compression.ts. */
+export interface Compression {
+  /** Codings offered, in order (the first wins between equal q-values). */
+  algos: CompressionAlgo[];
+  /** Content-Type prefixes compressed, lower case; empty: any type but multipart. */
+  types: string[];
+  /** A response whose Content-Length is below this goes out as it is. */
+  minSize: number;
+  /** 1..9: zlib's level; brotli's quality and zstd's level take it as is. */
+  level: number;
+  /** Remove Accept-Encoding from the request to the server when tslb compresses. */
+  offload: boolean;
 }
 
 export interface CookiePersistence {

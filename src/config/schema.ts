@@ -216,6 +216,18 @@ const HstsSchema = obj(
   'Strict-Transport-Security on every response over TLS',
 );
 
+/** HTTP response compression (HAProxy `compression …` lines; src/config/compression.ts). */
+const CompressionSchema = obj(
+  {
+    algos: opt(Type.Array(lits(['gzip', 'deflate', 'raw-deflate', 'br', 'zstd']), { minItems: 1, description: 'content codings offered, in order of preference on equal q-values (HAProxy compression algo); zstd needs Node 22.15+' })),
+    types: opt(Type.Array(Type.String({ pattern: '^\\S+$' }), { minItems: 1, description: 'Content-Type prefixes compressed, e.g. text/html (HAProxy compression type); absent: every type but multipart' })),
+    min_size: opt(Size),
+    level: opt(Type.Integer({ minimum: 1, maximum: 9, description: 'compression level 1..9 (HAProxy tune.comp.maxlevel, default 1)' })),
+    offload: opt(Type.Boolean({ description: 'remove Accept-Encoding from requests to the server (HAProxy compression offload)' })),
+  },
+  'HTTP response compression: {algos, types, min_size, level, offload} (see config/README.md)',
+);
+
 export interface SecurityHeadersInput {
   preset: 'strict' | 'basic';
   x_content_type_options?: string | false;
@@ -315,6 +327,7 @@ const FrontendSchema = obj({
   https_redirect: opt(HttpsRedirectSchema),
   hsts: opt(HstsSchema),
   security_headers: opt(SecurityHeadersSchema),
+  compression: opt(CompressionSchema),
   monitor_uri: opt(Type.String({ pattern: '^\\S+$', description: 'HAProxy monitor-uri: the URI tslb answers itself (200, or 503 when a monitor_fail condition holds), e.g. /healthz' })),
   monitor_fail: opt(Type.Array(obj({ if: opt(Condition), unless: opt(Condition) }), { description: 'HAProxy monitor fail if|unless <condition>' })),
   stick_table: opt(StickTableSchema),
@@ -475,6 +488,7 @@ const BackendSchema = obj({
   stick_on: opt(Type.String({ description: 'sample fetch: "src" or "hdr(x-user)"' })),
   stick_table: opt(StickTableSchema),
   hash_type: opt(lits(['map-based', 'consistent'])),
+  compression: opt(CompressionSchema),
 });
 
 export interface NameserverInput {

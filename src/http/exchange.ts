@@ -14,12 +14,14 @@ import type { BackendRuntime, FrontendRuntime, ServerRuntime } from '../worker/r
 import type { ConnectionInfo, WorkerContext } from '../worker/connection';
 import { countStatus } from '../worker/counters';
 import type { HttpTransaction } from '../log/transaction';
-import { BodyFramer } from '../http1/body';
+import { BODY_CHUNKED, BodyFramer } from '../http1/body';
 import { HeadParser } from '../http1/parser';
 import { closingResponse, defaultErrorResponse, isDefaultResponse, okResponse, redirectResponse } from '../http1/errors';
 import type * as net from 'node:net';
 import type { HeadTable } from './head';
-import { DONE, runEvent, runLocal, runPage } from './pipeline';
+import { DONE, runEvent, runLocal, runPage, type BodyTransform } from './pipeline';
+import { TransformedBody } from './transformed-body';
+import type { CompressionChoice } from './modules/compression';
 import { HttpBalanceKey, HttpSampleContext } from './sample';
 import type { CookieRequest } from './modules/cookie';
 import type { CacheWrite } from './cache/write';
@@ -44,6 +46,10 @@ export interface ClientSide {
   sendResponseHead(res: HeadTable, extras: string, buf: Buffer, headEnd: number, bodyEnd: number): boolean;
   /** Response body bytes `buf[start..end)` (a view of a read buffer: copy what outlives the call). */
   sendBody(buf: Buffer, start: number, end: number): boolean;
+  /** Output of the exchange's body transform (./pipeline.ts), framed for the client (HTTP/1.1: a chunk); false when full. */
+  sendTransformed(buf: Buffer, start: number, end: number): boolean;
+  /** The transformed body is complete; `trailers`: the server's trailer lines (`Name: value` separated by LF, '' when none). */
+  endTransformed(trailers: string): void;
   /** A complete response made by tslb (error page, redirect), as HTTP/1 bytes. */
   sendLocal(msg: Buffer): void;
   /** The exchange is over; `keepAlive` false: close the connection after what was sent. */
@@ -98,6 +104,12 @@ export abstract class HttpExchange {
   cacheKey: string | undefined = undefined;
   /** The response being stored by http-response cache-store, fed by the cache module's responseBody. */
   cacheWrite: CacheWrite | undefined = undefined;
+  /** The encoding the compression module chose for this request's response (undefined: none). */
+  compression: CompressionChoice | undefined = undefined;
+  /** The transform the response body goes through (./pipeline.ts), null when none. */
+  bodyTransform: BodyTransform | null = null;
+  /** Feeds the server's body to `bodyTransform`; made for the first transformed response of this pooled exchange. */
+  protected transformed: TransformedBody | null = null;
   /** Holds a tarpitted request until its answer. */
   private tarpitTimer: NodeJS.Timeout | undefined = undefined;
   /** Header lines (`Name: value\r\n`) added to the request to the server. */
@@ -122,6 +134,30 @@ export abstract class HttpExchange {
   addResponseHeader(name: string, value: string): void {
     this.resExtras += `${name}: ${value}\r\n`;
   }
+
+  /**
+   * In `response`: the body goes to the client through `t` (./pipeline.ts, "Body
+   * transforms"); the server's Content-Length and Transfer-Encoding lines are dropped.
+   * False (and `t` unused) when another transform was installed first.
+   */
+  transformBody(t: BodyTransform): boolean {
+    if (this.bodyTransform !== null) return false;
+    const tb = this.transformed ?? (this.transformed = new TransformedBody());
+    tb.start(t, this.resBody.mode === BODY_CHUNKED);
+    this.bodyTransform = t;
+    this.res.dropNamed('content-length');
+    this.res.dropNamed('transfer-encoding');
+    return true;
+  }
+
+  /** The transform's output, to the client; false when the client is full (hold output until the transform's resume()). */
+  abstract transformOutput(buf: Buffer, start: number, end: number): boolean;
+  /** The transform can take more input: the server is read again. */
+  abstract transformDrained(): void;
+  /** The transform sent all its output: the exchange ends. */
+  abstract transformEnded(): void;
+  /** The transform failed: the exchange is cut. */
+  abstract transformFailed(): void;
 
   /**
    * Answer with `status` instead of the server (its page from the localPage phase,

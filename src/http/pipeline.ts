@@ -24,8 +24,8 @@
  * | `upstreamRequest`  | frontend, backend     | the request about to be built for the server    | X-Forwarded-*, cookie edits             |
  * | `connect`          | frontend, backend     | `server` assigned (again on a retry)            | stick-table store                       |
  * | `upstreamResponse` | backend, frontend     | `res` as the server sent it                     | http-response rules                     |
- * | `response`         | backend, frontend     | the response about to go to the client          | persistence cookie, later compression   |
- * | `responseBody`     | backend, frontend     | each chunk of response body                     | later: compression, cache store         |
+ * | `response`         | backend, frontend     | the response about to go to the client          | persistence cookie, compression         |
+ * | `responseBody`     | backend, frontend     | each chunk of response body (read-only tap)     | cache store                             |
  * | `afterResponse`    | backend, frontend     | any final response: the server's, or tslb's own | HSTS, security headers                  |
  * | `log`              | frontend, backend     | the outcome in `ex.tx`, whatever the ending     | access log                              |
  * | `localPage`        | backend, frontend     | tslb answers itself with a status               | error pages (errorfiles)                |
@@ -53,6 +53,30 @@
  *   builder per direction, written into the head when it goes out);
  * - answer instead of the server: `return ex.answer(status)` or
  *   `return ex.redirect(code, location)` (any phase before the response head is sent).
+ * - replace the response body: `ex.transformBody(t)` in `response` (see below).
+ *
+ * ## Body transforms (compression)
+ *
+ * A `response` function may install one BodyTransform for the exchange with
+ * `ex.transformBody(t)` (a second one is refused: the first wins). The body's length
+ * then changes, so the exchange drops the server's Content-Length and
+ * Transfer-Encoding lines; the client side frames what the transform produces:
+ * HTTP/1.1 as chunked (`Transfer-Encoding: chunked` added), HTTP/1.0 delimited by
+ * the close, HTTP/2 as DATA frames. The exchange feeds the transform the server's
+ * payload, de-chunked (`write`; a view valid during the call only: copy what is
+ * kept), and `end()` once it is complete. The transform hands its output to
+ * `ex.transformOutput()` and says when it is done with `ex.transformEnded()`
+ * (the exchange then ends, with the server's trailers if any) or failed with
+ * `ex.transformFailed()`. Backpressure both ways, memory bounded by the
+ * transform's own buffers: `write` returning false stops the server reads until
+ * the transform calls `ex.transformDrained()`; `transformOutput` returning false
+ * means the client is full: hold the output until `resume()`. `destroy()` is
+ * called when the exchange ends early. The server connection goes back to the pool
+ * as soon as its response is read, the flush does not hold it.
+ *
+ * The `responseBody` tap is separate and sees the server's bytes as they came
+ * (before the transform, chunk framing included); tslb's own answers (errors,
+ * redirects, local answers) are never transformed.
  */
 import type { Backend, Frontend, Global } from '../config/model';
 import type { BackendRuntime } from '../worker/runtime';
@@ -95,6 +119,18 @@ export interface ModuleDefinition {
   name: string;
   /** The module for this proxy, or null when its config does not use the feature. */
   create(scope: ModuleScope): HttpModule | null;
+}
+
+/** A response body transform (see "Body transforms" above), one per exchange that uses it. */
+export interface BodyTransform {
+  /** Payload bytes `buf[start..end)` (a view: copy what is kept); false when full: wait before writing more. */
+  write(buf: Buffer, start: number, end: number): boolean;
+  /** The payload is complete: send the rest of the output, then call `ex.transformEnded()`. */
+  end(): void;
+  /** The client can take more output. */
+  resume(): void;
+  /** The exchange ended early: let go of everything, send nothing more. */
+  destroy(): void;
 }
 
 /** One proxy's modules, compiled into an array of bound functions per phase. */

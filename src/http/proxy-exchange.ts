@@ -38,6 +38,7 @@ const X_IDLE = 0; // no request in progress (not begun, answered or over)
 const X_CONNECT = 1; // request accepted, getting a server slot and a connection
 const X_EXCHANGE = 2; // request/response in flight
 const X_TUNNEL = 3; // after 101 Switching Protocols
+const X_FLUSH = 4; // the server's response is read, its body transform still sends output
 
 export class ProxyExchange extends HttpExchange implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSession {
   private state = X_IDLE;
@@ -87,6 +88,7 @@ export class ProxyExchange extends HttpExchange implements UpstreamOwner, Upstre
     this.cookie = undefined;
     this.cacheKey = undefined;
     this.cacheWrite = undefined;
+    this.compression = undefined;
     this.reqExtras = '';
     this.resExtras = '';
     this.ctx.stage = 'request';
@@ -142,17 +144,25 @@ export class ProxyExchange extends HttpExchange implements UpstreamOwner, Upstre
     this.up?.socket.end();
   }
 
-  /** The client can take more: read the server again. True when a response body is flowing. */
+  /** The client can take more: read the server again (or let the body transform go on). True when a response body is flowing. */
   clientDrained(): boolean {
-    const up = this.up;
-    if (!up) return false;
-    if (this.state === X_EXCHANGE && !this.resBody.done) {
-      this.srvDeadline = deadlineAfter(this.worker.now(), this.backend!.config.timeouts.server);
-      up.socket.resume();
+    if (this.bodyTransform !== null) {
+      this.bodyTransform.resume();
       return true;
     }
+    const up = this.up;
+    if (!up) return false;
     if (this.state === X_TUNNEL) up.socket.resume();
-    return false;
+    return this.resumeServer();
+  }
+
+  /** Read the server again if its response body is still coming; true when it is. */
+  private resumeServer(): boolean {
+    const up = this.up;
+    if (!up || this.state !== X_EXCHANGE || this.resBody.done) return false;
+    this.srvDeadline = deadlineAfter(this.worker.now(), this.backend!.config.timeouts.server);
+    up.socket.resume();
+    return true;
   }
 
   /** The client is full: stop reading the server (its timeout is the client's now). */
@@ -177,7 +187,7 @@ export class ProxyExchange extends HttpExchange implements UpstreamOwner, Upstre
   /** The client connection closed: log an open transaction, count an abort, let go of the server. */
   clientClosed(): void {
     this.cancelTarpit();
-    const active = this.state === X_CONNECT || this.state === X_EXCHANGE;
+    const active = this.state === X_CONNECT || this.state === X_EXCHANGE || this.state === X_FLUSH;
     const tx = this.tx;
     if (tx.open) this.log(tx.clientGoneState(this.state === X_TUNNEL), tx.resAt ? this.res.status : tx.headAt ? -1 : 400);
     if (active) this.countClientAbort();
@@ -350,12 +360,17 @@ export class ProxyExchange extends HttpExchange implements UpstreamOwner, Upstre
     }
   }
 
-  /** Response body bytes through the responseBody phase to the client; false when a module ended the exchange. */
+  /** Response body bytes through the responseBody phase to the client (or its body transform); false when a module ended the exchange. */
   private sendBody(buf: Buffer, start: number, end: number): boolean {
     const bodyFns = this.backend!.pipeline.responseBody;
     const feBodyFns = this.fe.pipeline.responseBody;
     if ((bodyFns.length || feBodyFns.length) && (runBody(bodyFns, this, buf, start, end) !== CONTINUE || runBody(feBodyFns, this, buf, start, end) !== CONTINUE)) {
       return false;
+    }
+    if (this.bodyTransform !== null) {
+      if (!this.transformed!.write(buf, start, end)) this.clientFull();
+      // The transform may have failed meanwhile.
+      return this.bodyTransform !== null;
     }
     if (!this.client.sendBody(buf, start, end)) this.clientFull();
     return true;
@@ -424,8 +439,8 @@ export class ProxyExchange extends HttpExchange implements UpstreamOwner, Upstre
     this.resInHead = false;
     this.resStarted = true;
     const kept = this.resBody.keptEnd;
-    if (bp.responseBody.length || fp.responseBody.length) {
-      // Body bytes of this read go through the body phase on their own.
+    if (bp.responseBody.length || fp.responseBody.length || this.bodyTransform !== null) {
+      // Body bytes of this read go through the body phase (and transform) on their own.
       if (!this.client.sendResponseHead(res, this.resExtras, buf, headEnd, headEnd)) this.clientFull();
       if (kept > headEnd && !this.sendBody(buf, headEnd, kept)) return;
     } else if (!this.client.sendResponseHead(res, this.resExtras, buf, headEnd, kept)) this.clientFull();
@@ -503,12 +518,11 @@ export class ProxyExchange extends HttpExchange implements UpstreamOwner, Upstre
     this.abort('sD');
   }
 
-  /** The response is complete: log, pool the server connection, let the client side go on. */
+  /**
+   * The server's response is read: pool its connection; then, once a body transform
+   * sent all its output (transformEnded), the exchange is complete.
+   */
   private finish(): void {
-    this.log('--', this.res.status);
-    // A pipelined request keeps the exchange: no received chunk stays referenced meanwhile.
-    this.req.release();
-    this.res.release();
     const up = this.up;
     this.up = null;
     this.srvDeadline = 0;
@@ -520,6 +534,20 @@ export class ProxyExchange extends HttpExchange implements UpstreamOwner, Upstre
         up.socket.destroy();
       }
     }
+    if (this.bodyTransform !== null) {
+      this.state = X_FLUSH;
+      this.bodyTransform.end();
+      return;
+    }
+    this.complete();
+  }
+
+  /** The response is complete: log, let go of the server slot, let the client side go on. */
+  private complete(): void {
+    this.log('--', this.res.status);
+    // A pipelined request keeps the exchange: no received chunk stays referenced meanwhile.
+    this.req.release();
+    this.res.release();
     this.releaseServer();
     this.backend = null;
     this.state = X_IDLE;
@@ -549,11 +577,39 @@ export class ProxyExchange extends HttpExchange implements UpstreamOwner, Upstre
   }
 
   protected dropUpstream(): void {
+    if (this.bodyTransform !== null) {
+      this.bodyTransform.destroy();
+      this.bodyTransform = null;
+      this.transformed!.clear();
+    }
     const up = this.up;
     if (!up) return;
     this.up = null;
     up.owner = null;
     up.socket.destroy();
+  }
+
+  // ------------------------------------------------------------ body transform (./pipeline.ts)
+  transformOutput(buf: Buffer, start: number, end: number): boolean {
+    return this.client.sendTransformed(buf, start, end);
+  }
+
+  transformDrained(): void {
+    this.resumeServer();
+  }
+
+  transformEnded(): void {
+    if (this.state !== X_FLUSH) return;
+    const tb = this.transformed!;
+    this.bodyTransform = null;
+    this.client.endTransformed(tb.trailers);
+    tb.clear();
+    this.complete();
+  }
+
+  transformFailed(): void {
+    if (this.bodyTransform === null) return;
+    this.abort('PD');
   }
 
   /** Done with the server (or the queue); `keepSlot` for a retry on the same server. */

@@ -30,6 +30,7 @@ import type { ClientSide } from '../http/exchange';
 import { releaseExchange, takeExchange, type ProxyExchange } from '../http/proxy-exchange';
 import type { HeadTable } from '../http/head';
 import { startSessionTick, tickSessions } from '../http/session-tick';
+import { trailerLines } from '../http/transformed-body';
 import { BODY_CHUNKED, BODY_CLOSE, BODY_LENGTH, BODY_NONE } from './body';
 import { buildHead, rewriteHeadInPlace } from './rewrite';
 
@@ -42,6 +43,7 @@ const ST_CLOSED = 4;
 /** HAProxy's tune.bufsize - tune.maxrewrite, when the model gives none. */
 const DEFAULT_MAX_HEAD = 15360;
 const UPGRADE_LINE = 'Connection: upgrade\r\n';
+const CHUNKED_LINE = 'Transfer-Encoding: chunked\r\n';
 
 const sessions = new Set<Http1Session>();
 tickSessions(sessions);
@@ -65,6 +67,8 @@ class Http1Session implements ClientSide {
   private clientKeepAlive = true;
   private closeAfter = false;
   private clientEnded = false;
+  /** The response body goes out as chunks tslb frames (a transformed body to an HTTP/1.1 client). */
+  private chunkedOut = false;
   private cliDeadline = 0;
   /** Client bytes in and out, for the log (direct writes bypass the socket's counters). */
   bytesRead = 0;
@@ -306,8 +310,12 @@ class Http1Session implements ClientSide {
 
   sendResponseHead(res: HeadTable, extras: string, buf: Buffer, headEnd: number, bodyEnd: number): boolean {
     const ex = this.ex!;
+    // A transformed body has no known length: chunked for HTTP/1.1, delimited by the close for HTTP/1.0.
+    const transformed = ex.bodyTransform !== null;
+    this.chunkedOut = transformed && ex.req.versionMinor === 1;
+    if (this.chunkedOut) extras += CHUNKED_LINE;
     this.closeAfter =
-      this.closeAfter || !this.clientKeepAlive || this.worker.draining || ex.resBody.mode === BODY_CLOSE || !ex.reqDone;
+      this.closeAfter || !this.clientKeepAlive || this.worker.draining || ex.resBody.mode === BODY_CLOSE || !ex.reqDone || (transformed && !this.chunkedOut);
     if (this.closeAfter) extras += 'Connection: close\r\n';
     else if (ex.req.versionMinor === 0) extras += 'Connection: keep-alive\r\n';
     // A rule that rewrote the status line moved the head out of `buf`.
@@ -323,6 +331,25 @@ class Http1Session implements ClientSide {
 
   sendBody(buf: Buffer, start: number, end: number): boolean {
     return this.writeClient(buf, start, end);
+  }
+
+  sendTransformed(buf: Buffer, start: number, end: number): boolean {
+    if (!this.chunkedOut) return this.writeClient(buf, start, end);
+    // One write per chunk: the size line, the data and its CRLF copied together.
+    const size = (end - start).toString(16) + '\r\n';
+    const chunk = Buffer.allocUnsafe(size.length + end - start + 2);
+    chunk.write(size, 0, 'latin1');
+    buf.copy(chunk, size.length, start, end);
+    chunk[chunk.length - 2] = 13;
+    chunk[chunk.length - 1] = 10;
+    return this.writeClient(chunk, 0, chunk.length);
+  }
+
+  endTransformed(trailers: string): void {
+    if (!this.chunkedOut) return;
+    this.chunkedOut = false;
+    const last = Buffer.from('0\r\n' + trailerLines(trailers) + '\r\n', 'latin1');
+    this.writeClient(last, 0, last.length);
   }
 
   sendLocal(msg: Buffer): void {

@@ -435,8 +435,10 @@ class H2StreamSide implements ClientSide, DechunkSink {
     const ex = this.ex!;
     const body = ex.resBody;
     this.bytesWritten += headEnd - res.start;
-    const end = body.done && body.keptEnd === headEnd;
-    this.chunkedDown = body.mode === BODY_CHUNKED;
+    // A transformed body (./pipeline.ts) comes de-chunked through sendTransformed() and ends with endTransformed().
+    const transformed = ex.bodyTransform !== null;
+    const end = !transformed && body.done && body.keptEnd === headEnd;
+    this.chunkedDown = !transformed && body.mode === BODY_CHUNKED;
     if (this.chunkedDown) this.dechunker.reset();
     this.session.conn.respondHead(stream, res.status, extras ? withExtras(res, extras) : res, end);
     if (end) this.ended = true;
@@ -450,6 +452,15 @@ class H2StreamSide implements ClientSide, DechunkSink {
     const last = body.done && end === body.keptEnd;
     if (last) this.ended = true;
     return this.data(buf, start, end, last);
+  }
+
+  sendTransformed(buf: Buffer, start: number, end: number): boolean {
+    if (!this.stream) return true;
+    return this.data(buf, start, end, false);
+  }
+
+  endTransformed(trailers: string): void {
+    this.chunkedEnd(trailers);
   }
 
   chunkData(buf: Buffer, start: number, end: number): boolean {

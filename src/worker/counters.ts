@@ -39,6 +39,10 @@ export interface Counters {
   /** http-request cache-use lookups and the hits among them, on the proxy whose rule ran (HAProxy cache_lookups/cache_hits). */
   cacheLookups: number;
   cacheHits: number;
+  /** Response bytes into the compressor and out of it, responses compressed (HAProxy comp_in, comp_out, comp_rsp). */
+  compIn: number;
+  compOut: number;
+  compRsp: number;
   /**
    * Transaction timers (ms) for averages: queue (Tw), connect (Tc), response head (Tr),
    * total (Tt); sums and counts, recorded by src/log/transaction.ts when a timer was reached.
@@ -98,6 +102,9 @@ export function newCounters(): Counters {
     connTotal: 0,
     cacheLookups: 0,
     cacheHits: 0,
+    compIn: 0,
+    compOut: 0,
+    compRsp: 0,
     qtimeSum: 0,
     qtimeCount: 0,
     ctimeSum: 0,

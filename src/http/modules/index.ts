@@ -20,6 +20,7 @@ import { cookiePersistence } from './cookie';
 import { stickOn } from './stick';
 import { stickCounters } from './stick-counters';
 import { cacheStore } from './cache';
+import { compression } from './compression';
 
 export const HTTP_MODULES: readonly ModuleDefinition[] = [
   // Before the rules and the HTTPS redirect: a challenge is answered whatever they say.
@@ -32,10 +33,13 @@ export const HTTP_MODULES: readonly ModuleDefinition[] = [
   forwarded,
   cookiePersistence,
   stickOn,
+  // cache-store (an http-response rule) took the server's head before compression's response
+  // phase edits it, and this body tap sees the server's bytes; a hit, a local answer, is not compressed.
+  cacheStore,
+  compression,
   hsts,
   securityHeaders,
   errorPages,
   httpAfterResponseRules,
-  cacheStore,
   accessLog,
 ];
