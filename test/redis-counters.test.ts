@@ -204,3 +204,34 @@ test('with Redis killed the nodes keep serving and count locally (logged once, c
     assert.match(await metrics(n), /^tslb_stick_table_redis_up\{table="web"\} 1$/m);
   }
 });
+
+/** Lines of `event` in `node`'s log. */
+function logged(node: Node, event: string): number {
+  return node.lb.logs().split('\n').filter((l) => l.includes(`"event":"${event}"`)).length;
+}
+
+async function waitLogged(node: Node, event: string, count: number, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (logged(node, event) < count && Date.now() < until) await sleep(50);
+  assert.equal(logged(node, event), count, `${event} logged ${logged(node, event)} times, ${count} expected`);
+}
+
+test('a Redis that stops answering (SIGSTOP) counts as down after the timeout, and as up at its first answer', async () => {
+  const child = redis!;
+  // The second fall back of each node (the first was the kill above).
+  child.kill('SIGSTOP');
+  try {
+    // An address tracked on a node makes it flush; the flush waits past the 500 ms timeout.
+    assert.deepEqual(await Promise.all(nodes.map((n) => attempt(n.port, '127.0.0.6'))), [200, 200]);
+    for (const n of nodes) await waitLogged(n, 'redis-down', 2);
+    assert.deepEqual(await Promise.all(nodes.map((n) => attempt(n.port, '127.0.0.6'))), [200, 200], 'served while Redis hangs');
+    for (const n of nodes) {
+      assert.match(await showTable(n), /redis:down, redis_fallbacks:2$/m);
+      assert.match(n.lb.logs(), /"event":"redis-down"[^\n]*"reason":"Command timed out"/);
+    }
+  } finally {
+    child.kill('SIGCONT');
+  }
+  for (const n of nodes) await waitLogged(n, 'redis-up', 3);
+  for (const n of nodes) assert.match(await showTable(n), /redis:up, redis_fallbacks:2$/m);
+});

@@ -82,7 +82,7 @@ const RETRY_MAX_MS = 5000;
 
 type LinkState = FleetStatus['state'];
 
-/** One Redis connection, shared by the tables with the same URL. */
+/** One Redis connection, shared by the tables with the same URL and timeout. */
 class RedisLink {
   readonly client: Redis;
   state: LinkState = 'connecting';
@@ -90,6 +90,8 @@ class RedisLink {
   private lastError = '';
 
   constructor(
+    /** URL and timeout: tables that share both share the connection. */
+    readonly key: string,
     readonly url: string,
     timeout: number,
     private readonly log: Logger,
@@ -227,10 +229,11 @@ class TableSync {
     return p;
   }
 
-  /** Sends the pending increments of the entries to refresh, unless Redis is down or a flush is in flight. */
+  /** Sends the pending increments of the entries to refresh, unless Redis is disconnected or a flush is in flight. */
   flush(): void {
     const now = Date.now();
-    const send = this.link.state === 'up' && !this.inflight;
+    // A link down for slowness is still connected: its next flush is the probe that brings it back.
+    const send = this.link.client.status === 'ready' && !this.inflight;
     const batch: StickEntry[] = [];
     const pipe = send ? (this.link.client.pipeline() as FlushPipeline) : undefined;
     const ttl = this.store.def.expire;
@@ -334,7 +337,7 @@ function rotate(p: number[], at: number, b: number): void {
   }
 }
 
-/** The primary's Redis-backed tables (one link per URL). */
+/** The primary's Redis-backed tables (one link per URL and timeout). */
 export class RedisCounters implements FleetCounters {
   private readonly links = new Map<string, RedisLink>();
   private readonly syncs = new Map<StickStore, TableSync>();
@@ -353,14 +356,15 @@ export class RedisCounters implements FleetCounters {
       const def = store.def.redis;
       if (!def) continue;
       live.add(store);
+      const linkKey = `${def.url} ${def.timeout}`;
       let sync = this.syncs.get(store);
-      if (sync && sync.link.url !== def.url) {
+      if (sync && sync.link.key !== linkKey) {
         this.drop(store, sync);
         sync = undefined;
       }
       if (sync) sync.restart();
       else {
-        const link = this.links.get(def.url) ?? this.links.set(def.url, new RedisLink(def.url, def.timeout, this.log)).get(def.url)!;
+        const link = this.links.get(linkKey) ?? this.links.set(linkKey, new RedisLink(linkKey, def.url, def.timeout, this.log)).get(linkKey)!;
         sync = new TableSync(store, link, this);
         link.syncs.add(sync);
         this.syncs.set(store, sync);
@@ -392,7 +396,7 @@ export class RedisCounters implements FleetCounters {
     this.syncs.delete(store);
     sync.link.syncs.delete(sync);
     if (sync.link.syncs.size === 0) {
-      this.links.delete(sync.link.url);
+      this.links.delete(sync.link.key);
       sync.link.close();
     }
   }
