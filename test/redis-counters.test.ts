@@ -8,12 +8,12 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { request } from 'undici';
 import { freePort, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
 import { startHttpBackend, type HttpBackend } from './helpers/backends';
 import { unixCommand } from './helpers/runtime-api';
+import { statusFrom } from './helpers/status';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -66,25 +66,11 @@ async function killRedis(): Promise<void> {
   await exited;
 }
 
-/** One request on its own connection from `localAddress`: the status (0 when closed without one). */
-function attempt(port: number, localAddress: string): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port, localAddress });
-    let data = '';
-    s.setEncoding('latin1');
-    s.on('connect', () => s.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
-    s.on('data', (d) => (data += d));
-    s.on('error', () => undefined);
-    s.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0)));
-    s.setTimeout(5000, () => s.destroy());
-  });
-}
-
 /** `count` requests from `localAddress`, one at a time, alternating over `targets`, ~`gapMs` apart. */
 async function alternate(targets: Node[], localAddress: string, count: number, gapMs: number): Promise<number[]> {
   const statuses: number[] = [];
   for (let i = 0; i < count; i++) {
-    statuses.push(await attempt(targets[i % targets.length].port, localAddress));
+    statuses.push(await statusFrom(targets[i % targets.length].port, localAddress));
     await sleep(gapMs);
   }
   return statuses;
@@ -222,9 +208,9 @@ test('a Redis that stops answering (SIGSTOP) counts as down after the timeout, a
   child.kill('SIGSTOP');
   try {
     // An address tracked on a node makes it flush; the flush waits past the 500 ms timeout.
-    assert.deepEqual(await Promise.all(nodes.map((n) => attempt(n.port, '127.0.0.6'))), [200, 200]);
+    assert.deepEqual(await Promise.all(nodes.map((n) => statusFrom(n.port, '127.0.0.6'))), [200, 200]);
     for (const n of nodes) await waitLogged(n, 'redis-down', 2);
-    assert.deepEqual(await Promise.all(nodes.map((n) => attempt(n.port, '127.0.0.6'))), [200, 200], 'served while Redis hangs');
+    assert.deepEqual(await Promise.all(nodes.map((n) => statusFrom(n.port, '127.0.0.6'))), [200, 200], 'served while Redis hangs');
     for (const n of nodes) {
       assert.match(await showTable(n), /redis:down, redis_fallbacks:2$/m);
       assert.match(n.lb.logs(), /"event":"redis-down"[^\n]*"reason":"Command timed out"/);
