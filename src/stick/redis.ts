@@ -35,45 +35,63 @@ import { DATA_TYPES } from './layout';
 import type { FleetCounters, FleetStatus } from './primary';
 import type { StickEntry, StickStore } from './store';
 
-/** Sends an entry's increments and answers its fleet totals. KEYS[1]: the entry's hash. See pendingArgs for ARGV. */
+/**
+ * Adds the increments of a chunk of entries and answers their fleet totals, in one
+ * atomic step. KEYS: the entries' hashes. ARGV: ttl ms (0: none); the counters (how
+ * many, then their names); the rates (how many, then their names); then for each key
+ * its counters' increments, and for each rate the current period's number, its events
+ * and the previous period's events (see TableSync.pushPending). The answer, per key:
+ * each counter's total, then each rate's period number, events and previous events.
+ */
 const FLUSH_SCRIPT = `
-local key = KEYS[1]
-local a = 2
-local out = {}
-local counters = tonumber(ARGV[a]); a = a + 1
-for j = 1, counters do
-  out[#out + 1] = redis.call('HINCRBY', key, ARGV[a], ARGV[a + 1])
-  a = a + 2
-end
-local rates = tonumber(ARGV[a]); a = a + 1
-for j = 1, rates do
-  local name = ARGV[a]
-  local b, c, p = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
-  a = a + 4
-  local v = redis.call('HMGET', key, name .. '.b', name .. '.c', name .. '.p')
-  local hb, hc, hp = tonumber(v[1]) or b, tonumber(v[2]) or 0, tonumber(v[3]) or 0
-  if b > hb then
-    if b == hb + 1 then hp = hc else hp = 0 end
-    hc = 0
-    hb = b
-  end
-  if b == hb then
-    hc = hc + c
-    hp = hp + p
-  elseif b == hb - 1 then
-    hp = hp + c
-  end
-  redis.call('HSET', key, name .. '.b', hb, name .. '.c', hc, name .. '.p', hp)
-  out[#out + 1] = hb
-  out[#out + 1] = hc
-  out[#out + 1] = hp
-end
 local ttl = tonumber(ARGV[1])
-if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+local nc = tonumber(ARGV[2])
+local counters = {}
+for j = 1, nc do counters[j] = ARGV[2 + j] end
+local nr = tonumber(ARGV[3 + nc])
+local rates = {}
+for j = 1, nr do
+  local name = ARGV[3 + nc + j]
+  rates[j] = { name .. '.b', name .. '.c', name .. '.p' }
+end
+local a = 4 + nc + nr
+local out = {}
+for _, key in ipairs(KEYS) do
+  for j = 1, nc do
+    out[#out + 1] = redis.call('HINCRBY', key, counters[j], ARGV[a])
+    a = a + 1
+  end
+  for j = 1, nr do
+    local f = rates[j]
+    local b, c, p = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+    a = a + 3
+    local v = redis.call('HMGET', key, f[1], f[2], f[3])
+    local hb, hc, hp = tonumber(v[1]) or b, tonumber(v[2]) or 0, tonumber(v[3]) or 0
+    if b > hb then
+      if b == hb + 1 then hp = hc else hp = 0 end
+      hc = 0
+      hb = b
+    end
+    if b == hb then
+      hc = hc + c
+      hp = hp + p
+    elseif b == hb - 1 then
+      hp = hp + c
+    end
+    redis.call('HSET', key, f[1], hb, f[2], hc, f[3], hp)
+    out[#out + 1] = hb
+    out[#out + 1] = hc
+    out[#out + 1] = hp
+  end
+  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+end
 return out
 `;
 
-type FlushPipeline = ChainableCommander & { tslbFlush(key: string, ...args: (string | number)[]): FlushPipeline };
+/** Entries per script call: Redis runs one call at a time, so a chunk is short (~1 ms). */
+const CHUNK = 256;
+
+type FlushPipeline = ChainableCommander & { tslbFlush(keys: number, ...args: (string | number)[]): FlushPipeline };
 
 /** Longest time an entry not incremented here is still refreshed from the fleet (at least its longest rate period). */
 const REFRESH_MS = 10_000;
@@ -106,7 +124,7 @@ class RedisLink {
       commandTimeout: timeout,
       retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), RETRY_MAX_MS),
     });
-    this.client.defineCommand('tslbFlush', { numberOfKeys: 1, lua: FLUSH_SCRIPT });
+    this.client.defineCommand('tslbFlush', { lua: FLUSH_SCRIPT });
     this.client.on('ready', () => this.up());
     this.client.on('error', (err: Error) => {
       this.lastError = err.message;
@@ -235,22 +253,25 @@ class TableSync {
     // A link down for slowness is still connected: its next flush is the probe that brings it back.
     const send = this.link.client.status === 'ready' && !this.inflight;
     const batch: StickEntry[] = [];
-    const pipe = send ? (this.link.client.pipeline() as FlushPipeline) : undefined;
-    const ttl = this.store.def.expire;
     for (const [e, last] of this.recent) {
       const p = this.pending.get(e);
       // Gone from the table (expired, evicted, cleared), or idle here long enough.
       if (this.store.peek(e.key) !== e || (!p && now - last > this.refreshMs)) {
         this.recent.delete(e);
         this.pending.delete(e);
-        continue;
-      }
-      if (pipe) {
-        pipe.tslbFlush(this.def.prefix + this.store.def.name + ':' + e.key, ttl, ...this.pendingArgs(p, now));
-        batch.push(e);
-      }
+      } else if (send) batch.push(e);
     }
-    if (!pipe || batch.length === 0) return;
+    if (batch.length === 0) return;
+    const pipe = this.link.client.pipeline() as FlushPipeline;
+    const head: (string | number)[] = [this.store.def.expire, this.counters.length, ...this.counters.map((c) => c.name), this.rates.length, ...this.rates.map((r) => r.name)];
+    const keyPrefix = this.def.prefix + this.store.def.name + ':';
+    for (let from = 0; from < batch.length; from += CHUNK) {
+      const chunk = batch.slice(from, from + CHUNK);
+      const args: (string | number)[] = chunk.map((e) => keyPrefix + e.key);
+      args.push(...head);
+      for (const e of chunk) this.pushPending(args, this.pending.get(e), now);
+      pipe.tslbFlush(chunk.length, ...args);
+    }
     this.pending = new Map();
     this.inflight = true;
     pipe.exec().then(
@@ -259,18 +280,15 @@ class TableSync {
     );
   }
 
-  /** ARGV after the ttl: counters (n, then name and increment each), rates (n, then name, current period, its events, the previous period's each). */
-  private pendingArgs(p: number[] | undefined, now: number): (string | number)[] {
-    const args: (string | number)[] = [this.counters.length];
-    for (const c of this.counters) args.push(c.name, p ? p[c.at] : 0);
-    args.push(this.rates.length);
+  /** An entry's ARGV: its counters' increments, then each rate's current period number, its events and the previous period's. */
+  private pushPending(args: (string | number)[], p: number[] | undefined, now: number): void {
+    for (const c of this.counters) args.push(p ? p[c.at] : 0);
     for (const r of this.rates) {
       const b = Math.floor(now / r.period);
       const age = p && (p[r.at + 1] || p[r.at + 2]) ? b - p[r.at] : 2;
       // Events of periods before the previous one no longer count in a rate.
-      args.push(r.name, b, age === 0 ? p![r.at + 1] : 0, age === 0 ? p![r.at + 2] : age === 1 ? p![r.at + 1] : 0);
+      args.push(b, age === 0 ? p![r.at + 1] : 0, age === 0 ? p![r.at + 2] : age === 1 ? p![r.at + 1] : 0);
     }
-    return args;
   }
 
   private answered(batch: StickEntry[], results: [Error | null, unknown][]): void {
@@ -280,10 +298,12 @@ class TableSync {
     this.link.up();
     const now = Date.now();
     const changed: StickEntry[] = [];
+    const width = this.counters.length + 3 * this.rates.length;
     for (let i = 0; i < batch.length; i++) {
       const e = batch[i];
       if (this.store.peek(e.key) !== e) continue;
-      this.overlay(e, results[i][1] as number[], this.pending.get(e), now);
+      const reply = results[Math.floor(i / CHUNK)][1] as number[];
+      this.overlay(e, reply, (i % CHUNK) * width, this.pending.get(e), now);
       changed.push(e);
     }
     this.owner.changed(this.store, changed);
@@ -294,10 +314,9 @@ class TableSync {
     this.link.down(err.message);
   }
 
-  /** The entry's values: the fleet's totals `reply` (script order) plus `p`, what was added here since the flush left. */
-  private overlay(e: StickEntry, reply: number[], p: number[] | undefined, now: number): void {
+  /** The entry's values: the fleet's totals (`reply` from `i`, script order) plus `p`, what was added here since the flush left. */
+  private overlay(e: StickEntry, reply: number[], i: number, p: number[] | undefined, now: number): void {
     const v = e.values;
-    let i = 0;
     for (const c of this.counters) v[c.at] = Number(reply[i++]) + (p ? p[c.at] : 0);
     for (const r of this.rates) {
       const hb = Number(reply[i]);
