@@ -17,7 +17,7 @@
  *   after its last flush (none when the table has no expire).
  * - Entries refreshed: those with increments, and those incremented here within the
  *   last REFRESH window (a key this node tracks learns the other nodes' counts even
- *   when it adds nothing itself).
+ *   when it adds nothing itself); at most MAX_FLUSH_ENTRIES a flush, in turns.
  * - Fleet-wide: counters (conn_cnt, sess_cnt, http_req_cnt, http_err_cnt, bytes_*_cnt,
  *   gpc0) and rates. Per node: conn_cur and use (live connections of this node;
  *   shared, a crashed node's would stay), gpt0 (a value set, not added).
@@ -90,6 +90,12 @@ return out
 
 /** Entries per script call: Redis runs one call at a time, so a chunk is short (~1 ms). */
 const CHUNK = 256;
+/**
+ * Entries per flush, so that one stays within its timeout (4096 entries: 30-100 ms of
+ * primary CPU, answered in 0.2-0.45 s on a 2-core machine at load ~15,
+ * bench/redis-flush.js); more entries take turns.
+ */
+const MAX_FLUSH_ENTRIES = 4096;
 
 type FlushPipeline = ChainableCommander & { tslbFlush(keys: number, ...args: (string | number)[]): FlushPipeline };
 
@@ -179,7 +185,7 @@ interface SharedData {
 /** One table's exchange with Redis. */
 class TableSync {
   /** Increments since the last flush, in the shape of the values: a counter's sum; a rate's [period number, events, previous period's events]. */
-  private pending = new Map<StickEntry, number[]>();
+  private readonly pending = new Map<StickEntry, number[]>();
   /** Entries incremented here, with the time of the last increment. */
   private readonly recent = new Map<StickEntry, number>();
   private readonly counters: SharedData[] = [];
@@ -259,9 +265,15 @@ class TableSync {
       if (this.store.peek(e.key) !== e || (!p && now - last > this.refreshMs)) {
         this.recent.delete(e);
         this.pending.delete(e);
-      } else if (send) batch.push(e);
+      } else if (send && batch.length < MAX_FLUSH_ENTRIES) batch.push(e);
     }
     if (batch.length === 0) return;
+    // Those sent go to the end: beyond MAX_FLUSH_ENTRIES, entries take turns.
+    for (const e of batch) {
+      const last = this.recent.get(e)!;
+      this.recent.delete(e);
+      this.recent.set(e, last);
+    }
     const pipe = this.link.client.pipeline() as FlushPipeline;
     const head: (string | number)[] = [this.store.def.expire, this.counters.length, ...this.counters.map((c) => c.name), this.rates.length, ...this.rates.map((r) => r.name)];
     const keyPrefix = this.def.prefix + this.store.def.name + ':';
@@ -272,7 +284,7 @@ class TableSync {
       for (const e of chunk) this.pushPending(args, this.pending.get(e), now);
       pipe.tslbFlush(chunk.length, ...args);
     }
-    this.pending = new Map();
+    for (const e of batch) this.pending.delete(e);
     this.inflight = true;
     pipe.exec().then(
       (results) => this.answered(batch, results ?? []),
