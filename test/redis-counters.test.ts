@@ -3,7 +3,8 @@
  * test starts on a loopback port, two real tslb processes ("nodes") pointing at it.
  * A per-address limit reached through both nodes holds over the fleet; with Redis
  * killed the nodes keep serving and count locally (logged, counted in show table and
- * Prometheus); with Redis back, fleet counting resumes.
+ * Prometheus); with Redis back (restarted empty), fleet counting resumes from what the
+ * nodes knew; a Redis that hangs counts as down after the timeout; a reload keeps it all.
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,6 +27,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const LIMIT = 20;
 
 interface Node {
+  yaml: string;
   port: number;
   sock: string;
   metrics: number;
@@ -113,7 +115,7 @@ before(async () => {
     const port = await freePort();
     const metricsPort = await freePort();
     const sock = path.join(tempDir('tslb-redis-node-'), 'api.sock');
-    const lb = await startTslb(`
+    const yaml = `
 global: { workers: 1 }
 frontends:
   - name: web
@@ -134,9 +136,10 @@ backends:
     servers: [{ name: a, address: 127.0.0.1, port: ${backend.port} }]
 runtime_api: { socket: ${sock}, level: admin }
 prometheus: { bind: "127.0.0.1:${metricsPort}" }
-`);
+`;
+    const lb = await startTslb(yaml);
     cleanups.push(() => lb.stop());
-    return { port, sock, metrics: metricsPort, lb };
+    return { yaml, port, sock, metrics: metricsPort, lb };
   };
   nodes.push(...(await Promise.all([start(), start()])));
   for (const n of nodes) await n.lb.waitForLog((e) => e.event === 'redis-up', 10_000);
@@ -159,6 +162,8 @@ test('a per-address rate limit reached through two nodes holds fleet-wide, and e
 });
 
 test('with Redis killed the nodes keep serving and count locally (logged once, counted); with Redis back, fleet counting resumes', async (t) => {
+  // 127.0.0.8 is counted in Redis through node 0 only: node 1 never saw it.
+  assert.deepEqual(await alternate([nodes[0]], '127.0.0.8', 5, 5), [200, 200, 200, 200, 200]);
   await killRedis();
   for (const n of nodes) await n.lb.waitForLog((e) => e.event === 'redis-down', 10_000);
   // Served, and limited per node: 30 requests to node 0 alone from 127.0.0.3 pass the first 20.
@@ -181,6 +186,10 @@ test('with Redis killed the nodes keep serving and count locally (logged once, c
   for (const n of nodes) await n.lb.waitForLog((e) => e.event === 'redis-up' && n.lb.logs().includes('redis-down'), 15_000);
   // The increments counted during the outage reach the (empty, restarted) Redis: both nodes see 35.
   for (const n of nodes) assert.equal(await eventually(() => requestCount(n, '127.0.0.3'), 35), 35);
+  // Node 0 seeds the empty Redis with what it knew of 127.0.0.8: node 1's first request from it counts on top.
+  await sleep(300);
+  assert.equal(await statusFrom(nodes[1].port, '127.0.0.8'), 200);
+  assert.equal(await eventually(() => requestCount(nodes[1], '127.0.0.8'), 6), 6, 'the fleet count survives Redis restarting empty');
   const statuses = await alternate(nodes, '127.0.0.4', 40, 30);
   const passed = statuses.filter((s) => s === 200).length;
   t.diagnostic(`Redis back, 127.0.0.4 over both nodes: ${passed} of 40 passed`);
@@ -220,4 +229,18 @@ test('a Redis that stops answering (SIGSTOP) counts as down after the timeout, a
   }
   for (const n of nodes) await waitLogged(n, 'redis-up', 3);
   for (const n of nodes) assert.match(await showTable(n), /redis:up, redis_fallbacks:2$/m);
+});
+
+test('a reload keeps the table, its fleet counts and its Redis connection', async () => {
+  const n = nodes[0];
+  n.lb.writeConfig(n.yaml.replace('flush_interval: 50ms', 'flush_interval: 80ms'));
+  process.kill(n.lb.pid, 'SIGHUP');
+  await waitLogged(n, 'reloaded', 1, 20_000);
+  assert.equal(await requestCount(n, '127.0.0.2'), 60, 'entries survive the reload');
+  const statuses = await alternate(nodes, '127.0.0.7', 30, 20);
+  const passed = statuses.filter((s) => s === 200).length;
+  assert.ok(passed >= LIMIT - 2 && passed <= LIMIT + 6, `${passed} passed after the reload (fleet limit ${LIMIT})`);
+  for (const m of nodes) assert.equal(await eventually(() => requestCount(m, '127.0.0.7'), 30), 30);
+  assert.match(await showTable(n), /redis:up, redis_fallbacks:2$/m);
+  assert.equal(logged(n, 'redis-up'), 3, 'the connection was kept');
 });

@@ -26,7 +26,8 @@
  *   counted (show table, Prometheus); ioredis reconnects with backoff. Increments go
  *   on piling up per entry and are sent at the first flush after recovery (counters
  *   in full, rates for the periods still current); a flush lost in the failure is not
- *   resent (never counted twice).
+ *   resent (never counted twice). A field Redis does not have (restarted empty, expired) is
+ *   seeded with the node's own value first (see FLUSH_SCRIPT).
  */
 import { Redis, type ChainableCommander } from 'ioredis';
 import type { Logger } from '../log/logger';
@@ -39,9 +40,13 @@ import type { StickEntry, StickStore } from './store';
  * Adds the increments of a chunk of entries and answers their fleet totals, in one
  * atomic step. KEYS: the entries' hashes. ARGV: ttl ms (0: none); the counters (how
  * many, then their names); the rates (how many, then their names); then for each key
- * its counters' increments, and for each rate the current period's number, its events
- * and the previous period's events (see TableSync.pushPending). The answer, per key:
- * each counter's total, then each rate's period number, events and previous events.
+ * its counters' increments and bases, and for each rate the current period's number,
+ * its events, the previous period's events and the bases of both (see
+ * TableSync.pushEntry). A base is the node's value before the increments: it seeds a
+ * field Redis does not have (a Redis restarted empty, an expired key), so the fleet's
+ * counts survive the loss of Redis's data; a field Redis has ignores it. The answer,
+ * per key: each counter's total, then each rate's period number, events and previous
+ * events.
  */
 const FLUSH_SCRIPT = `
 local ttl = tonumber(ARGV[1])
@@ -58,15 +63,17 @@ local a = 4 + nc + nr
 local out = {}
 for _, key in ipairs(KEYS) do
   for j = 1, nc do
+    redis.call('HSETNX', key, counters[j], ARGV[a + 1])
     out[#out + 1] = redis.call('HINCRBY', key, counters[j], ARGV[a])
-    a = a + 1
+    a = a + 2
   end
   for j = 1, nr do
     local f = rates[j]
     local b, c, p = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-    a = a + 3
     local v = redis.call('HMGET', key, f[1], f[2], f[3])
-    local hb, hc, hp = tonumber(v[1]) or b, tonumber(v[2]) or 0, tonumber(v[3]) or 0
+    local hb, hc, hp = b, tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+    if v[1] then hb, hc, hp = tonumber(v[1]), tonumber(v[2]) or 0, tonumber(v[3]) or 0 end
+    a = a + 5
     if b > hb then
       if b == hb + 1 then hp = hc else hp = 0 end
       hc = 0
@@ -281,7 +288,7 @@ class TableSync {
       const chunk = batch.slice(from, from + CHUNK);
       const args: (string | number)[] = chunk.map((e) => keyPrefix + e.key);
       args.push(...head);
-      for (const e of chunk) this.pushPending(args, this.pending.get(e), now);
+      for (const e of chunk) this.pushEntry(args, e, this.pending.get(e), now);
       pipe.tslbFlush(chunk.length, ...args);
     }
     for (const e of batch) this.pending.delete(e);
@@ -292,14 +299,28 @@ class TableSync {
     );
   }
 
-  /** An entry's ARGV: its counters' increments, then each rate's current period number, its events and the previous period's. */
-  private pushPending(args: (string | number)[], p: number[] | undefined, now: number): void {
-    for (const c of this.counters) args.push(p ? p[c.at] : 0);
+  /**
+   * An entry's ARGV: each counter's increment and base (its value without the
+   * increment), then each rate's current period number, its events and the previous
+   * period's (increments), and the bases of both.
+   */
+  private pushEntry(args: (string | number)[], e: StickEntry, p: number[] | undefined, now: number): void {
+    const v = e.values;
+    for (const c of this.counters) {
+      const inc = p ? p[c.at] : 0;
+      args.push(inc, v[c.at] - inc);
+    }
     for (const r of this.rates) {
       const b = Math.floor(now / r.period);
-      const age = p && (p[r.at + 1] || p[r.at + 2]) ? b - p[r.at] : 2;
       // Events of periods before the previous one no longer count in a rate.
-      args.push(b, age === 0 ? p![r.at + 1] : 0, age === 0 ? p![r.at + 2] : age === 1 ? p![r.at + 1] : 0);
+      const age = p && (p[r.at + 1] || p[r.at + 2]) ? b - p[r.at] : 2;
+      const curr = age === 0 ? p![r.at + 1] : 0;
+      const prev = age === 0 ? p![r.at + 2] : age === 1 ? p![r.at + 1] : 0;
+      // The node's own counts in period b and the one before (its tick is a period start once synced).
+      const local = b - Math.floor(v[r.at] / r.period);
+      const localCurr = local === 0 ? v[r.at + 1] : 0;
+      const localPrev = local === 0 ? v[r.at + 2] : local === 1 ? v[r.at + 1] : 0;
+      args.push(b, curr, prev, Math.max(0, localCurr - curr), Math.max(0, localPrev - prev));
     }
   }
 
