@@ -46,7 +46,8 @@ test('a wrong redis store is refused with its path; tslb -c names file, line and
     ['{ size: 1k, store: [http_req_rate(10s)], redis: { url: "http://127.0.0.1:6379" } }', /^frontends\[0\]\.stick_table\.redis\.url: must be redis:\/\//],
     ['{ size: 1k, store: [http_req_rate(10s)], redis: { url: "redis://127.0.0.1/x" } }', /^frontends\[0\]\.stick_table\.redis\.url: redis url: the path is a database number/],
     ['{ size: 1k, store: [http_req_rate(10s)], redis: { url: "redis://127.0.0.1", flush_interval: 6s } }', /^frontends\[0\]\.stick_table\.redis\.flush_interval: redis flush_interval \(6000ms\) must be at most half the shortest rate period \(http_req_rate\(10000ms\)\)/],
-    ['{ size: 1k, store: [http_req_rate(10s)], redis: { url: "redis://127.0.0.1", timeout: 0 } }', /^frontends\[0\]\.stick_table\.redis\.timeout: redis timeout: must be 1ms\.\.60s/],
+    ['{ size: 1k, store: [http_req_rate(10s)], redis: { url: "redis://127.0.0.1", timeout: 0 } }', /^frontends\[0\]\.stick_table\.redis\.timeout: must be 1\.\.60000/],
+    ['{ size: 1k, store: [http_req_rate(10s)], redis: { url: "redis://127.0.0.1", timeout: 61s } }', /^frontends\[0\]\.stick_table\.redis\.timeout: redis timeout: must be 1ms\.\.60s, not "61s"/],
     ['{ size: 1k, store: [conn_cur], redis: { url: "redis://127.0.0.1" } }', /^frontends\[0\]\.stick_table\.redis: redis: the table stores no counter or rate to share/],
     ['{ size: 1k, store: [http_req_rate(10s)], redis: { url: "redis://127.0.0.1", db: 1 } }', /^frontends\[0\]\.stick_table\.redis(\.db)?: .*db/],
   ];

@@ -271,8 +271,8 @@ const StickRedisSchema = {
   properties: {
     url: { type: 'string', pattern: '^rediss?://', description: 'redis://[user:pass@]host:port[/db], or rediss:// for TLS' },
     prefix: { type: 'string', maxLength: 256, description: 'prefix of the Redis keys (default "tslb:")' },
-    flush_interval: { ...Time, description: 'how often this node sends its increments and reads the fleet totals (default 100ms; below the shortest rate period)' },
-    timeout: { ...Time, description: 'a flush not answered within this time counts as Redis down: local counting until it answers again (default 1s)' },
+    flush_interval: { ...Time, minimum: 1, maximum: 60_000, description: 'how often this node sends its increments and reads the fleet totals: 1ms..60s, at most half the shortest rate period (default 100ms)' },
+    timeout: { ...Time, minimum: 1, maximum: 60_000, description: 'a flush not answered within this time counts as Redis down, with local counting until it answers again: 1ms..60s (default 1s)' },
   },
   required: ['url'],
   additionalProperties: false,
