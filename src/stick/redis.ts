@@ -275,11 +275,13 @@ class TableSync {
       } else if (send && batch.length < MAX_FLUSH_ENTRIES) batch.push(e);
     }
     if (batch.length === 0) return;
-    // Those sent go to the end: beyond MAX_FLUSH_ENTRIES, entries take turns.
-    for (const e of batch) {
-      const last = this.recent.get(e)!;
-      this.recent.delete(e);
-      this.recent.set(e, last);
+    // A full flush: those sent go to the end, so that beyond MAX_FLUSH_ENTRIES entries take turns.
+    if (batch.length === MAX_FLUSH_ENTRIES) {
+      for (const e of batch) {
+        const last = this.recent.get(e)!;
+        this.recent.delete(e);
+        this.recent.set(e, last);
+      }
     }
     const pipe = this.link.client.pipeline() as FlushPipeline;
     const head: (string | number)[] = [this.store.def.expire, this.counters.length, ...this.counters.map((c) => c.name), this.rates.length, ...this.rates.map((r) => r.name)];
