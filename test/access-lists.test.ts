@@ -4,28 +4,14 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import * as net from 'node:net';
 import { freePort, startTslb, type TslbProcess } from './helpers/tslb';
 import { startHttpBackend, type HttpBackend } from './helpers/backends';
+import { statusFrom } from './helpers/status';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
 });
-
-/** One request on its own connection from `localAddress` to `host`: the status, or 0 when tslb closed the connection. */
-function attempt(host: string, port: number, localAddress: string): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port, localAddress });
-    let data = '';
-    s.setEncoding('latin1');
-    s.on('connect', () => s.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
-    s.on('data', (d) => (data += d));
-    s.on('error', () => undefined);
-    s.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0)));
-    s.setTimeout(5000, () => s.destroy());
-  });
-}
 
 let backend: HttpBackend;
 let allowPort: number;
@@ -58,16 +44,16 @@ backends:
 
 test('access allow 127.0.0.0/30 and ::1/128, deny 127.0.0.2: inside the allowlist 200, the denied address and those outside are closed before any request reaches the server', async () => {
   const hits = backend.hits;
-  assert.equal(await attempt('127.0.0.1', allowPort, '127.0.0.1'), 200);
-  assert.equal(await attempt('127.0.0.1', allowPort, '127.0.0.3'), 200);
-  assert.equal(await attempt('::1', allowPort, '::1'), 200);
-  assert.equal(await attempt('127.0.0.1', allowPort, '127.0.0.2'), 0, 'deny wins inside the allowlist');
-  assert.equal(await attempt('127.0.0.1', allowPort, '127.0.0.4'), 0, 'outside 127.0.0.0/30');
+  assert.equal(await statusFrom(allowPort, '127.0.0.1'), 200);
+  assert.equal(await statusFrom(allowPort, '127.0.0.3'), 200);
+  assert.equal(await statusFrom(allowPort, '::1', { host: '::1' }), 200);
+  assert.equal(await statusFrom(allowPort, '127.0.0.2'), 0, 'deny wins inside the allowlist');
+  assert.equal(await statusFrom(allowPort, '127.0.0.4'), 0, 'outside 127.0.0.0/30');
   assert.equal(backend.hits - hits, 3);
 });
 
 test('access deny ::1 and 127.0.0.8/29: v6 and v4 addresses in them are closed, others served', async () => {
-  assert.equal(await attempt('::1', denyPort, '::1'), 0);
-  assert.equal(await attempt('127.0.0.1', denyPort, '127.0.0.9'), 0);
-  assert.equal(await attempt('127.0.0.1', denyPort, '127.0.0.16'), 200);
+  assert.equal(await statusFrom(denyPort, '::1', { host: '::1' }), 0);
+  assert.equal(await statusFrom(denyPort, '127.0.0.9'), 0);
+  assert.equal(await statusFrom(denyPort, '127.0.0.16'), 200);
 });

@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { freePort, rss, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
 import { startHttpBackend, type HttpBackend } from './helpers/backends';
 import { unixCommand } from './helpers/runtime-api';
+import { statusFrom } from './helpers/status';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -19,23 +20,6 @@ after(async () => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * One HTTP request on its own connection from `localAddress`: the status, or 0 when
- * tslb closed (or reset) the connection without an answer.
- */
-export function attempt(port: number, localAddress: string, timeoutMs = 5000): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port, localAddress });
-    let data = '';
-    s.setEncoding('latin1');
-    s.on('connect', () => s.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
-    s.on('data', (d) => (data += d));
-    s.on('error', () => undefined);
-    s.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0)));
-    s.setTimeout(timeoutMs, () => s.destroy());
-  });
-}
 
 /**
  * Starts `perSecond` attempts a second from `localAddress` for `durationMs`, on a
@@ -48,7 +32,7 @@ async function flood(port: number, localAddress: string, perSecond: number, dura
   const pending: Promise<number>[] = [];
   while (pending.length < total) {
     const due = Math.min(total, Math.floor(((Date.now() - started) * perSecond) / 1000) + 1);
-    while (pending.length < due) pending.push(attempt(port, localAddress));
+    while (pending.length < due) pending.push(statusFrom(port, localAddress));
     await sleep(2);
   }
   return Promise.all(pending);
@@ -147,11 +131,11 @@ test('the 4th concurrent connection from one address is refused (sc_conn_cur ove
   await sleep(200);
   const dump = await unixCommand(sock, 'show table web key 127.0.0.4\n');
   assert.match(dump, /^# table: web, type: ip, size:1024, used:\d+\n0x[0-9a-f]{12}: key=127\.0\.0\.4 use=3 exp=\d+ shard=0 gpc0=0 conn_rate\(1000\)=3 conn_cur=3 sess_rate\(1000\)=3\n\n$/);
-  assert.equal(await attempt(port, '127.0.0.4'), 0, 'a 4th connection is refused');
-  assert.equal(await attempt(port, '127.0.0.5'), 200, 'another address is not');
+  assert.equal(await statusFrom(port, '127.0.0.4'), 0, 'a 4th connection is refused');
+  assert.equal(await statusFrom(port, '127.0.0.5'), 200, 'another address is not');
   held.pop()!.destroy();
   await sleep(200);
-  assert.equal(await attempt(port, '127.0.0.4'), 200, 'a slot is free again');
+  assert.equal(await statusFrom(port, '127.0.0.4'), 200, 'a slot is free again');
   await sleep(200);
 
   // Filters, set and clear, as HAProxy's CLI.
@@ -181,7 +165,7 @@ test('a flood from 3,000 source addresses leaves the table at its size and memor
     Array.from({ length: 64 }, async () => {
       while (next < 3000) {
         const i = next++;
-        statuses.push(await attempt(port, `127.${2 + (i >> 8)}.${i & 255}.1`));
+        statuses.push(await statusFrom(port, `127.${2 + (i >> 8)}.${i & 255}.1`));
       }
     }),
   );
@@ -208,7 +192,7 @@ backends:
   const done: number[] = [];
   const statuses = await Promise.all(
     Array.from({ length: 60 }, () =>
-      attempt(p, '127.0.0.6', 10_000).then((s) => {
+      statusFrom(p, '127.0.0.6', { timeoutMs: 10_000 }).then((s) => {
         done.push(Date.now() - started);
         return s;
       }),
@@ -230,7 +214,7 @@ backends:
 test('an http rule reads the counters tracked at connection level: connections 1..3 get 200, the 4th 403 (HAProxy\'s src_conn_rate reg-test)', async () => {
   const statuses: number[] = [];
   for (let i = 0; i < 4; i++) {
-    statuses.push(await attempt(denyPort, '127.0.0.15'));
+    statuses.push(await statusFrom(denyPort, '127.0.0.15'));
     await sleep(50);
   }
   assert.deepEqual(statuses, [200, 200, 200, 403]);

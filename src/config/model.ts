@@ -622,6 +622,20 @@ export interface StickTableDef {
   /** ms since last use; 0 = never. */
   expire: number;
   store: StoredData[];
+  /** Fleet-wide counters: the counters and rates are also kept in Redis (src/stick/redis.ts). */
+  redis?: StickRedisDef;
+}
+
+/** A stick table's Redis store (YAML `stick_table.redis`; HAProxy has no equivalent). */
+export interface StickRedisDef {
+  /** redis:// or rediss:// URL. */
+  url: string;
+  /** Prefix of the Redis keys. */
+  prefix: string;
+  /** ms between two flushes of this node's increments (each reads the fleet totals back). */
+  flushInterval: number;
+  /** ms a flush may wait for its answer before Redis counts as down. */
+  timeout: number;
 }
 
 /** A `tcp-request connection|session|content` action. */

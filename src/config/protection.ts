@@ -11,6 +11,7 @@ import type { FrontendInput, NativeConfig, StickTableInput, TcpRequestInput } fr
 import type { Diagnostics, Seg, Where } from './source';
 import type { Stage } from '../rules/context';
 import { parseRateLimit, parseStickTable, parseTcpRequest, type TcpRequestLine } from './stick-syntax';
+import { stickRedisOf } from './stick-redis';
 import { fetches, readsPayload } from '../rules/fetches';
 import { stickFetchTable } from '../stick/fetches';
 import { didYouMean } from './suggest';
@@ -56,6 +57,10 @@ export function stickTableOf(name: string, input: string | StickTableInput | und
   if (t.error !== undefined) {
     diag.error(where, t.error);
     return undefined;
+  }
+  if (typeof input === 'object' && input.redis) {
+    const redis = stickRedisOf(input.redis, t.value, { ...inputWhere, segs: [...inputWhere.segs, 'redis'] }, diag);
+    if (redis) return { name, ...t.value, redis };
   }
   return { name, ...t.value };
 }

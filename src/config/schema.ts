@@ -271,7 +271,26 @@ export interface StickTableInput {
   size: string | number;
   expire?: string | number;
   store?: string[];
+  redis?: StickRedisInput;
 }
+export interface StickRedisInput {
+  url: string;
+  prefix?: string;
+  flush_interval?: string | number;
+  timeout?: string | number;
+}
+const StickRedisSchema = {
+  type: 'object',
+  description: 'fleet-wide counters: this table\'s counters and rates are also kept in Redis and shared by every tslb node pointing at it (src/stick/redis.ts)',
+  properties: {
+    url: { type: 'string', pattern: '^rediss?://', description: 'redis://[user:pass@]host:port[/db], or rediss:// for TLS' },
+    prefix: { type: 'string', maxLength: 256, description: 'prefix of the Redis keys (default "tslb:")' },
+    flush_interval: { ...Time, minimum: 1, maximum: 60_000, description: 'how often this node sends its increments and reads the fleet totals: 1ms..60s, at most half the shortest rate period (default 100ms)' },
+    timeout: { ...Time, minimum: 1, maximum: 60_000, description: 'a flush not answered within this time counts as Redis down, with local counting until it answers again: 1ms..60s (default 1s)' },
+  },
+  required: ['url'],
+  additionalProperties: false,
+};
 const StickTableSchema = multi<string | StickTableInput>(
   ['string', 'object'],
   {
@@ -281,11 +300,12 @@ const StickTableSchema = multi<string | StickTableInput>(
       size: { type: ['string', 'integer'] },
       expire: { type: ['string', 'integer'] },
       store: { type: 'array', items: { type: 'string' } },
+      redis: StickRedisSchema,
     },
     required: ['size'],
     additionalProperties: false,
   },
-  'HAProxy stick-table line without "stick-table" ("type ip size 100k expire 30s store conn_rate(10s),conn_cur") or {type, len, size, expire, store: [conn_rate(10s), conn_cur]}',
+  'HAProxy stick-table line without "stick-table" ("type ip size 100k expire 30s store conn_rate(10s),conn_cur") or {type, len, size, expire, store: [conn_rate(10s), conn_cur], redis: {url, prefix, flush_interval, timeout}}',
 );
 
 export const TcpRequestSchema = obj(

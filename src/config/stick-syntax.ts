@@ -22,6 +22,7 @@ export function parseStickTable(text: string): Parsed<Omit<StickTableDef, 'name'
   for (let i = 0; i < words.length; i++) {
     const w = words[i];
     const arg = words[i + 1];
+    if (w === 'redis') return { error: 'stick-table: redis is not an HAProxy keyword (HAProxy shares tables with peers only): use the YAML object form, stick_table: { type, size, store, redis: { url } }' };
     if (arg === undefined) return { error: `stick-table: ${w} needs an argument` };
     i++;
     if (w === 'type') {

@@ -13,6 +13,7 @@ import { DnsDiscovery } from './resolvers';
 import { Observability } from './observability';
 import { resolveIdentity } from './privileges';
 import { Supervisor } from './supervisor';
+import { RedisCounters } from '../stick/redis';
 
 export interface PrimaryOptions {
   files: string[];
@@ -99,6 +100,9 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
     certificates,
     acme,
   });
+  // Stick tables with `redis` count fleet-wide (src/stick/redis.ts).
+  const fleet = new RedisCounters(log, (store, entries) => supervisor.tables.changed(store, entries));
+  supervisor.tables.fleet = fleet;
   try {
     await supervisor.start(model);
     health.start();
@@ -125,6 +129,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
       void observability
         .close()
         .then(() => supervisor.stop())
+        .then(() => fleet.close())
         .then(resolve);
     };
     process.on('SIGTERM', () => stop('SIGTERM'));

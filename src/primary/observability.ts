@@ -9,7 +9,7 @@ import type { Logger } from '../log/logger';
 import type { AcmeManager } from './acme';
 import type { CertificateStore } from './certificates';
 import { PrometheusExporter } from './prometheus';
-import type { PrimaryStickTables } from '../stick/primary';
+import type { FleetStatus, PrimaryStickTables } from '../stick/primary';
 import { RuntimeApi, type AskWorkers } from './runtime-api';
 import { StatsPage } from './stats-page';
 import {
@@ -111,6 +111,16 @@ export class Observability implements StatsView {
   }
 
   readonly acmeRenewals = { success: 0, failure: 0 };
+
+  stickRedis(): FleetStatus[] {
+    const tables = this.deps.supervisor.tables;
+    const out: FleetStatus[] = [];
+    for (const store of tables?.list() ?? []) {
+      const s = tables!.fleet?.status(store);
+      if (s) out.push(s);
+    }
+    return out;
+  }
 
   acmeCounted(result: 'success' | 'failure'): void {
     this.acmeRenewals[result]++;

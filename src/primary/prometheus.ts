@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Model, PrometheusSettings } from '../config/model';
 import { LATENCY_BOUNDS_MS } from '../worker/counters';
+import type { FleetStatus } from '../stick/primary';
 import { createAdminHttpServer, listen } from './admin-http';
 import { STAT_INDEX, TIMER_HISTOGRAMS, TIMERS, type StatRow, type StatsView, type Timer } from './stats';
 
@@ -515,6 +516,13 @@ export class PrometheusExporter {
       out.sample(ACME_SUCCESS, counts.success);
       out.sample(ACME_FAILURE, counts.failure);
     });
+    // Stick tables with fleet-wide counters in Redis (src/stick/redis.ts).
+    const redisFamily = (name: string, help: string, type: 'gauge' | 'counter', value: (s: FleetStatus) => number) =>
+      this.family('global', `${p}_stick_table_redis_${name}`, help, type, (out) => {
+        for (const s of this.view.stickRedis?.() ?? []) out.sample(Buffer.from(`{table="${labelValue(s.table)}"}`), value(s));
+      });
+    redisFamily('up', 'Whether the stick table\'s Redis store answers (0: counting on this node alone).', 'gauge', (s) => (s.state === 'up' ? 1 : 0));
+    redisFamily('fallbacks_total', 'Times the stick table fell back to counting on this node alone (Redis down or slow).', 'counter', (s) => s.fallbacks);
   }
 }
 

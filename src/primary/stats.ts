@@ -7,6 +7,7 @@
 import { hostname } from 'node:os';
 import type { Backend, Model, Server } from '../config/model';
 import type { CounterReport } from '../ipc/messages';
+import type { FleetStatus } from '../stick/primary';
 import { type BucketsKey, COUNTER_OFFSETS, COUNTER_SLOTS, COUNTER_WIDTHS, GAUGE_KEYS, type NumericKey } from '../worker/report';
 
 /** A server's health and administrative state, as the health monitor (src/primary/health.ts) reports it. */
@@ -648,6 +649,8 @@ export interface StatsView {
   info(): [string, string | number][];
   /** ACME orders ended, by result (src/primary/acme.ts). */
   acmeRenewals?: { success: number; failure: number };
+  /** Stick tables with fleet-wide counters in Redis: their state (src/stick/redis.ts). */
+  stickRedis?(): FleetStatus[];
 }
 
 /** What they may change (the admin/operator actions). Methods answer 'ok' or HAProxy's error text. */

@@ -72,14 +72,17 @@ const SHOW_USAGE = 'Optional argument only supports "data.<store_data_type>" <op
 const CLEAR_USAGE = 'Required arguments: <table> "data.<store_data_type>" <operator> <value> or <table> key <key>\n';
 const SET_USAGE = 'Required arguments: <table> key <key> [data.<store_data_type> <value>]*\n';
 
-function head(store: StickStore): string {
+/** HAProxy's table line; a table with fleet-wide counters (./redis.ts) adds its store's state and fallbacks to local counting. */
+function head(c: TableCommandContext, store: StickStore): string {
   const d = store.def;
-  return `# table: ${d.name}, type: ${d.type}, size:${d.size}, used:${store.size}\n`;
+  const fleet = c.tables.fleet?.status(store);
+  const extra = fleet ? `, redis:${fleet.state}, redis_fallbacks:${fleet.fallbacks}` : '';
+  return `# table: ${d.name}, type: ${d.type}, size:${d.size}, used:${store.size}${extra}\n`;
 }
 
 export function showTable(c: TableCommandContext, args: string[]): string {
   const [name, ...rest] = args;
-  if (name === undefined) return c.tables.list().map(head).join('');
+  if (name === undefined) return c.tables.list().map((s) => head(c, s)).join('');
   const store = c.tables.named(name);
   if (!store || name.startsWith('#')) return 'No such table\n';
   const sel = select(store, rest, SHOW_USAGE);
@@ -89,9 +92,9 @@ export function showTable(c: TableCommandContext, args: string[]): string {
   const line = (e: StickEntry) => entryLine(store, e, now, servers.size ? servers : undefined);
   if ('key' in sel) {
     const e = store.get(sel.key, now);
-    return e ? head(store) + line(e) : '';
+    return e ? head(c, store) + line(e) : '';
   }
-  let out = head(store);
+  let out = head(c, store);
   for (const e of store.entries()) {
     if (e.expires !== 0 && e.expires <= now) continue;
     if (matches(store, e, sel.filters, now)) out += line(e);

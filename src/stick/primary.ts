@@ -15,6 +15,24 @@ import type { PrimaryToWorker, StickState, WorkerToPrimary } from '../ipc/messag
 import { stickTableDefs, tableId } from './layout';
 import { StickEntry, StickStore } from './store';
 
+/**
+ * Counters kept beyond this node too (./redis.ts): told of the tables at each
+ * generation, and of each worker's delta once applied here.
+ */
+export interface FleetCounters {
+  useStores(stores: Iterable<StickStore>): void;
+  added(store: StickStore, e: StickEntry, delta: number[], now: number): void;
+  /** What `show table` and Prometheus say of the table's store beyond this node; undefined when it has none. */
+  status(store: StickStore): FleetStatus | undefined;
+}
+
+export interface FleetStatus {
+  table: string;
+  state: 'connecting' | 'up' | 'down';
+  /** Times the table fell back to counting on this node alone. */
+  fallbacks: number;
+}
+
 /** A worker as the primary sends to it (node:cluster's Worker). */
 export interface TablePeer {
   send(msg: PrimaryToWorker): boolean;
@@ -47,6 +65,8 @@ export class PrimaryStickTables {
   /** The last batch of each worker applied since the last flush, to confirm. */
   private readonly acks = new Map<TablePeer, number>();
   private flushing = false;
+  /** Fleet-wide counters (tables with `redis`), set before the first generation. */
+  fleet: FleetCounters | undefined;
 
   constructor(
     /** Every worker that may hold tables (all generations). */
@@ -70,6 +90,7 @@ export class PrimaryStickTables {
     for (const id of this.byId.keys()) if (!ids.has(id) && !this.currentIds.has(id)) this.byId.delete(id);
     this.currentIds = ids;
     this.byName = byName;
+    this.fleet?.useStores(this.byId.values());
     if (!this.sweeper && this.byId.size) {
       this.sweeper = setInterval(() => {
         const now = Date.now();
@@ -102,6 +123,7 @@ export class PrimaryStickTables {
       for (const [key, server, delta] of msg.tables[id]) {
         const e = store.obtain(key, now, true)!;
         store.apply(e, delta, now);
+        this.fleet?.added(store, e, delta, now);
         if (server !== null) e.server = server;
         store.touch(e, now);
         this.hold(worker, store, e, delta);
