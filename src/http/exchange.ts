@@ -66,7 +66,7 @@ export abstract class HttpExchange {
   readonly reqBody = new BodyFramer();
   /** The server's response body framing. */
   readonly resBody = new BodyFramer();
-  readonly ctx = new HttpSampleContext(this.req, this.res);
+  readonly ctx = new HttpSampleContext(this.req, this.res, this);
   readonly key = new HttpBalanceKey(this.ctx);
 
   // The client connection, set when the exchange is taken from the pool.
