@@ -75,6 +75,7 @@ import { RuleRefs } from './rule-refs';
 import { TlsConfig } from './tls';
 import { buildAcme } from './acme';
 import { buildUserlists } from './userlists';
+import { ERROR_PAGE_LINE, ErrorPages, type ErrorPageLine } from './error-pages';
 import { hsts, httpsRedirect, monitor, MONITOR_LINE, securityHeaders, type MonitorLine } from './http-features';
 import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 
@@ -117,6 +118,8 @@ interface OptionSet {
   ruleLines: { when: RuleSet; words: string[]; segs: Seg[] }[];
   /** `monitor-uri` / `monitor fail` lines of a frontend (./http-features.ts). */
   monitorLines: MonitorLine[];
+  /** `errorfile`, `errorfiles`, `errorloc…`, `http-error` lines, in the order written (./error-pages.ts). */
+  errorLines: ErrorPageLine[];
 }
 
 /** The `health_check` object fields each check type takes besides `type`. */
@@ -140,12 +143,13 @@ export class ModelBuilder {
   private defaultMode: Mode = 'http';
   private defaultTimeouts: GivenTimeouts = {};
   private checkDefaults!: CheckDefaults;
-  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [], monitorLines: [] };
+  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [], monitorLines: [], errorLines: [] };
   /** Names of the `resolvers` sections, for the servers that name one. */
   private resolverNames = new Set<string>();
   private maxHeaderBytes = DEFAULT_BUFSIZE - DEFAULT_MAXREWRITE;
   /** Pattern/map files and proxies the rules name. */
   private readonly refs: RuleRefs;
+  private readonly errorPages: ErrorPages;
   /** The stick tables conditions of the proxy being built may read (./protection.ts). */
   private tables = new Set<string>();
   private tableScope: TableScope = { tables: new Set(), own: undefined, checkDefault: false };
@@ -162,6 +166,7 @@ export class ModelBuilder {
       frontends: new Set((cfg.frontends ?? []).map((f) => f.name)),
       userlists: new Set((cfg.userlists ?? []).map((l) => l.name)),
     });
+    this.errorPages = new ErrorPages({ at, diag, read: (file, segs) => this.readFile(file, at(segs)) });
     this.tls = new TlsConfig(at, diag, (file, segs) => this.readRelative(file, segs), cfg.global?.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS, cfg.global?.ssl_default_dh_param);
   }
 
@@ -176,6 +181,7 @@ export class ModelBuilder {
     this.resolverNames = new Set(resolvers.map((r) => r.name));
     this.checkDuplicates('userlist', cfg.userlists ?? [], ['userlists']);
     const userlists = buildUserlists(cfg.userlists ?? [], this.at, this.diag);
+    this.errorPages.buildSections(cfg.http_errors ?? []);
     const frontendsIn = cfg.frontends ?? [];
     const backendsIn = cfg.backends ?? [];
     this.checkDuplicates('frontend', frontendsIn, ['frontends']);
@@ -345,7 +351,7 @@ export class ModelBuilder {
   }
 
   private options(list: string[] | undefined, segs: Seg[]): OptionSet {
-    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [], monitorLines: [] };
+    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [], monitorLines: [], errorLines: [] };
     (list ?? []).forEach((written, i) => {
       const where = this.at([...segs, i]);
       // HAProxy lines may keep their `option` keyword.
@@ -355,6 +361,10 @@ export class ModelBuilder {
         const r = parseCheckLine(text);
         if (r.error !== undefined) this.diag.error(where, r.error);
         else set.checkLines.push({ line: r.value, where });
+        return;
+      }
+      if (ERROR_PAGE_LINE.test(text)) {
+        set.errorLines.push({ text: text.trim(), where, segs: [...segs, i] });
         return;
       }
       const rule = /^\s*http-(request|response|after-response)\s+(.*)$/.exec(text);
@@ -523,7 +533,7 @@ export class ModelBuilder {
       forwardedProto: f.forwarded_proto ?? mode === 'http',
       forwardedHost: f.forwarded_host ?? mode === 'http',
       log,
-      errorFiles: this.errorFiles(f.errorfiles, [...base, 'errorfiles']),
+      errorFiles: this.errorPages.proxyPages(this.defaultOptions.errorLines, f.errorfiles, f.http_error, own.errorLines, base),
       maxHeaderBytes: this.maxHeaderBytes,
       options: [...this.defaultOptions.texts, ...own.texts],
       httpsRedirect: httpsRedirect(f.https_redirect, binds, mode, this.at([...base, 'https_redirect']), this.diag),
@@ -641,20 +651,6 @@ export class ModelBuilder {
     if (b.h2c && mode !== 'http') this.diag.error(this.at([...segs, 'h2c']), 'h2c needs mode http');
     if (b.ssl) bind.tls = this.tls.bind(b.ssl, mode, [...segs, 'ssl']);
     return bind;
-  }
-
-  private errorFiles(map: Record<string, string> | undefined, segs: Seg[]): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const [status, file] of Object.entries(map ?? {})) {
-      const text = this.readRelative(file, [...segs, status]);
-      if (text === undefined) continue;
-      if (text !== '' && !/^HTTP\/1\.[01] \d{3}/.test(text)) {
-        this.diag.error(this.at([...segs, status]), `${file}: an errorfile is a raw HTTP response starting with "HTTP/1.x ${status}"`);
-        continue;
-      }
-      out[status] = text;
-    }
-    return out;
   }
 
   private httpRules(
@@ -815,7 +811,7 @@ export class ModelBuilder {
         ...this.httpRules(b.http_after_response, 'after-response', mode, named, [...base, 'http_after_response'], own.ruleLines, { backend: b.name }),
       ],
       hostNames: (b.host_names ?? []).map((h) => h.toLowerCase()),
-      errorFiles: this.errorFiles(b.errorfiles, [...base, 'errorfiles']),
+      errorFiles: this.errorPages.proxyPages(this.defaultOptions.errorLines, b.errorfiles, b.http_error, own.errorLines, base),
       options: [...this.defaultOptions.texts, ...own.texts],
       cookie,
       stick: lines.stick,

@@ -21,8 +21,11 @@ function render(r: Rendered, ex: HttpExchange): string {
   return typeof r === 'string' ? r : r(ex.ctx);
 }
 
+/** A message tslb answers with, for this request, saying `Connection: close` when `close`. */
+export type MessageFn = (ex: HttpExchange, close: boolean) => Buffer;
+
 /** The message of an answer spec; built per request only when a part of it has `%[…]` samples. */
-function compileMessage(status: number, spec: AnswerSpec): (ex: HttpExchange, close: boolean) => Buffer {
+export function compileMessage(status: number, spec: AnswerSpec): MessageFn {
   const body: Rendered | Buffer =
     spec.file !== undefined ? readFileSync(spec.file) : spec.lfString !== undefined ? compileValueTemplate(spec.lfString, 'request', []) : (spec.string ?? '');
   const headers = spec.headers.map((h) => ({ name: h.name, value: compileValueTemplate(h.value, 'request', []) }));
