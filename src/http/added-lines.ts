@@ -25,14 +25,24 @@ export function lastAdded(lines: string, lname: string): string | undefined {
   return found;
 }
 
-/** Calls `each` with the value of every added line with this lower-case name, in order. */
-export function eachAdded(lines: string, lname: string, each: (value: string) => void): void {
+/** Appends to `out` the value of every added line with this lower-case name, in order. */
+export function addedValues(lines: string, lname: string, out: string[]): void {
   for (let s = 0; s < lines.length; ) {
     const eol = lines.indexOf('\r\n', s);
     const colon = lines.indexOf(':', s);
-    if (named(lines, s, colon, lname)) each(lines.slice(colon + 1, eol).trim());
+    if (named(lines, s, colon, lname)) out.push(lines.slice(colon + 1, eol).trim());
     s = eol + 2;
   }
+}
+
+/** Whether some added line has this lower-case name (no string is made). */
+function hasAdded(lines: string, lname: string): boolean {
+  for (let s = 0; s < lines.length; ) {
+    const colon = lines.indexOf(':', s);
+    if (named(lines, s, colon, lname)) return true;
+    s = lines.indexOf('\r\n', colon) + 2;
+  }
+  return false;
 }
 
 /**
@@ -53,7 +63,7 @@ export function editAdded(lines: string, edit: (name: string, value: string) => 
   return out;
 }
 
-/** `lines` without those of this lower-case name. */
+/** `lines` without those of this lower-case name (`lines` itself when it has none). */
 export function withoutAdded(lines: string, lname: string): string {
-  return editAdded(lines, (name) => (name.toLowerCase() === lname ? null : undefined));
+  return hasAdded(lines, lname) ? editAdded(lines, (name) => (name.toLowerCase() === lname ? null : undefined)) : lines;
 }

@@ -8,7 +8,7 @@ import type { BalanceKey } from '../balance/balancer';
 import type { ClientCertificate, SampleContext, Stage } from '../rules/context';
 import type { Trackers } from '../stick/worker';
 import type { ConnectionInfo } from '../worker/connection';
-import { eachAdded, lastAdded } from './added-lines';
+import { addedValues, lastAdded } from './added-lines';
 import type { HeadTable } from './head';
 
 /** The header lines rules added to each message so far (the exchange's): fetches see them as headers. */
@@ -187,7 +187,10 @@ function lastValue(p: HeadTable, name: string, added: string): string | undefine
 function allValues(p: HeadTable, name: string, added: string): string[] {
   const out: string[] = [];
   for (let i = p.findKept(name); i >= 0; i = p.findKept(name, i + 1)) splitValues(p.value(i), out);
-  if (added !== '') eachAdded(added, name, (v) => splitValues(v, out));
+  if (added === '') return out;
+  const lines: string[] = [];
+  addedValues(added, name, lines);
+  for (let i = 0; i < lines.length; i++) splitValues(lines[i], out);
   return out;
 }
 
