@@ -183,7 +183,7 @@ const UserlistSchema = obj({
     multi<string | { name: string; password?: string; insecure_password?: string }>(
       ['string', 'object'],
       {
-        properties: { name: { type: 'string', minLength: 1 }, password: { type: 'string', description: 'crypt(3) hash: $5$ or $6$' }, insecure_password: { type: 'string' } },
+        properties: { name: { type: 'string', minLength: 1 }, password: { type: 'string', description: 'crypt(3) hash: bcrypt $2a$/$2b$/$2y$, SHA-crypt $5$/$6$, MD5-crypt $1$' }, insecure_password: { type: 'string' } },
         required: ['name'],
         additionalProperties: false,
       },
