@@ -17,12 +17,12 @@ export interface AddedLines {
   readonly resExtras: string;
 }
 
-/** Split a header value on commas, trimming blanks, as HAProxy's hdr() does. */
+/**
+ * Split a header value on commas, trimming blanks, as HAProxy's hdr() does (its
+ * http_find_header): empty values count, so an empty header is found (`-m found`).
+ */
 function splitValues(v: string, out: string[]): void {
-  for (const part of v.split(',')) {
-    const t = part.trim();
-    if (t) out.push(t);
-  }
+  for (const part of v.split(',')) out.push(part.trim());
 }
 
 /** The sample context of one exchange (./exchange.ts), bound to its connection when taken. */

@@ -42,6 +42,8 @@ export class H2Client {
       const had = out[key];
       out[key] = had === undefined ? v : Array.isArray(had) ? [...had, v] : [String(had), v];
     }
+    // As curl does (req.body_size reads it: tslb streams bodies, it does not measure them).
+    if (r.body !== undefined) out['content-length'] = Buffer.byteLength(r.body);
     const s = this.session.request(out, { endStream: r.body === undefined });
     return new Promise((resolve, reject) => {
       const parts: Buffer[] = [];
