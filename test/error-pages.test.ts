@@ -4,7 +4,7 @@
  * `errorloc303`, `http-error status N …` (errorfiles / default-errorfiles / lf-string
  * with hdr) in `options` and as YAML, with HAProxy's precedence (defaults first, then
  * the proxy's directives in order, the last one for a status winning; the backend's
- * page over the frontend's); built-in 502/503/504 pages say nothing of the servers
+ * page over the frontend's; defaults' YAML and lines); 502/503/504 pages say nothing of the servers
  * behind (no address, port, error code or stack); `-c` names file and line.
  */
 import { after, before, describe, it } from 'node:test';
@@ -54,6 +54,7 @@ describe('error pages', () => {
     ports.push(bad.port, (silent.address() as net.AddressInfo).port, closedPort);
     lb = await startTslb(`
 defaults:
+  http_error: [{ status: 504, content_type: text/plain, string: "defaults 504" }]
   options:
     - "errorfile 502 ${path.join(dir, 'defaults502.http')}"
 http_errors:
@@ -151,7 +152,7 @@ backends:
       assert.equal(invalid.body.toString(), 'defaults 502');
     });
 
-    it(`${proto}: built-in 502, 503 and 504 pages give no server address, port, error code or stack`, async () => {
+    it(`${proto}: 502, 503 and 504 pages give no server address, port, error code or stack`, async () => {
       for (const [p, status] of [
         ['/bad', 502],
         ['/x', 503],
@@ -163,6 +164,9 @@ backends:
         assert.doesNotMatch(text, /127\.0\.0\.1|::1|localhost/, `${p}: ${text}`);
         for (const port of ports) assert.ok(!text.includes(String(port)), `${p} names port ${port}: ${text}`);
         assert.doesNotMatch(text, /E[A-Z]{4,}|Error|\bat \S+ \(|\.js:\d+/, `${p}: ${text}`);
+        // The defaults' YAML http_error gives every proxy its 504; 502 is the defaults' errorfile, 503 the built-in page.
+        if (status === 504) assert.equal(r.body.toString(), 'defaults 504');
+        if (status === 503) assert.match(r.body.toString(), /No server is available/);
       }
     });
   }

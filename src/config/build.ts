@@ -75,7 +75,7 @@ import { RuleRefs } from './rule-refs';
 import { TlsConfig } from './tls';
 import { buildAcme } from './acme';
 import { buildUserlists } from './userlists';
-import { ERROR_PAGE_LINE, ErrorPages, type ErrorPageLine } from './error-pages';
+import { ERROR_PAGE_LINE, ErrorPages, type ErrorPageLine, type ProxyErrorInput } from './error-pages';
 import { hsts, httpsRedirect, monitor, MONITOR_LINE, securityHeaders, type MonitorLine } from './http-features';
 import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 
@@ -533,7 +533,7 @@ export class ModelBuilder {
       forwardedProto: f.forwarded_proto ?? mode === 'http',
       forwardedHost: f.forwarded_host ?? mode === 'http',
       log,
-      errorFiles: this.errorPages.proxyPages(this.defaultOptions.errorLines, f.errorfiles, f.http_error, own.errorLines, base),
+      errorFiles: this.errorPages.proxyPages(this.defaultErrorPages(), { base, files: f.errorfiles, replies: f.http_error, lines: own.errorLines }),
       maxHeaderBytes: this.maxHeaderBytes,
       options: [...this.defaultOptions.texts, ...own.texts],
       httpsRedirect: httpsRedirect(f.https_redirect, binds, mode, this.at([...base, 'https_redirect']), this.diag),
@@ -651,6 +651,12 @@ export class ModelBuilder {
     if (b.h2c && mode !== 'http') this.diag.error(this.at([...segs, 'h2c']), 'h2c needs mode http');
     if (b.ssl) bind.tls = this.tls.bind(b.ssl, mode, [...segs, 'ssl']);
     return bind;
+  }
+
+  /** The defaults' error pages, which every proxy's start from. */
+  private defaultErrorPages(): ProxyErrorInput {
+    const d = this.cfg.defaults;
+    return { base: ['defaults'], files: d?.errorfiles, replies: d?.http_error, lines: this.defaultOptions.errorLines };
   }
 
   private httpRules(
@@ -811,7 +817,7 @@ export class ModelBuilder {
         ...this.httpRules(b.http_after_response, 'after-response', mode, named, [...base, 'http_after_response'], own.ruleLines, { backend: b.name }),
       ],
       hostNames: (b.host_names ?? []).map((h) => h.toLowerCase()),
-      errorFiles: this.errorPages.proxyPages(this.defaultOptions.errorLines, b.errorfiles, b.http_error, own.errorLines, base),
+      errorFiles: this.errorPages.proxyPages(this.defaultErrorPages(), { base, files: b.errorfiles, replies: b.http_error, lines: own.errorLines }),
       options: [...this.defaultOptions.texts, ...own.texts],
       cookie,
       stick: lines.stick,

@@ -38,6 +38,14 @@ interface Env {
   read(file: string, segs: Seg[]): { path: string } | undefined;
 }
 
+/** A section's error-page settings: YAML `errorfiles` and `http_error`, and its options lines. */
+export interface ProxyErrorInput {
+  base: Seg[];
+  files: Record<string, string> | undefined;
+  replies: ErrorReplyInput[] | undefined;
+  lines: ErrorPageLine[];
+}
+
 /** One directive: set a status's page, forget it, or import a section's pages. */
 type Directive = { status: number; page: ErrorPage | null } | { section: string; statuses: number[] | 'all'; where: Where };
 
@@ -75,19 +83,21 @@ export class ErrorPages {
   }
 
   /**
-   * A proxy's pages by status: the defaults' lines, then the proxy's YAML `errorfiles`
-   * map and `http_error` items, then its own lines, each replacing what came before.
+   * A proxy's pages by status: the defaults' (YAML, then lines), then the proxy's
+   * YAML `errorfiles` map and `http_error` items, then its own lines, each replacing
+   * what came before.
    */
-  proxyPages(defaultsLines: ErrorPageLine[], files: Record<string, string> | undefined, replies: ErrorReplyInput[] | undefined, lines: ErrorPageLine[], base: Seg[]): Record<string, ErrorPage> {
+  proxyPages(defaults: ProxyErrorInput, own: ProxyErrorInput): Record<string, ErrorPage> {
     const directives: Directive[] = [];
-    for (const l of defaultsLines) this.line(l, directives);
-    for (const [code, file] of Object.entries(files ?? {})) {
-      const segs = [...base, 'errorfiles', code];
-      const page = this.errorfile(Number(code), file, segs);
-      if (page !== undefined) directives.push({ status: Number(code), page });
+    for (const src of [defaults, own]) {
+      for (const [code, file] of Object.entries(src.files ?? {})) {
+        const segs = [...src.base, 'errorfiles', code];
+        const page = this.errorfile(Number(code), file, segs);
+        if (page !== undefined) directives.push({ status: Number(code), page });
+      }
+      (src.replies ?? []).forEach((r, i) => this.yamlReply(r, [...src.base, 'http_error', i], directives));
+      for (const l of src.lines) this.line(l, directives);
     }
-    (replies ?? []).forEach((r, i) => this.yamlReply(r, [...base, 'http_error', i], directives));
-    for (const l of lines) this.line(l, directives);
     const out: Record<string, ErrorPage> = {};
     for (const d of directives) {
       if ('status' in d) {

@@ -572,6 +572,8 @@ const GlobalSchema = obj({
 
 const DefaultsSchema = obj({
   mode: opt(Mode),
+  errorfiles: opt(ErrorFiles),
+  http_error: opt(Type.Array(ErrorReplySchema)),
   timeouts: opt(TimeoutsSchema),
   options: opt(Type.Array(Type.String())),
   log: opt(LogSchema),
