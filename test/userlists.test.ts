@@ -30,6 +30,8 @@ describe('userlists: bcrypt, SHA-crypt and MD5-crypt hashes', () => {
     ['sue', 'sha-512 pass'],
     ['mo', 'md5 pass'],
   ];
+  /** Users checked once each, by the request-body test (a first check makes the request wait). */
+  const posters = ['p1', 'p2'];
 
   before(async () => {
     await rec.start();
@@ -43,6 +45,8 @@ describe('userlists: bcrypt, SHA-crypt and MD5-crypt hashes', () => {
       mo: openssl('-1', 'md5 pass'),
       // Slow enough (2^14 rounds of JS Blowfish: about a second) to see what the worker does meanwhile.
       slow: bcrypt.hashSync('patience', 14),
+      p1: bcrypt.hashSync('poster', 10),
+      p2: bcrypt.hashSync('poster', 10),
     };
     assert.match(hashes.mo, /^\$1\$/);
     lb = await startTslb(`
@@ -90,6 +94,17 @@ backends:
         assert.deepEqual(header(wrong, 'www-authenticate'), ['Basic realm="Staff"']);
         assert.equal(rec.requests.length, 0, user);
       }
+    });
+  }
+
+  for (const [i, proto] of (['h1', 'h2'] as const).entries()) {
+    it(`${proto}: a request body sent while its credentials are checked reaches the server whole`, async () => {
+      const body = 'x'.repeat(100_000);
+      rec.reset();
+      const r = await send(proto, { method: 'POST', path: '/staff/upload', headers: [basic(posters[i], 'poster')], body });
+      assert.equal(r.status, 200);
+      assert.equal(rec.requests.length, 1);
+      assert.equal(rec.requests[0].body.toString(), body);
     });
   }
 
