@@ -38,6 +38,7 @@ describe('error pages', () => {
       ['fe503.http', '503 Service Unavailable', 'frontend yaml 503'],
       ['defaults502.http', '502 Bad Gateway', 'defaults 502'],
       ['be503.http', '503 Service Unavailable', 'backend 503'],
+      ['deny403.http', '403 Forbidden', 'deny errorfile'],
     ]) {
       writeFileSync(path.join(dir, name), page(status, body));
     }
@@ -75,6 +76,8 @@ frontends:
       - "http-error status 403 errorfiles lines"
       - "http-error status 404 default-errorfiles"
       - "errorloc303 500 https://status.example/down"
+      - "http-request deny deny_status 403 errorfile ${path.join(dir, 'deny403.http')} if { path_beg /deny-file }"
+      - "http-request return status 503 default-errorfiles if { path_beg /ret-default }"
       - "http-request deny deny_status 403 if { path_beg /forbidden }"
       - "http-request deny deny_status 404 if { path_beg /missing }"
       - "http-request deny deny_status 429 if { path_beg /busy }"
@@ -146,6 +149,13 @@ backends:
       const broken = await get('/broken');
       assert.equal(broken.status, 303);
       assert.deepEqual(header(broken, 'location'), ['https://status.example/down']);
+      // deny/return naming their page: an errorfile of their own, or the proxy's page for the status.
+      const denyFile = await get('/deny-file');
+      assert.equal(denyFile.status, 403);
+      assert.equal(denyFile.body.toString(), 'deny errorfile');
+      const retDefault = await get('/ret-default');
+      assert.equal(retDefault.status, 503);
+      assert.equal(retDefault.body.toString(), 'site 503');
       // The defaults' errorfile applies to every proxy that sets none for the status.
       const invalid = await get('/bad');
       assert.equal(invalid.status, 502);

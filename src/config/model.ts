@@ -241,6 +241,10 @@ export interface AnswerSpec {
   /** A log-format body. */
   lfString?: string;
   file?: string;
+  /** A raw HTTP response file sent as written (`errorfile F`), the connection closed after it. */
+  errorfile?: string;
+  /** `default-errorfiles`: the proxy's page for the status (errorfile, http-error, or the built-in one). */
+  defaultErrorfiles?: true;
   /** `hdr NAME VALUE` lines; values are log-format. */
   headers: { name: string; value: string }[];
 }

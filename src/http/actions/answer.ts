@@ -49,9 +49,17 @@ export function compileMessage(status: number, spec: AnswerSpec): MessageFn {
   };
 }
 
+/** `errorfile F`: the file's bytes as they are, and a close after them (their framing is unknown). */
+function errorfileAnswer(status: number, file: string, term: string): RuleAction {
+  const raw = readFileSync(file);
+  return (ex) => ex.answerWith(status, raw, true, term);
+}
+
 export function returnAction(a: Act<'return'>): RuleAction {
-  const message = compileMessage(a.status, a.answer);
   const status = a.status;
+  if (a.answer.errorfile !== undefined) return errorfileAnswer(status, a.answer.errorfile, 'LR');
+  if (a.answer.defaultErrorfiles) return (ex) => ex.answer(status, false, 'LR');
+  const message = compileMessage(a.status, a.answer);
   return (ex) => {
     const close = ex.localCloses();
     return ex.answerWith(status, message(ex, close), close, 'LR');
@@ -77,10 +85,12 @@ export function denyAction(a: Act<'deny'>, response: boolean): RuleAction {
     };
   }
   const status = a.status;
-  const message = a.answer ? compileMessage(status, a.answer) : undefined;
+  const page = a.answer?.errorfile !== undefined ? errorfileAnswer(status, a.answer.errorfile, 'PR') : undefined;
+  const message = a.answer && !a.answer.defaultErrorfiles && !page ? compileMessage(status, a.answer) : undefined;
   return (ex) => {
     ex.fe.counters.deniedReq++;
     if (ex.backend) ex.backend.counters.deniedReq++;
+    if (page) return page(ex);
     if (!message) return ex.answer(status, true, 'PR');
     const close = ex.localCloses();
     return ex.answerWith(status, message(ex, close), close, 'PR');
