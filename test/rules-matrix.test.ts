@@ -7,11 +7,14 @@
  */
 import { after, before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as http2 from 'node:http2';
+import * as https from 'node:https';
 import * as path from 'node:path';
 import { header, RecordingBackend, type RawRequest } from './helpers/rawhttp';
 import { H2Client, h1Request, type Answer, type Protocol, type Request } from './helpers/both-protocols';
 import { freePort, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
+import { issueCert } from './helpers/certs';
 
 const FLAGS: [string, string][] = [
   ['hdr-beg', 'hdr_beg(x-a) -i ab'],
@@ -223,4 +226,83 @@ backends:
       await expectLocal({ path: '/rscheme/a', host: 'h.example' }, 308, (res) => assert.deepEqual(header(res, 'location'), ['https://h.example/rscheme/a']));
     });
   }
+});
+
+describe('ssl_fc_sni and capture over TLS, HTTP/1.1 and HTTP/2 (ALPN)', () => {
+  it('the SNI the client sent is matched and rendered; capture slots show in the log line of both protocols', async () => {
+    const rec = await new RecordingBackend().start();
+    const dir = tempDir();
+    const cert = issueCert(['tls.example', 'other.example']);
+    const pem = path.join(dir, 'site.pem');
+    writeFileSync(pem, cert.cert + cert.key);
+    const logFile = path.join(dir, 'access.log');
+    const port = await freePort();
+    const lb = await startTslb(`
+global: { workers: 1, access_log: ${logFile} }
+frontends:
+  - name: tls
+    mode: http
+    binds: [{ address: 127.0.0.1, port: ${port}, ssl: { certificates: [${pem}] } }]
+    forwarded_proto: false
+    forwarded_host: false
+    log: { format: httplog }
+    options:
+      - "http-request set-header X-M-sni 1 if { ssl_fc_sni -i TLS.example }"
+      - "http-request set-header X-SNI %[ssl_fc_sni]"
+      - "http-request capture req.hdr(x-cap) len 6"
+    default_backend: app
+backends:
+  - { name: app, mode: http, servers: [{ name: s1, address: 127.0.0.1, port: ${rec.port} }] }
+`);
+    const h1get = (servername: string, cap: string) =>
+      new Promise<number>((resolve, reject) => {
+        const r = https.request({ host: '127.0.0.1', port, path: '/h1', servername, ca: cert.ca, ALPNProtocols: ['http/1.1'], headers: { host: servername, 'x-cap': cap }, agent: false } as https.RequestOptions, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        });
+        r.on('error', reject);
+        r.end();
+      });
+    const h2get = (servername: string, cap: string) =>
+      new Promise<number>((resolve, reject) => {
+        const session = http2.connect(`https://${servername}:${port}`, { ca: cert.ca, servername, host: '127.0.0.1' } as http2.SecureClientSessionOptions);
+        session.on('error', reject);
+        const s = session.request({ ':path': '/h2', 'x-cap': cap });
+        let status = 0;
+        s.on('response', (h) => (status = Number(h[':status'])));
+        s.on('end', () => {
+          session.close();
+          resolve(status);
+        });
+        s.on('error', reject);
+        s.resume();
+        s.end();
+      });
+    try {
+      for (const [get, proto] of [
+        [h1get, 'h1'],
+        [h2get, 'h2'],
+      ] as const) {
+        rec.reset();
+        assert.equal(await get('tls.example', `${proto}-capture-cut`), 200);
+        assert.deepEqual(header(rec.requests[0], 'x-sni'), ['tls.example'], proto);
+        assert.deepEqual(header(rec.requests[0], 'x-m-sni'), ['1'], proto);
+        rec.reset();
+        assert.equal(await get('other.example', proto), 200);
+        assert.deepEqual(header(rec.requests[0], 'x-sni'), ['other.example'], proto);
+        assert.deepEqual(header(rec.requests[0], 'x-m-sni'), [], proto);
+      }
+      let lines: string[] = [];
+      for (const until = Date.now() + 5000; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
+        lines = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').filter(Boolean) : [];
+        if (lines.length >= 4) break;
+      }
+      // Cut to its 6 bytes, one slot, on each protocol's log line.
+      assert.ok(lines.some((l) => l.includes(' {h1-cap} "GET /h1 HTTP/1.1"')), lines.join('\n'));
+      assert.ok(lines.some((l) => l.includes(' {h2-cap} "GET /h2 HTTP/2.0"')), lines.join('\n'));
+    } finally {
+      await lb.stop();
+      await rec.close();
+    }
+  });
 });
