@@ -206,8 +206,9 @@ export class HttpBalanceKey implements BalanceKey {
   get uri(): string {
     return this.ctx.url();
   }
+  /** The header's first value; undefined when absent or empty (HAProxy's `balance hdr` then round-robins). */
   header(name: string): string | undefined {
     const v = this.ctx.headerValues(name);
-    return v.length ? v[0] : undefined;
+    return v.length && v[0] !== '' ? v[0] : undefined;
   }
 }
