@@ -78,6 +78,8 @@ frontends:
       - "errorloc303 500 https://status.example/down"
       - "http-request deny deny_status 403 errorfile ${path.join(dir, 'deny403.http')} if { path_beg /deny-file }"
       - "http-request return status 503 default-errorfiles if { path_beg /ret-default }"
+      - "http-request deny deny_status 503 errorfiles site if { path_beg /deny-section }"
+      - "http-request return status 429 errorfiles site if { path_beg /ret-nosection }"
       - "http-request deny deny_status 403 if { path_beg /forbidden }"
       - "http-request deny deny_status 404 if { path_beg /missing }"
       - "http-request deny deny_status 429 if { path_beg /busy }"
@@ -156,6 +158,13 @@ backends:
       const retDefault = await get('/ret-default');
       assert.equal(retDefault.status, 503);
       assert.equal(retDefault.body.toString(), 'site 503');
+      const denySection = await get('/deny-section');
+      assert.equal(denySection.status, 503);
+      assert.equal(denySection.body.toString(), 'site 503');
+      // The section has no 429: the proxy's page for it.
+      const retNoSection = await get('/ret-nosection');
+      assert.equal(retNoSection.status, 429);
+      assert.equal(retNoSection.body.toString(), 'slow down, example.com');
       // The defaults' errorfile applies to every proxy that sets none for the status.
       const invalid = await get('/bad');
       assert.equal(invalid.status, 502);
@@ -200,6 +209,8 @@ frontends:
       - "http-error status 503 string down"
     http_error:
       - { status: 503, string: x, errorfiles: site }
+    http_request:
+      - { deny: { status: 403, errorfiles: nosuch } }
     default_backend: app
 backends:
   - { name: app, mode: http, servers: [{ name: s1, address: 127.0.0.1, port: 1 }] }
@@ -213,5 +224,6 @@ backends:
     assert.match(out, /lb\.yaml:10:.*status code "418" not handled/);
     assert.match(out, /lb\.yaml:11:.*a body needs its content-type/);
     assert.match(out, /lb\.yaml:13:.*takes one of/);
+    assert.match(out, /lb\.yaml:15:.*unknown http-errors section "nosuch"/);
   });
 });

@@ -119,6 +119,19 @@ export class ErrorPages {
     return out;
   }
 
+  /**
+   * A deny/return answer naming `errorfiles NAME`: the section's page for its status in
+   * `answer.page`; without one, the proxy's page (HAProxy's fallback).
+   */
+  resolveAnswerPage(status: number, answer: AnswerSpec, where: Where): void {
+    if (answer.errorfiles === undefined) return;
+    const section = this.sections.get(answer.errorfiles);
+    if (!section) return void this.env.diag.error(where, `unknown http-errors section "${answer.errorfiles}"`);
+    const page = section.get(status);
+    if (page !== undefined) answer.page = page;
+    else answer.defaultErrorfiles = true;
+  }
+
   private status(code: string | number, segs: Seg[]): number {
     const n = Number(code);
     if (!/^\d{3}$/.test(String(code)) || !HANDLED.has(n)) {

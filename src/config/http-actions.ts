@@ -68,6 +68,9 @@ function parseAnswer(words: string[], statusWord: string, status: number): { sta
       case 'errorfile':
         answer.errorfile = v;
         break;
+      case 'errorfiles':
+        answer.errorfiles = v;
+        break;
       case 'hdr': {
         const value = words[++i];
         if (value === undefined) return 'hdr expects a name and a value';
@@ -75,7 +78,7 @@ function parseAnswer(words: string[], statusWord: string, status: number): { sta
         break;
       }
       default:
-        return `unexpected "${w}" (expected ${statusWord}, content-type, default-errorfiles, errorfile, string, lf-string, file, hdr)`;
+        return `unexpected "${w}" (expected ${statusWord}, content-type, default-errorfiles, errorfile, errorfiles, string, lf-string, file, hdr)`;
     }
     hasAnswer = true;
   }
@@ -302,8 +305,8 @@ export function checkAction(a: HttpAction, stage: Stage): ActionError[] {
       const answer = a.answer;
       if (!answer) break;
       const bodies = [answer.string, answer.lfString, answer.file].filter((b) => b !== undefined).length;
-      const pages = [answer.errorfile, answer.defaultErrorfiles].filter((b) => b !== undefined).length;
-      if (bodies + pages > 1) push(undefined, ['takes one of default-errorfiles, errorfile, string, lf-string, file']);
+      const pages = [answer.errorfile, answer.errorfiles, answer.defaultErrorfiles].filter((b) => b !== undefined).length;
+      if (bodies + pages > 1) push(undefined, ['takes one of default-errorfiles, errorfile, errorfiles, string, lf-string, file']);
       if (bodies === 1 && answer.contentType === undefined) push(undefined, ['a body needs its content-type']);
       if (answer.errorfile !== undefined) {
         if (!existsSync(answer.errorfile)) push('errorfile', [`errorfile ${answer.errorfile}: not found`]);
@@ -354,6 +357,7 @@ function answerFromYaml(a: AnswerInput): AnswerSpec {
     ...(a.lf_string !== undefined ? { lfString: a.lf_string } : {}),
     ...(a.file !== undefined ? { file: a.file } : {}),
     ...(a.errorfile !== undefined ? { errorfile: a.errorfile } : {}),
+    ...(a.errorfiles !== undefined ? { errorfiles: a.errorfiles } : {}),
     ...(a.default_errorfiles ? { defaultErrorfiles: true as const } : {}),
     headers: Object.entries(a.headers ?? {}).map(([name, value]) => ({ name, value })),
   };
@@ -384,7 +388,7 @@ export function actionFromYaml(r: HttpRuleInput, key: YamlAction, when: RuleSet)
     case 'deny': {
       const d = r.deny!;
       const answer = answerFromYaml(d);
-      const hasAnswer = answer.string !== undefined || answer.lfString !== undefined || answer.file !== undefined || answer.errorfile !== undefined || answer.headers.length > 0 || answer.contentType !== undefined;
+      const hasAnswer = answer.string !== undefined || answer.lfString !== undefined || answer.file !== undefined || answer.errorfile !== undefined || answer.errorfiles !== undefined || answer.headers.length > 0 || answer.contentType !== undefined;
       return { action: 'deny', status: d.status ?? 403, ...(hasAnswer ? { answer } : {}) };
     }
     case 'return':
@@ -428,6 +432,7 @@ function answerText(a: AnswerSpec | undefined): string {
   if (a.lfString !== undefined) t += ` lf-string ${JSON.stringify(a.lfString)}`;
   if (a.file !== undefined) t += ` file ${a.file}`;
   if (a.errorfile !== undefined) t += ` errorfile ${a.errorfile}`;
+  if (a.errorfiles !== undefined) t += ` errorfiles ${a.errorfiles}`;
   if (a.defaultErrorfiles) t += ' default-errorfiles';
   for (const h of a.headers) t += ` hdr ${h.name} ${JSON.stringify(h.value)}`;
   return t;

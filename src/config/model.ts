@@ -245,6 +245,9 @@ export interface AnswerSpec {
   errorfile?: string;
   /** `default-errorfiles`: the proxy's page for the status (errorfile, http-error, or the built-in one). */
   defaultErrorfiles?: true;
+  /** `errorfiles NAME`: that http-errors section's page for the status, set in `page` by the loader (else the proxy's page). */
+  errorfiles?: string;
+  page?: ErrorPage;
   /** `hdr NAME VALUE` lines; values are log-format. */
   headers: { name: string; value: string }[];
 }

@@ -150,6 +150,7 @@ const answerFields = {
   file: opt(Type.String()),
   errorfile: opt(Type.String({ description: 'a raw HTTP response file, sent as written (the connection closed after it)' })),
   default_errorfiles: opt(Type.Boolean({ description: 'the proxy’s page for the status' })),
+  errorfiles: opt(Type.String({ description: 'an http_errors section: its page for the status' })),
   headers: opt(Type.Record(Type.String(), Type.String(), { description: 'header name: log-format value' })),
 };
 const AnswerSchema = obj({ status: opt(Status), ...answerFields });

@@ -49,15 +49,25 @@ export function compileMessage(status: number, spec: AnswerSpec): MessageFn {
   };
 }
 
-/** `errorfile F`: the file's bytes as they are, and a close after them (their framing is unknown). */
-function errorfileAnswer(status: number, file: string, term: string): RuleAction {
-  const raw = readFileSync(file);
+/** A raw message (an errorfile's bytes) as it is, and a close after it (its framing is unknown). */
+function rawAnswer(status: number, raw: Buffer, term: string): RuleAction {
   return (ex) => ex.answerWith(status, raw, true, term);
+}
+
+/** The answer of `errorfile F` or of a section's page (`errorfiles NAME`, resolved by the loader); undefined for others. */
+function pageAnswer(status: number, spec: AnswerSpec | undefined, term: string): RuleAction | undefined {
+  if (spec?.errorfile !== undefined) return rawAnswer(status, readFileSync(spec.errorfile), term);
+  const page = spec?.page;
+  if (page === undefined) return undefined;
+  if (typeof page === 'string') return rawAnswer(status, Buffer.from(page, 'latin1'), term);
+  const message = compileMessage(page.status, page.answer);
+  return (ex) => ex.answerWith(status, message(ex, true), true, term);
 }
 
 export function returnAction(a: Act<'return'>): RuleAction {
   const status = a.status;
-  if (a.answer.errorfile !== undefined) return errorfileAnswer(status, a.answer.errorfile, 'LR');
+  const page = pageAnswer(status, a.answer, 'LR');
+  if (page) return page;
   if (a.answer.defaultErrorfiles) return (ex) => ex.answer(status, false, 'LR');
   const message = compileMessage(a.status, a.answer);
   return (ex) => {
@@ -85,7 +95,7 @@ export function denyAction(a: Act<'deny'>, response: boolean): RuleAction {
     };
   }
   const status = a.status;
-  const page = a.answer?.errorfile !== undefined ? errorfileAnswer(status, a.answer.errorfile, 'PR') : undefined;
+  const page = pageAnswer(status, a.answer, 'PR');
   const message = a.answer && !a.answer.defaultErrorfiles && !page ? compileMessage(status, a.answer) : undefined;
   return (ex) => {
     ex.fe.counters.deniedReq++;
