@@ -411,7 +411,7 @@ backends:
     assert.deepEqual(header((await get('/open', 'Host: h\r\n')).got!, 'x-authed'), ['0']);
   });
 
-  it('-c refuses a bcrypt hash (not supported yet), an unknown hash scheme and http_auth of an unknown userlist', async () => {
+  it('-c refuses a malformed bcrypt hash, an unknown hash scheme and http_auth of an unknown userlist', async () => {
     const dir = tempDir();
     const file = path.join(dir, 'lb.yaml');
     writeFileSync(
@@ -433,8 +433,8 @@ backends:
     );
     const r = await runCli(['-c', '-f', file]);
     assert.notEqual(r.code, 0);
-    assert.match(r.stdout + r.stderr, /lb\.yaml:4:.*bcrypt hashes .* not supported yet/);
-    assert.match(r.stdout + r.stderr, /lb\.yaml:5:.*expected a \$5\$ or \$6\$ SHA-crypt hash/);
+    assert.match(r.stdout + r.stderr, /lb\.yaml:4:.*a bcrypt hash is \$2a\$, \$2b\$ or \$2y\$/);
+    assert.match(r.stdout + r.stderr, /lb\.yaml:5:.*expected a crypt\(3\) hash/);
     assert.match(r.stdout + r.stderr, /lb\.yaml:10:.*http_auth: unknown userlist "ll"/);
   });
 });

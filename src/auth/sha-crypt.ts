@@ -24,18 +24,20 @@ function triples(len: 32 | 64): number[][] {
 }
 const ORDER = { 32: triples(32), 64: triples(64) };
 
+/** `n` characters of crypt's base-64 for the low bits of `w`, least significant first (the crypt(3) schemes' encoding). */
+export function cryptBase64(w: number, n: number): string {
+  let out = '';
+  for (let i = 0; i < n; i++) {
+    out += ALPHABET[w & 63];
+    w >>= 6;
+  }
+  return out;
+}
+
 function encode(d: Buffer): string {
   let out = '';
-  const put = (w: number, n: number): void => {
-    for (let i = 0; i < n; i++) {
-      out += ALPHABET[w & 63];
-      w >>= 6;
-    }
-  };
-  for (const [x, y, z] of ORDER[d.length as 32 | 64]) put((d[x] << 16) | (d[y] << 8) | d[z], 4);
-  if (d.length === 32) put((d[31] << 8) | d[30], 3);
-  else put(d[63], 2);
-  return out;
+  for (const [x, y, z] of ORDER[d.length as 32 | 64]) out += cryptBase64((d[x] << 16) | (d[y] << 8) | d[z], 4);
+  return out + (d.length === 32 ? cryptBase64((d[31] << 8) | d[30], 3) : cryptBase64(d[63], 2));
 }
 
 /** `len` bytes of `block` repeated. */
@@ -45,8 +47,19 @@ function repeat(block: Buffer, len: number): Buffer {
   return out;
 }
 
-/** The full `$5$…`/`$6$…` string for `password` with the settings of `setting` (`$6$rounds=N$salt…`). */
-export function shaCrypt(password: string, setting: string): string | undefined {
+/** A SHA-crypt computation: its settings, the sequences the rounds mix, and the digest so far. */
+interface ShaCryptState {
+  alg: 'sha256' | 'sha512';
+  /** `$5$rounds=N$salt$` as the result starts. */
+  prefix: string;
+  rounds: number;
+  done: number;
+  Pseq: Buffer;
+  Sseq: Buffer;
+  C: Buffer;
+}
+
+function start(password: string, setting: string): ShaCryptState | undefined {
   const m = /^\$([56])\$(?:rounds=(\d+)\$)?([^$]*)/.exec(setting);
   if (!m) return undefined;
   const alg = m[1] === '5' ? 'sha256' : 'sha512';
@@ -61,20 +74,46 @@ export function shaCrypt(password: string, setting: string): string | undefined 
   const A = a.digest();
   const dp = H();
   for (let i = 0; i < P.length; i++) dp.update(P);
-  const Pseq = repeat(dp.digest(), P.length);
   const ds = H();
   for (let i = 0; i < 16 + A[0]; i++) ds.update(S);
-  const Sseq = repeat(ds.digest(), S.length);
-  let C = A;
-  for (let i = 0; i < rounds; i++) {
-    const c = H();
-    c.update(i & 1 ? Pseq : C);
-    if (i % 3) c.update(Sseq);
-    if (i % 7) c.update(Pseq);
-    c.update(i & 1 ? C : Pseq);
+  const prefix = `$${m[1]}$${m[2] !== undefined ? `rounds=${rounds}$` : ''}${saltText}$`;
+  return { alg, prefix, rounds, done: 0, Pseq: repeat(dp.digest(), P.length), Sseq: repeat(ds.digest(), S.length), C: A };
+}
+
+/** Runs up to `n` more rounds; true when all are done. */
+function advance(st: ShaCryptState, n: number): boolean {
+  const end = Math.min(st.rounds, st.done + n);
+  let C = st.C;
+  for (let i = st.done; i < end; i++) {
+    const c = createHash(st.alg);
+    c.update(i & 1 ? st.Pseq : C);
+    if (i % 3) c.update(st.Sseq);
+    if (i % 7) c.update(st.Pseq);
+    c.update(i & 1 ? C : st.Pseq);
     C = c.digest();
   }
-  return `$${m[1]}$${m[2] !== undefined ? `rounds=${rounds}$` : ''}${saltText}$${encode(C)}`;
+  st.C = C;
+  st.done = end;
+  return end === st.rounds;
+}
+
+/** The full `$5$…`/`$6$…` string for `password` with the settings of `setting` (`$6$rounds=N$salt…`). */
+export function shaCrypt(password: string, setting: string): string | undefined {
+  const st = start(password, setting);
+  if (!st) return undefined;
+  advance(st, st.rounds);
+  return st.prefix + encode(st.C);
+}
+
+/** Rounds run between two turns of the event loop (about a millisecond's work). */
+const ROUNDS_PER_TURN = 1000;
+
+/** shaCrypt() without holding the event loop: the rounds run a thousand at a time. */
+export async function shaCryptAsync(password: string, setting: string): Promise<string | undefined> {
+  const st = start(password, setting);
+  if (!st) return undefined;
+  while (!advance(st, ROUNDS_PER_TURN)) await new Promise<void>((r) => setImmediate(r));
+  return st.prefix + encode(st.C);
 }
 
 /** Does `password` match the `$5$`/`$6$` hash? (constant time over the result) */

@@ -78,6 +78,7 @@ import { buildAcme } from './acme';
 import { buildUserlists } from './userlists';
 import { buildCaches } from './caches';
 import { compression, COMPRESSION_LINE, type CompressionLine } from './compression';
+import { ERROR_PAGE_LINE, ErrorPages, type ErrorPageLine, type ProxyErrorInput } from './error-pages';
 import { hsts, httpsRedirect, monitor, MONITOR_LINE, securityHeaders, type MonitorLine } from './http-features';
 import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 
@@ -122,6 +123,8 @@ interface OptionSet {
   monitorLines: MonitorLine[];
   /** `compression …` lines (./compression.ts). */
   compressionLines: CompressionLine[];
+  /** `errorfile`, `errorfiles`, `errorloc…`, `http-error` lines, in the order written (./error-pages.ts). */
+  errorLines: ErrorPageLine[];
 }
 
 /** The `health_check` object fields each check type takes besides `type`. */
@@ -145,7 +148,7 @@ export class ModelBuilder {
   private defaultMode: Mode = 'http';
   private defaultTimeouts: GivenTimeouts = {};
   private checkDefaults!: CheckDefaults;
-  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [], monitorLines: [], compressionLines: [] };
+  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [], monitorLines: [], compressionLines: [], errorLines: [] };
   /** Names of the `resolvers` sections, for the servers that name one. */
   private resolverNames = new Set<string>();
   /** Names of the `cache` sections, for cache-use / cache-store. */
@@ -153,6 +156,7 @@ export class ModelBuilder {
   private maxHeaderBytes = DEFAULT_BUFSIZE - DEFAULT_MAXREWRITE;
   /** Pattern/map files and proxies the rules name. */
   private readonly refs: RuleRefs;
+  private readonly errorPages: ErrorPages;
   /** The stick tables conditions of the proxy being built may read (./protection.ts). */
   private tables = new Set<string>();
   private tableScope: TableScope = { tables: new Set(), own: undefined, checkDefault: false };
@@ -169,6 +173,7 @@ export class ModelBuilder {
       frontends: new Set((cfg.frontends ?? []).map((f) => f.name)),
       userlists: new Set((cfg.userlists ?? []).map((l) => l.name)),
     });
+    this.errorPages = new ErrorPages({ at, diag, read: (file, segs) => this.readFile(file, at(segs)) });
     this.tls = new TlsConfig(at, diag, (file, segs) => this.readRelative(file, segs), cfg.global?.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS, cfg.global?.ssl_default_dh_param);
   }
 
@@ -186,6 +191,7 @@ export class ModelBuilder {
     this.checkDuplicates('cache', cfg.caches ?? [], ['caches']);
     const caches = buildCaches(cfg.caches ?? [], this.at, this.diag);
     this.cacheNames = new Set(caches.map((c) => c.name));
+    this.errorPages.buildSections(cfg.http_errors ?? []);
     const frontendsIn = cfg.frontends ?? [];
     const backendsIn = cfg.backends ?? [];
     this.checkDuplicates('frontend', frontendsIn, ['frontends']);
@@ -347,7 +353,7 @@ export class ModelBuilder {
   }
 
   private options(list: string[] | undefined, segs: Seg[]): OptionSet {
-    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [], monitorLines: [], compressionLines: [] };
+    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [], monitorLines: [], compressionLines: [], errorLines: [] };
     (list ?? []).forEach((written, i) => {
       const where = this.at([...segs, i]);
       // HAProxy lines may keep their `option` keyword.
@@ -357,6 +363,10 @@ export class ModelBuilder {
         const r = parseCheckLine(text);
         if (r.error !== undefined) this.diag.error(where, r.error);
         else set.checkLines.push({ line: r.value, where });
+        return;
+      }
+      if (ERROR_PAGE_LINE.test(text)) {
+        set.errorLines.push({ text: text.trim(), where, segs: [...segs, i] });
         return;
       }
       const rule = /^\s*http-(request|response|after-response)\s+(.*)$/.exec(text);
@@ -529,7 +539,7 @@ export class ModelBuilder {
       forwardedProto: f.forwarded_proto ?? mode === 'http',
       forwardedHost: f.forwarded_host ?? mode === 'http',
       log,
-      errorFiles: this.errorFiles(f.errorfiles, [...base, 'errorfiles']),
+      errorFiles: this.errorPages.proxyPages(this.defaultErrorPages(), { base, files: f.errorfiles, replies: f.http_error, lines: own.errorLines }),
       maxHeaderBytes: this.maxHeaderBytes,
       options: [...this.defaultOptions.texts, ...own.texts],
       httpsRedirect: httpsRedirect(f.https_redirect, binds, mode, this.at([...base, 'https_redirect']), this.diag),
@@ -650,18 +660,10 @@ export class ModelBuilder {
     return bind;
   }
 
-  private errorFiles(map: Record<string, string> | undefined, segs: Seg[]): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const [status, file] of Object.entries(map ?? {})) {
-      const text = this.readRelative(file, [...segs, status]);
-      if (text === undefined) continue;
-      if (text !== '' && !/^HTTP\/1\.[01] \d{3}/.test(text)) {
-        this.diag.error(this.at([...segs, status]), `${file}: an errorfile is a raw HTTP response starting with "HTTP/1.x ${status}"`);
-        continue;
-      }
-      out[status] = text;
-    }
-    return out;
+  /** The defaults' error pages, which every proxy's start from. */
+  private defaultErrorPages(): ProxyErrorInput {
+    const d = this.cfg.defaults;
+    return { base: ['defaults'], files: d?.errorfiles, replies: d?.http_error, lines: this.defaultOptions.errorLines };
   }
 
   private httpRules(
@@ -690,6 +692,7 @@ export class ModelBuilder {
       // A native rule's mistake points at its field (set_header.value), a line's at the line.
       const native = actionSegs !== rs;
       for (const e of checkAction(action, stage)) this.diag.error(this.at(native && e.field ? [...actionSegs, e.field] : actionSegs), e.message);
+      if ((action.action === 'deny' || action.action === 'return') && action.answer) this.errorPages.resolveAnswerPage(action.status, action.answer, this.at(actionSegs));
       if (action.action === 'capture') {
         if (segs[0] !== 'frontends') this.diag.error(this.at(actionSegs), 'capture (without id) goes in a frontend, whose log shows it');
         action.slot = captureSlots++;
@@ -825,7 +828,7 @@ export class ModelBuilder {
         ...this.httpRules(b.http_after_response, 'after-response', mode, named, [...base, 'http_after_response'], own.ruleLines, { backend: b.name }),
       ],
       hostNames: (b.host_names ?? []).map((h) => h.toLowerCase()),
-      errorFiles: this.errorFiles(b.errorfiles, [...base, 'errorfiles']),
+      errorFiles: this.errorPages.proxyPages(this.defaultErrorPages(), { base, files: b.errorfiles, replies: b.http_error, lines: own.errorLines }),
       options: [...this.defaultOptions.texts, ...own.texts],
       cookie,
       stick: lines.stick,

@@ -5,7 +5,7 @@
  * the same actions (build.ts); checkAction checks both (log-format values, regexes,
  * sample expressions, variable names). The runtime side is src/http/actions.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { AnswerSpec, HttpAction } from './model';
 import type { AnswerInput, HttpRuleInput } from './schema';
 import type { Stage } from '../rules/context';
@@ -32,12 +32,20 @@ function exactly(n: number, words: string[], usage: string): string | undefined 
   return words.length === n ? undefined : `expects ${usage}`;
 }
 
-/** `[status N] [content-type T] [string S | lf-string S | file F] [hdr N V]*` (return; deny with `deny_status`). */
+/**
+ * `[status N] [content-type T] [default-errorfiles | errorfile F | string S | lf-string S | file F] [hdr N V]*`
+ * (return; deny with `deny_status`).
+ */
 function parseAnswer(words: string[], statusWord: string, status: number): { status: number; answer?: AnswerSpec } | string {
   const answer: AnswerSpec = { headers: [] };
   let hasAnswer = false;
   for (let i = 0; i < words.length; i++) {
     const w = words[i];
+    if (w === 'default-errorfiles') {
+      answer.defaultErrorfiles = true;
+      hasAnswer = true;
+      continue;
+    }
     const v = words[i + 1];
     if (v === undefined) return `"${w}" expects a value`;
     i++;
@@ -58,6 +66,12 @@ function parseAnswer(words: string[], statusWord: string, status: number): { sta
       case 'file':
         answer.file = v;
         break;
+      case 'errorfile':
+        answer.errorfile = v;
+        break;
+      case 'errorfiles':
+        answer.errorfiles = v;
+        break;
       case 'hdr': {
         const value = words[++i];
         if (value === undefined) return 'hdr expects a name and a value';
@@ -65,7 +79,7 @@ function parseAnswer(words: string[], statusWord: string, status: number): { sta
         break;
       }
       default:
-        return `unexpected "${w}" (expected ${statusWord}, content-type, string, lf-string, file, hdr)`;
+        return `unexpected "${w}" (expected ${statusWord}, content-type, default-errorfiles, errorfile, errorfiles, string, lf-string, file, hdr)`;
     }
     hasAnswer = true;
   }
@@ -294,8 +308,13 @@ export function checkAction(a: HttpAction, stage: Stage): ActionError[] {
       const answer = a.answer;
       if (!answer) break;
       const bodies = [answer.string, answer.lfString, answer.file].filter((b) => b !== undefined).length;
-      if (bodies > 1) push(undefined, ['takes one of string, lf-string, file']);
+      const pages = [answer.errorfile, answer.errorfiles, answer.defaultErrorfiles].filter((b) => b !== undefined).length;
+      if (bodies + pages > 1) push(undefined, ['takes one of default-errorfiles, errorfile, errorfiles, string, lf-string, file']);
       if (bodies === 1 && answer.contentType === undefined) push(undefined, ['a body needs its content-type']);
+      if (answer.errorfile !== undefined) {
+        if (!existsSync(answer.errorfile)) push('errorfile', [`errorfile ${answer.errorfile}: not found`]);
+        else if (!/^HTTP\/1\.[01] \d{3}/.test(readFileSync(answer.errorfile, 'latin1').slice(0, 12))) push('errorfile', [`${answer.errorfile}: an errorfile is a raw HTTP response starting with "HTTP/1.x"`]);
+      }
       if (answer.lfString !== undefined) template(answer.lfString, 'lf_string');
       if (answer.file !== undefined && !existsSync(answer.file)) push('file', [`file ${answer.file}: not found`]);
       for (const h of answer.headers) {
@@ -342,6 +361,9 @@ function answerFromYaml(a: AnswerInput): AnswerSpec {
     ...(a.string !== undefined ? { string: a.string } : {}),
     ...(a.lf_string !== undefined ? { lfString: a.lf_string } : {}),
     ...(a.file !== undefined ? { file: a.file } : {}),
+    ...(a.errorfile !== undefined ? { errorfile: a.errorfile } : {}),
+    ...(a.errorfiles !== undefined ? { errorfiles: a.errorfiles } : {}),
+    ...(a.default_errorfiles ? { defaultErrorfiles: true as const } : {}),
     headers: Object.entries(a.headers ?? {}).map(([name, value]) => ({ name, value })),
   };
 }
@@ -371,7 +393,7 @@ export function actionFromYaml(r: HttpRuleInput, key: YamlAction, when: RuleSet)
     case 'deny': {
       const d = r.deny!;
       const answer = answerFromYaml(d);
-      const hasAnswer = answer.string !== undefined || answer.lfString !== undefined || answer.file !== undefined || answer.headers.length > 0 || answer.contentType !== undefined;
+      const hasAnswer = answer.string !== undefined || answer.lfString !== undefined || answer.file !== undefined || answer.errorfile !== undefined || answer.errorfiles !== undefined || answer.headers.length > 0 || answer.contentType !== undefined;
       return { action: 'deny', status: d.status ?? 403, ...(hasAnswer ? { answer } : {}) };
     }
     case 'return':
@@ -418,6 +440,9 @@ function answerText(a: AnswerSpec | undefined): string {
   if (a.string !== undefined) t += ` string ${JSON.stringify(a.string)}`;
   if (a.lfString !== undefined) t += ` lf-string ${JSON.stringify(a.lfString)}`;
   if (a.file !== undefined) t += ` file ${a.file}`;
+  if (a.errorfile !== undefined) t += ` errorfile ${a.errorfile}`;
+  if (a.errorfiles !== undefined) t += ` errorfiles ${a.errorfiles}`;
+  if (a.defaultErrorfiles) t += ' default-errorfiles';
   for (const h of a.headers) t += ` hdr ${h.name} ${JSON.stringify(h.value)}`;
   return t;
 }

@@ -228,12 +228,26 @@ export interface ForwardFor {
 }
 
 /** What tslb answers with for `return` and a deny with a body (HAProxy's `content-type … string|lf-string|file … hdr …`). */
+/**
+ * A page tslb answers a status with: a raw HTTP/1 response as written in an errorfile
+ * (an empty one closes without a response), or an http-error reply built like
+ * `return`'s (status, content-type, body, hdr lines).
+ */
+export type ErrorPage = string | { status: number; answer: AnswerSpec };
+
 export interface AnswerSpec {
   contentType?: string;
   string?: string;
   /** A log-format body. */
   lfString?: string;
   file?: string;
+  /** A raw HTTP response file sent as written (`errorfile F`), the connection closed after it. */
+  errorfile?: string;
+  /** `default-errorfiles`: the proxy's page for the status (errorfile, http-error, or the built-in one). */
+  defaultErrorfiles?: true;
+  /** `errorfiles NAME`: that http-errors section's page for the status, set in `page` by the loader (else the proxy's page). */
+  errorfiles?: string;
+  page?: ErrorPage;
   /** `hdr NAME VALUE` lines; values are log-format. */
   headers: { name: string; value: string }[];
 }
@@ -326,8 +340,8 @@ export interface Frontend {
   forwardedProto: boolean;
   forwardedHost: boolean;
   log: LogSettings;
-  /** Raw HTTP responses by status, from errorfiles. An empty string means "close without response". */
-  errorFiles: Record<string, string>;
+  /** The pages tslb answers a status with (errorfile, http-error…: src/config/error-pages.ts), by status. */
+  errorFiles: Record<string, ErrorPage>;
   /** Largest request head accepted before 431 (HAProxy's tune.bufsize - tune.maxrewrite). */
   maxHeaderBytes: number;
   /** Every `option` word as written, for features that read them. */
@@ -550,7 +564,7 @@ export interface Backend {
   httpRules: HttpRule[];
   /** Host names this backend serves (seed `ssl_sni`). */
   hostNames: string[];
-  errorFiles: Record<string, string>;
+  errorFiles: Record<string, ErrorPage>;
   options: string[];
   /** `cookie NAME insert|rewrite|prefix ...`: cookie-based persistence (http). */
   cookie?: CookiePersistence;

@@ -148,17 +148,45 @@ const answerFields = {
   string: opt(Type.String()),
   lf_string: opt(Type.String({ description: 'log-format body' })),
   file: opt(Type.String()),
+  errorfile: opt(Type.String({ description: 'a raw HTTP response file, sent as written (the connection closed after it)' })),
+  default_errorfiles: opt(Type.Boolean({ description: 'the proxy’s page for the status' })),
+  errorfiles: opt(Type.String({ description: 'an http_errors section: its page for the status' })),
   headers: opt(Type.Record(Type.String(), Type.String(), { description: 'header name: log-format value' })),
 };
 const AnswerSchema = obj({ status: opt(Status), ...answerFields });
 const LogFormat = Type.String({ description: 'log-format: text and %[fetch,converter] samples' });
+const ErrorReplySchema = obj(
+  {
+    status: opt(Status),
+    content_type: opt(Type.String()),
+    default_errorfiles: opt(Type.Boolean({ description: 'forget this proxy’s page for the status (the frontend’s or the built-in one then applies)' })),
+    errorfile: opt(Type.String({ description: 'a raw HTTP response file' })),
+    errorfiles: opt(Type.String({ description: 'an http_errors section: its page for the status (all of its pages when status is left out)' })),
+    string: opt(Type.String()),
+    lf_string: opt(Type.String({ description: 'log-format body' })),
+    file: opt(Type.String({ description: 'body file' })),
+    headers: opt(Type.Record(Type.String(), Type.String(), { description: 'header name: log-format value' })),
+  },
+  'HAProxy http-error: the page tslb answers a status with',
+);
+const HttpErrorsSchema = obj(
+  {
+    name: Name,
+    errorfiles: multi<Record<string, string> | string[]>(
+      ['object', 'array'],
+      { patternProperties: { '^[1-5][0-9][0-9]$': { type: 'string' } }, additionalProperties: false, items: { type: 'string' } },
+      'status → raw HTTP response file, or HAProxy lines "errorfile <code> <file>"',
+    ),
+  },
+  'HAProxy http-errors section',
+);
 const UserlistSchema = obj({
   name: Name,
   users: Type.Array(
     multi<string | { name: string; password?: string; insecure_password?: string }>(
       ['string', 'object'],
       {
-        properties: { name: { type: 'string', minLength: 1 }, password: { type: 'string', description: 'crypt(3) hash: $5$ or $6$' }, insecure_password: { type: 'string' } },
+        properties: { name: { type: 'string', minLength: 1 }, password: { type: 'string', description: 'crypt(3) hash: bcrypt $2a$/$2b$/$2y$, SHA-crypt $5$/$6$, MD5-crypt $1$' }, insecure_password: { type: 'string' } },
         required: ['name'],
         additionalProperties: false,
       },
@@ -340,6 +368,7 @@ const FrontendSchema = obj({
   host_routing: opt(Type.Boolean({ description: 'route by SNI/Host to backends by their host_names when no rule matches' })),
   log: opt(LogSchema),
   errorfiles: opt(ErrorFiles),
+  http_error: opt(Type.Array(ErrorReplySchema)),
   maxconn: opt(Conns),
   inspect_delay: opt(Time),
   timeouts: opt(TimeoutsSchema),
@@ -503,6 +532,7 @@ const BackendSchema = obj({
   http_response: opt(Type.Array(HttpRuleSchema)),
   http_after_response: opt(Type.Array(HttpRuleSchema, { description: 'rules on every response, tslb’s own answers too' })),
   errorfiles: opt(ErrorFiles),
+  http_error: opt(Type.Array(ErrorReplySchema)),
   options: opt(Type.Array(Type.String())),
   cookie: opt(Type.String({ description: 'HAProxy cookie line without "cookie": "SRVID insert indirect nocache"' })),
   stick_on: opt(Type.String({ description: 'sample fetch: "src" or "hdr(x-user)"' })),
@@ -596,6 +626,8 @@ const GlobalSchema = obj({
 
 const DefaultsSchema = obj({
   mode: opt(Mode),
+  errorfiles: opt(ErrorFiles),
+  http_error: opt(Type.Array(ErrorReplySchema)),
   timeouts: opt(TimeoutsSchema),
   options: opt(Type.Array(Type.String())),
   log: opt(LogSchema),
@@ -762,6 +794,7 @@ export const ConfigFileSchema = Type.Object(
     resolvers: opt(Type.Array(ResolversSchema)),
     userlists: opt(Type.Array(UserlistSchema)),
     caches: opt(Type.Array(CacheSchema)),
+    http_errors: opt(Type.Array(HttpErrorsSchema)),
     proxy: opt(SeedSchema),
   },
   { additionalProperties: false, title: 'tslb configuration', $id: 'https://github.com/tslb/tslb/config/tslb.schema.json' },
@@ -778,6 +811,8 @@ export type HttpRuleInput = Static<typeof HttpRuleSchema>;
 export type AnswerInput = Static<typeof AnswerSchema>;
 export type UserlistInput = Static<typeof UserlistSchema>;
 export type CacheInput = Static<typeof CacheSchema>;
+export type HttpErrorsInput = Static<typeof HttpErrorsSchema>;
+export type ErrorReplyInput = Static<typeof ErrorReplySchema>;
 export type TcpRequestInput = Static<typeof TcpRequestSchema>;
 export type TimeoutsInput = Static<typeof TimeoutsSchema>;
 export type DefaultsInput = Static<typeof DefaultsSchema>;

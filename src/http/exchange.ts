@@ -73,7 +73,7 @@ export abstract class HttpExchange {
   readonly reqBody = new BodyFramer();
   /** The server's response body framing. */
   readonly resBody = new BodyFramer();
-  readonly ctx = new HttpSampleContext(this.req, this.res);
+  readonly ctx = new HttpSampleContext(this.req, this.res, this);
   readonly key = new HttpBalanceKey(this.ctx);
 
   // The client connection, set when the exchange is taken from the pool.
@@ -112,6 +112,8 @@ export abstract class HttpExchange {
   protected transformed: TransformedBody | null = null;
   /** Holds a tarpitted request until its answer. */
   private tarpitTimer: NodeJS.Timeout | undefined = undefined;
+  /** Bumped when the exchange is cut or ends: a wait (waitFor) started before it restarts nothing. */
+  private heldToken = 0;
   /** Header lines (`Name: value\r\n`) added to the request to the server. */
   reqExtras = '';
   /** Header lines added to the response to the client. */
@@ -198,7 +200,7 @@ export abstract class HttpExchange {
 
   /**
    * http-request tarpit: answer with `status` (the connection then closed) after `ms`,
-   * unless the client leaves first (cancelTarpit). Returns DONE.
+   * unless the client leaves first (cancelHeld). Returns DONE.
    */
   tarpit(ms: number, status: number): number {
     this.tarpitTimer = setTimeout(() => {
@@ -208,7 +210,27 @@ export abstract class HttpExchange {
     return DONE;
   }
 
-  protected cancelTarpit(): void {
+  /**
+   * Hold the request until `ready` settles, then run its phases again from the start
+   * (begin()): for work a phase would otherwise do synchronously and at length (a
+   * bcrypt check), done meanwhile without holding the event loop. Only a module that
+   * runs before any other may ask (nothing has happened to the request yet). Returns DONE.
+   */
+  waitFor(ready: Promise<unknown>): number {
+    const token = ++this.heldToken;
+    this.client.pauseRequestBody();
+    void ready.then(() => {
+      if (token === this.heldToken) this.begin();
+    });
+    return DONE;
+  }
+
+  /** The request's phases, routing and the server's request (./proxy-exchange.ts). */
+  abstract begin(): void;
+
+  /** The client left or the exchange was cut: forget a tarpit's answer and a wait's restart. */
+  protected cancelHeld(): void {
+    this.heldToken++;
     if (this.tarpitTimer === undefined) return;
     clearTimeout(this.tarpitTimer);
     this.tarpitTimer = undefined;
@@ -258,6 +280,7 @@ export abstract class HttpExchange {
   }
 
   private endLocal(keepAlive: boolean): void {
+    this.heldToken++;
     this.serverDone();
     this.backend = null;
     this.client.exchangeDone(keepAlive);

@@ -28,6 +28,10 @@ export const H_EXPECT = 10;
 export const H_X_FORWARDED_PROTO = 11;
 export const H_X_FORWARDED_HOST = 12;
 
+/** `HeadTable.drop` marks. */
+export const HOP_BY_HOP = 1;
+export const REMOVED = 2;
+
 /** Most header lines accepted in one head; more is answered like an oversized head. */
 export const MAX_HEADERS = 128;
 /** Ints per header in `HeadTable.hdr`: name start/end, value start/end (trimmed), line end (after LF). */
@@ -91,7 +95,10 @@ export class HeadTable {
    */
   hdr: Int32Array = EMPTY_HDR;
   kind: Uint8Array = EMPTY_U8;
-  /** 1 = not forwarded (hop-by-hop, Connection-listed, or removed by a rule). */
+  /**
+   * Not forwarded when non-zero: HOP_BY_HOP (the parser's: hop-by-hop or Connection-listed,
+   * still part of the message fetches read) or REMOVED (by a rule or module: gone for fetches too).
+   */
   drop: Uint8Array = EMPTY_U8;
   private tables: HeaderTables | null = null;
   /** Header slots in the current tables. */
@@ -162,17 +169,28 @@ export class HeadTable {
     return -1;
   }
 
+  /** Index of the first header with this lower-case name that no rule removed, or -1 (what fetches read). */
+  findKept(name: string, from = 0): number {
+    for (let i = this.find(name, from); i >= 0; i = this.find(name, i + 1)) if (this.drop[i] !== REMOVED) return i;
+    return -1;
+  }
+
   /** Value of header i as a latin1 string (only when a rule or fetch asks). */
   value(i: number): string {
     return this.buf.toString('latin1', this.hdr[i * HDR_STRIDE + 2], this.hdr[i * HDR_STRIDE + 3]);
   }
 
-  /** Mark header n as not forwarded. */
+  /** Remove header n (a rule's or module's edit): not forwarded, and no longer seen by fetches and later rules. */
   dropAt(n: number): void {
-    if (!this.drop[n]) {
-      this.drop[n] = 1;
-      this.dropCount++;
-    }
+    if (!this.drop[n]) this.dropCount++;
+    this.drop[n] = REMOVED;
+  }
+
+  /** Header n is hop-by-hop (the parser's mark): not forwarded, still seen by fetches. */
+  hopByHop(n: number): void {
+    if (this.drop[n]) return;
+    this.drop[n] = HOP_BY_HOP;
+    this.dropCount++;
   }
 
   /**
@@ -215,7 +233,7 @@ export class HeadTable {
     this.status = status;
   }
 
-  /** Mark every header with this lower-case name as not forwarded. */
+  /** Remove every header with this lower-case name (see dropAt). */
   dropNamed(name: string): void {
     for (let i = this.find(name); i >= 0; i = this.find(name, i + 1)) this.dropAt(i);
   }

@@ -47,10 +47,12 @@
  * What a phase function may do with the exchange (src/http/exchange.ts):
  * - read the heads (`ex.req`, `ex.res`: header tables, see src/http/head.ts), the
  *   sample context `ex.ctx` (what ACL fetches read) and the connection `ex.info`;
- * - remove a header: `ex.req.dropNamed('x-name')` (a mark, nothing is copied);
+ * - remove a header: `ex.req.dropNamed('x-name')` (a mark, nothing is copied; fetches
+ *   and later rules no longer see it);
  * - add a header: `ex.addRequestHeader(name, value)` in `request`/`choose`/`upstreamRequest`,
  *   `ex.addResponseHeader(name, value)` in `upstreamResponse`/`response` (one line
- *   builder per direction, written into the head when it goes out);
+ *   builder per direction, written into the head when it goes out; fetches read its
+ *   lines after the head's own, ./added-lines.ts);
  * - answer instead of the server: `return ex.answer(status)` or
  *   `return ex.redirect(code, location)` (any phase before the response head is sent).
  * - replace the response body: `ex.transformBody(t)` in `response` (see below).

@@ -186,7 +186,7 @@ export class ProxyExchange extends HttpExchange implements UpstreamOwner, Upstre
 
   /** The client connection closed: log an open transaction, count an abort, let go of the server. */
   clientClosed(): void {
-    this.cancelTarpit();
+    this.cancelHeld();
     const active = this.state === X_CONNECT || this.state === X_EXCHANGE || this.state === X_FLUSH;
     const tx = this.tx;
     if (tx.open) this.log(tx.clientGoneState(this.state === X_TUNNEL), tx.resAt ? this.res.status : tx.headAt ? -1 : 400);
@@ -569,7 +569,7 @@ export class ProxyExchange extends HttpExchange implements UpstreamOwner, Upstre
 
   /** Cut both sides mid-exchange; `term` is the log's termination state. */
   abort(term: string): void {
-    this.cancelTarpit();
+    this.cancelHeld();
     if (this.tx.open) this.log(term, this.tx.resAt ? this.res.status : -1);
     this.dropServer();
     this.state = X_IDLE;

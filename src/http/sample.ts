@@ -8,14 +8,21 @@ import type { BalanceKey } from '../balance/balancer';
 import type { ClientCertificate, SampleContext, Stage } from '../rules/context';
 import type { Trackers } from '../stick/worker';
 import type { ConnectionInfo } from '../worker/connection';
+import { addedValues, lastAdded } from './added-lines';
 import type { HeadTable } from './head';
 
-/** Split a header value on commas, trimming blanks, as HAProxy's hdr() does. */
+/** The header lines rules added to each message so far (the exchange's): fetches see them as headers. */
+export interface AddedLines {
+  readonly reqExtras: string;
+  readonly resExtras: string;
+}
+
+/**
+ * Split a header value on commas, trimming blanks, as HAProxy's hdr() does (its
+ * http_find_header): empty values count, so an empty header is found (`-m found`).
+ */
 function splitValues(v: string, out: string[]): void {
-  for (const part of v.split(',')) {
-    const t = part.trim();
-    if (t) out.push(t);
-  }
+  for (const part of v.split(',')) out.push(part.trim());
 }
 
 /** The sample context of one exchange (./exchange.ts), bound to its connection when taken. */
@@ -39,6 +46,7 @@ export class HttpSampleContext implements SampleContext {
   constructor(
     private readonly req: HeadTable,
     private readonly res: HeadTable,
+    private readonly added: AddedLines,
   ) {}
 
   bind(info: ConnectionInfo, frontend: string): void {
@@ -141,11 +149,11 @@ export class HttpSampleContext implements SampleContext {
   }
 
   header(name: string): string | undefined {
-    return lastValue(this.req, name.toLowerCase());
+    return lastValue(this.req, name.toLowerCase(), this.added.reqExtras);
   }
 
   headerValues(name: string): string[] {
-    return allValues(this.req, name.toLowerCase());
+    return allValues(this.req, name.toLowerCase(), this.added.reqExtras);
   }
 
   status(): number {
@@ -153,23 +161,36 @@ export class HttpSampleContext implements SampleContext {
   }
 
   responseHeader(name: string): string | undefined {
-    return this.stage === 'response' ? lastValue(this.res, name.toLowerCase()) : undefined;
+    return this.stage === 'response' ? lastValue(this.res, name.toLowerCase(), this.added.resExtras) : undefined;
   }
 
   responseHeaderValues(name: string): string[] {
-    return this.stage === 'response' ? allValues(this.res, name.toLowerCase()) : [];
+    return this.stage === 'response' ? allValues(this.res, name.toLowerCase(), this.added.resExtras) : [];
   }
 }
 
-function lastValue(p: HeadTable, name: string): string | undefined {
+/**
+ * The last value of a header as rules left it: the last line rules added with that
+ * name, else the last of the head's own that no rule removed.
+ */
+function lastValue(p: HeadTable, name: string, added: string): string | undefined {
+  if (added !== '') {
+    const v = lastAdded(added, name);
+    if (v !== undefined) return v;
+  }
   let found = -1;
-  for (let i = p.find(name); i >= 0; i = p.find(name, i + 1)) found = i;
+  for (let i = p.findKept(name); i >= 0; i = p.findKept(name, i + 1)) found = i;
   return found >= 0 ? p.value(found) : undefined;
 }
 
-function allValues(p: HeadTable, name: string): string[] {
+/** Every value of a header as rules left it: the head's own kept lines, then the added ones. */
+function allValues(p: HeadTable, name: string, added: string): string[] {
   const out: string[] = [];
-  for (let i = p.find(name); i >= 0; i = p.find(name, i + 1)) splitValues(p.value(i), out);
+  for (let i = p.findKept(name); i >= 0; i = p.findKept(name, i + 1)) splitValues(p.value(i), out);
+  if (added === '') return out;
+  const lines: string[] = [];
+  addedValues(added, name, lines);
+  for (let i = 0; i < lines.length; i++) splitValues(lines[i], out);
   return out;
 }
 
@@ -185,8 +206,9 @@ export class HttpBalanceKey implements BalanceKey {
   get uri(): string {
     return this.ctx.url();
   }
+  /** The header's first value; undefined when absent or empty (HAProxy's `balance hdr` then round-robins). */
   header(name: string): string | undefined {
     const v = this.ctx.headerValues(name);
-    return v.length ? v[0] : undefined;
+    return v.length && v[0] !== '' ? v[0] : undefined;
   }
 }

@@ -217,16 +217,16 @@ export class HeadParser extends HeadTable {
           break;
         case H_CONNECTION:
           this.scanConnection(buf, valueStart, valueEnd);
-          this.dropAt(n);
+          this.hopByHop(n);
           break;
         case H_KEEP_ALIVE:
         case H_PROXY_CONNECTION:
         case H_TRAILER:
-          this.dropAt(n);
+          this.hopByHop(n);
           break;
         case H_TE:
           // Only `TE: trailers` means something end to end.
-          if (!eqLower(buf, valueStart, valueEnd, 'trailers')) this.dropAt(n);
+          if (!eqLower(buf, valueStart, valueEnd, 'trailers')) this.hopByHop(n);
           break;
         case H_UPGRADE:
           this.hasUpgrade = true;
@@ -260,7 +260,7 @@ export class HeadParser extends HeadTable {
       }
     }
     // Upgrade travels only when Connection says so (RFC 9110 §7.8).
-    if (this.hasUpgrade && !this.connUpgrade) this.dropNamed('upgrade');
+    if (this.hasUpgrade && !this.connUpgrade) for (let n = this.find('upgrade'); n >= 0; n = this.find('upgrade', n + 1)) this.hopByHop(n);
     if (this.listed.length) this.dropListed();
     return i;
   }
@@ -433,7 +433,7 @@ export class HeadParser extends HeadTable {
           }
         }
         if (same) {
-          this.dropAt(n);
+          this.hopByHop(n);
           break;
         }
       }

@@ -21,8 +21,11 @@ function render(r: Rendered, ex: HttpExchange): string {
   return typeof r === 'string' ? r : r(ex.ctx);
 }
 
+/** A message tslb answers with, for this request, saying `Connection: close` when `close`. */
+export type MessageFn = (ex: HttpExchange, close: boolean) => Buffer;
+
 /** The message of an answer spec; built per request only when a part of it has `%[…]` samples. */
-function compileMessage(status: number, spec: AnswerSpec): (ex: HttpExchange, close: boolean) => Buffer {
+export function compileMessage(status: number, spec: AnswerSpec): MessageFn {
   const body: Rendered | Buffer =
     spec.file !== undefined ? readFileSync(spec.file) : spec.lfString !== undefined ? compileValueTemplate(spec.lfString, 'request', []) : (spec.string ?? '');
   const headers = spec.headers.map((h) => ({ name: h.name, value: compileValueTemplate(h.value, 'request', []) }));
@@ -46,9 +49,27 @@ function compileMessage(status: number, spec: AnswerSpec): (ex: HttpExchange, cl
   };
 }
 
+/** A raw message (an errorfile's bytes) as it is, and a close after it (its framing is unknown). */
+function rawAnswer(status: number, raw: Buffer, term: string): RuleAction {
+  return (ex) => ex.answerWith(status, raw, true, term);
+}
+
+/** The answer of `errorfile F` or of a section's page (`errorfiles NAME`, resolved by the loader); undefined for others. */
+function pageAnswer(status: number, spec: AnswerSpec | undefined, term: string): RuleAction | undefined {
+  if (spec?.errorfile !== undefined) return rawAnswer(status, readFileSync(spec.errorfile), term);
+  const page = spec?.page;
+  if (page === undefined) return undefined;
+  if (typeof page === 'string') return rawAnswer(status, Buffer.from(page, 'latin1'), term);
+  const message = compileMessage(page.status, page.answer);
+  return (ex) => ex.answerWith(status, message(ex, true), true, term);
+}
+
 export function returnAction(a: Act<'return'>): RuleAction {
-  const message = compileMessage(a.status, a.answer);
   const status = a.status;
+  const page = pageAnswer(status, a.answer, 'LR');
+  if (page) return page;
+  if (a.answer.defaultErrorfiles) return (ex) => ex.answer(status, false, 'LR');
+  const message = compileMessage(a.status, a.answer);
   return (ex) => {
     const close = ex.localCloses();
     return ex.answerWith(status, message(ex, close), close, 'LR');
@@ -74,10 +95,12 @@ export function denyAction(a: Act<'deny'>, response: boolean): RuleAction {
     };
   }
   const status = a.status;
-  const message = a.answer ? compileMessage(status, a.answer) : undefined;
+  const page = pageAnswer(status, a.answer, 'PR');
+  const message = a.answer && !a.answer.defaultErrorfiles && !page ? compileMessage(status, a.answer) : undefined;
   return (ex) => {
     ex.fe.counters.deniedReq++;
     if (ex.backend) ex.backend.counters.deniedReq++;
+    if (page) return page(ex);
     if (!message) return ex.answer(status, true, 'PR');
     const close = ex.localCloses();
     return ex.answerWith(status, message(ex, close), close, 'PR');

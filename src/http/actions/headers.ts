@@ -1,88 +1,87 @@
 /**
  * set-header / add-header / del-header / replace-header / replace-value: a removed header is marked in the head's
- * table, an added one goes into the exchange's line builder for its direction. An
- * added line is built once, when the rule is compiled, unless its value has `%[…]`
- * samples (src/rules/sample-expr.ts): then the samples are rendered per request.
+ * table, an added one goes into the exchange's line builder for its direction, and
+ * each rule edits both, so later rules and fetches see earlier rules' edits (as
+ * HAProxy's). An added line is built once, when the rule is compiled, unless its
+ * value has `%[…]` samples (src/rules/sample-expr.ts): then they are rendered per request.
  */
 import type { HttpAction } from '../../config/model';
 import { compileValueTemplate } from '../../rules/sample-expr';
 import type { HttpExchange } from '../exchange';
-import { HDR_STRIDE } from '../head';
+import { editAdded, withoutAdded } from '../added-lines';
+import { HDR_STRIDE, REMOVED } from '../head';
 import { CONTINUE } from '../pipeline';
 import type { RuleAction } from './index';
 
 type Act<K extends HttpAction['action']> = Extract<HttpAction, { action: K }>;
 
+/** The added lines of the message a rule edits: the request's, or the response's in response rules. */
+function extrasOf(ex: HttpExchange, response: boolean): string {
+  return response ? ex.resExtras : ex.reqExtras;
+}
+
+function setExtras(ex: HttpExchange, response: boolean, lines: string): void {
+  if (response) ex.resExtras = lines;
+  else ex.reqExtras = lines;
+}
+
+/** set-header: the value is rendered first (it may read the header it replaces), then every line of that name is replaced by one. */
 export function setHeaderAction(a: Act<'set-header'>, response: boolean): RuleAction {
   const name = a.name.toLowerCase();
-  const add = addLine(a.name, a.value, response);
-  return response
-    ? (ex) => {
-        ex.res.dropNamed(name);
-        return add(ex);
-      }
-    : (ex) => {
-        ex.req.dropNamed(name);
-        return add(ex);
-      };
+  const line = compileLine(a.name, a.value, response);
+  return (ex) => {
+    const l = line(ex);
+    (response ? ex.res : ex.req).dropNamed(name);
+    const added = extrasOf(ex, response);
+    setExtras(ex, response, (added === '' ? '' : withoutAdded(added, name)) + l);
+    return CONTINUE;
+  };
 }
 
 export function addHeaderAction(a: Act<'add-header'>, response: boolean): RuleAction {
-  return addLine(a.name, a.value, response);
+  const line = compileLine(a.name, a.value, response);
+  return (ex) => {
+    setExtras(ex, response, extrasOf(ex, response) + line(ex));
+    return CONTINUE;
+  };
 }
 
 export function delHeaderAction(a: { name: string; match?: Act<'del-header'>['match'] }, response: boolean): RuleAction {
   const name = a.name.toLowerCase();
   if (a.match === undefined || a.match === 'str') {
-    return response
-      ? (ex) => {
-          ex.res.dropNamed(name);
-          return CONTINUE;
-        }
-      : (ex) => {
-          ex.req.dropNamed(name);
-          return CONTINUE;
-        };
+    return (ex) => {
+      (response ? ex.res : ex.req).dropNamed(name);
+      const added = extrasOf(ex, response);
+      if (added !== '') setExtras(ex, response, withoutAdded(added, name));
+      return CONTINUE;
+    };
   }
   // `-m beg|end|sub|reg`: names compared lower-case (reg: the regex as written, on the name as sent).
   const re = a.match === 'reg' ? new RegExp(a.name) : undefined;
   const test =
     a.match === 'beg' ? (n: string) => n.toLowerCase().startsWith(name) : a.match === 'end' ? (n: string) => n.toLowerCase().endsWith(name) : a.match === 'sub' ? (n: string) => n.toLowerCase().includes(name) : (n: string) => re!.test(n);
+  const removeAdded = (n: string): null | undefined => (test(n) ? null : undefined);
   return (ex) => {
     const head = response ? ex.res : ex.req;
     const h = head.hdr;
     for (let i = 0; i < head.count; i++) {
-      if (!head.drop[i] && test(head.buf.toString('latin1', h[i * HDR_STRIDE], h[i * HDR_STRIDE + 1]))) head.dropAt(i);
+      if (head.drop[i] !== REMOVED && test(head.buf.toString('latin1', h[i * HDR_STRIDE], h[i * HDR_STRIDE + 1]))) head.dropAt(i);
     }
+    const added = extrasOf(ex, response);
+    if (added !== '') setExtras(ex, response, editAdded(added, removeAdded));
     return CONTINUE;
   };
 }
 
-/** Appends `name: value` to the request's or the response's added lines. */
-function addLine(name: string, value: string, response: boolean): RuleAction {
+/** The line `name: value` a rule adds: built once when the value has no `%[…]` sample, else rendered per request. */
+function compileLine(name: string, value: string, response: boolean): (ex: HttpExchange) => string {
   // The loader reported any mistake in the value already.
   const v = compileValueTemplate(value, response ? 'response' : 'request', []);
   if (typeof v === 'string') {
     const line = `${name}: ${v}\r\n`;
-    return response
-      ? (ex) => {
-          ex.resExtras += line;
-          return CONTINUE;
-        }
-      : (ex) => {
-          ex.reqExtras += line;
-          return CONTINUE;
-        };
+    return () => line;
   }
-  return response
-    ? (ex) => {
-        ex.resExtras += `${name}: ${v(ex.ctx)}\r\n`;
-        return CONTINUE;
-      }
-    : (ex) => {
-        ex.reqExtras += `${name}: ${v(ex.ctx)}\r\n`;
-        return CONTINUE;
-      };
+  return (ex) => `${name}: ${v(ex.ctx)}\r\n`;
 }
 
 /**
@@ -121,6 +120,19 @@ export function replaceHeaderAction(a: Act<'replace-header'> | Act<'replace-valu
       .join(', ');
   };
   return (ex) => {
+    // The added lines first: a line of the head that changes joins them, rewritten once.
+    const added = extrasOf(ex, response);
+    if (added !== '') {
+      setExtras(
+        ex,
+        response,
+        editAdded(added, (n, v) => {
+          if (n.toLowerCase() !== name) return undefined;
+          const nv = rewrite(ex, v);
+          return nv === v ? undefined : nv.replace(/[\r\n\0]/g, '');
+        }),
+      );
+    }
     const head = response ? ex.res : ex.req;
     for (let i = head.find(name); i >= 0; i = head.find(name, i + 1)) {
       if (head.drop[i]) continue;
@@ -128,9 +140,7 @@ export function replaceHeaderAction(a: Act<'replace-header'> | Act<'replace-valu
       const nv = rewrite(ex, v);
       if (nv === v) continue;
       head.dropAt(i);
-      const line = `${a.name}: ${nv.replace(/[\r\n\0]/g, '')}\r\n`;
-      if (response) ex.resExtras += line;
-      else ex.reqExtras += line;
+      setExtras(ex, response, extrasOf(ex, response) + `${a.name}: ${nv.replace(/[\r\n\0]/g, '')}\r\n`);
     }
     return CONTINUE;
   };

@@ -9,6 +9,7 @@
 import type { ModuleDefinition } from '../pipeline';
 import { accessLog } from './access-log';
 import { acmeChallenge } from './acme-challenge';
+import { authVerify } from './auth-verify';
 import { errorPages } from './error-pages';
 import { forwarded } from './forwarded';
 import { hsts } from './hsts';
@@ -23,6 +24,8 @@ import { cacheStore } from './cache';
 import { compression } from './compression';
 
 export const HTTP_MODULES: readonly ModuleDefinition[] = [
+  // First: a request it holds for a password check runs its phases again from the start.
+  authVerify,
   // Before the rules and the HTTPS redirect: a challenge is answered whatever they say.
   acmeChallenge,
   monitorUri,
