@@ -76,6 +76,7 @@ import { TlsConfig } from './tls';
 import { buildAcme } from './acme';
 import { buildUserlists } from './userlists';
 import { hsts, httpsRedirect, monitor, MONITOR_LINE, securityHeaders, type MonitorLine } from './http-features';
+import { buildPeers, peersReferenceError } from './peers';
 import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 
 /** Maps a key path of the merged native config to its place in a file. */
@@ -185,6 +186,17 @@ export class ModelBuilder {
     const byName = new Map(backends.map((b) => [b.name, b]));
     const frontends = frontendsIn.map((f, i) => this.frontend(f, i, byName));
     this.checkBindConflicts(frontends);
+    this.checkDuplicates('peers', cfg.peers ?? [], ['peers']);
+    const peers = buildPeers(cfg.peers ?? [], cfg.global?.localpeer, this.at, this.diag);
+    const syncAll = (cfg.peers ?? []).filter((p) => p.sync_all_tables);
+    if (syncAll.length > 1) this.diag.error(this.at(['peers']), `sync_all_tables is set on ${syncAll.map((p) => `"${p.name}"`).join(' and ')}: a table is replicated with one section`);
+    for (const [kind, list] of [['frontends', frontends], ['backends', backends]] as const) {
+      list.forEach((p, i) => {
+        if (p.stickTable && p.stickTable.peers === undefined && syncAll.length === 1) p.stickTable.peers = syncAll[0].name;
+        const err = p.stickTable && peersReferenceError(p.stickTable, peers);
+        if (err) this.diag.error(this.at([kind, i, 'stick_table']), err);
+      });
+    }
     const stats = this.stats();
     const prometheus = this.prometheus();
     const listens = frontends.some((f) => f.binds.length > 0) || stats !== undefined || prometheus !== undefined;
@@ -202,6 +214,7 @@ export class ModelBuilder {
       stats,
       prometheus,
       resolvers,
+      ...(peers.length ? { peers } : {}),
       userlists,
       extras: this.cfg.mailers ? { ...extras, mailers: this.mailers(this.cfg.mailers) } : extras,
       pending: this.diag.pending,

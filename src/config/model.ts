@@ -598,6 +598,8 @@ export interface StickTableDef {
   /** ms since last use; 0 = never. */
   expire: number;
   store: StoredData[];
+  /** `peers <name>`: the peers section whose members replicate this table (src/peers/). */
+  peers?: string;
 }
 
 /** A `tcp-request connection|session|content` action. */
@@ -711,6 +713,21 @@ export interface PendingFeature {
   value: unknown;
 }
 
+/** A `peers` section (HAProxy configuration.txt 11.2): the nodes that replicate the stick tables naming it. */
+export interface PeersSection {
+  name: string;
+  /** This node's peer name (section `local`, global `localpeer`, else the host name). */
+  local: string;
+  /** Where this node listens for its peers: its own `peer` line's address, or `bind`. */
+  listen: { address: string; port: number };
+  /** The other members, which this node connects to. */
+  remotes: { name: string; address: string; port: number }[];
+  /** Shared secret each connection proves (HMAC challenge-response); absent: connections are not authenticated, as HAProxy's. */
+  secret?: string;
+  disabled: boolean;
+  source?: SourceRef;
+}
+
 /** A `userlist` section: users checked by `http_auth(name)` and the `auth` action. */
 export interface Userlist {
   name: string;
@@ -729,6 +746,8 @@ export interface Model {
   prometheus?: PrometheusSettings;
   /** `resolvers` sections, by name in config order. */
   resolvers?: Resolvers[];
+  /** `peers` sections (absent: none). */
+  peers?: PeersSection[];
   /** Fields carried from the seed's ha_config/monitoring that later issues implement. */
   extras: Record<string, unknown>;
   pending: PendingFeature[];

@@ -1,0 +1,116 @@
+/**
+ * `peers` sections in the config (HAProxy configuration.txt 11.2): YAML keys or the
+ * section's HAProxy lines (`peer <name> <addr>:<port>`, `server`, `bind`, `disabled`,
+ * `enabled`), plus tslb's `secret <text>`. The member whose name is this node's
+ * (`local`, global `localpeer`, else the host name, as HAProxy's localpeer) is the
+ * address this node listens on; the others are dialled. The primary runs the
+ * replication (src/peers/).
+ */
+import { hostname } from 'node:os';
+import { splitWords } from './haproxy-syntax';
+import type { PeersSection, StickTableDef } from './model';
+import type { PeersInput } from './schema';
+import type { Diagnostics, Seg, Where } from './source';
+import { didYouMean } from './suggest';
+import { parseListen } from './build';
+
+type Locate = (segs: Seg[]) => Where;
+
+const LINE_KEYWORDS = ['peer', 'server', 'bind', 'disabled', 'enabled', 'secret'];
+/** Keywords of HAProxy's peers sections tslb does not take, with why. */
+const UNSUPPORTED: Record<string, string> = {
+  table: 'declare the table on a frontend or backend with "stick-table … peers <section>"',
+  'default-server': 'TLS and transport options of peer connections are not supported (the shared secret authenticates them)',
+  'default-bind': 'TLS and transport options of peer connections are not supported (the shared secret authenticates them)',
+  shards: 'every member receives every entry',
+  log: 'peer events go to the primary\'s log',
+};
+
+interface Member {
+  name: string;
+  address?: string;
+  port?: number;
+  where: Where;
+}
+
+/** The sections; `localpeer` is global.localpeer. */
+export function buildPeers(list: PeersInput[], localpeer: string | undefined, at: Locate, diag: Diagnostics): PeersSection[] {
+  const out: PeersSection[] = [];
+  list.forEach((p, i) => {
+    const base: Seg[] = ['peers', i];
+    const members: Member[] = [];
+    let bind: { address: string; port: number } | undefined;
+    let disabled = false;
+    let secret: string | undefined;
+    (p.options ?? []).forEach((line, j) => {
+      const where = at([...base, 'options', j]);
+      const [kw, ...args] = splitWords(line);
+      switch (kw) {
+        case 'peer':
+        case 'server': {
+          const [name, addr, ...params] = args;
+          if (name === undefined) return diag.error(where, `'${kw}' expects <name> and <addr>:<port> as arguments`);
+          if (params.length) return diag.error(where, `${kw} ${name}: parameters "${params.join(' ')}" are not supported on peers (TLS and transport options are not)`);
+          if (addr === undefined) {
+            if (kw === 'peer') return diag.error(where, `'peer' expects <name> and <addr>:<port> as arguments`);
+            members.push({ name, where });
+            return;
+          }
+          const l = parseListen(addr);
+          if (!l || l.address === '0.0.0.0') return diag.error(where, `${kw} ${name}: bad address "${addr}" (expected <ip>:<port>)`);
+          members.push({ name, ...l, where });
+          return;
+        }
+        case 'bind': {
+          if (args.length !== 1) return diag.error(where, `'bind' expects <addr>:<port> (TLS and bind parameters are not supported on peers)`);
+          bind = parseListen(args[0]);
+          if (!bind) diag.error(where, `bind: bad address "${args[0]}"`);
+          return;
+        }
+        case 'disabled':
+        case 'enabled':
+          disabled = kw === 'disabled';
+          return;
+        case 'secret':
+          if (args.length !== 1 || args[0].length < 16) return diag.error(where, "'secret' expects one word of 16 characters or more");
+          secret = args[0];
+          return;
+        default:
+          if (kw !== undefined && UNSUPPORTED[kw]) return diag.error(where, `'${kw}' is not supported in peers sections: ${UNSUPPORTED[kw]}`);
+          diag.error(where, `unknown keyword '${kw ?? ''}' in 'peers' section${didYouMean(kw ?? '', LINE_KEYWORDS)}`);
+      }
+    });
+    (p.members ?? []).forEach((m, j) => members.push({ name: m.name, address: m.address.replace(/^\[(.*)\]$/, '$1'), port: m.port, where: at([...base, 'members', j]) }));
+    if (p.bind !== undefined) {
+      bind = parseListen(p.bind);
+      if (!bind) diag.error(at([...base, 'bind']), `bad address "${p.bind}"`);
+    }
+    if (p.secret !== undefined) secret = p.secret;
+    if (p.disabled !== undefined) disabled = p.disabled;
+
+    const seen = new Set<string>();
+    for (const m of members) {
+      if (seen.has(m.name)) diag.error(m.where, `peers "${p.name}": peer "${m.name}" is declared twice`);
+      seen.add(m.name);
+    }
+    const local = p.local ?? localpeer ?? hostname();
+    const self = members.find((m) => m.name === local);
+    const listen = bind ?? (self?.address !== undefined ? { address: self.address, port: self.port! } : undefined);
+    if (!self || !listen) {
+      const why = !self ? `no member is this node ("${local}", from ${p.local ? 'local' : localpeer ? 'global.localpeer' : 'the host name'})` : `this node's peer "${local}" has no address and the section no bind`;
+      diag.warn(at(base), `peers "${p.name}": ${why}; its tables are not replicated (set local or global.localpeer, or add this node's peer line)`);
+      disabled = true;
+    }
+    if (!secret && !disabled) diag.warn(at(base), `peers "${p.name}" has no secret: any host that reaches ${listen!.address}:${listen!.port} may write to its tables (as HAProxy's peers); set secret`);
+    const remotes = members.filter((m) => m !== self && m.address !== undefined).map((m) => ({ name: m.name, address: m.address!, port: m.port! }));
+    for (const m of members) if (m !== self && m.address === undefined) diag.error(m.where, `peers "${p.name}": remote peer "${m.name}" needs <addr>:<port>`);
+    out.push({ name: p.name, local, listen: listen ?? { address: '127.0.0.1', port: 1 }, remotes, ...(secret ? { secret } : {}), disabled, source: diag.sourceRef(at(base)) });
+  });
+  return out;
+}
+
+/** A table's `peers <name>` must name a section; an error message or undefined. */
+export function peersReferenceError(def: StickTableDef, sections: PeersSection[]): string | undefined {
+  if (def.peers === undefined || sections.some((s) => s.name === def.peers)) return undefined;
+  return `stick-table: no peers section named "${def.peers}"${didYouMean(def.peers, sections.map((s) => s.name))}`;
+}
