@@ -718,7 +718,7 @@ export interface PeersSection {
   name: string;
   /** This node's peer name (section `local`, global `localpeer`, else the host name). */
   local: string;
-  /** Where this node listens for its peers: its own `peer` line's address, or `bind`. */
+  /** Where this node listens for its peers: its own `peer` line's address, or `bind` (port 0 in a section disabled for want of one). */
   listen: { address: string; port: number };
   /** The other members, which this node connects to. */
   remotes: { name: string; address: string; port: number }[];

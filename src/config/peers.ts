@@ -104,7 +104,7 @@ export function buildPeers(list: PeersInput[], localpeer: string | undefined, at
     if (!secret && !disabled) diag.warn(at(base), `peers "${p.name}" has no secret: any host that reaches ${listen!.address}:${listen!.port} may write to its tables (as HAProxy's peers); set secret`);
     const remotes = members.filter((m) => m !== self && m.address !== undefined).map((m) => ({ name: m.name, address: m.address!, port: m.port! }));
     for (const m of members) if (m !== self && m.address === undefined) diag.error(m.where, `peers "${p.name}": remote peer "${m.name}" needs <addr>:<port>`);
-    out.push({ name: p.name, local, listen: listen ?? { address: '127.0.0.1', port: 1 }, remotes, ...(secret ? { secret } : {}), disabled, source: diag.sourceRef(at(base)) });
+    out.push({ name: p.name, local, listen: listen ?? { address: '', port: 0 }, remotes, ...(secret ? { secret } : {}), disabled, source: diag.sourceRef(at(base)) });
   });
   return out;
 }
