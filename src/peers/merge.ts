@@ -25,7 +25,9 @@ export function addDeltas(store: StickStore, list: WireDelta[], now: number): St
     if (!Array.isArray(item) || typeof item[0] !== 'string' || !wellFormed(item[2], slots)) return undefined;
     const [key, server, delta] = item;
     for (const g of gauges) delta[g] = 0;
-    const e = store.obtain(key, now, true)!;
+    // A table full of entries in use here keeps them: the peer's new key is not stored.
+    const e = store.obtain(key, now);
+    if (!e) continue;
     store.apply(e, delta, now);
     if (typeof server === 'string') e.server = server;
     store.touch(e, now);
@@ -43,7 +45,8 @@ export function takeEntries(store: StickStore, list: WireEntry[], mode: 'max' | 
     const [key, expiresIn, server, wire] = item;
     const remote = fromWire(wire, store.layout, now);
     const fresh = store.get(key, now) === undefined;
-    const e = store.obtain(key, now, true)!;
+    const e = store.obtain(key, now);
+    if (!e) continue;
     const v = e.values;
     for (const type of stored) {
       const at = slot[type];

@@ -30,7 +30,8 @@ const HEARTBEAT_MS = 2000;
 const HANDSHAKE_TIMEOUT_MS = 3000;
 /** Unsent bytes on a link past which it is dropped and resynced instead. */
 const MAX_BUFFERED = 32 * 1024 * 1024;
-const MAX_PAYLOAD = 64 * 1024 * 1024;
+/** Largest message: a resync chunk of SYNC_CHUNK entries with 1 KiB keys stays well under it. */
+const MAX_PAYLOAD = 8 * 1024 * 1024;
 /** Entries per resync message. */
 const SYNC_CHUNK = 1000;
 
