@@ -187,7 +187,7 @@ export class ModelBuilder {
     const frontends = frontendsIn.map((f, i) => this.frontend(f, i, byName));
     this.checkBindConflicts(frontends);
     this.checkDuplicates('peers', cfg.peers ?? [], ['peers']);
-    const peers = buildPeers(cfg.peers ?? [], cfg.global?.localpeer, this.at, this.diag);
+    const peers = buildPeers(cfg.peers ?? [], cfg.global?.localpeer, this.at, (file, segs) => this.readRelative(file, segs), this.diag);
     const syncAll = (cfg.peers ?? []).filter((p) => p.sync_all_tables);
     if (syncAll.length > 1) this.diag.error(this.at(['peers']), `sync_all_tables is set on ${syncAll.map((p) => `"${p.name}"`).join(' and ')}: a table is replicated with one section`);
     for (const [kind, list] of [['frontends', frontends], ['backends', backends]] as const) {

@@ -724,8 +724,20 @@ export interface PeersSection {
   remotes: { name: string; address: string; port: number }[];
   /** Shared secret each connection proves (HMAC challenge-response); absent: connections are not authenticated, as HAProxy's. */
   secret?: string;
+  /** TLS on every link of the section (`bind … ssl crt`, `default-server ssl`): this node's certificate and what it trusts. */
+  tls?: PeersTls;
   disabled: boolean;
   source?: SourceRef;
+}
+
+export interface PeersTls {
+  /** PEM of this node's certificate (with its chain) and key, served to the peers that dial it. */
+  cert: string;
+  key: string;
+  /** PEM of the CAs a dialled peer's certificate must chain to (absent: the system's). */
+  ca?: string;
+  /** Check the dialled peer's certificate chain (`verify required`, the default); its name is not checked (peers are addressed by IP). */
+  verify: boolean;
 }
 
 /** A `userlist` section: users checked by `http_auth(name)` and the `auth` action. */

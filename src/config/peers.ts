@@ -8,20 +8,45 @@
  */
 import { hostname } from 'node:os';
 import { splitWords } from './haproxy-syntax';
-import type { PeersSection, StickTableDef } from './model';
+import type { PeersSection, PeersTls, StickTableDef } from './model';
+import { checkBundle } from '../tls/pem';
 import type { PeersInput } from './schema';
 import type { Diagnostics, Seg, Where } from './source';
 import { didYouMean } from './suggest';
 import { parseListen } from './build';
 
 type Locate = (segs: Seg[]) => Where;
+/** Reads a file named at `segs`, relative to its config file (undefined: an error was reported). */
+type Read = (file: string, segs: Seg[]) => string | undefined;
 
-const LINE_KEYWORDS = ['peer', 'server', 'bind', 'disabled', 'enabled', 'secret'];
+/** TLS words of a section: from `bind … ssl crt`, `default-server ssl verify … ca-file …`, or the YAML `tls`. */
+interface TlsWords {
+  crt?: { file: string; segs: Seg[] };
+  ca?: { file: string; segs: Seg[] };
+  verify?: boolean;
+}
+
+/** `ssl`, `crt <f>` (bind only), `ca-file <f>`, `verify none|required` (default-server only); an error message or undefined. */
+function tlsWords(words: string[], allowed: readonly string[], segs: Seg[], into: TlsWords): string | undefined {
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    if (!allowed.includes(w)) return `unsupported parameter "${w}" (${allowed.join(', ')})`;
+    if (w === 'ssl') continue;
+    const arg = words[++i];
+    if (arg === undefined) return `${w} needs an argument`;
+    if (w === 'crt') into.crt = { file: arg, segs };
+    else if (w === 'ca-file') into.ca = { file: arg, segs };
+    else if (arg === 'none' || arg === 'required') into.verify = arg === 'required';
+    else return `verify must be none or required, not "${arg}"`;
+  }
+  return undefined;
+}
+
+const LINE_KEYWORDS = ['peer', 'server', 'bind', 'default-server', 'disabled', 'enabled', 'secret'];
 /** Keywords of HAProxy's peers sections tslb does not take, with why. */
 const UNSUPPORTED: Record<string, string> = {
   table: 'declare the table on a frontend or backend with "stick-table … peers <section>"',
-  'default-server': 'TLS and transport options of peer connections are not supported (the shared secret authenticates them)',
-  'default-bind': 'TLS and transport options of peer connections are not supported (the shared secret authenticates them)',
+  'default-bind': 'put ssl and crt on the bind line',
   shards: 'every member receives every entry',
   log: 'peer events go to the primary\'s log',
 };
@@ -34,7 +59,7 @@ interface Member {
 }
 
 /** The sections; `localpeer` is global.localpeer. */
-export function buildPeers(list: PeersInput[], localpeer: string | undefined, at: Locate, diag: Diagnostics): PeersSection[] {
+export function buildPeers(list: PeersInput[], localpeer: string | undefined, at: Locate, read: Read, diag: Diagnostics): PeersSection[] {
   const out: PeersSection[] = [];
   list.forEach((p, i) => {
     const base: Seg[] = ['peers', i];
@@ -42,6 +67,7 @@ export function buildPeers(list: PeersInput[], localpeer: string | undefined, at
     let bind: { address: string; port: number } | undefined;
     let disabled = false;
     let secret: string | undefined;
+    const tls: TlsWords = {};
     (p.options ?? []).forEach((line, j) => {
       const where = at([...base, 'options', j]);
       const [kw, ...args] = splitWords(line);
@@ -50,7 +76,7 @@ export function buildPeers(list: PeersInput[], localpeer: string | undefined, at
         case 'server': {
           const [name, addr, ...params] = args;
           if (name === undefined) return diag.error(where, `'${kw}' expects <name> and <addr>:<port> as arguments`);
-          if (params.length) return diag.error(where, `${kw} ${name}: parameters "${params.join(' ')}" are not supported on peers (TLS and transport options are not)`);
+          if (params.length) return diag.error(where, `${kw} ${name}: parameters "${params.join(' ')}" are not supported on a peer line (TLS goes on bind and default-server, for every peer)`);
           if (addr === undefined) {
             if (kw === 'peer') return diag.error(where, `'peer' expects <name> and <addr>:<port> as arguments`);
             members.push({ name, where });
@@ -62,9 +88,16 @@ export function buildPeers(list: PeersInput[], localpeer: string | undefined, at
           return;
         }
         case 'bind': {
-          if (args.length !== 1) return diag.error(where, `'bind' expects <addr>:<port> (TLS and bind parameters are not supported on peers)`);
+          if (args.length === 0) return diag.error(where, `'bind' expects <addr>:<port> [ssl crt <pem>]`);
           bind = parseListen(args[0]);
-          if (!bind) diag.error(where, `bind: bad address "${args[0]}"`);
+          if (!bind) return diag.error(where, `bind: bad address "${args[0]}"`);
+          const err = tlsWords(args.slice(1), ['ssl', 'crt'], [...base, 'options', j], tls);
+          if (err) diag.error(where, `bind: ${err}`);
+          return;
+        }
+        case 'default-server': {
+          const err = tlsWords(args, ['ssl', 'verify', 'ca-file'], [...base, 'options', j], tls);
+          if (err) diag.error(where, `default-server: ${err}`);
           return;
         }
         case 'disabled':
@@ -86,6 +119,11 @@ export function buildPeers(list: PeersInput[], localpeer: string | undefined, at
       if (!bind) diag.error(at([...base, 'bind']), `bad address "${p.bind}"`);
     }
     if (p.secret !== undefined) secret = p.secret;
+    if (p.tls) {
+      tls.crt = { file: p.tls.certificate, segs: [...base, 'tls', 'certificate'] };
+      if (p.tls.ca_file !== undefined) tls.ca = { file: p.tls.ca_file, segs: [...base, 'tls', 'ca_file'] };
+      if (p.tls.verify !== undefined) tls.verify = p.tls.verify === 'required';
+    }
     if (p.disabled !== undefined) disabled = p.disabled;
 
     const seen = new Set<string>();
@@ -104,9 +142,27 @@ export function buildPeers(list: PeersInput[], localpeer: string | undefined, at
     if (!secret && !disabled) diag.warn(at(base), `peers "${p.name}" has no secret: any host that reaches ${listen!.address}:${listen!.port} may write to its tables (as HAProxy's peers); set secret`);
     const remotes = members.filter((m) => m !== self && m.address !== undefined).map((m) => ({ name: m.name, address: m.address!, port: m.port! }));
     for (const m of members) if (m !== self && m.address === undefined) diag.error(m.where, `peers "${p.name}": remote peer "${m.name}" needs <addr>:<port>`);
-    out.push({ name: p.name, local, listen: listen ?? { address: '', port: 0 }, remotes, ...(secret ? { secret } : {}), disabled, source: diag.sourceRef(at(base)) });
+    const linkTls = peersTls(tls, at, base, read, diag);
+    out.push({ name: p.name, local, listen: listen ?? { address: '', port: 0 }, remotes, ...(secret ? { secret } : {}), ...(linkTls ? { tls: linkTls } : {}), disabled, source: diag.sourceRef(at(base)) });
   });
   return out;
+}
+
+/** The section's TLS: a certificate is needed (every member both accepts and dials), a CA file is read. */
+function peersTls(words: TlsWords, at: Locate, base: Seg[], read: Read, diag: Diagnostics): PeersTls | undefined {
+  if (!words.crt) {
+    if (words.ca || words.verify !== undefined) diag.error(at(base), 'TLS on peer links needs this node\'s certificate: bind <addr> ssl crt <pem> (or tls.certificate)');
+    return undefined;
+  }
+  const text = read(words.crt.file, words.crt.segs);
+  if (text === undefined) return undefined;
+  const bundle = checkBundle(text);
+  if ('error' in bundle) {
+    diag.error(at(words.crt.segs), `${words.crt.file}: ${bundle.error}`);
+    return undefined;
+  }
+  const ca = words.ca ? read(words.ca.file, words.ca.segs) : undefined;
+  return { cert: bundle.cert, key: bundle.key, ...(ca !== undefined ? { ca } : {}), verify: words.verify ?? true };
 }
 
 /** A table's `peers <name>` must name a section; an error message or undefined. */

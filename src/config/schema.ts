@@ -567,6 +567,16 @@ const PeersSchema = obj(
     members: opt(Type.Array(obj({ name: Name, address: Type.String({ description: 'IP address (or [IPv6]) the peer listens on' }), port: Port }))),
     bind: opt(Listen),
     disabled: opt(Type.Boolean()),
+    tls: opt(
+      obj(
+        {
+          certificate: Type.String({ description: "PEM with this node's certificate and key (HAProxy bind … ssl crt)" }),
+          ca_file: opt(Type.String({ description: "CAs a peer's certificate must chain to (default-server ca-file); default the system's" })),
+          verify: opt(lits(['required', 'none'], 'check the peer certificate chain (required)')),
+        },
+        'TLS on every peer link: the listener serves certificate, the dialler checks the peer against ca_file',
+      ),
+    ),
     sync_all_tables: opt(Type.Boolean({ description: 'every stick table without its own "peers" word is replicated with this section (the seed\'s session_synchronization)' })),
     options: opt(Type.Array(Type.String({ description: 'HAProxy peers-section line: "peer lb1 10.0.0.1:10000", "bind :10000", "disabled"; tslb adds "secret <text>"' }))),
   },

@@ -41,8 +41,11 @@ export class RemotePeer {
     readonly port: number,
   ) {}
 
-  get url(): string {
-    return `ws://${this.address.includes(':') ? `[${this.address}]` : this.address}:${this.port}/`;
+  /** The last connection error logged (logged again only when it changes). */
+  lastError = '';
+
+  url(tls: boolean): string {
+    return `${tls ? 'wss' : 'ws'}://${this.address.includes(':') ? `[${this.address}]` : this.address}:${this.port}/`;
   }
 
   /** Dial again after the current delay, which then doubles (up to RECONNECT_MAX_MS). */

@@ -14,6 +14,7 @@
  * Tables are matched by name and shape (tableId), so two members must declare a
  * shared table alike; entries of a table the other side lacks are ignored.
  */
+import { createServer, type Server as HttpsServer } from 'node:https';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { PeersSection } from '../config/model';
 import type { Logger } from '../log/logger';
@@ -45,6 +46,8 @@ export class PeerSection {
   /** The section's tables, by id. */
   private shared = new Map<string, StickStore>();
   private server: WebSocketServer | undefined;
+  /** The TLS listener under `server` when the section uses TLS. */
+  private https: HttpsServer | undefined;
   /** Increments and operator sets not yet pushed, by table id then key. */
   private readonly pendingAdds = new Map<string, Map<string, Pending>>();
   private readonly pendingSets = new Map<string, Map<string, StickEntry>>();
@@ -77,18 +80,23 @@ export class PeerSection {
   /** Listens on this node's peer address and dials the other members; rejects when the address cannot be bound. */
   async start(): Promise<void> {
     const { address, port } = this.def.listen;
-    const server = new WebSocketServer({ host: address, port, maxPayload: MAX_PAYLOAD, perMessageDeflate: false });
+    const tls = this.def.tls;
+    const https = tls ? createServer({ cert: tls.cert, key: tls.key }) : undefined;
+    const server = new WebSocketServer(https ? { server: https, maxPayload: MAX_PAYLOAD, perMessageDeflate: false } : { host: address, port, maxPayload: MAX_PAYLOAD, perMessageDeflate: false });
     this.server = server;
+    this.https = https;
     await new Promise<void>((resolve, reject) => {
-      server.once('listening', resolve);
-      server.once('error', reject);
+      const listener = https ?? server;
+      listener.once('listening', resolve);
+      listener.once('error', reject);
+      https?.listen(port, address);
     });
     server.on('error', (err) => this.log.error({ event: 'peers-error', section: this.def.name, err: err.message }, `peers ${this.def.name}: ${err.message}`));
     server.on('connection', (ws: PeerSocket, req) => this.accept(ws, req.socket.remoteAddress ?? ''));
     for (const r of this.remotes) this.dial(r);
     this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
     this.heartbeat.unref();
-    this.log.info({ event: 'peers-listening', section: this.def.name, local: this.def.local, address, port }, `peers ${this.def.name}: ${this.def.local} listening on ${address}:${port}`);
+    this.log.info({ event: 'peers-listening', section: this.def.name, local: this.def.local, address, port, tls: !!tls }, `peers ${this.def.name}: ${this.def.local} listening on ${address}:${port}${tls ? ' (TLS)' : ''}`);
   }
 
   stop(): void {
@@ -97,6 +105,7 @@ export class PeerSection {
     clearTimeout(this.flushTimer);
     for (const r of this.remotes) r.stop();
     this.server?.close();
+    this.https?.close();
   }
 
   // ------------------------------------------------------------------ what this node pushes
@@ -167,7 +176,15 @@ export class PeerSection {
 
   private dial(r: RemotePeer): void {
     if (this.stopped) return;
-    const ws: PeerSocket = new WebSocket(r.url, { handshakeTimeout: HANDSHAKE_TIMEOUT_MS, perMessageDeflate: false, maxPayload: MAX_PAYLOAD });
+    const tls = this.def.tls;
+    const ws: PeerSocket = new WebSocket(r.url(!!tls), {
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      perMessageDeflate: false,
+      maxPayload: MAX_PAYLOAD,
+      // The chain is checked, not the name: peers are dialled by address, as HAProxy's without verifyhost.
+      // (ws types this tls.connect option as returning a boolean; Node wants an Error or undefined.)
+      ...(tls ? { ca: tls.ca, rejectUnauthorized: tls.verify, checkServerIdentity: (() => undefined) as unknown as () => boolean } : {}),
+    });
     r.out = ws;
     r.status = 'CONN';
     const myNonce = nonce();
@@ -201,6 +218,7 @@ export class PeerSection {
           }
           clearTimeout(timer);
           r.status = 'ESTA';
+          r.lastError = '';
           r.established();
           r.counters.newConn++;
           ws.alive = true;
@@ -218,8 +236,11 @@ export class PeerSection {
       }
     });
     ws.on('pong', () => ((ws.alive = true), r.counters.rxHbt++));
-    ws.on('error', () => {
-      // 'close' follows; the status says what happened.
+    ws.on('error', (err) => {
+      // 'close' follows and retries; say why once, not at every retry.
+      if (err.message === r.lastError) return;
+      r.lastError = err.message;
+      this.log.warn({ event: 'peers-connect-error', section: this.def.name, peer: r.name, err: err.message }, `peers ${this.def.name}: ${r.name}: ${err.message}`);
     });
     ws.on('close', () => {
       clearTimeout(timer);
