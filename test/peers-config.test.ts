@@ -74,6 +74,8 @@ test('mistakes are refused with their place', async () => {
   assert.deepEqual(errs(`${head}      - pear lb2 127.0.0.1:2\n${SERVING}`), [`6 peers[0].options[1]: unknown keyword 'pear' in 'peers' section (did you mean "peer"?)`]);
   assert.deepEqual(errs(`${head}      - secret short\n${SERVING}`), ["6 peers[0].options[1]: 'secret' expects one word of 16 characters or more"]);
   assert.deepEqual(errs(`${head}${SERVING.replace('peers: mesh }', 'peers: mseh }')}`), ['14 backends[0].stick_table: stick-table: no peers section named "mseh" (did you mean "mesh"?)']);
+  assert.deepEqual(errs(`${head}      - default-server ssl ca-file ca.pem\n${SERVING}`), ["2 peers[0]: TLS on peer links needs this node's certificate: bind <addr> ssl crt <pem> (or tls.certificate)"]);
+  assert.deepEqual(errs(`${head}      - bind 127.0.0.1:10001 ssl crt missing.pem\n${SERVING}`).map((e) => e.replace(/\/\S+\//, '/…/')), ['6 peers[0].options[1]: cannot read /…/missing.pem: ENOENT']);
   // The CLI names file and line.
   const f = file(`${head}${SERVING.replace('peers mesh"', 'peers other"')}`);
   const cli = await runCli(['-c', '-f', f]);

@@ -140,6 +140,11 @@ export class PeerSection {
     this.flushTimer = setTimeout(() => this.flush(), FLUSH_INTERVAL_MS);
   }
 
+  private flushNow(): void {
+    clearTimeout(this.flushTimer);
+    this.flush();
+  }
+
   private flush(): void {
     this.flushTimer = undefined;
     const now = Date.now();
@@ -217,6 +222,8 @@ export class PeerSection {
             return this.refuseOut(r, ws, 'AUTH', 'did not prove the shared secret');
           }
           clearTimeout(timer);
+          // What is pending goes out first (not to this peer): the resync below already holds it.
+          this.flushNow();
           r.status = 'ESTA';
           r.lastError = '';
           r.established();
@@ -300,7 +307,11 @@ export class PeerSection {
         return;
       }
       if (!msg) return this.protocolError(peer, ws, 'not a peers message');
-      if (msg.t === 'resync') this.teach(ws);
+      if (msg.t === 'resync') {
+        // Pending increments leave on this node's own link before the snapshot that holds them.
+        this.flushNow();
+        this.teach(ws);
+      }
       else if (msg.t === 'sync' || msg.t === 'upd' || msg.t === 'set') this.receive(peer, ws, msg);
       else if (msg.t !== 'sync-end') this.protocolError(peer, ws, `unexpected ${msg.t} on ${peer.name}'s connection`);
     });
