@@ -3,7 +3,8 @@
  * runtime API, replicating their stick tables through a `peers` section (node A writes
  * it as HAProxy lines, node B as YAML members): a rate limit reached through A holds
  * on B within 1 s; entries (a gpc0 set by an operator, a `stick on src` server) come
- * back to B after B restarts, through the resync; both link up again after A restarts;
+ * back to B after B restarts, through the resync; a reload keeps the links; both link up
+ * again after A restarts;
  * a third node with a wrong secret is refused and nothing it holds is taken.
  */
 import { test, after, before } from 'node:test';
@@ -162,6 +163,18 @@ test('stick entries set on A (gpc0) and learned on A (stick on src) survive a re
   // The learned server is used: 127.0.0.60 goes to the same server through B.
   for (let i = 0; i < 3; i++) assert.equal((await get(B.http, '127.0.0.60')).server, pinned);
   assert.match(await peerState(B, 'A'), /learn_state=FINISHED/);
+});
+
+test('a reload of B keeps its links up and its table replicated', async () => {
+  const { A, B } = nodes;
+  const before = await peerState(A, 'B');
+  process.kill(B.proc!.pid, 'SIGHUP');
+  await B.proc!.waitForLog((e) => e.event === 'reloaded', 20_000);
+  assert.equal(await api(A, 'set table web key 127.0.0.51 data.gpc0 5'), '\n');
+  await eventually('B learns an entry set after its reload', 3000, async () => /gpc0=5/.test(await api(B, 'show table web key 127.0.0.51')));
+  assert.ok(await established(B, 'A'));
+  assert.equal(/new_conn=(\d+)/.exec(await peerState(A, 'B'))![1], /new_conn=(\d+)/.exec(before)![1], 'A did not reconnect to B');
+  assert.doesNotMatch(B.proc!.logs(), /"event":"peers-down"/);
 });
 
 test('both nodes link up again after A restarts: A gets its entries back and counts B\'s traffic again', async () => {

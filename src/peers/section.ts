@@ -22,7 +22,7 @@ import type { PrimaryStickTables } from '../stick/primary';
 import type { StickEntry, StickStore } from '../stick/store';
 import { RemotePeer, type PeerSocket } from './link';
 import { addDeltas, takeEntries } from './merge';
-import { nonce, parseMessage, PROTOCOL, proof, sameProof, toWire, type PeerMessage, type WireDelta, type WireEntry } from './wire';
+import { nonce, parseMessage, PROTOCOL, proof, sameProof, toWire, type PeerMessage, type RefusedStatus, type WireDelta, type WireEntry } from './wire';
 
 /** Longest wait between an increment and its push to the peers. */
 export const FLUSH_INTERVAL_MS = 50;
@@ -33,6 +33,8 @@ const HANDSHAKE_TIMEOUT_MS = 3000;
 const MAX_BUFFERED = 32 * 1024 * 1024;
 /** Largest message: a resync chunk of SYNC_CHUNK entries with 1 KiB keys stays well under it. */
 const MAX_PAYLOAD = 8 * 1024 * 1024;
+/** The statuses a peer may refuse this node with. */
+const REFUSALS: readonly string[] = ['AUTH', 'NAME', 'PROT', 'VERS'] satisfies RefusedStatus[];
 /** Entries per resync message. */
 const SYNC_CHUNK = 1000;
 
@@ -203,7 +205,7 @@ export class PeerSection {
       if (!msg) return this.protocolError(r, ws, 'not a peers message');
       if (r.status === 'HSHK') {
         if (msg.t === 'refused') {
-          r.status = msg.status;
+          r.status = REFUSALS.includes(msg.status) ? msg.status : 'PROT';
           if (msg.status === 'AUTH') r.counters.authErr++;
           this.log.warn({ event: 'peers-refused', section: this.def.name, peer: r.name, status: msg.status }, `peers ${this.def.name}: ${r.name} refused this node (${msg.status}): ${msg.reason}`);
           return ws.close();
