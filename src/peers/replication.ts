@@ -41,7 +41,7 @@ export class PeersReplication implements StickListener {
       next.set(def.name, section);
       starting.push(section);
     }
-    for (const [name, s] of this.sections) if (next.get(name) !== s) s.stop();
+    const stopping = [...this.sections].filter(([name, s]) => next.get(name) !== s).map(([, s]) => s.stop());
     this.sections = next;
     this.byTable = new Map();
     const shared = new Map<PeerSection, Map<string, StickStore>>([...next.values()].map((s) => [s, new Map()]));
@@ -55,11 +55,13 @@ export class PeersReplication implements StickListener {
     }
     for (const [section, map] of shared) section.share(map);
     this.tables.listener = this.byTable.size ? this : undefined;
+    // A changed section may listen where its old self did.
+    await Promise.all(stopping);
     await Promise.all(starting.map((s) => s.start()));
   }
 
   stop(): void {
-    for (const s of this.sections.values()) s.stop();
+    for (const s of this.sections.values()) void s.stop();
     this.sections.clear();
     this.tables.listener = undefined;
   }

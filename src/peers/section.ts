@@ -101,13 +101,16 @@ export class PeerSection {
     this.log.info({ event: 'peers-listening', section: this.def.name, local: this.def.local, address, port, tls: !!tls }, `peers ${this.def.name}: ${this.def.local} listening on ${address}:${port}${tls ? ' (TLS)' : ''}`);
   }
 
-  stop(): void {
+  /** Closes every link and the listener; resolves once the address is free again (a reload may bind it anew). */
+  stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.heartbeat);
     clearTimeout(this.flushTimer);
     for (const r of this.remotes) r.stop();
+    for (const ws of this.server?.clients ?? []) ws.terminate();
+    const listener = this.https ?? this.server;
     this.server?.close();
-    this.https?.close();
+    return new Promise((resolve) => (listener ? listener.close(() => resolve()) : resolve()));
   }
 
   // ------------------------------------------------------------------ what this node pushes
@@ -247,7 +250,7 @@ export class PeerSection {
     ws.on('pong', () => ((ws.alive = true), r.counters.rxHbt++));
     ws.on('error', (err) => {
       // 'close' follows and retries; say why once, not at every retry.
-      if (err.message === r.lastError) return;
+      if (err.message === r.lastError || this.stopped) return;
       r.lastError = err.message;
       this.log.warn({ event: 'peers-connect-error', section: this.def.name, peer: r.name, err: err.message }, `peers ${this.def.name}: ${r.name}: ${err.message}`);
     });
