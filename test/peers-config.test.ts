@@ -62,6 +62,10 @@ ${SERVING}`),
   const bound = loadConfig([file(`peers: [{ name: mesh, local: lb1, options: ["bind 127.0.0.1:10005", "server lb1", "peer lb2 127.0.0.2:10002"] }]\n${SERVING}`)]);
   assert.deepEqual(bound.model!.peers![0].listen, { address: '127.0.0.1', port: 10005 });
   assert.ok(bound.warnings.some((w) => /peers "mesh" has no secret/.test(w.message)));
+  // A section no table names would connect for nothing: a warning.
+  const idle = loadConfig([file(`peers: [{ name: idle, local: lb1, secret: 0123456789abcdef0123, options: ["peer lb1 127.0.0.1:10001"] }]\n${SERVING.replace(/ peers mesh| peers: mesh/g, '')}`)]);
+  assert.deepEqual(idle.errors, []);
+  assert.ok(idle.warnings.some((w) => w.path === 'peers[0]' && /peers "idle" replicates no stick table/.test(w.message)));
 });
 
 test('mistakes are refused with their place', async () => {

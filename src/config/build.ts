@@ -76,7 +76,7 @@ import { TlsConfig } from './tls';
 import { buildAcme } from './acme';
 import { buildUserlists } from './userlists';
 import { hsts, httpsRedirect, monitor, MONITOR_LINE, securityHeaders, type MonitorLine } from './http-features';
-import { buildPeers, peersReferenceError } from './peers';
+import { buildPeers, linkPeerTables } from './peers';
 import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 
 /** Maps a key path of the merged native config to its place in a file. */
@@ -188,15 +188,7 @@ export class ModelBuilder {
     this.checkBindConflicts(frontends);
     this.checkDuplicates('peers', cfg.peers ?? [], ['peers']);
     const peers = buildPeers(cfg.peers ?? [], cfg.global?.localpeer, this.at, (file, segs) => this.readRelative(file, segs), this.diag);
-    const syncAll = (cfg.peers ?? []).filter((p) => p.sync_all_tables);
-    if (syncAll.length > 1) this.diag.error(this.at(['peers']), `sync_all_tables is set on ${syncAll.map((p) => `"${p.name}"`).join(' and ')}: a table is replicated with one section`);
-    for (const [kind, list] of [['frontends', frontends], ['backends', backends]] as const) {
-      list.forEach((p, i) => {
-        if (p.stickTable && p.stickTable.peers === undefined && syncAll.length === 1) p.stickTable.peers = syncAll[0].name;
-        const err = p.stickTable && peersReferenceError(p.stickTable, peers);
-        if (err) this.diag.error(this.at([kind, i, 'stick_table']), err);
-      });
-    }
+    linkPeerTables(cfg.peers ?? [], peers, { frontends, backends }, this.at, this.diag);
     const stats = this.stats();
     const prometheus = this.prometheus();
     const listens = frontends.some((f) => f.binds.length > 0) || stats !== undefined || prometheus !== undefined;

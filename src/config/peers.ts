@@ -165,8 +165,32 @@ function peersTls(words: TlsWords, at: Locate, base: Seg[], read: Read, diag: Di
   return { cert: bundle.cert, key: bundle.key, ...(ca !== undefined ? { ca } : {}), verify: words.verify ?? true };
 }
 
-/** A table's `peers <name>` must name a section; an error message or undefined. */
-export function peersReferenceError(def: StickTableDef, sections: PeersSection[]): string | undefined {
-  if (def.peers === undefined || sections.some((s) => s.name === def.peers)) return undefined;
-  return `stick-table: no peers section named "${def.peers}"${didYouMean(def.peers, sections.map((s) => s.name))}`;
+/**
+ * The tables of each section: a `sync_all_tables` section takes every table without its
+ * own `peers` word; a table naming no section is an error; a section no table names is a
+ * warning (it would connect and replicate nothing).
+ */
+export function linkPeerTables(
+  input: PeersInput[],
+  sections: PeersSection[],
+  proxies: Record<'frontends' | 'backends', { stickTable?: StickTableDef }[]>,
+  at: Locate,
+  diag: Diagnostics,
+): void {
+  const syncAll = input.filter((p) => p.sync_all_tables);
+  if (syncAll.length > 1) diag.error(at(['peers']), `sync_all_tables is set on ${syncAll.map((p) => `"${p.name}"`).join(' and ')}: a table is replicated with one section`);
+  const used = new Set<string>();
+  for (const kind of ['frontends', 'backends'] as const) {
+    proxies[kind].forEach((p, i) => {
+      const def = p.stickTable;
+      if (!def) return;
+      if (def.peers === undefined && syncAll.length === 1) def.peers = syncAll[0].name;
+      if (def.peers === undefined) return;
+      used.add(def.peers);
+      if (!sections.some((s) => s.name === def.peers)) diag.error(at([kind, i, 'stick_table']), `stick-table: no peers section named "${def.peers}"${didYouMean(def.peers, sections.map((s) => s.name))}`);
+    });
+  }
+  sections.forEach((s, i) => {
+    if (!used.has(s.name) && !s.disabled) diag.warn(at(['peers', i]), `peers "${s.name}" replicates no stick table: add "peers ${s.name}" to a stick-table (or sync_all_tables)`);
+  });
 }
