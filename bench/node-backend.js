@@ -1,17 +1,18 @@
 'use strict';
 /**
  * Fallback origin server when nginx is not installed: raw `net`, fixed responses,
- * keep-alive and pipelining. `GET /64k.bin` → 64 KiB, anything else → 96-byte body.
+ * keep-alive and pipelining. `GET /64k.bin` → 64 KiB, `GET /cached` → 96 bytes with
+ * `Cache-Control: max-age=600`, anything else → 96-byte body.
  * Usage: node bench/node-backend.js <port> [<port> ...]
  */
 const net = require('node:net');
 
 const SMALL_BODY = Buffer.alloc(96, 'x');
 const LARGE_BODY = Buffer.alloc(64 * 1024, 'y');
-const response = (body, close) =>
+const response = (body, close, extra = '') =>
   Buffer.concat([
     Buffer.from(
-      `HTTP/1.1 200 OK\r\nServer: bench-node\r\nContent-Type: application/octet-stream\r\nContent-Length: ${body.length}\r\n` +
+      `HTTP/1.1 200 OK\r\nServer: bench-node\r\nContent-Type: application/octet-stream\r\nContent-Length: ${body.length}\r\n${extra}` +
         (close ? 'Connection: close\r\n' : '') +
         '\r\n',
     ),
@@ -21,6 +22,8 @@ const SMALL = response(SMALL_BODY, false);
 const SMALL_CLOSE = response(SMALL_BODY, true);
 const LARGE = response(LARGE_BODY, false);
 const LARGE_CLOSE = response(LARGE_BODY, true);
+const CACHED = response(SMALL_BODY, false, 'Cache-Control: max-age=600\r\n');
+const CACHED_CLOSE = response(SMALL_BODY, true, 'Cache-Control: max-age=600\r\n');
 const HEAD_END = Buffer.from('\r\n\r\n');
 const CONNECTION_CLOSE = /\r\nconnection:[^\r]*close/i;
 
@@ -37,7 +40,8 @@ function onConnection(socket) {
       const head = buf.latin1Slice(start, end);
       const close = CONNECTION_CLOSE.test(head);
       const large = head.startsWith('GET /64k.bin ');
-      socket.write(large ? (close ? LARGE_CLOSE : LARGE) : close ? SMALL_CLOSE : SMALL);
+      const cached = head.startsWith('GET /cached ');
+      socket.write(large ? (close ? LARGE_CLOSE : LARGE) : cached ? (close ? CACHED_CLOSE : CACHED) : close ? SMALL_CLOSE : SMALL);
       start = end + 4;
       if (close) {
         socket.end();

@@ -202,6 +202,10 @@ const WORKLOADS = [
     name: 'l7-rules', title: 'L7 10 header rules + 1,000-host ACL table, c=50', tool: 'wrk', port: 'rules', path: '/', conns: 50,
     headers: [`Host: ${configs.RULES_HOST}`, 'X-Bench-Drop: 1'], needs: 'rules',
   },
+  {
+    name: 'cache-hit', title: 'L7 keep-alive, 96 B served from the HTTP cache (cache-use/cache-store), c=50', tool: 'wrk', port: 'cache', path: '/cached',
+    conns: 50, needs: 'cache',
+  },
   { name: 'l4-small', title: 'L4 (tcp), 96 B, c=50', tool: 'wrk', port: 'tcp', path: '/', conns: 50 },
   { name: 'l4-64k', title: 'L4 (tcp), 64 KiB, c=50', tool: 'wrk', port: 'tcp', path: '/64k.bin', conns: 50 },
   { name: 'tls-ka', title: 'TLS keep-alive, 96 B, c=50', tool: 'wrk', port: 'tls', scheme: 'https', path: '/', conns: 50, needs: 'tls', refs: ['http-proxy'] },
@@ -262,9 +266,9 @@ function makeCert(env) {
  */
 async function startTarget(env, kind, { workers, acceptMode, id }) {
   const cpus = proxyCpusFor(workers, env.opts);
-  const [http, rules, tls, ws, tcp] = await procs.freePorts(5);
+  const [http, rules, tls, ws, tcp, cache] = await procs.freePorts(6);
   const spec = {
-    workers, acceptMode, ports: { http, rules, tls, ws, tcp }, origins: env.origins, wsOrigin: env.wsOrigin,
+    workers, acceptMode, ports: { http, rules, tls, ws, tcp, cache }, origins: env.origins, wsOrigin: env.wsOrigin,
     pem: env.pem, cert: env.cert, key: env.key, runDir: env.runDir, maxconn: env.maxconn,
   };
   const base = { id, kind, ports: spec.ports, cpus, workers, acceptMode };
@@ -273,8 +277,8 @@ async function startTarget(env, kind, { workers, acceptMode, id }) {
     const cfg = path.join(env.runDir, `${id}.cfg`);
     fs.writeFileSync(cfg, configs.haproxyConfig(spec));
     const proc = procs.startPinned(id, cpus, 'haproxy', ['-db', '-f', cfg], { logFile: log });
-    await procs.waitPorts([http, rules, tls, ws, tcp], proc);
-    return { ...base, proc, features: new Set(['rules', 'tls']) };
+    await procs.waitPorts([http, rules, tls, ws, tcp, cache], proc);
+    return { ...base, proc, features: new Set(['rules', 'tls', 'cache']) };
   }
   if (kind === 'http-proxy') {
     const proc = procs.startPinned(id, cpus, process.execPath, [path.join(__dirname, 'http-proxy-ref.js')], {
@@ -296,7 +300,7 @@ async function startTarget(env, kind, { workers, acceptMode, id }) {
   // unsupported section skips only the workloads that need it.
   const cli = kind === 'tslb-base' ? BASE_CLI : TSLB_CLI;
   const node = kind === 'tslb-base' ? BASE_NODE ?? TSLB_NODE : TSLB_NODE;
-  const attempts = [['rules', 'tls'], ['tls'], ['rules'], []];
+  const attempts = [['rules', 'tls', 'cache'], ['rules', 'tls'], ['tls'], ['rules'], []];
   const rejected = [];
   for (const features of attempts) {
     const cfg = path.join(env.runDir, `${id}.yaml`);
@@ -307,7 +311,7 @@ async function startTarget(env, kind, { workers, acceptMode, id }) {
       continue;
     }
     const proc = procs.startPinned(id, cpus, node, [cli, '-f', cfg], { logFile: log });
-    const ports = [http, ws, tcp, ...(features.includes('rules') ? [rules] : []), ...(features.includes('tls') ? [tls] : [])];
+    const ports = [http, ws, tcp, ...(features.includes('rules') ? [rules] : []), ...(features.includes('tls') ? [tls] : []), ...(features.includes('cache') ? [cache] : [])];
     try {
       await procs.waitPorts(ports, proc, 30000);
     } catch (err) {
@@ -334,8 +338,14 @@ function lastLogMessage(file) {
 /** The tslb YAML with only the listed optional sections. */
 function tslbYaml(spec, features) {
   const full = configs.tslbConfig(spec);
-  if (features.includes('rules') && features.includes('tls')) return full;
-  return dropFrontends(full, [...(features.includes('rules') ? [] : ['fe_rules']), ...(features.includes('tls') ? [] : ['fe_tls'])]);
+  if (features.includes('rules') && features.includes('tls') && features.includes('cache')) return full;
+  const dropped = dropFrontends(full, [
+    ...(features.includes('rules') ? [] : ['fe_rules']),
+    ...(features.includes('tls') ? [] : ['fe_tls']),
+    ...(features.includes('cache') ? [] : ['fe_cache']),
+  ]);
+  // A build without the cache also rejects the `caches:` section.
+  return features.includes('cache') ? dropped : dropped.replace(/^caches:\n(?: {2}.*\n)*/m, '');
 }
 
 /** Remove whole `- name: <fe>` frontend items from the generated YAML (generator output is regular). */

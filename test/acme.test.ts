@@ -17,7 +17,7 @@ import { issueCert } from './helpers/certs';
 import { startDnsServer } from './helpers/dns-server';
 import { unixCommand } from './helpers/runtime-api';
 import { tlsConnect } from './helpers/tls-client';
-import { freePort, startTslb, tempDir } from './helpers/tslb';
+import { freePort, startTslb, tempDir, webToApp } from './helpers/tslb';
 
 const hasPebble = spawnSync('pebble', ['-h']).error === undefined;
 const NAME = 'acme.example.test';
@@ -119,17 +119,7 @@ test('pebble issues a certificate over HTTP-01 that every worker serves, and acm
 global:
   workers: 2
   acme: { directory: "${pebble.directory}", email: ops@example.test, names: [${NAME}], state_dir: ${state}, ca_file: ${path.join(dir, 'pebble-ca.pem')} }
-frontends:
-  - name: web
-    mode: http
-    binds: ["127.0.0.1:${httpPort}", { address: 127.0.0.1, port: ${tlsPort}, ssl: { certificates: ["${bundle}"] } }]
-    default_backend: app
-    log: { enabled: false }
-backends:
-  - name: app
-    mode: http
-    servers: [{ name: s1, address: 127.0.0.1, port: ${app.port} }]
-runtime_api: { socket: ${sock} }
+${webToApp(`["127.0.0.1:${httpPort}", { address: 127.0.0.1, port: ${tlsPort}, ssl: { certificates: ["${bundle}"] } }]`, app.port)}runtime_api: { socket: ${sock} }
 prometheus: { bind: "127.0.0.1:${metricsPort}" }
 `);
   cleanups.push(() => lb.stop());

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { promisify } from 'node:util';
 import { startHttpBackend } from './helpers/backends';
-import { freePort, runCli, startTslb, tempDir } from './helpers/tslb';
+import { freePort, runCli, startTslb, tempDir, webToApp } from './helpers/tslb';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -43,17 +43,7 @@ test('self-signed: a bundle openssl reads and a tslb TLS bind serves; expiring s
   const port = await freePort();
   const lb = await startTslb(`
 global: { workers: 1 }
-frontends:
-  - name: web
-    mode: http
-    binds: [{ address: 127.0.0.1, port: ${port}, ssl: { certificates: ["${bundle}"] } }]
-    default_backend: app
-    log: { enabled: false }
-backends:
-  - name: app
-    mode: http
-    servers: [{ name: s1, address: 127.0.0.1, port: ${app.port} }]
-`);
+${webToApp(`[{ address: 127.0.0.1, port: ${port}, ssl: { certificates: ["${bundle}"] } }]`, app.port)}`);
   cleanups.push(() => lb.stop());
   assert.match(lb.logs(), /\[WARNING\] .*site\.pem: certificate expires in 9 day\(s\), on /);
 

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { startHttpBackend } from './helpers/backends';
-import { freePort, startTslb, tempDir } from './helpers/tslb';
+import { freePort, startTslb, tempDir, webToApp } from './helpers/tslb';
 
 const HOST = 'ocsp.example.test';
 const SERIAL = '1001';
@@ -57,17 +57,7 @@ test('an OCSP response next to the bundle is stapled, and a replaced one is stap
   const port = await freePort();
   const lb = await startTslb(`
 global: { workers: 2, cert_watch: 200ms }
-frontends:
-  - name: web
-    mode: http
-    binds: [{ address: 127.0.0.1, port: ${port}, ssl: { certificates: ["${bundle}"] } }]
-    default_backend: app
-    log: { enabled: false }
-backends:
-  - name: app
-    mode: http
-    servers: [{ name: s1, address: 127.0.0.1, port: ${app.port} }]
-`);
+${webToApp(`[{ address: 127.0.0.1, port: ${port}, ssl: { certificates: ["${bundle}"] } }]`, app.port)}`);
   cleanups.push(() => lb.stop());
   // Several handshakes: some land on each worker.
   for (let i = 0; i < 4; i++) {

@@ -153,6 +153,32 @@ test('reload under load fails zero requests and switches to the new config', asy
   assert.equal(after.servedBy, 'b');
 });
 
+test('accept_mode rr: the first connections after each of 8 reloads are all answered', { timeout: 90_000 }, async () => {
+  // A draining worker that exited on its own lost the connections the primary's round robin
+  // was handing it at that moment: they hung in the primary (about half the reloads).
+  const a = await startHttpBackend('a');
+  cleanups.push(() => a.close());
+  const port = await freePort();
+  const yaml = httpConfig(port, [a]).replace('workers: 2', 'workers: 2\n  accept_mode: rr');
+  const lb = await started(yaml);
+  const failures: string[] = [];
+  for (let reload = 1; reload <= 8; reload++) {
+    const reloaded = lb.waitForLog((e) => e.event === 'reloaded' && e.generation === reload + 1, 20_000);
+    process.kill(lb.pid, 'SIGHUP');
+    await reloaded;
+    const answers = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        request(`http://127.0.0.1:${port}/`, { reset: true, headersTimeout: 5000, bodyTimeout: 5000 }).then(
+          async (r) => `${r.statusCode} ${await r.body.text()}`,
+          (err: Error) => err.message,
+        ),
+      ),
+    );
+    for (const answer of answers) if (!answer.startsWith('200 ')) failures.push(`reload ${reload}: ${answer}`);
+  }
+  assert.deepEqual(failures, []);
+});
+
 test('an invalid reload is refused with its errors and the old config keeps serving', async () => {
   const a = await startHttpBackend('a');
   cleanups.push(() => a.close());

@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { startHttpBackend } from './helpers/backends';
 import { issueCert } from './helpers/certs';
-import { freePort, runCli, startTslb, tempDir } from './helpers/tslb';
+import { freePort, runCli, startTslb, tempDir, webToApp } from './helpers/tslb';
 
 const HOST = 'groups.example.test';
 
@@ -35,17 +35,7 @@ async function tslbWith(global: string, ssl: string): Promise<number> {
   const port = await freePort();
   const lb = await startTslb(`
 global: { workers: 1${global} }
-frontends:
-  - name: web
-    mode: http
-    binds: [{ address: 127.0.0.1, port: ${port}, ssl: { certificates: ["${bundle}"]${ssl} } }]
-    default_backend: app
-    log: { enabled: false }
-backends:
-  - name: app
-    mode: http
-    servers: [{ name: s1, address: 127.0.0.1, port: ${app.port} }]
-`);
+${webToApp(`[{ address: 127.0.0.1, port: ${port}, ssl: { certificates: ["${bundle}"]${ssl} } }]`, app.port)}`);
   cleanups.push(() => lb.stop());
   return port;
 }

@@ -13,7 +13,7 @@ import * as tls from 'node:tls';
 import { issueCert, testCa } from './helpers/certs';
 import { startHttpBackend } from './helpers/backends';
 import { keepAliveGet, tlsConnect } from './helpers/tls-client';
-import { freePort, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
+import { freePort, startTslb, tempDir, type TslbProcess, webToApp } from './helpers/tslb';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -38,18 +38,7 @@ before(async () => {
   lb = await startTslb(`
 global:
   workers: 1
-frontends:
-  - name: web
-    mode: http
-    binds:
-      - { address: 127.0.0.1, port: ${port}, ssl: { certificates: ["${path.join(dir, 'site.pem')}"], max_version: TLSv1.2 } }
-    default_backend: app
-    log: { enabled: false }
-backends:
-  - name: app
-    mode: http
-    servers: [{ name: s1, address: 127.0.0.1, port: ${app.port} }]
-`);
+${webToApp(`[{ address: 127.0.0.1, port: ${port}, ssl: { certificates: ["${path.join(dir, 'site.pem')}"], max_version: TLSv1.2 } }]`, app.port)}`);
   cleanups.push(() => lb.stop());
 });
 

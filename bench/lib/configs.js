@@ -2,11 +2,12 @@
 /**
  * Equivalent configurations for every proxy under test, generated from one spec:
  *
- *   spec = { workers, acceptMode, ports: { http, rules, tls, ws, tcp },
+ *   spec = { workers, acceptMode, ports: { http, rules, tls, ws, tcp, cache },
  *            origins: [port, port], wsOrigin: port, pem, cert, key, runDir, maxconn }
  *
  * Every proxy gets the same frontends: L7 plain, L7 with the rule set, L7 over TLS,
- * L7 to the WebSocket origin, and L4. Timeouts are long enough that no workload hits them.
+ * L7 to the WebSocket origin, L4, and L7 through an HTTP cache (`/cached` is cacheable at the
+ * origin: every request after the first is a hit). Timeouts are long enough that no workload hits them.
  */
 
 /** The 1,000-entry Host → backend routing table: host-<i>.bench.local → rt<i % 10>. */
@@ -89,6 +90,16 @@ function haproxyConfig(spec) {
     `  bind 127.0.0.1:${spec.ports.ws}`,
     '  default_backend be_ws',
     '',
+    'cache bench',
+    '  total-max-size 64',
+    '  max-age 600',
+    '',
+    'frontend fe_cache',
+    `  bind 127.0.0.1:${spec.ports.cache}`,
+    '  http-request cache-use bench',
+    '  http-response cache-store bench',
+    '  default_backend be_app',
+    '',
     'frontend fe_tcp',
     '  mode tcp',
     `  bind 127.0.0.1:${spec.ports.tcp}`,
@@ -133,6 +144,8 @@ function tslbConfig(spec) {
     ...(spec.acceptMode ? [`  accept_mode: ${spec.acceptMode}`] : []),
     'defaults:',
     '  timeouts: { connect: 5s, client: 120s, server: 120s, http_request: 30s, http_keep_alive: 120s, tunnel: 120s }',
+    'caches:',
+    '  - { name: bench, total_max_size: 64, max_age: 600 }',
     'frontends:',
     '  - name: fe_http',
     FORWARDING,
@@ -162,6 +175,13 @@ function tslbConfig(spec) {
     '    mode: http',
     `    binds: ["127.0.0.1:${spec.ports.ws}"]`,
     '    default_backend: be_ws',
+    '  - name: fe_cache',
+    FORWARDING,
+    '    mode: http',
+    `    binds: ["127.0.0.1:${spec.ports.cache}"]`,
+    '    http_request: [{ cache_use: bench }]',
+    '    http_response: [{ cache_store: bench }]',
+    '    default_backend: be_app',
     '  - name: fe_tcp',
     NO_LOG,
     '    mode: tcp',
@@ -190,7 +210,7 @@ function tslbConfig(spec) {
   return out.join('\n');
 }
 
-/** nginx as the origin: one worker, two server blocks (`/` → 96 bytes, `/64k.bin` → 64 KiB). */
+/** nginx as the origin: one worker, two server blocks (`/` → 96 bytes, `/64k.bin` → 64 KiB, `/cached` → 96 bytes with max-age=600). */
 function nginxOriginConfig({ runDir, origins }) {
   const servers = origins
     .map(
@@ -199,6 +219,7 @@ function nginxOriginConfig({ runDir, origins }) {
     root ${runDir}/www;
     location = / { default_type text/plain; return 200 "${'x'.repeat(95)}\\n"; }
     location = /64k.bin { }
+    location = /cached { default_type text/plain; add_header Cache-Control "max-age=600"; return 200 "${'x'.repeat(95)}\\n"; }
   }`,
     )
     .join('\n');

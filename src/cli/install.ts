@@ -7,8 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
 import { lookup } from '../primary/privileges';
+import { parseCommandArgs } from './args';
 
 const USAGE = `Usage: tslb install [--prefix DIR] [--dry-run]
 
@@ -48,26 +48,11 @@ interface Context {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        prefix: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (err) {
-    process.stderr.write(`tslb install: ${(err as Error).message}\n\n${USAGE}\n`);
-    return 1;
-  }
-  if (args.help) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
+  const args = parseCommandArgs('tslb install', USAGE, argv, {
+    prefix: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+  });
+  if (typeof args === 'number') return args;
   const prefix = args.prefix === undefined ? undefined : path.resolve(args.prefix);
   const dryRun = !!args['dry-run'];
   const root = process.getuid?.() === 0;

@@ -5,9 +5,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import * as net from 'node:net';
-import { parseArgs } from 'node:util';
 import type { Frontend } from '../config/model';
 import { loadReported } from './config-files';
+import { parseCommandArgs } from './args';
 
 const USAGE = `Usage: tslb keepalived -f <config.yaml> [-f <more.yaml> ...] [options]
 
@@ -57,29 +57,14 @@ interface SeedKeepalived {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        file: { type: 'string', short: 'f', multiple: true },
-        output: { type: 'string', short: 'o' },
-        state: { type: 'string' },
-        priority: { type: 'string' },
-        pidfile: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (err) {
-    process.stderr.write(`tslb keepalived: ${(err as Error).message}\n\n${USAGE}\n`);
-    return 1;
-  }
-  if (args.help) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
+  const args = parseCommandArgs('tslb keepalived', USAGE, argv, {
+    file: { type: 'string', short: 'f', multiple: true },
+    output: { type: 'string', short: 'o' },
+    state: { type: 'string' },
+    priority: { type: 'string' },
+    pidfile: { type: 'string' },
+  });
+  if (typeof args === 'number') return args;
   if (!args.file?.length) {
     process.stderr.write(`tslb keepalived: no configuration file given (-f)\n\n${USAGE}\n`);
     return 1;

@@ -4,8 +4,8 @@
  * Runs in the foreground; systemd and Docker supervise it. A first word naming a
  * subcommand (`tslb install …`) runs that instead.
  */
-import { parseArgs } from 'node:util';
 import { initAddressesReported, loadReported } from './config-files';
+import { parseCommandArgs } from './args';
 
 interface Subcommand {
   run(argv: string[]): Promise<number>;
@@ -44,30 +44,15 @@ function version(): string {
 async function main(argv: string[]): Promise<number> {
   const subcommand = SUBCOMMANDS.get(argv[0]);
   if (subcommand) return (await subcommand()).run(argv.slice(1));
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        file: { type: 'string', short: 'f', multiple: true },
-        check: { type: 'boolean', short: 'c' },
-        pidfile: { type: 'string', short: 'p' },
-        debug: { type: 'boolean', short: 'd' },
-        demo: { type: 'boolean' },
-        version: { type: 'boolean', short: 'v' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (err) {
-    process.stderr.write(`tslb: ${(err as Error).message}\n\n${USAGE}\n`);
-    return 1;
-  }
-  if (args.help) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
+  const args = parseCommandArgs('tslb', USAGE, argv, {
+    file: { type: 'string', short: 'f', multiple: true },
+    check: { type: 'boolean', short: 'c' },
+    pidfile: { type: 'string', short: 'p' },
+    debug: { type: 'boolean', short: 'd' },
+    demo: { type: 'boolean' },
+    version: { type: 'boolean', short: 'v' },
+  });
+  if (typeof args === 'number') return args;
   if (args.version) {
     process.stdout.write(`tslb version ${version()} (node ${process.version})\n`);
     return 0;

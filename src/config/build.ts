@@ -75,6 +75,7 @@ import { RuleRefs } from './rule-refs';
 import { TlsConfig } from './tls';
 import { buildAcme } from './acme';
 import { buildUserlists } from './userlists';
+import { buildCaches } from './caches';
 import { hsts, httpsRedirect, monitor, MONITOR_LINE, securityHeaders, type MonitorLine } from './http-features';
 import { buildPeers, linkPeerTables } from './peers';
 import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
@@ -144,6 +145,8 @@ export class ModelBuilder {
   private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [], monitorLines: [] };
   /** Names of the `resolvers` sections, for the servers that name one. */
   private resolverNames = new Set<string>();
+  /** Names of the `cache` sections, for cache-use / cache-store. */
+  private cacheNames = new Set<string>();
   private maxHeaderBytes = DEFAULT_BUFSIZE - DEFAULT_MAXREWRITE;
   /** Pattern/map files and proxies the rules name. */
   private readonly refs: RuleRefs;
@@ -177,6 +180,9 @@ export class ModelBuilder {
     this.resolverNames = new Set(resolvers.map((r) => r.name));
     this.checkDuplicates('userlist', cfg.userlists ?? [], ['userlists']);
     const userlists = buildUserlists(cfg.userlists ?? [], this.at, this.diag);
+    this.checkDuplicates('cache', cfg.caches ?? [], ['caches']);
+    const caches = buildCaches(cfg.caches ?? [], this.at, this.diag);
+    this.cacheNames = new Set(caches.map((c) => c.name));
     const frontendsIn = cfg.frontends ?? [];
     const backendsIn = cfg.backends ?? [];
     this.checkDuplicates('frontend', frontendsIn, ['frontends']);
@@ -208,6 +214,7 @@ export class ModelBuilder {
       resolvers,
       ...(peers.length ? { peers } : {}),
       userlists,
+      ...(caches.length ? { caches } : {}),
       extras: this.cfg.mailers ? { ...extras, mailers: this.mailers(this.cfg.mailers) } : extras,
       pending: this.diag.pending,
       files,
@@ -691,6 +698,9 @@ export class ModelBuilder {
       if (action.action === 'capture') {
         if (segs[0] !== 'frontends') this.diag.error(this.at(actionSegs), 'capture (without id) goes in a frontend, whose log shows it');
         action.slot = captureSlots++;
+      }
+      if ((action.action === 'cache-use' || action.action === 'cache-store') && !this.cacheNames.has(action.cache)) {
+        return this.diag.error(this.at(actionSegs), `${action.action}: no cache named "${action.cache}"${didYouMean(action.cache, this.cacheNames)}`);
       }
       if (action.action === 'track-sc') {
         // The connection's counters count each request from the frontend's pipeline (src/http/modules/stick-counters.ts).

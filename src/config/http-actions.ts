@@ -26,6 +26,7 @@ const BOTH: RuleSet[] = ['request', 'response'];
 /** Actions HAProxy's http-after-response takes as well. */
 const EVERY: RuleSet[] = ['request', 'response', 'after-response'];
 const REQUEST: RuleSet[] = ['request'];
+const RESPONSE: RuleSet[] = ['response'];
 
 function exactly(n: number, words: string[], usage: string): string | undefined {
   return words.length === n ? undefined : `expects ${usage}`;
@@ -199,6 +200,8 @@ export const actionSyntax: ReadonlyMap<string, ActionSyntax> = new Map<string, A
       },
     },
   ],
+  ['cache-use', { where: REQUEST, parse: (w) => exactly(1, w, '<cache>') ?? { action: 'cache-use', cache: w[0] } }],
+  ['cache-store', { where: RESPONSE, parse: (w) => exactly(1, w, '<cache>') ?? { action: 'cache-store', cache: w[0] } }],
 ]);
 
 /**
@@ -327,6 +330,8 @@ export const YAML_ACTIONS = [
   'auth',
   'tarpit',
   'capture',
+  'cache_use',
+  'cache_store',
 ] as const satisfies readonly (keyof HttpRuleInput)[];
 
 type YamlAction = (typeof YAML_ACTIONS)[number];
@@ -398,6 +403,10 @@ export function actionFromYaml(r: HttpRuleInput, key: YamlAction, when: RuleSet)
       return { action: 'capture', expr: r.capture!.sample, len: r.capture!.len, slot: 0 };
     case 'auth':
       return { action: 'auth', ...(r.auth!.realm !== undefined ? { realm: r.auth!.realm } : {}) };
+    case 'cache_use':
+      return { action: 'cache-use', cache: r.cache_use! };
+    case 'cache_store':
+      return { action: 'cache-store', cache: r.cache_store! };
     case 'set_status':
       return { action: 'set-status', status: r.set_status!.status, ...(r.set_status!.reason !== undefined ? { reason: r.set_status!.reason } : {}) };
   }
@@ -459,6 +468,9 @@ export function actionText(a: HttpAction): string {
       return `track-sc${a.counter} ${a.fetch}${a.args.length ? `(${a.args.join(',')})` : ''}${a.table ? ` table ${a.table}` : ''}`;
     case 'sc-inc-gpc0':
       return `sc-inc-gpc0(${a.counter})`;
+    case 'cache-use':
+    case 'cache-store':
+      return `${a.action} ${a.cache}`;
     case 'normalize-uri':
       return `normalize-uri ${a.mode}${a.full ? ' full' : ''}${a.strict ? ' strict' : ''}`;
   }

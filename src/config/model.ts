@@ -276,7 +276,11 @@ export type HttpAction =
   /** Stick counters (src/stick): as the tcp-request ones, on the connection's counters. */
   | { action: 'track-sc'; counter: number; fetch: string; args: string[]; table: string }
   | { action: 'sc-inc-gpc0'; counter: number }
-  | { action: 'normalize-uri'; mode: 'path-merge-slashes' | 'path-strip-dotdot' | 'percent-decode-unreserved'; full?: boolean; strict?: boolean };
+  | { action: 'normalize-uri'; mode: 'path-merge-slashes' | 'path-strip-dotdot' | 'percent-decode-unreserved'; full?: boolean; strict?: boolean }
+  /** HAProxy's `http-request cache-use NAME`: answer from the cache `cache` (a `caches:` entry) when it holds the object. */
+  | { action: 'cache-use'; cache: string }
+  /** HAProxy's `http-response cache-store NAME`: store a cacheable response in the cache `cache`. */
+  | { action: 'cache-store'; cache: string };
 
 export interface HttpRule {
   /** `after-response`: every response, tslb's own answers (errors, redirects, returns) too. */
@@ -747,8 +751,25 @@ export interface Userlist {
   users: { name: string; password?: string; insecurePassword?: string }[];
 }
 
+/** A `cache` section (HAProxy's configuration.txt 6.2.1): each worker holds its share (src/http/cache/store.ts). */
+export interface CacheSettings {
+  name: string;
+  /** `total-max-size` in bytes (given in MB), over all workers. */
+  totalMaxSize: number;
+  /** `max-object-size` in bytes: larger responses are not stored. */
+  maxObjectSize: number;
+  /** `max-age` in seconds: the longest an object stays fresh, whatever the response says. */
+  maxAge: number;
+  /** `process-vary on`: responses that vary on accept-encoding, referer or origin are stored per value. */
+  processVary: boolean;
+  /** `max-secondary-entries`: variants kept per URL with process-vary. */
+  maxSecondaryEntries: number;
+}
+
 export interface Model {
   global: Global;
+  /** `cache` sections, by name in config order. */
+  caches?: CacheSettings[];
   /** `userlist` sections. */
   userlists?: Userlist[];
   frontends: Frontend[];

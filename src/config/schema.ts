@@ -194,10 +194,12 @@ export const HttpRuleSchema = obj(
     capture: opt(obj({ sample: Type.String({ description: 'sample expression, e.g. req.hdr(user-agent)' }), len: Type.Integer({ minimum: 1, maximum: 65535 }) }, 'logged in %hr of httplog')),
     tarpit: opt(obj({ status: opt(Status) }, 'hold the request for timeouts.tarpit, then answer (500 by default)')),
     set_status: opt(obj({ status: Type.Integer({ minimum: 100, maximum: 599 }), reason: opt(Type.String()) })),
+    cache_use: opt(Type.String({ description: 'http_request: answer from this cache (a caches: name) when it holds the object' })),
+    cache_store: opt(Type.String({ description: 'http_response: store a cacheable response in this cache (a caches: name)' })),
     if: opt(Condition),
     unless: opt(Condition),
   },
-  'one action (redirect, allow, deny, return, set_header, add_header, del_header, replace_header, replace_value, set_method, set_path, set_query, set_uri, replace_path, set_var, unset_var, set_status, auth, tarpit, capture) with an optional if/unless condition',
+  'one action (redirect, allow, deny, return, set_header, add_header, del_header, replace_header, replace_value, set_method, set_path, set_query, set_uri, replace_path, set_var, unset_var, set_status, auth, tarpit, capture, cache_use, cache_store) with an optional if/unless condition',
 );
 
 const HttpsRedirectSchema = multi<boolean | { code?: 301 | 302 | 303 | 307 | 308; port?: number }>(
@@ -505,6 +507,19 @@ const ResolversSchema = obj(
   'HAProxy resolvers section: name servers that re-resolve servers at run time',
 );
 
+const CacheSchema = obj(
+  {
+    name: Name,
+    total_max_size: opt(Type.Integer({ minimum: 1, maximum: 4095, description: 'MB of RAM for the cache, shared out among the workers (HAProxy total-max-size); required here or in options' })),
+    max_object_size: opt(Type.Integer({ minimum: 1, maximum: 2147483647, description: 'bytes: larger responses are not stored (default total_max_size/256; at most half of it)' })),
+    max_age: opt(Type.Integer({ minimum: 0, maximum: 2147483647, description: 'seconds an object stays fresh at most (60)' })),
+    process_vary: opt(Type.Boolean({ description: 'store responses that vary on accept-encoding, referer, origin per value (false: any Vary is not stored)' })),
+    max_secondary_entries: opt(Type.Integer({ minimum: 1, maximum: 65535, description: 'variants kept per URL with process_vary (10)' })),
+    options: opt(Type.Array(Type.String({ description: 'HAProxy cache-section line: "total-max-size 4", "max-object-size 10000", "max-age 240", "process-vary on", "max-secondary-entries 10"' }))),
+  },
+  'HAProxy cache section: an HTTP response cache used by http-request cache-use and http-response cache-store',
+);
+
 const AcmeSchema = obj(
   {
     directory: Type.String({ description: 'the CA\'s ACME directory URL (https://acme-v02.api.letsencrypt.org/directory)' }),
@@ -739,6 +754,7 @@ export const ConfigFileSchema = Type.Object(
     resolvers: opt(Type.Array(ResolversSchema)),
     peers: opt(Type.Array(PeersSchema)),
     userlists: opt(Type.Array(UserlistSchema)),
+    caches: opt(Type.Array(CacheSchema)),
     proxy: opt(SeedSchema),
   },
   { additionalProperties: false, title: 'tslb configuration', $id: 'https://github.com/tslb/tslb/config/tslb.schema.json' },
@@ -754,6 +770,7 @@ export type ServerInput = Static<typeof ServerSchema>;
 export type HttpRuleInput = Static<typeof HttpRuleSchema>;
 export type AnswerInput = Static<typeof AnswerSchema>;
 export type UserlistInput = Static<typeof UserlistSchema>;
+export type CacheInput = Static<typeof CacheSchema>;
 export type TcpRequestInput = Static<typeof TcpRequestSchema>;
 export type TimeoutsInput = Static<typeof TimeoutsSchema>;
 export type DefaultsInput = Static<typeof DefaultsSchema>;

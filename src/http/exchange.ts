@@ -22,6 +22,7 @@ import type { HeadTable } from './head';
 import { DONE, runEvent, runLocal, runPage } from './pipeline';
 import { HttpBalanceKey, HttpSampleContext } from './sample';
 import type { CookieRequest } from './modules/cookie';
+import type { CacheWrite } from './cache/write';
 
 /**
  * What the exchange needs from the client's side (the HTTP/1 session, an HTTP/2
@@ -93,6 +94,10 @@ export abstract class HttpExchange {
   forced: ServerRuntime | undefined = undefined;
   stickKey: string | undefined = undefined;
   cookie: CookieRequest | undefined = undefined;
+  /** The URL's cache key, computed by http-request cache-use (none: nothing is stored). */
+  cacheKey: string | undefined = undefined;
+  /** The response being stored by http-response cache-store, fed by the cache module's responseBody. */
+  cacheWrite: CacheWrite | undefined = undefined;
   /** Holds a tarpitted request until its answer. */
   private tarpitTimer: NodeJS.Timeout | undefined = undefined;
   /** Header lines (`Name: value\r\n`) added to the request to the server. */

@@ -85,6 +85,8 @@ export class ProxyExchange extends HttpExchange implements UpstreamOwner, Upstre
     this.forced = undefined;
     this.stickKey = undefined;
     this.cookie = undefined;
+    this.cacheKey = undefined;
+    this.cacheWrite = undefined;
     this.reqExtras = '';
     this.resExtras = '';
     this.ctx.stage = 'request';

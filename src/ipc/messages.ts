@@ -51,7 +51,7 @@ export type PrimaryToWorker =
   | WorkerQuery;
 
 /** What the runtime API asks the workers (src/worker/queries.ts answers). */
-export type QueryKind = 'sessions' | 'errors' | 'set-maxconn' | 'pattern-edit';
+export type QueryKind = 'sessions' | 'errors' | 'set-maxconn' | 'pattern-edit' | 'caches';
 
 export interface WorkerQuery {
   type: 'query';

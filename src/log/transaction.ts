@@ -154,6 +154,8 @@ export class HttpTransaction {
   server: ServerRuntime | null = null;
   retries = 0;
   redispatched = false;
+  /** Answered from the HTTP cache: the log's server is `<CACHE>` (HAProxy's). */
+  fromCache = false;
   /** Queue lengths seen when this request was queued (%sq %bq). */
   srvQueue = 0;
   backendQueue = 0;
@@ -236,6 +238,7 @@ export class HttpTransaction {
     const start = this.begin + this.th;
     fillCommon(this.fe, this.info, this.frontends);
     fillServer(this.backend, this.server);
+    if (this.fromCache) entry.server = '<CACHE>';
     const e = entry;
     e.acceptDate = this.begin;
     e.requestDate = reqAt || start;
@@ -299,6 +302,7 @@ export class HttpTransaction {
     this.server = null;
     this.retries = 0;
     this.redispatched = false;
+    this.fromCache = false;
     this.srvQueue = 0;
     this.backendQueue = 0;
     this.readBase = this.socket.bytesRead;

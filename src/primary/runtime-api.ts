@@ -21,6 +21,7 @@ import type { CertificateStore } from './certificates';
 import { serveConnection, type Send } from './runtime-api-connection';
 import { PATTERN_COMMANDS } from './runtime-api-patterns';
 import { SSL_CERT_COMMANDS } from './runtime-api-ssl';
+import { CACHE_COMMANDS } from './runtime-api-cache';
 import { humanTime } from './stats-page';
 import {
   filterRows,
@@ -180,6 +181,7 @@ const COMMANDS: Command[] = [
     run: (api, args) => api.clearCounters(args),
   },
   ...SSL_CERT_COMMANDS,
+  ...CACHE_COMMANDS,
   { words: ['reload'], level: 'admin', usage: 'reload : reload the configuration (new workers, old ones drain)', run: (api) => api.reload() },
   ...PATTERN_COMMANDS,
 ];

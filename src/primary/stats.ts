@@ -377,7 +377,7 @@ export function buildRows(src: StatsSources): StatRow[] {
           status: 'OPEN', slim, type: 0, mode: p.fe.mode,
           req_rate: o.reqRate, req_rate_max: o.reqRateMax,
           conn_rate: o.rate, conn_rate_max: o.rateMax, conn_tot: o.get('connTotal'),
-          intercepted: 0, dcon: o.get('deniedConn'), dses: o.get('deniedSess'), wrew: 0, cache_lookups: 0, cache_hits: 0, eint: 0,
+          intercepted: 0, dcon: o.get('deniedConn'), dses: o.get('deniedSess'), wrew: 0, cache_lookups: o.get('cacheLookups'), cache_hits: o.get('cacheHits'), eint: 0,
           ereq: o.get('errReq'), econ: undefined, eresp: undefined, wretr: undefined, wredis: undefined,
           cli_abrt: undefined, srv_abrt: undefined, lastsess: undefined, lbtot: undefined, qcur: undefined, qmax: undefined,
         }),
@@ -457,7 +457,8 @@ function backendRows(be: Backend, iid: number, src: StatsSources, health: Map<st
       status: up ? 'UP' : 'DOWN', weight: activeWeight || backupWeight, act, bck,
       slim: src.model.global.maxconn || undefined, chkdown: 0,
       lastchg: lastChange ? Math.floor((now - lastChange) / 1000) : undefined, downtime: 0, type: 1,
-      mode: be.mode, algo: be.balance.algorithm, connect: o.get('lbTotal'), reuse: 0, eint: 0, uweight: activeWeight || backupWeight,
+      mode: be.mode, algo: be.balance.algorithm, connect: o.get('lbTotal'), reuse: 0, eint: 0,
+      cache_lookups: o.get('cacheLookups'), cache_hits: o.get('cacheHits'), uweight: activeWeight || backupWeight,
       agg_server_status: up ? 1 : 0, agg_server_check_status: 0, agg_check_status: 0,
     }),
   );

@@ -303,6 +303,8 @@ export class Supervisor {
         break;
       case 'drained':
         rec.expectedExit = true;
+        // Out of the cluster's round robin at once, then the worker exits (src/worker/main.ts: exit).
+        if (worker.isConnected()) worker.disconnect();
         break;
       case 'load':
         rec.load = msg.active;

@@ -36,6 +36,9 @@ export interface Counters {
   srvAborts: number;
   /** Connections accepted (frontends; HAProxy conn_tot). */
   connTotal: number;
+  /** http-request cache-use lookups and the hits among them, on the proxy whose rule ran (HAProxy cache_lookups/cache_hits). */
+  cacheLookups: number;
+  cacheHits: number;
   /**
    * Transaction timers (ms) for averages: queue (Tw), connect (Tc), response head (Tr),
    * total (Tt); sums and counts, recorded by src/log/transaction.ts when a timer was reached.
@@ -93,6 +96,8 @@ export function newCounters(): Counters {
     cliAborts: 0,
     srvAborts: 0,
     connTotal: 0,
+    cacheLookups: 0,
+    cacheHits: 0,
     qtimeSum: 0,
     qtimeCount: 0,
     ctimeSum: 0,

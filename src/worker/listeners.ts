@@ -192,8 +192,11 @@ function afterProxy(socket: net.Socket, l: Listener, info: ConnectionInfo): void
     secure.destroy();
     socket.destroy();
   });
+  // Binds are half-open for HTTP's sake; a client gone before the handshake ends has nothing to wait for.
+  secure.on('end', destroySelf);
   secure.once('secure', () => {
     clearTimeout(timer);
+    secure.off('end', destroySelf);
     info.ssl = true;
     const name = (secure as unknown as { servername?: string | false }).servername;
     info.sni = typeof name === 'string' && name ? name : undefined;

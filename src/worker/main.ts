@@ -128,9 +128,14 @@ class Worker implements WorkerContext {
     flushStickTables();
     send({ type: 'drained', generation: this.generation });
     flushLogs();
-    // Let the IPC message leave before the channel closes.
-    process.disconnect?.();
-    setTimeout(() => process.exit(0), 50).unref();
+    // The primary answers 'drained' by disconnecting us: it first takes this worker out of
+    // the cluster's round robin, whose connections already on their way are then handed
+    // back to it (listeners closed) and go to another worker. Exiting on our own instead
+    // lost them: a connection sent to a worker that exits before reading it hangs in the
+    // primary for good. The timer covers a primary that is gone.
+    if (!process.connected) process.exit(0);
+    process.once('disconnect', () => process.exit(0));
+    setTimeout(() => process.exit(0), 5000).unref();
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * The worker's answers to the runtime API (asked by the primary's Supervisor.query,
  * gathered and printed by src/primary/runtime-api.ts): its live sessions, its last
- * invalid messages, and the run-time changes it applies (`set maxconn
+ * invalid messages, its HTTP caches (`show cache`), and the run-time changes it applies (`set maxconn
  * frontend|global`, `add|set|del|clear acl|map`). Stick tables are the primary's
  * (src/stick/primary.ts).
  */
@@ -12,6 +12,7 @@ import { errorCaptures } from './error-capture';
 import { liveHttpSessions } from '../http1/session';
 import { setConnectionLimit } from './conn-limit';
 import { editPatterns } from '../rules/patterns';
+import { cacheFacts } from '../http/cache/store';
 
 /** A live client session as the data path describes it. */
 export interface LiveSession {
@@ -87,6 +88,8 @@ export function answerQuery(q: WorkerQuery, live: ReadonlySet<net.Socket>): unkn
       return sessions(live);
     case 'errors':
       return errorCaptures();
+    case 'caches':
+      return cacheFacts();
     case 'set-maxconn':
       // args: frontend <name> <n> | global <n>
       if (q.args[0] === 'global') setConnectionLimit(undefined, Number(q.args[1]));

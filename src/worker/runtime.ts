@@ -37,6 +37,7 @@ import { stickTable, useStickTables } from '../stick/worker';
 import { compileTcpRules, type TcpRuleSets } from '../stick/tcp-rules';
 import { closeIdleTo } from '../http/pool';
 import { compilePipeline, Pipeline } from '../http/pipeline';
+import { useCaches } from '../http/cache/store';
 import { HTTP_MODULES } from '../http/modules';
 import { passiveHealthFor, serverStateChanged, type PassiveHealth } from './passive-health';
 import { deadlineAfter } from './deadline';
@@ -558,6 +559,8 @@ export class Runtime implements ProxyStates {
     setProxyStates(this);
     // Before the proxies: `stick on`, tcp-request rules and fetches find their tables there.
     useStickTables(model);
+    // Before the proxies: cache-use / cache-store rules find their cache there.
+    useCaches(model.caches ?? [], model.global.workers);
     const leased = leaseSlots(this, model.global.workers);
     for (const b of model.backends) this.backends.set(b.name, new BackendRuntime(b, leased));
     setUserlists(model.userlists ?? []);

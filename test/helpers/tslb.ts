@@ -49,13 +49,21 @@ export function tempDir(prefix = 'tslb-test-'): string {
 
 export async function startTslb(
   yaml: string,
-  opts: { env?: Record<string, string>; args?: string[]; timeoutMs?: number; node?: string } = {},
+  opts: {
+    env?: Record<string, string>;
+    args?: string[];
+    timeoutMs?: number;
+    node?: string;
+    /** A command that execs the rest in place (its pid stays tslb's), e.g. `['ip', 'netns', 'exec', ns]`. */
+    prefix?: string[];
+  } = {},
 ): Promise<TslbProcess> {
   const dir = tempDir();
   const configPath = path.join(dir, 'lb.yaml');
   const pidfile = path.join(dir, 'tslb.pid');
   writeFileSync(configPath, yaml);
-  const child = spawn(opts.node ?? process.execPath, [CLI, '-f', configPath, '-p', pidfile, ...(opts.args ?? [])], {
+  const command = [...(opts.prefix ?? []), opts.node ?? process.execPath, CLI, '-f', configPath, '-p', pidfile, ...(opts.args ?? [])];
+  const child = spawn(command[0], command.slice(1), {
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -141,4 +149,23 @@ export async function runCli(args: string[]): Promise<{ code: number | null; std
     child.stderr.on('data', (d) => (stderr += d));
     child.once('exit', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/**
+ * The YAML of the usual test site: HTTP frontend `web` on `binds` (a YAML flow list) with
+ * `frontendLines` (each indented four spaces, newline-terminated), access log off, routing to
+ * backend `app`'s one server on 127.0.0.1:`appPort`.
+ */
+export function webToApp(binds: string, appPort: number, frontendLines = ''): string {
+  return `frontends:
+  - name: web
+    mode: http
+    binds: ${binds}
+    default_backend: app
+    log: { enabled: false }
+${frontendLines}backends:
+  - name: app
+    mode: http
+    servers: [{ name: s1, address: 127.0.0.1, port: ${appPort} }]
+`;
 }

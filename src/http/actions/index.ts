@@ -8,6 +8,7 @@ import type { HttpAction } from '../../config/model';
 import type { HttpExchange } from '../exchange';
 import { denyAction, returnAction, tarpitAction } from './answer';
 import { authAction } from './auth';
+import { cacheStoreAction, cacheUseAction } from './cache';
 import { captureAction } from './capture';
 import { addHeaderAction, delHeaderAction, replaceHeaderAction, setHeaderAction } from './headers';
 import { redirectAction } from './redirect';
@@ -52,6 +53,8 @@ const compilers: { [K in ActionName]: ActionCompiler<K> } = {
   'redirect-scheme': redirectAction,
   'redirect-location': redirectAction,
   'redirect-prefix': redirectAction,
+  'cache-use': cacheUseAction,
+  'cache-store': cacheStoreAction,
 };
 
 /** `act` as a function, for a rule of the request (`response` false) or response rule set. */

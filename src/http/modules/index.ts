@@ -19,6 +19,7 @@ import { httpAfterResponseRules, httpRequestRules, httpResponseRules } from './h
 import { cookiePersistence } from './cookie';
 import { stickOn } from './stick';
 import { stickCounters } from './stick-counters';
+import { cacheStore } from './cache';
 
 export const HTTP_MODULES: readonly ModuleDefinition[] = [
   // Before the rules and the HTTPS redirect: a challenge is answered whatever they say.
@@ -35,5 +36,6 @@ export const HTTP_MODULES: readonly ModuleDefinition[] = [
   securityHeaders,
   errorPages,
   httpAfterResponseRules,
+  cacheStore,
   accessLog,
 ];
