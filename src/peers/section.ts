@@ -31,12 +31,12 @@ const HEARTBEAT_MS = 2000;
 const HANDSHAKE_TIMEOUT_MS = 3000;
 /** Unsent bytes on a link past which it is dropped and resynced instead. */
 const MAX_BUFFERED = 32 * 1024 * 1024;
-/** Largest message: a resync chunk of SYNC_CHUNK entries with 1 KiB keys stays well under it. */
+/** Largest message: CHUNK entries with 1 KiB keys stay well under it. */
 const MAX_PAYLOAD = 8 * 1024 * 1024;
 /** The statuses a peer may refuse this node with. */
 const REFUSALS: readonly string[] = ['AUTH', 'NAME', 'PROT', 'VERS'] satisfies RefusedStatus[];
-/** Entries per resync message. */
-const SYNC_CHUNK = 1000;
+/** Entries per message (updates and resync): each stays far below MAX_PAYLOAD. */
+const CHUNK = 1000;
 
 interface Pending {
   server: string | null;
@@ -153,23 +153,20 @@ export class PeerSection {
   private flush(): void {
     this.flushTimer = undefined;
     const now = Date.now();
-    const upd: Record<string, WireDelta[]> = {};
+    const texts: string[] = [];
     let updates = 0;
     for (const [id, m] of this.pendingAdds) {
-      upd[id] = [...m].map(([key, p]): WireDelta => [key, p.server, p.delta]);
       updates += m.size;
+      inChunks([...m].map(([key, p]): WireDelta => [key, p.server, p.delta]), (list) => texts.push(JSON.stringify({ t: 'upd', tables: { [id]: list } } satisfies PeerMessage)));
     }
-    const set: Record<string, WireEntry[]> = {};
     for (const [id, m] of this.pendingSets) {
       const store = this.shared.get(id);
-      if (store) set[id] = [...m.values()].map((e) => toWire(e, store.layout, now));
+      if (store) inChunks([...m.values()].map((e) => toWire(e, store.layout, now)), (list) => texts.push(JSON.stringify({ t: 'set', tables: { [id]: list } } satisfies PeerMessage)));
     }
-    const hasSets = this.pendingSets.size > 0;
     this.pendingAdds.clear();
     this.pendingSets.clear();
+    if (!texts.length) return;
     // Peers not established now miss these: the resync when they come up brings them.
-    const text = updates ? JSON.stringify({ t: 'upd', tables: upd } satisfies PeerMessage) : '';
-    const setText = hasSets ? JSON.stringify({ t: 'set', tables: set } satisfies PeerMessage) : '';
     for (const r of this.remotes) {
       if (r.status !== 'ESTA' || !r.out) continue;
       if (r.out.bufferedAmount > MAX_BUFFERED) {
@@ -177,8 +174,8 @@ export class PeerSection {
         r.out.terminate();
         continue;
       }
-      if (text) r.out.send(text), (r.counters.txUpd += updates);
-      if (setText) r.out.send(setText);
+      for (const text of texts) r.out.send(text);
+      r.counters.txUpd += updates;
     }
   }
 
@@ -342,16 +339,9 @@ export class PeerSection {
   private teach(ws: PeerSocket): void {
     const now = Date.now();
     for (const [id, store] of this.shared) {
-      let chunk: WireEntry[] = [];
-      for (const e of store.entries()) {
-        if (e.expires !== 0 && e.expires <= now) continue;
-        chunk.push(toWire(e, store.layout, now));
-        if (chunk.length === SYNC_CHUNK) {
-          ws.send(JSON.stringify({ t: 'sync', tables: { [id]: chunk } } satisfies PeerMessage));
-          chunk = [];
-        }
-      }
-      if (chunk.length) ws.send(JSON.stringify({ t: 'sync', tables: { [id]: chunk } } satisfies PeerMessage));
+      const live: WireEntry[] = [];
+      for (const e of store.entries()) if (e.expires === 0 || e.expires > now) live.push(toWire(e, store.layout, now));
+      inChunks(live, (list) => ws.send(JSON.stringify({ t: 'sync', tables: { [id]: list } } satisfies PeerMessage)));
     }
     ws.send(JSON.stringify({ t: 'sync-end' } satisfies PeerMessage));
   }
@@ -388,4 +378,9 @@ export class PeerSection {
       }
     }
   }
+}
+
+/** `list` in slices of at most CHUNK items. */
+function inChunks<T>(list: T[], each: (slice: T[]) => void): void {
+  for (let i = 0; i < list.length; i += CHUNK) each(list.slice(i, i + CHUNK));
 }
