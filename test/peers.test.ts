@@ -144,9 +144,8 @@ test(`a rate limit reached through A (sc_http_req_rate gt ${LIMIT}) holds on B w
   assert.ok(deniedAfter <= 1000, `B denied after ${deniedAfter} ms`);
   // Another address is not limited on B.
   assert.equal((await get(B.http, '127.0.0.3')).status, 200);
-  const row = await api(B, 'show table web key 127.0.0.2');
-  assert.match(row, /http_req_rate\(10000\)=(\d+)/);
-  assert.ok(Number(/http_req_rate\(10000\)=(\d+)/.exec(row)![1]) >= LIMIT + 3, `B counts A's requests: ${row}`);
+  // B may have denied on A's first push; the rest of A's requests follow within a push or two.
+  await eventually(`B counts all ${LIMIT + 3} of A's requests`, 1000, async () => Number(/http_req_rate\(10000\)=(\d+)/.exec(await api(B, 'show table web key 127.0.0.2'))?.[1] ?? 0) >= LIMIT + 3);
 });
 
 test('stick entries set on A (gpc0) and learned on A (stick on src) survive a restart of B through the resync', async () => {
