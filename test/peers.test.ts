@@ -182,10 +182,11 @@ test('both nodes link up again after A restarts: A gets its entries back and cou
   await eventually('B sees A gone', 10_000, async () => !/out=ESTA/.test(await peerState(B, 'A')));
   await start(A);
   await eventually('A and B connected again', 15_000, async () => (await established(A, 'B')) && (await established(B, 'A')));
-  assert.match(await api(A, 'show table web key 127.0.0.50'), /gpc0=7/, 'A learned the entry back from B');
+  await eventually('A learns the entry back from B', 3000, async () => /gpc0=7/.test(await api(A, 'show table web key 127.0.0.50')));
   const client = '127.0.0.4';
   for (let i = 0; i < LIMIT + 1; i++) await get(B.http, client);
-  await eventually('B\'s requests count on A', 1000, async () => (await get(A.http, client)).status === 429);
+  await eventually('B\'s requests count on A', 1000, async () => Number(/http_req_rate\(10000\)=(\d+)/.exec(await api(A, `show table web key ${client}`))?.[1] ?? 0) === LIMIT + 1);
+  assert.equal((await get(A.http, client)).status, 429, 'A denies the client B counted');
   assert.match(await api(A, 'show info'), /ConnectedPeers: 1/);
 });
 
