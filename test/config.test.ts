@@ -92,7 +92,7 @@ test('seed: tcp_services own their port, TLS on marked binds, redirect, timeouts
   assert.deepEqual(web.servers[0].tls, { enabled: true, sni: 'www.company.com', verify: 'none', ca: undefined });
 });
 
-test('seed: without marked binds TLS goes on port 443; ha_config and friends are pending', () => {
+test('seed: without marked binds TLS goes on port 443; ha_config.peers is a peers section', () => {
   const r = loadConfig([path.join(root, 'config/seed/02-production-https.yaml')]);
   const m = r.model!;
   const https = m.frontends[0];
@@ -102,8 +102,10 @@ test('seed: without marked binds TLS goes on port 443; ha_config and friends are
   assert.equal(m.runtimeApi!.socketPath, '/var/lib/haproxy/stats');
   assert.equal(m.backends[0].healthCheck.http!.headers[0].value, 'api.company.com');
   const ha = loadConfig([path.join(root, 'config/seed/05-ha.yaml')]);
-  assert.ok(ha.model!.pending.some((p) => p.area === 'high availability issue'));
-  assert.ok(ha.warnings.some((w) => /high availability issue, not implemented yet/.test(w.message)));
+  // ha_config.peers is the peers section "ha"; this host is neither haproxy1 nor haproxy2, so it stays off.
+  const section = ha.model!.peers![0];
+  assert.deepEqual([section.name, section.disabled, section.remotes.map((r) => `${r.name} ${r.address}:${r.port}`)], ['ha', true, ['haproxy1 10.0.0.10:10000', 'haproxy2 10.0.0.11:10000']]);
+  assert.ok(ha.warnings.some((w) => /peers "ha": no member is this node/.test(w.message)));
   assert.deepEqual(ha.model!.stats, { address: '127.0.0.1', port: 8404, uri: '/stats', username: 'admin', password: 'admin123', refresh: 30000, admin: false });
   const tcp = loadConfig([path.join(root, 'config/seed/04-tcp-databases.yaml')]).model!;
   assert.deepEqual(tcp.frontends.map((f) => f.name), ['tcp-5432', 'tcp-3306']);

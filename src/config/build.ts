@@ -80,6 +80,7 @@ import { buildCaches } from './caches';
 import { compression, COMPRESSION_LINE, type CompressionLine } from './compression';
 import { ERROR_PAGE_LINE, ErrorPages, type ErrorPageLine, type ProxyErrorInput } from './error-pages';
 import { hsts, httpsRedirect, monitor, MONITOR_LINE, securityHeaders, type MonitorLine } from './http-features';
+import { buildPeers, linkPeerTables } from './peers';
 import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 
 /** Maps a key path of the merged native config to its place in a file. */
@@ -201,6 +202,9 @@ export class ModelBuilder {
     const byName = new Map(backends.map((b) => [b.name, b]));
     const frontends = frontendsIn.map((f, i) => this.frontend(f, i, byName));
     this.checkBindConflicts(frontends);
+    this.checkDuplicates('peers', cfg.peers ?? [], ['peers']);
+    const peers = buildPeers(cfg.peers ?? [], cfg.global?.localpeer, this.at, (file, segs) => this.readRelative(file, segs), this.diag);
+    linkPeerTables(cfg.peers ?? [], peers, { frontends, backends }, this.at, this.diag);
     const stats = this.stats();
     const prometheus = this.prometheus();
     const listens = frontends.some((f) => f.binds.length > 0) || stats !== undefined || prometheus !== undefined;
@@ -218,6 +222,7 @@ export class ModelBuilder {
       stats,
       prometheus,
       resolvers,
+      ...(peers.length ? { peers } : {}),
       userlists,
       ...(caches.length ? { caches } : {}),
       extras: this.cfg.mailers ? { ...extras, mailers: this.mailers(this.cfg.mailers) } : extras,

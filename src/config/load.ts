@@ -80,10 +80,10 @@ export function loadConfig(files: string[]): LoadResult {
   return { model, errors: [], warnings: diag.warnings };
 }
 
-const LIST_KEYS = ['frontends', 'backends', 'resolvers'] as const;
+const LIST_KEYS = ['frontends', 'backends', 'resolvers', 'peers'] as const;
 
 /**
- * Several files: frontends, backends and resolvers lists are concatenated; maps are merged
+ * Several files: frontends, backends, resolvers and peers lists are concatenated; maps are merged
  * key by key, later scalars (and lists inside maps) winning.
  */
 function mergeFragments(fragments: Fragment[]): Fragment {

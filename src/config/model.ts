@@ -638,6 +638,8 @@ export interface StickTableDef {
   store: StoredData[];
   /** Fleet-wide counters: the counters and rates are also kept in Redis (src/stick/redis.ts). */
   redis?: StickRedisDef;
+  /** `peers <name>`: the peers section whose members replicate this table (src/peers/). */
+  peers?: string;
 }
 
 /** A stick table's Redis store (YAML `stick_table.redis`; HAProxy has no equivalent). */
@@ -765,6 +767,33 @@ export interface PendingFeature {
   value: unknown;
 }
 
+/** A `peers` section (HAProxy configuration.txt 11.2): the nodes that replicate the stick tables naming it. */
+export interface PeersSection {
+  name: string;
+  /** This node's peer name (section `local`, global `localpeer`, else the host name). */
+  local: string;
+  /** Where this node listens for its peers: its own `peer` line's address, or `bind` (port 0 in a section disabled for want of one). */
+  listen: { address: string; port: number };
+  /** The other members, which this node connects to. */
+  remotes: { name: string; address: string; port: number }[];
+  /** Shared secret each connection proves (HMAC challenge-response); absent: connections are not authenticated, as HAProxy's. */
+  secret?: string;
+  /** TLS on every link of the section (`bind … ssl crt`, `default-server ssl`): this node's certificate and what it trusts. */
+  tls?: PeersTls;
+  disabled: boolean;
+  source?: SourceRef;
+}
+
+export interface PeersTls {
+  /** PEM of this node's certificate (with its chain) and key, served to the peers that dial it. */
+  cert: string;
+  key: string;
+  /** PEM of the CAs a dialled peer's certificate must chain to (absent: the system's). */
+  ca?: string;
+  /** Check the dialled peer's certificate chain (`verify required`, the default); its name is not checked (peers are addressed by IP). */
+  verify: boolean;
+}
+
 /** A `userlist` section: users checked by `http_auth(name)` and the `auth` action. */
 export interface Userlist {
   name: string;
@@ -800,6 +829,8 @@ export interface Model {
   prometheus?: PrometheusSettings;
   /** `resolvers` sections, by name in config order. */
   resolvers?: Resolvers[];
+  /** `peers` sections (absent: none). */
+  peers?: PeersSection[];
   /** Fields carried from the seed's ha_config/monitoring that later issues implement. */
   extras: Record<string, unknown>;
   pending: PendingFeature[];

@@ -72,6 +72,7 @@ function tableLine(t: StickTableInput): string {
   line += ` size ${t.size}`;
   if (t.expire !== undefined) line += ` expire ${t.expire}`;
   if (t.store?.length) line += ` store ${t.store.join(',')}`;
+  if (t.peers !== undefined) line += ` peers ${t.peers}`;
   return line;
 }
 

@@ -300,6 +300,7 @@ export interface StickTableInput {
   expire?: string | number;
   store?: string[];
   redis?: StickRedisInput;
+  peers?: string;
 }
 export interface StickRedisInput {
   url: string;
@@ -329,6 +330,7 @@ const StickTableSchema = multi<string | StickTableInput>(
       expire: { type: ['string', 'integer'] },
       store: { type: 'array', items: { type: 'string' } },
       redis: StickRedisSchema,
+      peers: { type: 'string', description: 'the peers section the table is replicated with' },
     },
     required: ['size'],
     additionalProperties: false,
@@ -621,6 +623,7 @@ const GlobalSchema = obj({
   cert_watch: opt(Time),
   cert_expiry_warning_days: opt(Type.Integer({ minimum: 0, maximum: 3650, description: 'days' })),
   acme: opt(AcmeSchema),
+  localpeer: opt(Type.String({ pattern: '^[A-Za-z0-9_.:-]+$', description: "this node's name in peers sections (HAProxy's localpeer; default the host name)" })),
   ssl_default_dh_param: opt(Type.Integer({ minimum: 1024, maximum: 8192, description: 'bits of the DHE group (HAProxy tune.ssl.default-dh-param): 1024, 1536, 2048, 3072, 4096, 6144 or 8192' })),
 });
 
@@ -638,6 +641,30 @@ const DefaultsSchema = obj({
 });
 
 const Listen = Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[^:\\s]*|[0-9a-fA-F:]+):[0-9]+$', description: 'an address:port' });
+
+const PeersSchema = obj(
+  {
+    name: Name,
+    local: opt(Type.String({ pattern: '^[A-Za-z0-9_.:-]+$', description: "this node's peer name (default global.localpeer, else the host name), as HAProxy's localpeer / -L" })),
+    secret: opt(Type.String({ minLength: 16, description: 'shared secret (16+ characters) each connection proves with an HMAC challenge-response; never sent' })),
+    members: opt(Type.Array(obj({ name: Name, address: Type.String({ description: 'IP address (or [IPv6]) the peer listens on' }), port: Port }))),
+    bind: opt(Listen),
+    disabled: opt(Type.Boolean()),
+    tls: opt(
+      obj(
+        {
+          certificate: Type.String({ description: "PEM with this node's certificate and key (HAProxy bind … ssl crt)" }),
+          ca_file: opt(Type.String({ description: "CAs a peer's certificate must chain to (default-server ca-file); default the system's" })),
+          verify: opt(lits(['required', 'none'], 'check the peer certificate chain (required)')),
+        },
+        'TLS on every peer link: the listener serves certificate, the dialler checks the peer against ca_file',
+      ),
+    ),
+    sync_all_tables: opt(Type.Boolean({ description: 'every stick table without its own "peers" word is replicated with this section (the seed\'s session_synchronization)' })),
+    options: opt(Type.Array(Type.String({ description: 'HAProxy peers-section line: "peer lb1 10.0.0.1:10000", "bind :10000", "disabled"; tslb adds "secret <text>"' }))),
+  },
+  'HAProxy peers section: stick tables naming it (`peers <name>`) are replicated between its members',
+);
 
 const RuntimeApiSchema = obj({
   socket: opt(Type.String()),
@@ -744,6 +771,7 @@ const SeedSchema = obj(
           }),
         ),
         peers: opt(Type.Array(obj({ name: Name, ip: Type.String(), port: opt(Port) }))),
+        peers_secret: opt(Type.String({ minLength: 16, description: 'tslb addition: the shared secret of the peers connections' })),
         stick_tables: opt(multi<boolean | Record<string, unknown>>(['boolean', 'object'], {}, 'true, or stick-table settings')),
         session_synchronization: opt(Type.Boolean()),
       }),
@@ -792,6 +820,7 @@ export const ConfigFileSchema = Type.Object(
     prometheus: opt(PrometheusSchema),
     mailers: opt(MailersSchema),
     resolvers: opt(Type.Array(ResolversSchema)),
+    peers: opt(Type.Array(PeersSchema)),
     userlists: opt(Type.Array(UserlistSchema)),
     caches: opt(Type.Array(CacheSchema)),
     http_errors: opt(Type.Array(HttpErrorsSchema)),
@@ -819,4 +848,5 @@ export type DefaultsInput = Static<typeof DefaultsSchema>;
 export type GlobalInput = Static<typeof GlobalSchema>;
 export type MailersInput = Static<typeof MailersSchema>;
 export type ResolversInput = Static<typeof ResolversSchema>;
+export type PeersInput = Static<typeof PeersSchema>;
 export type ServerTemplateInput = Static<typeof ServerTemplateSchema>;

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import type { Fragment } from './load';
-import type { BackendInput, FrontendInput, NativeConfig, SeedProxy, ServerInput } from './schema';
+import type { BackendInput, FrontendInput, NativeConfig, SeedProxy, ServerInput, StickTableInput } from './schema';
 import { splitWords } from './haproxy-syntax';
 import { formatPath, type Diagnostics, type Seg, type SourceFile } from './source';
 
@@ -15,6 +15,11 @@ type SeedBackend = NonNullable<SeedProxy['backends']>[number];
 const HTTP_ONLY_OPTIONS = /^(httplog|forwardfor|http-|monitor)/;
 const DEFAULT_HTTPS_IN_BINDS: NonNullable<SeedProxy['https_in_binds']> = [{ ip: '0.0.0.0', port: 443 }];
 const TLS_ORDER = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
+/** The peers section ha_config.peers becomes, and the port of a peer without one (HAProxy examples' 10000). */
+const SEED_PEERS = 'ha';
+const SEED_PEER_PORT = 10000;
+/** ha_config.stick_tables' defaults (configuration.txt's example table). */
+const SEED_TABLE: StickTableInput = { type: 'ip', size: '100k', expire: '30s', store: ['http_req_rate(10s)', 'conn_cur'] };
 
 export function adaptSeed(p: SeedProxy, src: SourceFile, diag: Diagnostics): { fragment: Fragment; extras: Record<string, unknown> } {
   const map = new Map<string, Seg[]>();
@@ -276,12 +281,27 @@ export function adaptSeed(p: SeedProxy, src: SourceFile, diag: Diagnostics): { f
     link(['prometheus'], P('monitoring', 'prometheus'));
   }
 
-  // ---- high availability: `tslb keepalived` reads ha_config.keepalived from the extras; the rest is carried for its issue
+  // ---- high availability: `tslb keepalived` reads ha_config.keepalived from the extras; peers become a
+  // `peers ha` section, `stick_tables` settings https-in's table, session_synchronization replicates every table.
   if (p.ha_config) {
     extras.haConfig = p.ha_config;
-    for (const key of ['peers', 'stick_tables', 'session_synchronization'] as const) {
-      const value = p.ha_config[key];
-      if (value !== undefined) diag.pendingFeature(at(P('ha_config', key)), 'high availability issue', '', value);
+    const ha = p.ha_config;
+    if (ha.peers?.length) {
+      cfg.peers = [
+        {
+          name: SEED_PEERS,
+          members: ha.peers.map((m) => ({ name: m.name, address: m.ip, port: m.port ?? SEED_PEER_PORT })),
+          ...(ha.peers_secret ? { secret: ha.peers_secret } : {}),
+          ...(ha.session_synchronization ? { sync_all_tables: true } : {}),
+        },
+      ];
+      link(['peers', 0], P('ha_config', 'peers'));
+      ha.peers.forEach((_, i) => link(['peers', 0, 'members', i], P('ha_config', 'peers', i)));
+    } else if (ha.session_synchronization) diag.warn(at(P('ha_config', 'session_synchronization')), 'session_synchronization needs ha_config.peers: nothing is replicated');
+    if (typeof ha.stick_tables === 'object') {
+      const fi = frontends.findIndex((f) => f.name === 'https-in');
+      if (fi < 0) diag.warn(at(P('ha_config', 'stick_tables')), 'stick_tables settings go to https-in, which this config does not have');
+      else (frontends[fi].stick_table = { ...SEED_TABLE, ...(ha.stick_tables as Partial<StickTableInput>) }), link(['frontends', fi, 'stick_table'], P('ha_config', 'stick_tables'));
     }
   }
 

@@ -14,7 +14,7 @@ const TABLE_TYPES = ['ip', 'ipv6', 'integer', 'string'] as const;
 /** HAProxy's implicit data of a `stick on` table: accepted in `store`, kept in the entry's server. */
 const SERVER_DATA = new Set(['server_id', 'server_key', 'server_name']);
 
-/** `stick-table type ip|ipv6|integer|string [len N] size N [expire T] [store <data>,…]` (the words after `stick-table`). */
+/** `stick-table type ip|ipv6|integer|string [len N] size N [expire T] [store <data>,…] [peers <section>]` (the words after `stick-table`). */
 export function parseStickTable(text: string): Parsed<Omit<StickTableDef, 'name'>> {
   const words = splitWords(text);
   const t: Omit<StickTableDef, 'name'> = { type: 'ip', keyLen: 32, size: 0, expire: 0, store: [] };
@@ -43,7 +43,8 @@ export function parseStickTable(text: string): Parsed<Omit<StickTableDef, 'name'
     } else if (w === 'store') {
       const err = parseStore(arg, t.store);
       if (err) return { error: err };
-    } else return { error: `stick-table: unsupported keyword "${w}" (type, len, size, expire, store)` };
+    } else if (w === 'peers') t.peers = arg;
+    else return { error: `stick-table: unsupported keyword "${w}" (type, len, size, expire, store, peers)` };
   }
   if (!t.size) return { error: 'stick-table: needs size <entries>' };
   if (lenGiven && t.type !== 'string') return { error: 'stick-table: len applies to type string only' };

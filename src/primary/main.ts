@@ -7,6 +7,7 @@ import type { Model } from '../config/model';
 import { createLogger, flushLogs } from '../log/logger';
 import { AcmeManager } from './acme';
 import { CertificateStore } from './certificates';
+import { PeersReplication } from '../peers/replication';
 import { HealthMonitor } from './health';
 import { applyInitAddr } from './init-addr';
 import { DnsDiscovery } from './resolvers';
@@ -87,10 +88,14 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
       discovery.start();
       supervisor.broadcast({ type: 'servers', updates: health.snapshot() });
       void observability.update(m);
+      peers.update(m).catch((err: Error) => log.error({ event: 'peers-error', err: err.message }, `peers: ${err.message}`));
     },
   });
+  // Stick tables naming a `peers` section are replicated with its members (src/peers/).
+  const peers = new PeersReplication(supervisor.tables, log);
   const observability = new Observability(model, {
     log,
+    peers,
     supervisor,
     health: () => health.health(),
     setAdmin: (b, s, a) => health.setAdmin(b, s, a),
@@ -107,6 +112,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
     await supervisor.start(model);
     health.start();
     discovery.start();
+    await peers.update(model);
     await observability.start();
   } catch (err) {
     log.fatal({ event: 'start-failed' }, `cannot start: ${(err as Error).message}`);
@@ -126,6 +132,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
       discovery.stop();
       certificates.stop();
       acme.stop();
+      peers.stop();
       void observability
         .close()
         .then(() => supervisor.stop())

@@ -10,6 +10,7 @@ import type { AcmeManager } from './acme';
 import type { CertificateStore } from './certificates';
 import { PrometheusExporter } from './prometheus';
 import type { FleetStatus, PrimaryStickTables } from '../stick/primary';
+import type { PeersReplication } from '../peers/replication';
 import { RuntimeApi, type AskWorkers } from './runtime-api';
 import { StatsPage } from './stats-page';
 import {
@@ -45,6 +46,8 @@ export interface ObservabilityDeps {
   certificates?: CertificateStore;
   /** `acme renew` / `acme status`. */
   acme?: AcmeManager;
+  /** `show peers`, and ActivePeers/ConnectedPeers in `show info`. */
+  peers?: PeersReplication;
 }
 
 const TICK = 1000;
@@ -158,7 +161,7 @@ export class Observability implements StatsView {
   info(): [string, string | number][] {
     return buildInfo(
       { model: this.current, stats: this.stats, health: [], now: Date.now() },
-      { startedAt: this.startedAt, workers: this.current.global.workers, stopping: this.stopping },
+      { startedAt: this.startedAt, workers: this.current.global.workers, stopping: this.stopping, peers: this.deps.peers?.counts() },
       VERSION,
     );
   }
@@ -206,7 +209,7 @@ export class Observability implements StatsView {
     const settings = this.current.runtimeApi;
     if (!settings || (!settings.socketPath && !settings.tcp)) return;
     const supervisor = this.deps.supervisor;
-    const api = new RuntimeApi(settings, this, this.control, supervisor.query && ((what, args) => supervisor.query!(what, args)), this.deps.certificates, supervisor.tables, this.deps.acme);
+    const api = new RuntimeApi(settings, this, this.control, supervisor.query && ((what, args) => supervisor.query!(what, args)), this.deps.certificates, supervisor.tables, this.deps.acme, this.deps.peers);
     await api.listen();
     this.runtimeApi = api;
     this.deps.log.info({ event: 'runtime-api', socket: settings.socketPath, tcp: settings.tcp }, 'runtime API listening');

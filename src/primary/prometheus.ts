@@ -403,6 +403,8 @@ export class PrometheusExporter {
     g('stopping', 'Non zero means stopping in progress.', 'Stopping');
     g('jobs', 'Number of active jobs (listeners, sessions, open devices).', 'Jobs');
     g('listeners', 'Number of active listeners.', 'Listeners');
+    g('active_peers', 'Number of active peers.', 'ActivePeers');
+    g('connected_peers', 'Number of connected peers.', 'ConnectedPeers');
     c('bytes_out_total', 'Total number of bytes emitted.', 'TotalBytesOut');
   }
 

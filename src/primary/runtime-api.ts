@@ -12,6 +12,8 @@ import type { QueryKind } from '../ipc/messages';
 import type { ErrorCapture } from '../worker/error-capture';
 import type { SessionFacts } from '../worker/queries';
 import { clearTable, setTable, showTable } from '../stick/commands';
+import type { PeersReplication } from '../peers/replication';
+import { showPeers } from '../peers/show';
 import type { PrimaryStickTables } from '../stick/primary';
 import { listen } from './admin-http';
 import type { AcmeManager } from './acme';
@@ -159,6 +161,12 @@ const COMMANDS: Command[] = [
     available: (api) => api.tables !== undefined,
   },
   {
+    words: ['show', 'peers'],
+    level: 'user',
+    usage: 'show peers [dict|-] [section] : dump some information about all the peers',
+    run: (api, args) => showPeers(api.peers, args),
+  },
+  {
     words: ['show', 'errors'],
     level: 'operator',
     usage: 'show errors [<iid>|<proxy>] [request|response] : report last request and/or response errors for each proxy',
@@ -194,6 +202,8 @@ export class RuntimeApi {
     readonly tables?: PrimaryStickTables,
     /** Absent: the `acme` commands are not offered. */
     readonly acme?: AcmeManager,
+    /** The peers replication (src/peers/): `show peers`. */
+    readonly peers?: PeersReplication,
   ) {}
 
   tableContext(): { tables: PrimaryStickTables; model: Model } {

@@ -570,6 +570,8 @@ export interface ProcessFacts {
   startedAt: number;
   workers: number;
   stopping: boolean;
+  /** Peers of the running `peers` sections, and those connected (src/peers/). */
+  peers?: { active: number; connected: number };
 }
 
 /** `show info` key/value pairs in HAProxy's order (the subset that means something here, same names). */
@@ -628,6 +630,8 @@ export function buildInfo(src: StatsSources, facts: ProcessFacts, version: strin
     ['Jobs', cur],
     ['Unstoppable Jobs', 0],
     ['Listeners', model.frontends.reduce((n, f) => n + f.binds.length, 0)],
+    ['ActivePeers', facts.peers?.active ?? 0],
+    ['ConnectedPeers', facts.peers?.connected ?? 0],
     ['TotalBytesOut', bout],
     ['CurrStreams', cur],
     ['CumStreams', cum],

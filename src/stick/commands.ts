@@ -160,12 +160,12 @@ export function setTable(c: TableCommandContext, args: string[]): string {
   const e = store.obtain(key, now, true)!;
   for (const [type, value] of sets) store.set(e, type, value, now);
   store.touch(e, now);
-  c.tables.changed(store, [e]);
+  c.tables.set(store, [e]);
   return '';
 }
 
 /** A stable pseudo-address for an entry (HAProxy prints the entry's pointer): 48 bits of two FNV-1a hashes of table and key. */
-function entryId(table: string, key: string): string {
+export function entryId(table: string, key: string): string {
   const text = `${table}\0${key}`;
   let a = 0x811c9dc5;
   let b = 0x050c5d1f;

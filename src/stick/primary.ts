@@ -39,6 +39,14 @@ export interface TablePeer {
   isConnected(): boolean;
 }
 
+/** Hears what changes a node's tables, to pass on to its peers (src/peers/). */
+export interface StickListener {
+  /** A worker's increments were applied to `e` of table `id` (`server`: the `stick on` server it stored, or null). */
+  added(id: string, store: StickStore, e: StickEntry, delta: number[], server: string | null): void;
+  /** An operator set these entries' values (`set table`). */
+  set(store: StickStore, entries: StickEntry[]): void;
+}
+
 const SWEEP_INTERVAL_MS = 1000;
 /** Entries per snapshot message to a new worker. */
 const SNAPSHOT_CHUNK = 4096;
@@ -67,6 +75,8 @@ export class PrimaryStickTables {
   private flushing = false;
   /** Fleet-wide counters (tables with `redis`), set before the first generation. */
   fleet: FleetCounters | undefined;
+  /** The peers replication, when a table is replicated. */
+  listener: StickListener | undefined;
 
   constructor(
     /** Every worker that may hold tables (all generations). */
@@ -100,6 +110,11 @@ export class PrimaryStickTables {
     }
   }
 
+  /** A table by its id (./layout.ts tableId), any live generation's. */
+  table(id: string): StickStore | undefined {
+    return this.byId.get(id);
+  }
+
   /** The newest generation's table `name` (internal tables have names starting with `#`). */
   named(name: string): StickStore | undefined {
     return this.byName.get(name);
@@ -128,6 +143,7 @@ export class PrimaryStickTables {
         store.touch(e, now);
         this.hold(worker, store, e, delta);
         this.note(id, key, e);
+        this.listener?.added(id, store, e, delta, server);
       }
     }
     this.acks.set(worker, msg.seq);
@@ -174,6 +190,12 @@ export class PrimaryStickTables {
     const id = tableId(store.def);
     for (const e of entries) this.note(id, e.key, e);
     this.schedule();
+  }
+
+  /** Entries an operator set (`set table`): to every worker and every peer. */
+  set(store: StickStore, entries: StickEntry[]): void {
+    this.changed(store, entries);
+    this.listener?.set(store, entries);
   }
 
   /** Entries the runtime API removed. */
