@@ -1,6 +1,7 @@
 /**
  * IP access control through a real tslb: `access: { allow, deny }` on a frontend
- * (tcp-request connection rules on the peer's address), IPv4 CIDR and IPv6 (::1).
+ * (tcp-request connection rules on the peer's address), IPv4 CIDR and IPv6 (::1);
+ * the allowlists of the admin listeners (stats page, Prometheus, runtime API tcp).
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,30 +14,42 @@ after(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
 });
 
-/** One request on its own connection from `localAddress` to `host`: the status, or 0 when tslb closed the connection. */
-function attempt(host: string, port: number, localAddress: string): Promise<number> {
+/** What a peer at `localAddress` got for `request` on its own connection: everything tslb sent before closing. */
+function converse(host: string, port: number, localAddress: string, request: string): Promise<string> {
   return new Promise((resolve) => {
     const s = net.connect({ host, port, localAddress });
     let data = '';
     s.setEncoding('latin1');
-    s.on('connect', () => s.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+    s.on('connect', () => s.end(request));
     s.on('data', (d) => (data += d));
     s.on('error', () => undefined);
-    s.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0)));
+    s.on('close', () => resolve(data));
     s.setTimeout(5000, () => s.destroy());
   });
+}
+
+/** One request on its own connection from `localAddress` to `host`: the status, or 0 when tslb closed the connection. */
+async function attempt(host: string, port: number, localAddress: string, path = '/'): Promise<number> {
+  const data = await converse(host, port, localAddress, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+  return Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0);
 }
 
 let backend: HttpBackend;
 let allowPort: number;
 let denyPort: number;
 let lb: TslbProcess;
+let statsPort: number;
+let promPort: number;
+let cliPort: number;
 
 before(async () => {
   backend = await startHttpBackend('app');
   cleanups.push(() => backend.close());
   allowPort = await freePort();
   denyPort = await freePort();
+  statsPort = await freePort();
+  promPort = await freePort();
+  cliPort = await freePort();
   lb = await startTslb(`
 frontends:
   - name: allowed
@@ -52,6 +65,9 @@ frontends:
 backends:
   - name: app
     servers: [{ name: a, address: 127.0.0.1, port: ${backend.port} }]
+stats: { bind: "0.0.0.0:${statsPort}", allow: [127.0.0.1, 127.0.0.3] }
+prometheus: { bind: "0.0.0.0:${promPort}", options: ["http-request deny unless { src 127.0.0.1/32 127.0.0.4/31 }"] }
+runtime_api: { tcp: "127.0.0.1:${cliPort}", allow: [127.0.0.1/32] }
 `);
   cleanups.push(() => lb.stop());
 });
@@ -70,4 +86,24 @@ test('access deny ::1 and 127.0.0.8/29: v6 and v4 addresses in them are closed, 
   assert.equal(await attempt('::1', denyPort, '::1'), 0);
   assert.equal(await attempt('127.0.0.1', denyPort, '127.0.0.9'), 0);
   assert.equal(await attempt('127.0.0.1', denyPort, '127.0.0.16'), 200);
+});
+
+test('admin allowlists: the stats page and Prometheus answer their allowed sources and give others 403; the runtime API closes a refused peer without a reply', async () => {
+  assert.equal(await attempt('127.0.0.1', statsPort, '127.0.0.1', '/stats'), 200);
+  assert.equal(await attempt('127.0.0.1', statsPort, '127.0.0.3', '/stats'), 200);
+  const refused = await converse('127.0.0.1', statsPort, '127.0.0.2', 'GET /stats HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.match(refused, /^HTTP\/1\.1 403 Forbidden\r\n/);
+  assert.match(refused, /Connection: close\r\n/);
+  assert.doesNotMatch(refused, /Statistics Report/, 'the page handler never ran');
+  // The WebSocket upgrade of the live page is refused the same way.
+  const upgrade = await converse('127.0.0.1', statsPort, '127.0.0.2', 'GET /stats/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+  assert.match(upgrade, /^HTTP\/1\.1 403 /);
+
+  assert.equal(await attempt('127.0.0.1', promPort, '127.0.0.1', '/metrics'), 200);
+  assert.equal(await attempt('127.0.0.1', promPort, '127.0.0.5', '/metrics'), 200);
+  assert.equal(await attempt('127.0.0.1', promPort, '127.0.0.2', '/metrics'), 403);
+  assert.equal(await attempt('127.0.0.1', promPort, '127.0.0.6', '/metrics'), 403);
+
+  assert.match(await converse('127.0.0.1', cliPort, '127.0.0.1', 'show info\n'), /^Name: /m);
+  assert.equal(await converse('127.0.0.1', cliPort, '127.0.0.2', 'show info\n'), '');
 });

@@ -74,6 +74,7 @@ import { didYouMean } from './suggest';
 import { RuleRefs } from './rule-refs';
 import { TlsConfig } from './tls';
 import { buildAcme } from './acme';
+import { adminAllow } from './admin-allow';
 import { buildUserlists } from './userlists';
 import { hsts, httpsRedirect, monitor, MONITOR_LINE, securityHeaders, type MonitorLine } from './http-features';
 import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
@@ -1140,6 +1141,7 @@ export class ModelBuilder {
       mode: r.mode === undefined ? 0o600 : parseInt(String(r.mode), 8),
       level: r.level ?? 'admin',
       tcp,
+      allow: adminAllow(r.allow, undefined, segs, (s) => this.at(s), this.diag),
     };
   }
 
@@ -1164,6 +1166,7 @@ export class ModelBuilder {
       password: s.password,
       refresh: this.time(s.refresh, ['stats', 'refresh']) ?? 0,
       admin: s.admin ?? false,
+      allow: adminAllow(s.allow, s.options, ['stats'], (segs) => this.at(segs), this.diag),
     };
   }
 
@@ -1188,7 +1191,7 @@ export class ModelBuilder {
       this.diag.error(this.at(['prometheus', 'bind']), `bad address "${p.bind}"`);
       return undefined;
     }
-    return { ...l, uri: p.uri ?? '/metrics', prefix: p.prefix ?? 'tslb' };
+    return { ...l, uri: p.uri ?? '/metrics', prefix: p.prefix ?? 'tslb', allow: adminAllow(p.allow, p.options, ['prometheus'], (segs) => this.at(segs), this.diag) };
   }
 }
 

@@ -632,6 +632,8 @@ export interface RuntimeApiSettings {
   level: 'user' | 'operator' | 'admin';
   /** Optional TCP listener on loopback. */
   tcp?: { address: string; port: number };
+  /** Sources allowed on the tcp listener (addresses, CIDR); absent: all. */
+  allow?: string[];
 }
 
 export interface StatsPageSettings {
@@ -642,6 +644,8 @@ export interface StatsPageSettings {
   password?: string;
   refresh: number;
   admin: boolean;
+  /** Sources allowed (addresses, CIDR); others get 403. Absent: all. */
+  allow?: string[];
 }
 
 export interface PrometheusSettings {
@@ -649,6 +653,8 @@ export interface PrometheusSettings {
   port: number;
   uri: string;
   prefix: 'tslb' | 'haproxy';
+  /** Sources allowed (addresses, CIDR); others get 403. Absent: all. */
+  allow?: string[];
 }
 
 export interface Global {

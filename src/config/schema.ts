@@ -556,11 +556,16 @@ const DefaultsSchema = obj({
 
 const Listen = Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[^:\\s]*|[0-9a-fA-F:]+):[0-9]+$', description: 'an address:port' });
 
+/** Addresses or CIDR networks (IPv4, IPv6) allowed to reach an admin listener; others are refused before any handler. */
+const AdminAllow = Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'source addresses or networks allowed (e.g. 127.0.0.1/8, ::1); others get 403 (HTTP) or are closed' });
+
 const RuntimeApiSchema = obj({
   socket: opt(Type.String()),
   mode: opt(multi<string | number>(['string', 'integer'], { pattern: '^0?[0-7]{3}$' }, 'unix socket mode, octal: "660"')),
   level: opt(lits(['user', 'operator', 'admin'])),
   tcp: opt(Listen),
+  /** Who may connect to the tcp listener (the unix socket is guarded by its mode). */
+  allow: opt(AdminAllow),
 });
 
 const StatsSchema = obj({
@@ -570,12 +575,17 @@ const StatsSchema = obj({
   password: opt(Type.String({ minLength: 1 })),
   refresh: opt(Time),
   admin: opt(Type.Boolean()),
+  allow: opt(AdminAllow),
+  /** HAProxy lines: `stats http-request deny unless { src … }` (or `http-request deny if !{ src … }`), an allow list. */
+  options: opt(Type.Array(Type.String())),
 });
 
 const PrometheusSchema = obj({
   bind: Listen,
   uri: opt(Type.String()),
   prefix: opt(lits(['tslb', 'haproxy'])),
+  allow: opt(AdminAllow),
+  options: opt(Type.Array(Type.String())),
 });
 
 const MailersSchema = obj(

@@ -301,7 +301,7 @@ export class PrometheusExporter {
   }
 
   async listen(): Promise<void> {
-    const server = createAdminHttpServer((req, res) => void this.handle(req, res));
+    const server = createAdminHttpServer((req, res) => void this.handle(req, res), this.settings.allow);
     await listen(server, { port: this.settings.port, host: this.settings.address });
     this.server = server;
   }

@@ -13,7 +13,7 @@ import type { ErrorCapture } from '../worker/error-capture';
 import type { SessionFacts } from '../worker/queries';
 import { clearTable, setTable, showTable } from '../stick/commands';
 import type { PrimaryStickTables } from '../stick/primary';
-import { listen } from './admin-http';
+import { listen, sourceFilter } from './admin-http';
 import type { AcmeManager } from './acme';
 import type { CertificateStore } from './certificates';
 import { serveConnection, type Send } from './runtime-api-connection';
@@ -217,7 +217,7 @@ export class RuntimeApi {
       this.servers.push(server);
     }
     if (tcp) {
-      const server = this.createServer();
+      const server = this.createServer(sourceFilter(this.settings.allow));
       await listen(server, { host: tcp.address, port: tcp.port });
       this.servers.push(server);
     }
@@ -239,9 +239,10 @@ export class RuntimeApi {
     if (this.settings.socketPath) removeStaleSocket(this.settings.socketPath);
   }
 
-  private createServer(): net.Server {
+  /** `allowed`: the tcp listener's allowlist; a refused peer is closed before it can send a command. */
+  private createServer(allowed?: (address: string | undefined) => boolean): net.Server {
     // Half-open: `echo cmd | socat` sends its FIN at once; replies computed by the workers come later.
-    return net.createServer({ allowHalfOpen: true }, (socket) => this.serve(socket));
+    return net.createServer({ allowHalfOpen: true }, (socket) => (!allowed || allowed(socket.remoteAddress) ? this.serve(socket) : socket.destroy()));
   }
 
   private serve(socket: net.Socket): void {
