@@ -202,6 +202,10 @@ const WORKLOADS = [
     name: 'l7-rules', title: 'L7 10 header rules + 1,000-host ACL table, c=50', tool: 'wrk', port: 'rules', path: '/', conns: 50,
     headers: [`Host: ${configs.RULES_HOST}`, 'X-Bench-Drop: 1'], needs: 'rules',
   },
+  {
+    name: 'l7-ratelimit', title: 'L7 keep-alive, 96 B, c=50, track-sc0 src + sc_http_req_rate(0) deny ACL (never denies)', tool: 'wrk', port: 'ratelimit', path: '/',
+    conns: 50, needs: 'rules',
+  },
   { name: 'l4-small', title: 'L4 (tcp), 96 B, c=50', tool: 'wrk', port: 'tcp', path: '/', conns: 50 },
   { name: 'l4-64k', title: 'L4 (tcp), 64 KiB, c=50', tool: 'wrk', port: 'tcp', path: '/64k.bin', conns: 50 },
   { name: 'tls-ka', title: 'TLS keep-alive, 96 B, c=50', tool: 'wrk', port: 'tls', scheme: 'https', path: '/', conns: 50, needs: 'tls', refs: ['http-proxy'] },
@@ -262,9 +266,9 @@ function makeCert(env) {
  */
 async function startTarget(env, kind, { workers, acceptMode, id }) {
   const cpus = proxyCpusFor(workers, env.opts);
-  const [http, rules, tls, ws, tcp] = await procs.freePorts(5);
+  const [http, rules, ratelimit, tls, ws, tcp] = await procs.freePorts(6);
   const spec = {
-    workers, acceptMode, ports: { http, rules, tls, ws, tcp }, origins: env.origins, wsOrigin: env.wsOrigin,
+    workers, acceptMode, ports: { http, rules, ratelimit, tls, ws, tcp }, origins: env.origins, wsOrigin: env.wsOrigin,
     pem: env.pem, cert: env.cert, key: env.key, runDir: env.runDir, maxconn: env.maxconn,
   };
   const base = { id, kind, ports: spec.ports, cpus, workers, acceptMode };
@@ -273,7 +277,7 @@ async function startTarget(env, kind, { workers, acceptMode, id }) {
     const cfg = path.join(env.runDir, `${id}.cfg`);
     fs.writeFileSync(cfg, configs.haproxyConfig(spec));
     const proc = procs.startPinned(id, cpus, 'haproxy', ['-db', '-f', cfg], { logFile: log });
-    await procs.waitPorts([http, rules, tls, ws, tcp], proc);
+    await procs.waitPorts([http, rules, ratelimit, tls, ws, tcp], proc);
     return { ...base, proc, features: new Set(['rules', 'tls']) };
   }
   if (kind === 'http-proxy') {
@@ -307,7 +311,7 @@ async function startTarget(env, kind, { workers, acceptMode, id }) {
       continue;
     }
     const proc = procs.startPinned(id, cpus, node, [cli, '-f', cfg], { logFile: log });
-    const ports = [http, ws, tcp, ...(features.includes('rules') ? [rules] : []), ...(features.includes('tls') ? [tls] : [])];
+    const ports = [http, ws, tcp, ...(features.includes('rules') ? [rules, ratelimit] : []), ...(features.includes('tls') ? [tls] : [])];
     try {
       await procs.waitPorts(ports, proc, 30000);
     } catch (err) {
@@ -335,7 +339,7 @@ function lastLogMessage(file) {
 function tslbYaml(spec, features) {
   const full = configs.tslbConfig(spec);
   if (features.includes('rules') && features.includes('tls')) return full;
-  return dropFrontends(full, [...(features.includes('rules') ? [] : ['fe_rules']), ...(features.includes('tls') ? [] : ['fe_tls'])]);
+  return dropFrontends(full, [...(features.includes('rules') ? [] : ['fe_rules', 'fe_ratelimit']), ...(features.includes('tls') ? [] : ['fe_tls'])]);
 }
 
 /** Remove whole `- name: <fe>` frontend items from the generated YAML (generator output is regular). */

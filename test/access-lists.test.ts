@@ -5,8 +5,11 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import * as net from 'node:net';
-import { freePort, startTslb, type TslbProcess } from './helpers/tslb';
+import * as path from 'node:path';
+import { freePort, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
+import { tcpCommand } from './helpers/runtime-api';
 import { startHttpBackend, type HttpBackend } from './helpers/backends';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -41,6 +44,10 @@ let lb: TslbProcess;
 let statsPort: number;
 let promPort: number;
 let cliPort: number;
+let filePort: number;
+const lists = tempDir();
+const allowList = path.join(lists, 'allow.lst');
+const denyList = path.join(lists, 'deny.lst');
 
 before(async () => {
   backend = await startHttpBackend('app');
@@ -50,6 +57,9 @@ before(async () => {
   statsPort = await freePort();
   promPort = await freePort();
   cliPort = await freePort();
+  filePort = await freePort();
+  writeFileSync(allowList, '# the office\n127.0.0.0/29\n::1\n');
+  writeFileSync(denyList, '127.0.0.5\n');
   lb = await startTslb(`
 frontends:
   - name: allowed
@@ -62,6 +72,11 @@ frontends:
     binds: ["127.0.0.1:${denyPort}", { address: "::1", port: ${denyPort} }]
     default_backend: app
     access: { deny: ["::1", 127.0.0.8/29] }
+  - name: files
+    mode: http
+    binds: ["127.0.0.1:${filePort}", { address: "::1", port: ${filePort} }]
+    default_backend: app
+    access: { allow: ["-f ${allowList}"], deny: ["${denyList}"] }
 backends:
   - name: app
     servers: [{ name: a, address: 127.0.0.1, port: ${backend.port} }]
@@ -106,4 +121,35 @@ test('admin allowlists: the stats page and Prometheus answer their allowed sourc
 
   assert.match(await converse('127.0.0.1', cliPort, '127.0.0.1', 'show info\n'), /^Name: /m);
   assert.equal(await converse('127.0.0.1', cliPort, '127.0.0.2', 'show info\n'), '');
+});
+
+/** Polls `attempt` until it gives `status` (a reload's new workers take over gradually), at most 10 s. */
+async function eventually(status: number, host: string, port: number, localAddress: string): Promise<void> {
+  const until = Date.now() + 10_000;
+  let got = -1;
+  while (Date.now() < until) {
+    if ((got = await attempt(host, port, localAddress)) === status) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(got, status, `${localAddress} → :${port}`);
+}
+
+test('access lists from files (v4 and v6): add acl / del acl on them act at once; a reload reads the edited files', async () => {
+  assert.equal(await attempt('127.0.0.1', filePort, '127.0.0.1'), 200);
+  assert.equal(await attempt('::1', filePort, '::1'), 200);
+  assert.equal(await attempt('127.0.0.1', filePort, '127.0.0.5'), 0, 'in the deny file');
+  assert.equal(await attempt('127.0.0.1', filePort, '127.0.0.9'), 0, 'outside the allow file');
+
+  assert.equal(await tcpCommand(cliPort, `add acl ${denyList} 127.0.0.6\n`), '\n');
+  for (let i = 0; i < 4; i++) assert.equal(await attempt('127.0.0.1', filePort, '127.0.0.6'), 0, 'every worker has the edit');
+  assert.equal(await tcpCommand(cliPort, `del acl ${denyList} 127.0.0.6\n`), '\n');
+  for (let i = 0; i < 4; i++) assert.equal(await attempt('127.0.0.1', filePort, '127.0.0.6'), 200);
+
+  writeFileSync(allowList, '127.0.0.0/29\n127.0.0.8/29\n::1\n');
+  writeFileSync(denyList, '::1/128\n');
+  process.kill(lb.pid, 'SIGHUP');
+  await lb.waitForLog((e) => e.event === 'reloaded');
+  await eventually(200, '127.0.0.1', filePort, '127.0.0.9');
+  await eventually(0, '::1', filePort, '::1');
+  await eventually(200, '127.0.0.1', filePort, '127.0.0.5');
 });

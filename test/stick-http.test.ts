@@ -2,7 +2,9 @@
  * Stick counters on the L7 pipeline through a real 2-worker tslb, written as HAProxy
  * lines: http-request track-sc0 src, a per-address request rate limit on
  * sc_http_req_rate over keep-alive connections spread on both workers, http_err and
- * bytes counted in the entry, sc-inc-gpc0 from an http rule, and `show table`.
+ * bytes counted in the entry, sc-inc-gpc0 from an http rule, and `show table`;
+ * http-request track-sc in a backend (its own table, per request); the tables'
+ * Prometheus gauges (haproxy_sticktable_size/used, from the primary).
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -53,6 +55,8 @@ let backend: HttpBackend;
 let port: number;
 let gpcPort: number;
 let gatePort: number;
+let bePort: number;
+let promPort: number;
 let sock: string;
 let lb: TslbProcess;
 
@@ -62,6 +66,8 @@ before(async () => {
   port = await freePort();
   gpcPort = await freePort();
   gatePort = await freePort();
+  bePort = await freePort();
+  promPort = await freePort();
   sock = path.join(tempDir('tslb-stick-http-'), 'api.sock');
   lb = await startTslb(`
 global: { workers: 2, accept_mode: rr }
@@ -90,10 +96,21 @@ frontends:
     options:
       - tcp-request connection reject if { src 127.0.0.8 }
       - tcp-request session reject if { src 127.0.0.9 }
+  - name: be
+    mode: http
+    binds: ["127.0.0.1:${bePort}"]
+    default_backend: tracked
 backends:
   - name: app
     servers: [{ name: a, address: 127.0.0.1, port: ${backend.port} }]
+  - name: tracked
+    servers: [{ name: a, address: 127.0.0.1, port: ${backend.port} }]
+    options:
+      - stick-table type ip size 512 expire 30s store http_req_cnt
+      - http-request track-sc2 src
+      - http-request deny deny_status 429 if { sc_http_req_cnt(2) gt 3 }
 runtime_api: { socket: ${sock}, level: admin }
+prometheus: { bind: "127.0.0.1:${promPort}", prefix: haproxy }
 `);
   cleanups.push(() => lb.stop());
 });
@@ -160,4 +177,30 @@ test('connections refused by tcp-request connection and session rules count in t
   }
   assert.equal(row.dcon, '2');
   assert.equal(row.dses, '1');
+});
+
+test('http-request track-sc2 src in a backend: its own table, each request tracked for its own duration (use=0 between requests), the 4th request on a keep-alive connection denied', async () => {
+  const [pool] = clientFrom(bePort, '127.0.0.6', 1);
+  const statuses: number[] = [];
+  for (let i = 0; i < 5; i++) statuses.push(await get(pool, '/'));
+  assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
+  const line = await entry('tracked', '127.0.0.6', (l) => / http_req_cnt=5\n/.test(l));
+  assert.match(line, / key=127\.0\.0\.6 use=0 exp=\d+ shard=0 http_req_cnt=5\n/, 'the connection is still open, yet no request holds the entry');
+});
+
+test('Prometheus sticktable scope: haproxy_sticktable_size and haproxy_sticktable_used per table (name, type) from the primary', async () => {
+  const [pool] = clientFrom(bePort, '127.0.0.7', 1);
+  assert.equal(await get(pool, '/'), 200);
+  let body = '';
+  for (let i = 0; i < 50; i++) {
+    const res = await fetch(`http://127.0.0.1:${promPort}/metrics?scope=sticktable`);
+    body = await res.text();
+    if (/haproxy_sticktable_used\{name="tracked",type="ip"\} [2-9]/.test(body)) break;
+    await sleep(100);
+  }
+  assert.match(body, /# TYPE haproxy_sticktable_size gauge\n/);
+  assert.match(body, /^haproxy_sticktable_size\{name="web",type="ip"\} 1024$/m);
+  assert.match(body, /^haproxy_sticktable_size\{name="tracked",type="ip"\} 512$/m);
+  assert.match(body, /^haproxy_sticktable_used\{name="tracked",type="ip"\} 2$/m, body);
+  assert.doesNotMatch(body, /haproxy_frontend_|haproxy_process_/, 'only the sticktable scope');
 });

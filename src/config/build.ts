@@ -75,6 +75,8 @@ import { RuleRefs } from './rule-refs';
 import { TlsConfig } from './tls';
 import { buildAcme } from './acme';
 import { adminAllow } from './admin-allow';
+import { DEFAULT_MAX_HEADERS } from '../http/head';
+import { patternError } from '../rules/pattern-index';
 import { buildUserlists } from './userlists';
 import { hsts, httpsRedirect, monitor, MONITOR_LINE, securityHeaders, type MonitorLine } from './http-features';
 import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
@@ -150,6 +152,8 @@ export class ModelBuilder {
   /** The stick tables conditions of the proxy being built may read (./protection.ts). */
   private tables = new Set<string>();
   private tableScope: TableScope = { tables: new Set(), own: undefined, checkDefault: false };
+  /** The stick table of the backend being built: its http-request track-sc rules default to it, as HAProxy's. */
+  private backendTable: string | undefined;
 
   private readonly tls: TlsConfig;
 
@@ -278,6 +282,7 @@ export class ModelBuilder {
       gracePeriod: this.time(g.grace_period, ['global', 'grace_period']) ?? 30_000,
       acceptMode: g.accept_mode ?? 'auto',
       bufSize,
+      maxHeaders: g.max_headers ?? DEFAULT_MAX_HEADERS,
       logLevel: g.log_level ?? 'info',
       accessLog: this.accessLog(g.access_log),
       h2: this.h2Settings(g.h2 ?? {}),
@@ -402,7 +407,7 @@ export class ModelBuilder {
     const base: Seg[] = ['frontends', index];
     const mode = f.mode ?? this.defaultMode;
     const stage: Stage = mode === 'http' ? 'request' : 'connection';
-    if (f.access !== undefined) f = { ...f, options: [...(f.options ?? []), ...accessLines(f.access)] };
+    if (f.access !== undefined) f = { ...f, options: [...(f.options ?? []), ...accessLines(f.access, f.source_from_header !== undefined)] };
     if (f.protection !== undefined) {
       if (mode !== 'http') this.diag.error(this.at([...base, 'protection']), 'protection: public needs mode http');
       else if (f.stick_table !== undefined) this.diag.error(this.at([...base, 'protection']), 'protection: public declares the frontend\'s stick table: remove stick_table or the preset');
@@ -516,6 +521,7 @@ export class ModelBuilder {
       useBackend,
       hostBackends,
       httpRules,
+      backendsTrack: [...backends.values()].some((b) => b.httpRules.some((r) => r.act.action === 'track-sc')),
       captureSlots: httpRules.filter((r) => r.act.action === 'capture').length,
       timeouts: this.timeouts('frontend', f.name, mode, f.timeouts, [...base, 'timeouts'], f.binds.length > 0),
       maxconn: f.maxconn ?? this.cfg.defaults?.maxconn ?? 0,
@@ -535,6 +541,7 @@ export class ModelBuilder {
       tcpRequest: tcpRequest.length ? tcpRequest : undefined,
       rateLimitSessions: protection.rateLimitSessions || undefined,
       maxBodySize: mode === 'http' ? this.size(f.max_body_size, [...base, 'max_body_size']) || undefined : undefined,
+      sourceFromHeader: this.sourceFromHeader(f, mode, base),
       source: this.diag.sourceRef(this.at(base)),
     };
   }
@@ -689,10 +696,11 @@ export class ModelBuilder {
         action.slot = captureSlots++;
       }
       if (action.action === 'track-sc') {
-        // The connection's counters count each request from the frontend's pipeline (src/http/modules/stick-counters.ts).
-        const err = this.tableScope.checkDefault ? trackError(action, stage, this.tableScope) : 'track-sc: http-request track-sc goes in a frontend';
+        // A backend's rule defaults to the backend's table; the frontends' pipelines count and end its counters (Frontend.backendsTrack).
+        const scope = this.tableScope.checkDefault ? this.tableScope : { ...this.tableScope, own: this.backendTable };
+        const err = trackError(action, stage, scope);
         if (err) return this.diag.error(this.at(actionSegs), err);
-        action.table ||= this.tableScope.own!;
+        action.table ||= scope.own!;
       }
       const cond = this.condition(r, stage, named, rs, scope);
       if (!cond) return;
@@ -793,6 +801,7 @@ export class ModelBuilder {
     const timeouts = this.timeouts('backend', b.name, mode, b.timeouts, [...base, 'timeouts'], servers.length > 0);
     const stickTable = stickTableOf(b.name, b.stick_table, this.at([...base, 'stick_table']), own.protectionLines, this.diag);
     this.tableScope = { tables: this.tables, own: undefined, checkDefault: false };
+    this.backendTable = stickTable?.name;
     const lines = this.backendLines(b, own, base, stickTable);
     const cookie = lines.cookie && mode === 'tcp' ? undefined : lines.cookie;
     if (lines.cookie && mode === 'tcp') this.diag.error(this.at([...base, b.cookie !== undefined ? 'cookie' : 'options']), 'cookie persistence needs mode http');
@@ -1119,6 +1128,21 @@ export class ModelBuilder {
     if (o.agentAddr !== undefined) agent.addr = o.agentAddr;
     if (o.agentSend !== undefined) agent.send = o.agentSend;
     return agent;
+  }
+
+  private sourceFromHeader(f: FrontendInput, mode: Mode, base: Seg[]): Frontend['sourceFromHeader'] {
+    const s = f.source_from_header;
+    if (!s) return undefined;
+    const segs = [...base, 'source_from_header'];
+    if (mode !== 'http') {
+      this.diag.error(this.at(segs), 'source_from_header needs mode http (tcp frontends take the client address from the PROXY protocol: accept_proxy)');
+      return undefined;
+    }
+    s.trusted.forEach((t, i) => {
+      const err = patternError('ip', t);
+      if (err) this.diag.error(this.at([...segs, 'trusted', i]), err);
+    });
+    return { header: (s.header ?? 'x-forwarded-for').toLowerCase(), trusted: s.trusted };
   }
 
   // ---------------------------------------------------------------- services

@@ -156,6 +156,7 @@ export const actionSyntax: ReadonlyMap<string, ActionSyntax> = new Map<string, A
   ['set-uri', { where: REQUEST, parse: (w) => exactly(1, w, '<fmt>') ?? { action: 'set-uri', value: w[0] } }],
   ['replace-path', { where: REQUEST, parse: (w) => exactly(2, w, '<regex> <fmt>') ?? { action: 'replace-path', regex: w[0], replace: w[1] } }],
   ['set-var', { where: EVERY, parse: (w, arg) => (arg === undefined ? 'expects set-var(<scope>.<name>) <expr>' : (exactly(1, w, '<expr>') ?? { action: 'set-var', name: arg, expr: w[0] })) }],
+  ['set-src', { where: REQUEST, parse: (w) => exactly(1, w, '<expr>') ?? { action: 'set-src', expr: w[0] } }],
   ['unset-var', { where: EVERY, parse: (w, arg) => (arg === undefined ? 'expects unset-var(<scope>.<name>)' : (exactly(0, w, 'no argument') ?? { action: 'unset-var', name: arg })) }],
   [
     'capture',
@@ -269,10 +270,11 @@ export function checkAction(a: HttpAction, stage: Stage): ActionError[] {
     case 'del-header':
       if (a.match === 'reg') regex(a.name, 'name');
       break;
-    case 'capture': {
+    case 'capture':
+    case 'set-src': {
       const found: string[] = [];
       parseSampleExpr(a.expr, found);
-      push('sample', found);
+      push(a.action === 'capture' ? 'sample' : 'expr', found);
       break;
     }
     case 'set-var': {
@@ -447,6 +449,8 @@ export function actionText(a: HttpAction): string {
       return `set-var(${a.name}) ${a.expr}`;
     case 'unset-var':
       return `unset-var(${a.name})`;
+    case 'set-src':
+      return `set-src ${a.expr}`;
     case 'capture':
       return `capture ${a.expr} len ${a.len}`;
     case 'tarpit':

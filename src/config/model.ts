@@ -269,6 +269,8 @@ export type HttpAction =
   | { action: 'replace-path'; regex: string; replace: string }
   | { action: 'set-var'; name: string; expr: string }
   | { action: 'unset-var'; name: string }
+  /** `set-src EXPR`: the exchange's source address (ACLs, stick keys, logs, balance source, X-Forwarded-For) becomes the sample's when it is an IP. */
+  | { action: 'set-src'; expr: string }
   | { action: 'set-status'; status: number; reason?: string }
   | { action: 'auth'; realm?: string }
   /** `capture SAMPLE len N`: the frontend's capture slot `slot` (in rule order), shown by %hr. */
@@ -307,6 +309,8 @@ export interface Frontend {
   /** For TLS-terminated http frontends: SNI/Host → backend, from backends' ssl_sni. */
   hostBackends: { host: string; backend: string }[];
   httpRules: HttpRule[];
+  /** Some backend's http-request rules track stick counters: this frontend's pipeline counts their requests and ends them. */
+  backendsTrack?: boolean;
   /** Request capture slots of `http-request capture` rules (%hr shows one value per slot). */
   captureSlots?: number;
   timeouts: Timeouts;
@@ -342,6 +346,8 @@ export interface Frontend {
   rateLimitSessions?: number;
   /** Largest request body in bytes (`max_body_size`), enforced by the HTTP/1 body framer while streaming. */
   maxBodySize?: number;
+  /** `source_from_header`: from a trusted peer, the header's right-most untrusted address is the source (src/http/modules/source-from-header.ts). */
+  sourceFromHeader?: SourceFromHeader;
   source?: SourceRef;
 }
 
@@ -600,6 +606,14 @@ export interface StickTableDef {
   store: StoredData[];
 }
 
+/** The client address a trusted proxy passes on (X-Forwarded-For). */
+export interface SourceFromHeader {
+  /** Lower-case header name. */
+  header: string;
+  /** Addresses or CIDR networks of the proxies whose header is believed. */
+  trusted: string[];
+}
+
 /** A `tcp-request connection|session|content` action. */
 export type TcpAction =
   | { action: 'accept' }
@@ -673,6 +687,8 @@ export interface Global {
   acceptMode: 'auto' | 'reuseport' | 'rr' | 'shared';
   /** HAProxy tune.bufsize: with max_rewrite it bounds request heads (Frontend.maxHeaderBytes). */
   bufSize: number;
+  /** Header lines in one head (HAProxy tune.http.maxhdr): a request with more gets 431, a response with more 502. */
+  maxHeaders: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Access-log destination: `stdout`, a file path. */
   accessLog: string;

@@ -320,12 +320,22 @@ const FrontendSchema = obj({
   rate_limit_sessions: opt(Type.Integer({ minimum: 0, maximum: MAX_SIZE, description: 'new sessions per second over all workers; the excess waits (HAProxy rate-limit sessions)' })),
   /** Largest request body: a larger Content-Length gets 413 at once, a chunked body when the chunk that passes it is announced (HTTP/1). */
   max_body_size: opt(Size),
+  /** From a trusted proxy, the source address is the header's right-most untrusted address (HAProxy: http-request set-src hdr(x-forwarded-for) if { src … }). */
+  source_from_header: opt(
+    Type.Object(
+      {
+        header: opt(Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", description: 'header naming the client (x-forwarded-for)' })),
+        trusted: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'addresses or CIDR networks of the proxies whose header is believed' }),
+      },
+      { additionalProperties: false },
+    ),
+  ),
   /** Source address lists (addresses or CIDR, IPv4 and IPv6): connections from outside `allow` or inside `deny` are closed at accept. */
   access: opt(
     Type.Object(
       {
-        allow: opt(Type.Array(Type.String(), { minItems: 1 })),
-        deny: opt(Type.Array(Type.String(), { minItems: 1 })),
+        allow: opt(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'addresses, CIDR networks, or pattern files ("-f FILE" or a path) of them' })),
+        deny: opt(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'addresses, CIDR networks, or pattern files ("-f FILE" or a path) of them' })),
       },
       { additionalProperties: false },
     ),
@@ -528,6 +538,7 @@ const GlobalSchema = obj({
   accept_mode: opt(lits(['auto', 'reuseport', 'rr', 'shared'])),
   buf_size: opt(Size),
   max_rewrite: opt(Size),
+  max_headers: opt(Type.Integer({ minimum: 1, maximum: 32767, description: "header lines in one request or response head, HTTP/1 and HTTP/2 (HAProxy's tune.http.maxhdr); more: 431 (default 128)" })),
   log_level: opt(lits(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])),
   access_log: opt(Type.String()),
   h2: opt(

@@ -92,6 +92,8 @@ export abstract class HttpExchange {
   /** The server persistence names (cookie, stick table): it gets the request if it can serve it. */
   forced: ServerRuntime | undefined = undefined;
   stickKey: string | undefined = undefined;
+  /** The stick counters (bit n: scN) an http-request track-sc started for this request; they stop with it. */
+  requestTracked = 0;
   cookie: CookieRequest | undefined = undefined;
   /** Holds a tarpitted request until its answer. */
   private tarpitTimer: NodeJS.Timeout | undefined = undefined;

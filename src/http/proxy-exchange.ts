@@ -84,6 +84,7 @@ export class ProxyExchange extends HttpExchange implements UpstreamOwner, Upstre
     this.server = null;
     this.forced = undefined;
     this.stickKey = undefined;
+    this.requestTracked = 0;
     this.cookie = undefined;
     this.reqExtras = '';
     this.resExtras = '';

@@ -237,6 +237,9 @@ export class HttpTransaction {
     fillCommon(this.fe, this.info, this.frontends);
     fillServer(this.backend, this.server);
     const e = entry;
+    // The source set-src or source_from_header chose, else the peer's.
+    e.clientIp = sample.src;
+    e.clientPort = sample.srcPort;
     e.acceptDate = this.begin;
     e.requestDate = reqAt || start;
     e.th = this.th;

@@ -331,10 +331,15 @@ export class Trackers {
 
   /** The connection ended: its trackers let go (conn_cur and use drop). */
   release(): void {
+    this.untrack(0b111);
+  }
+
+  /** Counters in `mask` (bit n: scN) stop tracking: an http-request track-sc's, at the end of its request. */
+  untrack(mask: number): void {
     for (let i = 0; i < 3; i++) {
       const t = this.tables[i];
       const e = this.entries[i];
-      if (!t || !e) continue;
+      if (!t || !e || !(mask & (1 << i))) continue;
       t.add(e, USE, -1);
       t.count(e, CONN_CUR, -1);
       this.tables[i] = undefined;

@@ -16,6 +16,7 @@ import { setStatusAction } from './status';
 import { incGpc0Action, trackAction } from './stick';
 import { normalizeUriAction } from './normalize-uri';
 import { setVarAction, unsetVarAction } from './vars';
+import { setSrcAction } from './source';
 
 /** What a rule does when its condition holds: CONTINUE, STOP_RULES, or DONE when it answered. */
 export type RuleAction = (ex: HttpExchange) => number;
@@ -43,6 +44,7 @@ const compilers: { [K in ActionName]: ActionCompiler<K> } = {
   'replace-path': requestLineAction,
   'set-var': setVarAction,
   'unset-var': unsetVarAction,
+  'set-src': setSrcAction,
   'set-status': setStatusAction,
   auth: authAction,
   capture: captureAction,

@@ -1,9 +1,12 @@
 /**
  * http-request track-scN and sc-inc-gpc0(N): the connection's stick counters
- * (src/stick/worker.ts Trackers), shared with its tcp-request rules. A counter
- * tracks for the rest of the connection, as a tcp-request one does; the request that
- * starts it is counted on its entry at once (the stick-counters module counted it
- * on the others before the rules ran).
+ * (src/stick/worker.ts Trackers), shared with its tcp-request rules. A counter an
+ * http-request rule starts tracks until the end of its request (HAProxy's stream
+ * counters), so the next request on the connection tracks its own key: behind a proxy
+ * (set-src, source_from_header) each request counts for its own client. The request
+ * that starts it is counted on its entry at once (the stick-counters module counted
+ * it on the others before the rules ran). An HTTP/2 connection's streams share the
+ * counters: a stream tracks only a counter no concurrent stream holds.
  */
 import type { HttpAction } from '../../config/model';
 import { fetches } from '../../rules/fetches';
@@ -20,7 +23,10 @@ export function trackAction(a: Extract<HttpAction, { action: 'track-sc' }>): Rul
     const key = table.key(fetch(ex.ctx, args));
     if (key !== undefined) {
       const trackers = trackersOf(ex.info, ex.client.sock);
-      if (trackers.track(counter, table, key)) trackers.countRequestOn(counter);
+      if (trackers.track(counter, table, key)) {
+        trackers.countRequestOn(counter);
+        ex.requestTracked |= 1 << counter;
+      }
     }
     return CONTINUE;
   };

@@ -19,10 +19,13 @@ import { httpAfterResponseRules, httpRequestRules, httpResponseRules } from './h
 import { cookiePersistence } from './cookie';
 import { stickOn } from './stick';
 import { stickCounters } from './stick-counters';
+import { sourceFromHeader } from './source-from-header';
 
 export const HTTP_MODULES: readonly ModuleDefinition[] = [
   // Before the rules and the HTTPS redirect: a challenge is answered whatever they say.
   acmeChallenge,
+  // Before everything that reads the source address (stick counters, rules, logs).
+  sourceFromHeader,
   monitorUri,
   stickCounters,
   httpsRedirect,
