@@ -521,7 +521,7 @@ export class ModelBuilder {
       useBackend,
       hostBackends,
       httpRules,
-      backendsTrack: [...backends.values()].some((b) => b.httpRules.some((r) => r.act.action === 'track-sc')),
+      ...([...backends.values()].some((b) => b.httpRules.some((r) => r.act.action === 'track-sc')) ? { backendsTrack: true } : {}),
       captureSlots: httpRules.filter((r) => r.act.action === 'capture').length,
       timeouts: this.timeouts('frontend', f.name, mode, f.timeouts, [...base, 'timeouts'], f.binds.length > 0),
       maxconn: f.maxconn ?? this.cfg.defaults?.maxconn ?? 0,
@@ -541,7 +541,7 @@ export class ModelBuilder {
       tcpRequest: tcpRequest.length ? tcpRequest : undefined,
       rateLimitSessions: protection.rateLimitSessions || undefined,
       maxBodySize: mode === 'http' ? this.size(f.max_body_size, [...base, 'max_body_size']) || undefined : undefined,
-      sourceFromHeader: this.sourceFromHeader(f, mode, base),
+      ...this.sourceFromHeader(f, mode, base),
       source: this.diag.sourceRef(this.at(base)),
     };
   }
@@ -1130,19 +1130,26 @@ export class ModelBuilder {
     return agent;
   }
 
-  private sourceFromHeader(f: FrontendInput, mode: Mode, base: Seg[]): Frontend['sourceFromHeader'] {
+  /** An admin listener's `allow`, present only when it has one (src/config/admin-allow.ts). */
+  private allowField(allow: string[] | undefined, options: string[] | undefined, segs: Seg[]): { allow?: string[] } {
+    const nets = adminAllow(allow, options, segs, (s) => this.at(s), this.diag);
+    return nets ? { allow: nets } : {};
+  }
+
+  /** `{ sourceFromHeader }` when the frontend has one. */
+  private sourceFromHeader(f: FrontendInput, mode: Mode, base: Seg[]): Pick<Frontend, 'sourceFromHeader'> {
     const s = f.source_from_header;
-    if (!s) return undefined;
+    if (!s) return {};
     const segs = [...base, 'source_from_header'];
     if (mode !== 'http') {
       this.diag.error(this.at(segs), 'source_from_header needs mode http (tcp frontends take the client address from the PROXY protocol: accept_proxy)');
-      return undefined;
+      return {};
     }
     s.trusted.forEach((t, i) => {
       const err = patternError('ip', t);
       if (err) this.diag.error(this.at([...segs, 'trusted', i]), err);
     });
-    return { header: (s.header ?? 'x-forwarded-for').toLowerCase(), trusted: s.trusted };
+    return { sourceFromHeader: { header: (s.header ?? 'x-forwarded-for').toLowerCase(), trusted: s.trusted } };
   }
 
   // ---------------------------------------------------------------- services
@@ -1165,7 +1172,7 @@ export class ModelBuilder {
       mode: r.mode === undefined ? 0o600 : parseInt(String(r.mode), 8),
       level: r.level ?? 'admin',
       tcp,
-      allow: adminAllow(r.allow, undefined, segs, (s) => this.at(s), this.diag),
+      ...this.allowField(r.allow, undefined, segs),
     };
   }
 
@@ -1190,7 +1197,7 @@ export class ModelBuilder {
       password: s.password,
       refresh: this.time(s.refresh, ['stats', 'refresh']) ?? 0,
       admin: s.admin ?? false,
-      allow: adminAllow(s.allow, s.options, ['stats'], (segs) => this.at(segs), this.diag),
+      ...this.allowField(s.allow, s.options, ['stats']),
     };
   }
 
@@ -1215,7 +1222,7 @@ export class ModelBuilder {
       this.diag.error(this.at(['prometheus', 'bind']), `bad address "${p.bind}"`);
       return undefined;
     }
-    return { ...l, uri: p.uri ?? '/metrics', prefix: p.prefix ?? 'tslb', allow: adminAllow(p.allow, p.options, ['prometheus'], (segs) => this.at(segs), this.diag) };
+    return { ...l, uri: p.uri ?? '/metrics', prefix: p.prefix ?? 'tslb', ...this.allowField(p.allow, p.options, ['prometheus']) };
   }
 }
 

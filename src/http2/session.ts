@@ -209,7 +209,7 @@ class H2StreamSide implements ClientSide, DechunkSink {
   /** Request body bytes left before `max_body_size` is passed (Infinity without one). */
   private bodyLeft = Infinity;
 
-  /** The connection's socket: stick counters tracked by a stream live as long as the connection. */
+  /** The connection's socket: its stick counters (a tcp-request one lives as long as the connection, an http-request one as its request). */
   get sock(): net.Socket {
     return this.session.sock;
   }
