@@ -3,7 +3,8 @@
  * lines: http-request track-sc0 src, a per-address request rate limit on
  * sc_http_req_rate over keep-alive connections spread on both workers, http_err and
  * bytes counted in the entry, sc-inc-gpc0 from an http rule, and `show table`;
- * http-request track-sc in a backend (its own table, per request); the tables'
+ * http-request track-sc in a backend (its own table, per request); sc-set-gpt0 (the last
+ * value set wins across workers, not a sum); the tables'
  * Prometheus gauges (haproxy_sticktable_size/used, from the primary).
  */
 import { test, after, before } from 'node:test';
@@ -56,6 +57,7 @@ let port: number;
 let gpcPort: number;
 let gatePort: number;
 let bePort: number;
+let gptPort: number;
 let promPort: number;
 let sock: string;
 let lb: TslbProcess;
@@ -67,6 +69,7 @@ before(async () => {
   gpcPort = await freePort();
   gatePort = await freePort();
   bePort = await freePort();
+  gptPort = await freePort();
   promPort = await freePort();
   sock = path.join(tempDir('tslb-stick-http-'), 'api.sock');
   lb = await startTslb(`
@@ -100,6 +103,16 @@ frontends:
     mode: http
     binds: ["127.0.0.1:${bePort}"]
     default_backend: tracked
+  - name: gpt
+    mode: http
+    binds: ["127.0.0.1:${gptPort}"]
+    default_backend: app
+    options:
+      - stick-table type ip size 1k expire 30s store gpt0
+      - tcp-request connection track-sc0 src
+      - http-request sc-set-gpt0(0) 7 if { path /mark }
+      - http-request sc-set-gpt0(0) req.hdr(x-level) if { path /level }
+      - http-request deny if { sc_get_gpt0(0) gt 5 }
 backends:
   - name: app
     servers: [{ name: a, address: 127.0.0.1, port: ${backend.port} }]
@@ -206,4 +219,20 @@ test('Prometheus sticktable scope: haproxy_sticktable_size and haproxy_sticktabl
   assert.match(body, /^haproxy_sticktable_size\{name="tracked",type="ip"\} 512$/m);
   assert.match(body, /^haproxy_sticktable_used\{name="tracked",type="ip"\} 2$/m, body);
   assert.doesNotMatch(body, /haproxy_frontend_|haproxy_process_/, 'only the sticktable scope');
+});
+
+test('sc-set-gpt0(0) <int|expr>: the tag is set, not added (two sets of 7 from two connections leave 7), an expression sets it back to 0; sc_get_gpt0 reads it on any worker', async () => {
+  const [a, b, c] = clientFrom(gptPort, '127.0.0.10', 3);
+  assert.equal(await get(a, '/'), 200);
+  assert.equal(await get(a, '/mark'), 403, 'the rule after the set sees it at once');
+  await entry('gpt', '127.0.0.10', (l) => / gpt0=7\n/.test(l));
+  assert.equal(await get(b, '/'), 403, 'another connection (with accept_mode rr, likely the other worker) sees it');
+  assert.equal(await get(b, '/mark'), 403);
+  await sleep(200);
+  assert.match(await unixCommand(sock, 'show table gpt key 127.0.0.10\n'), / gpt0=7\n/, 'set twice: still 7');
+  const res = await c.request({ path: '/level', method: 'GET', headers: { 'x-level': '0' } });
+  await res.body.dump();
+  assert.equal(res.statusCode, 200);
+  await entry('gpt', '127.0.0.10', (l) => / gpt0=0\n/.test(l));
+  assert.equal(await get(a, '/'), 200);
 });

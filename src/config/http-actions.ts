@@ -189,6 +189,14 @@ export const actionSyntax: ReadonlyMap<string, ActionSyntax> = new Map<string, A
   ],
   ['sc-inc-gpc0', { where: BOTH, parse: (w, arg) => trackOrInc([`sc-inc-gpc0(${arg ?? ''})`, ...w]) }],
   [
+    'sc-set-gpt0',
+    {
+      where: BOTH,
+      parse: (w, arg) =>
+        arg === undefined || !/^[0-2]$/.test(arg) ? 'expects sc-set-gpt0(<0..2>) <int|expr>' : (exactly(1, w, '<int|expr>') ?? { action: 'sc-set-gpt0', counter: Number(arg), value: w[0] }),
+    },
+  ],
+  [
     'set-status',
     {
       where: ['response', 'after-response'],
@@ -270,6 +278,17 @@ export function checkAction(a: HttpAction, stage: Stage): ActionError[] {
     case 'del-header':
       if (a.match === 'reg') regex(a.name, 'name');
       break;
+    case 'sc-set-gpt0': {
+      if (/^\d+$/.test(a.value)) {
+        if (Number(a.value) > 0xffffffff) push(undefined, [`gpt0 is an unsigned 32-bit integer: ${a.value}`]);
+        break;
+      }
+      const found: string[] = [];
+      const expr = parseSampleExpr(a.value, found);
+      if (expr && !expr.stages.includes(stage)) found.push(`${a.value}: not available in ${stage} rules`);
+      push(undefined, found);
+      break;
+    }
     case 'capture':
     case 'set-src': {
       const found: string[] = [];
@@ -463,6 +482,8 @@ export function actionText(a: HttpAction): string {
       return `track-sc${a.counter} ${a.fetch}${a.args.length ? `(${a.args.join(',')})` : ''}${a.table ? ` table ${a.table}` : ''}`;
     case 'sc-inc-gpc0':
       return `sc-inc-gpc0(${a.counter})`;
+    case 'sc-set-gpt0':
+      return `sc-set-gpt0(${a.counter}) ${a.value}`;
     case 'normalize-uri':
       return `normalize-uri ${a.mode}${a.full ? ' full' : ''}${a.strict ? ' strict' : ''}`;
   }

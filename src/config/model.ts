@@ -278,6 +278,8 @@ export type HttpAction =
   /** Stick counters (src/stick): as the tcp-request ones, on the connection's counters. */
   | { action: 'track-sc'; counter: number; fetch: string; args: string[]; table: string }
   | { action: 'sc-inc-gpc0'; counter: number }
+  /** `sc-set-gpt0(N) <int|expr>`: gpt0 of counter N's entry (an expression's value when it is a non-negative integer). */
+  | { action: 'sc-set-gpt0'; counter: number; value: string }
   | { action: 'normalize-uri'; mode: 'path-merge-slashes' | 'path-strip-dotdot' | 'percent-decode-unreserved'; full?: boolean; strict?: boolean };
 
 export interface HttpRule {

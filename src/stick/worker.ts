@@ -31,6 +31,7 @@ import {
   DATA_TYPES,
   GPC0,
   GPC0_RATE,
+  GPT0,
   HTTP_ERR_CNT,
   HTTP_ERR_RATE,
   HTTP_REQ_CNT,
@@ -119,6 +120,14 @@ export class WorkerTable {
     const delta = new Array<number>(this.store.layout.slots).fill(0);
     delta[at] = n;
     this.store.apply(e, delta, Date.now());
+  }
+
+  /** Sets tag `type` (gpt0) to `value` if the table stores it: the primary takes the last value set (./layout.ts). */
+  setTag(e: StickEntry, type: number, value: number): void {
+    const at = this.store.layout.slot[type];
+    if (at < 0) return;
+    if (this.owner.standalone) e.values[at] = value;
+    else this.pending(e)[at] = value + 1;
   }
 
   /** `stick on`: `key` sticks to `server` (name). */
@@ -333,6 +342,13 @@ export class Trackers {
     const t = this.tables[n];
     const e = this.entries[n];
     return t && e ? incrementGpc0(t, e) : undefined;
+  }
+
+  /** sc-set-gpt0(n): gpt0 of counter `n`'s entry becomes `value` (nothing when it does not track). */
+  setGpt0(n: number, value: number): void {
+    const t = this.tables[n];
+    const e = this.entries[n];
+    if (t && e) t.setTag(e, GPT0, value);
   }
 
   /** The connection ended: its trackers let go (conn_cur and use drop). */

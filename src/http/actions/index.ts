@@ -13,7 +13,7 @@ import { addHeaderAction, delHeaderAction, replaceHeaderAction, setHeaderAction 
 import { redirectAction } from './redirect';
 import { requestLineAction } from './request-line';
 import { setStatusAction } from './status';
-import { incGpc0Action, trackAction } from './stick';
+import { incGpc0Action, setGpt0Action, trackAction } from './stick';
 import { normalizeUriAction } from './normalize-uri';
 import { setVarAction, unsetVarAction } from './vars';
 import { setSrcAction } from './source';
@@ -50,6 +50,7 @@ const compilers: { [K in ActionName]: ActionCompiler<K> } = {
   capture: captureAction,
   'track-sc': trackAction,
   'sc-inc-gpc0': incGpc0Action,
+  'sc-set-gpt0': setGpt0Action,
   'normalize-uri': normalizeUriAction,
   'redirect-scheme': redirectAction,
   'redirect-location': redirectAction,
