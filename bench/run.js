@@ -210,6 +210,10 @@ const WORKLOADS = [
     name: 'l7-comp-64k', title: 'L7 keep-alive, 64 KiB text gzip-compressed (level 1), c=50', tool: 'wrk', port: 'comp', path: '/64k.txt', conns: 50,
     headers: ['Accept-Encoding: gzip'], needs: 'comp',
   },
+  {
+    name: 'l7-ratelimit', title: 'L7 keep-alive, 96 B, c=50, track-sc0 src + sc_http_req_rate(0) deny ACL (never denies)', tool: 'wrk', port: 'ratelimit', path: '/',
+    conns: 50, needs: 'rules',
+  },
   { name: 'l4-small', title: 'L4 (tcp), 96 B, c=50', tool: 'wrk', port: 'tcp', path: '/', conns: 50 },
   { name: 'l4-64k', title: 'L4 (tcp), 64 KiB, c=50', tool: 'wrk', port: 'tcp', path: '/64k.bin', conns: 50 },
   { name: 'tls-ka', title: 'TLS keep-alive, 96 B, c=50', tool: 'wrk', port: 'tls', scheme: 'https', path: '/', conns: 50, needs: 'tls', refs: ['http-proxy'] },
@@ -271,9 +275,9 @@ function makeCert(env) {
  */
 async function startTarget(env, kind, { workers, acceptMode, id }) {
   const cpus = proxyCpusFor(workers, env.opts);
-  const [http, rules, tls, ws, tcp, cache, comp] = await procs.freePorts(7);
+  const [http, rules, ratelimit, tls, ws, tcp, cache, comp] = await procs.freePorts(8);
   const spec = {
-    workers, acceptMode, ports: { http, rules, tls, ws, tcp, cache, comp }, origins: env.origins, wsOrigin: env.wsOrigin,
+    workers, acceptMode, ports: { http, rules, ratelimit, tls, ws, tcp, cache, comp }, origins: env.origins, wsOrigin: env.wsOrigin,
     pem: env.pem, cert: env.cert, key: env.key, runDir: env.runDir, maxconn: env.maxconn,
   };
   const base = { id, kind, ports: spec.ports, cpus, workers, acceptMode };
@@ -282,7 +286,7 @@ async function startTarget(env, kind, { workers, acceptMode, id }) {
     const cfg = path.join(env.runDir, `${id}.cfg`);
     fs.writeFileSync(cfg, configs.haproxyConfig(spec));
     const proc = procs.startPinned(id, cpus, 'haproxy', ['-db', '-f', cfg], { logFile: log });
-    await procs.waitPorts([http, rules, tls, ws, tcp, cache, comp], proc);
+    await procs.waitPorts([http, rules, ratelimit, tls, ws, tcp, cache, comp], proc);
     return { ...base, proc, features: new Set(['rules', 'tls', 'cache', 'comp']) };
   }
   if (kind === 'http-proxy') {
@@ -316,7 +320,7 @@ async function startTarget(env, kind, { workers, acceptMode, id }) {
       continue;
     }
     const proc = procs.startPinned(id, cpus, node, [cli, '-f', cfg], { logFile: log });
-    const ports = [http, ws, tcp, ...(features.includes('rules') ? [rules] : []), ...(features.includes('tls') ? [tls] : []), ...(features.includes('cache') ? [cache] : []), ...(features.includes('comp') ? [comp] : [])];
+    const ports = [http, ws, tcp, ...(features.includes('rules') ? [rules, ratelimit] : []), ...(features.includes('tls') ? [tls] : []), ...(features.includes('cache') ? [cache] : []), ...(features.includes('comp') ? [comp] : [])];
     try {
       await procs.waitPorts(ports, proc, 30000);
     } catch (err) {
@@ -341,10 +345,11 @@ function lastLogMessage(file) {
 }
 
 /** The frontend each optional tslb config feature adds. */
-const FEATURE_FRONTENDS = { rules: 'fe_rules', tls: 'fe_tls', cache: 'fe_cache', comp: 'fe_comp' };
+/** (`rules` also covers the rate-limit frontend: the same kind of lines.) */
+const FEATURE_FRONTENDS = { rules: ['fe_rules', 'fe_ratelimit'], tls: ['fe_tls'], cache: ['fe_cache'], comp: ['fe_comp'] };
 
 function tslbYaml(spec, features) {
-  const dropped = dropFrontends(configs.tslbConfig(spec), Object.keys(FEATURE_FRONTENDS).filter((f) => !features.includes(f)).map((f) => FEATURE_FRONTENDS[f]));
+  const dropped = dropFrontends(configs.tslbConfig(spec), Object.keys(FEATURE_FRONTENDS).filter((f) => !features.includes(f)).flatMap((f) => FEATURE_FRONTENDS[f]));
   // A build without the cache also rejects the `caches:` section.
   return features.includes('cache') ? dropped : dropped.replace(/^caches:\n(?: {2}.*\n)*/m, '');
 }

@@ -4,12 +4,14 @@
  * that passes the limit is announced, while it streams; no complete request reaches
  * the server, and a body within the limit goes through. A method allowlist (405),
  * normalize-uri before a path rule, bad escapes and raw control bytes (400): each
- * gets its status and nothing reaches the server.
+ * gets its status and nothing reaches the server. The body limit and the header-count
+ * limit (global max_headers) hold on HTTP/2 streams too (h2c, Node's client).
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { freePort, startTslb, type TslbProcess } from './helpers/tslb';
 import { startHttpBackend, type HttpBackend } from './helpers/backends';
+import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { exchange } from './helpers/rawhttp';
 
@@ -26,6 +28,7 @@ const urls: string[] = [];
 let port: number;
 let filterPort: number;
 let presetPort: number;
+let h2Port: number;
 let lb: TslbProcess;
 
 before(async () => {
@@ -43,11 +46,13 @@ before(async () => {
   port = await freePort();
   filterPort = await freePort();
   presetPort = await freePort();
+  h2Port = await freePort();
   lb = await startTslb(`
+global: { max_headers: 20 }
 frontends:
   - name: web
     mode: http
-    binds: ["127.0.0.1:${port}"]
+    binds: ["127.0.0.1:${port}", { address: 127.0.0.1, port: ${h2Port}, h2c: true }]
     default_backend: app
     max_body_size: 1k
   - name: filter
@@ -145,4 +150,54 @@ test('protection: public (5 requests per 10 s and 2 connections per address give
   assert.ok(closed, 'the 3rd concurrent connection from one address is closed');
   const big = await exchange(presetPort, Buffer.from(`POST / HTTP/1.1\r\nHost: h\r\nContent-Length: ${10 * 1024 * 1024 + 1}\r\n\r\n`), { until: (r) => r.length > 0 });
   assert.equal(big.responses[0]?.status, 413);
+});
+
+/**
+ * One HTTP/2 request on its own h2c connection: `pieces` of body sent `pauseMs` apart
+ * (the stream ends after the last); resolves with the status, 0 if the stream was reset first.
+ */
+function h2Request(headers: http2.OutgoingHttpHeaders, pieces: Buffer[] = [], pauseMs = 0): Promise<number> {
+  return new Promise((resolve) => {
+    const client = http2.connect(`http://127.0.0.1:${h2Port}`);
+    client.on('error', () => undefined);
+    const req = client.request({ ':method': pieces.length ? 'POST' : 'GET', ':path': '/up', ...headers }, { endStream: pieces.length === 0 });
+    let status = 0;
+    const done = () => {
+      client.close();
+      resolve(status);
+    };
+    req.on('response', (h) => (status = Number(h[':status'])));
+    req.on('error', () => undefined);
+    req.on('close', done);
+    req.resume();
+    const send = (i: number) => {
+      if (i >= pieces.length || req.closed) return;
+      if (i === pieces.length - 1) req.end(pieces[i]);
+      else req.write(pieces[i]);
+      setTimeout(() => send(i + 1), pauseMs);
+    };
+    send(0);
+  });
+}
+
+test('max_body_size 1k on HTTP/2: a content-length of 1025 gets 413 at once; DATA passing 1k without a content-length gets 413 while the body streams; 1024 bytes go through', async () => {
+  bodies.length = 0;
+  assert.equal(await h2Request({ 'content-length': '1025' }, [Buffer.alloc(1025, 'x')]), 413);
+  // 600 bytes reach the server first; the next 600, 300 ms later, pass the limit.
+  assert.equal(await h2Request({}, [Buffer.alloc(600, 'x'), Buffer.alloc(600, 'x')], 300), 413);
+  assert.equal(await h2Request({ 'content-length': '1200' }, [Buffer.alloc(600, 'x'), Buffer.alloc(600, 'x')], 300), 413);
+  assert.equal(await h2Request({}, [Buffer.alloc(500, 'y'), Buffer.alloc(524, 'y')], 100), 200);
+  assert.equal(await h2Request({ 'content-length': '1024' }, [Buffer.alloc(1024, 'y')]), 200);
+  await sleep(100);
+  assert.deepEqual(bodies, [1024, 1024], 'only the bodies within the limit ended at the server');
+});
+
+test('max_headers 20 (HAProxy tune.http.maxhdr): 21 header lines get 431 on HTTP/1.1 and more than 20 fields on HTTP/2; 20 go through', async () => {
+  const lines = (n: number) => Array.from({ length: n }, (_, i) => `X-H${i}: v\r\n`).join('');
+  assert.equal(await status(port, `GET / HTTP/1.1\r\nHost: h\r\n${lines(19)}\r\n`), 200);
+  assert.equal(await status(port, `GET / HTTP/1.1\r\nHost: h\r\n${lines(20)}\r\n`), 431);
+  const fields = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`x-h${i}`, 'v']));
+  // :authority becomes the Host line: 19 fields make 20 lines.
+  assert.equal(await h2Request(fields(19)), 200);
+  assert.equal(await h2Request(fields(21)), 431);
 });

@@ -2,7 +2,10 @@
  * Stick counters on the L7 pipeline through a real 2-worker tslb, written as HAProxy
  * lines: http-request track-sc0 src, a per-address request rate limit on
  * sc_http_req_rate over keep-alive connections spread on both workers, http_err and
- * bytes counted in the entry, sc-inc-gpc0 from an http rule, and `show table`.
+ * bytes counted in the entry, sc-inc-gpc0 from an http rule, and `show table`;
+ * http-request track-sc in a backend (its own table, per request); sc-set-gpt0 (the last
+ * value set wins across workers, not a sum); the tables'
+ * Prometheus gauges (haproxy_sticktable_size/used, from the primary).
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -53,6 +56,9 @@ let backend: HttpBackend;
 let port: number;
 let gpcPort: number;
 let gatePort: number;
+let bePort: number;
+let gptPort: number;
+let promPort: number;
 let sock: string;
 let lb: TslbProcess;
 
@@ -62,6 +68,9 @@ before(async () => {
   port = await freePort();
   gpcPort = await freePort();
   gatePort = await freePort();
+  bePort = await freePort();
+  gptPort = await freePort();
+  promPort = await freePort();
   sock = path.join(tempDir('tslb-stick-http-'), 'api.sock');
   lb = await startTslb(`
 global: { workers: 2, accept_mode: rr }
@@ -90,10 +99,31 @@ frontends:
     options:
       - tcp-request connection reject if { src 127.0.0.8 }
       - tcp-request session reject if { src 127.0.0.9 }
+  - name: be
+    mode: http
+    binds: ["127.0.0.1:${bePort}"]
+    default_backend: tracked
+  - name: gpt
+    mode: http
+    binds: ["127.0.0.1:${gptPort}"]
+    default_backend: app
+    options:
+      - stick-table type ip size 1k expire 30s store gpt0
+      - tcp-request connection track-sc0 src
+      - http-request sc-set-gpt0(0) 7 if { path /mark }
+      - http-request sc-set-gpt0(0) req.hdr(x-level) if { path /level }
+      - http-request deny if { sc_get_gpt0(0) gt 5 }
 backends:
   - name: app
     servers: [{ name: a, address: 127.0.0.1, port: ${backend.port} }]
+  - name: tracked
+    servers: [{ name: a, address: 127.0.0.1, port: ${backend.port} }]
+    options:
+      - stick-table type ip size 512 expire 30s store http_req_cnt
+      - http-request track-sc2 src
+      - http-request deny deny_status 429 if { sc_http_req_cnt(2) gt 3 }
 runtime_api: { socket: ${sock}, level: admin }
+prometheus: { bind: "127.0.0.1:${promPort}", prefix: haproxy }
 `);
   cleanups.push(() => lb.stop());
 });
@@ -160,4 +190,49 @@ test('connections refused by tcp-request connection and session rules count in t
   }
   assert.equal(row.dcon, '2');
   assert.equal(row.dses, '1');
+});
+
+test('http-request track-sc2 src in a backend: its own table, each request tracked for its own duration (use=0 once they are over), the 4th request denied', async () => {
+  const [pool] = clientFrom(bePort, '127.0.0.6', 1);
+  const statuses: number[] = [];
+  for (let i = 0; i < 4; i++) statuses.push(await get(pool, '/'));
+  assert.deepEqual(statuses, [200, 200, 200, 429]);
+  // A deny closes the connection: the next one may land on the other worker, which knows the count once the primary has it.
+  await entry('tracked', '127.0.0.6', (l) => / http_req_cnt=4\n/.test(l));
+  assert.equal(await get(pool, '/'), 429);
+  const line = await entry('tracked', '127.0.0.6', (l) => / use=0 .* http_req_cnt=5\n/.test(l));
+  assert.match(line, / key=127\.0\.0\.6 use=0 exp=\d+ shard=0 http_req_cnt=5\n/, 'no request holds the entry once they are over');
+});
+
+test('Prometheus sticktable scope: haproxy_sticktable_size and haproxy_sticktable_used per table (name, type) from the primary', async () => {
+  const [pool] = clientFrom(bePort, '127.0.0.7', 1);
+  assert.equal(await get(pool, '/'), 200);
+  let body = '';
+  for (let i = 0; i < 50; i++) {
+    const res = await fetch(`http://127.0.0.1:${promPort}/metrics?scope=sticktable`);
+    body = await res.text();
+    if (/haproxy_sticktable_used\{name="tracked",type="ip"\} [2-9]/.test(body)) break;
+    await sleep(100);
+  }
+  assert.match(body, /# TYPE haproxy_sticktable_size gauge\n/);
+  assert.match(body, /^haproxy_sticktable_size\{name="web",type="ip"\} 1024$/m);
+  assert.match(body, /^haproxy_sticktable_size\{name="tracked",type="ip"\} 512$/m);
+  assert.match(body, /^haproxy_sticktable_used\{name="tracked",type="ip"\} 2$/m, body);
+  assert.doesNotMatch(body, /haproxy_frontend_|haproxy_process_/, 'only the sticktable scope');
+});
+
+test('sc-set-gpt0(0) <int|expr>: the tag is set, not added (two sets of 7 from two connections leave 7), an expression sets it back to 0; sc_get_gpt0 reads it on any worker', async () => {
+  const [a, b, c] = clientFrom(gptPort, '127.0.0.10', 3);
+  assert.equal(await get(a, '/'), 200);
+  assert.equal(await get(a, '/mark'), 403, 'the rule after the set sees it at once');
+  await entry('gpt', '127.0.0.10', (l) => / gpt0=7\n/.test(l));
+  assert.equal(await get(b, '/'), 403, 'another connection (with accept_mode rr, likely the other worker) sees it');
+  assert.equal(await get(b, '/mark'), 403);
+  await sleep(200);
+  assert.match(await unixCommand(sock, 'show table gpt key 127.0.0.10\n'), / gpt0=7\n/, 'set twice: still 7');
+  const res = await c.request({ path: '/level', method: 'GET', headers: { 'x-level': '0' } });
+  await res.body.dump();
+  assert.equal(res.statusCode, 200);
+  await entry('gpt', '127.0.0.10', (l) => / gpt0=0\n/.test(l));
+  assert.equal(await get(a, '/'), 200);
 });

@@ -2,13 +2,14 @@
 /**
  * Equivalent configurations for every proxy under test, generated from one spec:
  *
- *   spec = { workers, acceptMode, ports: { http, rules, tls, ws, tcp, cache, comp },
+ *   spec = { workers, acceptMode, ports: { http, rules, ratelimit, tls, ws, tcp, cache, comp },
  *            origins: [port, port], wsOrigin: port, pem, cert, key, runDir, maxconn }
  *
- * Every proxy gets the same frontends: L7 plain, L7 with the rule set, L7 over TLS,
- * L7 to the WebSocket origin, L4, L7 through an HTTP cache (`/cached` is cacheable at the
- * origin: every request after the first is a hit), and L7 with gzip compression (HAProxy's
- * default level 1 on both). Timeouts are long enough that no workload hits them.
+ * Every proxy gets the same frontends: L7 plain, L7 with the rule set, L7 with a
+ * per-address request rate (RATE_LIMIT_LINES), L7 over TLS, L7 to the WebSocket origin, L4,
+ * L7 through an HTTP cache (`/cached` is cacheable at the origin: every request after the first
+ * is a hit), and L7 with gzip compression (HAProxy's default level 1 on both). Timeouts are
+ * long enough that no workload hits them.
  */
 
 /** The 1,000-entry Host → backend routing table: host-<i>.bench.local → rt<i % 10>. */
@@ -49,6 +50,16 @@ function benchText(n) {
   }
   return out;
 }
+
+/**
+ * The rate-limit workload's lines, the same in both proxies: every request is tracked by
+ * source address and its rate compared, with a limit no benchmark reaches (nothing is denied).
+ */
+const RATE_LIMIT_LINES = [
+  'stick-table type ip size 100k expire 30s store http_req_rate(10s)',
+  'http-request track-sc0 src',
+  'http-request deny deny_status 429 if { sc_http_req_rate(0) gt 1000000000 }',
+];
 
 /** `set-header X v if { cond }` */
 function haproxyRule(r) {
@@ -96,6 +107,11 @@ function haproxyConfig(spec) {
   );
   for (let i = 0; i < ROUTE_HOSTS; i++) lines.push(`  use_backend rt${i % ROUTE_BACKENDS} if { hdr(host) -i ${routeHost(i)} }`);
   lines.push(
+    '  default_backend be_app',
+    '',
+    'frontend fe_ratelimit',
+    `  bind 127.0.0.1:${spec.ports.ratelimit}`,
+    ...RATE_LIMIT_LINES.map((l) => `  ${l}`),
     '  default_backend be_app',
     '',
     'frontend fe_tls',
@@ -187,6 +203,13 @@ function tslbConfig(spec) {
   for (let i = 0; i < ROUTE_HOSTS; i++) out.push(`      - { backend: rt${i % ROUTE_BACKENDS}, if: ${quote(`hdr(host) -i ${routeHost(i)}`)} }`);
   out.push(
     '    default_backend: be_app',
+    '  - name: fe_ratelimit',
+    FORWARDING,
+    '    mode: http',
+    `    binds: ["127.0.0.1:${spec.ports.ratelimit}"]`,
+    '    options:',
+    ...RATE_LIMIT_LINES.map((l) => `      - ${quote(l)}`),
+    '    default_backend: be_app',
     '  - name: fe_tls',
     FORWARDING,
     '    mode: http',
@@ -272,4 +295,4 @@ ${servers}
 `;
 }
 
-module.exports = { haproxyConfig, tslbConfig, nginxOriginConfig, benchText, RULES_HOST, ROUTE_HOSTS, REQUEST_RULES, RESPONSE_RULES };
+module.exports = { haproxyConfig, tslbConfig, nginxOriginConfig, benchText, RULES_HOST, ROUTE_HOSTS, REQUEST_RULES, RESPONSE_RULES, RATE_LIMIT_LINES };

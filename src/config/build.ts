@@ -75,6 +75,9 @@ import { buildH2Settings } from './h2';
 import { RuleRefs } from './rule-refs';
 import { TlsConfig } from './tls';
 import { buildAcme } from './acme';
+import { adminAllow } from './admin-allow';
+import { DEFAULT_MAX_HEADERS } from '../http/head';
+import { patternError } from '../rules/pattern-index';
 import { buildUserlists } from './userlists';
 import { buildCaches } from './caches';
 import { compression, COMPRESSION_LINE, type CompressionLine } from './compression';
@@ -161,6 +164,8 @@ export class ModelBuilder {
   /** The stick tables conditions of the proxy being built may read (./protection.ts). */
   private tables = new Set<string>();
   private tableScope: TableScope = { tables: new Set(), own: undefined, checkDefault: false };
+  /** The stick table of the backend being built: its http-request track-sc rules default to it, as HAProxy's. */
+  private backendTable: string | undefined;
 
   private readonly tls: TlsConfig;
 
@@ -299,6 +304,7 @@ export class ModelBuilder {
       gracePeriod: this.time(g.grace_period, ['global', 'grace_period']) ?? 30_000,
       acceptMode: g.accept_mode ?? 'auto',
       bufSize,
+      maxHeaders: g.max_headers ?? DEFAULT_MAX_HEADERS,
       logLevel: g.log_level ?? 'info',
       accessLog: this.accessLog(g.access_log),
       h2: buildH2Settings(g, this.at, this.diag),
@@ -422,7 +428,7 @@ export class ModelBuilder {
     const base: Seg[] = ['frontends', index];
     const mode = f.mode ?? this.defaultMode;
     const stage: Stage = mode === 'http' ? 'request' : 'connection';
-    if (f.access !== undefined) f = { ...f, options: [...(f.options ?? []), ...accessLines(f.access)] };
+    if (f.access !== undefined) f = { ...f, options: [...(f.options ?? []), ...accessLines(f.access, f.source_from_header !== undefined)] };
     if (f.protection !== undefined) {
       if (mode !== 'http') this.diag.error(this.at([...base, 'protection']), 'protection: public needs mode http');
       else if (f.stick_table !== undefined) this.diag.error(this.at([...base, 'protection']), 'protection: public declares the frontend\'s stick table: remove stick_table or the preset');
@@ -536,6 +542,7 @@ export class ModelBuilder {
       useBackend,
       hostBackends,
       httpRules,
+      ...([...backends.values()].some((b) => b.httpRules.some((r) => r.act.action === 'track-sc')) ? { backendsTrack: true } : {}),
       captureSlots: httpRules.filter((r) => r.act.action === 'capture').length,
       timeouts: this.timeouts('frontend', f.name, mode, f.timeouts, [...base, 'timeouts'], f.binds.length > 0),
       maxconn: f.maxconn ?? this.cfg.defaults?.maxconn ?? 0,
@@ -556,6 +563,7 @@ export class ModelBuilder {
       tcpRequest: tcpRequest.length ? tcpRequest : undefined,
       rateLimitSessions: protection.rateLimitSessions || undefined,
       maxBodySize: mode === 'http' ? this.size(f.max_body_size, [...base, 'max_body_size']) || undefined : undefined,
+      ...this.sourceFromHeader(f, mode, base),
       source: this.diag.sourceRef(this.at(base)),
     };
   }
@@ -706,10 +714,11 @@ export class ModelBuilder {
         return this.diag.error(this.at(actionSegs), `${action.action}: no cache named "${action.cache}"${didYouMean(action.cache, this.cacheNames)}`);
       }
       if (action.action === 'track-sc') {
-        // The connection's counters count each request from the frontend's pipeline (src/http/modules/stick-counters.ts).
-        const err = this.tableScope.checkDefault ? trackError(action, stage, this.tableScope) : 'track-sc: http-request track-sc goes in a frontend';
+        // A backend's rule defaults to the backend's table; the frontends' pipelines count and end its counters (Frontend.backendsTrack).
+        const scope = this.tableScope.checkDefault ? this.tableScope : { ...this.tableScope, own: this.backendTable };
+        const err = trackError(action, stage, scope);
         if (err) return this.diag.error(this.at(actionSegs), err);
-        action.table ||= this.tableScope.own!;
+        action.table ||= scope.own!;
       }
       const cond = this.condition(r, stage, named, rs, scope);
       if (!cond) return;
@@ -810,6 +819,7 @@ export class ModelBuilder {
     const timeouts = this.timeouts('backend', b.name, mode, b.timeouts, [...base, 'timeouts'], servers.length > 0);
     const stickTable = stickTableOf(b.name, b.stick_table, this.at([...base, 'stick_table']), own.protectionLines, this.diag);
     this.tableScope = { tables: this.tables, own: undefined, checkDefault: false };
+    this.backendTable = stickTable?.name;
     const lines = this.backendLines(b, own, base, stickTable);
     const cookie = lines.cookie && mode === 'tcp' ? undefined : lines.cookie;
     if (lines.cookie && mode === 'tcp') this.diag.error(this.at([...base, b.cookie !== undefined ? 'cookie' : 'options']), 'cookie persistence needs mode http');
@@ -1145,6 +1155,28 @@ export class ModelBuilder {
     return agent;
   }
 
+  /** An admin listener's `allow`, present only when it has one (src/config/admin-allow.ts). */
+  private allowField(allow: string[] | undefined, options: string[] | undefined, segs: Seg[]): { allow?: string[] } {
+    const nets = adminAllow(allow, options, segs, (s) => this.at(s), this.diag);
+    return nets ? { allow: nets } : {};
+  }
+
+  /** `{ sourceFromHeader }` when the frontend has one. */
+  private sourceFromHeader(f: FrontendInput, mode: Mode, base: Seg[]): Pick<Frontend, 'sourceFromHeader'> {
+    const s = f.source_from_header;
+    if (!s) return {};
+    const segs = [...base, 'source_from_header'];
+    if (mode !== 'http') {
+      this.diag.error(this.at(segs), 'source_from_header needs mode http (tcp frontends take the client address from the PROXY protocol: accept_proxy)');
+      return {};
+    }
+    s.trusted.forEach((t, i) => {
+      const err = patternError('ip', t);
+      if (err) this.diag.error(this.at([...segs, 'trusted', i]), err);
+    });
+    return { sourceFromHeader: { header: (s.header ?? 'x-forwarded-for').toLowerCase(), trusted: s.trusted } };
+  }
+
   // ---------------------------------------------------------------- services
 
   private runtimeApi(): Model['runtimeApi'] {
@@ -1165,6 +1197,7 @@ export class ModelBuilder {
       mode: r.mode === undefined ? 0o600 : parseInt(String(r.mode), 8),
       level: r.level ?? 'admin',
       tcp,
+      ...this.allowField(r.allow, undefined, segs),
     };
   }
 
@@ -1189,6 +1222,7 @@ export class ModelBuilder {
       password: s.password,
       refresh: this.time(s.refresh, ['stats', 'refresh']) ?? 0,
       admin: s.admin ?? false,
+      ...this.allowField(s.allow, s.options, ['stats']),
     };
   }
 
@@ -1213,7 +1247,7 @@ export class ModelBuilder {
       this.diag.error(this.at(['prometheus', 'bind']), `bad address "${p.bind}"`);
       return undefined;
     }
-    return { ...l, uri: p.uri ?? '/metrics', prefix: p.prefix ?? 'tslb' };
+    return { ...l, uri: p.uri ?? '/metrics', prefix: p.prefix ?? 'tslb', ...this.allowField(p.allow, p.options, ['prometheus']) };
   }
 }
 

@@ -171,6 +171,7 @@ export const actionSyntax: ReadonlyMap<string, ActionSyntax> = new Map<string, A
   ['set-uri', { where: REQUEST, parse: (w) => exactly(1, w, '<fmt>') ?? { action: 'set-uri', value: w[0] } }],
   ['replace-path', { where: REQUEST, parse: (w) => exactly(2, w, '<regex> <fmt>') ?? { action: 'replace-path', regex: w[0], replace: w[1] } }],
   ['set-var', { where: EVERY, parse: (w, arg) => (arg === undefined ? 'expects set-var(<scope>.<name>) <expr>' : (exactly(1, w, '<expr>') ?? { action: 'set-var', name: arg, expr: w[0] })) }],
+  ['set-src', { where: REQUEST, parse: (w) => exactly(1, w, '<expr>') ?? { action: 'set-src', expr: w[0] } }],
   ['unset-var', { where: EVERY, parse: (w, arg) => (arg === undefined ? 'expects unset-var(<scope>.<name>)' : (exactly(0, w, 'no argument') ?? { action: 'unset-var', name: arg })) }],
   [
     'capture',
@@ -202,6 +203,14 @@ export const actionSyntax: ReadonlyMap<string, ActionSyntax> = new Map<string, A
     },
   ],
   ['sc-inc-gpc0', { where: BOTH, parse: (w, arg) => trackOrInc([`sc-inc-gpc0(${arg ?? ''})`, ...w]) }],
+  [
+    'sc-set-gpt0',
+    {
+      where: BOTH,
+      parse: (w, arg) =>
+        arg === undefined || !/^[0-2]$/.test(arg) ? 'expects sc-set-gpt0(<0..2>) <int|expr>' : (exactly(1, w, '<int|expr>') ?? { action: 'sc-set-gpt0', counter: Number(arg), value: w[0] }),
+    },
+  ],
   [
     'set-status',
     {
@@ -286,10 +295,22 @@ export function checkAction(a: HttpAction, stage: Stage): ActionError[] {
     case 'del-header':
       if (a.match === 'reg') regex(a.name, 'name');
       break;
-    case 'capture': {
+    case 'sc-set-gpt0': {
+      if (/^\d+$/.test(a.value)) {
+        if (Number(a.value) > 0xffffffff) push(undefined, [`gpt0 is an unsigned 32-bit integer: ${a.value}`]);
+        break;
+      }
+      const found: string[] = [];
+      const expr = parseSampleExpr(a.value, found);
+      if (expr && !expr.stages.includes(stage)) found.push(`${a.value}: not available in ${stage} rules`);
+      push(undefined, found);
+      break;
+    }
+    case 'capture':
+    case 'set-src': {
       const found: string[] = [];
       parseSampleExpr(a.expr, found);
-      push('sample', found);
+      push(a.action === 'capture' ? 'sample' : 'expr', found);
       break;
     }
     case 'set-var': {
@@ -481,6 +502,8 @@ export function actionText(a: HttpAction): string {
       return `set-var(${a.name}) ${a.expr}`;
     case 'unset-var':
       return `unset-var(${a.name})`;
+    case 'set-src':
+      return `set-src ${a.expr}`;
     case 'capture':
       return `capture ${a.expr} len ${a.len}`;
     case 'tarpit':
@@ -496,6 +519,8 @@ export function actionText(a: HttpAction): string {
     case 'cache-use':
     case 'cache-store':
       return `${a.action} ${a.cache}`;
+    case 'sc-set-gpt0':
+      return `sc-set-gpt0(${a.counter}) ${a.value}`;
     case 'normalize-uri':
       return `normalize-uri ${a.mode}${a.full ? ' full' : ''}${a.strict ? ' strict' : ''}`;
   }

@@ -283,6 +283,8 @@ export type HttpAction =
   | { action: 'replace-path'; regex: string; replace: string }
   | { action: 'set-var'; name: string; expr: string }
   | { action: 'unset-var'; name: string }
+  /** `set-src EXPR`: the exchange's source address (ACLs, stick keys, logs, balance source, X-Forwarded-For) becomes the sample's when it is an IP. */
+  | { action: 'set-src'; expr: string }
   | { action: 'set-status'; status: number; reason?: string }
   | { action: 'auth'; realm?: string }
   /** `capture SAMPLE len N`: the frontend's capture slot `slot` (in rule order), shown by %hr. */
@@ -290,6 +292,8 @@ export type HttpAction =
   /** Stick counters (src/stick): as the tcp-request ones, on the connection's counters. */
   | { action: 'track-sc'; counter: number; fetch: string; args: string[]; table: string }
   | { action: 'sc-inc-gpc0'; counter: number }
+  /** `sc-set-gpt0(N) <int|expr>`: gpt0 of counter N's entry (an expression's value when it is a non-negative integer). */
+  | { action: 'sc-set-gpt0'; counter: number; value: string }
   | { action: 'normalize-uri'; mode: 'path-merge-slashes' | 'path-strip-dotdot' | 'percent-decode-unreserved'; full?: boolean; strict?: boolean }
   /** HAProxy's `http-request cache-use NAME`: answer from the cache `cache` (a `caches:` entry) when it holds the object. */
   | { action: 'cache-use'; cache: string }
@@ -325,6 +329,8 @@ export interface Frontend {
   /** For TLS-terminated http frontends: SNI/Host → backend, from backends' ssl_sni. */
   hostBackends: { host: string; backend: string }[];
   httpRules: HttpRule[];
+  /** Some backend's http-request rules track stick counters: this frontend's pipeline counts their requests and ends them. */
+  backendsTrack?: boolean;
   /** Request capture slots of `http-request capture` rules (%hr shows one value per slot). */
   captureSlots?: number;
   timeouts: Timeouts;
@@ -362,6 +368,8 @@ export interface Frontend {
   rateLimitSessions?: number;
   /** Largest request body in bytes (`max_body_size`), enforced by the HTTP/1 body framer while streaming. */
   maxBodySize?: number;
+  /** `source_from_header`: from a trusted peer, the header's right-most untrusted address is the source (src/http/modules/source-from-header.ts). */
+  sourceFromHeader?: SourceFromHeader;
   source?: SourceRef;
 }
 
@@ -654,6 +662,14 @@ export interface StickRedisDef {
   timeout: number;
 }
 
+/** The client address a trusted proxy passes on (X-Forwarded-For). */
+export interface SourceFromHeader {
+  /** Lower-case header name. */
+  header: string;
+  /** Addresses or CIDR networks of the proxies whose header is believed. */
+  trusted: string[];
+}
+
 /** A `tcp-request connection|session|content` action. */
 export type TcpAction =
   | { action: 'accept' }
@@ -686,6 +702,8 @@ export interface RuntimeApiSettings {
   level: 'user' | 'operator' | 'admin';
   /** Optional TCP listener on loopback. */
   tcp?: { address: string; port: number };
+  /** Sources allowed on the tcp listener (addresses, CIDR); absent: all. */
+  allow?: string[];
 }
 
 export interface StatsPageSettings {
@@ -696,6 +714,8 @@ export interface StatsPageSettings {
   password?: string;
   refresh: number;
   admin: boolean;
+  /** Sources allowed (addresses, CIDR); others get 403. Absent: all. */
+  allow?: string[];
 }
 
 export interface PrometheusSettings {
@@ -703,6 +723,8 @@ export interface PrometheusSettings {
   port: number;
   uri: string;
   prefix: 'tslb' | 'haproxy';
+  /** Sources allowed (addresses, CIDR); others get 403. Absent: all. */
+  allow?: string[];
 }
 
 export interface Global {
@@ -721,6 +743,8 @@ export interface Global {
   acceptMode: 'auto' | 'reuseport' | 'rr' | 'shared';
   /** HAProxy tune.bufsize: with max_rewrite it bounds request heads (Frontend.maxHeaderBytes). */
   bufSize: number;
+  /** Header lines in one head (HAProxy tune.http.maxhdr): a request with more gets 431, a response with more 502. */
+  maxHeaders: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Access-log destination: `stdout`, a file path. */
   accessLog: string;

@@ -253,11 +253,31 @@ export function presetLines(p: NonNullable<FrontendInput['protection']>): string
 
 /**
  * `access: { allow, deny }` as the HAProxy lines it stands for: tcp-request connection
- * rules on the peer's address (before a PROXY header), a deny first.
+ * rules on the peer's address (before a PROXY header), a deny first. With
+ * source_from_header (`forwarded`) the address is known once the request head is read:
+ * they are http-request deny rules (403) on the source it gives.
  */
-export function accessLines(a: NonNullable<FrontendInput['access']>): string[] {
+export function accessLines(a: NonNullable<FrontendInput['access']>, forwarded = false): string[] {
   const lines: string[] = [];
-  if (a.deny) lines.push(`tcp-request connection reject if { src ${a.deny.join(' ')} }`);
-  if (a.allow) lines.push(`tcp-request connection reject if !{ src ${a.allow.join(' ')} }`);
+  const refuse = forwarded ? 'http-request deny' : 'tcp-request connection reject';
+  if (a.deny) lines.push(`${refuse} if { src ${srcPatterns(a.deny)} }`);
+  if (a.allow) lines.push(`${refuse} if !{ src ${srcPatterns(a.allow)} }`);
   return lines;
+}
+
+/**
+ * A list's entries as `src` ACL words: files (`-f FILE`, or a path: `/…`, `./…`,
+ * `../…`) as `-f` flags, which the ACL syntax wants before the inline networks.
+ * One compiled lookup covers them all (src/rules/pattern-index.ts), a file's runtime
+ * API edits (`add acl FILE …`) included, and a reload rereads the files.
+ */
+function srcPatterns(list: string[]): string {
+  const files: string[] = [];
+  const nets: string[] = [];
+  for (const e of list) {
+    const file = /^-f\s+(\S+)$/.exec(e)?.[1] ?? (/^\.{0,2}\//.test(e) ? e : undefined);
+    if (file !== undefined) files.push(`-f ${file}`);
+    else nets.push(e);
+  }
+  return [...files, ...nets].join(' ');
 }

@@ -386,12 +386,22 @@ const FrontendSchema = obj({
   rate_limit_sessions: opt(Type.Integer({ minimum: 0, maximum: MAX_SIZE, description: 'new sessions per second over all workers; the excess waits (HAProxy rate-limit sessions)' })),
   /** Largest request body: a larger Content-Length gets 413 at once, a chunked body when the chunk that passes it is announced (HTTP/1). */
   max_body_size: opt(Size),
+  /** From a trusted proxy, the source address is the header's right-most untrusted address (HAProxy: http-request set-src hdr(x-forwarded-for) if { src … }). */
+  source_from_header: opt(
+    Type.Object(
+      {
+        header: opt(Type.String({ pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", description: 'header naming the client (x-forwarded-for)' })),
+        trusted: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'addresses or CIDR networks of the proxies whose header is believed' }),
+      },
+      { additionalProperties: false },
+    ),
+  ),
   /** Source address lists (addresses or CIDR, IPv4 and IPv6): connections from outside `allow` or inside `deny` are closed at accept. */
   access: opt(
     Type.Object(
       {
-        allow: opt(Type.Array(Type.String(), { minItems: 1 })),
-        deny: opt(Type.Array(Type.String(), { minItems: 1 })),
+        allow: opt(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'addresses, CIDR networks, or pattern files ("-f FILE" or a path) of them' })),
+        deny: opt(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'addresses, CIDR networks, or pattern files ("-f FILE" or a path) of them' })),
       },
       { additionalProperties: false },
     ),
@@ -609,6 +619,7 @@ const GlobalSchema = obj({
   accept_mode: opt(lits(['auto', 'reuseport', 'rr', 'shared'])),
   buf_size: opt(Size),
   max_rewrite: opt(Size),
+  max_headers: opt(Type.Integer({ minimum: 1, maximum: 32767, description: "header lines in one request or response head, HTTP/1 and HTTP/2 (HAProxy's tune.http.maxhdr); more: 431 (default 128)" })),
   log_level: opt(lits(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])),
   access_log: opt(Type.String()),
   h2: opt(
@@ -665,12 +676,16 @@ const PeersSchema = obj(
   },
   'HAProxy peers section: stick tables naming it (`peers <name>`) are replicated between its members',
 );
+/** Addresses or CIDR networks (IPv4, IPv6) allowed to reach an admin listener; others are refused before any handler. */
+const AdminAllow = Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'source addresses or networks allowed (e.g. 127.0.0.1/8, ::1); others get 403 (HTTP) or are closed' });
 
 const RuntimeApiSchema = obj({
   socket: opt(Type.String()),
   mode: opt(multi<string | number>(['string', 'integer'], { pattern: '^0?[0-7]{3}$' }, 'unix socket mode, octal: "660"')),
   level: opt(lits(['user', 'operator', 'admin'])),
   tcp: opt(Listen),
+  /** Who may connect to the tcp listener (the unix socket is guarded by its mode). */
+  allow: opt(AdminAllow),
 });
 
 const StatsSchema = obj({
@@ -680,12 +695,17 @@ const StatsSchema = obj({
   password: opt(Type.String({ minLength: 1 })),
   refresh: opt(Time),
   admin: opt(Type.Boolean()),
+  allow: opt(AdminAllow),
+  /** HAProxy lines: `stats http-request deny unless { src … }` (or `http-request deny if !{ src … }`), an allow list. */
+  options: opt(Type.Array(Type.String())),
 });
 
 const PrometheusSchema = obj({
   bind: Listen,
   uri: opt(Type.String()),
   prefix: opt(lits(['tslb', 'haproxy'])),
+  allow: opt(AdminAllow),
+  options: opt(Type.Array(Type.String())),
 });
 
 const MailersSchema = obj(

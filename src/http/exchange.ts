@@ -99,6 +99,8 @@ export abstract class HttpExchange {
   /** The server persistence names (cookie, stick table): it gets the request if it can serve it. */
   forced: ServerRuntime | undefined = undefined;
   stickKey: string | undefined = undefined;
+  /** The stick counters (bit n: scN) an http-request track-sc started for this request; they stop with it. */
+  requestTracked = 0;
   cookie: CookieRequest | undefined = undefined;
   /** The URL's cache key, computed by http-request cache-use (none: nothing is stored). */
   cacheKey: string | undefined = undefined;

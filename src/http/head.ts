@@ -32,8 +32,18 @@ export const H_X_FORWARDED_HOST = 12;
 export const HOP_BY_HOP = 1;
 export const REMOVED = 2;
 
-/** Most header lines accepted in one head; more is answered like an oversized head. */
-export const MAX_HEADERS = 128;
+/** Most header lines accepted in one head unless the config says (global.max_headers, HAProxy's tune.http.maxhdr). */
+export const DEFAULT_MAX_HEADERS = 128;
+/**
+ * Most header lines accepted in one head (request or response, HTTP/1 or HTTP/2); more
+ * is answered like an oversized head (431). Set once per config generation (setMaxHeaders).
+ */
+export let MAX_HEADERS = DEFAULT_MAX_HEADERS;
+
+export function setMaxHeaders(n: number): void {
+  MAX_HEADERS = n;
+}
+
 /** Ints per header in `HeadTable.hdr`: name start/end, value start/end (trimmed), line end (after LF). */
 export const HDR_STRIDE = 5;
 

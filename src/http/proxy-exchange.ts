@@ -85,6 +85,7 @@ export class ProxyExchange extends HttpExchange implements UpstreamOwner, Upstre
     this.server = null;
     this.forced = undefined;
     this.stickKey = undefined;
+    this.requestTracked = 0;
     this.cookie = undefined;
     this.cacheKey = undefined;
     this.cacheWrite = undefined;

@@ -213,8 +213,10 @@ class H2StreamSide implements ClientSide, DechunkSink {
   /** Request and response bytes of this stream, for the log. */
   bytesRead = 0;
   bytesWritten = 0;
+  /** Request body bytes left before `max_body_size` is passed (Infinity without one). */
+  private bodyLeft = Infinity;
 
-  /** The connection's socket: stick counters tracked by a stream live as long as the connection. */
+  /** The connection's socket: its stick counters (a tcp-request one lives as long as the connection, an http-request one as its request). */
   get sock(): net.Socket {
     return this.session.sock;
   }
@@ -255,6 +257,9 @@ class H2StreamSide implements ClientSide, DechunkSink {
     ex.isUpgrade = false;
     ex.reqBody.reset(endStream ? BODY_NONE : this.chunkedUp ? BODY_CHUNKED : BODY_LENGTH, cl);
     ex.reqDone = endStream;
+    this.bodyLeft = s.fe.config.maxBodySize ?? Infinity;
+    // Before begin(): nothing of this exchange has started (responseStarted is the pooled exchange's last).
+    if (cl > this.bodyLeft) return this.tooLarge(false);
     ex.begin();
   }
 
@@ -269,6 +274,18 @@ class H2StreamSide implements ClientSide, DechunkSink {
     s.fe.counters.errReq++;
     captureInvalid('request', headText(h), 'request header list too large (HTTP/2, after HPACK decoding)', s.fe.name, undefined, undefined, s.info);
     this.ex!.answer(431);
+  }
+
+  /**
+   * The request body passes `max_body_size` (its content-length, or the DATA received
+   * so far): 413 while no response has started, else the stream is reset; the rest of
+   * the body is refused with RST_STREAM(NO_ERROR) after the answer, as HTTP/1 closes.
+   */
+  private tooLarge(started: boolean): void {
+    const ex = this.ex!;
+    this.session.fe.counters.deniedReq++;
+    if (started) ex.abort('PD');
+    else ex.answer(413, false, 'PR');
   }
 
   /** Writes the request head as HTTP/1.1 into `head`; returns its length. */
@@ -339,6 +356,7 @@ class H2StreamSide implements ClientSide, DechunkSink {
     const ex = this.ex;
     this.bytesRead += end - start;
     if (ex === null || this.exDone) return;
+    if ((this.bodyLeft -= end - start) < 0) return this.tooLarge(ex.responseStarted);
     ex.reqDone = endStream;
     let ok = true;
     if (this.chunkedUp) {

@@ -240,6 +240,9 @@ export class HttpTransaction {
     fillServer(this.backend, this.server);
     if (this.fromCache) entry.server = '<CACHE>';
     const e = entry;
+    // The source set-src or source_from_header chose, else the peer's.
+    e.clientIp = sample.src;
+    e.clientPort = sample.srcPort;
     e.acceptDate = this.begin;
     e.requestDate = reqAt || start;
     e.th = this.th;

@@ -199,7 +199,8 @@ export class Observability implements StatsView {
   private async bindPrometheus(): Promise<void> {
     const settings = this.current.prometheus;
     if (!settings) return;
-    const exporter = new PrometheusExporter(settings, this, VERSION);
+    const tables = this.deps.supervisor.tables;
+    const exporter = new PrometheusExporter(settings, this, VERSION, tables && (() => tables.list()));
     await exporter.listen();
     this.prometheus = exporter;
     this.deps.log.info({ event: 'prometheus', address: settings.address, port: exporter.port, uri: settings.uri }, 'Prometheus exporter listening');

@@ -14,8 +14,15 @@ import type { FleetStatus } from '../stick/primary';
 import { createAdminHttpServer, listen } from './admin-http';
 import { STAT_INDEX, TIMER_HISTOGRAMS, TIMERS, type StatRow, type StatsView, type Timer } from './stats';
 
-type Scope = 'global' | 'frontend' | 'backend' | 'server';
-const SCOPES: Scope[] = ['global', 'frontend', 'backend', 'server'];
+type Scope = 'global' | 'frontend' | 'backend' | 'server' | 'sticktable';
+const SCOPES: Scope[] = ['global', 'frontend', 'backend', 'server', 'sticktable'];
+
+/** What the sticktable scope reads of a table the primary holds (src/stick/primary.ts StickStore). */
+export interface StickTableView {
+  def: { name: string; type: string; size: number };
+  /** Entries stored. */
+  size: number;
+}
 
 /** One proxy-level family: the CSV column it reads, and how (ms columns become seconds). */
 interface ColumnFamily {
@@ -263,10 +270,13 @@ export class PrometheusExporter {
     private settings: PrometheusSettings,
     private readonly view: StatsView,
     version: string,
+    /** The stick tables of the serving config, which the primary owns (absent: none). */
+    private readonly tables: () => readonly StickTableView[] = () => [],
   ) {
     const p = settings.prefix;
     this.defineProcess(p, version);
     for (const scope of ['frontend', 'backend', 'server'] as const) this.defineProxyScope(p, scope);
+    this.defineStickTables(p);
     this.defineCertificates(p);
     // Node's own process metrics (CPU, memory, event loop) of the primary.
     collectDefaultMetrics({ register: this.registry, prefix: `${p}_node_` });
@@ -302,7 +312,7 @@ export class PrometheusExporter {
   }
 
   async listen(): Promise<void> {
-    const server = createAdminHttpServer((req, res) => void this.handle(req, res));
+    const server = createAdminHttpServer((req, res) => void this.handle(req, res), this.settings.allow);
     await listen(server, { port: this.settings.port, host: this.settings.address });
     this.server = server;
   }
@@ -406,6 +416,15 @@ export class PrometheusExporter {
     g('active_peers', 'Number of active peers.', 'ActivePeers');
     g('connected_peers', 'Number of connected peers.', 'ConnectedPeers');
     c('bytes_out_total', 'Total number of bytes emitted.', 'TotalBytesOut');
+  }
+
+  /** promex's sticktable scope: each table's capacity and entries, labelled by name and type. */
+  private defineStickTables(p: string): void {
+    const each = (out: Exposition, value: (t: StickTableView) => number) => {
+      for (const t of this.tables()) out.sample(Buffer.from(`{name="${labelValue(t.def.name)}",type="${t.def.type}"}`), value(t));
+    };
+    this.family('sticktable', `${p}_sticktable_size`, 'Stick table size.', 'gauge', (out) => each(out, (t) => t.def.size));
+    this.family('sticktable', `${p}_sticktable_used`, 'Number of entries used in this stick table.', 'gauge', (out) => each(out, (t) => t.size));
   }
 
   private defineProxyScope(p: string, scope: 'frontend' | 'backend' | 'server'): void {

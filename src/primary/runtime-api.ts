@@ -15,7 +15,7 @@ import { clearTable, setTable, showTable } from '../stick/commands';
 import type { PeersReplication } from '../peers/replication';
 import { showPeers } from '../peers/show';
 import type { PrimaryStickTables } from '../stick/primary';
-import { listen } from './admin-http';
+import { listen, sourceFilter } from './admin-http';
 import type { AcmeManager } from './acme';
 import type { CertificateStore } from './certificates';
 import { serveConnection, type Send } from './runtime-api-connection';
@@ -229,7 +229,7 @@ export class RuntimeApi {
       this.servers.push(server);
     }
     if (tcp) {
-      const server = this.createServer();
+      const server = this.createServer(sourceFilter(this.settings.allow));
       await listen(server, { host: tcp.address, port: tcp.port });
       this.servers.push(server);
     }
@@ -251,9 +251,10 @@ export class RuntimeApi {
     if (this.settings.socketPath) removeStaleSocket(this.settings.socketPath);
   }
 
-  private createServer(): net.Server {
+  /** `allowed`: the tcp listener's allowlist; a refused peer is closed before it can send a command. */
+  private createServer(allowed?: (address: string | undefined) => boolean): net.Server {
     // Half-open: `echo cmd | socat` sends its FIN at once; replies computed by the workers come later.
-    return net.createServer({ allowHalfOpen: true }, (socket) => this.serve(socket));
+    return net.createServer({ allowHalfOpen: true }, (socket) => (!allowed || allowed(socket.remoteAddress) ? this.serve(socket) : socket.destroy()));
   }
 
   private serve(socket: net.Socket): void {

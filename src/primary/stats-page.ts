@@ -216,12 +216,15 @@ export class StatsPage {
   }
 
   async listen(): Promise<void> {
-    const server = createAdminHttpServer((req, res) => this.handle(req, res));
+    const server = createAdminHttpServer(
+      (req, res) => this.handle(req, res),
+      this.settings.allow,
+      (req, socket, head) => this.upgrade(req, socket as Socket, head),
+    );
     server.on('connection', (s) => {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
     });
-    server.on('upgrade', (req, socket, head) => this.upgrade(req, socket as Socket, head));
     await listen(server, { port: this.settings.port, host: this.settings.address });
     this.server = server;
     this.timer = setInterval(() => this.tick(), PUSH_INTERVAL);

@@ -6,7 +6,8 @@
  * - a counter or a gauge takes one slot, a tag one slot;
  * - a rate takes three: HAProxy's freq_ctr `[curr_tick, curr_ctr, prev_ctr]` (./freq.ts).
  * A delta (what a worker adds, src/stick/worker.ts) is an array of the same shape:
- * counters and gauges add, a rate's events are in its `curr_ctr` slot.
+ * counters and gauges add, a rate's events are in its `curr_ctr` slot, and a tag's slot
+ * is 0 or 1 + the value set (`sc-set-gpt0`; the last one set wins).
  */
 import type { Model, StickTableDef } from '../config/model';
 

@@ -193,6 +193,7 @@ export class StickStore {
           if (delta[at + 1]) freqAdd(v, at, period[type], now, delta[at + 1]);
           break;
         case 'tag':
+          if (delta[at] !== 0) v[at] = delta[at] - 1;
           break;
       }
     }
@@ -203,7 +204,8 @@ export class StickStore {
     const at = this.layout.slot[type];
     const kind = DATA_TYPES[type].kind;
     const count = kind === 'rate' ? at + 1 : at;
-    const pend = kind === 'tag' ? 0 : (e.unsent ? e.unsent[count] : 0) + (e.inflight ? e.inflight[count] : 0);
+    if (kind === 'tag') return tagRead(e, at);
+    const pend = (e.unsent ? e.unsent[count] : 0) + (e.inflight ? e.inflight[count] : 0);
     if (kind === 'rate') return freqRead(e.values, at, this.layout.period[type], now, pend);
     return e.values[at] + pend;
   }
@@ -248,4 +250,11 @@ export function tableKey(def: Pick<StickTableDef, 'type' | 'keyLen'>, sample: st
     case 'string':
       return s.length > def.keyLen ? s.slice(0, def.keyLen) : s;
   }
+}
+
+/** A tag's value: this worker's last unconfirmed set (delta slot 1 + value), else the primary's. */
+function tagRead(e: StickEntry, at: number): number {
+  if (e.unsent && e.unsent[at] !== 0) return e.unsent[at] - 1;
+  if (e.inflight && e.inflight[at] !== 0) return e.inflight[at] - 1;
+  return e.values[at];
 }

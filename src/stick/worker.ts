@@ -31,6 +31,7 @@ import {
   DATA_TYPES,
   GPC0,
   GPC0_RATE,
+  GPT0,
   HTTP_ERR_CNT,
   HTTP_ERR_RATE,
   HTTP_REQ_CNT,
@@ -43,8 +44,14 @@ import {
 } from './layout';
 import { StickEntry, StickStore, tableKey } from './store';
 
-/** Shortest time between two batches of a worker: bounds the IPC messages to 200 per second per worker. */
-export const BATCH_INTERVAL_MS = 5;
+/**
+ * Shortest time between two batches of a worker: bounds the IPC messages to 100 per second per worker.
+ * Each batch is a round trip with the primary (a pipe write that wakes it, its answer to every worker):
+ * at 5 ms they took 13 % of a busy worker's time under a constant flow of increments; at 20 ms
+ * `rate-limit sessions 20` on two workers let through 59 sessions in 2 s instead of at most 46
+ * (bench/README.md, test/stick-limits.test.ts).
+ */
+export const BATCH_INTERVAL_MS = 10;
 const SWEEP_INTERVAL_MS = 1000;
 
 export class WorkerTable {
@@ -113,6 +120,14 @@ export class WorkerTable {
     const delta = new Array<number>(this.store.layout.slots).fill(0);
     delta[at] = n;
     this.store.apply(e, delta, Date.now());
+  }
+
+  /** Sets tag `type` (gpt0) to `value` if the table stores it: the primary takes the last value set (./layout.ts). */
+  setTag(e: StickEntry, type: number, value: number): void {
+    const at = this.store.layout.slot[type];
+    if (at < 0) return;
+    if (this.owner.standalone) e.values[at] = value;
+    else this.pending(e)[at] = value + 1;
   }
 
   /** `stick on`: `key` sticks to `server` (name). */
@@ -329,12 +344,24 @@ export class Trackers {
     return t && e ? incrementGpc0(t, e) : undefined;
   }
 
+  /** sc-set-gpt0(n): gpt0 of counter `n`'s entry becomes `value` (nothing when it does not track). */
+  setGpt0(n: number, value: number): void {
+    const t = this.tables[n];
+    const e = this.entries[n];
+    if (t && e) t.setTag(e, GPT0, value);
+  }
+
   /** The connection ended: its trackers let go (conn_cur and use drop). */
   release(): void {
+    this.untrack(0b111);
+  }
+
+  /** Counters in `mask` (bit n: scN) stop tracking: an http-request track-sc's, at the end of its request. */
+  untrack(mask: number): void {
     for (let i = 0; i < 3; i++) {
       const t = this.tables[i];
       const e = this.entries[i];
-      if (!t || !e) continue;
+      if (!t || !e || !(mask & (1 << i))) continue;
       t.add(e, USE, -1);
       t.count(e, CONN_CUR, -1);
       this.tables[i] = undefined;

@@ -20,6 +20,7 @@
  *   the cluster never has more than maxconn requests on a server. Queues stay per
  *   worker, so `maxqueue` bounds each worker's queue of the server.
  */
+import { setMaxHeaders } from '../http/head';
 import type { Backend, Frontend, Global, Model, Server } from '../config/model';
 import type { BalancedServer, Balancer, BalanceKey } from '../balance/balancer';
 import { balancers } from '../balance/registry';
@@ -556,6 +557,7 @@ export class Runtime implements ProxyStates {
   constructor(readonly model: Model) {
     // Before compiling: ACLs with -f and map converters look their files up, nbsrv/be_conn/fe_conn read this runtime.
     loadPatternFiles(model.patternFiles);
+    setMaxHeaders(model.global.maxHeaders);
     setProxyStates(this);
     // Before the proxies: `stick on`, tcp-request rules and fetches find their tables there.
     useStickTables(model);

@@ -94,7 +94,7 @@ export function proxyModel(mode: 'tcp' | 'http', servers: Server[], opts: ProxyM
     ...opts.frontend,
   };
   return {
-    global: { workers: 1, maxconn: 0, gracePeriod: 1000, acceptMode: 'rr', bufSize: 65536, logLevel: 'error', accessLog: 'stdout', certWatch: 0, certExpiryWarningDays: 30, h2: { maxConcurrentStreams: 100, initialWindowSize: 65535, maxHeaderListSize: 65536, headerTableSize: 4096 } },
+    global: { workers: 1, maxconn: 0, gracePeriod: 1000, acceptMode: 'rr', bufSize: 65536, maxHeaders: 128, logLevel: 'error', accessLog: 'stdout', certWatch: 0, certExpiryWarningDays: 30, h2: { maxConcurrentStreams: 100, initialWindowSize: 65535, maxHeaderListSize: 65536, headerTableSize: 4096 } },
     frontends: [frontend],
     backends: [backend],
     extras: {},

@@ -65,6 +65,7 @@ export function model(backends: Backend[], extras: Record<string, unknown> = {})
       gracePeriod: 1000,
       acceptMode: 'auto',
       bufSize: 16384,
+      maxHeaders: 128,
       logLevel: 'info',
       accessLog: 'stdout',
       h2: { maxConcurrentStreams: 100, initialWindowSize: 65535, maxHeaderListSize: 65536, headerTableSize: 4096 },

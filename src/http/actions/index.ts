@@ -14,9 +14,10 @@ import { addHeaderAction, delHeaderAction, replaceHeaderAction, setHeaderAction 
 import { redirectAction } from './redirect';
 import { requestLineAction } from './request-line';
 import { setStatusAction } from './status';
-import { incGpc0Action, trackAction } from './stick';
+import { incGpc0Action, setGpt0Action, trackAction } from './stick';
 import { normalizeUriAction } from './normalize-uri';
 import { setVarAction, unsetVarAction } from './vars';
+import { setSrcAction } from './source';
 
 /** What a rule does when its condition holds: CONTINUE, STOP_RULES, or DONE when it answered. */
 export type RuleAction = (ex: HttpExchange) => number;
@@ -44,11 +45,13 @@ const compilers: { [K in ActionName]: ActionCompiler<K> } = {
   'replace-path': requestLineAction,
   'set-var': setVarAction,
   'unset-var': unsetVarAction,
+  'set-src': setSrcAction,
   'set-status': setStatusAction,
   auth: authAction,
   capture: captureAction,
   'track-sc': trackAction,
   'sc-inc-gpc0': incGpc0Action,
+  'sc-set-gpt0': setGpt0Action,
   'normalize-uri': normalizeUriAction,
   'redirect-scheme': redirectAction,
   'redirect-location': redirectAction,

@@ -1,12 +1,16 @@
 /**
  * http-request track-scN and sc-inc-gpc0(N): the connection's stick counters
- * (src/stick/worker.ts Trackers), shared with its tcp-request rules. A counter
- * tracks for the rest of the connection, as a tcp-request one does; the request that
- * starts it is counted on its entry at once (the stick-counters module counted it
- * on the others before the rules ran).
+ * (src/stick/worker.ts Trackers), shared with its tcp-request rules. A counter an
+ * http-request rule starts tracks until the end of its request (HAProxy's stream
+ * counters), so the next request on the connection tracks its own key: behind a proxy
+ * (set-src, source_from_header) each request counts for its own client. The request
+ * that starts it is counted on its entry at once (the stick-counters module counted
+ * it on the others before the rules ran). An HTTP/2 connection's streams share the
+ * counters: a stream tracks only a counter no concurrent stream holds.
  */
 import type { HttpAction } from '../../config/model';
 import { fetches } from '../../rules/fetches';
+import { parseSampleExpr } from '../../rules/sample-expr';
 import { trackersOf } from '../../stick/tcp-rules';
 import { stickTable } from '../../stick/worker';
 import { CONTINUE } from '../pipeline';
@@ -20,7 +24,10 @@ export function trackAction(a: Extract<HttpAction, { action: 'track-sc' }>): Rul
     const key = table.key(fetch(ex.ctx, args));
     if (key !== undefined) {
       const trackers = trackersOf(ex.info, ex.client.sock);
-      if (trackers.track(counter, table, key)) trackers.countRequestOn(counter);
+      if (trackers.track(counter, table, key)) {
+        trackers.countRequestOn(counter);
+        ex.requestTracked |= 1 << counter;
+      }
     }
     return CONTINUE;
   };
@@ -30,6 +37,26 @@ export function incGpc0Action(a: Extract<HttpAction, { action: 'sc-inc-gpc0' }>)
   const counter = a.counter;
   return (ex) => {
     ex.info.trackers?.incGpc0(counter);
+    return CONTINUE;
+  };
+}
+
+/** sc-set-gpt0(N) <int|expr>: an expression's value counts when it is a non-negative integer (below 2^32). */
+export function setGpt0Action(a: Extract<HttpAction, { action: 'sc-set-gpt0' }>): RuleAction {
+  const counter = a.counter;
+  const fixed = /^\d+$/.test(a.value) ? Number(a.value) : -1;
+  // The loader reported any mistake in the expression already.
+  const expr = fixed < 0 ? parseSampleExpr(a.value, [])! : undefined;
+  return (ex) => {
+    const trackers = ex.info.trackers;
+    if (!trackers) return CONTINUE;
+    let v = fixed;
+    if (expr) {
+      const s = expr.evaluate(ex.ctx);
+      const n = Number(Array.isArray(s) ? s[s.length - 1] : s);
+      if (Number.isInteger(n) && n >= 0 && n <= 0xffffffff) v = n;
+    }
+    if (v >= 0) trackers.setGpt0(counter, v);
     return CONTINUE;
   };
 }

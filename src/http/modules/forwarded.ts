@@ -23,7 +23,8 @@ class ForwardedFor {
   }
 
   add(ex: HttpExchange): void {
-    const src = ex.info.src;
+    // The source set-src or source_from_header chose, else the peer's.
+    const src = ex.ctx.src;
     if (this.ff.ifNone && ex.req.find(this.name) >= 0) return;
     if (this.except && this.except.check(src, isIPv6(src) ? 'ipv6' : 'ipv4')) return;
     ex.addRequestHeader(this.ff.header, src);

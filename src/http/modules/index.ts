@@ -22,12 +22,15 @@ import { stickOn } from './stick';
 import { stickCounters } from './stick-counters';
 import { cacheStore } from './cache';
 import { compression } from './compression';
+import { sourceFromHeader } from './source-from-header';
 
 export const HTTP_MODULES: readonly ModuleDefinition[] = [
   // First: a request it holds for a password check runs its phases again from the start.
   authVerify,
   // Before the rules and the HTTPS redirect: a challenge is answered whatever they say.
   acmeChallenge,
+  // Before everything that reads the source address (stick counters, rules, logs).
+  sourceFromHeader,
   monitorUri,
   stickCounters,
   httpsRedirect,
