@@ -152,8 +152,28 @@ class ServerLinks implements UpstreamWaiter {
       }),
       this,
     );
-    this.links.push(link);
-    for (const s of waiting) this.find(s);
+    // Streams are placed once the server's SETTINGS say how many it takes (one round trip).
+    this.connecting = true;
+    this.waiting = waiting;
+    link.session.once('remoteSettings', () => {
+      if (link.closing) return;
+      this.links.push(link);
+      this.placeWaiting();
+    });
+    link.session.once('close', () => {
+      if (!this.links.includes(link) && this.connecting) this.placeWaiting(new Error('h2 connection closed before its SETTINGS'));
+    });
+  }
+
+  /** The connection being made is up (or failed with `err`): place the streams that waited for it. */
+  private placeWaiting(err?: Error): void {
+    this.connecting = false;
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const s of waiting) {
+      if (err) s.granted(null, err);
+      else this.find(s);
+    }
   }
 
   /** The server chose HTTP/1.1: the first waiting exchange takes the connection as such, the others get their own. */
