@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { issueCert } from './helpers/certs';
+import { tcpCommand } from './helpers/runtime-api';
 import { freePort, runCli, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -139,7 +140,7 @@ function pattern(n: number): Buffer {
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 let lb: TslbProcess;
-const ports = { h1: 0, h2c: 0 };
+const ports = { h1: 0, h2c: 0, api: 0 };
 let plain: Backend;
 let secure: Backend;
 let narrow: Backend;
@@ -163,8 +164,10 @@ before(async () => {
   cleanups.push(() => new Promise<void>((resolve) => (h1.closeAllConnections(), h1.close(() => resolve()))));
   ports.h1 = await freePort();
   ports.h2c = await freePort();
+  ports.api = await freePort();
   lb = await startTslb(`
 global: { workers: 1 }
+runtime_api: { tcp: "127.0.0.1:${ports.api}", level: admin }
 frontends:
   - name: web
     mode: http
@@ -239,9 +242,9 @@ function rawRequest(req: string): Promise<string> {
   });
 }
 
-async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
+async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -347,6 +350,20 @@ test('concurrent requests multiplex on one connection; a server taking 5 streams
   for (const [i, r] of narrowResults.entries()) assert.deepEqual(r, { status: 200, body: `served n${i}` });
   assert.ok(narrow.maxActive <= 5, `max streams at once on one connection: ${narrow.maxActive}`);
   assert.ok(narrow.sessions.size >= 2 && narrow.sessions.size <= 4, `connections: ${narrow.sessions.size}`);
+  // Stats count each stream as a session of the server; the tcp check keeps the h2c server UP.
+  const field = (csv: string, px: string, col: string): string => {
+    const lines = csv.split('\n');
+    const names = lines[0].replace(/^# /, '').split(',');
+    const row = lines.find((l) => l.startsWith(`${px},s1,`))!.split(',');
+    return row[names.indexOf(col)];
+  };
+  let csv = '';
+  await until('stats', async () => {
+    csv = await tcpCommand(ports.api, 'show stat\n');
+    return Number(field(csv, 'narrow', 'stot')) >= 30;
+  });
+  assert.equal(field(csv, 'plain', 'status'), 'UP');
+  assert.ok(Number(field(csv, 'plain', 'stot')) >= 60);
 });
 
 test('a client abort resets the server stream (HTTP/2 and HTTP/1.1 clients)', async () => {
