@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { issueCert } from './helpers/certs';
+import { h2request } from './helpers/h2client';
 import { tcpCommand } from './helpers/runtime-api';
 import { freePort, runCli, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
 
@@ -207,28 +208,6 @@ function h2client(): http2.ClientHttp2Session {
   return s;
 }
 
-interface H2Response {
-  status: number;
-  headers: http2.IncomingHttpHeaders;
-  body: Buffer;
-  trailers: http2.IncomingHttpHeaders;
-}
-
-function h2request(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, body?: Buffer): Promise<H2Response> {
-  return new Promise((resolve, reject) => {
-    const stream = session.request(headers, { endStream: body === undefined });
-    const parts: Buffer[] = [];
-    let head: http2.IncomingHttpHeaders = {};
-    let trailers: http2.IncomingHttpHeaders = {};
-    stream.on('response', (h) => (head = h));
-    stream.on('trailers', (t) => (trailers = t));
-    stream.on('data', (c: Buffer) => parts.push(c));
-    stream.on('end', () => resolve({ status: Number(head[':status']), headers: head, body: Buffer.concat(parts), trailers }));
-    stream.on('error', reject);
-    if (body !== undefined) stream.end(body);
-  });
-}
-
 /** `req` sent as is on a new connection (it asks to close); everything received until the close. */
 function rawRequest(req: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -405,6 +384,21 @@ test('a GOAWAY mid-load: streams the server did not process are sent again, none
   assert.ok(goaway.sessions.size >= 2, 'a new connection after the GOAWAY');
   // Streams above the last-stream-id the server ignored (those it refused, and those it never saw) went again.
   assert.ok(goaway.served.length === 40 && (goaway.refused > 0 || goaway.served.filter((x) => x.session !== goaway.served[0].session).length > 0));
+});
+
+test('set server addr: new streams go to the new address, the old connection closes', async () => {
+  const r0 = await request(`http://127.0.0.1:${ports.h1}/goaway/hello`);
+  await r0.body.text();
+  const old = [...goaway.sessions].filter((x) => !x.closed && !x.destroyed);
+  assert.ok(old.length >= 1);
+  assert.match(await tcpCommand(ports.api, `set server goaway/s1 addr 127.0.0.1 port ${narrow.port}\n`), /port changed from/);
+  const servedBefore = narrow.sessions.size;
+  await until('the move', async () => {
+    const r = await request(`http://127.0.0.1:${ports.h1}/goaway/hello`);
+    await r.body.text();
+    return narrow.sessions.size > servedBefore;
+  });
+  await until('the old connection closed', () => old.every((x) => x.closed || x.destroyed));
 });
 
 test('-c: proto h2 in a tcp backend, an unknown proto, httpchk on an h2 server, send-proxy with h2; alpn h2 is accepted', async () => {

@@ -89,7 +89,8 @@ class H2Link implements StreamHost {
     this.idleTimer.unref();
   }
 
-  private retire(): void {
+  /** No new stream here; the streams in flight finish, then the connection closes. */
+  retire(): void {
     if (this.closing) return;
     this.closing = true;
     if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
@@ -194,6 +195,16 @@ class ServerLinks implements UpstreamWaiter {
 }
 
 const servers = new WeakMap<ServerRuntime, ServerLinks>();
+
+/** The server moved (`set server addr`): its connections take no new stream and close once done. */
+export function retireH2Links(server: ServerRuntime): void {
+  const e = servers.get(server);
+  if (!e) return;
+  for (const l of [...e.links]) {
+    l.retire();
+    l.session.close();
+  }
+}
 
 function linksOf(server: ServerRuntime): ServerLinks {
   let e = servers.get(server);
