@@ -40,6 +40,8 @@ interface Backend {
   /** RST_STREAM codes of /slow streams, as they closed. */
   slowClosed: number[];
   slowSeen: number;
+  /** Bytes /stream wrote so far. */
+  streamSent: number;
   /** Streams refused after a GOAWAY. */
   refused: number;
   /** GOAWAY(NO_ERROR) after the stream with this query `i` arrives (the stream itself is served). */
@@ -50,7 +52,7 @@ interface Backend {
 async function startBackend(kind: 'h2c' | 'tls', settings: http2.Settings = {}): Promise<Backend> {
   const cert = issueCert(['backend.test']);
   const server = kind === 'tls' ? http2.createSecureServer({ key: cert.key, cert: cert.cert, settings }) : http2.createServer({ settings });
-  const b: Backend = { port: 0, sessions: new Set(), active: new Map(), maxActive: 0, served: [], slowClosed: [], slowSeen: 0, refused: 0 };
+  const b: Backend = { port: 0, sessions: new Set(), active: new Map(), maxActive: 0, served: [], slowClosed: [], slowSeen: 0, refused: 0, streamSent: 0 };
   /** Per session: the last stream id a GOAWAY said is processed. */
   const goneAway = new Map<http2.ServerHttp2Session, number>();
   server.on('session', (s) => {
@@ -88,6 +90,23 @@ async function startBackend(kind: 'h2c' | 'tls', settings: http2.Settings = {}):
         const total = Number(url.searchParams.get('n'));
         stream.respond({ ':status': 200, 'content-length': String(total), ...about });
         stream.end(pattern(total));
+        return;
+      }
+      case '/stream': {
+        // n bytes of pattern() in 64 KiB writes with backpressure; `streamSent` counts what the stream took.
+        const total = Number(url.searchParams.get('n'));
+        const body = pattern(total);
+        b.streamSent = 0;
+        stream.respond({ ':status': 200, 'content-length': String(total) });
+        const pump = (): void => {
+          while (b.streamSent < total) {
+            const piece = body.subarray(b.streamSent, b.streamSent + 65536);
+            b.streamSent += piece.length;
+            if (!stream.write(piece)) return void stream.once('drain', pump);
+          }
+          stream.end();
+        };
+        pump();
         return;
       }
       case '/grpc': {
@@ -273,6 +292,43 @@ test('2 MiB bodies streamed both ways, from an HTTP/1.1 and an HTTP/2 client', a
   const big2 = await h2request(s, { ':path': `/bytes?n=${MiB2}` });
   assert.equal(big2.body.length, MiB2);
   assert.equal(sha(big2.body), sha(pattern(MiB2)));
+});
+
+test('a client that does not read holds the server back (flow control), then gets every byte', async () => {
+  const total = 32 * 1024 * 1024;
+  const sock = net.connect(ports.h1, '127.0.0.1');
+  sock.on('error', () => undefined);
+  sock.pause();
+  sock.write('GET /stream?n=' + total + ' HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  await until('the response to start', () => plain.streamSent > 0);
+  await new Promise((r) => setTimeout(r, 1000));
+  // The stream window (1 MiB) plus socket buffers, far from all of it.
+  assert.ok(plain.streamSent < total / 2, `sent ${plain.streamSent} of ${total} to a client that reads nothing`);
+  const hash = createHash('sha256');
+  let bodyBytes = -1;
+  let head = '';
+  await new Promise<void>((resolve, reject) => {
+    sock.on('data', (d: Buffer) => {
+      if (bodyBytes < 0) {
+        head += d.toString('latin1');
+        const at = head.indexOf('\r\n\r\n');
+        if (at < 0) return;
+        const rest = Buffer.from(head.slice(at + 4), 'latin1');
+        head = head.slice(0, at);
+        bodyBytes = rest.length;
+        hash.update(rest);
+        return;
+      }
+      bodyBytes += d.length;
+      hash.update(d);
+    });
+    sock.on('end', resolve);
+    sock.on('error', reject);
+    sock.resume();
+  });
+  assert.match(head, new RegExp(`content-length: ${total}`));
+  assert.equal(bodyBytes, total);
+  assert.equal(hash.digest('hex'), sha(pattern(total)));
 });
 
 test('a gRPC-like exchange: grpc-status trailers reach an HTTP/2 client, and an HTTP/1.1 client as chunked trailers', async () => {

@@ -205,12 +205,18 @@ export class H2UpstreamStream extends EventEmitter implements DechunkSink {
     this.destroy();
   }
 
-  /** The exchange let go: a stream still open is reset (CANCEL), as an aborted client's. */
+  /**
+   * The exchange let go: a stream still open is reset (CANCEL), as an aborted client's;
+   * one whose exchange is complete is left to end (read on, so that a stream the
+   * exchange had paused still takes its END_STREAM and frees its place).
+   */
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
     const s = this.stream;
-    if (s !== null && !s.closed && !s.destroyed) s.close(NGHTTP2_CANCEL);
+    if (s === null || s.closed || s.destroyed) return;
+    if (this.done && this.reqEnded) s.resume();
+    else s.close(NGHTTP2_CANCEL);
   }
 
   // ------------------------------------------------------------ request head
