@@ -111,7 +111,10 @@ async function startBackend(kind: 'h2c' | 'tls', settings: http2.Settings = {}):
       }
       case '/grpc': {
         stream.respond({ ':status': 200, 'content-type': 'application/grpc', ...about }, { waitForTrailers: true });
-        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'grpc-message': 'done' }));
+        // The request's trailers, if any, come back among the response's.
+        let reqTrailers: http2.IncomingHttpHeaders = {};
+        stream.on('trailers', (t) => (reqTrailers = t));
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'grpc-message': 'done', 'x-request-trailer': String(reqTrailers['x-client-trailer'] ?? '') }));
         stream.pipe(stream);
         return;
       }
@@ -341,6 +344,18 @@ test('a gRPC-like exchange: grpc-status trailers reach an HTTP/2 client, and an 
   assert.deepEqual(r.body, frame);
   assert.equal(r.trailers['grpc-status'], '0');
   assert.equal(r.trailers['grpc-message'], 'done');
+
+  // Request trailers from an HTTP/2 client reach the server.
+  const withTrailers = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+    const st = s.request({ ':method': 'POST', ':path': '/grpc', 'content-type': 'application/grpc', te: 'trailers' }, { waitForTrailers: true });
+    st.on('wantTrailers', () => st.sendTrailers({ 'x-client-trailer': 'from-client' }));
+    st.on('trailers', resolve);
+    st.on('error', reject);
+    st.resume();
+    st.end(frame);
+  });
+  assert.equal(withTrailers['grpc-status'], '0');
+  assert.equal(withTrailers['x-request-trailer'], 'from-client');
 
   const r1 = await request(`http://127.0.0.1:${ports.h1}/grpc`, { method: 'POST', headers: { 'content-type': 'application/grpc', te: 'trailers' }, body: frame });
   assert.equal(r1.headers['transfer-encoding'], 'chunked');
