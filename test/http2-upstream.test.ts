@@ -264,6 +264,11 @@ test('HTTP/1.1 and HTTP/2 clients get status, headers and bodies from an h2c ser
   assert.match(raw, /\r\n\r\n10\r\nhello GET \/hello\r\n0\r\n\r\n$/);
   const r1 = await request(`http://127.0.0.1:${ports.h1}/hello`);
   assert.equal(await r1.body.text(), 'hello GET /hello');
+  // HTTP/1.0 without Host: the server's address as :authority, a body that ends with the connection (no chunked).
+  const old = await rawRequest('GET /hello HTTP/1.0\r\n\r\n');
+  assert.match(old, new RegExp(`\\r\\nx-authority: 127\\.0\\.0\\.1:${plain.port}\\r\\n`));
+  assert.doesNotMatch(old, /transfer-encoding/i);
+  assert.match(old, /\r\n\r\nhello GET \/hello$/);
   assert.deepEqual(r1.headers['set-cookie'], ['a=1', 'b=2']);
 
   const s = h2client();

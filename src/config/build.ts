@@ -793,6 +793,7 @@ export class ModelBuilder {
     if (healthCheck.kind === 'http') {
       for (const s of servers) {
         if (s.h2 === 'always' && s.check.enabled) this.diag.error(this.at([...base, 'servers']), `server "${s.name}" is proto h2: option httpchk speaks HTTP/1.1, check it with the tcp check (no httpchk) instead`);
+        if (s.h2 === 'alpn' && s.check.enabled) this.diag.warn(this.at([...base, 'servers']), `server "${s.name}" offers h2 by ALPN: option httpchk speaks HTTP/1.1, which a server that picks h2 may refuse`);
       }
     }
     const timeouts = this.timeouts('backend', b.name, mode, b.timeouts, [...base, 'timeouts'], servers.length > 0);

@@ -20,7 +20,7 @@
  * A connection without streams closes after IDLE_MS, as idle HTTP/1.1 ones do.
  */
 import * as http2 from 'node:http2';
-import type * as net from 'node:net';
+import { isIPv6, type Socket } from 'node:net';
 import type * as tls from 'node:tls';
 import type { ServerRuntime } from '../worker/runtime';
 import type { ConnectionInfo } from '../worker/connection';
@@ -134,7 +134,7 @@ class ServerLinks implements UpstreamWaiter {
     stream.granted(least);
   }
 
-  upstreamConnected(err: Error | null, socket?: net.Socket): void {
+  upstreamConnected(err: Error | null, socket?: Socket): void {
     this.connecting = false;
     const waiting = this.waiting;
     this.waiting = [];
@@ -146,7 +146,7 @@ class ServerLinks implements UpstreamWaiter {
     if (this.server.config.h2 === 'alpn' && alpn !== 'h2') return this.useHttp1(socket, waiting);
     const cfg = this.server.config;
     const link = new H2Link(
-      http2.connect(`${cfg.tls.enabled ? 'https' : 'http'}://${this.server.address}:${this.server.port}`, {
+      http2.connect(`${cfg.tls.enabled ? 'https' : 'http'}://${isIPv6(this.server.address) ? `[${this.server.address}]` : this.server.address}:${this.server.port}`, {
         createConnection: () => socket,
         settings: { enablePush: false, initialWindowSize: STREAM_WINDOW },
         peerMaxConcurrentStreams: DEFAULT_MAX_STREAMS,
@@ -178,7 +178,7 @@ class ServerLinks implements UpstreamWaiter {
   }
 
   /** The server chose HTTP/1.1: the first waiting exchange takes the connection as such, the others get their own. */
-  private useHttp1(socket: net.Socket, waiting: H2UpstreamStream[]): void {
+  private useHttp1(socket: Socket, waiting: H2UpstreamStream[]): void {
     let first = true;
     for (const s of waiting) {
       const waiter = s.takeWaiter();

@@ -31,6 +31,7 @@
 import { EventEmitter } from 'node:events';
 import { STATUS_CODES } from 'node:http';
 import * as http2 from 'node:http2';
+import { isIPv6 } from 'node:net';
 import type { UpstreamWaiter } from '../worker/upstream';
 import type { ServerRuntime } from '../worker/runtime';
 import { Dechunker, type DechunkSink } from './dechunk';
@@ -82,6 +83,9 @@ export class H2UpstreamStream extends EventEmitter implements DechunkSink {
   private sentBytes = 0;
   private retries = 0;
   private isHead = false;
+  /** The request is HTTP/1.0: a response without content-length is not chunked but ends at the stream's end. */
+  private http10 = false;
+  private closeDelimited = false;
   private responded = false;
   /** Response body bytes still due by its content-length (-1: chunked). */
   private resLeft = -1;
@@ -267,7 +271,9 @@ export class H2UpstreamStream extends EventEmitter implements DechunkSink {
       addField(h, name, value);
     }
     for (const name of named) if (name !== 'te') delete h[name];
-    if (authority !== undefined) h[':authority'] = authority;
+    // An HTTP/1.0 request may come without Host: the server's address is its authority.
+    h[':authority'] = authority ?? `${isIPv6(this.server.address) ? `[${this.server.address}]` : this.server.address}:${this.server.port}`;
+    this.http10 = first.endsWith('/1.0');
     this.headers = h;
     this.bodyMode = chunked ? B_CHUNKED : length > 0 ? B_LENGTH : B_NONE;
     this.bodyLeft = length;
@@ -316,6 +322,8 @@ export class H2UpstreamStream extends EventEmitter implements DechunkSink {
     let framing = '';
     if (this.isHead || status === 204 || status === 304 || length === 0) this.resLeft = 0;
     else if (length > 0) this.resLeft = length;
+    // An HTTP/1.0 request's response ends with the connection, as an HTTP/1.1 server would send it.
+    else if (this.http10) this.closeDelimited = true;
     else framing = 'transfer-encoding: chunked\r\n';
     const head = Buffer.from(responseHead(status, h, framing), 'latin1');
     if (this.resLeft === 0) this.complete();
@@ -324,6 +332,10 @@ export class H2UpstreamStream extends EventEmitter implements DechunkSink {
 
   private onData(chunk: Buffer): void {
     if (this.destroyed || this.done || !this.responded) return;
+    if (this.closeDelimited) {
+      this.emit('data', chunk);
+      return;
+    }
     if (this.resLeft < 0) {
       this.emit('data', Buffer.from(chunk.length.toString(16) + '\r\n', 'latin1'));
       this.emit('data', chunk);
@@ -347,6 +359,10 @@ export class H2UpstreamStream extends EventEmitter implements DechunkSink {
   private onEnd(): void {
     if (this.destroyed || this.done || !this.responded || this.resLeft >= 0) return;
     this.complete();
+    if (this.closeDelimited) {
+      this.emit('end');
+      return;
+    }
     this.emit('data', Buffer.from(`0\r\n${this.trailers}\r\n`, 'latin1'));
   }
 
