@@ -169,7 +169,12 @@ export class H2UpstreamStream extends EventEmitter implements DechunkSink {
       else this.sent.push(data);
     }
     const s = this.stream;
-    return s === null || s.destroyed ? true : s.write(data);
+    if (s === null) {
+      // Between a refused stream and its next try: what does not fit to be sent again is lost.
+      if (this.sent === null) this.fail();
+      return true;
+    }
+    return s.destroyed ? true : s.write(data);
   }
 
   chunkedEnd(trailers: string): void {
@@ -288,7 +293,8 @@ export class H2UpstreamStream extends EventEmitter implements DechunkSink {
     try {
       s = host.session.request(this.headers!, { endStream: this.bodyMode === B_NONE, waitForTrailers: this.bodyMode === B_CHUNKED });
     } catch {
-      this.fail();
+      // The session went away since it was granted (GOAWAY, closed): another one, as for a refused stream.
+      this.retryOrFail();
       return;
     }
     host.streamOpened();
@@ -382,14 +388,18 @@ export class H2UpstreamStream extends EventEmitter implements DechunkSink {
     this.stream = null;
     if (this.done || this.destroyed) return;
     const refused = s.rstCode === NGHTTP2_REFUSED_STREAM || s.id === undefined || (host.goawayLast >= 0 && s.id > host.goawayLast);
-    if (!this.responded && refused && this.sent !== null && this.retries < MAX_RETRIES) {
-      // Not processed by the server (RFC 9113 §8.7): safe to send again.
-      this.retries++;
-      this.host = null;
-      this.find(this);
-      return;
-    }
-    this.fail();
+    // Not processed by the server (RFC 9113 §8.7): safe to send again.
+    if (!this.responded && refused) this.retryOrFail();
+    else this.fail();
+  }
+
+  /** The request again on another session, if its body is still all in hand and tries are left. */
+  private retryOrFail(): void {
+    if (this.sent === null || this.retries >= MAX_RETRIES) return this.fail();
+    this.retries++;
+    this.stream = null;
+    this.host = null;
+    this.find(this);
   }
 
   /** The server side failed: the exchange sees its connection close (502, or a cut response). */
