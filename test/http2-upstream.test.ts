@@ -209,6 +209,7 @@ backends:
     servers: [{ name: s1, address: 127.0.0.1, port: ${plain.port}, proto: h2, check: true, inter: 200ms }]
   - name: secure
     mode: http
+    timeouts: { server: 1s }
     servers: [{ name: s1, address: 127.0.0.1, port: ${secure.port}, options: "ssl verify none alpn h2,http/1.1" }]
   - name: narrow
     mode: http
@@ -438,6 +439,14 @@ test('a client abort resets the server stream (HTTP/2 and HTTP/1.1 clients)', as
   sock.resetAndDestroy();
   await until('the reset', () => plain.slowClosed.length === 2);
   assert.equal(plain.slowClosed[1], http2.constants.NGHTTP2_CANCEL);
+});
+
+test('timeout server: 504, and the server stream is reset', async () => {
+  const r = await request(`http://127.0.0.1:${ports.h1}/tls/slow`);
+  assert.equal(r.statusCode, 504);
+  await r.body.text();
+  await until('the reset', () => secure.slowClosed.length === 1);
+  assert.equal(secure.slowClosed[0], http2.constants.NGHTTP2_CANCEL);
 });
 
 test('a GOAWAY mid-load: streams the server did not process are sent again, none is lost or served twice', async () => {
