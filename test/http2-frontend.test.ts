@@ -17,6 +17,7 @@ import { formatIssue, loadConfig } from '../src/config/load';
 import { issueCert } from './helpers/certs';
 import { startHttpBackend, type HttpBackend } from './helpers/backends';
 import { freePort, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
+import { h2request } from './helpers/h2client';
 
 const hasCurlH2 = /HTTP2/.test(spawnSync('curl', ['--version']).stdout?.toString() ?? '');
 const hasNghttp = spawnSync('nghttp', ['--version']).status === 0;
@@ -136,13 +137,6 @@ backends:
   cleanups.push(() => lb.stop());
 });
 
-interface H2Response {
-  status: number;
-  headers: http2.IncomingHttpHeaders;
-  body: Buffer;
-  trailers: http2.IncomingHttpHeaders;
-}
-
 function h2connect(kind: 'tls' | 'h2c'): http2.ClientHttp2Session {
   const session =
     kind === 'tls'
@@ -150,34 +144,6 @@ function h2connect(kind: 'tls' | 'h2c'): http2.ClientHttp2Session {
       : http2.connect(`http://127.0.0.1:${ports.h2c}`);
   session.on('error', () => undefined);
   return session;
-}
-
-function h2request(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders, body?: Buffer): Promise<H2Response> {
-  return new Promise((resolve, reject) => {
-    const stream = session.request(headers, { endStream: body === undefined });
-    const parts: Buffer[] = [];
-    let head: http2.IncomingHttpHeaders = {};
-    let trailers: http2.IncomingHttpHeaders = {};
-    stream.on('response', (h) => (head = h));
-    stream.on('trailers', (t) => (trailers = t));
-    stream.on('data', (d: Buffer) => parts.push(d));
-    stream.on('end', () => resolve({ status: Number(head[':status']), headers: head, body: Buffer.concat(parts), trailers }));
-    stream.on('error', reject);
-    stream.setTimeout(20000, () => stream.close(http2.constants.NGHTTP2_CANCEL));
-    if (body !== undefined) {
-      // Streamed in 64 KiB pieces with backpressure.
-      let at = 0;
-      const pump = (): void => {
-        while (at < body.length) {
-          const piece = body.subarray(at, at + 65536);
-          at += piece.length;
-          if (!stream.write(piece)) return void stream.once('drain', pump);
-        }
-        stream.end();
-      };
-      pump();
-    }
-  });
 }
 
 async function until(cond: () => Promise<boolean>, timeoutMs = 10000): Promise<void> {

@@ -82,7 +82,7 @@ backends:
   await again.body.text();
 });
 
-test('-c: alpn h2 to an http server, an unknown version, and crt without ssl', async () => {
+test('-c: alpn other than h2/http to an http server, an unknown version, and crt without ssl', async () => {
   const dir = tempDir('tslb-server-tls-check-');
   const client = issueClientCert([['CN', 'tslb-client']]);
   writeFileSync(path.join(dir, 'client.pem'), client.cert + client.key);
@@ -95,14 +95,14 @@ backends:
   - name: app
     mode: http
     servers:
-      - { name: s1, address: 127.0.0.1, port: 9001, options: "ssl alpn h2,http/1.1" }
+      - { name: s1, address: 127.0.0.1, port: 9001, options: "ssl alpn spdy/3,http/1.1" }
       - { name: s2, address: 127.0.0.1, port: 9002, options: "ssl ssl-min-ver SSLv3" }
       - { name: s3, address: 127.0.0.1, port: 9003, options: "crt client.pem" }
 `,
   );
   const r = await runCli(['-c', '-f', file]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /servers\[0\]\.options: alpn h2,http\/1\.1: tslb speaks HTTP\/1\.1 to servers/);
+  assert.match(r.stderr, /servers\[0\]\.options: alpn spdy\/3,http\/1\.1: tslb speaks HTTP\/1\.1 and h2 to servers, it may offer h2, http\/1\.1 and http\/1\.0 only \(not spdy\/3\)/);
   assert.match(r.stderr, /servers\[1\]\.options: ssl-min-ver: must be TLSv1\.0, TLSv1\.1, TLSv1\.2 or TLSv1\.3, not "SSLv3"/);
   assert.match(r.stderr, /\[WARNING\] .*servers\[2\]\.options: crt, ssl-min-ver, ssl-max-ver and alpn apply to servers with ssl/);
 });

@@ -49,6 +49,7 @@ import type {
   Mode,
   Model,
   Server,
+  ServerTlsOptions,
   StickRule,
   StickTableDef,
   Timeouts,
@@ -816,6 +817,12 @@ export class ModelBuilder {
       // HAProxy allows httpchk on tcp backends: the check speaks HTTP to the server, traffic stays tcp.
     }
     const servers = this.servers(b, own.templates, base, mode);
+    if (healthCheck.kind === 'http') {
+      for (const s of servers) {
+        if (s.h2 === 'always' && s.check.enabled) this.diag.error(this.at([...base, 'servers']), `server "${s.name}" is proto h2: option httpchk speaks HTTP/1.1, check it with the tcp check (no httpchk) instead`);
+        if (s.h2 === 'alpn' && s.check.enabled) this.diag.warn(this.at([...base, 'servers']), `server "${s.name}" offers h2 by ALPN: option httpchk speaks HTTP/1.1, which a server that picks h2 may refuse`);
+      }
+    }
     const timeouts = this.timeouts('backend', b.name, mode, b.timeouts, [...base, 'timeouts'], servers.length > 0);
     const stickTable = stickTableOf(b.name, b.stick_table, this.at([...base, 'stick_table']), own.protectionLines, this.diag);
     this.tableScope = { tables: this.tables, own: undefined, checkDefault: false };
@@ -1079,6 +1086,8 @@ export class ModelBuilder {
     if (verify === 'required' && !o.caFile && ssl) this.diag.error(optWhere, 'verify required needs ca-file <PEM bundle>');
     const enabled = s.check ?? o.check ?? false;
     const sendProxy = s.send_proxy === undefined ? (o.sendProxy ?? 0) : s.send_proxy === true ? 1 : s.send_proxy === false ? 0 : (s.send_proxy as 1 | 2);
+    const tls = { enabled: ssl, sni, verify, ca, ...this.tls.server(o, ssl, mode, segs) };
+    const h2 = this.serverH2(s.proto ?? o.proto, tls, sendProxy, mode, this.at([...segs, s.proto !== undefined ? 'proto' : 'options']));
     return {
       name: s.name,
       id: o.id ?? 0,
@@ -1107,13 +1116,36 @@ export class ModelBuilder {
         onMarkedDown: o.onMarkedDown,
         onMarkedUp: o.onMarkedUp,
       },
-      tls: { enabled: ssl, sni, verify, ca, ...this.tls.server(o, ssl, mode, segs) },
+      tls,
       sendProxy,
+      ...(h2 ? { h2 } : {}),
       nonStick: o.nonStick,
       options: s.options ?? '',
       ...(dns ? { dns } : {}),
       source: this.diag.sourceRef(this.at(segs)),
     };
+  }
+
+  /**
+   * `proto h2` (h2c prior knowledge, or h2 over TLS offered by ALPN alone unless `alpn`
+   * says otherwise), or a TLS `alpn` list offering h2 (the server's pick is spoken).
+   */
+  private serverH2(proto: 'h2' | undefined, tls: ServerTlsOptions, sendProxy: number, mode: 'http' | 'tcp', where: Where): Server['h2'] {
+    if (proto === 'h2') {
+      if (mode === 'tcp') {
+        this.diag.error(where, 'proto h2 needs mode http: a tcp backend forwards bytes as they are');
+        return undefined;
+      }
+      if (tls.enabled && tls.alpn && !tls.alpn.includes('h2')) this.diag.error(where, `proto h2 with alpn ${tls.alpn.join(',')}: the server is not offered h2`);
+      if (tls.enabled && !tls.alpn) tls.alpn = ['h2'];
+      if (sendProxy) this.diag.error(where, 'proto h2 with send-proxy: one h2 connection carries many clients\' requests, a PROXY header names one');
+      return 'always';
+    }
+    if (mode === 'http' && tls.enabled && tls.alpn?.includes('h2')) {
+      if (sendProxy) this.diag.error(where, 'alpn h2 with send-proxy: one h2 connection carries many clients\' requests, a PROXY header names one');
+      return 'alpn';
+    }
+    return undefined;
   }
 
   /** `observe` with `error-limit` (default 10) and `on-error` (default fail-check), as HAProxy. */

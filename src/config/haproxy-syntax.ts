@@ -96,6 +96,8 @@ export interface ServerOptionValues {
   sslMinVer?: TlsVersion;
   sslMaxVer?: TlsVersion;
   alpn?: string[];
+  /** `proto h2`: HTTP/2 to the server (h2c prior knowledge when plain). */
+  proto?: 'h2';
   checkSsl?: boolean;
   checkSni?: string;
   sendProxy?: 0 | 1 | 2;
@@ -277,6 +279,14 @@ const SERVER_KEYWORDS: Record<string, KeywordDef> = {
       const protocols = a.split(',');
       if (protocols.some((p) => p === '' || p.length > 255)) return `expects a comma-separated list of protocol names, not "${a}"`;
       v.alpn = protocols;
+      return undefined;
+    },
+  },
+  proto: {
+    args: 1,
+    apply: (v, a) => {
+      if (a !== 'h2') return `tslb speaks h2 or HTTP/1.1 to servers: proto h2 is the only value (not "${a}")`;
+      v.proto = a;
       return undefined;
     },
   },

@@ -466,6 +466,12 @@ export interface Server {
   tls: ServerTlsOptions;
   /** PROXY protocol version sent to the server: 0 = none. */
   sendProxy: 0 | 1 | 2;
+  /**
+   * HTTP/2 to the server (src/http2/upstream-pool.ts): `always` (`proto h2`: h2c prior
+   * knowledge, or h2 over TLS), `alpn` (TLS `alpn` offering h2: whatever the server picks).
+   * Absent: HTTP/1.1.
+   */
+  h2?: 'always' | 'alpn';
   /** `non-stick`: requests it serves are not stored in stick tables. */
   nonStick?: boolean;
   /** The `server` options as written, for features that read them later. */

@@ -520,6 +520,7 @@ const ServerSchema = obj({
   ssl: opt(Type.Boolean()),
   sni: opt(Type.String()),
   send_proxy: opt(multi<boolean | number>(['boolean', 'integer'], { minimum: 1, maximum: 2 }, 'true (v1), 1 or 2')),
+  proto: opt(lits(['h2'], 'h2: HTTP/2 to the server (h2c prior knowledge when plain, h2 by ALPN with ssl); unset: HTTP/1.1, or what ALPN picks')),
   cookie: opt(Type.String()),
   slowstart: opt(Time),
   disabled: opt(Type.Boolean()),

@@ -148,9 +148,9 @@ export class TlsConfig {
       this.diag.error(where, `ssl-min-ver ${o.sslMinVer} is above ssl-max-ver ${o.sslMaxVer}`);
     }
     if (o.alpn) {
-      // The L7 path speaks HTTP/1.1 to servers: a server choosing h2 would get bytes it cannot read.
-      const other = o.alpn.filter((p) => p !== 'http/1.1' && p !== 'http/1.0');
-      if (mode === 'http' && other.length) this.diag.error(where, `alpn ${o.alpn.join(',')}: tslb speaks HTTP/1.1 to servers, it may offer http/1.1 and http/1.0 only (not ${other.join(', ')})`);
+      // The L7 path speaks HTTP/1.1 or h2 to servers: a server choosing anything else would get bytes it cannot read.
+      const other = o.alpn.filter((p) => p !== 'http/1.1' && p !== 'http/1.0' && p !== 'h2');
+      if (mode === 'http' && other.length) this.diag.error(where, `alpn ${o.alpn.join(',')}: tslb speaks HTTP/1.1 and h2 to servers, it may offer h2, http/1.1 and http/1.0 only (not ${other.join(', ')})`);
       out.alpn = o.alpn;
     }
     return out;

@@ -15,7 +15,7 @@
  *
  * Decisions (documented differences from HAProxy):
  * - Requests reach the server as HTTP/1.1 with the header names as the client sent
- *   them (lower case); `proto h2` servers are not supported.
+ *   them (lower case), or as h2 streams to `proto h2` servers (./upstream-stream.ts).
  * - A reload or stop sends GOAWAY (NO_ERROR) at once; streams already opened finish.
  */
 import type * as net from 'node:net';

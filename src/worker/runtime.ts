@@ -37,6 +37,7 @@ import { StickTable } from './stick';
 import { stickTable, useStickTables } from '../stick/worker';
 import { compileTcpRules, type TcpRuleSets } from '../stick/tcp-rules';
 import { closeIdleTo } from '../http/pool';
+import { retireH2Links } from '../http2/upstream-pool';
 import { compilePipeline, Pipeline } from '../http/pipeline';
 import { useCaches } from '../http/cache/store';
 import { HTTP_MODULES } from '../http/modules';
@@ -437,6 +438,7 @@ export class BackendRuntime {
       s.port = u.port ?? s.port;
       // Pooled connections lead to the old address.
       closeIdleTo(s);
+      retireH2Links(s);
     }
     serverStateChanged(s, wasServing);
     return true;

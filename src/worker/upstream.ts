@@ -11,6 +11,7 @@ import { serverContextOptions } from '../tls/client';
 import type { ServerRuntime } from './runtime';
 import type { ConnectionInfo } from './connection';
 import { timerAfter } from './deadline';
+import { connectH2 } from '../http2/upstream-pool';
 
 
 /**
@@ -36,9 +37,16 @@ export interface UpstreamWaiter {
 /**
  * Connects to `server`; `waiter` gets a socket ready for payload bytes: TCP
  * connected, PROXY header written (send-proxy, sent in clear before any TLS, as
- * HAProxy does), TLS handshake done when the server uses `ssl`.
+ * HAProxy does), TLS handshake done when the server uses `ssl`. An HTTP/2 server
+ * gives a stream of a shared connection instead (../http2/upstream-pool.ts).
  */
 export function connectUpstream(server: ServerRuntime, info: ConnectionInfo, timeoutMs: number, waiter: UpstreamWaiter): void {
+  if (server.config.h2 !== undefined) connectH2(server, info, timeoutMs, waiter);
+  else connectSocket(server, info, timeoutMs, waiter);
+}
+
+/** A new connection to `server`, as connectUpstream describes. */
+export function connectSocket(server: ServerRuntime, info: ConnectionInfo, timeoutMs: number, waiter: UpstreamWaiter): void {
   const cfg = server.config;
   const raw = net.connect({ host: server.address, port: server.port, noDelay: true });
   let socket: net.Socket = raw;
