@@ -9,8 +9,6 @@ import * as net from 'node:net';
 import type { Backend, Model, RuntimeApiSettings, Server } from '../config/model';
 import { isSrvLabel } from '../config/resolvers';
 import type { QueryKind } from '../ipc/messages';
-import type { ErrorCapture } from '../worker/error-capture';
-import type { SessionFacts } from '../worker/queries';
 import { clearTable, setTable, showTable } from '../stick/commands';
 import type { PeersReplication } from '../peers/replication';
 import { showPeers } from '../peers/show';
@@ -22,10 +20,9 @@ import { serveConnection, type Send } from './runtime-api-connection';
 import { PATTERN_COMMANDS } from './runtime-api-patterns';
 import { SSL_CERT_COMMANDS } from './runtime-api-ssl';
 import { CACHE_COMMANDS } from './runtime-api-cache';
-import { humanTime } from './stats-page';
+import { setFrontendMaxconn, setGlobalMaxconn, showErrors, showSess } from './runtime-api-workers';
 import {
   filterRows,
-  proxyIds,
   healthIndex,
   cell,
   serverState,
@@ -122,21 +119,21 @@ const COMMANDS: Command[] = [
     words: ['set', 'maxconn', 'frontend'],
     level: 'admin',
     usage: 'set maxconn frontend <frontend> <value> : change a frontend\'s maxconn setting',
-    run: (api, args) => api.setFrontendMaxconn(args[0], args[1]),
+    run: (api, args) => setFrontendMaxconn(api, args[0], args[1]),
     available: (api) => api.workers !== undefined,
   },
   {
     words: ['set', 'maxconn', 'global'],
     level: 'admin',
     usage: 'set maxconn global <value> : change the per-process maxconn setting',
-    run: (api, args) => api.setGlobalMaxconn(args[0]),
+    run: (api, args) => setGlobalMaxconn(api, args[0]),
     available: (api) => api.workers !== undefined,
   },
   {
     words: ['show', 'sess'],
     level: 'operator',
     usage: 'show sess [backend <b>|frontend <f>|server <b/s>|older <sec>] : report the list of current sessions',
-    run: (api, args) => api.showSess(args),
+    run: (api, args) => showSess(api, args),
     available: (api) => api.workers !== undefined,
   },
   {
@@ -170,7 +167,7 @@ const COMMANDS: Command[] = [
     words: ['show', 'errors'],
     level: 'operator',
     usage: 'show errors [<iid>|<proxy>] [request|response] : report last request and/or response errors for each proxy',
-    run: (api, args) => api.showErrors(args),
+    run: (api, args) => showErrors(api, args),
     available: (api) => api.workers !== undefined,
   },
   { words: ['get', 'weight'], level: 'user', usage: 'get weight <bk>/<srv> : report a server\'s current weight', run: (api, args) => api.getWeight(args[0]) },
@@ -398,7 +395,7 @@ export class RuntimeApi {
   }
 
   /** Finds `<backend>/<server>` (either may be `#<id>`), or returns HAProxy's error text. */
-  private target(spec: string | undefined): { be: Backend; srv: Server } | string {
+  target(spec: string | undefined): { be: Backend; srv: Server } | string {
     if (!spec || !spec.includes('/')) return "Require 'backend/server'.\n";
     const [bname, sname] = spec.split('/', 2);
     const model = this.view.model();
@@ -504,178 +501,10 @@ export class RuntimeApi {
     return '';
   }
 
-  // ------------------------------------------------ state that lives in the workers
-
-  /**
-   * One line per live stream, HAProxy's short form with the fields tslb knows:
-   * `0x<id>: proto=tcpv4 src=<ip:port> fe=<fe> be=<be> srv=<srv> age=<t>`. The
-   * stream internals HAProxy adds (ts, epoch, calls, rate, cpu, lat, rq/rp, scf/scb,
-   * exp, rc) have no equivalent and are left out. `be=<NONE>` before routing.
-   */
-  async showSess(args: string[]): Promise<string> {
-    const [filter, value] = args;
-    const model = this.view.model();
-    let keep: (s: SessionFacts) => boolean = () => true;
-    switch (filter) {
-      case undefined:
-        break;
-      case 'backend':
-        if (!model.backends.some((b) => b.name === value)) return 'No such backend.\n';
-        keep = (s) => s.backend === value;
-        break;
-      case 'frontend':
-        if (!model.frontends.some((f) => f.name === value)) return 'No such frontend.\n';
-        keep = (s) => s.frontend === value;
-        break;
-      case 'server': {
-        const t = this.target(value);
-        if (typeof t === 'string') return t;
-        keep = (s) => s.backend === t.be.name && s.server === t.srv.name;
-        break;
-      }
-      case 'older': {
-        if (value === undefined || !/^\d+$/.test(value)) return 'Expects a minimum age (in seconds).\n';
-        const ms = Number(value) * 1000;
-        keep = (s) => s.age >= ms;
-        break;
-      }
-      default:
-        return "'show sess' only supports 'backend', 'frontend', 'server' and 'older'.\n";
-    }
-    const sessions = (await this.workers!('sessions')).flatMap((a) => a.data as SessionFacts[]).filter(keep);
-    return sessions
-      .map(
-        (s) =>
-          `0x${s.id}: proto=${s.proto} src=${s.src}:${s.srcPort} fe=${s.frontend} be=${s.backend ?? '<NONE>'} ` +
-          `srv=${s.server ?? '<none>'} age=${humanTime(Math.floor(s.age / 1000))}\n`,
-      )
-      .join('');
-  }
-
-  /**
-   * The last invalid request of each frontend and response of each backend, in
-   * HAProxy's layout. The buffer/H1 state lines HAProxy prints are replaced by the
-   * parser's reason; messages are kept up to 4 KiB.
-   */
-  async showErrors(args: string[]): Promise<string> {
-    const model = this.view.model();
-    const ids = proxyIds(model);
-    let proxy: string | undefined;
-    let kind: ErrorCapture['kind'] | undefined;
-    for (const a of args) {
-      if (a === 'request' || a === 'response') kind = a;
-      else if (a !== '-1') {
-        const byId = (m: Map<string, number>) => [...m].find(([, id]) => String(id) === a)?.[0];
-        proxy = ids.frontends.has(a) || ids.backends.has(a) ? a : byId(ids.frontends) ?? byId(ids.backends);
-        if (proxy === undefined) return 'No such proxy.\n';
-      }
-    }
-    const answers = await this.workers!('errors');
-    let total = 0;
-    const latest = new Map<string, ErrorCapture>();
-    for (const a of answers) {
-      const d = a.data as { total: number; captures: ErrorCapture[] };
-      total += d.total;
-      for (const c of d.captures) {
-        const id = `${c.kind} ${c.kind === 'request' ? c.frontend : c.backend}`;
-        const prev = latest.get(id);
-        if (!prev || prev.at < c.at) latest.set(id, c);
-      }
-    }
-    const proxyId = (c: ErrorCapture) => (c.kind === 'request' ? ids.frontends.get(c.frontend) : ids.backends.get(c.backend!)) ?? -1;
-    const shown = [...latest.values()]
-      .filter((c) => (kind === undefined || c.kind === kind) && (proxy === undefined || (c.kind === 'request' ? c.frontend : c.backend) === proxy))
-      .sort((a, b) => proxyId(a) - proxyId(b) || (a.kind === 'request' ? -1 : 1));
-    let out = `Total events captured on [${errorDate(Date.now())}] : ${total}\n`;
-    for (const c of shown) {
-      const srvId = (b?: string, s?: string) => model.backends.find((x) => x.name === b)?.servers.find((x) => x.name === s)?.id ?? -1;
-      if (c.kind === 'request') {
-        out += `\n[${errorDate(c.at)}] frontend ${c.frontend} (#${proxyId(c)}): invalid request\n`;
-        out += `  backend <NONE> (#-1), server <NONE> (#-1), event #${c.event}, src ${c.src}:${c.srcPort}\n`;
-      } else {
-        out += `\n[${errorDate(c.at)}] backend ${c.backend} (#${proxyId(c)}): invalid response\n`;
-        out += `  frontend ${c.frontend} (#${ids.frontends.get(c.frontend) ?? -1}), server ${c.server ?? '<NONE>'} (#${srvId(c.backend, c.server)}), event #${c.event}, src ${c.src}:${c.srcPort}\n`;
-      }
-      out += `  len ${c.length}, reason: ${c.reason || 'invalid message'}\n\n${dumpText(c.data)}`;
-    }
-    return out;
-  }
-
-  /** `set maxconn frontend`: HAProxy's checks and texts; the workers apply it to new connections. */
-  async setFrontendMaxconn(name: string | undefined, value: string | undefined): Promise<string> {
-    if (!name) return 'A frontend name is expected.\n';
-    const fe = this.view.model().frontends.find((f) => f.name === name);
-    if (!fe) return 'No such frontend.\n';
-    if (value === undefined || !/^-?\d+$/.test(value)) return 'Integer value expected.\n';
-    const n = parseInt(value, 10);
-    if (n < 0) return 'Value out of range.\n';
-    // Kept in the model: stats (slim) show it and a respawned worker starts with it; a reload resets it, as in HAProxy.
-    fe.maxconn = n;
-    await this.workers!('set-maxconn', ['frontend', name, String(n)]);
-    return '';
-  }
-
-  /** `set maxconn global`: at most the configured (hard) limit; 0 or less restores it. */
-  async setGlobalMaxconn(value: string | undefined): Promise<string> {
-    if (value === undefined || !/^-?\d+$/.test(value)) return 'Expects an integer value.\n';
-    const model = this.view.model();
-    const hard = hardMaxconn(model);
-    let n = parseInt(value, 10);
-    if (hard > 0 && n > hard) return 'Value out of range.\n';
-    if (n <= 0) n = hard;
-    model.global.maxconn = n;
-    await this.workers!('set-maxconn', ['global', String(n)]);
-    return '';
-  }
-
   async reload(): Promise<string> {
     const ok = await this.control.reload();
     return ok ? 'Success=1\n--\n' : 'Success=0\n--\nreload refused: see the logs\n';
   }
-}
-
-/** The configured global maxconn of a model (HAProxy's hardmaxconn), before any `set maxconn global`. */
-const configuredMaxconn = new WeakMap<Model, number>();
-function hardMaxconn(model: Model): number {
-  let hard = configuredMaxconn.get(model);
-  if (hard === undefined) configuredMaxconn.set(model, (hard = model.global.maxconn));
-  return hard;
-}
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-/** HAProxy's `show errors` date: `14/Jun/2025:10:02:03.456` (local time). */
-function errorDate(ms: number): string {
-  const d = new Date(ms);
-  const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  return `${p(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()}:${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
-}
-
-/**
- * HAProxy's dump of a captured message: `  <offset>  <text>` lines, escaped
- * (`\r`, `\n`, `\t`, `\\`, `\xHH`), a new line after each `\n`, long lines
- * continued on a line whose offset ends with `+`.
- */
-function dumpText(data: string): string {
-  const WIDTH = 72;
-  let out = '';
-  let line = '';
-  let start = 0;
-  let continued = false;
-  const flush = (next: number, cont: boolean) => {
-    out += `  ${String(start).padStart(5, '0')}${continued ? '+' : ' '} ${line}\n`;
-    line = '';
-    start = next;
-    continued = cont;
-  };
-  for (let i = 0; i < data.length; i++) {
-    const c = data.charCodeAt(i);
-    line +=
-      c === 0x0a ? '\\n' : c === 0x0d ? '\\r' : c === 0x09 ? '\\t' : c === 0x5c ? '\\\\' : c >= 0x20 && c < 0x7f ? data[i] : `\\x${c.toString(16).padStart(2, '0')}`;
-    if (c === 0x0a) flush(i + 1, false);
-    else if (line.length >= WIDTH) flush(i + 1, true);
-  }
-  if (line) flush(data.length, false);
-  return out;
 }
 
 function reply(result: string): string {
