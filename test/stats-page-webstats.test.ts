@@ -6,7 +6,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Model } from '../src/config/model';
 import { StatsPage, humanTime, parseOptions } from '../src/primary/stats-page';
-import { StatsAggregator, buildInfo, buildRows, type ServerHealthView, type StatsView } from '../src/primary/stats';
+import { StatsAggregator, type ServerHealthView, type StatsView } from '../src/primary/stats';
+import { buildInfo } from '../src/primary/stats-info';
+import { buildRows } from '../src/primary/stats-rows';
 import { server, tcpModel } from './helpers/l4-model';
 
 function model(): Model {

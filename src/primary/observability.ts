@@ -13,15 +13,9 @@ import type { FleetStatus, PrimaryStickTables } from '../stick/primary';
 import type { PeersReplication } from '../peers/replication';
 import { RuntimeApi, type AskWorkers } from './runtime-api';
 import { StatsPage } from './stats-page';
-import {
-  buildInfo,
-  buildRows,
-  StatsAggregator,
-  type ServerControl,
-  type ServerHealthView,
-  type StatRow,
-  type StatsView,
-} from './stats';
+import { StatsAggregator, type ServerControl, type ServerHealthView, type StatsView } from './stats';
+import { buildInfo } from './stats-info';
+import { buildRows, type StatRow } from './stats-rows';
 
 export interface ObservabilityDeps {
   log: Logger;

@@ -12,7 +12,8 @@ import type { Model, PrometheusSettings } from '../config/model';
 import { LATENCY_BOUNDS_MS } from '../worker/counters';
 import type { FleetStatus } from '../stick/primary';
 import { createAdminHttpServer, listen } from './admin-http';
-import { STAT_INDEX, TIMER_HISTOGRAMS, TIMERS, type StatRow, type StatsView, type Timer } from './stats';
+import { TIMER_HISTOGRAMS, TIMERS, type StatsView, type Timer } from './stats';
+import { STAT_INDEX, type StatRow } from './stats-rows';
 
 type Scope = 'global' | 'frontend' | 'backend' | 'server' | 'sticktable';
 const SCOPES: Scope[] = ['global', 'frontend', 'backend', 'server', 'sticktable'];

@@ -8,7 +8,7 @@ import type { ErrorCapture } from '../worker/error-capture';
 import type { SessionFacts } from '../worker/queries';
 import type { RuntimeApi } from './runtime-api';
 import { humanTime } from './stats-page';
-import { proxyIds } from './stats';
+import { proxyIds } from './stats-rows';
 
 /**
  * One line per live stream, HAProxy's short form with the fields tslb knows:

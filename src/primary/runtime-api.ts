@@ -21,17 +21,8 @@ import { PATTERN_COMMANDS } from './runtime-api-patterns';
 import { SSL_CERT_COMMANDS } from './runtime-api-ssl';
 import { CACHE_COMMANDS } from './runtime-api-cache';
 import { setFrontendMaxconn, setGlobalMaxconn, showErrors, showSess } from './runtime-api-workers';
-import {
-  filterRows,
-  healthIndex,
-  cell,
-  serverState,
-  type ServerControl,
-  type StatsView,
-  renderCsv,
-  statJson,
-  statTyped,
-} from './stats';
+import type { ServerControl, StatsView } from './stats';
+import { cell, filterRows, healthIndex, renderCsv, serverState, statJson, statTyped } from './stats-rows';
 
 type Level = RuntimeApiSettings['level'];
 

@@ -13,7 +13,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { StatsPageSettings } from '../config/model';
 import { createAdminHttpServer, listen } from './admin-http';
 import { SCRIPT, STYLE } from './stats-page/assets';
-import { cell, renderCsv, statJson, type ServerControl, type StatRow, type StatsView } from './stats';
+import type { ServerControl, StatsView } from './stats';
+import { cell, renderCsv, statJson, type StatRow } from './stats-rows';
 
 const REALM = 'tslb statistics';
 const PUSH_INTERVAL = 1000;
