@@ -19,62 +19,24 @@ const UNKNOWN: Record<Kind, string> = {
   map: 'Unknown map identifier. Please use #<id> or <file>.\n',
 };
 const IDENTIFIER: Record<Kind, string> = { acl: 'ACL', map: 'map' };
-const withWorkers = (api: RuntimeApi) => api.workers !== undefined;
+
+/** A command that edits a file: operator level, offered when there are workers to apply it. */
+function editCommand(words: string[], usage: string, run: Command['run']): Command {
+  return { words, level: 'operator', usage, run, available: (api) => api.workers !== undefined };
+}
 
 export const PATTERN_COMMANDS: Command[] = [
   { words: ['show', 'acl'], level: 'user', usage: 'show acl [<acl>] : report available acls or dump an acl\'s contents', run: (api, a) => show(api.model(), 'acl', a[0]) },
   { words: ['show', 'map'], level: 'user', usage: 'show map [<map>] : report available maps or dump a map\'s contents', run: (api, a) => show(api.model(), 'map', a[0]) },
   { words: ['get', 'acl'], level: 'user', usage: 'get acl <acl> <value> : report the patterns matching a sample for an ACL', run: (api, a) => get(api.model(), 'acl', a) },
   { words: ['get', 'map'], level: 'user', usage: 'get map <acl> <value> : report the keys and values matching a sample for a map', run: (api, a) => get(api.model(), 'map', a) },
-  {
-    words: ['add', 'acl'],
-    level: 'operator',
-    usage: 'add acl <acl> <pattern> : add an acl entry',
-    run: (api, a) => add(api, 'acl', a),
-    available: withWorkers,
-  },
-  {
-    words: ['add', 'map'],
-    level: 'operator',
-    usage: 'add map <map> <key> <val> : add a map entry (payload supported instead of key/val)',
-    run: (api, a, payload) => add(api, 'map', a, payload),
-    available: withWorkers,
-  },
-  {
-    words: ['set', 'map'],
-    level: 'operator',
-    usage: 'set map <map> [<key>|#<ref>] <value> : modify a map entry',
-    run: (api, a) => setMap(api, a),
-    available: withWorkers,
-  },
-  {
-    words: ['del', 'acl'],
-    level: 'operator',
-    usage: 'del acl <acl> [<key>|#<ref>] : delete acl entries matching <key>',
-    run: (api, a) => del(api, 'acl', a),
-    available: withWorkers,
-  },
-  {
-    words: ['del', 'map'],
-    level: 'operator',
-    usage: 'del map <map> [<key>|#<ref>] : delete map entries matching <key>',
-    run: (api, a) => del(api, 'map', a),
-    available: withWorkers,
-  },
-  {
-    words: ['clear', 'acl'],
-    level: 'operator',
-    usage: 'clear acl <acl> : clear the contents of this acl',
-    run: (api, a) => clear(api, 'acl', a),
-    available: withWorkers,
-  },
-  {
-    words: ['clear', 'map'],
-    level: 'operator',
-    usage: 'clear map <map> : clear the contents of this map',
-    run: (api, a) => clear(api, 'map', a),
-    available: withWorkers,
-  },
+  editCommand(['add', 'acl'], 'add acl <acl> <pattern> : add an acl entry', (api, a) => add(api, 'acl', a)),
+  editCommand(['add', 'map'], 'add map <map> <key> <val> : add a map entry (payload supported instead of key/val)', (api, a, payload) => add(api, 'map', a, payload)),
+  editCommand(['set', 'map'], 'set map <map> [<key>|#<ref>] <value> : modify a map entry', (api, a) => setMap(api, a)),
+  editCommand(['del', 'acl'], 'del acl <acl> [<key>|#<ref>] : delete acl entries matching <key>', (api, a) => del(api, 'acl', a)),
+  editCommand(['del', 'map'], 'del map <map> [<key>|#<ref>] : delete map entries matching <key>', (api, a) => del(api, 'map', a)),
+  editCommand(['clear', 'acl'], 'clear acl <acl> : clear the contents of this acl', (api, a) => clear(api, 'acl', a)),
+  editCommand(['clear', 'map'], 'clear map <map> : clear the contents of this map', (api, a) => clear(api, 'map', a)),
 ];
 
 /** Files an ACL (`acl`) or a map converter (`map`) uses. */
