@@ -213,9 +213,10 @@ export class DynamicTable {
     return this.copyOut(this.start[s], this.nameLen[s], out, off);
   }
 
-  copyValue(index: number, out: Buffer, off: number): number {
+  /** Copy entry `index`'s name and value, which the ring holds one after the other; returns the offset after them. */
+  copyField(index: number, out: Buffer, off: number): number {
     const s = this.slot(index);
-    return this.copyOut((this.start[s] + this.nameLen[s]) % this.capacity, this.valueLen[s], out, off);
+    return this.copyOut(this.start[s], this.nameLen[s] + this.valueLen[s], out, off);
   }
 
   /** Index (1-based, newest first) of the entry with this name (lower-cased) and value, or 0. */
@@ -243,8 +244,8 @@ export class DynamicTable {
   /** [name, value] of entry `index` (tests and debugging only). */
   entry(index: number): [string, string] {
     const n = Buffer.allocUnsafe(this.nameLength(index) + this.valueLength(index));
-    const o = this.copyName(index, n, 0);
-    this.copyValue(index, n, o);
+    this.copyField(index, n, 0);
+    const o = this.nameLength(index);
     return [n.toString('latin1', 0, o), n.toString('latin1', o)];
   }
 }
@@ -317,33 +318,26 @@ export class HpackDecoder {
     return s;
   }
 
-  /** Copy the name of table index `k` (static or dynamic, already checked) into the sink. */
-  private indexedName(k: number, sink: FieldSink): void {
+  /**
+   * Copy the name of table index `k` (static or dynamic, already checked) into the sink and,
+   * with `withValue`, its value after it: both tables hold a value right after its name, so
+   * a whole field is one copy. Returns the sink offset where the name ends.
+   */
+  private indexed(k: number, withValue: boolean, sink: FieldSink): number {
+    const start = sink.len;
     if (k <= STATIC_COUNT) {
       const ns = STATIC_NAME_START[k];
-      const n = STATIC_NAME_END[k] - ns;
-      const out = sink.reserve(n);
-      copyBytes(STATIC_BYTES, ns, ns + n, out, sink.len);
-      sink.len += n;
-      return;
+      const e = withValue ? STATIC_VALUE_END[k] : STATIC_NAME_END[k];
+      const out = sink.reserve(e - ns);
+      copyBytes(STATIC_BYTES, ns, e, out, start);
+      sink.len = start + e - ns;
+      return start + STATIC_NAME_END[k] - ns;
     }
     const d = k - STATIC_COUNT;
-    const out = sink.reserve(this.table.nameLength(d));
-    sink.len = this.table.copyName(d, out, sink.len);
-  }
-
-  private indexedValue(k: number, sink: FieldSink): void {
-    if (k <= STATIC_COUNT) {
-      const vs = STATIC_NAME_END[k];
-      const n = STATIC_VALUE_END[k] - vs;
-      const out = sink.reserve(n);
-      copyBytes(STATIC_BYTES, vs, vs + n, out, sink.len);
-      sink.len += n;
-      return;
-    }
-    const d = k - STATIC_COUNT;
-    const out = sink.reserve(this.table.valueLength(d));
-    sink.len = this.table.copyValue(d, out, sink.len);
+    const nameLength = this.table.nameLength(d);
+    const out = sink.reserve(withValue ? nameLength + this.table.valueLength(d) : nameLength);
+    sink.len = withValue ? this.table.copyField(d, out, start) : this.table.copyName(d, out, start);
+    return start + nameLength;
   }
 
   /**
@@ -367,9 +361,7 @@ export class HpackDecoder {
         if (k <= 0 || k > STATIC_COUNT + this.table.count) return this.fail('invalid index');
         fieldsSeen = true;
         if (tooLarge) continue;
-        this.indexedName(k, sink);
-        ne = sink.len;
-        this.indexedValue(k, sink);
+        ne = this.indexed(k, true, sink);
       } else if ((b & 0xe0) === 0x20) {
         // Dynamic table size update (§6.3): only before the first field of a block.
         if (fieldsSeen) return this.fail('table size update after a field');
@@ -392,7 +384,7 @@ export class HpackDecoder {
           const s = this.string(src, end, sink);
           if (s < 0) return this.fail(s === -2 ? 'invalid Huffman string' : 'truncated string');
         } else {
-          this.indexedName(k, sink);
+          this.indexed(k, false, sink);
         }
         ne = sink.len;
         const s = this.string(src, end, sink);
