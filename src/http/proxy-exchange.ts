@@ -1,8 +1,8 @@
 /**
  * An exchange proxied to a server: runs the pipeline's phases (./pipeline.ts),
- * routes, takes a server slot (queueing, retries, redispatch), talks HTTP/1.1 to
- * the server over the pooled connections (./pool.ts) and relays the response to
- * the client side (ClientSide, ./exchange.ts) with backpressure both ways.
+ * routes, takes a server slot (queueing, retries, redispatch: ./server-slot-exchange.ts),
+ * talks HTTP/1.1 to the server over the pooled connections (./pool.ts) and relays the
+ * response to the client side (ClientSide, ./exchange.ts) with backpressure both ways.
  *
  * Per request, nothing is allocated beyond what the work needs: exchanges come
  * from a per-worker pool, heads are parsed and rewritten in place, the upstream
@@ -14,48 +14,30 @@
  * - Client-sent X-Forwarded-Proto/-Host are replaced when tslb adds its own.
  * - A deny or redirect on a request with an unread body closes the connection.
  */
-import type * as net from 'node:net';
-import type { FrontendRuntime, QueueEntry, ServerRuntime, SlotWaiter } from '../worker/runtime';
+import type { FrontendRuntime } from '../worker/runtime';
 import type { ConnectionInfo, WorkerContext } from '../worker/connection';
-import { connectUpstream, type UpstreamWaiter } from '../worker/upstream';
-import { countStatus, sessionOpened } from '../worker/counters';
+import { countStatus } from '../worker/counters';
 import { deadlineAfter } from '../worker/deadline';
-import { dropSession, holdSession, observe, observeResponseFailure, observeStatus, OBS_L4_ERR, OBS_L4_OK, OBS_READ_TIMEOUT, type ServerSession } from '../worker/passive-health';
+import { observe, observeResponseFailure, observeStatus, OBS_READ_TIMEOUT } from '../worker/passive-health';
 import { captureInvalid } from '../worker/error-capture';
 import { forward, isShared } from '../worker/socket-io';
 import type { HttpTransaction } from '../log/transaction';
 import { BODY_CHUNKED, BODY_CLOSE, BODY_LENGTH, BODY_NONE } from '../http1/body';
 import { buildHead } from '../http1/rewrite';
-import { HttpExchange, type ClientSide } from './exchange';
-import { parkIdle, takeIdle, Upstream, type UpstreamOwner } from './pool';
+import type { ClientSide } from './exchange';
+import { parkIdle, type Upstream, type UpstreamOwner } from './pool';
 import { CONTINUE, runBody, runEvent, runPhase } from './pipeline';
+import { ServerSlotExchange, X_CONNECT, X_EXCHANGE, X_FLUSH, X_IDLE, X_TUNNEL } from './server-slot-exchange';
 
 /** Largest response head accepted from a server. */
 const MAX_RESPONSE_HEAD = 65536;
 
-// Where the exchange is with its server.
-const X_IDLE = 0; // no request in progress (not begun, answered or over)
-const X_CONNECT = 1; // request accepted, getting a server slot and a connection
-const X_EXCHANGE = 2; // request/response in flight
-const X_TUNNEL = 3; // after 101 Switching Protocols
-const X_FLUSH = 4; // the server's response is read, its body transform still sends output
-
-export class ProxyExchange extends HttpExchange implements UpstreamOwner, UpstreamWaiter, SlotWaiter, ServerSession {
-  private state = X_IDLE;
+export class ProxyExchange extends ServerSlotExchange implements UpstreamOwner {
   private up: Upstream | null = null;
   /** Rewritten request head, kept until the server answers (retry on a stale pooled connection). */
   private reqHead: Buffer | null = null;
   /** Request body bytes received before the server connection was ready. */
   private reqRest: Buffer | null = null;
-  private attempts = 0;
-  private retryServer: ServerRuntime | undefined = undefined;
-  private avoid: ServerRuntime | undefined = undefined;
-  queueEntry: QueueEntry | null = null;
-  private awaitingSlot = false;
-  /** A connect callback is on its way. */
-  private connecting = false;
-  /** A slot grant may still arrive for an ended request: never pooled again. */
-  private stale = false;
   private resInHead = true;
   private resStarted = false;
   private resPending: Buffer | null = null;
@@ -111,11 +93,7 @@ export class ProxyExchange extends HttpExchange implements UpstreamOwner, Upstre
     // Body bytes wait at the client until the server connection is ready; a bodyless
     // request needs no pause (more bytes are the next request and pause then).
     if (!this.reqDone) this.client.pauseRequestBody();
-    this.state = X_CONNECT;
-    this.attempts = 0;
-    this.retryServer = undefined;
-    this.avoid = undefined;
-    this.connect();
+    this.startConnect();
   }
 
   /**
@@ -203,99 +181,7 @@ export class ProxyExchange extends HttpExchange implements UpstreamOwner, Upstre
     this.releaseServer();
   }
 
-  // ------------------------------------------------------------ server choice and connection
-  private connect(): void {
-    const backend = this.backend!;
-    // A retry on the same server kept its slot.
-    if (this.retryServer) return this.useServer(this.retryServer);
-    const server = backend.acquire(this.key, this.avoid, this.avoid ? undefined : this.forced, this);
-    if (server === null) {
-      this.awaitingSlot = true;
-      // Requests ahead of this one, for the log's %sq/%bq.
-      this.tx.srvQueue = this.queueEntry ? this.queueEntry.server.queued - 1 : 0;
-      this.tx.backendQueue = backend.queued - 1;
-      return;
-    }
-    if (!server) {
-      this.answer(503, !this.reqDone);
-      return;
-    }
-    this.useServer(server);
-  }
-
-  slotGranted(server: ServerRuntime): void {
-    if (!this.awaitingSlot) {
-      // The request went away while the grant was on its way.
-      server.backend.release(server);
-      return;
-    }
-    this.awaitingSlot = false;
-    this.useServer(server);
-  }
-
-  queueTimedOut(): void {
-    this.awaitingSlot = false;
-    this.answer(503, !this.reqDone, 'sQ');
-  }
-
-  /** The slot on `server` is held: count it, run the connect phase, connect. */
-  private useServer(server: ServerRuntime): void {
-    const backend = this.backend!;
-    this.server = server;
-    holdSession(server, this);
-    this.tx.assigned(server);
-    runEvent(this.fe.pipeline.connect, this);
-    runEvent(backend.pipeline.connect, this);
-    backend.counters.lbTotal++;
-    server.counters.lbTotal++;
-    sessionOpened(backend.counters);
-    sessionOpened(server.counters);
-    const up = takeIdle(server, this.worker.now());
-    if (up) return this.attach(up);
-    this.connecting = true;
-    connectUpstream(server, this.info, backend.config.timeouts.connect, this);
-  }
-
-  upstreamConnected(err: Error | null, socket?: net.Socket): void {
-    this.connecting = false;
-    if (this.state !== X_CONNECT) {
-      socket?.destroy();
-      return;
-    }
-    if (err || !socket) return this.connectFailed();
-    observe(this.server!, OBS_L4_OK);
-    this.attach(new Upstream(socket, this.server!));
-  }
-
-  /** HAProxy's retries: same server again, the last retry on another one with `option redispatch`. */
-  private connectFailed(): void {
-    const backend = this.backend!;
-    const server = this.server!;
-    backend.counters.errConn++;
-    server.counters.errConn++;
-    observe(server, OBS_L4_ERR);
-    const retries = backend.config.retries;
-    const redispatch = backend.config.redispatch && this.attempts + 1 === retries;
-    // A retry on the same server keeps its slot (a waiter must not take it meanwhile).
-    this.releaseServer(this.attempts < retries && !redispatch);
-    if (this.attempts++ >= retries) {
-      this.answer(503, !this.reqDone);
-      return;
-    }
-    backend.counters.retries++;
-    server.counters.retries++;
-    this.tx.retries++;
-    if (redispatch) {
-      this.tx.redispatched = true;
-      backend.counters.redispatches++;
-      server.counters.redispatches++;
-      this.retryServer = undefined;
-      this.avoid = server;
-    } else this.retryServer = server;
-    this.connect();
-  }
-
-  private attach(up: Upstream): void {
+  protected attach(up: Upstream): void {
     up.owner = this;
     up.uses++;
     this.up = up;
@@ -485,9 +371,7 @@ export class ProxyExchange extends HttpExchange implements UpstreamOwner, Upstre
       // The server closed a pooled connection as we reused it: retry once on a fresh one.
       this.up = null;
       up.owner = null;
-      this.state = X_CONNECT;
-      this.connecting = true;
-      connectUpstream(this.server!, this.info, this.backend!.config.timeouts.connect, this);
+      this.reconnect();
       return;
     }
     this.serverFailed();
@@ -613,32 +497,11 @@ export class ProxyExchange extends HttpExchange implements UpstreamOwner, Upstre
     this.abort('PD');
   }
 
-  /** Done with the server (or the queue); `keepSlot` for a retry on the same server. */
-  private releaseServer(keepSlot = false): void {
-    if (this.awaitingSlot) {
-      this.awaitingSlot = false;
-      // Out of the queue already: a slot grant is on its way to this object.
-      if (!this.queueEntry) this.stale = true;
-      this.backend!.cancelWait(this);
-    }
-    const s = this.server;
-    if (!s) return;
-    this.server = null;
-    dropSession(s, this);
-    if (!keepSlot) this.backend!.release(s);
-    this.backend!.counters.sessCur--;
-    s.counters.sessCur--;
-  }
-
   private countToServer(n: number): void {
     this.backend!.counters.bytesIn += n;
     this.server!.counters.bytesIn += n;
   }
 
-  /** May go back to the pool: no callback of an earlier request can still reach it. */
-  get reusable(): boolean {
-    return !this.connecting && !this.stale;
-  }
 }
 
 /** Enough for the requests in flight on a busy worker; beyond it, exchanges are left to the GC. */
