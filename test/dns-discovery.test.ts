@@ -140,7 +140,11 @@ runtime_api: { socket: ${sock} }
   // The record changes: traffic moves within a few `timeout resolve` periods, same process, no reload.
   dns.set('app.test.local', { a: ['127.0.0.3'] });
   const changed = Date.now();
-  await until('traffic on 127.0.0.3', async () => ((await servedBy(port, 2))['at-127.0.0.3'] ? true : undefined));
+  await until('traffic on 127.0.0.3', async () => ((await servedBy(port, 2))['at-127.0.0.3'] ? true : undefined)).catch(async (err: Error) => {
+    // Failed once in CI and never here: say what tslb saw.
+    const state = JSON.stringify((await serversState(sock)).s1);
+    throw new Error(`${err.message}; s1 ${state}; A queries ${dns.queries('app.test.local', 'A')}; servedBy ${JSON.stringify(await servedBy(port, 4))}\n${lb.logs().slice(-4000)}`);
+  });
   const moveMs = Date.now() - changed;
   assert.ok(moveMs < 10_000, `took ${moveMs} ms`);
   t.diagnostic(`traffic on the new address ${moveMs} ms after the record changed (timeout resolve 200ms)`);
