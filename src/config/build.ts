@@ -15,7 +15,6 @@ import { fetches, frontendReadsPayload } from '../rules/fetches';
 import { parseCondition, parseCriterion, type RuleScope } from '../rules/acl-parser';
 import { actionFromYaml, actionText, checkAction, parseActionWords, YAML_ACTIONS, type RuleSet } from './http-actions';
 import {
-  isCheckLine,
   parseBalanceLine,
   parseCheckLine,
   parseCookieLine,
@@ -25,10 +24,7 @@ import {
   parseSize,
   parseStickOn,
   parseTime,
-  type CheckLine,
-  type OptionResult,
   type ServerOptionValues,
-  splitWords,
 } from './haproxy-syntax';
 import type {
   AgentCheck,
@@ -58,7 +54,6 @@ import type {
 import type {
   BackendInput,
   BindInput,
-  GlobalInput,
   ForwardForInput,
   FrontendInput,
   HealthCheckInput,
@@ -68,9 +63,10 @@ import type {
   ServerInput,
   TimeoutsInput,
 } from './schema';
+import { BACKEND_LINE, optionLines, type OptionSet } from './option-lines';
 import { formatPath, type Diagnostics, type Seg, type Where } from './source';
 import { missingTimeouts, NO_TIMEOUT_EFFECT, resolveTimeouts, type GivenTimeouts } from './timeouts';
-import { declaredTables, frontendProtection, PROTECTION_LINE, stickReferenceError, stickTableOf, trackError, presetLines, PUBLIC_PRESET, accessLines, type ProtectionLine, type TableScope } from './protection';
+import { declaredTables, frontendProtection, stickReferenceError, stickTableOf, trackError, presetLines, PUBLIC_PRESET, accessLines, type TableScope } from './protection';
 import { didYouMean } from './suggest';
 import { buildH2Settings } from './h2';
 import { RuleRefs } from './rule-refs';
@@ -81,9 +77,9 @@ import { DEFAULT_MAX_HEADERS } from '../http/head';
 import { patternError } from '../rules/pattern-index';
 import { buildUserlists } from './userlists';
 import { buildCaches } from './caches';
-import { compression, COMPRESSION_LINE, type CompressionLine } from './compression';
-import { ERROR_PAGE_LINE, ErrorPages, type ErrorPageLine, type ProxyErrorInput } from './error-pages';
-import { hsts, httpsRedirect, monitor, MONITOR_LINE, securityHeaders, type MonitorLine } from './http-features';
+import { compression } from './compression';
+import { ErrorPages, type ProxyErrorInput } from './error-pages';
+import { hsts, httpsRedirect, monitor, securityHeaders } from './http-features';
 import { buildPeers, linkPeerTables } from './peers';
 import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 
@@ -110,28 +106,6 @@ interface CheckDefaults {
   fall: number;
 }
 
-/** Options from `defaults`, applied before each section's own. */
-interface OptionSet {
-  texts: string[];
-  parsed: { result: OptionResult; where: Where }[];
-  /** Backend keyword lines given among the options (the seed's one `option` string can only carry them there). */
-  backendLines: { text: string; where: Where }[];
-  /** `http-check` / `tcp-check <step>` / `external-check` lines, applied to the section's health check. */
-  checkLines: { line: CheckLine; where: Where }[];
-  /** `stick-table`, `tcp-request`, `rate-limit` lines (./protection.ts). */
-  protectionLines: ProtectionLine[];
-  /** `server-template` lines (the words after the keyword). */
-  templates: { text: string; where: Where }[];
-  /** `http-request …` / `http-response …` lines, in the order written. */
-  ruleLines: { when: RuleSet; words: string[]; segs: Seg[] }[];
-  /** `monitor-uri` / `monitor fail` lines of a frontend (./http-features.ts). */
-  monitorLines: MonitorLine[];
-  /** `compression …` lines (./compression.ts). */
-  compressionLines: CompressionLine[];
-  /** `errorfile`, `errorfiles`, `errorloc…`, `http-error` lines, in the order written (./error-pages.ts). */
-  errorLines: ErrorPageLine[];
-}
-
 /** The `health_check` object fields each check type takes besides `type`. */
 const CHECK_FIELDS: Record<HealthCheckInput['type'], (keyof HealthCheckInput)[]> = {
   tcp: [],
@@ -146,14 +120,12 @@ const CHECK_FIELDS: Record<HealthCheckInput['type'], (keyof HealthCheckInput)[]>
   external: ['command', 'path'],
 };
 
-/** HAProxy backend keywords (not `option`s) accepted in an options list. */
-const BACKEND_LINE = /^\s*(cookie|stick on|hash-type)\s/;
-
 export class ModelBuilder {
   private defaultMode: Mode = 'http';
   private defaultTimeouts: GivenTimeouts = {};
   private checkDefaults!: CheckDefaults;
-  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [], monitorLines: [], compressionLines: [], errorLines: [] };
+  /** Set by defaults(), before any proxy is built. */
+  private defaultOptions!: OptionSet;
   /** Names of the `resolvers` sections, for the servers that name one. */
   private resolverNames = new Set<string>();
   /** Names of the `cache` sections, for cache-use / cache-store. */
@@ -336,7 +308,7 @@ export class ModelBuilder {
       fall: c.fall ?? 3,
     };
     this.defaultTimeouts = this.givenTimeouts(d.timeouts, ['defaults', 'timeouts']);
-    this.defaultOptions = this.options(d.options, ['defaults', 'options']);
+    this.defaultOptions = optionLines(d.options, ['defaults', 'options'], this.at, this.diag);
   }
 
   private givenTimeouts(t: TimeoutsInput | undefined, segs: Seg[]): GivenTimeouts {
@@ -364,65 +336,6 @@ export class ModelBuilder {
     return timeouts;
   }
 
-  private options(list: string[] | undefined, segs: Seg[]): OptionSet {
-    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [], monitorLines: [], compressionLines: [], errorLines: [] };
-    (list ?? []).forEach((written, i) => {
-      const where = this.at([...segs, i]);
-      // HAProxy lines may keep their `option` keyword.
-      const text = written.replace(/^\s*option\s+/, '');
-      if (isCheckLine(text)) {
-        if (segs[0] === 'frontends') this.diag.error(where, `"${text.trim()}" is a check directive: put it in a backend`);
-        const r = parseCheckLine(text);
-        if (r.error !== undefined) this.diag.error(where, r.error);
-        else set.checkLines.push({ line: r.value, where });
-        return;
-      }
-      if (ERROR_PAGE_LINE.test(text)) {
-        set.errorLines.push({ text: text.trim(), where, segs: [...segs, i] });
-        return;
-      }
-      const rule = /^\s*http-(request|response|after-response)\s+(.*)$/.exec(text);
-      if (rule) {
-        if (segs[0] === 'defaults') this.diag.error(where, `http-${rule[1]} rules go in a frontend or backend`);
-        else set.ruleLines.push({ when: rule[1] as RuleSet, words: splitWords(rule[2]), segs: [...segs, i] });
-        return;
-      }
-      if (PROTECTION_LINE.test(text)) {
-        const kw = PROTECTION_LINE.exec(text)![1];
-        if (segs[0] === 'defaults') this.diag.error(where, `"${text.trim()}": put ${kw} lines in a frontend${kw === 'stick-table' ? ' or backend' : ''}`);
-        else if (segs[0] === 'backends' && kw !== 'stick-table') this.diag.error(where, `"${text.trim()}" is a frontend keyword: put it in a frontend`);
-        set.protectionLines.push({ text: text.trim(), where });
-        return;
-      }
-      if (MONITOR_LINE.test(text)) {
-        if (segs[0] !== 'frontends') this.diag.error(where, `"${text.trim()}" is a frontend keyword: put it in a frontend`);
-        else set.monitorLines.push({ text: text.trim(), segs: [...segs, i] });
-        return;
-      }
-      if (COMPRESSION_LINE.test(text)) {
-        set.compressionLines.push({ text: text.trim(), where });
-        return;
-      }
-      const template = /^\s*server-template\s+(.*)$/.exec(text);
-      if (template) {
-        if (segs[0] !== 'backends') this.diag.error(where, '"server-template" makes servers: put it in a backend');
-        else set.templates.push({ text: template[1], where });
-        return;
-      }
-      if (BACKEND_LINE.test(text)) {
-        if (segs[0] !== 'backends') this.diag.error(where, `"${text.trim()}" is a backend keyword: put it in a backend`);
-        set.backendLines.push({ text: text.trim(), where });
-        return;
-      }
-      const result = parseOption(text);
-      if (result.kind === 'error') this.diag.error(where, result.error);
-      else if (result.kind === 'pending') this.diag.pendingFeature(where, result.area, `option ${result.name}`, text);
-      set.texts.push(text);
-      set.parsed.push({ result, where });
-    });
-    return set;
-  }
-
   // ---------------------------------------------------------------- frontends
 
   private frontend(f: FrontendInput, index: number, backends: Map<string, Backend>): Frontend {
@@ -435,7 +348,7 @@ export class ModelBuilder {
       else if (f.stick_table !== undefined) this.diag.error(this.at([...base, 'protection']), 'protection: public declares the frontend\'s stick table: remove stick_table or the preset');
       else f = { ...f, options: [...(f.options ?? []), ...presetLines(f.protection)], max_body_size: f.max_body_size ?? PUBLIC_PRESET.maxBodySize, timeouts: { http_request: PUBLIC_PRESET.httpRequestTimeout, ...f.timeouts } };
     }
-    const own = this.options(f.options, [...base, 'options']);
+    const own = optionLines(f.options, [...base, 'options'], this.at, this.diag);
     const log: LogSettings = { format: 'json', dontLogNull: false, logHealthChecks: false, enabled: true };
     let forwardFor: ForwardFor | undefined;
     for (const { result, where } of [...this.defaultOptions.parsed, ...own.parsed]) {
@@ -770,7 +683,7 @@ export class ModelBuilder {
   private backend(b: BackendInput, index: number, id: number): Backend {
     const base: Seg[] = ['backends', index];
     const mode = b.mode ?? this.defaultMode;
-    const own = this.options(b.options, [...base, 'options']);
+    const own = optionLines(b.options, [...base, 'options'], this.at, this.diag);
     let healthCheck: HealthCheck = { kind: 'tcp', text: '' };
     let checkWhere = this.at([...base, 'options']);
     let ownCheck = false;
