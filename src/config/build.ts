@@ -54,12 +54,12 @@ import type {
   ForwardForInput,
   FrontendInput,
   HttpRuleInput,
-  MailersInput,
   NativeConfig,
   ServerInput,
   TimeoutsInput,
 } from './schema';
 import { applyCheckLines, nativeHealthCheck } from './health-checks';
+import { mailerSettings, parseListen, prometheusListener, runtimeApi, statsListener } from './services';
 import { BACKEND_LINE, optionLines, type OptionSet } from './option-lines';
 import { formatPath, type Diagnostics, type Seg, type Where } from './source';
 import { missingTimeouts, NO_TIMEOUT_EFFECT, resolveTimeouts, type GivenTimeouts } from './timeouts';
@@ -69,7 +69,6 @@ import { buildH2Settings } from './h2';
 import { RuleRefs } from './rule-refs';
 import { TlsConfig } from './tls';
 import { buildAcme } from './acme';
-import { adminAllow } from './admin-allow';
 import { DEFAULT_MAX_HEADERS } from '../http/head';
 import { patternError } from '../rules/pattern-index';
 import { buildUserlists } from './userlists';
@@ -166,8 +165,8 @@ export class ModelBuilder {
     this.checkDuplicates('peers', cfg.peers ?? [], ['peers']);
     const peers = buildPeers(cfg.peers ?? [], cfg.global?.localpeer, this.at, (file, segs) => this.readRelative(file, segs), this.diag);
     linkPeerTables(cfg.peers ?? [], peers, { frontends, backends }, this.at, this.diag);
-    const stats = this.stats();
-    const prometheus = this.prometheus();
+    const stats = statsListener(this.cfg, this.at, this.diag, (v, segs) => this.time(v, segs));
+    const prometheus = prometheusListener(this.cfg, this.at, this.diag);
     const listens = frontends.some((f) => f.binds.length > 0) || stats !== undefined || prometheus !== undefined;
     if (!listens && backends.length === 0) {
       this.diag.error(this.at([]), 'this configuration serves nothing: no frontend with a bind, no stats or prometheus listener, and no backend');
@@ -179,14 +178,14 @@ export class ModelBuilder {
       global,
       frontends,
       backends,
-      runtimeApi: this.runtimeApi(),
+      runtimeApi: runtimeApi(this.cfg, this.at, this.diag),
       stats,
       prometheus,
       resolvers,
       ...(peers.length ? { peers } : {}),
       userlists,
       ...(caches.length ? { caches } : {}),
-      extras: this.cfg.mailers ? { ...extras, mailers: this.mailers(this.cfg.mailers) } : extras,
+      extras: this.cfg.mailers ? { ...extras, mailers: mailerSettings(this.cfg.mailers, this.at, this.diag) } : extras,
       pending: this.diag.pending,
       files,
       ...(patternFiles.length ? { patternFiles } : {}),
@@ -987,12 +986,6 @@ export class ModelBuilder {
     return agent;
   }
 
-  /** An admin listener's `allow`, present only when it has one (src/config/admin-allow.ts). */
-  private allowField(allow: string[] | undefined, options: string[] | undefined, segs: Seg[]): { allow?: string[] } {
-    const nets = adminAllow(allow, options, segs, (s) => this.at(s), this.diag);
-    return nets ? { allow: nets } : {};
-  }
-
   /** `{ sourceFromHeader }` when the frontend has one. */
   private sourceFromHeader(f: FrontendInput, mode: Mode, base: Seg[]): Pick<Frontend, 'sourceFromHeader'> {
     const s = f.source_from_header;
@@ -1009,90 +1002,6 @@ export class ModelBuilder {
     return { sourceFromHeader: { header: (s.header ?? 'x-forwarded-for').toLowerCase(), trusted: s.trusted } };
   }
 
-  // ---------------------------------------------------------------- services
-
-  private runtimeApi(): Model['runtimeApi'] {
-    const r = this.cfg.runtime_api;
-    if (!r) return undefined;
-    const segs: Seg[] = ['runtime_api'];
-    let tcp: { address: string; port: number } | undefined;
-    if (r.tcp !== undefined) {
-      tcp = parseListen(r.tcp);
-      if (!tcp) this.diag.error(this.at([...segs, 'tcp']), `bad address "${r.tcp}"`);
-      else if (!/^(127\.|::1$)/.test(tcp.address)) this.diag.warn(this.at([...segs, 'tcp']), 'the runtime API is unauthenticated: listen on loopback only');
-    }
-    if (!r.socket && !tcp) this.diag.error(this.at(segs), 'runtime_api needs a socket path or a tcp address');
-    // The schema's pattern only sees strings: `mode: 660` is a YAML integer.
-    if (r.mode !== undefined && !/^0?[0-7]{3}$/.test(String(r.mode))) this.diag.error(this.at([...segs, 'mode']), `must be an octal unix socket mode such as 660, not ${r.mode}`);
-    return {
-      socketPath: r.socket,
-      mode: r.mode === undefined ? 0o600 : parseInt(String(r.mode), 8),
-      level: r.level ?? 'admin',
-      tcp,
-      ...this.allowField(r.allow, undefined, segs),
-    };
-  }
-
-  private stats(): Model['stats'] {
-    const s = this.cfg.stats;
-    if (!s) return undefined;
-    // The page checks credentials only when it has a username: one without the other would leave it open.
-    if ((s.username === undefined) !== (s.password === undefined)) {
-      this.diag.error(this.at(['stats', s.username === undefined ? 'password' : 'username']), 'stats authentication needs both username and password');
-    } else if (s.admin && s.username === undefined) {
-      this.diag.warn(this.at(['stats', 'admin']), 'admin without username/password: anyone who reaches the stats page can change server states');
-    }
-    const l = parseListen(s.bind);
-    if (!l) {
-      this.diag.error(this.at(['stats', 'bind']), `bad address "${s.bind}"`);
-      return undefined;
-    }
-    return {
-      ...l,
-      uri: s.uri ?? '/stats',
-      username: s.username,
-      password: s.password,
-      refresh: this.time(s.refresh, ['stats', 'refresh']) ?? 0,
-      admin: s.admin ?? false,
-      ...this.allowField(s.allow, s.options, ['stats']),
-    };
-  }
-
-  /** E-mail alert settings, as src/primary/mailer.ts reads them from `extras.mailers`. */
-  private mailers(m: MailersInput): Record<string, unknown> {
-    const segs: Seg[] = ['mailers'];
-    const to = (typeof m.to === 'string' ? m.to.split(',') : (m.to ?? [])).map((a) => a.trim()).filter(Boolean);
-    for (const addr of to) if (!/^[^\s@]+@[^\s@]+$/.test(addr)) this.diag.error(this.at([...segs, 'to']), `"${addr}" is not an e-mail address`);
-    if (to.length === 0) this.diag.warn(this.at(segs), 'mailers without recipients (to, or the seed\'s email_alerts): no alert is sent');
-    if ((m.user === undefined) !== (m.pass === undefined)) this.diag.error(this.at([...segs, m.user === undefined ? 'pass' : 'user']), 'SMTP authentication needs both user and pass');
-    if (m.host !== undefined && !isIP(m.host) && !/^[A-Za-z0-9.-]+$/.test(m.host)) this.diag.error(this.at([...segs, 'host']), `"${m.host}" is not an IP address or host name`);
-    const out: Record<string, unknown> = { ...m, to };
-    for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
-    return out;
-  }
-
-  private prometheus(): Model['prometheus'] {
-    const p = this.cfg.prometheus;
-    if (!p) return undefined;
-    const l = parseListen(p.bind);
-    if (!l) {
-      this.diag.error(this.at(['prometheus', 'bind']), `bad address "${p.bind}"`);
-      return undefined;
-    }
-    return { ...l, uri: p.uri ?? '/metrics', prefix: p.prefix ?? 'tslb', ...this.allowField(p.allow, p.options, ['prometheus']) };
-  }
-}
-
-/** `127.0.0.1:80`, `[::1]:80`, `:80`, `*:80` (any address). */
-export function parseListen(text: string): { address: string; port: number } | undefined {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)|([0-9a-fA-F:]+)):(\d+)$/.exec(text.trim());
-  if (!m) return undefined;
-  const port = Number(m[4]);
-  if (port < 1 || port > 65535) return undefined;
-  let address = m[1] ?? m[2] ?? m[3] ?? '';
-  if (address === '' || address === '*') address = '0.0.0.0';
-  if (!isIP(address)) return undefined;
-  return { address, port };
 }
 
 /** The first fetch in a condition not valid at `stage` (named acls are parsed in a wider stage). */
