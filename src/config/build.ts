@@ -17,15 +17,11 @@ import { actionFromYaml, actionText, checkAction, parseActionWords, YAML_ACTIONS
 import {
   parseBalanceLine,
   parseCookieLine,
-  parseServerOptions,
   parseSize,
   parseStickOn,
   parseTime,
-  type ServerOptionValues,
 } from './haproxy-syntax';
 import type {
-  AgentCheck,
-  PassiveCheck,
   Backend,
   Compression,
   Balance,
@@ -41,8 +37,6 @@ import type {
   LogSettings,
   Mode,
   Model,
-  Server,
-  ServerTlsOptions,
   StickRule,
   StickTableDef,
   Timeouts,
@@ -55,13 +49,13 @@ import type {
   FrontendInput,
   HttpRuleInput,
   NativeConfig,
-  ServerInput,
   TimeoutsInput,
 } from './schema';
 import { applyCheckLines, nativeHealthCheck } from './health-checks';
 import { mailerSettings, parseListen, prometheusListener, runtimeApi, statsListener } from './services';
+import { backendServers, DEFAULT_INTER, type CheckDefaults } from './servers';
 import { BACKEND_LINE, optionLines, type OptionSet } from './option-lines';
-import { formatPath, type Diagnostics, type Seg, type Where } from './source';
+import { type Diagnostics, type Seg, type Where } from './source';
 import { missingTimeouts, NO_TIMEOUT_EFFECT, resolveTimeouts, type GivenTimeouts } from './timeouts';
 import { declaredTables, frontendProtection, stickReferenceError, stickTableOf, trackError, presetLines, PUBLIC_PRESET, accessLines, type TableScope } from './protection';
 import { didYouMean } from './suggest';
@@ -77,30 +71,17 @@ import { compression } from './compression';
 import { ErrorPages, type ProxyErrorInput } from './error-pages';
 import { hsts, httpsRedirect, monitor, securityHeaders } from './http-features';
 import { buildPeers, linkPeerTables } from './peers';
-import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
+import { buildResolvers } from './resolvers';
 
 /** Maps a key path of the merged native config to its place in a file. */
 export type Locate = (segs: Seg[]) => Where;
 
-/** Algorithms the balancing issue adds; accepted now, run as roundrobin until registered. */
-
-const DEFAULT_INTER = 2000;
-/** HAProxy's `error-limit` default. */
-const DEFAULT_ERROR_LIMIT = 10;
 const DEFAULT_BUFSIZE = 16384;
 const DEFAULT_MAXREWRITE = 1024;
 /** A served certificate expiring within this many days is a warning at start and reload. */
 const DEFAULT_EXPIRY_WARNING_DAYS = 30;
 /** How often the primary looks at served certificate files for replacements (ms). */
 const DEFAULT_CERT_WATCH = 1000;
-
-interface CheckDefaults {
-  inter: number;
-  fastinter?: number;
-  downinter?: number;
-  rise: number;
-  fall: number;
-}
 
 export class ModelBuilder {
   private defaultMode: Mode = 'http';
@@ -711,7 +692,15 @@ export class ModelBuilder {
     if (healthCheck.kind === 'http' && mode === 'tcp') {
       // HAProxy allows httpchk on tcp backends: the check speaks HTTP to the server, traffic stays tcp.
     }
-    const servers = this.servers(b, own.templates, base, mode);
+    const servers = backendServers(b, own.templates, base, mode, {
+      at: this.at,
+      diag: this.diag,
+      time: (v, segs) => this.time(v, segs),
+      readRelative: (file, segs) => this.readRelative(file, segs),
+      checkDefaults: this.checkDefaults,
+      resolverNames: this.resolverNames,
+      tls: this.tls,
+    });
     if (healthCheck.kind === 'http') {
       for (const s of servers) {
         if (s.h2 === 'always' && s.check.enabled) this.diag.error(this.at([...base, 'servers']), `server "${s.name}" is proto h2: option httpchk speaks HTTP/1.1, check it with the tcp check (no httpchk) instead`);
@@ -827,163 +816,6 @@ export class ModelBuilder {
       this.diag.error(this.at(segs), `unknown balance algorithm "${line.algorithm}"${didYouMean(line.algorithm, new Set(balancers.keys()))}`);
     }
     return { algorithm: line.algorithm, args: line.args, hashType };
-  }
-
-  /** The backend's servers, then those of its templates (YAML `server_templates`, then `server-template` lines). */
-  private servers(b: BackendInput, templateLines: OptionSet['templates'], base: Seg[], mode: 'http' | 'tcp'): Server[] {
-    const inputs = (b.servers ?? []).map((s, i) => ({ s, segs: [...base, 'servers', i], template: undefined as string | undefined }));
-    const templates = (b.server_templates ?? []).map((t, i) => ({ t, segs: [...base, 'server_templates', i] }));
-    for (const l of templateLines) {
-      const t = parseServerTemplateLine(l.text);
-      if (t.error !== undefined) this.diag.error(l.where, t.error);
-      else templates.push({ t: t.value, segs: l.where.segs });
-    }
-    for (const { t, segs } of templates) for (const s of templateServers(t, this.at(segs), this.diag)) inputs.push({ s, segs, template: t.prefix });
-    const servers: Server[] = [];
-    const names = new Map<string, Seg[]>();
-    const usedIds = new Set<number>();
-    inputs.forEach(({ s, segs, template }) => {
-      const prev = names.get(s.name);
-      if (prev !== undefined) this.diag.error(this.at(template ? segs : [...segs, 'name']), `duplicate server "${s.name}" in backend "${b.name}" (also ${formatPath(prev.slice(2))})`);
-      names.set(s.name, segs);
-      const server = this.server(s, segs, mode, template);
-      if (server.id !== 0) {
-        if (usedIds.has(server.id)) this.diag.error(this.at([...segs, 'options']), `server id ${server.id} is used twice in backend "${b.name}"`);
-        usedIds.add(server.id);
-      }
-      servers.push(server);
-    });
-    // Servers without an explicit id get the lowest free ones, in order.
-    let next = 1;
-    for (const s of servers) {
-      if (s.id !== 0) continue;
-      while (usedIds.has(next)) next++;
-      s.id = next;
-      usedIds.add(next);
-    }
-    return servers;
-  }
-
-  private server(s: ServerInput, segs: Seg[], mode: 'http' | 'tcp', template?: string): Server {
-    const parsed = parseServerOptions(s.options ?? '');
-    const optWhere = this.at([...segs, 'options']);
-    for (const e of parsed.errors) this.diag.error(optWhere, e);
-    for (const p of parsed.pending) this.diag.pendingFeature(optWhere, p.area, `server keyword "${p.keyword}"`, p.keyword);
-    const o = parsed.values;
-    // Structured fields win over the options string.
-    const inter = this.time(s.inter, [...segs, 'inter']) ?? o.inter ?? this.checkDefaults.inter;
-    if (inter === 0) this.diag.error(this.at([...segs, s.inter !== undefined ? 'inter' : 'options']), 'check inter must be above 0');
-    const ssl = s.ssl ?? o.ssl ?? false;
-    const sni = s.sni ?? o.sni;
-    if (!isIP(s.address) && !isHostName(s.address) && !isSrvLabel(s.address)) {
-      this.diag.error(this.at([...segs, 'address']), `"${s.address}" is not an IP address, host name or SRV label`);
-    }
-    const dns = serverDns(s.address, s, o, template, this.resolverNames, template ? this.at(segs) : optWhere, this.diag);
-    let ca: string | undefined;
-    if (o.caFile) ca = this.readRelative(o.caFile, [...segs, 'options']);
-    const verify = o.verify ?? (o.caFile ? 'required' : 'none');
-    if (verify === 'required' && !o.caFile && ssl) this.diag.error(optWhere, 'verify required needs ca-file <PEM bundle>');
-    const enabled = s.check ?? o.check ?? false;
-    const sendProxy = s.send_proxy === undefined ? (o.sendProxy ?? 0) : s.send_proxy === true ? 1 : s.send_proxy === false ? 0 : (s.send_proxy as 1 | 2);
-    const tls = { enabled: ssl, sni, verify, ca, ...this.tls.server(o, ssl, mode, segs) };
-    const h2 = this.serverH2(s.proto ?? o.proto, tls, sendProxy, mode, this.at([...segs, s.proto !== undefined ? 'proto' : 'options']));
-    return {
-      name: s.name,
-      id: o.id ?? 0,
-      address: s.address,
-      port: s.port,
-      weight: s.weight ?? o.weight ?? 1,
-      backup: s.backup ?? o.backup ?? false,
-      maxconn: s.maxconn ?? o.maxconn ?? 0,
-      maxqueue: s.maxqueue ?? o.maxqueue ?? 0,
-      disabled: s.disabled ?? o.disabled ?? false,
-      slowstart: this.time(s.slowstart, [...segs, 'slowstart']) ?? o.slowstart ?? 0,
-      cookie: s.cookie ?? o.cookie,
-      check: {
-        enabled,
-        inter,
-        fastinter: o.fastinter ?? this.checkDefaults.fastinter ?? inter,
-        downinter: o.downinter ?? this.checkDefaults.downinter ?? inter,
-        rise: s.rise ?? o.rise ?? this.checkDefaults.rise,
-        fall: s.fall ?? o.fall ?? this.checkDefaults.fall,
-        port: o.checkPort,
-        addr: o.checkAddr,
-        ssl: o.checkSsl ?? (ssl && o.checkPort === undefined),
-        sni: o.checkSni ?? sni,
-        agent: this.agentCheck(o, optWhere),
-        observe: this.passiveCheck(o, enabled, mode, optWhere),
-        onMarkedDown: o.onMarkedDown,
-        onMarkedUp: o.onMarkedUp,
-      },
-      tls,
-      sendProxy,
-      ...(h2 ? { h2 } : {}),
-      nonStick: o.nonStick,
-      options: s.options ?? '',
-      ...(dns ? { dns } : {}),
-      source: this.diag.sourceRef(this.at(segs)),
-    };
-  }
-
-  /**
-   * `proto h2` (h2c prior knowledge, or h2 over TLS offered by ALPN alone unless `alpn`
-   * says otherwise), or a TLS `alpn` list offering h2 (the server's pick is spoken).
-   */
-  private serverH2(proto: 'h2' | undefined, tls: ServerTlsOptions, sendProxy: number, mode: 'http' | 'tcp', where: Where): Server['h2'] {
-    if (proto === 'h2') {
-      if (mode === 'tcp') {
-        this.diag.error(where, 'proto h2 needs mode http: a tcp backend forwards bytes as they are');
-        return undefined;
-      }
-      if (tls.enabled && tls.alpn && !tls.alpn.includes('h2')) this.diag.error(where, `proto h2 with alpn ${tls.alpn.join(',')}: the server is not offered h2`);
-      if (tls.enabled && !tls.alpn) tls.alpn = ['h2'];
-      if (sendProxy) this.diag.error(where, 'proto h2 with send-proxy: one h2 connection carries many clients\' requests, a PROXY header names one');
-      return 'always';
-    }
-    if (mode === 'http' && tls.enabled && tls.alpn?.includes('h2')) {
-      if (sendProxy) this.diag.error(where, 'alpn h2 with send-proxy: one h2 connection carries many clients\' requests, a PROXY header names one');
-      return 'alpn';
-    }
-    return undefined;
-  }
-
-  /** `observe` with `error-limit` (default 10) and `on-error` (default fail-check), as HAProxy. */
-  private passiveCheck(o: ServerOptionValues, checked: boolean, mode: 'http' | 'tcp', where: Where): PassiveCheck | undefined {
-    if (o.observe === undefined || o.observe === 'none') {
-      if (o.errorLimit !== undefined || o.onError !== undefined) this.diag.warn(where, 'error-limit/on-error without observe layer4|layer7: live traffic is not observed');
-      return undefined;
-    }
-    // HAProxy ignores observe on a server without checks: only checks could bring it back.
-    if (!checked) {
-      this.diag.warn(where, `observe ${o.observe} needs check on the server: live traffic is not observed`);
-      return undefined;
-    }
-    let layer = o.observe;
-    if (layer === 'layer7' && mode === 'tcp') {
-      this.diag.warn(where, 'observe layer7 in a tcp backend: observing layer4 (tcp traffic has no HTTP responses)');
-      layer = 'layer4';
-    }
-    return { layer, errorLimit: o.errorLimit ?? DEFAULT_ERROR_LIMIT, onError: o.onError ?? 'fail-check' };
-  }
-
-  /** `agent-check` with `agent-port` (required), `agent-inter` (default 2s, as HAProxy), `agent-addr`, `agent-send`. */
-  private agentCheck(o: ServerOptionValues, where: Where): AgentCheck | undefined {
-    if (!o.agentCheck) {
-      if (o.agentPort !== undefined || o.agentSend !== undefined || o.agentAddr !== undefined || o.agentInter !== undefined) {
-        this.diag.warn(where, 'agent-port/agent-send/agent-addr/agent-inter without agent-check: no agent check runs');
-      }
-      return undefined;
-    }
-    if (o.agentPort === undefined) {
-      this.diag.error(where, 'agent-check needs agent-port <port>');
-      return undefined;
-    }
-    if (o.agentAddr !== undefined && !isIP(o.agentAddr) && !/^[A-Za-z0-9.-]+$/.test(o.agentAddr)) this.diag.error(where, `agent-addr: "${o.agentAddr}" is not an IP address or host name`);
-    if (o.agentInter === 0) this.diag.error(where, 'agent-inter must be above 0');
-    const agent: AgentCheck = { port: o.agentPort, inter: o.agentInter || DEFAULT_INTER };
-    if (o.agentAddr !== undefined) agent.addr = o.agentAddr;
-    if (o.agentSend !== undefined) agent.send = o.agentSend;
-    return agent;
   }
 
   /** `{ sourceFromHeader }` when the frontend has one. */
