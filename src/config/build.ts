@@ -12,8 +12,6 @@ import * as path from 'node:path';
 import { balancers } from '../balance/registry';
 import type { Stage } from '../rules/context';
 import { fetches, frontendReadsPayload } from '../rules/fetches';
-import { parseCondition, parseCriterion, type RuleScope } from '../rules/acl-parser';
-import { actionFromYaml, actionText, checkAction, parseActionWords, YAML_ACTIONS, type RuleSet } from './http-actions';
 import {
   parseBalanceLine,
   parseCookieLine,
@@ -32,8 +30,6 @@ import type {
   Frontend,
   Global,
   HealthCheck,
-  HttpAction,
-  HttpRule,
   LogSettings,
   Mode,
   Model,
@@ -47,17 +43,17 @@ import type {
   BindInput,
   ForwardForInput,
   FrontendInput,
-  HttpRuleInput,
   NativeConfig,
   TimeoutsInput,
 } from './schema';
 import { applyCheckLines, nativeHealthCheck } from './health-checks';
 import { mailerSettings, parseListen, prometheusListener, runtimeApi, statsListener } from './services';
 import { backendServers, DEFAULT_INTER, type CheckDefaults } from './servers';
+import { ProxyRules } from './proxy-rules';
 import { BACKEND_LINE, optionLines, type OptionSet } from './option-lines';
 import { type Diagnostics, type Seg, type Where } from './source';
 import { missingTimeouts, NO_TIMEOUT_EFFECT, resolveTimeouts, type GivenTimeouts } from './timeouts';
-import { declaredTables, frontendProtection, stickReferenceError, stickTableOf, trackError, presetLines, PUBLIC_PRESET, accessLines, type TableScope } from './protection';
+import { declaredTables, frontendProtection, stickTableOf, presetLines, PUBLIC_PRESET, accessLines } from './protection';
 import { didYouMean } from './suggest';
 import { buildH2Settings } from './h2';
 import { RuleRefs } from './rule-refs';
@@ -91,17 +87,14 @@ export class ModelBuilder {
   private defaultOptions!: OptionSet;
   /** Names of the `resolvers` sections, for the servers that name one. */
   private resolverNames = new Set<string>();
-  /** Names of the `cache` sections, for cache-use / cache-store. */
-  private cacheNames = new Set<string>();
   private maxHeaderBytes = DEFAULT_BUFSIZE - DEFAULT_MAXREWRITE;
   /** Pattern/map files and proxies the rules name. */
   private readonly refs: RuleRefs;
   private readonly errorPages: ErrorPages;
   /** The stick tables conditions of the proxy being built may read (./protection.ts). */
   private tables = new Set<string>();
-  private tableScope: TableScope = { tables: new Set(), own: undefined, checkDefault: false };
-  /** The stick table of the backend being built: its http-request track-sc rules default to it, as HAProxy's. */
-  private backendTable: string | undefined;
+  /** Named ACLs, conditions and http rules of the proxy being built. */
+  private readonly rules: ProxyRules;
 
   private readonly tls: TlsConfig;
 
@@ -116,6 +109,7 @@ export class ModelBuilder {
       userlists: new Set((cfg.userlists ?? []).map((l) => l.name)),
     });
     this.errorPages = new ErrorPages({ at, diag, read: (file, segs) => this.readFile(file, at(segs)) });
+    this.rules = new ProxyRules(at, diag, this.refs, this.errorPages);
     this.tls = new TlsConfig(at, diag, (file, segs) => this.readRelative(file, segs), cfg.global?.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS, cfg.global?.ssl_default_dh_param);
   }
 
@@ -132,7 +126,7 @@ export class ModelBuilder {
     const userlists = buildUserlists(cfg.userlists ?? [], this.at, this.diag);
     this.checkDuplicates('cache', cfg.caches ?? [], ['caches']);
     const caches = buildCaches(cfg.caches ?? [], this.at, this.diag);
-    this.cacheNames = new Set(caches.map((c) => c.name));
+    this.rules.cacheNames = new Set(caches.map((c) => c.name));
     this.errorPages.buildSections(cfg.http_errors ?? []);
     const frontendsIn = cfg.frontends ?? [];
     const backendsIn = cfg.backends ?? [];
@@ -358,25 +352,25 @@ export class ModelBuilder {
     }
     if (forwardFor) this.checkForwardForExcept(forwardFor, [...base, f.forwardfor !== undefined ? 'forwardfor' : 'options']);
 
-    const named = this.acls(f, base, mode);
+    const named = this.rules.acls(f, base, mode);
     const stickTable = stickTableOf(f.name, f.stick_table, this.at([...base, 'stick_table']), own.protectionLines, this.diag);
-    this.tableScope = { tables: this.tables, own: stickTable ? f.name : undefined, checkDefault: true };
+    this.rules.tableScope = { tables: this.tables, own: stickTable ? f.name : undefined, checkDefault: true };
     const protection = frontendProtection({
       tcpRequest: f.tcp_request,
       rateLimitSessions: f.rate_limit_sessions,
       mode,
       lines: own.protectionLines,
       base,
-      scope: this.tableScope,
+      scope: this.rules.tableScope,
       at: this.at,
       diag: this.diag,
-      condition: (text, where) => this.parseRuleCondition(text, 'connection', named, where),
+      condition: (text, where) => this.rules.parseRuleCondition(text, 'connection', named, where),
       sourceRef: (w) => this.diag.sourceRef(w),
     });
     const useBackend: UseBackendRule[] = [];
     (f.use_backend ?? []).forEach((r, i) => {
       const segs = [...base, 'use_backend', i];
-      const cond = this.condition(r, stage, named, segs);
+      const cond = this.rules.condition(r, stage, named, segs);
       const rule: UseBackendRule | undefined = cond && { backend: r.backend, condition: cond.condition, text: cond.text, source: this.diag.sourceRef(this.at(segs)) };
       if (r.backend.includes('%[')) {
         const parts = this.refs.nameTemplate(r.backend, stage, this.at([...segs, 'backend']));
@@ -402,9 +396,9 @@ export class ModelBuilder {
 
     if (f.max_body_size !== undefined && mode !== 'http') this.diag.error(this.at([...base, 'max_body_size']), 'max_body_size needs mode http');
     const httpRules = [
-      ...this.httpRules(f.http_request, 'request', mode, named, [...base, 'http_request'], own.ruleLines),
-      ...this.httpRules(f.http_response, 'response', mode, named, [...base, 'http_response'], own.ruleLines),
-      ...this.httpRules(f.http_after_response, 'after-response', mode, named, [...base, 'http_after_response'], own.ruleLines),
+      ...this.rules.httpRules(f.http_request, 'request', mode, named, [...base, 'http_request'], own.ruleLines),
+      ...this.rules.httpRules(f.http_response, 'response', mode, named, [...base, 'http_response'], own.ruleLines),
+      ...this.rules.httpRules(f.http_after_response, 'after-response', mode, named, [...base, 'http_after_response'], own.ruleLines),
     ];
 
     const binds = f.binds.map((b, i) => this.bind(b, mode, [...base, 'binds', i]));
@@ -434,7 +428,7 @@ export class ModelBuilder {
       httpsRedirect: httpsRedirect(f.https_redirect, binds, mode, this.at([...base, 'https_redirect']), this.diag),
       hsts: preset.hsts,
       securityHeaders: preset.headers,
-      monitor: monitor(f, own.monitorLines, mode, base, (r, segs) => this.condition(r, 'request', named, segs)?.condition, this.at, this.diag),
+      monitor: monitor(f, own.monitorLines, mode, base, (r, segs) => this.rules.condition(r, 'request', named, segs)?.condition, this.at, this.diag),
       compression: this.compression(f.compression, own, mode, base),
       stickTable,
       tcpRequest: tcpRequest.length ? tcpRequest : undefined,
@@ -460,69 +454,6 @@ export class ModelBuilder {
         this.diag.error(this.at(segs), `forwardfor except: "${net}" is not an address or CIDR`);
       }
     }
-  }
-
-  /** Named ACLs, parsed in the widest stage of the frontend; each use re-checks its own stage. */
-  private acls(f: FrontendInput, base: Seg[], mode: Mode): Map<string, Condition> {
-    const named = new Map<string, Condition>();
-    const stage: Stage = mode === 'http' ? 'response' : 'connection';
-    for (const [name, value] of Object.entries(f.acls ?? {})) {
-      const texts = typeof value === 'string' ? [value] : value;
-      const terms: Condition[] = [];
-      texts.forEach((text, i) => {
-        const r = parseCriterion(text, stage);
-        const where = this.at(typeof value === 'string' ? [...base, 'acls', name] : [...base, 'acls', name, i]);
-        if (r.error) this.diag.error(where, `acl ${name}: ${r.error}`);
-        else {
-          this.refs.condition(r.condition!, where);
-          terms.push(r.condition!);
-        }
-      });
-      if (terms.length) named.set(name, terms.length === 1 ? terms[0] : { kind: 'or', terms });
-    }
-    return named;
-  }
-
-  /** `if` / `unless` of a rule as a Condition; absent means always. */
-  private condition(
-    r: { if?: string; unless?: string },
-    stage: Stage,
-    named: Map<string, Condition>,
-    segs: Seg[],
-    scope: RuleScope = {},
-  ): { condition: Condition; text: string } | undefined {
-    if (r.if !== undefined && r.unless !== undefined) {
-      this.diag.error(this.at(segs), 'a rule takes "if" or "unless", not both');
-      return undefined;
-    }
-    const key = r.if !== undefined ? 'if' : 'unless';
-    const text = r.if ?? r.unless;
-    if (text === undefined) return { condition: { kind: 'true' }, text: '' };
-    const parsed = this.parseRuleCondition(text, stage, named, this.at([...segs, key]), scope);
-    if (!parsed) return undefined;
-    const condition: Condition = key === 'unless' ? { kind: 'not', expr: parsed } : parsed;
-    return { condition, text: `${key} ${text}` };
-  }
-
-  /** An if/unless condition (not yet negated), checked for its stage and the stick tables it reads; errors at `where`. */
-  private parseRuleCondition(text: string, stage: Stage, named: Map<string, Condition>, where: Where, scope: RuleScope = {}): Condition | undefined {
-    const parsed = parseCondition(text, stage, named, scope);
-    if (parsed.error) {
-      this.diag.error(where, parsed.error);
-      return undefined;
-    }
-    this.refs.condition(parsed.condition!, where);
-    const misplaced = misplacedFetch(parsed.condition!, stage);
-    if (misplaced) {
-      this.diag.error(where, `fetch "${misplaced}" (used by a named acl) is not available at the ${stage} stage`);
-      return undefined;
-    }
-    const tableError = stickReferenceError(parsed.condition!, this.tableScope);
-    if (tableError) {
-      this.diag.error(where, tableError);
-      return undefined;
-    }
-    return parsed.condition;
   }
 
   private backendRef(name: string, mode: Mode, backends: Map<string, Backend>, segs: Seg[]): void {
@@ -554,70 +485,6 @@ export class ModelBuilder {
   private defaultErrorPages(): ProxyErrorInput {
     const d = this.cfg.defaults;
     return { base: ['defaults'], files: d?.errorfiles, replies: d?.http_error, lines: this.defaultOptions.errorLines };
-  }
-
-  private httpRules(
-    list: HttpRuleInput[] | undefined,
-    when: RuleSet,
-    mode: Mode,
-    named: Map<string, Condition>,
-    segs: Seg[],
-    lines: OptionSet['ruleLines'],
-    scope: RuleScope = {},
-  ): HttpRule[] {
-    const own = lines.filter((l) => l.when === when);
-    if (!list?.length && !own.length) return [];
-    const stage: Stage = when === 'request' ? 'request' : 'response';
-    let captureSlots = 0;
-    if (mode !== 'http') {
-      this.diag.error(this.at(list?.length ? segs : own[0].segs), `http-${when} rules need mode http`);
-      return [];
-    }
-    const rules: HttpRule[] = [];
-    const add = (action: HttpAction | string, r: { if?: string; unless?: string }, rs: Seg[], actionSegs: Seg[]): void => {
-      if (typeof action === 'string') {
-        this.diag.error(this.at(actionSegs), action);
-        return;
-      }
-      // A native rule's mistake points at its field (set_header.value), a line's at the line.
-      const native = actionSegs !== rs;
-      for (const e of checkAction(action, stage)) this.diag.error(this.at(native && e.field ? [...actionSegs, e.field] : actionSegs), e.message);
-      if ((action.action === 'deny' || action.action === 'return') && action.answer) this.errorPages.resolveAnswerPage(action.status, action.answer, this.at(actionSegs));
-      if (action.action === 'capture') {
-        if (segs[0] !== 'frontends') this.diag.error(this.at(actionSegs), 'capture (without id) goes in a frontend, whose log shows it');
-        action.slot = captureSlots++;
-      }
-      if ((action.action === 'cache-use' || action.action === 'cache-store') && !this.cacheNames.has(action.cache)) {
-        return this.diag.error(this.at(actionSegs), `${action.action}: no cache named "${action.cache}"${didYouMean(action.cache, this.cacheNames)}`);
-      }
-      if (action.action === 'track-sc') {
-        // A backend's rule defaults to the backend's table; the frontends' pipelines count and end its counters (Frontend.backendsTrack).
-        const scope = this.tableScope.checkDefault ? this.tableScope : { ...this.tableScope, own: this.backendTable };
-        const err = trackError(action, stage, scope);
-        if (err) return this.diag.error(this.at(actionSegs), err);
-        action.table ||= scope.own!;
-      }
-      const cond = this.condition(r, stage, named, rs, scope);
-      if (!cond) return;
-      const text = `http-${when} ${actionText(action)}${cond.text ? ' ' + cond.text : ''}`;
-      rules.push({ when, act: action, condition: r.if === undefined && r.unless === undefined ? undefined : cond.condition, text, source: this.diag.sourceRef(this.at(rs)) });
-    };
-    (list ?? []).forEach((r, i) => {
-      const rs = [...segs, i];
-      const kinds = YAML_ACTIONS.filter((k) => r[k] !== undefined);
-      if (kinds.length !== 1) {
-        this.diag.error(this.at(rs), kinds.length === 0 ? `a rule needs one action: ${YAML_ACTIONS.join(', ')}` : `a rule takes one action, found ${kinds.join(', ')}`);
-        return;
-      }
-      add(actionFromYaml(r, kinds[0], when), r, rs, [...rs, kinds[0]]);
-    });
-    for (const l of own) {
-      const condAt = l.words.findIndex((w) => w === 'if' || w === 'unless');
-      const words = condAt >= 0 ? l.words.slice(0, condAt) : l.words;
-      const cond = condAt >= 0 ? { [l.words[condAt]]: l.words.slice(condAt + 1).join(' ') } : {};
-      add(parseActionWords(words, when), cond, l.segs, l.segs);
-    }
-    return rules;
   }
 
   private checkBindConflicts(frontends: Frontend[]): void {
@@ -709,8 +576,8 @@ export class ModelBuilder {
     }
     const timeouts = this.timeouts('backend', b.name, mode, b.timeouts, [...base, 'timeouts'], servers.length > 0);
     const stickTable = stickTableOf(b.name, b.stick_table, this.at([...base, 'stick_table']), own.protectionLines, this.diag);
-    this.tableScope = { tables: this.tables, own: undefined, checkDefault: false };
-    this.backendTable = stickTable?.name;
+    this.rules.tableScope = { tables: this.tables, own: undefined, checkDefault: false };
+    this.rules.backendTable = stickTable?.name;
     const lines = this.backendLines(b, own, base, stickTable);
     const cookie = lines.cookie && mode === 'tcp' ? undefined : lines.cookie;
     if (lines.cookie && mode === 'tcp') this.diag.error(this.at([...base, b.cookie !== undefined ? 'cookie' : 'options']), 'cookie persistence needs mode http');
@@ -729,9 +596,9 @@ export class ModelBuilder {
       allBackups,
       forwardFor,
       httpRules: [
-        ...this.httpRules(b.http_request, 'request', mode, named, [...base, 'http_request'], own.ruleLines, { backend: b.name }),
-        ...this.httpRules(b.http_response, 'response', mode, named, [...base, 'http_response'], own.ruleLines, { backend: b.name }),
-        ...this.httpRules(b.http_after_response, 'after-response', mode, named, [...base, 'http_after_response'], own.ruleLines, { backend: b.name }),
+        ...this.rules.httpRules(b.http_request, 'request', mode, named, [...base, 'http_request'], own.ruleLines, { backend: b.name }),
+        ...this.rules.httpRules(b.http_response, 'response', mode, named, [...base, 'http_response'], own.ruleLines, { backend: b.name }),
+        ...this.rules.httpRules(b.http_after_response, 'after-response', mode, named, [...base, 'http_after_response'], own.ruleLines, { backend: b.name }),
       ],
       hostNames: (b.host_names ?? []).map((h) => h.toLowerCase()),
       errorFiles: this.errorPages.proxyPages(this.defaultErrorPages(), { base, files: b.errorfiles, replies: b.http_error, lines: own.errorLines }),
@@ -834,23 +701,4 @@ export class ModelBuilder {
     return { sourceFromHeader: { header: (s.header ?? 'x-forwarded-for').toLowerCase(), trusted: s.trusted } };
   }
 
-}
-
-/** The first fetch in a condition not valid at `stage` (named acls are parsed in a wider stage). */
-function misplacedFetch(c: Condition, stage: Stage): string | undefined {
-  switch (c.kind) {
-    case 'match':
-      return fetches.get(c.fetch)?.stages.includes(stage) ? undefined : c.fetch;
-    case 'not':
-      return misplacedFetch(c.expr, stage);
-    case 'and':
-    case 'or':
-      for (const t of c.terms) {
-        const m = misplacedFetch(t, stage);
-        if (m) return m;
-      }
-      return undefined;
-    default:
-      return undefined;
-  }
 }
