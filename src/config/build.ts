@@ -9,23 +9,17 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
-import { balancers } from '../balance/registry';
 import type { Stage } from '../rules/context';
-import { fetches, frontendReadsPayload } from '../rules/fetches';
+import { frontendReadsPayload } from '../rules/fetches';
 import {
-  parseBalanceLine,
-  parseCookieLine,
   parseSize,
-  parseStickOn,
   parseTime,
 } from './haproxy-syntax';
 import type {
   Backend,
   Compression,
-  Balance,
   Bind,
   Condition,
-  CookiePersistence,
   ForwardFor,
   Frontend,
   Global,
@@ -33,8 +27,6 @@ import type {
   LogSettings,
   Mode,
   Model,
-  StickRule,
-  StickTableDef,
   Timeouts,
   UseBackendRule,
 } from './model';
@@ -50,7 +42,8 @@ import { applyCheckLines, nativeHealthCheck } from './health-checks';
 import { mailerSettings, parseListen, prometheusListener, runtimeApi, statsListener } from './services';
 import { backendServers, DEFAULT_INTER, type CheckDefaults } from './servers';
 import { ProxyRules } from './proxy-rules';
-import { BACKEND_LINE, optionLines, type OptionSet } from './option-lines';
+import { backendLines, balance } from './backend-lines';
+import { optionLines, type OptionSet } from './option-lines';
 import { type Diagnostics, type Seg, type Where } from './source';
 import { missingTimeouts, NO_TIMEOUT_EFFECT, resolveTimeouts, type GivenTimeouts } from './timeouts';
 import { declaredTables, frontendProtection, stickTableOf, presetLines, PUBLIC_PRESET, accessLines } from './protection';
@@ -578,7 +571,7 @@ export class ModelBuilder {
     const stickTable = stickTableOf(b.name, b.stick_table, this.at([...base, 'stick_table']), own.protectionLines, this.diag);
     this.rules.tableScope = { tables: this.tables, own: undefined, checkDefault: false };
     this.rules.backendTable = stickTable?.name;
-    const lines = this.backendLines(b, own, base, stickTable);
+    const lines = backendLines(b, mode, own, base, stickTable, this.at, this.diag);
     const cookie = lines.cookie && mode === 'tcp' ? undefined : lines.cookie;
     if (lines.cookie && mode === 'tcp') this.diag.error(this.at([...base, b.cookie !== undefined ? 'cookie' : 'options']), 'cookie persistence needs mode http');
     if (servers.length === 0) this.diag.warn(this.at([...base, 'servers']), `backend "${b.name}" has no server: every request to it gets 503`);
@@ -587,7 +580,7 @@ export class ModelBuilder {
       name: b.name,
       id,
       mode,
-      balance: this.balance(b.balance ?? this.cfg.defaults?.balance, b.balance !== undefined ? [...base, 'balance'] : ['defaults', 'balance'], lines.hashType),
+      balance: balance(b.balance ?? this.cfg.defaults?.balance, b.balance !== undefined ? [...base, 'balance'] : ['defaults', 'balance'], this.at, this.diag, lines.hashType),
       servers,
       healthCheck,
       timeouts,
@@ -615,74 +608,6 @@ export class ModelBuilder {
   private compression(native: BackendInput['compression'], own: OptionSet, mode: Mode, base: Seg[]): Compression | undefined {
     const lines = [...(mode === 'http' ? this.defaultOptions.compressionLines : []), ...own.compressionLines];
     return compression(native, lines, mode, this.at([...base, 'compression']), this.diag);
-  }
-
-  /**
-   * cookie / stick on / hash-type, from their YAML keys or as HAProxy lines in the
-   * options list (the keys win). `stick on` stores in the backend's `stickTable`.
-   */
-  private backendLines(
-    b: BackendInput,
-    own: OptionSet,
-    base: Seg[],
-    stickTable: StickTableDef | undefined,
-  ): { cookie?: CookiePersistence; stick?: StickRule; hashType?: 'map-based' | 'consistent' } {
-    const text: Record<'cookie' | 'stick on' | 'hash-type', { text: string; where: Where } | undefined> = {
-      cookie: undefined,
-      'stick on': undefined,
-      'hash-type': undefined,
-    };
-    for (const l of own.backendLines) {
-      const kw = BACKEND_LINE.exec(l.text)![1] as keyof typeof text;
-      text[kw] = { text: l.text.slice(kw.length).trim(), where: l.where };
-    }
-    const key = (v: string | undefined, k: string) => (v === undefined ? undefined : { text: v, where: this.at([...base, k]) });
-    const cookieLine = key(b.cookie, 'cookie') ?? text.cookie;
-    const stickOn = key(b.stick_on, 'stick_on') ?? text['stick on'];
-    const hashLine = key(b.hash_type, 'hash_type') ?? text['hash-type'];
-    const out: { cookie?: CookiePersistence; stick?: StickRule; hashType?: 'map-based' | 'consistent' } = {};
-    if (cookieLine) {
-      const c = parseCookieLine(cookieLine.text);
-      if (c.error !== undefined) this.diag.error(cookieLine.where, c.error);
-      else out.cookie = c.value;
-    }
-    if (stickOn) {
-      const mode = b.mode ?? this.defaultMode;
-      const on = parseStickOn(stickOn.text);
-      const def = on.value && fetches.get(on.value.fetch);
-      if (on.error !== undefined) this.diag.error(stickOn.where, on.error);
-      else if (!def) this.diag.error(stickOn.where, `stick on: unknown fetch "${on.value.fetch}"${didYouMean(on.value.fetch, new Set(fetches.keys()))}`);
-      else if (!def.stages.includes(mode === 'http' ? 'request' : 'connection')) this.diag.error(stickOn.where, `stick on: ${def.name} is not available in a ${mode} backend`);
-      else if (on.value.args.length < def.minArgs || on.value.args.length > def.maxArgs) this.diag.error(stickOn.where, `stick on: ${def.name} takes ${def.minArgs}..${def.maxArgs} arguments`);
-      else if (!stickTable) {
-        if (b.stick_table === undefined && !own.protectionLines.some((l) => /^stick-table\s/.test(l.text))) {
-          this.diag.error(stickOn.where, 'stick on needs a stick-table in the same backend (stick_table: "type ip size 100k expire 30m")');
-        }
-      } else out.stick = { fetch: on.value.fetch, args: on.value.args, text: stickOn.text };
-    }
-    if (hashLine) {
-      if (hashLine.text !== 'map-based' && hashLine.text !== 'consistent') this.diag.error(hashLine.where, `hash-type must be map-based or consistent, not "${hashLine.text}"`);
-      else out.hashType = hashLine.text;
-    }
-    return out;
-  }
-
-  private balance(
-    v: string | { algorithm: string; args?: string[]; hash_type?: 'map-based' | 'consistent' } | undefined,
-    segs: Seg[],
-    hashTypeLine?: 'map-based' | 'consistent',
-  ): Balance {
-    if (v === undefined) return { algorithm: 'roundrobin', args: [], hashType: hashTypeLine ?? 'map-based' };
-    const line = typeof v === 'string' ? parseBalanceLine(v) : { algorithm: v.algorithm, args: v.args ?? [] };
-    const hashType = (typeof v === 'string' ? undefined : v.hash_type) ?? hashTypeLine ?? 'map-based';
-    const def = balancers.get(line.algorithm);
-    if (def) {
-      const err = def.checkArgs(line.args);
-      if (err) this.diag.error(this.at(segs), `balance ${line.algorithm}: ${err}`);
-    } else {
-      this.diag.error(this.at(segs), `unknown balance algorithm "${line.algorithm}"${didYouMean(line.algorithm, new Set(balancers.keys()))}`);
-    }
-    return { algorithm: line.algorithm, args: line.args, hashType };
   }
 
   /** `{ sourceFromHeader }` when the frontend has one. */
