@@ -18,7 +18,6 @@ import {
 import type {
   Backend,
   Compression,
-  Bind,
   Condition,
   ForwardFor,
   Frontend,
@@ -32,17 +31,17 @@ import type {
 } from './model';
 import type {
   BackendInput,
-  BindInput,
   ForwardForInput,
   FrontendInput,
   NativeConfig,
   TimeoutsInput,
 } from './schema';
 import { applyCheckLines, nativeHealthCheck } from './health-checks';
-import { mailerSettings, parseListen, prometheusListener, runtimeApi, statsListener } from './services';
+import { mailerSettings, prometheusListener, runtimeApi, statsListener } from './services';
 import { backendServers, DEFAULT_INTER, type CheckDefaults } from './servers';
 import { ProxyRules } from './proxy-rules';
 import { backendLines, balance } from './backend-lines';
+import { buildBind, checkBindConflicts } from './binds';
 import { optionLines, type OptionSet } from './option-lines';
 import { type Diagnostics, type Seg, type Where } from './source';
 import { missingTimeouts, NO_TIMEOUT_EFFECT, resolveTimeouts, type GivenTimeouts } from './timeouts';
@@ -129,7 +128,7 @@ export class ModelBuilder {
     const backends = backendsIn.map((b, i) => this.backend(b, i, frontendsIn.length + i + 1));
     const byName = new Map(backends.map((b) => [b.name, b]));
     const frontends = frontendsIn.map((f, i) => this.frontend(f, i, byName));
-    this.checkBindConflicts(frontends);
+    checkBindConflicts(frontends, this.at, this.diag);
     this.checkDuplicates('peers', cfg.peers ?? [], ['peers']);
     const peers = buildPeers(cfg.peers ?? [], cfg.global?.localpeer, this.at, (file, segs) => this.readRelative(file, segs), this.diag);
     linkPeerTables(cfg.peers ?? [], peers, { frontends, backends }, this.at, this.diag);
@@ -394,7 +393,7 @@ export class ModelBuilder {
       ...this.rules.httpRules(f.http_after_response, 'after-response', mode, named, [...base, 'http_after_response'], own.ruleLines),
     ];
 
-    const binds = f.binds.map((b, i) => this.bind(b, mode, [...base, 'binds', i]));
+    const binds = f.binds.map((b, i) => buildBind(b, mode, [...base, 'binds', i], this.tls, this.at, this.diag));
     // Headers the user's http_response rules name win over the preset's.
     const ruleHeaders = new Set([...httpRules, ...[...backends.values()].flatMap((b) => b.httpRules)].flatMap((r) => (r.when === 'response' && 'name' in r.act ? [r.act.name.toLowerCase()] : [])));
     const preset = securityHeaders(f.security_headers, ruleHeaders, hsts(f.hsts, binds, mode, this.at([...base, 'hsts']), this.diag), mode, this.at([...base, 'security_headers']), this.diag);
@@ -455,50 +454,10 @@ export class ModelBuilder {
     else if (b.mode !== mode) this.diag.error(this.at(segs), `backend "${name}" is mode ${b.mode}, this frontend is mode ${mode}`);
   }
 
-  private bind(b: string | BindInput, mode: Mode, segs: Seg[]): Bind {
-    const source = this.diag.sourceRef(this.at(segs));
-    if (typeof b === 'string') {
-      const parsed = parseListen(b);
-      if (!parsed) {
-        this.diag.error(this.at(segs), `bad bind "${b}": expected address:port with port 1..65535`);
-        return { address: '0.0.0.0', port: 0, acceptProxy: false, h2c: false, source };
-      }
-      return { ...parsed, acceptProxy: false, h2c: false, source };
-    }
-    const address = b.address === undefined || b.address === '*' || b.address === '' ? '0.0.0.0' : b.address;
-    if (!isIP(address)) this.diag.error(this.at([...segs, 'address']), `"${address}" is not an IP address`);
-    const bind: Bind = { address, port: b.port, acceptProxy: b.accept_proxy ?? false, h2c: (b.h2c ?? false) && !b.ssl, source };
-    if (b.h2c && b.ssl) this.diag.error(this.at([...segs, 'h2c']), 'h2c is for plain binds: a TLS bind offers h2 by ALPN (ssl.alpn)');
-    if (b.h2c && mode !== 'http') this.diag.error(this.at([...segs, 'h2c']), 'h2c needs mode http');
-    if (b.ssl) bind.tls = this.tls.bind(b.ssl, mode, [...segs, 'ssl']);
-    return bind;
-  }
-
   /** The defaults' error pages, which every proxy's start from. */
   private defaultErrorPages(): ProxyErrorInput {
     const d = this.cfg.defaults;
     return { base: ['defaults'], files: d?.errorfiles, replies: d?.http_error, lines: this.defaultOptions.errorLines };
-  }
-
-  private checkBindConflicts(frontends: Frontend[]): void {
-    const seen = new Map<number, { address: string; where: string }[]>();
-    frontends.forEach((f, fi) => {
-      f.binds.forEach((b, bi) => {
-        if (b.port === 0) return;
-        const list = seen.get(b.port) ?? [];
-        // A wildcard clashes with its own family; `::` is dual-stack on Linux and clashes with both.
-        const clash = list.find(
-          (o) =>
-            o.address === b.address ||
-            o.address === '::' ||
-            b.address === '::' ||
-            (isIP(o.address) === isIP(b.address) && (o.address === '0.0.0.0' || b.address === '0.0.0.0')),
-        );
-        if (clash) this.diag.error(this.at(['frontends', fi, 'binds', bi]), `${b.address}:${b.port} is already bound by ${clash.where}`);
-        list.push({ address: b.address, where: `frontend "${f.name}" (${b.address}:${b.port})` });
-        seen.set(b.port, list);
-      });
-    });
   }
 
   // ---------------------------------------------------------------- backends
