@@ -9,92 +9,61 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
-import { balancers } from '../balance/registry';
 import type { Stage } from '../rules/context';
-import { fetches, frontendReadsPayload } from '../rules/fetches';
-import { parseCondition, parseCriterion, type RuleScope } from '../rules/acl-parser';
-import { actionFromYaml, actionText, checkAction, parseActionWords, YAML_ACTIONS, type RuleSet } from './http-actions';
+import { frontendReadsPayload } from '../rules/fetches';
 import {
-  isCheckLine,
-  parseBalanceLine,
-  parseCheckLine,
-  parseCookieLine,
-  parseHttpchkArgs,
-  parseOption,
-  parseServerOptions,
   parseSize,
-  parseStickOn,
   parseTime,
-  type CheckLine,
-  type OptionResult,
-  type ServerOptionValues,
-  splitWords,
 } from './haproxy-syntax';
 import type {
-  AgentCheck,
-  PassiveCheck,
   Backend,
   Compression,
-  Balance,
-  Bind,
   Condition,
-  CookiePersistence,
   ForwardFor,
   Frontend,
   Global,
   HealthCheck,
-  HttpAction,
-  HttpRule,
   LogSettings,
   Mode,
   Model,
-  Server,
-  ServerTlsOptions,
-  StickRule,
-  StickTableDef,
   Timeouts,
   UseBackendRule,
 } from './model';
 import type {
   BackendInput,
-  BindInput,
-  GlobalInput,
   ForwardForInput,
   FrontendInput,
-  HealthCheckInput,
-  HttpRuleInput,
-  MailersInput,
   NativeConfig,
-  ServerInput,
   TimeoutsInput,
 } from './schema';
-import { formatPath, type Diagnostics, type Seg, type Where } from './source';
+import { applyCheckLines, nativeHealthCheck } from './health-checks';
+import { mailerSettings, prometheusListener, runtimeApi, statsListener } from './services';
+import { backendServers, DEFAULT_INTER, type CheckDefaults } from './servers';
+import { ProxyRules } from './proxy-rules';
+import { backendLines, balance } from './backend-lines';
+import { buildBind, checkBindConflicts } from './binds';
+import { optionLines, type OptionSet } from './option-lines';
+import { type Diagnostics, type Seg, type Where } from './source';
 import { missingTimeouts, NO_TIMEOUT_EFFECT, resolveTimeouts, type GivenTimeouts } from './timeouts';
-import { declaredTables, frontendProtection, PROTECTION_LINE, stickReferenceError, stickTableOf, trackError, presetLines, PUBLIC_PRESET, accessLines, type ProtectionLine, type TableScope } from './protection';
+import { declaredTables, frontendProtection, stickTableOf, presetLines, PUBLIC_PRESET, accessLines } from './protection';
 import { didYouMean } from './suggest';
 import { buildH2Settings } from './h2';
 import { RuleRefs } from './rule-refs';
 import { TlsConfig } from './tls';
 import { buildAcme } from './acme';
-import { adminAllow } from './admin-allow';
 import { DEFAULT_MAX_HEADERS } from '../http/head';
 import { patternError } from '../rules/pattern-index';
 import { buildUserlists } from './userlists';
 import { buildCaches } from './caches';
-import { compression, COMPRESSION_LINE, type CompressionLine } from './compression';
-import { ERROR_PAGE_LINE, ErrorPages, type ErrorPageLine, type ProxyErrorInput } from './error-pages';
-import { hsts, httpsRedirect, monitor, MONITOR_LINE, securityHeaders, type MonitorLine } from './http-features';
+import { compression } from './compression';
+import { ErrorPages, type ProxyErrorInput } from './error-pages';
+import { hsts, httpsRedirect, monitor, securityHeaders } from './http-features';
 import { buildPeers, linkPeerTables } from './peers';
-import { buildResolvers, isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
+import { buildResolvers } from './resolvers';
 
 /** Maps a key path of the merged native config to its place in a file. */
 export type Locate = (segs: Seg[]) => Where;
 
-/** Algorithms the balancing issue adds; accepted now, run as roundrobin until registered. */
-
-const DEFAULT_INTER = 2000;
-/** HAProxy's `error-limit` default. */
-const DEFAULT_ERROR_LIMIT = 10;
 const DEFAULT_BUFSIZE = 16384;
 const DEFAULT_MAXREWRITE = 1024;
 /** A served certificate expiring within this many days is a warning at start and reload. */
@@ -102,71 +71,22 @@ const DEFAULT_EXPIRY_WARNING_DAYS = 30;
 /** How often the primary looks at served certificate files for replacements (ms). */
 const DEFAULT_CERT_WATCH = 1000;
 
-interface CheckDefaults {
-  inter: number;
-  fastinter?: number;
-  downinter?: number;
-  rise: number;
-  fall: number;
-}
-
-/** Options from `defaults`, applied before each section's own. */
-interface OptionSet {
-  texts: string[];
-  parsed: { result: OptionResult; where: Where }[];
-  /** Backend keyword lines given among the options (the seed's one `option` string can only carry them there). */
-  backendLines: { text: string; where: Where }[];
-  /** `http-check` / `tcp-check <step>` / `external-check` lines, applied to the section's health check. */
-  checkLines: { line: CheckLine; where: Where }[];
-  /** `stick-table`, `tcp-request`, `rate-limit` lines (./protection.ts). */
-  protectionLines: ProtectionLine[];
-  /** `server-template` lines (the words after the keyword). */
-  templates: { text: string; where: Where }[];
-  /** `http-request …` / `http-response …` lines, in the order written. */
-  ruleLines: { when: RuleSet; words: string[]; segs: Seg[] }[];
-  /** `monitor-uri` / `monitor fail` lines of a frontend (./http-features.ts). */
-  monitorLines: MonitorLine[];
-  /** `compression …` lines (./compression.ts). */
-  compressionLines: CompressionLine[];
-  /** `errorfile`, `errorfiles`, `errorloc…`, `http-error` lines, in the order written (./error-pages.ts). */
-  errorLines: ErrorPageLine[];
-}
-
-/** The `health_check` object fields each check type takes besides `type`. */
-const CHECK_FIELDS: Record<HealthCheckInput['type'], (keyof HealthCheckInput)[]> = {
-  tcp: [],
-  http: ['method', 'uri', 'version', 'headers', 'body', 'expect_status', 'expect'],
-  'tcp-check': ['steps'],
-  mysql: ['user', 'post_41'],
-  pgsql: ['user'],
-  redis: [],
-  smtp: ['hello'],
-  'ssl-hello': [],
-  ldap: [],
-  external: ['command', 'path'],
-};
-
-/** HAProxy backend keywords (not `option`s) accepted in an options list. */
-const BACKEND_LINE = /^\s*(cookie|stick on|hash-type)\s/;
-
 export class ModelBuilder {
   private defaultMode: Mode = 'http';
   private defaultTimeouts: GivenTimeouts = {};
   private checkDefaults!: CheckDefaults;
-  private defaultOptions: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [], monitorLines: [], compressionLines: [], errorLines: [] };
+  /** Set by defaults(), before any proxy is built. */
+  private defaultOptions!: OptionSet;
   /** Names of the `resolvers` sections, for the servers that name one. */
   private resolverNames = new Set<string>();
-  /** Names of the `cache` sections, for cache-use / cache-store. */
-  private cacheNames = new Set<string>();
   private maxHeaderBytes = DEFAULT_BUFSIZE - DEFAULT_MAXREWRITE;
   /** Pattern/map files and proxies the rules name. */
   private readonly refs: RuleRefs;
   private readonly errorPages: ErrorPages;
   /** The stick tables conditions of the proxy being built may read (./protection.ts). */
   private tables = new Set<string>();
-  private tableScope: TableScope = { tables: new Set(), own: undefined, checkDefault: false };
-  /** The stick table of the backend being built: its http-request track-sc rules default to it, as HAProxy's. */
-  private backendTable: string | undefined;
+  /** Named ACLs, conditions and http rules of the proxy being built. */
+  private readonly rules: ProxyRules;
 
   private readonly tls: TlsConfig;
 
@@ -181,6 +101,7 @@ export class ModelBuilder {
       userlists: new Set((cfg.userlists ?? []).map((l) => l.name)),
     });
     this.errorPages = new ErrorPages({ at, diag, read: (file, segs) => this.readFile(file, at(segs)) });
+    this.rules = new ProxyRules(at, diag, this.refs, this.errorPages);
     this.tls = new TlsConfig(at, diag, (file, segs) => this.readRelative(file, segs), cfg.global?.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS, cfg.global?.ssl_default_dh_param);
   }
 
@@ -197,7 +118,7 @@ export class ModelBuilder {
     const userlists = buildUserlists(cfg.userlists ?? [], this.at, this.diag);
     this.checkDuplicates('cache', cfg.caches ?? [], ['caches']);
     const caches = buildCaches(cfg.caches ?? [], this.at, this.diag);
-    this.cacheNames = new Set(caches.map((c) => c.name));
+    this.rules.cacheNames = new Set(caches.map((c) => c.name));
     this.errorPages.buildSections(cfg.http_errors ?? []);
     const frontendsIn = cfg.frontends ?? [];
     const backendsIn = cfg.backends ?? [];
@@ -207,12 +128,12 @@ export class ModelBuilder {
     const backends = backendsIn.map((b, i) => this.backend(b, i, frontendsIn.length + i + 1));
     const byName = new Map(backends.map((b) => [b.name, b]));
     const frontends = frontendsIn.map((f, i) => this.frontend(f, i, byName));
-    this.checkBindConflicts(frontends);
+    checkBindConflicts(frontends, this.at, this.diag);
     this.checkDuplicates('peers', cfg.peers ?? [], ['peers']);
     const peers = buildPeers(cfg.peers ?? [], cfg.global?.localpeer, this.at, (file, segs) => this.readRelative(file, segs), this.diag);
     linkPeerTables(cfg.peers ?? [], peers, { frontends, backends }, this.at, this.diag);
-    const stats = this.stats();
-    const prometheus = this.prometheus();
+    const stats = statsListener(this.cfg, this.at, this.diag, (v, segs) => this.time(v, segs));
+    const prometheus = prometheusListener(this.cfg, this.at, this.diag);
     const listens = frontends.some((f) => f.binds.length > 0) || stats !== undefined || prometheus !== undefined;
     if (!listens && backends.length === 0) {
       this.diag.error(this.at([]), 'this configuration serves nothing: no frontend with a bind, no stats or prometheus listener, and no backend');
@@ -224,14 +145,14 @@ export class ModelBuilder {
       global,
       frontends,
       backends,
-      runtimeApi: this.runtimeApi(),
+      runtimeApi: runtimeApi(this.cfg, this.at, this.diag),
       stats,
       prometheus,
       resolvers,
       ...(peers.length ? { peers } : {}),
       userlists,
       ...(caches.length ? { caches } : {}),
-      extras: this.cfg.mailers ? { ...extras, mailers: this.mailers(this.cfg.mailers) } : extras,
+      extras: this.cfg.mailers ? { ...extras, mailers: mailerSettings(this.cfg.mailers, this.at, this.diag) } : extras,
       pending: this.diag.pending,
       files,
       ...(patternFiles.length ? { patternFiles } : {}),
@@ -336,7 +257,7 @@ export class ModelBuilder {
       fall: c.fall ?? 3,
     };
     this.defaultTimeouts = this.givenTimeouts(d.timeouts, ['defaults', 'timeouts']);
-    this.defaultOptions = this.options(d.options, ['defaults', 'options']);
+    this.defaultOptions = optionLines(d.options, ['defaults', 'options'], this.at, this.diag);
   }
 
   private givenTimeouts(t: TimeoutsInput | undefined, segs: Seg[]): GivenTimeouts {
@@ -364,65 +285,6 @@ export class ModelBuilder {
     return timeouts;
   }
 
-  private options(list: string[] | undefined, segs: Seg[]): OptionSet {
-    const set: OptionSet = { texts: [], parsed: [], backendLines: [], checkLines: [], protectionLines: [], templates: [], ruleLines: [], monitorLines: [], compressionLines: [], errorLines: [] };
-    (list ?? []).forEach((written, i) => {
-      const where = this.at([...segs, i]);
-      // HAProxy lines may keep their `option` keyword.
-      const text = written.replace(/^\s*option\s+/, '');
-      if (isCheckLine(text)) {
-        if (segs[0] === 'frontends') this.diag.error(where, `"${text.trim()}" is a check directive: put it in a backend`);
-        const r = parseCheckLine(text);
-        if (r.error !== undefined) this.diag.error(where, r.error);
-        else set.checkLines.push({ line: r.value, where });
-        return;
-      }
-      if (ERROR_PAGE_LINE.test(text)) {
-        set.errorLines.push({ text: text.trim(), where, segs: [...segs, i] });
-        return;
-      }
-      const rule = /^\s*http-(request|response|after-response)\s+(.*)$/.exec(text);
-      if (rule) {
-        if (segs[0] === 'defaults') this.diag.error(where, `http-${rule[1]} rules go in a frontend or backend`);
-        else set.ruleLines.push({ when: rule[1] as RuleSet, words: splitWords(rule[2]), segs: [...segs, i] });
-        return;
-      }
-      if (PROTECTION_LINE.test(text)) {
-        const kw = PROTECTION_LINE.exec(text)![1];
-        if (segs[0] === 'defaults') this.diag.error(where, `"${text.trim()}": put ${kw} lines in a frontend${kw === 'stick-table' ? ' or backend' : ''}`);
-        else if (segs[0] === 'backends' && kw !== 'stick-table') this.diag.error(where, `"${text.trim()}" is a frontend keyword: put it in a frontend`);
-        set.protectionLines.push({ text: text.trim(), where });
-        return;
-      }
-      if (MONITOR_LINE.test(text)) {
-        if (segs[0] !== 'frontends') this.diag.error(where, `"${text.trim()}" is a frontend keyword: put it in a frontend`);
-        else set.monitorLines.push({ text: text.trim(), segs: [...segs, i] });
-        return;
-      }
-      if (COMPRESSION_LINE.test(text)) {
-        set.compressionLines.push({ text: text.trim(), where });
-        return;
-      }
-      const template = /^\s*server-template\s+(.*)$/.exec(text);
-      if (template) {
-        if (segs[0] !== 'backends') this.diag.error(where, '"server-template" makes servers: put it in a backend');
-        else set.templates.push({ text: template[1], where });
-        return;
-      }
-      if (BACKEND_LINE.test(text)) {
-        if (segs[0] !== 'backends') this.diag.error(where, `"${text.trim()}" is a backend keyword: put it in a backend`);
-        set.backendLines.push({ text: text.trim(), where });
-        return;
-      }
-      const result = parseOption(text);
-      if (result.kind === 'error') this.diag.error(where, result.error);
-      else if (result.kind === 'pending') this.diag.pendingFeature(where, result.area, `option ${result.name}`, text);
-      set.texts.push(text);
-      set.parsed.push({ result, where });
-    });
-    return set;
-  }
-
   // ---------------------------------------------------------------- frontends
 
   private frontend(f: FrontendInput, index: number, backends: Map<string, Backend>): Frontend {
@@ -435,7 +297,7 @@ export class ModelBuilder {
       else if (f.stick_table !== undefined) this.diag.error(this.at([...base, 'protection']), 'protection: public declares the frontend\'s stick table: remove stick_table or the preset');
       else f = { ...f, options: [...(f.options ?? []), ...presetLines(f.protection)], max_body_size: f.max_body_size ?? PUBLIC_PRESET.maxBodySize, timeouts: { http_request: PUBLIC_PRESET.httpRequestTimeout, ...f.timeouts } };
     }
-    const own = this.options(f.options, [...base, 'options']);
+    const own = optionLines(f.options, [...base, 'options'], this.at, this.diag);
     const log: LogSettings = { format: 'json', dontLogNull: false, logHealthChecks: false, enabled: true };
     let forwardFor: ForwardFor | undefined;
     for (const { result, where } of [...this.defaultOptions.parsed, ...own.parsed]) {
@@ -482,25 +344,25 @@ export class ModelBuilder {
     }
     if (forwardFor) this.checkForwardForExcept(forwardFor, [...base, f.forwardfor !== undefined ? 'forwardfor' : 'options']);
 
-    const named = this.acls(f, base, mode);
+    const named = this.rules.acls(f, base, mode);
     const stickTable = stickTableOf(f.name, f.stick_table, this.at([...base, 'stick_table']), own.protectionLines, this.diag);
-    this.tableScope = { tables: this.tables, own: stickTable ? f.name : undefined, checkDefault: true };
+    this.rules.tableScope = { tables: this.tables, own: stickTable ? f.name : undefined, checkDefault: true };
     const protection = frontendProtection({
       tcpRequest: f.tcp_request,
       rateLimitSessions: f.rate_limit_sessions,
       mode,
       lines: own.protectionLines,
       base,
-      scope: this.tableScope,
+      scope: this.rules.tableScope,
       at: this.at,
       diag: this.diag,
-      condition: (text, where) => this.parseRuleCondition(text, 'connection', named, where),
+      condition: (text, where) => this.rules.parseRuleCondition(text, 'connection', named, where),
       sourceRef: (w) => this.diag.sourceRef(w),
     });
     const useBackend: UseBackendRule[] = [];
     (f.use_backend ?? []).forEach((r, i) => {
       const segs = [...base, 'use_backend', i];
-      const cond = this.condition(r, stage, named, segs);
+      const cond = this.rules.condition(r, stage, named, segs);
       const rule: UseBackendRule | undefined = cond && { backend: r.backend, condition: cond.condition, text: cond.text, source: this.diag.sourceRef(this.at(segs)) };
       if (r.backend.includes('%[')) {
         const parts = this.refs.nameTemplate(r.backend, stage, this.at([...segs, 'backend']));
@@ -526,12 +388,12 @@ export class ModelBuilder {
 
     if (f.max_body_size !== undefined && mode !== 'http') this.diag.error(this.at([...base, 'max_body_size']), 'max_body_size needs mode http');
     const httpRules = [
-      ...this.httpRules(f.http_request, 'request', mode, named, [...base, 'http_request'], own.ruleLines),
-      ...this.httpRules(f.http_response, 'response', mode, named, [...base, 'http_response'], own.ruleLines),
-      ...this.httpRules(f.http_after_response, 'after-response', mode, named, [...base, 'http_after_response'], own.ruleLines),
+      ...this.rules.httpRules(f.http_request, 'request', mode, named, [...base, 'http_request'], own.ruleLines),
+      ...this.rules.httpRules(f.http_response, 'response', mode, named, [...base, 'http_response'], own.ruleLines),
+      ...this.rules.httpRules(f.http_after_response, 'after-response', mode, named, [...base, 'http_after_response'], own.ruleLines),
     ];
 
-    const binds = f.binds.map((b, i) => this.bind(b, mode, [...base, 'binds', i]));
+    const binds = f.binds.map((b, i) => buildBind(b, mode, [...base, 'binds', i], this.tls, this.at, this.diag));
     // Headers the user's http_response rules name win over the preset's.
     const ruleHeaders = new Set([...httpRules, ...[...backends.values()].flatMap((b) => b.httpRules)].flatMap((r) => (r.when === 'response' && 'name' in r.act ? [r.act.name.toLowerCase()] : [])));
     const preset = securityHeaders(f.security_headers, ruleHeaders, hsts(f.hsts, binds, mode, this.at([...base, 'hsts']), this.diag), mode, this.at([...base, 'security_headers']), this.diag);
@@ -558,7 +420,7 @@ export class ModelBuilder {
       httpsRedirect: httpsRedirect(f.https_redirect, binds, mode, this.at([...base, 'https_redirect']), this.diag),
       hsts: preset.hsts,
       securityHeaders: preset.headers,
-      monitor: monitor(f, own.monitorLines, mode, base, (r, segs) => this.condition(r, 'request', named, segs)?.condition, this.at, this.diag),
+      monitor: monitor(f, own.monitorLines, mode, base, (r, segs) => this.rules.condition(r, 'request', named, segs)?.condition, this.at, this.diag),
       compression: this.compression(f.compression, own, mode, base),
       stickTable,
       tcpRequest: tcpRequest.length ? tcpRequest : undefined,
@@ -586,92 +448,10 @@ export class ModelBuilder {
     }
   }
 
-  /** Named ACLs, parsed in the widest stage of the frontend; each use re-checks its own stage. */
-  private acls(f: FrontendInput, base: Seg[], mode: Mode): Map<string, Condition> {
-    const named = new Map<string, Condition>();
-    const stage: Stage = mode === 'http' ? 'response' : 'connection';
-    for (const [name, value] of Object.entries(f.acls ?? {})) {
-      const texts = typeof value === 'string' ? [value] : value;
-      const terms: Condition[] = [];
-      texts.forEach((text, i) => {
-        const r = parseCriterion(text, stage);
-        const where = this.at(typeof value === 'string' ? [...base, 'acls', name] : [...base, 'acls', name, i]);
-        if (r.error) this.diag.error(where, `acl ${name}: ${r.error}`);
-        else {
-          this.refs.condition(r.condition!, where);
-          terms.push(r.condition!);
-        }
-      });
-      if (terms.length) named.set(name, terms.length === 1 ? terms[0] : { kind: 'or', terms });
-    }
-    return named;
-  }
-
-  /** `if` / `unless` of a rule as a Condition; absent means always. */
-  private condition(
-    r: { if?: string; unless?: string },
-    stage: Stage,
-    named: Map<string, Condition>,
-    segs: Seg[],
-    scope: RuleScope = {},
-  ): { condition: Condition; text: string } | undefined {
-    if (r.if !== undefined && r.unless !== undefined) {
-      this.diag.error(this.at(segs), 'a rule takes "if" or "unless", not both');
-      return undefined;
-    }
-    const key = r.if !== undefined ? 'if' : 'unless';
-    const text = r.if ?? r.unless;
-    if (text === undefined) return { condition: { kind: 'true' }, text: '' };
-    const parsed = this.parseRuleCondition(text, stage, named, this.at([...segs, key]), scope);
-    if (!parsed) return undefined;
-    const condition: Condition = key === 'unless' ? { kind: 'not', expr: parsed } : parsed;
-    return { condition, text: `${key} ${text}` };
-  }
-
-  /** An if/unless condition (not yet negated), checked for its stage and the stick tables it reads; errors at `where`. */
-  private parseRuleCondition(text: string, stage: Stage, named: Map<string, Condition>, where: Where, scope: RuleScope = {}): Condition | undefined {
-    const parsed = parseCondition(text, stage, named, scope);
-    if (parsed.error) {
-      this.diag.error(where, parsed.error);
-      return undefined;
-    }
-    this.refs.condition(parsed.condition!, where);
-    const misplaced = misplacedFetch(parsed.condition!, stage);
-    if (misplaced) {
-      this.diag.error(where, `fetch "${misplaced}" (used by a named acl) is not available at the ${stage} stage`);
-      return undefined;
-    }
-    const tableError = stickReferenceError(parsed.condition!, this.tableScope);
-    if (tableError) {
-      this.diag.error(where, tableError);
-      return undefined;
-    }
-    return parsed.condition;
-  }
-
   private backendRef(name: string, mode: Mode, backends: Map<string, Backend>, segs: Seg[]): void {
     const b = backends.get(name);
     if (!b) this.diag.error(this.at(segs), `unknown backend "${name}"${didYouMean(name, backends.keys())}`);
     else if (b.mode !== mode) this.diag.error(this.at(segs), `backend "${name}" is mode ${b.mode}, this frontend is mode ${mode}`);
-  }
-
-  private bind(b: string | BindInput, mode: Mode, segs: Seg[]): Bind {
-    const source = this.diag.sourceRef(this.at(segs));
-    if (typeof b === 'string') {
-      const parsed = parseListen(b);
-      if (!parsed) {
-        this.diag.error(this.at(segs), `bad bind "${b}": expected address:port with port 1..65535`);
-        return { address: '0.0.0.0', port: 0, acceptProxy: false, h2c: false, source };
-      }
-      return { ...parsed, acceptProxy: false, h2c: false, source };
-    }
-    const address = b.address === undefined || b.address === '*' || b.address === '' ? '0.0.0.0' : b.address;
-    if (!isIP(address)) this.diag.error(this.at([...segs, 'address']), `"${address}" is not an IP address`);
-    const bind: Bind = { address, port: b.port, acceptProxy: b.accept_proxy ?? false, h2c: (b.h2c ?? false) && !b.ssl, source };
-    if (b.h2c && b.ssl) this.diag.error(this.at([...segs, 'h2c']), 'h2c is for plain binds: a TLS bind offers h2 by ALPN (ssl.alpn)');
-    if (b.h2c && mode !== 'http') this.diag.error(this.at([...segs, 'h2c']), 'h2c needs mode http');
-    if (b.ssl) bind.tls = this.tls.bind(b.ssl, mode, [...segs, 'ssl']);
-    return bind;
   }
 
   /** The defaults' error pages, which every proxy's start from. */
@@ -680,97 +460,12 @@ export class ModelBuilder {
     return { base: ['defaults'], files: d?.errorfiles, replies: d?.http_error, lines: this.defaultOptions.errorLines };
   }
 
-  private httpRules(
-    list: HttpRuleInput[] | undefined,
-    when: RuleSet,
-    mode: Mode,
-    named: Map<string, Condition>,
-    segs: Seg[],
-    lines: OptionSet['ruleLines'],
-    scope: RuleScope = {},
-  ): HttpRule[] {
-    const own = lines.filter((l) => l.when === when);
-    if (!list?.length && !own.length) return [];
-    const stage: Stage = when === 'request' ? 'request' : 'response';
-    let captureSlots = 0;
-    if (mode !== 'http') {
-      this.diag.error(this.at(list?.length ? segs : own[0].segs), `http-${when} rules need mode http`);
-      return [];
-    }
-    const rules: HttpRule[] = [];
-    const add = (action: HttpAction | string, r: { if?: string; unless?: string }, rs: Seg[], actionSegs: Seg[]): void => {
-      if (typeof action === 'string') {
-        this.diag.error(this.at(actionSegs), action);
-        return;
-      }
-      // A native rule's mistake points at its field (set_header.value), a line's at the line.
-      const native = actionSegs !== rs;
-      for (const e of checkAction(action, stage)) this.diag.error(this.at(native && e.field ? [...actionSegs, e.field] : actionSegs), e.message);
-      if ((action.action === 'deny' || action.action === 'return') && action.answer) this.errorPages.resolveAnswerPage(action.status, action.answer, this.at(actionSegs));
-      if (action.action === 'capture') {
-        if (segs[0] !== 'frontends') this.diag.error(this.at(actionSegs), 'capture (without id) goes in a frontend, whose log shows it');
-        action.slot = captureSlots++;
-      }
-      if ((action.action === 'cache-use' || action.action === 'cache-store') && !this.cacheNames.has(action.cache)) {
-        return this.diag.error(this.at(actionSegs), `${action.action}: no cache named "${action.cache}"${didYouMean(action.cache, this.cacheNames)}`);
-      }
-      if (action.action === 'track-sc') {
-        // A backend's rule defaults to the backend's table; the frontends' pipelines count and end its counters (Frontend.backendsTrack).
-        const scope = this.tableScope.checkDefault ? this.tableScope : { ...this.tableScope, own: this.backendTable };
-        const err = trackError(action, stage, scope);
-        if (err) return this.diag.error(this.at(actionSegs), err);
-        action.table ||= scope.own!;
-      }
-      const cond = this.condition(r, stage, named, rs, scope);
-      if (!cond) return;
-      const text = `http-${when} ${actionText(action)}${cond.text ? ' ' + cond.text : ''}`;
-      rules.push({ when, act: action, condition: r.if === undefined && r.unless === undefined ? undefined : cond.condition, text, source: this.diag.sourceRef(this.at(rs)) });
-    };
-    (list ?? []).forEach((r, i) => {
-      const rs = [...segs, i];
-      const kinds = YAML_ACTIONS.filter((k) => r[k] !== undefined);
-      if (kinds.length !== 1) {
-        this.diag.error(this.at(rs), kinds.length === 0 ? `a rule needs one action: ${YAML_ACTIONS.join(', ')}` : `a rule takes one action, found ${kinds.join(', ')}`);
-        return;
-      }
-      add(actionFromYaml(r, kinds[0], when), r, rs, [...rs, kinds[0]]);
-    });
-    for (const l of own) {
-      const condAt = l.words.findIndex((w) => w === 'if' || w === 'unless');
-      const words = condAt >= 0 ? l.words.slice(0, condAt) : l.words;
-      const cond = condAt >= 0 ? { [l.words[condAt]]: l.words.slice(condAt + 1).join(' ') } : {};
-      add(parseActionWords(words, when), cond, l.segs, l.segs);
-    }
-    return rules;
-  }
-
-  private checkBindConflicts(frontends: Frontend[]): void {
-    const seen = new Map<number, { address: string; where: string }[]>();
-    frontends.forEach((f, fi) => {
-      f.binds.forEach((b, bi) => {
-        if (b.port === 0) return;
-        const list = seen.get(b.port) ?? [];
-        // A wildcard clashes with its own family; `::` is dual-stack on Linux and clashes with both.
-        const clash = list.find(
-          (o) =>
-            o.address === b.address ||
-            o.address === '::' ||
-            b.address === '::' ||
-            (isIP(o.address) === isIP(b.address) && (o.address === '0.0.0.0' || b.address === '0.0.0.0')),
-        );
-        if (clash) this.diag.error(this.at(['frontends', fi, 'binds', bi]), `${b.address}:${b.port} is already bound by ${clash.where}`);
-        list.push({ address: b.address, where: `frontend "${f.name}" (${b.address}:${b.port})` });
-        seen.set(b.port, list);
-      });
-    });
-  }
-
   // ---------------------------------------------------------------- backends
 
   private backend(b: BackendInput, index: number, id: number): Backend {
     const base: Seg[] = ['backends', index];
     const mode = b.mode ?? this.defaultMode;
-    const own = this.options(b.options, [...base, 'options']);
+    const own = optionLines(b.options, [...base, 'options'], this.at, this.diag);
     let healthCheck: HealthCheck = { kind: 'tcp', text: '' };
     let checkWhere = this.at([...base, 'options']);
     let ownCheck = false;
@@ -794,7 +489,7 @@ export class ModelBuilder {
     }
     let structuredLines: OptionSet['checkLines'] = [];
     if (b.health_check !== undefined) {
-      const hc = this.healthCheck(b.health_check, [...base, 'health_check']);
+      const hc = nativeHealthCheck(b.health_check, [...base, 'health_check'], this.at, this.diag);
       if (hc) {
         healthCheck = hc.check;
         structuredLines = hc.lines;
@@ -804,7 +499,7 @@ export class ModelBuilder {
     }
     // The defaults' check lines go with the defaults' check; a backend's own check starts afresh.
     const checkLines = [...(ownCheck ? [] : this.defaultOptions.checkLines), ...own.checkLines, ...structuredLines];
-    healthCheck = this.applyCheckLines(healthCheck, checkLines, checkWhere);
+    healthCheck = applyCheckLines(healthCheck, checkLines, checkWhere, this.diag);
     if (b.redispatch !== undefined) redispatch = b.redispatch;
     if (b.all_backups !== undefined) allBackups = b.all_backups;
     if (b.forwardfor !== undefined) forwardFor = this.forwardFor(b.forwardfor);
@@ -816,7 +511,15 @@ export class ModelBuilder {
     if (healthCheck.kind === 'http' && mode === 'tcp') {
       // HAProxy allows httpchk on tcp backends: the check speaks HTTP to the server, traffic stays tcp.
     }
-    const servers = this.servers(b, own.templates, base, mode);
+    const servers = backendServers(b, own.templates, base, mode, {
+      at: this.at,
+      diag: this.diag,
+      time: (v, segs) => this.time(v, segs),
+      readRelative: (file, segs) => this.readRelative(file, segs),
+      checkDefaults: this.checkDefaults,
+      resolverNames: this.resolverNames,
+      tls: this.tls,
+    });
     if (healthCheck.kind === 'http') {
       for (const s of servers) {
         if (s.h2 === 'always' && s.check.enabled) this.diag.error(this.at([...base, 'servers']), `server "${s.name}" is proto h2: option httpchk speaks HTTP/1.1, check it with the tcp check (no httpchk) instead`);
@@ -825,9 +528,9 @@ export class ModelBuilder {
     }
     const timeouts = this.timeouts('backend', b.name, mode, b.timeouts, [...base, 'timeouts'], servers.length > 0);
     const stickTable = stickTableOf(b.name, b.stick_table, this.at([...base, 'stick_table']), own.protectionLines, this.diag);
-    this.tableScope = { tables: this.tables, own: undefined, checkDefault: false };
-    this.backendTable = stickTable?.name;
-    const lines = this.backendLines(b, own, base, stickTable);
+    this.rules.tableScope = { tables: this.tables, own: undefined, checkDefault: false };
+    this.rules.backendTable = stickTable?.name;
+    const lines = backendLines(b, mode, own, base, stickTable, this.at, this.diag);
     const cookie = lines.cookie && mode === 'tcp' ? undefined : lines.cookie;
     if (lines.cookie && mode === 'tcp') this.diag.error(this.at([...base, b.cookie !== undefined ? 'cookie' : 'options']), 'cookie persistence needs mode http');
     if (servers.length === 0) this.diag.warn(this.at([...base, 'servers']), `backend "${b.name}" has no server: every request to it gets 503`);
@@ -836,7 +539,7 @@ export class ModelBuilder {
       name: b.name,
       id,
       mode,
-      balance: this.balance(b.balance ?? this.cfg.defaults?.balance, b.balance !== undefined ? [...base, 'balance'] : ['defaults', 'balance'], lines.hashType),
+      balance: balance(b.balance ?? this.cfg.defaults?.balance, b.balance !== undefined ? [...base, 'balance'] : ['defaults', 'balance'], this.at, this.diag, lines.hashType),
       servers,
       healthCheck,
       timeouts,
@@ -845,9 +548,9 @@ export class ModelBuilder {
       allBackups,
       forwardFor,
       httpRules: [
-        ...this.httpRules(b.http_request, 'request', mode, named, [...base, 'http_request'], own.ruleLines, { backend: b.name }),
-        ...this.httpRules(b.http_response, 'response', mode, named, [...base, 'http_response'], own.ruleLines, { backend: b.name }),
-        ...this.httpRules(b.http_after_response, 'after-response', mode, named, [...base, 'http_after_response'], own.ruleLines, { backend: b.name }),
+        ...this.rules.httpRules(b.http_request, 'request', mode, named, [...base, 'http_request'], own.ruleLines, { backend: b.name }),
+        ...this.rules.httpRules(b.http_response, 'response', mode, named, [...base, 'http_response'], own.ruleLines, { backend: b.name }),
+        ...this.rules.httpRules(b.http_after_response, 'after-response', mode, named, [...base, 'http_after_response'], own.ruleLines, { backend: b.name }),
       ],
       hostNames: (b.host_names ?? []).map((h) => h.toLowerCase()),
       errorFiles: this.errorPages.proxyPages(this.defaultErrorPages(), { base, files: b.errorfiles, replies: b.http_error, lines: own.errorLines }),
@@ -866,333 +569,6 @@ export class ModelBuilder {
     return compression(native, lines, mode, this.at([...base, 'compression']), this.diag);
   }
 
-  /**
-   * cookie / stick on / hash-type, from their YAML keys or as HAProxy lines in the
-   * options list (the keys win). `stick on` stores in the backend's `stickTable`.
-   */
-  private backendLines(
-    b: BackendInput,
-    own: OptionSet,
-    base: Seg[],
-    stickTable: StickTableDef | undefined,
-  ): { cookie?: CookiePersistence; stick?: StickRule; hashType?: 'map-based' | 'consistent' } {
-    const text: Record<'cookie' | 'stick on' | 'hash-type', { text: string; where: Where } | undefined> = {
-      cookie: undefined,
-      'stick on': undefined,
-      'hash-type': undefined,
-    };
-    for (const l of own.backendLines) {
-      const kw = BACKEND_LINE.exec(l.text)![1] as keyof typeof text;
-      text[kw] = { text: l.text.slice(kw.length).trim(), where: l.where };
-    }
-    const key = (v: string | undefined, k: string) => (v === undefined ? undefined : { text: v, where: this.at([...base, k]) });
-    const cookieLine = key(b.cookie, 'cookie') ?? text.cookie;
-    const stickOn = key(b.stick_on, 'stick_on') ?? text['stick on'];
-    const hashLine = key(b.hash_type, 'hash_type') ?? text['hash-type'];
-    const out: { cookie?: CookiePersistence; stick?: StickRule; hashType?: 'map-based' | 'consistent' } = {};
-    if (cookieLine) {
-      const c = parseCookieLine(cookieLine.text);
-      if (c.error !== undefined) this.diag.error(cookieLine.where, c.error);
-      else out.cookie = c.value;
-    }
-    if (stickOn) {
-      const mode = b.mode ?? this.defaultMode;
-      const on = parseStickOn(stickOn.text);
-      const def = on.value && fetches.get(on.value.fetch);
-      if (on.error !== undefined) this.diag.error(stickOn.where, on.error);
-      else if (!def) this.diag.error(stickOn.where, `stick on: unknown fetch "${on.value.fetch}"${didYouMean(on.value.fetch, new Set(fetches.keys()))}`);
-      else if (!def.stages.includes(mode === 'http' ? 'request' : 'connection')) this.diag.error(stickOn.where, `stick on: ${def.name} is not available in a ${mode} backend`);
-      else if (on.value.args.length < def.minArgs || on.value.args.length > def.maxArgs) this.diag.error(stickOn.where, `stick on: ${def.name} takes ${def.minArgs}..${def.maxArgs} arguments`);
-      else if (!stickTable) {
-        if (b.stick_table === undefined && !own.protectionLines.some((l) => /^stick-table\s/.test(l.text))) {
-          this.diag.error(stickOn.where, 'stick on needs a stick-table in the same backend (stick_table: "type ip size 100k expire 30m")');
-        }
-      } else out.stick = { fetch: on.value.fetch, args: on.value.args, text: stickOn.text };
-    }
-    if (hashLine) {
-      if (hashLine.text !== 'map-based' && hashLine.text !== 'consistent') this.diag.error(hashLine.where, `hash-type must be map-based or consistent, not "${hashLine.text}"`);
-      else out.hashType = hashLine.text;
-    }
-    return out;
-  }
-
-  private balance(
-    v: string | { algorithm: string; args?: string[]; hash_type?: 'map-based' | 'consistent' } | undefined,
-    segs: Seg[],
-    hashTypeLine?: 'map-based' | 'consistent',
-  ): Balance {
-    if (v === undefined) return { algorithm: 'roundrobin', args: [], hashType: hashTypeLine ?? 'map-based' };
-    const line = typeof v === 'string' ? parseBalanceLine(v) : { algorithm: v.algorithm, args: v.args ?? [] };
-    const hashType = (typeof v === 'string' ? undefined : v.hash_type) ?? hashTypeLine ?? 'map-based';
-    const def = balancers.get(line.algorithm);
-    if (def) {
-      const err = def.checkArgs(line.args);
-      if (err) this.diag.error(this.at(segs), `balance ${line.algorithm}: ${err}`);
-    } else {
-      this.diag.error(this.at(segs), `unknown balance algorithm "${line.algorithm}"${didYouMean(line.algorithm, new Set(balancers.keys()))}`);
-    }
-    return { algorithm: line.algorithm, args: line.args, hashType };
-  }
-
-  /** A backend's `health_check`: the check and the directive lines its object form implies (expect, steps, command). */
-  private healthCheck(v: string | HealthCheckInput, segs: Seg[]): { check: HealthCheck; lines: OptionSet['checkLines'] } | undefined {
-    if (typeof v === 'string') {
-      const r = parseOption(v);
-      if (r.kind === 'check') return { check: r.check, lines: [] };
-      this.diag.error(this.at(segs), r.kind === 'error' ? r.error : `"${v}" is not a health check option (httpchk, tcp-check, mysql-check …)`);
-      return undefined;
-    }
-    for (const key of Object.keys(v) as (keyof HealthCheckInput)[]) {
-      if (key !== 'type' && !CHECK_FIELDS[v.type].includes(key)) {
-        this.diag.error(this.at([...segs, key]), `${key} does not apply to a ${v.type} check${CHECK_FIELDS[v.type].length ? ` (it takes ${CHECK_FIELDS[v.type].join(', ')})` : ''}`);
-      }
-    }
-    const text = JSON.stringify(v);
-    const lines: OptionSet['checkLines'] = [];
-    const line = (written: string, at: Seg[]) => {
-      const r = parseCheckLine(written);
-      if (r.error !== undefined) this.diag.error(this.at(at), r.error);
-      else lines.push({ line: r.value, where: this.at(at) });
-    };
-    switch (v.type) {
-      case 'http': {
-        const spec = parseHttpchkArgs([v.method ?? 'OPTIONS', v.uri ?? '/', v.version ?? 'HTTP/1.0']);
-        if (spec.error !== undefined) {
-          this.diag.error(this.at(segs), spec.error);
-          return undefined;
-        }
-        const http = spec.value;
-        for (const [name, value] of Object.entries(v.headers ?? {})) http.headers.push({ name, value });
-        if (v.body !== undefined) http.body = v.body;
-        if (v.expect_status !== undefined && v.expect !== undefined) this.diag.error(this.at([...segs, 'expect']), 'give expect or expect_status, not both');
-        if (v.expect_status !== undefined) http.expect = { kind: 'status', negate: false, value: v.expect_status };
-        if (v.expect !== undefined) line(`http-check expect ${v.expect}`, [...segs, 'expect']);
-        return { check: { kind: 'http', http, text }, lines };
-      }
-      case 'tcp-check':
-        (v.steps ?? []).forEach((step, i) => line(`tcp-check ${step}`, [...segs, 'steps', i]));
-        return { check: { kind: 'tcp-check', tcpSteps: [], text }, lines };
-      case 'smtp': {
-        if (v.hello === undefined) return { check: { kind: 'smtp', text }, lines };
-        const r = parseOption(`smtpchk ${v.hello}`);
-        if (r.kind === 'check') return { check: { ...r.check, text }, lines };
-        this.diag.error(this.at([...segs, 'hello']), r.kind === 'error' ? r.error.replace('option smtpchk', 'hello') : 'bad hello');
-        return undefined;
-      }
-      case 'external':
-        if (v.command !== undefined) lines.push({ line: { kind: 'external-command', command: v.command }, where: this.at([...segs, 'command']) });
-        if (v.path !== undefined) lines.push({ line: { kind: 'external-path', path: v.path }, where: this.at([...segs, 'path']) });
-        return { check: { kind: 'external', text }, lines };
-    }
-    if ((v.type === 'pgsql' || (v.type === 'mysql' && v.post_41)) && !v.user) {
-      this.diag.error(this.at([...segs, 'user']), `${v.type} check needs a user`);
-    }
-    return { check: { kind: v.type, user: v.user, mysqlPost41: v.type === 'mysql' ? (v.post_41 ?? false) : undefined, text }, lines };
-  }
-
-  /** The check with its directive lines applied, as a copy (a defaults check is shared by every backend). */
-  private applyCheckLines(base: HealthCheck, lines: OptionSet['checkLines'], checkWhere: Where): HealthCheck {
-    const check: HealthCheck = structuredClone(base);
-    let expectAt: Where | undefined;
-    for (const { line, where } of lines) {
-      if (line.kind === 'http-send' || line.kind === 'http-expect') {
-        if (check.kind !== 'http' || !check.http) {
-          this.diag.error(where, `http-check lines need option httpchk (this backend's check is ${check.kind})`);
-          continue;
-        }
-        const http = check.http;
-        if (line.kind === 'http-expect') {
-          if (http.expect) {
-            const first = expectAt ? ` (first at line ${expectAt.src.position(expectAt.segs).line})` : ' (expect_status)';
-            this.diag.error(where, `only one http-check expect per backend${first}`);
-          }
-          http.expect = line.expect;
-          expectAt = where;
-          continue;
-        }
-        http.method = line.method ?? http.method;
-        http.uri = line.uri ?? http.uri;
-        http.version = line.version ?? http.version;
-        http.headers.push(...line.headers);
-        if (line.body !== undefined) http.body = line.body;
-      } else if (line.kind === 'tcp-step') {
-        if (check.kind !== 'tcp-check') this.diag.error(where, `tcp-check steps need option tcp-check (this backend's check is ${check.kind})`);
-        else (check.tcpSteps ??= []).push(line.step);
-      } else if (check.kind !== 'external') {
-        this.diag.error(where, `external-check lines need option external-check (this backend's check is ${check.kind})`);
-      } else if (line.kind === 'external-command') {
-        check.external = { ...check.external, command: line.command };
-      } else check.external = { command: check.external?.command ?? '', path: line.path };
-    }
-    if (check.kind === 'external' && !check.external?.command) {
-      this.diag.error(checkWhere, 'option external-check needs an "external-check command <path>" line (or command: in health_check)');
-    }
-    return check;
-  }
-
-  /** The backend's servers, then those of its templates (YAML `server_templates`, then `server-template` lines). */
-  private servers(b: BackendInput, templateLines: OptionSet['templates'], base: Seg[], mode: 'http' | 'tcp'): Server[] {
-    const inputs = (b.servers ?? []).map((s, i) => ({ s, segs: [...base, 'servers', i], template: undefined as string | undefined }));
-    const templates = (b.server_templates ?? []).map((t, i) => ({ t, segs: [...base, 'server_templates', i] }));
-    for (const l of templateLines) {
-      const t = parseServerTemplateLine(l.text);
-      if (t.error !== undefined) this.diag.error(l.where, t.error);
-      else templates.push({ t: t.value, segs: l.where.segs });
-    }
-    for (const { t, segs } of templates) for (const s of templateServers(t, this.at(segs), this.diag)) inputs.push({ s, segs, template: t.prefix });
-    const servers: Server[] = [];
-    const names = new Map<string, Seg[]>();
-    const usedIds = new Set<number>();
-    inputs.forEach(({ s, segs, template }) => {
-      const prev = names.get(s.name);
-      if (prev !== undefined) this.diag.error(this.at(template ? segs : [...segs, 'name']), `duplicate server "${s.name}" in backend "${b.name}" (also ${formatPath(prev.slice(2))})`);
-      names.set(s.name, segs);
-      const server = this.server(s, segs, mode, template);
-      if (server.id !== 0) {
-        if (usedIds.has(server.id)) this.diag.error(this.at([...segs, 'options']), `server id ${server.id} is used twice in backend "${b.name}"`);
-        usedIds.add(server.id);
-      }
-      servers.push(server);
-    });
-    // Servers without an explicit id get the lowest free ones, in order.
-    let next = 1;
-    for (const s of servers) {
-      if (s.id !== 0) continue;
-      while (usedIds.has(next)) next++;
-      s.id = next;
-      usedIds.add(next);
-    }
-    return servers;
-  }
-
-  private server(s: ServerInput, segs: Seg[], mode: 'http' | 'tcp', template?: string): Server {
-    const parsed = parseServerOptions(s.options ?? '');
-    const optWhere = this.at([...segs, 'options']);
-    for (const e of parsed.errors) this.diag.error(optWhere, e);
-    for (const p of parsed.pending) this.diag.pendingFeature(optWhere, p.area, `server keyword "${p.keyword}"`, p.keyword);
-    const o = parsed.values;
-    // Structured fields win over the options string.
-    const inter = this.time(s.inter, [...segs, 'inter']) ?? o.inter ?? this.checkDefaults.inter;
-    if (inter === 0) this.diag.error(this.at([...segs, s.inter !== undefined ? 'inter' : 'options']), 'check inter must be above 0');
-    const ssl = s.ssl ?? o.ssl ?? false;
-    const sni = s.sni ?? o.sni;
-    if (!isIP(s.address) && !isHostName(s.address) && !isSrvLabel(s.address)) {
-      this.diag.error(this.at([...segs, 'address']), `"${s.address}" is not an IP address, host name or SRV label`);
-    }
-    const dns = serverDns(s.address, s, o, template, this.resolverNames, template ? this.at(segs) : optWhere, this.diag);
-    let ca: string | undefined;
-    if (o.caFile) ca = this.readRelative(o.caFile, [...segs, 'options']);
-    const verify = o.verify ?? (o.caFile ? 'required' : 'none');
-    if (verify === 'required' && !o.caFile && ssl) this.diag.error(optWhere, 'verify required needs ca-file <PEM bundle>');
-    const enabled = s.check ?? o.check ?? false;
-    const sendProxy = s.send_proxy === undefined ? (o.sendProxy ?? 0) : s.send_proxy === true ? 1 : s.send_proxy === false ? 0 : (s.send_proxy as 1 | 2);
-    const tls = { enabled: ssl, sni, verify, ca, ...this.tls.server(o, ssl, mode, segs) };
-    const h2 = this.serverH2(s.proto ?? o.proto, tls, sendProxy, mode, this.at([...segs, s.proto !== undefined ? 'proto' : 'options']));
-    return {
-      name: s.name,
-      id: o.id ?? 0,
-      address: s.address,
-      port: s.port,
-      weight: s.weight ?? o.weight ?? 1,
-      backup: s.backup ?? o.backup ?? false,
-      maxconn: s.maxconn ?? o.maxconn ?? 0,
-      maxqueue: s.maxqueue ?? o.maxqueue ?? 0,
-      disabled: s.disabled ?? o.disabled ?? false,
-      slowstart: this.time(s.slowstart, [...segs, 'slowstart']) ?? o.slowstart ?? 0,
-      cookie: s.cookie ?? o.cookie,
-      check: {
-        enabled,
-        inter,
-        fastinter: o.fastinter ?? this.checkDefaults.fastinter ?? inter,
-        downinter: o.downinter ?? this.checkDefaults.downinter ?? inter,
-        rise: s.rise ?? o.rise ?? this.checkDefaults.rise,
-        fall: s.fall ?? o.fall ?? this.checkDefaults.fall,
-        port: o.checkPort,
-        addr: o.checkAddr,
-        ssl: o.checkSsl ?? (ssl && o.checkPort === undefined),
-        sni: o.checkSni ?? sni,
-        agent: this.agentCheck(o, optWhere),
-        observe: this.passiveCheck(o, enabled, mode, optWhere),
-        onMarkedDown: o.onMarkedDown,
-        onMarkedUp: o.onMarkedUp,
-      },
-      tls,
-      sendProxy,
-      ...(h2 ? { h2 } : {}),
-      nonStick: o.nonStick,
-      options: s.options ?? '',
-      ...(dns ? { dns } : {}),
-      source: this.diag.sourceRef(this.at(segs)),
-    };
-  }
-
-  /**
-   * `proto h2` (h2c prior knowledge, or h2 over TLS offered by ALPN alone unless `alpn`
-   * says otherwise), or a TLS `alpn` list offering h2 (the server's pick is spoken).
-   */
-  private serverH2(proto: 'h2' | undefined, tls: ServerTlsOptions, sendProxy: number, mode: 'http' | 'tcp', where: Where): Server['h2'] {
-    if (proto === 'h2') {
-      if (mode === 'tcp') {
-        this.diag.error(where, 'proto h2 needs mode http: a tcp backend forwards bytes as they are');
-        return undefined;
-      }
-      if (tls.enabled && tls.alpn && !tls.alpn.includes('h2')) this.diag.error(where, `proto h2 with alpn ${tls.alpn.join(',')}: the server is not offered h2`);
-      if (tls.enabled && !tls.alpn) tls.alpn = ['h2'];
-      if (sendProxy) this.diag.error(where, 'proto h2 with send-proxy: one h2 connection carries many clients\' requests, a PROXY header names one');
-      return 'always';
-    }
-    if (mode === 'http' && tls.enabled && tls.alpn?.includes('h2')) {
-      if (sendProxy) this.diag.error(where, 'alpn h2 with send-proxy: one h2 connection carries many clients\' requests, a PROXY header names one');
-      return 'alpn';
-    }
-    return undefined;
-  }
-
-  /** `observe` with `error-limit` (default 10) and `on-error` (default fail-check), as HAProxy. */
-  private passiveCheck(o: ServerOptionValues, checked: boolean, mode: 'http' | 'tcp', where: Where): PassiveCheck | undefined {
-    if (o.observe === undefined || o.observe === 'none') {
-      if (o.errorLimit !== undefined || o.onError !== undefined) this.diag.warn(where, 'error-limit/on-error without observe layer4|layer7: live traffic is not observed');
-      return undefined;
-    }
-    // HAProxy ignores observe on a server without checks: only checks could bring it back.
-    if (!checked) {
-      this.diag.warn(where, `observe ${o.observe} needs check on the server: live traffic is not observed`);
-      return undefined;
-    }
-    let layer = o.observe;
-    if (layer === 'layer7' && mode === 'tcp') {
-      this.diag.warn(where, 'observe layer7 in a tcp backend: observing layer4 (tcp traffic has no HTTP responses)');
-      layer = 'layer4';
-    }
-    return { layer, errorLimit: o.errorLimit ?? DEFAULT_ERROR_LIMIT, onError: o.onError ?? 'fail-check' };
-  }
-
-  /** `agent-check` with `agent-port` (required), `agent-inter` (default 2s, as HAProxy), `agent-addr`, `agent-send`. */
-  private agentCheck(o: ServerOptionValues, where: Where): AgentCheck | undefined {
-    if (!o.agentCheck) {
-      if (o.agentPort !== undefined || o.agentSend !== undefined || o.agentAddr !== undefined || o.agentInter !== undefined) {
-        this.diag.warn(where, 'agent-port/agent-send/agent-addr/agent-inter without agent-check: no agent check runs');
-      }
-      return undefined;
-    }
-    if (o.agentPort === undefined) {
-      this.diag.error(where, 'agent-check needs agent-port <port>');
-      return undefined;
-    }
-    if (o.agentAddr !== undefined && !isIP(o.agentAddr) && !/^[A-Za-z0-9.-]+$/.test(o.agentAddr)) this.diag.error(where, `agent-addr: "${o.agentAddr}" is not an IP address or host name`);
-    if (o.agentInter === 0) this.diag.error(where, 'agent-inter must be above 0');
-    const agent: AgentCheck = { port: o.agentPort, inter: o.agentInter || DEFAULT_INTER };
-    if (o.agentAddr !== undefined) agent.addr = o.agentAddr;
-    if (o.agentSend !== undefined) agent.send = o.agentSend;
-    return agent;
-  }
-
-  /** An admin listener's `allow`, present only when it has one (src/config/admin-allow.ts). */
-  private allowField(allow: string[] | undefined, options: string[] | undefined, segs: Seg[]): { allow?: string[] } {
-    const nets = adminAllow(allow, options, segs, (s) => this.at(s), this.diag);
-    return nets ? { allow: nets } : {};
-  }
-
   /** `{ sourceFromHeader }` when the frontend has one. */
   private sourceFromHeader(f: FrontendInput, mode: Mode, base: Seg[]): Pick<Frontend, 'sourceFromHeader'> {
     const s = f.source_from_header;
@@ -1209,107 +585,4 @@ export class ModelBuilder {
     return { sourceFromHeader: { header: (s.header ?? 'x-forwarded-for').toLowerCase(), trusted: s.trusted } };
   }
 
-  // ---------------------------------------------------------------- services
-
-  private runtimeApi(): Model['runtimeApi'] {
-    const r = this.cfg.runtime_api;
-    if (!r) return undefined;
-    const segs: Seg[] = ['runtime_api'];
-    let tcp: { address: string; port: number } | undefined;
-    if (r.tcp !== undefined) {
-      tcp = parseListen(r.tcp);
-      if (!tcp) this.diag.error(this.at([...segs, 'tcp']), `bad address "${r.tcp}"`);
-      else if (!/^(127\.|::1$)/.test(tcp.address)) this.diag.warn(this.at([...segs, 'tcp']), 'the runtime API is unauthenticated: listen on loopback only');
-    }
-    if (!r.socket && !tcp) this.diag.error(this.at(segs), 'runtime_api needs a socket path or a tcp address');
-    // The schema's pattern only sees strings: `mode: 660` is a YAML integer.
-    if (r.mode !== undefined && !/^0?[0-7]{3}$/.test(String(r.mode))) this.diag.error(this.at([...segs, 'mode']), `must be an octal unix socket mode such as 660, not ${r.mode}`);
-    return {
-      socketPath: r.socket,
-      mode: r.mode === undefined ? 0o600 : parseInt(String(r.mode), 8),
-      level: r.level ?? 'admin',
-      tcp,
-      ...this.allowField(r.allow, undefined, segs),
-    };
-  }
-
-  private stats(): Model['stats'] {
-    const s = this.cfg.stats;
-    if (!s) return undefined;
-    // The page checks credentials only when it has a username: one without the other would leave it open.
-    if ((s.username === undefined) !== (s.password === undefined)) {
-      this.diag.error(this.at(['stats', s.username === undefined ? 'password' : 'username']), 'stats authentication needs both username and password');
-    } else if (s.admin && s.username === undefined) {
-      this.diag.warn(this.at(['stats', 'admin']), 'admin without username/password: anyone who reaches the stats page can change server states');
-    }
-    const l = parseListen(s.bind);
-    if (!l) {
-      this.diag.error(this.at(['stats', 'bind']), `bad address "${s.bind}"`);
-      return undefined;
-    }
-    return {
-      ...l,
-      uri: s.uri ?? '/stats',
-      username: s.username,
-      password: s.password,
-      refresh: this.time(s.refresh, ['stats', 'refresh']) ?? 0,
-      admin: s.admin ?? false,
-      ...this.allowField(s.allow, s.options, ['stats']),
-    };
-  }
-
-  /** E-mail alert settings, as src/primary/mailer.ts reads them from `extras.mailers`. */
-  private mailers(m: MailersInput): Record<string, unknown> {
-    const segs: Seg[] = ['mailers'];
-    const to = (typeof m.to === 'string' ? m.to.split(',') : (m.to ?? [])).map((a) => a.trim()).filter(Boolean);
-    for (const addr of to) if (!/^[^\s@]+@[^\s@]+$/.test(addr)) this.diag.error(this.at([...segs, 'to']), `"${addr}" is not an e-mail address`);
-    if (to.length === 0) this.diag.warn(this.at(segs), 'mailers without recipients (to, or the seed\'s email_alerts): no alert is sent');
-    if ((m.user === undefined) !== (m.pass === undefined)) this.diag.error(this.at([...segs, m.user === undefined ? 'pass' : 'user']), 'SMTP authentication needs both user and pass');
-    if (m.host !== undefined && !isIP(m.host) && !/^[A-Za-z0-9.-]+$/.test(m.host)) this.diag.error(this.at([...segs, 'host']), `"${m.host}" is not an IP address or host name`);
-    const out: Record<string, unknown> = { ...m, to };
-    for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
-    return out;
-  }
-
-  private prometheus(): Model['prometheus'] {
-    const p = this.cfg.prometheus;
-    if (!p) return undefined;
-    const l = parseListen(p.bind);
-    if (!l) {
-      this.diag.error(this.at(['prometheus', 'bind']), `bad address "${p.bind}"`);
-      return undefined;
-    }
-    return { ...l, uri: p.uri ?? '/metrics', prefix: p.prefix ?? 'tslb', ...this.allowField(p.allow, p.options, ['prometheus']) };
-  }
-}
-
-/** `127.0.0.1:80`, `[::1]:80`, `:80`, `*:80` (any address). */
-export function parseListen(text: string): { address: string; port: number } | undefined {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]*)|([0-9a-fA-F:]+)):(\d+)$/.exec(text.trim());
-  if (!m) return undefined;
-  const port = Number(m[4]);
-  if (port < 1 || port > 65535) return undefined;
-  let address = m[1] ?? m[2] ?? m[3] ?? '';
-  if (address === '' || address === '*') address = '0.0.0.0';
-  if (!isIP(address)) return undefined;
-  return { address, port };
-}
-
-/** The first fetch in a condition not valid at `stage` (named acls are parsed in a wider stage). */
-function misplacedFetch(c: Condition, stage: Stage): string | undefined {
-  switch (c.kind) {
-    case 'match':
-      return fetches.get(c.fetch)?.stages.includes(stage) ? undefined : c.fetch;
-    case 'not':
-      return misplacedFetch(c.expr, stage);
-    case 'and':
-    case 'or':
-      for (const t of c.terms) {
-        const m = misplacedFetch(t, stage);
-        if (m) return m;
-      }
-      return undefined;
-    default:
-      return undefined;
-  }
 }

@@ -9,6 +9,18 @@
  * All durations are milliseconds, all sizes bytes.
  */
 
+export * from './model-http-rules';
+import type { ErrorPage, HttpRule } from './model-http-rules';
+
+export * from './model-conditions';
+import type { Condition, ParsedSample, PatternFile } from './model-conditions';
+
+export * from './model-tls';
+import type { TlsBindOptions, ServerTlsOptions } from './model-tls';
+
+export * from './model-stick';
+import type { StickRule, StickTableDef, SourceFromHeader, TcpRequestRule } from './model-stick';
+
 export type Mode = 'http' | 'tcp';
 
 /** Where a config value came from, for messages that point back at the file. */
@@ -42,153 +54,6 @@ export interface Timeouts {
   serverFin: number;
   /** How long `http-request tarpit` holds a request before its 500 (unset: connect, as HAProxy). */
   tarpit: number;
-}
-
-// ---------------------------------------------------------------- conditions
-/**
- * An ACL expression, parsed (src/rules/acl-parser.ts). `acl` leaves name a fetch
- * from the fetch registry (src/rules/fetches.ts); the compiler turns the tree into
- * one plain function per rule.
- */
-export type Condition =
-  | { kind: 'true' }
-  | { kind: 'false' }
-  | { kind: 'not'; expr: Condition }
-  | { kind: 'and'; terms: Condition[] }
-  | { kind: 'or'; terms: Condition[] }
-  | {
-      kind: 'match';
-      /** Fetch name as written, e.g. `hdr`, `path_beg`, `src`, `ssl_fc_sni`. */
-      fetch: string;
-      /** Fetch arguments, e.g. `['host']` for `hdr(host)`. */
-      args: string[];
-      /** Converters applied to the fetched sample, e.g. `[{name:'lower',args:[]}]`. */
-      converters: { name: string; args: string[] }[];
-      /** Match method: explicit `-m x` or implied by the fetch suffix (`path_beg` → `beg`). */
-      method: MatchMethod;
-      ignoreCase: boolean;
-      patterns: string[];
-      /** Pattern files (`-f FILE`), by name as written: Model.patternFiles holds their entries. */
-      files?: string[];
-      /** `-M`: the files are maps, and their keys are the patterns. */
-      mapFiles?: boolean;
-      /** The text this leaf was parsed from, for logs and errors. */
-      text: string;
-    };
-
-/** A sample expression `fetch(args),converter(args),…` as parsed (src/rules/acl-parser.ts). */
-export interface ParsedSample {
-  fetch: string;
-  args: string[];
-  converters: { name: string; args: string[] }[];
-}
-
-/**
- * A pattern file (`acl … -f FILE`) or map file (`map(FILE)`), read by the config loader:
- * workers get its entries here and never read the file. The runtime API edits the
- * primary's copy and every worker's (src/rules/patterns.ts), so a respawned worker
- * starts with the edits; a reload reads the file again, as HAProxy does.
- */
-export interface PatternFile {
-  /** HAProxy's unique id (`show acl #<id>`), in order of first use. */
-  id: number;
-  /** The file name as written in the config: the name the runtime API takes. */
-  name: string;
-  /** The file read (resolved against the config file naming it). */
-  path: string;
-  /** `acl`: one pattern per line; `map`: `key value` per line. */
-  kind: 'acl' | 'map';
-  /** How the file is used (ACL matches, map converters), to check added entries and for `get acl|map`. */
-  uses: PatternUse[];
-  entries: PatternEntry[];
-  /** Id of the next entry added (HAProxy prints an entry's address; tslb a stable id). */
-  nextEntryId: number;
-  /** Where it is first used, for `show acl|map`. */
-  usedAt?: { file: string; line: number };
-}
-
-export interface PatternUse {
-  /** `acl` (an ACL match, map files with -M) or `map` (a map converter). */
-  by: 'acl' | 'map';
-  method: MatchMethod;
-  ignoreCase: boolean;
-}
-
-export interface PatternEntry {
-  id: number;
-  key: string;
-  /** The map value; absent in pattern files. */
-  value?: string;
-}
-
-export type MatchMethod =
-  | 'found'
-  | 'bool'
-  | 'int'
-  | 'ip'
-  | 'str'
-  | 'beg'
-  | 'end'
-  | 'sub'
-  | 'dir'
-  | 'dom'
-  | 'reg'
-  | 'len'
-  /** The sample's bytes against a hex pattern (binary fetches: ssl_c_sha1, ssl_c_serial). */
-  | 'bin';
-
-// ---------------------------------------------------------------- TLS
-export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
-
-export interface TlsCertificate {
-  /** PEM text of the certificate chain. */
-  cert: string;
-  /** PEM text of the private key. */
-  key: string;
-  /** Host names from the certificate's SAN/CN, for SNI selection. */
-  names: string[];
-  /** File it was read from. */
-  source: string;
-  /** OCSP response stapled for it (base64 of the DER), from `<source>.ocsp` as HAProxy's. */
-  ocsp?: string;
-}
-
-export interface TlsBindOptions {
-  certificates: TlsCertificate[];
-  minVersion: TlsVersion;
-  maxVersion: TlsVersion;
-  /** OpenSSL cipher list for TLS ≤ 1.2. */
-  ciphers?: string;
-  /** TLS 1.3 cipher suites. */
-  ciphersuites?: string;
-  alpn: string[];
-  /** Client certificates: `none` asks for none; `optional` asks and verifies one if given; `required` also refuses a client without. */
-  verify: 'none' | 'optional' | 'required';
-  /** PEM CAs that client certificates must chain to (with verify optional|required). */
-  ca?: string;
-  /** PEM CRLs checked for every certificate of a client's chain. */
-  crl?: string;
-  /** ECDHE groups (`curves`, or `ecdhe`'s one), OpenSSL's list syntax; unset: Node's default. */
-  curves?: string;
-  /** DH parameters (PEM) for DHE suites, from global.ssl_default_dh_param; unset: no DHE. */
-  dhparam?: string;
-}
-
-export interface ServerTlsOptions {
-  enabled: boolean;
-  /** SNI sent to the server (from `sni` server option or the backend's ssl_sni). */
-  sni?: string;
-  verify: 'none' | 'required';
-  /** PEM CA bundle when verify is required. */
-  ca?: string;
-  /** `crt`: the client certificate (PEM chain) and its key, for servers that ask for one. */
-  cert?: string;
-  key?: string;
-  /** `ssl-min-ver` / `ssl-max-ver`; unset: Node's defaults (TLSv1.2..TLSv1.3). */
-  minVersion?: TlsVersion;
-  maxVersion?: TlsVersion;
-  /** `alpn`: protocols offered to the server. */
-  alpn?: string[];
 }
 
 // ---------------------------------------------------------------- frontends
@@ -225,89 +90,6 @@ export interface ForwardFor {
   ifNone: boolean;
   /** Sources (CIDR or address) for which no header is added. */
   except: string[];
-}
-
-/** What tslb answers with for `return` and a deny with a body (HAProxy's `content-type … string|lf-string|file … hdr …`). */
-/**
- * A page tslb answers a status with: a raw HTTP/1 response as written in an errorfile
- * (an empty one closes without a response), or an http-error reply built like
- * `return`'s (status, content-type, body, hdr lines).
- */
-export type ErrorPage = string | { status: number; answer: AnswerSpec };
-
-export interface AnswerSpec {
-  contentType?: string;
-  string?: string;
-  /** A log-format body. */
-  lfString?: string;
-  file?: string;
-  /** A raw HTTP response file sent as written (`errorfile F`), the connection closed after it. */
-  errorfile?: string;
-  /** `default-errorfiles`: the proxy's page for the status (errorfile, http-error, or the built-in one). */
-  defaultErrorfiles?: true;
-  /** `errorfiles NAME`: that http-errors section's page for the status, set in `page` by the loader (else the proxy's page). */
-  errorfiles?: string;
-  page?: ErrorPage;
-  /** `hdr NAME VALUE` lines; values are log-format. */
-  headers: { name: string; value: string }[];
-}
-
-type RedirectCode = 301 | 302 | 303 | 307 | 308;
-/** A prefix or scheme redirect's URI: without its query (`drop-query`), then ending in `/` (`append-slash`). */
-interface RedirectUri {
-  dropQuery?: boolean;
-  appendSlash?: boolean;
-}
-
-/**
- * An `http-request` / `http-response` action. Values named `value`, `replace`,
- * `location` are log-format (`%[fetch,conv]`), `expr` a sample expression.
- */
-export type HttpAction =
-  | ({ action: 'redirect-scheme'; scheme: string; code: RedirectCode } & RedirectUri)
-  | { action: 'redirect-location'; location: string; code: RedirectCode }
-  | ({ action: 'redirect-prefix'; prefix: string; code: RedirectCode } & RedirectUri)
-  | { action: 'allow' }
-  | { action: 'deny'; status: number; answer?: AnswerSpec }
-  | { action: 'tarpit'; status: number }
-  | { action: 'return'; status: number; answer: AnswerSpec }
-  | { action: 'set-header'; name: string; value: string }
-  | { action: 'add-header'; name: string; value: string }
-  | { action: 'del-header'; name: string; match?: 'str' | 'beg' | 'end' | 'sub' | 'reg' }
-  | { action: 'replace-header'; name: string; regex: string; replace: string }
-  | { action: 'replace-value'; name: string; regex: string; replace: string }
-  | { action: 'set-method'; value: string }
-  | { action: 'set-path'; value: string }
-  | { action: 'set-query'; value: string }
-  | { action: 'set-uri'; value: string }
-  | { action: 'replace-path'; regex: string; replace: string }
-  | { action: 'set-var'; name: string; expr: string }
-  | { action: 'unset-var'; name: string }
-  /** `set-src EXPR`: the exchange's source address (ACLs, stick keys, logs, balance source, X-Forwarded-For) becomes the sample's when it is an IP. */
-  | { action: 'set-src'; expr: string }
-  | { action: 'set-status'; status: number; reason?: string }
-  | { action: 'auth'; realm?: string }
-  /** `capture SAMPLE len N`: the frontend's capture slot `slot` (in rule order), shown by %hr. */
-  | { action: 'capture'; expr: string; len: number; slot: number }
-  /** Stick counters (src/stick): as the tcp-request ones, on the connection's counters. */
-  | { action: 'track-sc'; counter: number; fetch: string; args: string[]; table: string }
-  | { action: 'sc-inc-gpc0'; counter: number }
-  /** `sc-set-gpt0(N) <int|expr>`: gpt0 of counter N's entry (an expression's value when it is a non-negative integer). */
-  | { action: 'sc-set-gpt0'; counter: number; value: string }
-  | { action: 'normalize-uri'; mode: 'path-merge-slashes' | 'path-strip-dotdot' | 'percent-decode-unreserved'; full?: boolean; strict?: boolean }
-  /** HAProxy's `http-request cache-use NAME`: answer from the cache `cache` (a `caches:` entry) when it holds the object. */
-  | { action: 'cache-use'; cache: string }
-  /** HAProxy's `http-response cache-store NAME`: store a cacheable response in the cache `cache`. */
-  | { action: 'cache-store'; cache: string };
-
-export interface HttpRule {
-  /** `after-response`: every response, tslb's own answers (errors, redirects, returns) too. */
-  when: 'request' | 'response' | 'after-response';
-  act: HttpAction;
-  /** Absent means always. */
-  condition?: Condition;
-  text: string;
-  source?: SourceRef;
 }
 
 export interface LogSettings {
@@ -619,85 +401,6 @@ export interface CookiePersistence {
   /** ms; 0 = no limit. Inserted cookies then carry a date and expire after this idle time / age. */
   maxIdle: number;
   maxLife: number;
-}
-
-export interface StickRule {
-  /** Fetch name (`src`, `hdr`, ...) and its arguments. */
-  fetch: string;
-  args: string[];
-  text: string;
-}
-
-/** One stored data type of a stick table: `conn_cur`, or a rate with its period (`conn_rate(10s)`). */
-export interface StoredData {
-  /** HAProxy's name: conn_cur, conn_cnt, conn_rate, sess_cnt, sess_rate, http_req_cnt, http_req_rate, http_err_cnt, http_err_rate, bytes_in_cnt, bytes_in_rate, bytes_out_cnt, bytes_out_rate, gpc0, gpc0_rate, gpt0. */
-  type: string;
-  /** ms; rates only. */
-  period?: number;
-}
-
-/**
- * A `stick-table` of a frontend or backend (HAProxy names it after its proxy): the
- * entries of `stick on` (the server of a key) and the counters `track-sc` updates.
- */
-export interface StickTableDef {
-  name: string;
-  type: 'ip' | 'ipv6' | 'integer' | 'string';
-  /** string tables: keys are cut to this many characters (HAProxy `len`, default 32). */
-  keyLen: number;
-  /** Most entries kept (the least recently used one not in use goes first). */
-  size: number;
-  /** ms since last use; 0 = never. */
-  expire: number;
-  store: StoredData[];
-  /** Fleet-wide counters: the counters and rates are also kept in Redis (src/stick/redis.ts). */
-  redis?: StickRedisDef;
-  /** `peers <name>`: the peers section whose members replicate this table (src/peers/). */
-  peers?: string;
-}
-
-/** A stick table's Redis store (YAML `stick_table.redis`; HAProxy has no equivalent). */
-export interface StickRedisDef {
-  /** redis:// or rediss:// URL. */
-  url: string;
-  /** Prefix of the Redis keys. */
-  prefix: string;
-  /** ms between two flushes of this node's increments (each reads the fleet totals back). */
-  flushInterval: number;
-  /** ms a flush may wait for its answer before Redis counts as down. */
-  timeout: number;
-}
-
-/** The client address a trusted proxy passes on (X-Forwarded-For). */
-export interface SourceFromHeader {
-  /** Lower-case header name. */
-  header: string;
-  /** Addresses or CIDR networks of the proxies whose header is believed. */
-  trusted: string[];
-}
-
-/** A `tcp-request connection|session|content` action. */
-export type TcpAction =
-  | { action: 'accept' }
-  | { action: 'reject' }
-  | { action: 'silent-drop' }
-  /** `track-sc<counter> <fetch> [table <table>]`: the table defaults to the frontend's own. */
-  | { action: 'track-sc'; counter: number; fetch: string; args: string[]; table: string }
-  | { action: 'sc-inc-gpc0'; counter: number };
-
-/**
- * `tcp-request connection` rules run when a connection is accepted (before a PROXY
- * header and TLS: `src` is the peer's address), `session` ones once the PROXY header
- * and the TLS handshake are done, `content` ones before the backend is chosen (tcp
- * frontends: after the inspected ClientHello; http frontends: once per connection).
- */
-export interface TcpRequestRule {
-  stage: 'connection' | 'session' | 'content';
-  act: TcpAction;
-  /** Absent means always. */
-  condition?: Condition;
-  text: string;
-  source?: SourceRef;
 }
 
 // ---------------------------------------------------------------- global / services

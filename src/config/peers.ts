@@ -13,7 +13,7 @@ import { checkBundle } from '../tls/pem';
 import type { PeersInput } from './schema';
 import type { Diagnostics, Seg, Where } from './source';
 import { didYouMean } from './suggest';
-import { parseListen } from './build';
+import { parseListen } from './services';
 
 type Locate = (segs: Seg[]) => Where;
 /** Reads a file named at `segs`, relative to its config file (undefined: an error was reported). */
