@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { formatIssue, loadConfig } from '../src/config/load';
 import { runCli, tempDir } from './helpers/tslb';
 
 const SERVED = `
@@ -134,4 +135,18 @@ runtime_api: { socket: /tmp/tslb-limits.sock, mode: 999 }
   ]) {
     assert.ok(errors.includes(`: ${where}: ${message}`), `${where}: ${message} in:\n${errors}`);
   }
+});
+
+test('tune.http.maxhdr in global.options sets the header-count limit; global.max_headers wins; out of range is refused', () => {
+  const at = (yaml: string) => {
+    const r = loadConfig([write(yaml)]);
+    return { maxHeaders: r.model?.global.maxHeaders, errors: r.errors.map(formatIssue) };
+  };
+  assert.deepEqual(at(`global: { options: ["tune.http.maxhdr 64"] }\n${SERVED}`), { maxHeaders: 64, errors: [] });
+  assert.deepEqual(at(`global: { max_headers: 20, options: ["tune.http.maxhdr 64"] }\n${SERVED}`), { maxHeaders: 20, errors: [] });
+  assert.deepEqual(at(SERVED), { maxHeaders: 128, errors: [] });
+  const bad = at(`global: { options: ["tune.http.maxhdr 40000", "tune.http.maxhdrs 5"] }\n${SERVED}`).errors;
+  assert.equal(bad.length, 2, bad.join('\n'));
+  assert.match(bad.join('\n'), /lb\.yaml:1:\d+: global\.options\[0\]: tune\.http\.maxhdr must be 1\.\.32767 \(got 40000\)/);
+  assert.match(bad.join('\n'), /global\.options\[1\]: unsupported global line "tune\.http\.maxhdrs".*did you mean "tune\.http\.maxhdr"/);
 });

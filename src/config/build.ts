@@ -48,6 +48,7 @@ import { missingTimeouts, NO_TIMEOUT_EFFECT, resolveTimeouts, type GivenTimeouts
 import { declaredTables, frontendProtection, stickTableOf, presetLines, PUBLIC_PRESET, accessLines } from './protection';
 import { didYouMean } from './suggest';
 import { buildH2Settings } from './h2';
+import { globalTuneLines, tuneNumber } from './global-options';
 import { RuleRefs } from './rule-refs';
 import { TlsConfig } from './tls';
 import { buildAcme } from './acme';
@@ -216,6 +217,7 @@ export class ModelBuilder {
       this.diag.error(this.at(['global', g.max_rewrite !== undefined ? 'max_rewrite' : 'buf_size']), `buf_size - max_rewrite must leave at least 1024 bytes for request headers (got ${bufSize - maxRewrite})`);
     }
     this.maxHeaderBytes = bufSize - maxRewrite;
+    const tune = globalTuneLines(g, this.at, this.diag);
     return {
       workers,
       user: g.user,
@@ -226,10 +228,10 @@ export class ModelBuilder {
       gracePeriod: this.time(g.grace_period, ['global', 'grace_period']) ?? 30_000,
       acceptMode: g.accept_mode ?? 'auto',
       bufSize,
-      maxHeaders: g.max_headers ?? DEFAULT_MAX_HEADERS,
+      maxHeaders: g.max_headers ?? tuneNumber(tune.get('tune.http.maxhdr'), 'tune.http.maxhdr', 1, 32767, this.at, this.diag) ?? DEFAULT_MAX_HEADERS,
       logLevel: g.log_level ?? 'info',
       accessLog: this.accessLog(g.access_log),
-      h2: buildH2Settings(g, this.at, this.diag),
+      h2: buildH2Settings(g, tune, this.at, this.diag),
       certWatch: this.time(g.cert_watch, ['global', 'cert_watch']) ?? DEFAULT_CERT_WATCH,
       certExpiryWarningDays: g.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS,
       acme: buildAcme(g, this.at, this.diag, (file, segs) => this.readRelative(file, segs)),
