@@ -101,7 +101,12 @@ test('source_from_header: from a trusted proxy the right-most untrusted address 
   assert.match(await waitForLog('/trusted'), /^xff 198\.51\.100\.7 /);
   assert.match(await waitForLog('/spoof'), /^xff 127\.0\.0\.3 /);
 
-  const table = await tcpCommand(cli, 'show table edge\n');
+  // The workers' last increments reach the primary's table within a batch (≤ 10 ms) and an IPC hop: wait for the last one.
+  let table = '';
+  for (const until = Date.now() + 5000; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
+    table = await tcpCommand(cli, 'show table edge\n');
+    if (/key=::ffff:127\.0\.0\.2 .*http_req_cnt=2/.test(table)) break;
+  }
   assert.match(table, /key=::ffff:198\.51\.100\.7 .*http_req_cnt=1/);
   assert.match(table, /key=::ffff:127\.0\.0\.3 /);
   // The proxy's keep-alive connection carried four clients: each request tracked its own (HAProxy's stream counters).
