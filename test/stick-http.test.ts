@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { Pool } from 'undici';
 import { freePort, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
+import { paced } from './helpers/status';
 import { startHttpBackend, type HttpBackend } from './helpers/backends';
 import { unixCommand } from './helpers/runtime-api';
 
@@ -37,19 +38,6 @@ async function get(pool: Pool, urlPath: string): Promise<number> {
   const res = await pool.request({ path: urlPath, method: 'GET' });
   await res.body.dump();
   return res.statusCode;
-}
-
-/** `perSecond` requests a second, in turn over `pools`, for `durationMs` on a schedule kept by the clock; every status. */
-async function paced(pools: Pool[], perSecond: number, durationMs: number): Promise<number[]> {
-  const started = Date.now();
-  const total = Math.round((perSecond * durationMs) / 1000);
-  const pending: Promise<number>[] = [];
-  while (pending.length < total) {
-    const due = Math.min(total, Math.floor(((Date.now() - started) * perSecond) / 1000) + 1);
-    while (pending.length < due) pending.push(get(pools[pending.length % pools.length], '/'));
-    await sleep(2);
-  }
-  return Promise.all(pending);
 }
 
 let backend: HttpBackend;
@@ -145,7 +133,10 @@ test('http-request track-sc0 src + deny 429 over sc_http_req_rate(0) gt 50: ~100
   const hitsBefore = backend.hits;
   // Denied requests count too (HAProxy counts each request before the rules): once 50
   // passed in the first second, the rate stays near 100/s and no more pass.
-  const [limitedStatuses, otherStatuses] = await Promise.all([paced(limited, 100, 3000), paced(other, 5, 3000)]);
+  const [limitedStatuses, otherStatuses] = await Promise.all([
+    paced(100, 3000, (i) => get(limited[i % limited.length], '/')),
+    paced(5, 3000, (i) => get(other[i % other.length], '/')),
+  ]);
   const passed = limitedStatuses.filter((s) => s === 200).length;
   const denied = limitedStatuses.filter((s) => s === 429).length;
   t.diagnostic(`127.0.0.2: ${passed} of ${limitedStatuses.length} passed, ${denied} denied with 429`);

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { freePort, rss, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
 import { startHttpBackend, type HttpBackend } from './helpers/backends';
 import { unixCommand } from './helpers/runtime-api';
-import { statusFrom } from './helpers/status';
+import { paced, statusFrom } from './helpers/status';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -20,23 +20,6 @@ after(async () => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * Starts `perSecond` attempts a second from `localAddress` for `durationMs`, on a
- * schedule kept by the clock (a late timer starts the attempts it owes), and resolves
- * with every status.
- */
-async function flood(port: number, localAddress: string, perSecond: number, durationMs: number): Promise<number[]> {
-  const started = Date.now();
-  const total = Math.round((perSecond * durationMs) / 1000);
-  const pending: Promise<number>[] = [];
-  while (pending.length < total) {
-    const due = Math.min(total, Math.floor(((Date.now() - started) * perSecond) / 1000) + 1);
-    while (pending.length < due) pending.push(statusFrom(port, localAddress));
-    await sleep(2);
-  }
-  return Promise.all(pending);
-}
 
 let backend: HttpBackend;
 let port: number;
@@ -95,9 +78,9 @@ test('a per-address rate limit of 50/s holds across two workers within 5% (sc_se
   // ~100 connections/s from 127.0.0.2 for 4 s against 50 sessions/s; 127.0.0.3 sends 5/s meanwhile;
   // 127.0.0.14 sends ~100/s to a frontend that refuses over 200 connections in 4 s (50/s), refused ones included.
   const [limited, other, byConnRate] = await Promise.all([
-    flood(port, '127.0.0.2', 100, 4000),
-    flood(port, '127.0.0.3', 5, 4000),
-    flood(connRatePort, '127.0.0.14', 100, 4000),
+    paced(100, 4000, () => statusFrom(port, '127.0.0.2')),
+    paced(5, 4000, () => statusFrom(port, '127.0.0.3')),
+    paced(100, 4000, () => statusFrom(connRatePort, '127.0.0.14')),
   ]);
   const passed = limited.filter((s) => s === 200).length;
   const refused = limited.filter((s) => s === 0).length;

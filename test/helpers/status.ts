@@ -28,3 +28,19 @@ export function converse(host: string, port: number, localAddress: string, reque
     s.setTimeout(5000, () => s.destroy());
   });
 }
+
+/**
+ * Starts `perSecond` requests a second for `durationMs` on a schedule kept by the clock (a
+ * late timer starts the ones it owes), the i-th by `send(i)`, and resolves with every status.
+ */
+export async function paced(perSecond: number, durationMs: number, send: (i: number) => Promise<number>): Promise<number[]> {
+  const started = Date.now();
+  const total = Math.round((perSecond * durationMs) / 1000);
+  const pending: Promise<number>[] = [];
+  while (pending.length < total) {
+    const due = Math.min(total, Math.floor(((Date.now() - started) * perSecond) / 1000) + 1);
+    while (pending.length < due) pending.push(send(pending.length));
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  return Promise.all(pending);
+}
