@@ -45,6 +45,10 @@ export type PrimaryToWorker =
   | { type: 'slot-grant'; server: string; count: number; keep: number }
   /** Other workers wait for `backend/server`: hold at most `keep` slots (-1: no limit any more). */
   | { type: 'slot-keep'; server: string; keep: number }
+  /** `rate-limit sessions` of `frontend`: `count` more sessions this worker may open (src/primary/session-rates.ts). */
+  | { type: 'rate-grant'; frontend: string; count: number }
+  /** Another worker waits for sessions of `frontend`: give back the credits no connection here waits for. */
+  | { type: 'rate-recall'; frontend: string }
   /** Stick-table entries as the primary holds them (src/stick/primary.ts); `ack` confirms this worker's batch. */
   | { type: 'stick-state'; ack?: number; tables: Record<string, StickState[]> }
   /** The runtime API asks every live worker (answered by a `query-reply` with the same id). */
@@ -92,6 +96,8 @@ export type WorkerToPrimary =
   | { type: 'slot-want'; server: string; want: number; limit: number }
   /** Slots of `backend/server` given back. */
   | { type: 'slot-return'; server: string; count: number; limit: number }
+  /** `rate-limit sessions` of `frontend`: sessions opened on credits (`used`), connections held for one (`want`), credits given back. */
+  | { type: 'rate-want'; frontend: string; limit: number; want: number; used: number; returned: number }
   /** `observe`: `errors` consecutive errors (the `error-limit`) on `backend/server` in this worker; `last` says what the last one was. */
   | { type: 'observed-errors'; backend: string; server: string; errors: number; last: string }
   /** Stick-table increments since the previous batch (src/stick/worker.ts), by table id. */

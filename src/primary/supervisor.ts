@@ -19,6 +19,7 @@ import {
 } from '../ipc/messages';
 import { resolveListenMode } from './listen-mode';
 import { SlotBroker } from './slots';
+import { SessionRateBroker } from './session-rates';
 import { PrimaryStickTables } from '../stick/primary';
 import { workerEnvironment } from './worker-env';
 
@@ -89,6 +90,7 @@ export class Supervisor {
   private lastCrash = 0;
   /** maxconn slots leased to workers (queueing/persistence: src/primary/slots.ts). */
   private readonly slots = new SlotBroker();
+  private readonly sessionRates = new SessionRateBroker();
   /** The stick tables, whose counters the workers add to (src/stick/primary.ts). */
   readonly tables = new PrimaryStickTables(() => [...this.records.keys()]);
   private readonly queries = new Map<number, PendingQuery>();
@@ -315,6 +317,9 @@ export class Supervisor {
       case 'slot-return':
         this.slots.onMessage(worker, rec.generation.id, msg);
         break;
+      case 'rate-want':
+        this.sessionRates.onMessage(worker, msg);
+        break;
       case 'stick-batch':
         this.tables.onBatch(worker, msg);
         break;
@@ -349,6 +354,7 @@ export class Supervisor {
     if (rec.generation.slots[rec.slot] === worker) rec.generation.slots[rec.slot] = undefined;
     rec.generation.ready.delete(rec.slot);
     this.slots.workerExited(worker);
+    this.sessionRates.workerExited(worker);
     this.tables.workerExited(worker);
     for (const q of this.queries.values()) if (q.waiting.delete(worker) && q.waiting.size === 0) q.finish();
     // Its load is gone: the others' view of the servers it used must drop it.

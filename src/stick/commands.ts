@@ -84,7 +84,7 @@ export function showTable(c: TableCommandContext, args: string[]): string {
   const [name, ...rest] = args;
   if (name === undefined) return c.tables.list().map((s) => head(c, s)).join('');
   const store = c.tables.named(name);
-  if (!store || name.startsWith('#')) return 'No such table\n';
+  if (!store) return 'No such table\n';
   const sel = select(store, rest, SHOW_USAGE);
   if (typeof sel === 'string') return sel;
   const now = Date.now();
@@ -119,7 +119,7 @@ export function clearTable(c: TableCommandContext, args: string[]): string {
   const [name, ...rest] = args;
   if (name === undefined) return CLEAR_USAGE;
   const store = c.tables.named(name);
-  if (!store || name.startsWith('#')) return 'No such table\n';
+  if (!store) return 'No such table\n';
   const sel = select(store, rest, CLEAR_USAGE);
   if (typeof sel === 'string') return sel;
   const now = Date.now();
@@ -142,7 +142,7 @@ export function setTable(c: TableCommandContext, args: string[]): string {
   const [name, kw, keyText, ...data] = args;
   if (name === undefined) return SET_USAGE;
   const store = c.tables.named(name);
-  if (!store || name.startsWith('#')) return 'No such table\n';
+  if (!store) return 'No such table\n';
   if (kw !== 'key') return SET_USAGE;
   if (keyText === undefined) return 'Key value expected\n';
   const key = tableKey(store.def, keyText);

@@ -101,15 +101,10 @@ export function tableId(def: StickTableDef): string {
   return `${def.name}#${h.toString(16)}`;
 }
 
-/** The name of the internal table counting each frontend's sessions for `rate-limit sessions`. */
-export const SESSION_RATE_TABLE = '#sessions';
-
-/** Every stick table of a config: the frontends' and backends' own, and the internal one of `rate-limit sessions`. */
+/** Every stick table of a config: the frontends' and backends' own. */
 export function stickTableDefs(model: Pick<Model, 'frontends' | 'backends'>): StickTableDef[] {
   const defs: StickTableDef[] = [];
   for (const f of model.frontends) if (f.stickTable) defs.push(f.stickTable);
   for (const b of model.backends) if (b.stickTable) defs.push(b.stickTable);
-  const limited = model.frontends.filter((f) => f.rateLimitSessions);
-  if (limited.length) defs.push({ name: SESSION_RATE_TABLE, type: 'string', keyLen: 1024, size: limited.length, expire: 0, store: [{ type: 'sess_rate', period: 1000 }] });
   return defs;
 }

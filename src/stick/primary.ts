@@ -115,14 +115,14 @@ export class PrimaryStickTables {
     return this.byId.get(id);
   }
 
-  /** The newest generation's table `name` (internal tables have names starting with `#`). */
+  /** The newest generation's table `name`. */
   named(name: string): StickStore | undefined {
     return this.byName.get(name);
   }
 
-  /** The newest generation's tables, in config order, without the internal ones. */
+  /** The newest generation's tables, in config order. */
   list(): StickStore[] {
-    return [...this.byName.values()].filter((s) => !s.def.name.startsWith('#'));
+    return [...this.byName.values()];
   }
 
   /**

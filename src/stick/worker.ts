@@ -47,9 +47,7 @@ import { StickEntry, StickStore, tableKey } from './store';
 /**
  * Shortest time between two batches of a worker: bounds the IPC messages to 100 per second per worker.
  * Each batch is a round trip with the primary (a pipe write that wakes it, its answer to every worker):
- * at 5 ms they took 13 % of a busy worker's time under a constant flow of increments; at 20 ms
- * `rate-limit sessions 20` on two workers let through 59 sessions in 2 s instead of at most 46
- * (bench/README.md, test/stick-limits.test.ts).
+ * at 5 ms they took 13 % of a busy worker's time under a constant flow of increments (bench/README.md).
  */
 export const BATCH_INTERVAL_MS = 10;
 const SWEEP_INTERVAL_MS = 1000;

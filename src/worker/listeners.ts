@@ -68,7 +68,7 @@ export async function startListeners(
   configureConnectionLimits(frontends, worker.runtime.model.global.maxconn, worker.runtime.model.global.workers);
   try {
     for (const fe of frontends) {
-      const sessionRate = sessionRateGate<Listener>(fe.name, fe.config.rateLimitSessions, afterSessionRate);
+      const sessionRate = sessionRateGate<Listener>(fe.name, fe.config.rateLimitSessions, worker.runtime.model.global.workers, afterSessionRate);
       for (const bind of fe.config.binds) {
         const listener: Listener = {
           fe,
