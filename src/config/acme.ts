@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import { checkTrust } from '../tls/pem';
 import type { AcmeSettings } from './model';
-import type { GlobalInput } from './schema';
+import type { GlobalInput } from './schema-global';
 import type { Diagnostics, Seg, Where } from './source';
 
 /** Where state lives when neither acme.state_dir nor global.state_dir says (`tslb install` creates it). */

@@ -8,7 +8,7 @@ import type { Locate } from './build';
 import { parseBalanceLine, parseCookieLine, parseStickOn } from './haproxy-syntax';
 import type { Balance, CookiePersistence, Mode, StickRule, StickTableDef } from './model';
 import { BACKEND_LINE, type OptionSet } from './option-lines';
-import type { BackendInput } from './schema';
+import type { BackendInput } from './schema-backend';
 import type { Diagnostics, Seg, Where } from './source';
 import { didYouMean } from './suggest';
 

@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import type { Locate } from './build';
 import type { Bind, Frontend, Mode } from './model';
-import type { BindInput } from './schema';
+import type { BindInput } from './schema-frontend';
 import { parseListen } from './services';
 import type { Diagnostics, Seg } from './source';
 import type { TlsConfig } from './tls';

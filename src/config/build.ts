@@ -29,13 +29,11 @@ import type {
   Timeouts,
   UseBackendRule,
 } from './model';
-import type {
-  BackendInput,
-  ForwardForInput,
-  FrontendInput,
-  NativeConfig,
-  TimeoutsInput,
-} from './schema';
+import type { BackendInput } from './schema-backend';
+import type { ForwardForInput } from './schema-http-features';
+import type { FrontendInput } from './schema-frontend';
+import type { NativeConfig } from './schema';
+import type { TimeoutsInput } from './schema-values';
 import { applyCheckLines, nativeHealthCheck } from './health-checks';
 import { mailerSettings, prometheusListener, runtimeApi, statsListener } from './services';
 import { backendServers, DEFAULT_INTER, type CheckDefaults } from './servers';

@@ -7,7 +7,7 @@
  */
 import { splitWords } from './haproxy-syntax';
 import type { CacheSettings } from './model';
-import type { CacheInput } from './schema';
+import type { CacheInput } from './schema-sections';
 import type { Diagnostics, Seg, Where } from './source';
 import { didYouMean } from './suggest';
 

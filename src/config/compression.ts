@@ -7,7 +7,7 @@
  */
 import * as zlib from 'node:zlib';
 import type { Compression, CompressionAlgo, Mode } from './model';
-import type { BackendInput } from './schema';
+import type { BackendInput } from './schema-backend';
 import type { Diagnostics, Where } from './source';
 import { parseSize, splitWords } from './haproxy-syntax';
 

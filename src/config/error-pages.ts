@@ -15,7 +15,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { AnswerSpec, ErrorPage } from './model';
-import type { ErrorReplyInput, HttpErrorsInput } from './schema';
+import type { ErrorReplyInput, HttpErrorsInput } from './schema-error-pages';
 import type { Diagnostics, Seg, Where } from './source';
 import { splitWords } from './haproxy-syntax';
 

@@ -4,7 +4,7 @@
  * the same value: the YAML field wins.
  */
 import { parseSize, splitWords } from './haproxy-syntax';
-import type { GlobalInput } from './schema';
+import type { GlobalInput } from './schema-global';
 import type { Diagnostics, Seg, Where } from './source';
 import { didYouMean } from './suggest';
 

@@ -7,7 +7,7 @@ import { DEFAULT_WINDOW_SIZE, MAX_WINDOW_SIZE } from '../http2/frames';
 import { MAX_TABLE_CAPACITY, TABLE_CAPACITY } from '../http2/hpack';
 import { tuneNumber, type GlobalTuneLine, type TuneValue } from './global-options';
 import type { H2Settings } from './model';
-import type { GlobalInput } from './schema';
+import type { GlobalInput } from './schema-global';
 import type { Diagnostics, Seg, Where } from './source';
 import { MAX_SIZE } from './limits';
 

@@ -5,7 +5,7 @@
 import { parseCheckLine, parseHttpchkArgs, parseOption } from './haproxy-syntax';
 import type { HealthCheck } from './model';
 import type { OptionSet } from './option-lines';
-import type { HealthCheckInput } from './schema';
+import type { HealthCheckInput } from './schema-backend';
 import type { Diagnostics, Seg, Where } from './source';
 
 /** The `health_check` object fields each check type takes besides `type`. */

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { AnswerSpec, HttpAction } from './model';
-import type { AnswerInput, HttpRuleInput } from './schema';
+import type { AnswerInput, HttpRuleInput } from './schema-http-rules';
 import type { Stage } from '../rules/context';
 import { compileValueTemplate, parseSampleExpr } from '../rules/sample-expr';
 import { parseTcpAction } from './stick-syntax';

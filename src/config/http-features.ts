@@ -3,7 +3,7 @@
  * the monitor URI and the security-headers preset. Each is checked against the frontend's mode and binds.
  */
 import type { Bind, Condition, Hsts, HttpsRedirect, Mode, Monitor, SecurityHeaders } from './model';
-import type { FrontendInput } from './schema';
+import type { FrontendInput } from './schema-frontend';
 import type { Diagnostics, Seg, Where } from './source';
 
 /** HAProxy's `monitor-uri <uri>` and `monitor fail if|unless <condition>` lines. */

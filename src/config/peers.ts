@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { splitWords } from './haproxy-syntax';
 import type { PeersSection, PeersTls, StickTableDef } from './model';
 import { checkBundle } from '../tls/pem';
-import type { PeersInput } from './schema';
+import type { PeersInput } from './schema-sections';
 import type { Diagnostics, Seg, Where } from './source';
 import { didYouMean } from './suggest';
 import { parseListen } from './services';

@@ -7,7 +7,9 @@
  * parses conditions with the frontend's named ACLs.
  */
 import type { Condition, Mode, StickTableDef, TcpRequestRule } from './model';
-import type { FrontendInput, NativeConfig, StickTableInput, TcpRequestInput } from './schema';
+import type { FrontendInput } from './schema-frontend';
+import type { NativeConfig } from './schema';
+import type { StickTableInput, TcpRequestInput } from './schema-protection';
 import type { Diagnostics, Seg, Where } from './source';
 import type { Stage } from '../rules/context';
 import { parseRateLimit, parseStickTable, parseTcpRequest, type TcpRequestLine } from './stick-syntax';

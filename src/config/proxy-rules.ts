@@ -13,7 +13,8 @@ import type { Condition, HttpAction, HttpRule, Mode } from './model';
 import type { OptionSet } from './option-lines';
 import { stickReferenceError, trackError, type TableScope } from './protection';
 import type { RuleRefs } from './rule-refs';
-import type { FrontendInput, HttpRuleInput } from './schema';
+import type { FrontendInput } from './schema-frontend';
+import type { HttpRuleInput } from './schema-http-rules';
 import type { Diagnostics, Seg, Where } from './source';
 import { didYouMean } from './suggest';
 

@@ -8,7 +8,8 @@ import { isIP } from 'node:net';
 import { parseInitAddr, parseTime, splitWords, type Parsed, type ServerOptionValues } from './haproxy-syntax';
 import { MAX_RETRIES } from './limits';
 import type { Resolvers, ServerDns } from './model';
-import type { NameserverInput, ResolversInput, ServerInput, ServerTemplateInput } from './schema';
+import type { NameserverInput, ResolversInput } from './schema-sections';
+import type { ServerInput, ServerTemplateInput } from './schema-backend';
 import type { Diagnostics, Seg, Where } from './source';
 import { didYouMean } from './suggest';
 

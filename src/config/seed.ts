@@ -5,7 +5,11 @@
  */
 import * as path from 'node:path';
 import type { Fragment } from './load';
-import type { BackendInput, FrontendInput, NativeConfig, SeedProxy, ServerInput, StickTableInput } from './schema';
+import type { BackendInput, ServerInput } from './schema-backend';
+import type { FrontendInput } from './schema-frontend';
+import type { NativeConfig } from './schema';
+import type { SeedProxy } from './schema-seed';
+import type { StickTableInput } from './schema-protection';
 import { splitWords } from './haproxy-syntax';
 import { formatPath, type Diagnostics, type Seg, type SourceFile } from './source';
 

@@ -8,7 +8,7 @@ import { parseServerOptions, type ServerOptionValues } from './haproxy-syntax';
 import type { AgentCheck, PassiveCheck, Server, ServerTlsOptions } from './model';
 import type { OptionSet } from './option-lines';
 import { isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
-import type { BackendInput, ServerInput } from './schema';
+import type { BackendInput, ServerInput } from './schema-backend';
 import { formatPath, type Diagnostics, type Seg, type Where } from './source';
 import type { TlsConfig } from './tls';
 

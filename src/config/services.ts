@@ -6,7 +6,8 @@ import { isIP } from 'node:net';
 import { adminAllow } from './admin-allow';
 import type { Locate } from './build';
 import type { Model } from './model';
-import type { MailersInput, NativeConfig } from './schema';
+import type { MailersInput } from './schema-services';
+import type { NativeConfig } from './schema';
 import type { Diagnostics, Seg } from './source';
 
 /** `127.0.0.1:80`, `[::1]:80`, `:80`, `*:80` (any address). */

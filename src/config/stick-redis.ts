@@ -5,7 +5,7 @@
  * form of `stick_table` carries it.
  */
 import type { StickRedisDef, StickTableDef } from './model';
-import type { StickRedisInput } from './schema';
+import type { StickRedisInput } from './schema-protection';
 import type { Diagnostics, Where } from './source';
 import { parseTime } from './haproxy-syntax';
 import { DATA_INDEX, DATA_TYPES } from '../stick/layout';

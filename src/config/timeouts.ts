@@ -4,7 +4,7 @@
  * apply); the others fall back to the timeout HAProxy uses in their place.
  */
 import type { Mode, Timeouts } from './model';
-import type { TimeoutsInput } from './schema';
+import type { TimeoutsInput } from './schema-values';
 
 /** Timeouts as a section (or `defaults`) gives them, in ms; absent keys are unset. */
 export type GivenTimeouts = Partial<Record<keyof TimeoutsInput, number>>;

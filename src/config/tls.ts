@@ -10,7 +10,7 @@ import { createSecureContext } from 'node:tls';
 import { checkBundle, checkOcspResponse, checkTrust, dhParamsPem, expiryWarning, ocspFile } from '../tls/pem';
 import type { ServerOptionValues } from './haproxy-syntax';
 import type { AcmeSettings, Mode, ServerTlsOptions, TlsBindOptions, TlsCertificate, TlsVersion } from './model';
-import type { BindInput } from './schema';
+import type { BindInput } from './schema-frontend';
 import type { Diagnostics, Seg, Where } from './source';
 
 const TLS_VERSION_ORDER: TlsVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];

@@ -6,7 +6,7 @@
 import { passwordHashError } from '../auth/userlists';
 import { splitWords } from './haproxy-syntax';
 import type { Userlist } from './model';
-import type { UserlistInput } from './schema';
+import type { UserlistInput } from './schema-sections';
 import type { Diagnostics, Seg, Where } from './source';
 
 type Locate = (segs: Seg[]) => Where;
