@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { Backend } from '../src/config/model';
 import type { BalancedServer, BalanceKey, Balancer } from '../src/balance/balancer';
 import { balancers } from '../src/balance/registry';
-import { parseBalanceLine } from '../src/config/haproxy-syntax';
+import { parseBalanceLine } from '../src/config/backend-syntax';
 import { addressHash, fullHash, sdbm } from '../src/balance/hash';
 
 interface TestServer extends BalancedServer {

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTime, parseSize, parseServerOptions, parseOption, splitWords, parseBalanceLine } from '../src/config/haproxy-syntax';
+import { parseTime, parseSize, splitWords } from '../src/config/haproxy-syntax';
+import { parseServerOptions } from '../src/config/server-syntax';
+import { parseOption } from '../src/config/option-syntax';
+import { parseBalanceLine } from '../src/config/backend-syntax';
 import { parseCondition, parseCriterion } from '../src/rules/acl-parser';
 import type { Condition } from '../src/config/model';
 

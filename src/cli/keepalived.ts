@@ -45,7 +45,7 @@ interface KeepalivedSettings {
   monitorUrl?: string;
 }
 
-/** What the seed's ha_config.keepalived may hold (src/config/schema.ts). */
+/** What the seed's ha_config.keepalived may hold (src/config/schema-seed.ts). */
 interface SeedKeepalived {
   enabled?: boolean;
   virtual_ip?: string;

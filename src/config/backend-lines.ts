@@ -5,7 +5,7 @@
 import { balancers } from '../balance/registry';
 import { fetches } from '../rules/fetches';
 import type { Locate } from './build';
-import { parseBalanceLine, parseCookieLine, parseStickOn } from './haproxy-syntax';
+import { parseBalanceLine, parseCookieLine, parseStickOn } from './backend-syntax';
 import type { Balance, CookiePersistence, Mode, StickRule, StickTableDef } from './model';
 import { BACKEND_LINE, type OptionSet } from './option-lines';
 import type { BackendInput } from './schema-backend';

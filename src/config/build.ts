@@ -11,10 +11,7 @@ import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import type { Stage } from '../rules/context';
 import { frontendReadsPayload } from '../rules/fetches';
-import {
-  parseSize,
-  parseTime,
-} from './haproxy-syntax';
+import { parseSize, parseTime } from './haproxy-syntax';
 import type {
   Backend,
   Compression,

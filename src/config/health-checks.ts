@@ -2,7 +2,8 @@
  * A backend's health check: the `health_check` field (an option string or an object per
  * check type) and the `http-check` / `tcp-check` / `external-check` lines applied over it.
  */
-import { parseCheckLine, parseHttpchkArgs, parseOption } from './haproxy-syntax';
+import { parseCheckLine, parseHttpchkArgs } from './check-syntax';
+import { parseOption } from './option-syntax';
 import type { HealthCheck } from './model';
 import type { OptionSet } from './option-lines';
 import type { HealthCheckInput } from './schema-backend';

@@ -4,7 +4,9 @@
  * pages, server templates, backend keywords), each kept with its place for later errors.
  */
 import type { RuleSet } from './http-actions';
-import { isCheckLine, parseCheckLine, parseOption, splitWords, type CheckLine, type OptionResult } from './haproxy-syntax';
+import { isCheckLine, parseCheckLine, type CheckLine } from './check-syntax';
+import { parseOption, type OptionResult } from './option-syntax';
+import { splitWords } from './haproxy-syntax';
 import { PROTECTION_LINE, type ProtectionLine } from './protection';
 import { MONITOR_LINE, type MonitorLine } from './http-features';
 import { COMPRESSION_LINE, type CompressionLine } from './compression';

@@ -5,7 +5,8 @@
  * The primary resolves (src/primary/init-addr.ts at start, src/primary/resolvers.ts after).
  */
 import { isIP } from 'node:net';
-import { parseInitAddr, parseTime, splitWords, type Parsed, type ServerOptionValues } from './haproxy-syntax';
+import { parseInitAddr, type ServerOptionValues } from './server-syntax';
+import { parseTime, splitWords, type Parsed } from './haproxy-syntax';
 import { MAX_RETRIES } from './limits';
 import type { Resolvers, ServerDns } from './model';
 import type { NameserverInput, ResolversInput } from './schema-sections';

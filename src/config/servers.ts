@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import type { Locate } from './build';
-import { parseServerOptions, type ServerOptionValues } from './haproxy-syntax';
+import { parseServerOptions, type ServerOptionValues } from './server-syntax';
 import type { AgentCheck, PassiveCheck, Server, ServerTlsOptions } from './model';
 import type { OptionSet } from './option-lines';
 import { isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';

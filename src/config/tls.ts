@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { placeholderCertificate } from '../tls/issue';
 import { createSecureContext } from 'node:tls';
 import { checkBundle, checkOcspResponse, checkTrust, dhParamsPem, expiryWarning, ocspFile } from '../tls/pem';
-import type { ServerOptionValues } from './haproxy-syntax';
+import type { ServerOptionValues } from './server-syntax';
 import type { AcmeSettings, Mode, ServerTlsOptions, TlsBindOptions, TlsCertificate, TlsVersion } from './model';
 import type { BindInput } from './schema-frontend';
 import type { Diagnostics, Seg, Where } from './source';
