@@ -22,6 +22,7 @@ import type { Worker } from 'node:cluster';
 import type { PrimaryToWorker, WorkerToPrimary } from '../ipc/messages';
 import { freqAdd, freqRead, freqWait } from '../stick/freq';
 import { SESSION_RATE_PERIOD } from '../worker/session-rate';
+import { longestWaiting } from './slots';
 
 interface Pool {
   frontend: string;
@@ -77,13 +78,13 @@ export class SessionRateBroker {
       room -= n;
     };
     for (; room > 0; ) {
-      const next = nextWaiting(pool);
+      const next = longestWaiting(pool.want, pool.servedAt);
       if (!next) break;
       pool.servedAt.set(next, pool.grants++);
       pool.want.set(next, pool.want.get(next)! - 1);
       give(next, 1);
     }
-    const waiting = nextWaiting(pool) !== undefined;
+    const waiting = longestWaiting(pool.want, pool.servedAt) !== undefined;
     if (!waiting) {
       const ahead = Math.floor(pool.limit / (4 * pool.credit.size));
       for (const [w, c] of pool.credit) if (room > 0 && c < ahead) give(w, Math.min(ahead - c, room));
@@ -107,20 +108,6 @@ export class SessionRateBroker {
 
 function servePool(broker: SessionRateBroker, pool: Pool): void {
   broker.retry(pool);
-}
-
-/** The waiting worker served longest ago (or never). */
-function nextWaiting(pool: Pool): Worker | undefined {
-  let next: Worker | undefined;
-  let nextAt = Infinity;
-  for (const [w, n] of pool.want) {
-    const at = pool.servedAt.get(w) ?? -1;
-    if (n > 0 && at < nextAt) {
-      next = w;
-      nextAt = at;
-    }
-  }
-  return next;
 }
 
 function send(w: Worker, msg: PrimaryToWorker): void {

@@ -68,16 +68,7 @@ export class SlotBroker {
     let free = pool.limit - used;
     const grants = new Map<Worker, number>();
     while (free > 0) {
-      // The waiting worker served longest ago (or never) is next.
-      let next: Worker | undefined;
-      let nextAt = Infinity;
-      for (const [w, n] of pool.want) {
-        const at = pool.servedAt.get(w) ?? -1;
-        if (n > 0 && at < nextAt) {
-          next = w;
-          nextAt = at;
-        }
-      }
+      const next = longestWaiting(pool.want, pool.servedAt);
       if (!next) break;
       pool.servedAt.set(next, pool.grants++);
       pool.want.set(next, pool.want.get(next)! - 1);
@@ -96,6 +87,20 @@ export class SlotBroker {
       for (const w of members) if (!grants.has(w)) send(w, { type: 'slot-keep', server, keep });
     }
   }
+}
+
+/** Of the workers that want some (`want` > 0), the one served longest ago (or never), for fair turns. */
+export function longestWaiting(want: Map<Worker, number>, servedAt: Map<Worker, number>): Worker | undefined {
+  let next: Worker | undefined;
+  let nextAt = Infinity;
+  for (const [w, n] of want) {
+    const at = servedAt.get(w) ?? -1;
+    if (n > 0 && at < nextAt) {
+      next = w;
+      nextAt = at;
+    }
+  }
+  return next;
 }
 
 function send(w: Worker, msg: PrimaryToWorker): void {
