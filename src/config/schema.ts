@@ -224,10 +224,11 @@ export const HttpRuleSchema = obj(
     set_status: opt(obj({ status: Type.Integer({ minimum: 100, maximum: 599 }), reason: opt(Type.String()) })),
     cache_use: opt(Type.String({ description: 'http_request: answer from this cache (a caches: name) when it holds the object' })),
     cache_store: opt(Type.String({ description: 'http_response: store a cacheable response in this cache (a caches: name)' })),
+    wait_for_body: opt(obj({ time: Time, at_least: opt(Size) }, 'http_request: the next rules run once the body is in (complete, tune.bufsize full, or at_least bytes), 408 after time (HAProxy wait-for-body)')),
     if: opt(Condition),
     unless: opt(Condition),
   },
-  'one action (redirect, allow, deny, return, set_header, add_header, del_header, replace_header, replace_value, set_method, set_path, set_query, set_uri, replace_path, set_var, unset_var, set_status, auth, tarpit, capture, cache_use, cache_store) with an optional if/unless condition',
+  'one action (redirect, allow, deny, return, set_header, add_header, del_header, replace_header, replace_value, set_method, set_path, set_query, set_uri, replace_path, set_var, unset_var, set_status, auth, tarpit, capture, cache_use, cache_store, wait_for_body) with an optional if/unless condition',
 );
 
 const HttpsRedirectSchema = multi<boolean | { code?: 301 | 302 | 303 | 307 | 308; port?: number }>(
@@ -386,6 +387,7 @@ const FrontendSchema = obj({
   rate_limit_sessions: opt(Type.Integer({ minimum: 0, maximum: MAX_SIZE, description: 'new sessions per second over all workers; the excess waits (HAProxy rate-limit sessions)' })),
   /** Largest request body: a larger Content-Length gets 413 at once, a chunked body when the chunk that passes it is announced (HTTP/1). */
   max_body_size: opt(Size),
+  buffer_request: opt(Type.Boolean({ description: 'buffer the request body (up to buf_size) before the http_request rules, for req.body fetches (HAProxy option http-buffer-request)' })),
   /** From a trusted proxy, the source address is the header's right-most untrusted address (HAProxy: http-request set-src hdr(x-forwarded-for) if { src … }). */
   source_from_header: opt(
     Type.Object(
@@ -538,6 +540,7 @@ const BackendSchema = obj({
   retries: opt(Retries),
   redispatch: opt(Type.Boolean()),
   all_backups: opt(Type.Boolean()),
+  buffer_request: opt(Type.Boolean({ description: 'buffer the request body (up to buf_size) before this backend\'s http_request rules (HAProxy option http-buffer-request)' })),
   timeouts: opt(TimeoutsSchema),
   forwardfor: opt(ForwardForSchema),
   host_names: opt(StrList),
@@ -631,7 +634,7 @@ const GlobalSchema = obj({
       max_header_list_size: opt(multi<string | number>(['string', 'integer'], { minimum: 0, maximum: MAX_SIZE }, 'SETTINGS_MAX_HEADER_LIST_SIZE, checked after HPACK decoding (default 64k)')),
     }),
   ),
-  options: opt(Type.Array(Type.String({ description: 'HAProxy global-section line: tune.h2.header-table-size, tune.h2.initial-window-size, tune.h2.max-concurrent-streams, tune.http.maxhdr' }))),
+  options: opt(Type.Array(Type.String({ description: 'HAProxy global-section line: tune.bufsize, tune.h2.header-table-size, tune.h2.initial-window-size, tune.h2.max-concurrent-streams, tune.http.maxhdr' }))),
   cert_watch: opt(Time),
   cert_expiry_warning_days: opt(Type.Integer({ minimum: 0, maximum: 3650, description: 'days' })),
   acme: opt(AcmeSchema),
