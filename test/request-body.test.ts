@@ -32,6 +32,7 @@ let routePort: number;
 let routeH2: number;
 let slowPort: number;
 let plainPort: number;
+let bePort: number;
 
 before(async () => {
   app = await new RecordingBackend().start();
@@ -47,7 +48,7 @@ before(async () => {
   alice = await early('alice');
   others = await early('others');
   cleanups.push(() => alice.close(), () => others.close());
-  [wafPort, wafH2, routePort, routeH2, slowPort, plainPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+  [wafPort, wafH2, routePort, routeH2, slowPort, plainPort, bePort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
   const lb = await startTslb(`
 global:
   options: ["tune.bufsize 4096"]
@@ -88,10 +89,21 @@ frontends:
       - http-request deny if { req.body -m found }
       - http-request deny if { req.body_len -m found }
       - http-request deny if { req.body_param -m found }
+  - name: be
+    mode: http
+    binds: ["127.0.0.1:${bePort}"]
+    default_backend: guarded
+    log: { enabled: false }
 backends:
   - name: app
     mode: http
     servers: [{ name: s1, address: 127.0.0.1, port: ${app.port} }]
+  - name: guarded
+    mode: http
+    buffer_request: true
+    http_request:
+      - { deny: { status: 400 }, if: "{ req.body_param(cmd,i) -m sub drop }" }
+    servers: [{ name: g, address: 127.0.0.1, port: ${app.port} }]
   - name: alice
     mode: http
     servers: [{ name: a, address: 127.0.0.1, port: ${alice.port} }]
@@ -228,6 +240,15 @@ test('wait-for-body time 600ms: a slow client within the time is judged on its w
   assert.equal(app.requests.length, 1);
   assert.equal(app.requests[0].body.toString(), 'harmless and kind!!!');
   assert.equal(app.heads.length, 1, 'the stalled request never reached the server');
+});
+
+test('backend buffer_request (YAML): its http-request rules read the body after routing; a chunked body in pieces is judged whole', async () => {
+  app.reset();
+  const te = 'POST /b HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n';
+  assert.equal((await h1(bePort, [te + chunk('a=1&CMD=dr'), chunk('op table') + '0\r\n\r\n'], 100)).status, 400);
+  assert.equal((await h1(bePort, [te + chunk('a=1&cmd=li'), chunk('st') + '0\r\n\r\n'], 100)).status, 200);
+  assert.equal(app.requests.length, 1);
+  assert.equal(app.requests[0].body.toString(), 'a=1&cmd=list');
 });
 
 test('without buffering, req.body, req.body_len and req.body_param give no sample: the request goes through', async () => {
