@@ -28,10 +28,7 @@ import type { ClientSide } from './exchange';
 import { parkIdle, type Upstream, type UpstreamOwner } from './pool';
 import { CONTINUE, DONE, runBody, runEvent, runPhase, type PhaseFn } from './pipeline';
 import { ServerSlotExchange, X_CONNECT, X_EXCHANGE, X_FLUSH, X_IDLE, X_TUNNEL } from './server-slot-exchange';
-import { RequestBodyBuffer } from './request-body';
-
-/** What tslb answers itself to `Expect: 100-continue` when it waits for the body (as HAProxy). */
-const CONTINUE_100 = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+import { bodyWaitExpired, CONTINUE_100, RequestBodyBuffer, resumeAfterBody } from './request-body';
 
 /** Largest response head accepted from a server. */
 const MAX_RESPONSE_HEAD = 65536;
@@ -90,10 +87,7 @@ export class ProxyExchange extends ServerSlotExchange implements UpstreamOwner {
     this.requestPhases(false, 0);
   }
 
-  /**
-   * The request phase from its function `from`, the frontend's (then routing and the
-   * backend's from its first) or, `onBackend`, the backend's; then the server's request.
-   */
+  /** The request phase from its function `from`, the frontend's (then routing, the backend's) or the backend's; then the server's request. */
   private requestPhases(onBackend: boolean, from: number): void {
     const fe = this.fe;
     if (!onBackend) {
@@ -575,14 +569,6 @@ export class ProxyExchange extends ServerSlotExchange implements UpstreamOwner {
     this.server!.counters.bytesIn += n;
   }
 
-}
-
-function resumeAfterBody(ex: ProxyExchange, token: number): void {
-  ex.resumeAfterBody(token);
-}
-
-function bodyWaitExpired(ex: ProxyExchange): void {
-  ex.bodyWaitExpired();
 }
 
 /** Enough for the requests in flight on a busy worker; beyond it, exchanges are left to the GC. */

@@ -22,6 +22,23 @@ export function setRequestBufferSize(n: number): void {
 
 const EMPTY = Buffer.alloc(0);
 
+/** What tslb answers itself to `Expect: 100-continue` when it waits for the body (as HAProxy). */
+export const CONTINUE_100 = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+
+/** The exchange side of a wait (./proxy-exchange.ts), called from a timer or the next tick without a closure. */
+interface BodyWaiter {
+  resumeAfterBody(token: number): void;
+  bodyWaitExpired(): void;
+}
+
+export function resumeAfterBody(ex: BodyWaiter, token: number): void {
+  ex.resumeAfterBody(token);
+}
+
+export function bodyWaitExpired(ex: BodyWaiter): void {
+  ex.bodyWaitExpired();
+}
+
 /** One exchange's buffered body; made by its first request that buffers and kept with the pooled exchange. */
 export class RequestBodyBuffer implements DechunkSink, BufferedBody {
   /** The payload so far is `data[0..length)`. */
