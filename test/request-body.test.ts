@@ -12,7 +12,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http2 from 'node:http2';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { freePort, runCli, startTslb, tempDir } from './helpers/tslb';
 import { startHttpBackend, type HttpBackend } from './helpers/backends';
@@ -33,6 +33,7 @@ let routeH2: number;
 let slowPort: number;
 let plainPort: number;
 let bePort: number;
+let logFile: string;
 
 before(async () => {
   app = await new RecordingBackend().start();
@@ -49,9 +50,11 @@ before(async () => {
   others = await early('others');
   cleanups.push(() => alice.close(), () => others.close());
   [wafPort, wafH2, routePort, routeH2, slowPort, plainPort, bePort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+  logFile = path.join(tempDir('tslb-request-body-log-'), 'access.log');
   const lb = await startTslb(`
 global:
   options: ["tune.bufsize 4096"]
+  access_log: ${logFile}
 frontends:
   - name: waf
     mode: http
@@ -66,7 +69,7 @@ frontends:
   - name: route
     mode: http
     binds: ["127.0.0.1:${routePort}", { address: 127.0.0.1, port: ${routeH2}, h2c: true }]
-    log: { enabled: false }
+    log: { format: "body user=%[req.body_param(user)] len=%[req.body_len] %b" }
     http_request:
       - wait_for_body: { time: 3s, at_least: 8 }
     use_backend:
@@ -176,6 +179,16 @@ test('option http-buffer-request + deny on req.body, HTTP/1.1: a Content-Length 
   assert.deepEqual(header(second, 'x-body-size'), ['11'], 'a chunked body all buffered has its size');
 });
 
+test('Expect: 100-continue while tslb waits for the body: tslb sends 100 Continue itself, the server gets the body without Expect', async () => {
+  app.reset();
+  const head = 'POST /e HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n';
+  const r = await exchange(wafPort, Buffer.alloc(0), { pieces: [Buffer.from(head), Buffer.from('hello')], pauseMs: 200, until: (res) => res.some((m) => m.status === 200) });
+  assert.deepEqual(r.responses.map((m) => m.status), [100, 200]);
+  assert.equal(app.requests.length, 1);
+  assert.equal(app.requests[0].body.toString(), 'hello');
+  assert.deepEqual(header(app.requests[0], 'expect'), []);
+});
+
 test('option http-buffer-request + deny on req.body, HTTP/2: with and without content-length, "attack" gets 403 and clean bodies reach the server whole', async () => {
   app.reset();
   assert.equal((await h2(wafH2, { 'content-length': '17' }, [Buffer.from('name=x&cmd=attack')])).status, 403);
@@ -225,6 +238,11 @@ test('routing on req.body_param(user) after wait-for-body at-least 8 (YAML): HTT
   assert.deepEqual(partial, { status: 200, servedBy: 'alice' });
   const partialH2 = await h2(routeH2, {}, [Buffer.from('user=alice&')], 0, true);
   assert.deepEqual(partialH2, { status: 200, servedBy: 'alice' });
+  // The log line, written after the response, still has the body's samples.
+  const logged = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
+  for (let i = 0; i < 100 && !logged().includes('user=carol'); i++) await sleep(50);
+  assert.match(logged(), /body user=carol len=10 others/);
+  assert.match(logged(), /body user=alice len=17 alice/);
 });
 
 test('wait-for-body time 600ms: a slow client within the time is judged on its whole body; one that stops gets 408 and the server gets nothing', async () => {
