@@ -31,6 +31,7 @@ let wafH2: number;
 let routePort: number;
 let routeH2: number;
 let slowPort: number;
+let slowH2: number;
 let plainPort: number;
 let bePort: number;
 let logFile: string;
@@ -49,7 +50,7 @@ before(async () => {
   alice = await early('alice');
   others = await early('others');
   cleanups.push(() => alice.close(), () => others.close());
-  [wafPort, wafH2, routePort, routeH2, slowPort, plainPort, bePort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+  [wafPort, wafH2, routePort, routeH2, slowPort, slowH2, plainPort, bePort] = await Promise.all(Array.from({ length: 8 }, () => freePort()));
   logFile = path.join(tempDir('tslb-request-body-log-'), 'access.log');
   const lb = await startTslb(`
 global:
@@ -77,7 +78,7 @@ frontends:
     default_backend: others
   - name: slow
     mode: http
-    binds: ["127.0.0.1:${slowPort}"]
+    binds: ["127.0.0.1:${slowPort}", { address: 127.0.0.1, port: ${slowH2}, h2c: true }]
     default_backend: app
     log: { enabled: false }
     options:
@@ -245,7 +246,7 @@ test('routing on req.body_param(user) after wait-for-body at-least 8 (YAML): HTT
   assert.match(logged(), /body user=alice len=17 alice/);
 });
 
-test('wait-for-body time 600ms: a slow client within the time is judged on its whole body; one that stops gets 408 and the server gets nothing', async () => {
+test('wait-for-body time 600ms, HTTP/1.1 and HTTP/2: a slow client within the time is judged on its whole body; one that stops gets 408 and the server gets nothing', async () => {
   app.reset();
   const head = 'POST /slow HTTP/1.1\r\nHost: h\r\nContent-Length: 20\r\n\r\n';
   assert.equal((await h1(slowPort, [head, 'harmless ', 'but attack!'], 150)).status, 403);
@@ -254,10 +255,14 @@ test('wait-for-body time 600ms: a slow client within the time is judged on its w
   const stalled = await exchange(slowPort, Buffer.from(head + 'only part'), { until: (res) => res.length > 0, timeoutMs: 5000 });
   assert.equal(stalled.responses[0]?.status, 408);
   assert.ok(Date.now() - started >= 500, 'not before the wait time');
+  assert.equal((await h2(slowH2, {}, [Buffer.from('harmless '), Buffer.from('but attack!')], 150)).status, 403);
+  assert.equal((await h2(slowH2, { 'content-length': '20' }, [Buffer.from('harmless '), Buffer.from('and kind!!!')], 150)).status, 200);
+  assert.equal((await h2(slowH2, { 'content-length': '20' }, [Buffer.from('only part')], 0, true)).status, 408);
   await sleep(50);
-  assert.equal(app.requests.length, 1);
+  assert.equal(app.requests.length, 2);
   assert.equal(app.requests[0].body.toString(), 'harmless and kind!!!');
-  assert.equal(app.heads.length, 1, 'the stalled request never reached the server');
+  assert.equal(app.requests[1].body.toString(), 'harmless and kind!!!');
+  assert.equal(app.heads.length, 2, 'the stalled requests never reached the server');
 });
 
 test('backend buffer_request (YAML): its http-request rules read the body after routing; a chunked body in pieces is judged whole', async () => {

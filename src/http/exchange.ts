@@ -308,5 +308,7 @@ export abstract class HttpExchange {
     if (this.backend) runEvent(this.backend.pipeline.log, this);
     tx.reset();
     this.unlogged = false;
+    // The request's body samples end with it (a pipelined request refused before its rules logs none).
+    this.ctx.body = undefined;
   }
 }
