@@ -308,7 +308,10 @@ export abstract class HttpExchange {
     if (this.backend) runEvent(this.backend.pipeline.log, this);
     tx.reset();
     this.unlogged = false;
-    // The request's body samples end with it (a pipelined request refused before its rules logs none).
-    this.ctx.body = undefined;
+    // The request's buffered body ends with it (a pipelined request refused before its rules logs none of it).
+    if (this.ctx.body !== undefined) {
+      this.ctx.body.release();
+      this.ctx.body = undefined;
+    }
   }
 }

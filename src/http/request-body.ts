@@ -21,6 +21,8 @@ export function setRequestBufferSize(n: number): void {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** A payload buffer this small stays with its pooled exchange for the next request; a larger one goes with its request. */
+const KEPT_BYTES = 16384;
 
 /** What tslb answers itself to `Expect: 100-continue` when it waits for the body (as HAProxy). */
 export const CONTINUE_100 = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
@@ -109,6 +111,12 @@ export class RequestBodyBuffer implements DechunkSink, BufferedBody {
   /** The wait is over: the body is complete, the buffer full, or at least `atLeast` payload bytes are in (0: no such bound). */
   satisfied(atLeast: number): boolean {
     return this.complete || this.wire >= this.limit || (atLeast > 0 && this.length >= atLeast);
+  }
+
+  /** The request is over: its payload is forgotten (a large buffer let go). */
+  release(): void {
+    this.length = 0;
+    if (this.data.length > KEPT_BYTES) this.data = EMPTY;
   }
 
   /** The payload as a binary sample (latin1: one character per byte). */
