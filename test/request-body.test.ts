@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import { freePort, runCli, startTslb, tempDir } from './helpers/tslb';
 import { startHttpBackend, type HttpBackend } from './helpers/backends';
 import { exchange, header, RecordingBackend } from './helpers/rawhttp';
+import { loadConfig, formatIssue } from '../src/config/load';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -296,4 +297,43 @@ test('tslb -c refuses req.body in an http-response rule, and a bad wait-for-body
   writeFileSync(file, config('http-request wait-for-body time 1s at-least 1k'));
   r = await runCli(['-c', '-f', file]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
+});
+
+test('config: option http-buffer-request in defaults applies to every http proxy, tune.bufsize sets the buffer, wait-for-body lines and YAML make the same action', () => {
+  const file = path.join(tempDir('tslb-request-body-cfg-'), 'lb.yaml');
+  writeFileSync(
+    file,
+    `global:
+  options: ["tune.bufsize 32k"]
+defaults:
+  options: [option http-buffer-request]
+frontends:
+  - name: fe
+    mode: http
+    binds: ["127.0.0.1:1"]
+    default_backend: app
+    options:
+      - http-request wait-for-body time 2s at-least 1k if { method POST }
+    http_request:
+      - wait_for_body: { time: 2s, at_least: 1k }
+      - wait_for_body: { time: 500ms }
+backends:
+  - name: app
+    mode: http
+    servers: [{ name: s, address: 127.0.0.1, port: 2 }]
+`,
+  );
+  const r = loadConfig([file]);
+  assert.deepEqual(r.errors.map(formatIssue), []);
+  const m = r.model!;
+  assert.equal(m.global.bufSize, 32768);
+  assert.equal(m.frontends[0].bufferRequest, true);
+  assert.equal(m.backends[0].bufferRequest, true);
+  const waits = m.frontends[0].httpRules.map((x) => x.act);
+  // The YAML rules, then the option lines.
+  assert.deepEqual(waits, [
+    { action: 'wait-for-body', time: 2000, atLeast: 1024 },
+    { action: 'wait-for-body', time: 500, atLeast: 0 },
+    { action: 'wait-for-body', time: 2000, atLeast: 1024 },
+  ]);
 });
