@@ -231,6 +231,8 @@ test('routing on req.body_param(user) after wait-for-body at-least 8 (YAML): HTT
   assert.equal((await h1(routePort, [form('user=alice&pass=x')])).servedBy, 'alice');
   assert.equal((await h1(routePort, [form('user=bob&pass=x')])).servedBy, 'others');
   assert.equal((await h1(routePort, [form('pass=x&user=alice')])).servedBy, 'alice');
+  // The first occurrence counts, as HAProxy's.
+  assert.equal((await h1(routePort, [form('user=bob&user=alice')])).servedBy, 'others');
   const te = `POST /login HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n${chunk('user=')}`;
   assert.equal((await h1(routePort, [te, chunk('alice&p=1') + '0\r\n\r\n'], 50)).servedBy, 'alice');
   assert.equal((await h2(routeH2, {}, [Buffer.from('user='), Buffer.from('alice&p=1')], 50)).servedBy, 'alice');

@@ -178,7 +178,12 @@ const base: FetchDefinition[] = [
     minArgs: 0,
     maxArgs: 2,
     checkArgs: (a) => (a[1] !== undefined && a[1] !== 'i' ? `"${a[1]}": the second argument can only be i (case-insensitive name)` : undefined),
-    fetch: (c, a) => (c.body === undefined ? undefined : params(c.body.text(), a[0], '&', a[1] === 'i')),
+    // With a name, its first occurrence (HAProxy); without, every parameter's value (an ACL matches any).
+    fetch: (c, a) => {
+      if (c.body === undefined) return undefined;
+      const values = params(c.body.text(), a[0], '&', a[1] === 'i');
+      return a[0] === undefined ? values : values[0];
+    },
   },
   { name: 'status', stages: RESPONSE, method: 'int', minArgs: 0, maxArgs: 0, fetch: (c) => c.status() },
 ];
