@@ -46,6 +46,8 @@ export class RequestBodyBuffer implements DechunkSink, BufferedBody {
   /** The payload so far is `data[0..length)`. */
   private data: Buffer = EMPTY;
   length = 0;
+  /** text() of the payload so far, made once for every rule that reads it. */
+  private asText: string | undefined = undefined;
   /** The whole body is in. */
   complete = false;
   /** Wire bytes received since buffering started: they fill the buffer. */
@@ -64,6 +66,7 @@ export class RequestBodyBuffer implements DechunkSink, BufferedBody {
   /** Buffering starts for a request whose body is chunked or not, already all received (`done`) or not. */
   start(chunked: boolean, done: boolean): void {
     this.length = 0;
+    this.asText = undefined;
     this.wire = 0;
     this.limit = bufferSize;
     this.chunked = chunked;
@@ -116,12 +119,13 @@ export class RequestBodyBuffer implements DechunkSink, BufferedBody {
   /** The request is over: its payload is forgotten (a large buffer let go). */
   release(): void {
     this.length = 0;
+    this.asText = undefined;
     if (this.data.length > KEPT_BYTES) this.data = EMPTY;
   }
 
   /** The payload as a binary sample (latin1: one character per byte). */
   text(): string {
-    return this.data.toString('latin1', 0, this.length);
+    return (this.asText ??= this.data.toString('latin1', 0, this.length));
   }
 
   /** Payload bytes, kept up to the buffer size. */
@@ -136,6 +140,7 @@ export class RequestBodyBuffer implements DechunkSink, BufferedBody {
     }
     buf.copy(this.data, this.length, start, start + n);
     this.length = need;
+    this.asText = undefined;
     return true;
   }
 
