@@ -61,6 +61,8 @@ import { buildResolvers } from './resolvers';
 export type Locate = (segs: Seg[]) => Where;
 
 const DEFAULT_BUFSIZE = 16384;
+/** The largest tune.bufsize line: a request buffering its body may hold this much. */
+const MAX_BUFSIZE = 1 << 30;
 const DEFAULT_MAXREWRITE = 1024;
 /** A served certificate expiring within this many days is a warning at start and reload. */
 const DEFAULT_EXPIRY_WARNING_DAYS = 30;
@@ -206,13 +208,13 @@ export class ModelBuilder {
     const g = this.cfg.global ?? {};
     let workers = availableParallelism();
     if (typeof g.workers === 'number') workers = g.workers;
-    const bufSize = this.size(g.buf_size, ['global', 'buf_size']) ?? DEFAULT_BUFSIZE;
+    const tune = globalTuneLines(g, this.at, this.diag);
+    const bufSize = this.size(g.buf_size, ['global', 'buf_size']) ?? tuneNumber(tune.get('tune.bufsize'), 'tune.bufsize', 2048, MAX_BUFSIZE, this.at, this.diag) ?? DEFAULT_BUFSIZE;
     const maxRewrite = this.size(g.max_rewrite, ['global', 'max_rewrite']) ?? Math.min(DEFAULT_MAXREWRITE, bufSize >> 1);
     if (bufSize - maxRewrite < 1024) {
       this.diag.error(this.at(['global', g.max_rewrite !== undefined ? 'max_rewrite' : 'buf_size']), `buf_size - max_rewrite must leave at least 1024 bytes for request headers (got ${bufSize - maxRewrite})`);
     }
     this.maxHeaderBytes = bufSize - maxRewrite;
-    const tune = globalTuneLines(g, this.at, this.diag);
     return {
       workers,
       user: g.user,
@@ -297,10 +299,12 @@ export class ModelBuilder {
     const own = optionLines(f.options, [...base, 'options'], this.at, this.diag);
     const log: LogSettings = { format: 'json', dontLogNull: false, logHealthChecks: false, enabled: true };
     let forwardFor: ForwardFor | undefined;
+    let bufferRequest = false;
     for (const { result, where } of [...this.defaultOptions.parsed, ...own.parsed]) {
       const isOwn = own.parsed.some((p) => p.where === where);
       if (result.kind === 'flag') {
-        if (result.name === 'httplog' || result.name === 'tcplog') log.format = result.name;
+        if (result.name === 'http-buffer-request') bufferRequest = true;
+        else if (result.name === 'httplog' || result.name === 'tcplog') log.format = result.name;
         else if (result.name === 'dontlognull') log.dontLogNull = true;
         else if (result.name === 'log-health-checks') log.logHealthChecks = true;
         else if (isOwn && result.name !== 'http-keep-alive') this.diag.error(where, `option ${result.name} applies to backends, not frontends`);
@@ -423,6 +427,7 @@ export class ModelBuilder {
       tcpRequest: tcpRequest.length ? tcpRequest : undefined,
       rateLimitSessions: protection.rateLimitSessions || undefined,
       maxBodySize: mode === 'http' ? this.size(f.max_body_size, [...base, 'max_body_size']) || undefined : undefined,
+      ...this.bufferRequest(f.buffer_request ?? bufferRequest, mode, [...base, f.buffer_request !== undefined ? 'buffer_request' : 'options']),
       ...this.sourceFromHeader(f, mode, base),
       source: this.diag.sourceRef(this.at(base)),
     };
@@ -468,6 +473,7 @@ export class ModelBuilder {
     let ownCheck = false;
     let redispatch = false;
     let allBackups = false;
+    let bufferRequest = false;
     let forwardFor: ForwardFor | undefined;
     for (const { result, where } of [...this.defaultOptions.parsed, ...own.parsed]) {
       const isOwn = own.parsed.some((p) => p.where === where);
@@ -479,6 +485,7 @@ export class ModelBuilder {
       else if (result.kind === 'flag') {
         if (result.name === 'redispatch') redispatch = true;
         else if (result.name === 'allbackups') allBackups = true;
+        else if (result.name === 'http-buffer-request') bufferRequest = true;
         else if (isOwn && (result.name === 'httplog' || result.name === 'tcplog' || result.name === 'dontlognull')) {
           this.diag.error(where, `option ${result.name} applies to frontends, not backends`);
         }
@@ -556,8 +563,17 @@ export class ModelBuilder {
       stick: lines.stick,
       stickTable,
       compression: this.compression(b.compression, own, mode, base),
+      ...this.bufferRequest(b.buffer_request ?? bufferRequest, mode, [...base, b.buffer_request !== undefined ? 'buffer_request' : 'options']),
       source: this.diag.sourceRef(this.at(base)),
     };
+  }
+
+  /** `{ bufferRequest: true }` for a proxy with option http-buffer-request (`buffer_request`), an http one. */
+  private bufferRequest(on: boolean, mode: Mode, segs: Seg[]): { bufferRequest?: true } {
+    if (!on) return {};
+    if (mode === 'http') return { bufferRequest: true };
+    this.diag.error(this.at(segs), 'http-buffer-request needs mode http');
+    return {};
   }
 
   /** A proxy's compression: the defaults' lines (http proxies), its own lines, its `compression` object. */

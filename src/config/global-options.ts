@@ -9,6 +9,7 @@ import type { Diagnostics, Seg, Where } from './source';
 import { didYouMean } from './suggest';
 
 export const GLOBAL_TUNE_LINES = [
+  'tune.bufsize',
   'tune.h2.max-concurrent-streams',
   'tune.h2.initial-window-size',
   'tune.h2.header-table-size',

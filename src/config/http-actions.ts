@@ -11,6 +11,7 @@ import type { AnswerInput, HttpRuleInput } from './schema-http-rules';
 import type { Stage } from '../rules/context';
 import { compileValueTemplate, parseSampleExpr } from '../rules/sample-expr';
 import { parseTcpAction } from './stick-syntax';
+import { parseSize, parseTime } from './haproxy-syntax';
 import { didYouMean } from './suggest';
 
 export type RuleSet = 'request' | 'response' | 'after-response';
@@ -91,6 +92,16 @@ function trackOrInc(words: string[]): HttpAction | string {
   const r = parseTcpAction(words);
   if (r.error !== undefined) return r.error;
   return r.value.action === 'track-sc' || r.value.action === 'sc-inc-gpc0' ? r.value : 'expects track-sc<0..2> <fetch> [table <table>] or sc-inc-gpc0(<0..2>)';
+}
+
+/** `wait-for-body time <time> [at-least <bytes>]`, from the line's words or the YAML fields. */
+function waitForBody(time: string | number | undefined, atLeast: string | number | undefined): HttpAction | string {
+  if (time === undefined) return 'expects time <time> [at-least <bytes>]';
+  const t = parseTime(time);
+  if (t.error !== undefined) return t.error;
+  const n = atLeast === undefined ? { value: 0 } : parseSize(atLeast);
+  if (n.error !== undefined) return n.error;
+  return { action: 'wait-for-body', time: t.value, atLeast: n.value };
 }
 
 const REDIRECT_CODES = [301, 302, 303, 307, 308] as const;
@@ -225,6 +236,14 @@ export const actionSyntax: ReadonlyMap<string, ActionSyntax> = new Map<string, A
   ],
   ['cache-use', { where: REQUEST, parse: (w) => exactly(1, w, '<cache>') ?? { action: 'cache-use', cache: w[0] } }],
   ['cache-store', { where: RESPONSE, parse: (w) => exactly(1, w, '<cache>') ?? { action: 'cache-store', cache: w[0] } }],
+  [
+    'wait-for-body',
+    {
+      where: REQUEST,
+      parse: (w) =>
+        w[0] === 'time' && (w.length === 2 || (w.length === 4 && w[2] === 'at-least')) ? waitForBody(w[1], w[3]) : 'expects time <time> [at-least <bytes>]',
+    },
+  ],
 ]);
 
 /**
@@ -372,6 +391,7 @@ export const YAML_ACTIONS = [
   'capture',
   'cache_use',
   'cache_store',
+  'wait_for_body',
 ] as const satisfies readonly (keyof HttpRuleInput)[];
 
 type YamlAction = (typeof YAML_ACTIONS)[number];
@@ -450,6 +470,8 @@ export function actionFromYaml(r: HttpRuleInput, key: YamlAction, when: RuleSet)
       return { action: 'cache-use', cache: r.cache_use! };
     case 'cache_store':
       return { action: 'cache-store', cache: r.cache_store! };
+    case 'wait_for_body':
+      return waitForBody(r.wait_for_body!.time, r.wait_for_body!.at_least);
     case 'set_status':
       return { action: 'set-status', status: r.set_status!.status, ...(r.set_status!.reason !== undefined ? { reason: r.set_status!.reason } : {}) };
   }
@@ -523,5 +545,7 @@ export function actionText(a: HttpAction): string {
       return `sc-set-gpt0(${a.counter}) ${a.value}`;
     case 'normalize-uri':
       return `normalize-uri ${a.mode}${a.full ? ' full' : ''}${a.strict ? ' strict' : ''}`;
+    case 'wait-for-body':
+      return `wait-for-body time ${a.time}${a.atLeast ? ` at-least ${a.atLeast}` : ''}`;
   }
 }

@@ -75,7 +75,9 @@ export type HttpAction =
   /** HAProxy's `http-request cache-use NAME`: answer from the cache `cache` (a `caches:` entry) when it holds the object. */
   | { action: 'cache-use'; cache: string }
   /** HAProxy's `http-response cache-store NAME`: store a cacheable response in the cache `cache`. */
-  | { action: 'cache-store'; cache: string };
+  | { action: 'cache-store'; cache: string }
+  /** HAProxy's `http-request wait-for-body time T [at-least N]`: the next rules run once the body is in (`time` ms, 0: no limit; `atLeast` bytes, 0: none). */
+  | { action: 'wait-for-body'; time: number; atLeast: number };
 
 export interface HttpRule {
   /** `after-response`: every response, tslb's own answers (errors, redirects, returns) too. */

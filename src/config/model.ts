@@ -150,6 +150,8 @@ export interface Frontend {
   rateLimitSessions?: number;
   /** Largest request body in bytes (`max_body_size`), enforced by the HTTP/1 body framer while streaming. */
   maxBodySize?: number;
+  /** `option http-buffer-request` (`buffer_request`): the request body is buffered before the http-request rules (src/http/modules/buffer-request.ts). */
+  bufferRequest?: boolean;
   /** `source_from_header`: from a trusted peer, the header's right-most untrusted address is the source (src/http/modules/source-from-header.ts). */
   sourceFromHeader?: SourceFromHeader;
   source?: SourceRef;
@@ -369,6 +371,8 @@ export interface Backend {
   stickTable?: StickTableDef;
   /** HTTP response compression, used instead of the frontend's for the requests routed here. */
   compression?: Compression;
+  /** `option http-buffer-request`: the request body is buffered before this backend's http-request rules. */
+  bufferRequest?: boolean;
   source?: SourceRef;
 }
 

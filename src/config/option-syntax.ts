@@ -27,6 +27,7 @@ const FLAG_OPTIONS = new Set([
   'redispatch',
   'allbackups',
   'http-keep-alive',
+  'http-buffer-request',
 ]);
 
 const PENDING_OPTIONS: Record<string, string> = {
@@ -34,7 +35,6 @@ const PENDING_OPTIONS: Record<string, string> = {
   'http-server-close': 'http connection modes (http-server-close)',
   httpclose: 'http connection modes (httpclose)',
   'http-pretend-keepalive': 'http connection modes (http-pretend-keepalive)',
-  'http-buffer-request': 'http connection modes (http-buffer-request)',
   'http-no-delay': 'http connection modes (http-no-delay)',
   abortonclose: 'http connection modes (abortonclose)',
   'prefer-last-server': 'balancing (prefer-last-server)',

@@ -126,6 +126,7 @@ export const BackendSchema = obj({
   retries: opt(Retries),
   redispatch: opt(Type.Boolean()),
   all_backups: opt(Type.Boolean()),
+  buffer_request: opt(Type.Boolean({ description: 'buffer the request body (up to buf_size) before this backend\'s http_request rules (HAProxy option http-buffer-request)' })),
   timeouts: opt(TimeoutsSchema),
   forwardfor: opt(ForwardForSchema),
   host_names: opt(StrList),

@@ -96,6 +96,7 @@ export const FrontendSchema = obj({
   rate_limit_sessions: opt(Type.Integer({ minimum: 0, maximum: MAX_SIZE, description: 'new sessions per second over all workers; the excess waits (HAProxy rate-limit sessions)' })),
   /** Largest request body: a larger Content-Length gets 413 at once, a chunked body when the chunk that passes it is announced (HTTP/1). */
   max_body_size: opt(Size),
+  buffer_request: opt(Type.Boolean({ description: 'buffer the request body (up to buf_size) before the http_request rules, for req.body fetches (HAProxy option http-buffer-request)' })),
   /** From a trusted proxy, the source address is the header's right-most untrusted address (HAProxy: http-request set-src hdr(x-forwarded-for) if { src … }). */
   source_from_header: opt(
     Type.Object(

@@ -50,7 +50,7 @@ export const GlobalSchema = obj({
       max_header_list_size: opt(multi<string | number>(['string', 'integer'], { minimum: 0, maximum: MAX_SIZE }, 'SETTINGS_MAX_HEADER_LIST_SIZE, checked after HPACK decoding (default 64k)')),
     }),
   ),
-  options: opt(Type.Array(Type.String({ description: 'HAProxy global-section line: tune.h2.header-table-size, tune.h2.initial-window-size, tune.h2.max-concurrent-streams, tune.http.maxhdr' }))),
+  options: opt(Type.Array(Type.String({ description: 'HAProxy global-section line: tune.bufsize, tune.h2.header-table-size, tune.h2.initial-window-size, tune.h2.max-concurrent-streams, tune.http.maxhdr' }))),
   cert_watch: opt(Time),
   cert_expiry_warning_days: opt(Type.Integer({ minimum: 0, maximum: 3650, description: 'days' })),
   acme: opt(AcmeSchema),

@@ -5,7 +5,7 @@
  * and grows with every L7 feature; src/config/http-actions.ts builds from it.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { Condition, lits, multi, obj, opt } from './schema-values';
+import { Condition, Size, Time, lits, multi, obj, opt } from './schema-values';
 
 export const RedirectCode = lits([301, 302, 303, 307, 308]);
 const RedirectSchema = obj({
@@ -61,10 +61,11 @@ export const HttpRuleSchema = obj(
     set_status: opt(obj({ status: Type.Integer({ minimum: 100, maximum: 599 }), reason: opt(Type.String()) })),
     cache_use: opt(Type.String({ description: 'http_request: answer from this cache (a caches: name) when it holds the object' })),
     cache_store: opt(Type.String({ description: 'http_response: store a cacheable response in this cache (a caches: name)' })),
+    wait_for_body: opt(obj({ time: Time, at_least: opt(Size) }, 'http_request: the next rules run once the body is in (complete, tune.bufsize full, or at_least bytes), 408 after time (HAProxy wait-for-body)')),
     if: opt(Condition),
     unless: opt(Condition),
   },
-  'one action (redirect, allow, deny, return, set_header, add_header, del_header, replace_header, replace_value, set_method, set_path, set_query, set_uri, replace_path, set_var, unset_var, set_status, auth, tarpit, capture, cache_use, cache_store) with an optional if/unless condition',
+  'one action (redirect, allow, deny, return, set_header, add_header, del_header, replace_header, replace_value, set_method, set_path, set_query, set_uri, replace_path, set_var, unset_var, set_status, auth, tarpit, capture, cache_use, cache_store, wait_for_body) with an optional if/unless condition',
 );
 
 export const UseBackendSchema = obj({

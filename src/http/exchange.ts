@@ -115,7 +115,7 @@ export abstract class HttpExchange {
   /** Holds a tarpitted request until its answer. */
   private tarpitTimer: NodeJS.Timeout | undefined = undefined;
   /** Bumped when the exchange is cut or ends: a wait (waitFor) started before it restarts nothing. */
-  private heldToken = 0;
+  protected heldToken = 0;
   /** Header lines (`Name: value\r\n`) added to the request to the server. */
   reqExtras = '';
   /** Header lines added to the response to the client. */
@@ -124,6 +124,8 @@ export abstract class HttpExchange {
   localAnswer = false;
   /** The exchange leaves no access-log line (monitor-uri requests, as HAProxy); reset by the log phase. */
   unlogged = false;
+  /** The http-request rule a rule set goes on from when its request phase function runs again after a body wait (0: the first). */
+  ruleResume = 0;
 
   /** Closes the server connection, if any: its response will not be relayed. */
   protected abstract dropUpstream(): void;
@@ -230,6 +232,16 @@ export abstract class HttpExchange {
   /** The request's phases, routing and the server's request (./proxy-exchange.ts). */
   abstract begin(): void;
 
+  /**
+   * In `request` (option http-buffer-request, http-request wait-for-body): CONTINUE when
+   * the request body is in (complete, the buffer full, or at least `atLeast` payload
+   * bytes; 0: no such bound), else the request waits for it, DONE: the phase function
+   * that asked runs again once it is (an http-request rule set goes on from
+   * `ruleResume`), or the client gets 408 after `ms` (0: no limit). The rules then read
+   * it (`ctx.body`); it goes to the server unchanged.
+   */
+  abstract waitForBody(ms: number, atLeast: number): number;
+
   /** The client left or the exchange was cut: forget a tarpit's answer and a wait's restart. */
   protected cancelHeld(): void {
     this.heldToken++;
@@ -296,5 +308,10 @@ export abstract class HttpExchange {
     if (this.backend) runEvent(this.backend.pipeline.log, this);
     tx.reset();
     this.unlogged = false;
+    // The request's buffered body ends with it (a pipelined request refused before its rules logs none of it).
+    if (this.ctx.body !== undefined) {
+      this.ctx.body.release();
+      this.ctx.body = undefined;
+    }
   }
 }

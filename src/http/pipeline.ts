@@ -56,6 +56,9 @@
  * - answer instead of the server: `return ex.answer(status)` or
  *   `return ex.redirect(code, location)` (any phase before the response head is sent).
  * - replace the response body: `ex.transformBody(t)` in `response` (see below).
+ * - hold the request until its body is buffered: `return ex.waitForBody(ms, atLeast)` in
+ *   `request` (CONTINUE when it is in; else DONE, and the function runs again once it is,
+ *   ./request-body.ts); the rules then read it through `ex.ctx.body`.
  *
  * ## Body transforms (compression)
  *

@@ -26,8 +26,9 @@ import { BODY_CHUNKED, BODY_CLOSE, BODY_LENGTH, BODY_NONE } from '../http1/body'
 import { buildHead } from '../http1/rewrite';
 import type { ClientSide } from './exchange';
 import { parkIdle, type Upstream, type UpstreamOwner } from './pool';
-import { CONTINUE, runBody, runEvent, runPhase } from './pipeline';
+import { CONTINUE, DONE, runBody, runEvent, runPhase, type PhaseFn } from './pipeline';
 import { ServerSlotExchange, X_CONNECT, X_EXCHANGE, X_FLUSH, X_IDLE, X_TUNNEL } from './server-slot-exchange';
+import { bodyWaitExpired, CONTINUE_100, RequestBodyBuffer, resumeAfterBody } from './request-body';
 
 /** Largest response head accepted from a server. */
 const MAX_RESPONSE_HEAD = 65536;
@@ -44,6 +45,10 @@ export class ProxyExchange extends ServerSlotExchange implements UpstreamOwner {
   private serverKeepAlive = false;
   /** When the server's silence ends the exchange (0 = not waiting on it), on the worker's coarse clock. */
   srvDeadline = 0;
+  /** The request body buffered for the rules; made by the first request of this pooled exchange that buffers. */
+  private bodyBuffer: RequestBodyBuffer | null = null;
+  /** Body bytes go to `bodyBuffer` as they come (this request buffers, the server is not connected). */
+  private buffering = false;
 
   /** A response head was sent to the client. */
   get responseStarted(): boolean {
@@ -74,17 +79,29 @@ export class ProxyExchange extends ServerSlotExchange implements UpstreamOwner {
     this.compression = undefined;
     this.reqExtras = '';
     this.resExtras = '';
+    this.ruleResume = 0;
+    this.buffering = false;
+    this.ctx.body = undefined;
     this.ctx.stage = 'request';
     if (this.ctx.vars !== undefined) this.ctx.vars.clear();
-    if (runPhase(fe.pipeline.request, this) !== CONTINUE) return;
-    const backend = fe.route(this.ctx);
-    if (!backend) {
-      this.answer(503, !this.reqDone);
-      return;
+    this.requestPhases(false, 0);
+  }
+
+  /** The request phase from its function `from`, the frontend's (then routing, the backend's) or the backend's; then the server's request. */
+  private requestPhases(onBackend: boolean, from: number): void {
+    const fe = this.fe;
+    if (!onBackend) {
+      if (this.runRequest(fe.pipeline.request, from, false) !== CONTINUE) return;
+      const backend = fe.route(this.ctx);
+      if (!backend) {
+        this.answer(503, !this.reqDone);
+        return;
+      }
+      this.backend = backend;
+      from = 0;
     }
-    this.backend = backend;
-    const bp = backend.pipeline;
-    if (runPhase(bp.request, this) !== CONTINUE) return;
+    const bp = this.backend!.pipeline;
+    if (this.runRequest(bp.request, from, true) !== CONTINUE) return;
     if (runPhase(fe.pipeline.choose, this) !== CONTINUE || runPhase(bp.choose, this) !== CONTINUE) return;
     if (runPhase(fe.pipeline.upstreamRequest, this) !== CONTINUE || runPhase(bp.upstreamRequest, this) !== CONTINUE) return;
     if (this.isUpgrade) this.reqExtras += 'Connection: upgrade\r\n';
@@ -96,6 +113,53 @@ export class ProxyExchange extends ServerSlotExchange implements UpstreamOwner {
     this.startConnect();
   }
 
+  /** A request phase's functions from `from`; one that holds the request for its body is noted, to run again when the body is in. */
+  private runRequest(fns: readonly PhaseFn[], from: number, onBackend: boolean): number {
+    for (let i = from; i < fns.length; i++) {
+      if (fns[i](this) === CONTINUE) continue;
+      if (this.bodyBuffer?.waiting) this.bodyBuffer.held(i, onBackend);
+      return DONE;
+    }
+    return CONTINUE;
+  }
+
+  waitForBody(ms: number, atLeast: number): number {
+    const b = this.bodyBuffer ?? (this.bodyBuffer = new RequestBodyBuffer());
+    if (!this.buffering) {
+      // The first wait of this request: what came already is buffered, what comes next as it comes.
+      this.buffering = true;
+      this.ctx.body = b;
+      b.start(this.reqBody.mode === BODY_CHUNKED, this.reqDone);
+      if (this.reqRest) b.feed(this.reqRest, 0, this.reqRest.length, this.reqDone);
+      if (!b.complete && !this.ctx.http2 && this.req.versionMinor === 1 && this.ctx.header('expect')?.toLowerCase() === '100-continue') {
+        // The client waits for a go before sending the body: tslb gives it (as HAProxy), the server gets no Expect.
+        this.req.dropNamed('expect');
+        this.client.sendLocal(CONTINUE_100);
+      }
+    }
+    if (b.satisfied(atLeast)) return CONTINUE;
+    b.wait(atLeast, ms > 0 ? setTimeout(bodyWaitExpired, ms, this) : undefined);
+    this.client.resumeRequestBody();
+    return DONE;
+  }
+
+  /** The body wait ended: the phase function that asked runs again, and the request goes on. */
+  resumeAfterBody(token: number): void {
+    if (token === this.heldToken) this.requestPhases(this.bodyBuffer!.heldOnBackend, this.bodyBuffer!.heldAt);
+  }
+
+  /** The body did not come in time: 408 (HAProxy's wait-for-body and http-buffer-request), the connection closed. */
+  bodyWaitExpired(): void {
+    if (!this.bodyBuffer!.stopWaiting()) return;
+    this.fe.counters.errReq++;
+    this.answer(408, true, 'cR');
+  }
+
+  protected override cancelHeld(): void {
+    super.cancelHeld();
+    this.bodyBuffer?.stopWaiting();
+  }
+
   /**
    * Request body bytes `buf[start..end)` (`reqDone` already says whether they end
    * it): forwarded, or kept until the server connection is ready. False when the
@@ -105,6 +169,8 @@ export class ProxyExchange extends ServerSlotExchange implements UpstreamOwner {
     if (!this.up) {
       const part = buf.subarray(start, end);
       this.reqRest = this.reqRest ? Buffer.concat([this.reqRest, part]) : part;
+      // A wait these bytes end lets the request go on once the client side's call returned.
+      if (this.buffering && this.bodyBuffer!.fed(buf, start, end, this.reqDone)) process.nextTick(resumeAfterBody, this, this.heldToken);
       return true;
     }
     const ok = this.toServer(buf, start, end);
@@ -440,6 +506,7 @@ export class ProxyExchange extends ServerSlotExchange implements UpstreamOwner {
   }
 
   protected serverDone(): void {
+    this.bodyBuffer?.stopWaiting();
     this.releaseServer();
     this.reqHead = null;
     this.reqRest = null;

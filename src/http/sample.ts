@@ -6,6 +6,7 @@
 import { httpAuth } from '../auth/userlists';
 import type { BalanceKey } from '../balance/balancer';
 import type { ClientCertificate, SampleContext, Stage } from '../rules/context';
+import type { RequestBodyBuffer } from './request-body';
 import type { Trackers } from '../stick/worker';
 import type { ConnectionInfo } from '../worker/connection';
 import { addedValues, lastAdded } from './added-lines';
@@ -42,6 +43,8 @@ export class HttpSampleContext implements SampleContext {
   private info: ConnectionInfo | undefined = undefined;
   /** The request came on an HTTP/2 stream (its head was turned into HTTP/1.1 for the server). */
   http2 = false;
+  /** The body buffered for this request's rules (set by the exchange when a wait starts). */
+  body: RequestBodyBuffer | undefined = undefined;
 
   constructor(
     private readonly req: HeadTable,

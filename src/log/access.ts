@@ -12,7 +12,7 @@
 import { hostname } from 'node:os';
 import fastJson from 'fast-json-stringify';
 import { parseSampleExpr, sampleText } from '../rules/sample-expr';
-import type { SampleContext } from '../rules/context';
+import type { SampleContext, Stage } from '../rules/context';
 import { encodeLogText, ESCAPED_SAMPLE_MAP, HEADER_MAP, URL_MAP } from './encode';
 
 /** One logged transaction (an HTTP request, or a TCP connection). Timers are ms, −1 when not reached. */
@@ -306,7 +306,8 @@ export interface CompiledLogFormat {
 function compileFetch(expr: string, errors: string[], map: Uint8Array): Getter | undefined {
   const parsed = parseSampleExpr(expr, errors);
   if (!parsed) return undefined;
-  const stages = parsed.stages;
+  // Logs read the request whatever the stage (HAProxy fetches them in the request direction): a request fetch has its sample after the response too.
+  const stages: Stage[] = parsed.stages.includes('request') ? [...parsed.stages, 'response'] : parsed.stages;
   return (e) => {
     const ctx = e.sample;
     if (!ctx || !stages.includes(ctx.stage)) return '-';

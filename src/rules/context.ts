@@ -56,11 +56,23 @@ export interface SampleContext {
   header(name: string): string | undefined;
   /** Every value of a request header, split on commas as HAProxy's hdr() does. */
   headerValues(name: string): string[];
+  /** The request body buffered for the rules (http-buffer-request, wait-for-body); undefined when this request buffers none. */
+  readonly body?: BufferedBody;
   // ---- response (stage response)
   status(): number;
   responseHeader(name: string): string | undefined;
   /** Every value of a response header, split on commas (res.hdr(), and hdr() in response rules). */
   responseHeaderValues(name: string): string[];
+}
+
+/** A request body as the rules see it (src/http/request-body.ts). */
+export interface BufferedBody {
+  /** Payload bytes buffered (at most the buffer size). */
+  readonly length: number;
+  /** The whole body is in. */
+  readonly complete: boolean;
+  /** The buffered payload as a binary sample (latin1). */
+  text(): string;
 }
 
 /** A client certificate, as HAProxy's `ssl_c_*` fetches give it. */

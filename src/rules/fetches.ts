@@ -36,6 +36,8 @@ export interface FetchDefinition {
 
 const HTTP: Stage[] = ['request', 'response'];
 const RESPONSE: Stage[] = ['response'];
+/** Request body fetches: http-request rules and routing (HAProxy's SMP_USE_HRQHV), and logs. */
+const REQUEST: Stage[] = ['request'];
 const ANY: Stage[] = ['connection', 'request', 'response'];
 /** Payload fetches: HAProxy's `tcp-request content` stage, before a backend is chosen. */
 const PAYLOAD: Stage[] = ['connection'];
@@ -63,16 +65,28 @@ function cookies(c: SampleContext, name: string | undefined): string[] {
   return out;
 }
 
-/** The values of query-string parameter `name` (any parameter without a name); `&` or the given delimiter separates them. */
-function urlParams(c: SampleContext, name: string | undefined, delim: string | undefined): string[] {
-  const q = c.query();
+/**
+ * The values of parameter `name` (any parameter without a name) of a query string or
+ * url-encoded form, as written (not decoded); `delim` separates them. `anyCase`: the
+ * name matches whatever its case (req.body_param's `i`).
+ */
+function params(q: string, name: string | undefined, delim: string, anyCase = false): string[] {
   const out: string[] = [];
   if (q === '') return out;
-  for (const part of q.split(delim ?? '&')) {
+  const wanted = anyCase ? name?.toLowerCase() : name;
+  for (const part of q.split(delim)) {
     const eq = part.indexOf('=');
-    if (eq >= 0 && (name === undefined || part.slice(0, eq) === name)) out.push(part.slice(eq + 1));
+    if (eq < 0) continue;
+    if (wanted === undefined || (anyCase ? part.slice(0, eq).toLowerCase() : part.slice(0, eq)) === wanted) out.push(part.slice(eq + 1));
   }
   return out;
+}
+
+/** The Content-Length of the request, else the buffered body's length once it is all in (a chunked body). */
+function bodySize(c: SampleContext): number | undefined {
+  const v = c.header('content-length');
+  if (v !== undefined && c.header('transfer-encoding') === undefined) return Number(v);
+  return c.body?.complete ? c.body.length : undefined;
 }
 
 /** Headers of the message the rule sees: the response in response rules, as HAProxy's hdr() (logs: the request). */
@@ -134,7 +148,7 @@ const base: FetchDefinition[] = [
     minArgs: 0,
     maxArgs: 2,
     checkArgs: (a) => (a[1] !== undefined && a[1].length !== 1 ? `delimiter "${a[1]}" must be one character` : undefined),
-    fetch: (c, a) => urlParams(c, a[0], a[1]),
+    fetch: (c, a) => params(c.query(), a[0], a[1] ?? '&'),
   },
   // The first Host header and the path (HAProxy's `base`): the path alone without a Host.
   {
@@ -153,16 +167,22 @@ const base: FetchDefinition[] = [
   { name: 'req.hdr', stages: HTTP, method: 'str', minArgs: 1, maxArgs: 2, checkArgs: checkOccurrence, fetch: (c, a) => occurrence(c.headerValues(a[0]), a[1]) },
   { name: 'res.hdr', stages: RESPONSE, method: 'str', minArgs: 1, maxArgs: 2, checkArgs: checkOccurrence, fetch: (c, a) => occurrence(c.responseHeaderValues(a[0]), a[1]) },
   { name: 'cook', stages: HTTP, method: 'str', minArgs: 0, maxArgs: 1, fetch: (c, a) => cookies(c, a[0]) },
-  // The Content-Length of the request: tslb streams bodies, it does not buffer them to measure.
+  // The request body as buffered for the rules (src/http/request-body.ts): no sample where the request buffers none.
+  { name: 'req.body', stages: REQUEST, method: 'bin', minArgs: 0, maxArgs: 0, fetch: (c) => c.body?.text() },
+  { name: 'req.body_len', stages: REQUEST, method: 'int', minArgs: 0, maxArgs: 0, fetch: (c) => c.body?.length },
+  { name: 'req.body_size', stages: REQUEST, method: 'int', minArgs: 0, maxArgs: 0, fetch: bodySize },
   {
-    name: 'req.body_size',
-    stages: HTTP,
-    method: 'int',
+    name: 'req.body_param',
+    stages: REQUEST,
+    method: 'str',
     minArgs: 0,
-    maxArgs: 0,
-    fetch: (c) => {
-      const v = c.header('content-length');
-      return v === undefined || c.header('transfer-encoding') !== undefined ? undefined : Number(v);
+    maxArgs: 2,
+    checkArgs: (a) => (a[1] !== undefined && a[1] !== 'i' ? `"${a[1]}": the second argument can only be i (case-insensitive name)` : undefined),
+    // With a name, its first occurrence (HAProxy); without, every parameter's value (an ACL matches any).
+    fetch: (c, a) => {
+      if (c.body === undefined) return undefined;
+      const values = params(c.body.text(), a[0], '&', a[1] === 'i');
+      return a[0] === undefined ? values : values[0];
     },
   },
   { name: 'status', stages: RESPONSE, method: 'int', minArgs: 0, maxArgs: 0, fetch: (c) => c.status() },

@@ -18,12 +18,14 @@ import { incGpc0Action, setGpt0Action, trackAction } from './stick';
 import { normalizeUriAction } from './normalize-uri';
 import { setVarAction, unsetVarAction } from './vars';
 import { setSrcAction } from './source';
+import { waitForBodyAction } from './wait-for-body';
 
 /** What a rule does when its condition holds: CONTINUE, STOP_RULES, or DONE when it answered. */
 export type RuleAction = (ex: HttpExchange) => number;
 
 /** `allow`: no later rule of this rule set runs; the exchange goes on. */
 export const STOP_RULES = 2;
+export { HOLD_RULES } from './wait-for-body';
 
 type ActionName = HttpAction['action'];
 type ActionCompiler<K extends ActionName> = (act: Extract<HttpAction, { action: K }>, response: boolean) => RuleAction;
@@ -58,6 +60,7 @@ const compilers: { [K in ActionName]: ActionCompiler<K> } = {
   'redirect-prefix': redirectAction,
   'cache-use': cacheUseAction,
   'cache-store': cacheStoreAction,
+  'wait-for-body': waitForBodyAction,
 };
 
 /** `act` as a function, for a rule of the request (`response` false) or response rule set. */

@@ -8,7 +8,7 @@
 import type { HttpRule } from '../../config/model';
 import { buildHead } from '../../http1/rewrite';
 import { compileCondition, type CompiledCondition } from '../../rules/compile';
-import { compileAction, STOP_RULES, type RuleAction } from '../actions';
+import { compileAction, HOLD_RULES, STOP_RULES, type RuleAction } from '../actions';
 import type { HttpExchange } from '../exchange';
 import { CONTINUE, DONE, type HttpModule, type ModuleDefinition, type ModuleScope } from '../pipeline';
 
@@ -27,14 +27,17 @@ function compileRules(scope: ModuleScope, when: HttpRule['when']): CompiledRule[
   return out;
 }
 
-function runRules(rules: readonly CompiledRule[], ex: HttpExchange): number {
+function runRules(rules: readonly CompiledRule[], ex: HttpExchange, from = 0): number {
   const ctx = ex.ctx;
-  for (let i = 0; i < rules.length; i++) {
+  for (let i = from; i < rules.length; i++) {
     const r = rules[i];
     if (r.test !== undefined && !r.test(ctx)) continue;
     const verdict = r.run(ex);
+    if (verdict === CONTINUE) continue;
     if (verdict === STOP_RULES) return CONTINUE;
-    if (verdict !== CONTINUE) return DONE;
+    // wait-for-body holds the request: the rules go on from the next one when it ends.
+    if (verdict === HOLD_RULES) ex.ruleResume = i + 1;
+    return DONE;
   }
   return CONTINUE;
 }
@@ -42,7 +45,9 @@ function runRules(rules: readonly CompiledRule[], ex: HttpExchange): number {
 class RequestRules implements HttpModule {
   constructor(private readonly rules: CompiledRule[]) {}
   request(ex: HttpExchange): number {
-    return runRules(this.rules, ex);
+    const from = ex.ruleResume;
+    ex.ruleResume = 0;
+    return runRules(this.rules, ex, from);
   }
 }
 

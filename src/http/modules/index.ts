@@ -23,6 +23,7 @@ import { stickCounters } from './stick-counters';
 import { cacheStore } from './cache';
 import { compression } from './compression';
 import { sourceFromHeader } from './source-from-header';
+import { bufferRequest } from './buffer-request';
 
 export const HTTP_MODULES: readonly ModuleDefinition[] = [
   // First: a request it holds for a password check runs its phases again from the start.
@@ -32,6 +33,8 @@ export const HTTP_MODULES: readonly ModuleDefinition[] = [
   // Before everything that reads the source address (stick counters, rules, logs).
   sourceFromHeader,
   monitorUri,
+  // Before the rules (HAProxy's http-buffer-request analyser runs before them); a monitor URI is answered at once.
+  bufferRequest,
   stickCounters,
   httpsRedirect,
   httpRequestRules,
