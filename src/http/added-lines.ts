@@ -58,8 +58,9 @@ export class AddedNames {
 
   /** `after` is `before` with lines of names with `bits` added (0: lines only removed, their bits may stay). */
   edited(before: string, after: string, bits: number): void {
-    if (before !== this.of) return;
-    this.mask |= bits;
+    if (before === '') this.mask = bits;
+    else if (before === this.of) this.mask |= bits;
+    else return;
     this.of = after;
   }
 }
