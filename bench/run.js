@@ -13,6 +13,8 @@ const procs = require('./lib/procs');
 const load = require('./lib/load');
 const configs = require('./lib/configs');
 const report = require('./lib/report');
+const { WORKLOADS, urlFor } = require('./lib/workloads');
+const tslbFeatures = require('./lib/tslb-features');
 
 const REPO = path.resolve(__dirname, '..');
 const DEFAULT_TSLB_CLI = path.join(REPO, 'dist', 'src', 'cli', 'main.js');
@@ -188,49 +190,6 @@ function hardFdLimit() {
   return v === 'unlimited' ? 1 << 20 : Number(v);
 }
 
-// ------------------------------------------------------------------ workloads
-/**
- * target kinds: haproxy, tslb, http-proxy; `refs` says which run besides the two main ones.
- * `needs` is a tslb config feature; without it tslb is skipped for that workload.
- */
-const WORKLOADS = [
-  { name: 'l7-small-c50', title: 'L7 keep-alive, 96 B, c=50', tool: 'wrk', port: 'http', path: '/', conns: 50, refs: ['http-proxy'] },
-  { name: 'l7-small-c256', title: 'L7 keep-alive, 96 B, c=256', tool: 'wrk', port: 'http', path: '/', conns: 256, refs: ['http-proxy'] },
-  { name: 'l7-64k', title: 'L7 keep-alive, 64 KiB, c=50', tool: 'wrk', port: 'http', path: '/64k.bin', conns: 50, refs: ['http-proxy'] },
-  { name: 'l7-close', title: 'L7 one request per connection, c=50', tool: 'wrk', port: 'http', path: '/', conns: 50, headers: ['Connection: close'], refs: ['http-proxy'] },
-  {
-    name: 'l7-rules', title: 'L7 10 header rules + 1,000-host ACL table, c=50', tool: 'wrk', port: 'rules', path: '/', conns: 50,
-    headers: [`Host: ${configs.RULES_HOST}`, 'X-Bench-Drop: 1'], needs: 'rules',
-  },
-  {
-    name: 'cache-hit', title: 'L7 keep-alive, 96 B served from the HTTP cache (cache-use/cache-store), c=50', tool: 'wrk', port: 'cache', path: '/cached',
-    conns: 50, needs: 'cache',
-  },
-  {
-    name: 'l7-comp-64k', title: 'L7 keep-alive, 64 KiB text gzip-compressed (level 1), c=50', tool: 'wrk', port: 'comp', path: '/64k.txt', conns: 50,
-    headers: ['Accept-Encoding: gzip'], needs: 'comp',
-  },
-  {
-    name: 'l7-ratelimit', title: 'L7 keep-alive, 96 B, c=50, track-sc0 src + sc_http_req_rate(0) deny ACL (never denies)', tool: 'wrk', port: 'ratelimit', path: '/',
-    conns: 50, needs: 'rules',
-  },
-  { name: 'l4-small', title: 'L4 (tcp), 96 B, c=50', tool: 'wrk', port: 'tcp', path: '/', conns: 50 },
-  { name: 'l4-64k', title: 'L4 (tcp), 64 KiB, c=50', tool: 'wrk', port: 'tcp', path: '/64k.bin', conns: 50 },
-  { name: 'tls-ka', title: 'TLS keep-alive, 96 B, c=50', tool: 'wrk', port: 'tls', scheme: 'https', path: '/', conns: 50, needs: 'tls', refs: ['http-proxy'] },
-  { name: 'h2-small', title: 'HTTP/2 over TLS (ALPN h2), 96 B, h2load c=20 × m=10', tool: 'h2load', port: 'tls', scheme: 'https', path: '/', conns: 20, streams: 10, needs: 'tls' },
-  { name: 'h2-64k', title: 'HTTP/2 over TLS (ALPN h2), 64 KiB, h2load c=20 × m=10', tool: 'h2load', port: 'tls', scheme: 'https', path: '/64k.bin', conns: 20, streams: 10, needs: 'tls' },
-  { name: 'tls-full', title: 'TLS full handshakes/s (openssl s_time -new ×4)', tool: 'stime', port: 'tls', procs: 4, needs: 'tls', unit: 'hs/s' },
-  {
-    name: 'tls-resumed', title: 'TLS resumed handshakes/s (wrk, Connection: close, session tickets), c=50', tool: 'wrk', port: 'tls', scheme: 'https', path: '/',
-    conns: 50, headers: ['Connection: close'], needs: 'tls', unit: 'hs/s',
-  },
-  { name: 'ws-echo', title: 'WebSocket echo, 64 B, 50 connections', tool: 'ws', port: 'ws', conns: 50, size: 64, unit: 'msg/s', refs: ['http-proxy'] },
-  { name: 'latency', title: 'latency at ½ of HAProxy max rate (l7-small-c50)', tool: 'paced', port: 'http', path: '/' },
-  { name: 'idle-rss', title: 'memory per idle keep-alive connection (fresh processes)', tool: 'idle', port: 'http', phase: 'idle' },
-  { name: 'scaling', title: 'scaling 1..N workers, L7 96 B, c=256', tool: 'wrk', port: 'http', path: '/', conns: 256, phase: 'scaling' },
-  { name: 'accept-modes', title: 'tslb accept modes (reuseport / rr / shared), all workers, one request per connection', tool: 'wrk', port: 'http', path: '/', conns: 50, headers: ['Connection: close'], phase: 'accept' },
-];
-
 // ------------------------------------------------------------------ environment (origins, certs)
 async function startOrigins(env, have) {
   const [o1, o2, ws] = await procs.freePorts(3);
@@ -305,31 +264,21 @@ async function startTarget(env, kind, { workers, acceptMode, id }) {
     await procs.waitPorts([http], proc);
     return { ...base, proc, features: new Set() };
   }
-  // tslb: find the largest feature set its config loader accepts (`tslb -c`), so one
-  // unsupported section skips only the workloads that need it.
+  // tslb: the largest feature set its config loader accepts, so one unsupported section
+  // skips only the workloads that need it.
   const cli = kind === 'tslb-base' ? BASE_CLI : TSLB_CLI;
   const node = kind === 'tslb-base' ? BASE_NODE ?? TSLB_NODE : TSLB_NODE;
-  const attempts = [['rules', 'tls', 'cache', 'comp'], ['rules', 'tls', 'cache'], ['rules', 'tls', 'comp'], ['rules', 'tls'], ['tls'], ['rules'], []];
-  const rejected = [];
-  for (const features of attempts) {
-    const cfg = path.join(env.runDir, `${id}.yaml`);
-    fs.writeFileSync(cfg, tslbYaml(spec, features));
-    const check = spawnSync(node, [cli, '-c', '-f', cfg], { encoding: 'utf8', timeout: 30000 });
-    if (check.status !== 0) {
-      rejected.push(`[${features.join('+') || 'basic'}] ${(check.stderr || check.stdout).trim().split('\n').slice(0, 4).join(' | ')}`);
-      continue;
-    }
-    const proc = procs.startPinned(id, cpus, node, [cli, '-f', cfg], { logFile: log });
-    const ports = [http, ws, tcp, ...(features.includes('rules') ? [rules, ratelimit] : []), ...(features.includes('tls') ? [tls] : []), ...(features.includes('cache') ? [cache] : []), ...(features.includes('comp') ? [comp] : [])];
-    try {
-      await procs.waitPorts(ports, proc, 30000);
-    } catch (err) {
-      await procs.stopProc(proc);
-      return { id, kind, skipped: `tslb did not start: ${lastLogMessage(log) ?? err.message}` };
-    }
-    return { ...base, proc, features: new Set(features), rejected };
+  const cfg = path.join(env.runDir, `${id}.yaml`);
+  const { features, rejected } = tslbFeatures.writeAcceptedConfig([{ node, cli, spec, file: cfg }]);
+  if (!features) return { id, kind, skipped: `tslb -c rejected every generated config: ${rejected.join(' ;; ')}` };
+  const proc = procs.startPinned(id, cpus, node, [cli, '-f', cfg], { logFile: log });
+  try {
+    await procs.waitPorts(tslbFeatures.listeningPorts(spec.ports, features), proc, 30000);
+  } catch (err) {
+    await procs.stopProc(proc);
+    return { id, kind, skipped: `tslb did not start: ${lastLogMessage(log) ?? err.message}` };
   }
-  return { id, kind, skipped: `tslb -c rejected every generated config: ${rejected.join(' ;; ')}` };
+  return { ...base, proc, features: new Set(features), rejected };
 }
 
 /** The last line of a target's log (the `msg` of a JSON log line), for skip reasons. */
@@ -344,43 +293,15 @@ function lastLogMessage(file) {
   }
 }
 
-/** The frontend each optional tslb config feature adds. */
-/** (`rules` also covers the rate-limit frontend: the same kind of lines.) */
-const FEATURE_FRONTENDS = { rules: ['fe_rules', 'fe_ratelimit'], tls: ['fe_tls'], cache: ['fe_cache'], comp: ['fe_comp'] };
-
-function tslbYaml(spec, features) {
-  const dropped = dropFrontends(configs.tslbConfig(spec), Object.keys(FEATURE_FRONTENDS).filter((f) => !features.includes(f)).flatMap((f) => FEATURE_FRONTENDS[f]));
-  // A build without the cache also rejects the `caches:` section.
-  return features.includes('cache') ? dropped : dropped.replace(/^caches:\n(?: {2}.*\n)*/m, '');
-}
-
-/** Remove whole `- name: <fe>` frontend items from the generated YAML (generator output is regular). */
-function dropFrontends(yamlText, names) {
-  const lines = yamlText.split('\n');
-  const out = [];
-  let dropping = false;
-  for (const line of lines) {
-    const item = /^ {2}- name: (\S+)/.exec(line);
-    if (item) dropping = names.includes(item[1]);
-    else if (/^\S/.test(line)) dropping = false;
-    if (!dropping) out.push(line);
-  }
-  return out.join('\n');
-}
-
 // ------------------------------------------------------------------ measuring
-function urlFor(target, w) {
-  return `${w.scheme ?? 'http'}://127.0.0.1:${target.ports[w.port]}${w.path ?? '/'}`;
-}
-
 /** One measured (or warm-up) run of workload `w` against `target`. */
 async function runOnce(env, w, target, seconds, extra = {}) {
   const cpus = env.opts.loadCpus;
   switch (extra.tool ?? w.tool) {
     case 'wrk':
-      return load.wrk({ cpus, url: urlFor(target, w), conns: w.conns, seconds, headers: w.headers });
+      return load.wrk({ cpus, url: urlFor(target.ports, w), conns: w.conns, seconds, headers: w.headers });
     case 'h2load':
-      return load.h2load({ cpus, url: urlFor(target, w), conns: w.conns, streams: w.streams, seconds });
+      return load.h2load({ cpus, url: urlFor(target.ports, w), conns: w.conns, streams: w.streams, seconds });
     case 'paced':
       return load.paced({ cpus, port: target.ports[w.port], reqPath: w.path, rate: extra.rate, conns: extra.conns, seconds });
     case 'stime':

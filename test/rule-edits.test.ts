@@ -44,6 +44,9 @@ frontends:
       - "http-request set-header X-Twice b"
       - "http-request add-header X-Added temp"
       - "http-request del-header X-Added"
+      - "http-request add-header x-case-edit one"
+      - "http-request set-header X-CASE-EDIT two"
+      - "http-request set-header X-Case-Seen %[req.hdr(X-Case-Edit)]"
       - "http-request replace-value X-Tier ^gold$ platinum"
       - "http-request set-var(txn.tier) req.hdr(x-tier)"
       - "http-response set-header X-R new"
@@ -99,6 +102,9 @@ backends:
       assert.deepEqual(header(got, 'x-multi-count'), ['2']);
       assert.deepEqual(header(got, 'x-twice'), ['b']);
       assert.deepEqual(header(got, 'x-added'), []);
+      // Names compare without case: the set-header replaced the line added in lower case.
+      assert.deepEqual(header(got, 'x-case-edit'), ['two']);
+      assert.deepEqual(header(got, 'x-case-seen'), ['two']);
       // Response rules read the response as the earlier ones left it.
       assert.deepEqual(header(r.res, 'x-r'), ['new']);
       assert.deepEqual(header(r.res, 'x-r-seen'), ['new']);

@@ -18,6 +18,7 @@ import { BODY_CHUNKED, BodyFramer } from '../http1/body';
 import { HeadParser } from '../http1/parser';
 import { closingResponse, defaultErrorResponse, isDefaultResponse, okResponse, redirectResponse } from '../http1/errors';
 import type * as net from 'node:net';
+import { AddedNames } from './added-lines';
 import type { HeadTable } from './head';
 import { DONE, runEvent, runLocal, runPage, type BodyTransform } from './pipeline';
 import { TransformedBody } from './transformed-body';
@@ -120,6 +121,9 @@ export abstract class HttpExchange {
   reqExtras = '';
   /** Header lines added to the response to the client. */
   resExtras = '';
+  /** Which names `reqExtras`/`resExtras` may have, so rules and fetches walk them only when needed (./added-lines.ts). */
+  readonly reqAddedNames = new AddedNames();
+  readonly resAddedNames = new AddedNames();
   /** The afterResponse phase runs for tslb's own answer (`res` is not the response). */
   localAnswer = false;
   /** The exchange leaves no access-log line (monitor-uri requests, as HAProxy); reset by the log phase. */

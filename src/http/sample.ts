@@ -9,13 +9,15 @@ import type { ClientCertificate, SampleContext, Stage } from '../rules/context';
 import type { RequestBodyBuffer } from './request-body';
 import type { Trackers } from '../stick/worker';
 import type { ConnectionInfo } from '../worker/connection';
-import { addedValues, lastAdded } from './added-lines';
+import { type AddedNames, addedValues, lastAdded, nameBits } from './added-lines';
 import type { HeadTable } from './head';
 
 /** The header lines rules added to each message so far (the exchange's): fetches see them as headers. */
 export interface AddedLines {
   readonly reqExtras: string;
   readonly resExtras: string;
+  readonly reqAddedNames: AddedNames;
+  readonly resAddedNames: AddedNames;
 }
 
 /**
@@ -152,11 +154,11 @@ export class HttpSampleContext implements SampleContext {
   }
 
   header(name: string): string | undefined {
-    return lastValue(this.req, name.toLowerCase(), this.added.reqExtras);
+    return lastValue(this.req, name.toLowerCase(), this.added.reqExtras, this.added.reqAddedNames);
   }
 
   headerValues(name: string): string[] {
-    return allValues(this.req, name.toLowerCase(), this.added.reqExtras);
+    return allValues(this.req, name.toLowerCase(), this.added.reqExtras, this.added.reqAddedNames);
   }
 
   status(): number {
@@ -164,11 +166,11 @@ export class HttpSampleContext implements SampleContext {
   }
 
   responseHeader(name: string): string | undefined {
-    return this.stage === 'response' ? lastValue(this.res, name.toLowerCase(), this.added.resExtras) : undefined;
+    return this.stage === 'response' ? lastValue(this.res, name.toLowerCase(), this.added.resExtras, this.added.resAddedNames) : undefined;
   }
 
   responseHeaderValues(name: string): string[] {
-    return this.stage === 'response' ? allValues(this.res, name.toLowerCase(), this.added.resExtras) : [];
+    return this.stage === 'response' ? allValues(this.res, name.toLowerCase(), this.added.resExtras, this.added.resAddedNames) : [];
   }
 }
 
@@ -176,8 +178,8 @@ export class HttpSampleContext implements SampleContext {
  * The last value of a header as rules left it: the last line rules added with that
  * name, else the last of the head's own that no rule removed.
  */
-function lastValue(p: HeadTable, name: string, added: string): string | undefined {
-  if (added !== '') {
+function lastValue(p: HeadTable, name: string, added: string, names: AddedNames): string | undefined {
+  if (added !== '' && names.mayHave(added, nameBits(name))) {
     const v = lastAdded(added, name);
     if (v !== undefined) return v;
   }
@@ -187,10 +189,10 @@ function lastValue(p: HeadTable, name: string, added: string): string | undefine
 }
 
 /** Every value of a header as rules left it: the head's own kept lines, then the added ones. */
-function allValues(p: HeadTable, name: string, added: string): string[] {
+function allValues(p: HeadTable, name: string, added: string, names: AddedNames): string[] {
   const out: string[] = [];
   for (let i = p.findKept(name); i >= 0; i = p.findKept(name, i + 1)) splitValues(p.value(i), out);
-  if (added === '') return out;
+  if (added === '' || !names.mayHave(added, nameBits(name))) return out;
   const lines: string[] = [];
   addedValues(added, name, lines);
   for (let i = 0; i < lines.length; i++) splitValues(lines[i], out);

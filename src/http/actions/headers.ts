@@ -8,7 +8,7 @@
 import type { HttpAction } from '../../config/model';
 import { compileValueTemplate } from '../../rules/sample-expr';
 import type { HttpExchange } from '../exchange';
-import { editAdded, withoutAdded } from '../added-lines';
+import { type AddedNames, editAdded, nameBits, withoutAdded } from '../added-lines';
 import { HDR_STRIDE, REMOVED } from '../head';
 import { CONTINUE } from '../pipeline';
 import type { RuleAction } from './index';
@@ -25,23 +25,46 @@ function setExtras(ex: HttpExchange, response: boolean, lines: string): void {
   else ex.reqExtras = lines;
 }
 
+/** The filter of the names in those lines (src/http/added-lines.ts). */
+function namesOf(ex: HttpExchange, response: boolean): AddedNames {
+  return response ? ex.resAddedNames : ex.reqAddedNames;
+}
+
+/**
+ * The message's added lines become `kept` (`added` without some lines, or `added`
+ * itself) plus `line`, a line of the name with `bits` ('' for none).
+ */
+function replaceAdded(ex: HttpExchange, response: boolean, added: string, kept: string, line: string, bits: number): void {
+  const next = kept + line;
+  namesOf(ex, response).edited(added, next, bits);
+  setExtras(ex, response, next);
+}
+
+/** `added` without its lines of this lower-case name, walked only when the filter says one may be there. */
+function withoutName(ex: HttpExchange, response: boolean, added: string, name: string, bits: number): string {
+  return added !== '' && namesOf(ex, response).mayHave(added, bits) ? withoutAdded(added, name) : added;
+}
+
 /** set-header: the value is rendered first (it may read the header it replaces), then every line of that name is replaced by one. */
 export function setHeaderAction(a: Act<'set-header'>, response: boolean): RuleAction {
   const name = a.name.toLowerCase();
+  const bits = nameBits(name);
   const line = compileLine(a.name, a.value, response);
   return (ex) => {
     const l = line(ex);
     (response ? ex.res : ex.req).dropNamed(name);
     const added = extrasOf(ex, response);
-    setExtras(ex, response, (added === '' ? '' : withoutAdded(added, name)) + l);
+    replaceAdded(ex, response, added, withoutName(ex, response, added, name, bits), l, bits);
     return CONTINUE;
   };
 }
 
 export function addHeaderAction(a: Act<'add-header'>, response: boolean): RuleAction {
+  const bits = nameBits(a.name.toLowerCase());
   const line = compileLine(a.name, a.value, response);
   return (ex) => {
-    setExtras(ex, response, extrasOf(ex, response) + line(ex));
+    const added = extrasOf(ex, response);
+    replaceAdded(ex, response, added, added, line(ex), bits);
     return CONTINUE;
   };
 }
@@ -49,10 +72,12 @@ export function addHeaderAction(a: Act<'add-header'>, response: boolean): RuleAc
 export function delHeaderAction(a: { name: string; match?: Act<'del-header'>['match'] }, response: boolean): RuleAction {
   const name = a.name.toLowerCase();
   if (a.match === undefined || a.match === 'str') {
+    const bits = nameBits(name);
     return (ex) => {
       (response ? ex.res : ex.req).dropNamed(name);
       const added = extrasOf(ex, response);
-      if (added !== '') setExtras(ex, response, withoutAdded(added, name));
+      const kept = withoutName(ex, response, added, name, bits);
+      if (kept !== added) replaceAdded(ex, response, added, kept, '', 0);
       return CONTINUE;
     };
   }
