@@ -10,7 +10,7 @@ import type { AnswerSpec, HttpAction } from './model';
 import type { AnswerInput, HttpRuleInput } from './schema';
 import type { Stage } from '../rules/context';
 import { compileValueTemplate, parseSampleExpr } from '../rules/sample-expr';
-import { parseTcpAction } from './stick-syntax';
+import { gpt0ValueErrors, parseTcpAction } from './stick-syntax';
 import { didYouMean } from './suggest';
 
 export type RuleSet = 'request' | 'response' | 'after-response';
@@ -86,11 +86,12 @@ function parseAnswer(words: string[], statusWord: string, status: number): { sta
   return { status, answer: hasAnswer ? answer : undefined };
 }
 
-/** track-scN and sc-inc-gpc0(N) read as the tcp-request actions are. */
-function trackOrInc(words: string[]): HttpAction | string {
+/** track-scN, sc-inc-gpc0(N) and sc-set-gpt0(N) read as the tcp-request actions are. */
+function stickAction(words: string[]): HttpAction | string {
   const r = parseTcpAction(words);
   if (r.error !== undefined) return r.error;
-  return r.value.action === 'track-sc' || r.value.action === 'sc-inc-gpc0' ? r.value : 'expects track-sc<0..2> <fetch> [table <table>] or sc-inc-gpc0(<0..2>)';
+  const a = r.value;
+  return a.action === 'track-sc' || a.action === 'sc-inc-gpc0' || a.action === 'sc-set-gpt0' ? a : 'expects track-sc<0..2> <fetch> [table <table>] or sc-inc-gpc0(<0..2>)';
 }
 
 const REDIRECT_CODES = [301, 302, 303, 307, 308] as const;
@@ -188,7 +189,7 @@ export const actionSyntax: ReadonlyMap<string, ActionSyntax> = new Map<string, A
       parse: (w) => (w.length === 0 ? { action: 'auth' } : w.length === 2 && w[0] === 'realm' ? { action: 'auth', realm: w[1] } : 'expects [realm <realm>]'),
     },
   ],
-  ...[0, 1, 2].map((n): [string, ActionSyntax] => [`track-sc${n}`, { where: REQUEST, parse: (w) => trackOrInc([`track-sc${n}`, ...w]) }]),
+  ...[0, 1, 2].map((n): [string, ActionSyntax] => [`track-sc${n}`, { where: REQUEST, parse: (w) => stickAction([`track-sc${n}`, ...w]) }]),
   [
     'normalize-uri',
     {
@@ -202,15 +203,8 @@ export const actionSyntax: ReadonlyMap<string, ActionSyntax> = new Map<string, A
       },
     },
   ],
-  ['sc-inc-gpc0', { where: BOTH, parse: (w, arg) => trackOrInc([`sc-inc-gpc0(${arg ?? ''})`, ...w]) }],
-  [
-    'sc-set-gpt0',
-    {
-      where: BOTH,
-      parse: (w, arg) =>
-        arg === undefined || !/^[0-2]$/.test(arg) ? 'expects sc-set-gpt0(<0..2>) <int|expr>' : (exactly(1, w, '<int|expr>') ?? { action: 'sc-set-gpt0', counter: Number(arg), value: w[0] }),
-    },
-  ],
+  ['sc-inc-gpc0', { where: BOTH, parse: (w, arg) => stickAction([`sc-inc-gpc0(${arg ?? ''})`, ...w]) }],
+  ['sc-set-gpt0', { where: BOTH, parse: (w, arg) => stickAction([arg === undefined ? 'sc-set-gpt0' : `sc-set-gpt0(${arg})`, ...w]) }],
   [
     'set-status',
     {
@@ -295,17 +289,9 @@ export function checkAction(a: HttpAction, stage: Stage): ActionError[] {
     case 'del-header':
       if (a.match === 'reg') regex(a.name, 'name');
       break;
-    case 'sc-set-gpt0': {
-      if (/^\d+$/.test(a.value)) {
-        if (Number(a.value) > 0xffffffff) push(undefined, [`gpt0 is an unsigned 32-bit integer: ${a.value}`]);
-        break;
-      }
-      const found: string[] = [];
-      const expr = parseSampleExpr(a.value, found);
-      if (expr && !expr.stages.includes(stage)) found.push(`${a.value}: not available in ${stage} rules`);
-      push(undefined, found);
+    case 'sc-set-gpt0':
+      push(undefined, gpt0ValueErrors(a.value, stage));
       break;
-    }
     case 'capture':
     case 'set-src': {
       const found: string[] = [];
