@@ -101,7 +101,7 @@ export class ModelBuilder {
       frontends: new Set((cfg.frontends ?? []).map((f) => f.name)),
       userlists: new Set((cfg.userlists ?? []).map((l) => l.name)),
     });
-    this.errorPages = new ErrorPages({ at, diag, read: (file, segs) => this.readFile(file, at(segs)) });
+    this.errorPages = new ErrorPages({ at, diag, read: (file, where) => this.readFile(file, where) });
     this.rules = new ProxyRules(at, diag, this.refs, this.errorPages);
     this.tls = new TlsConfig(at, diag, (file, segs) => this.readRelative(file, segs), cfg.global?.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS, cfg.global?.ssl_default_dh_param);
   }

@@ -33,7 +33,7 @@ function exactly(n: number, words: string[], usage: string): string | undefined 
 }
 
 /**
- * `[status N] [content-type T] [default-errorfiles | errorfile F | string S | lf-string S | file F] [hdr N V]*`
+ * `[status N] [content-type T] [default-errorfiles | errorfile F | string S | lf-string S | file F | lf-file F] [hdr N V]*`
  * (return; deny with `deny_status`).
  */
 function parseAnswer(words: string[], statusWord: string, status: number): { status: number; answer?: AnswerSpec } | string {
@@ -66,6 +66,9 @@ function parseAnswer(words: string[], statusWord: string, status: number): { sta
       case 'file':
         answer.file = v;
         break;
+      case 'lf-file':
+        answer.lfFile = v;
+        break;
       case 'errorfile':
         answer.errorfile = v;
         break;
@@ -79,7 +82,7 @@ function parseAnswer(words: string[], statusWord: string, status: number): { sta
         break;
       }
       default:
-        return `unexpected "${w}" (expected ${statusWord}, content-type, default-errorfiles, errorfile, errorfiles, string, lf-string, file, hdr)`;
+        return `unexpected "${w}" (expected ${statusWord}, content-type, default-errorfiles, errorfile, errorfiles, string, lf-string, file, lf-file, hdr)`;
     }
     hasAnswer = true;
   }
@@ -314,16 +317,15 @@ export function checkAction(a: HttpAction, stage: Stage): ActionError[] {
     case 'deny': {
       const answer = a.answer;
       if (!answer) break;
-      const bodies = [answer.string, answer.lfString, answer.file].filter((b) => b !== undefined).length;
+      const bodies = [answer.string, answer.lfString, answer.file, answer.lfFile].filter((b) => b !== undefined).length;
       const pages = [answer.errorfile, answer.errorfiles, answer.defaultErrorfiles].filter((b) => b !== undefined).length;
-      if (bodies + pages > 1) push(undefined, ['takes one of default-errorfiles, errorfile, errorfiles, string, lf-string, file']);
+      if (bodies + pages > 1) push(undefined, ['takes one of default-errorfiles, errorfile, errorfiles, string, lf-string, file, lf-file']);
       if (bodies === 1 && answer.contentType === undefined) push(undefined, ['a body needs its content-type']);
       if (answer.errorfile !== undefined) {
         if (!existsSync(answer.errorfile)) push('errorfile', [`errorfile ${answer.errorfile}: not found`]);
         else if (!/^HTTP\/1\.[01] \d{3}/.test(readFileSync(answer.errorfile, 'latin1').slice(0, 12))) push('errorfile', [`${answer.errorfile}: an errorfile is a raw HTTP response starting with "HTTP/1.x"`]);
       }
       if (answer.lfString !== undefined) template(answer.lfString, 'lf_string');
-      if (answer.file !== undefined && !existsSync(answer.file)) push('file', [`file ${answer.file}: not found`]);
       for (const h of answer.headers) {
         if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(h.name)) push('headers', [`"${h.name}" is not a valid header name`]);
         template(h.value, 'headers');
@@ -368,6 +370,7 @@ function answerFromYaml(a: AnswerInput): AnswerSpec {
     ...(a.string !== undefined ? { string: a.string } : {}),
     ...(a.lf_string !== undefined ? { lfString: a.lf_string } : {}),
     ...(a.file !== undefined ? { file: a.file } : {}),
+    ...(a.lf_file !== undefined ? { lfFile: a.lf_file } : {}),
     ...(a.errorfile !== undefined ? { errorfile: a.errorfile } : {}),
     ...(a.errorfiles !== undefined ? { errorfiles: a.errorfiles } : {}),
     ...(a.default_errorfiles ? { defaultErrorfiles: true as const } : {}),
@@ -400,7 +403,7 @@ export function actionFromYaml(r: HttpRuleInput, key: YamlAction, when: RuleSet)
     case 'deny': {
       const d = r.deny!;
       const answer = answerFromYaml(d);
-      const hasAnswer = answer.string !== undefined || answer.lfString !== undefined || answer.file !== undefined || answer.errorfile !== undefined || answer.errorfiles !== undefined || answer.headers.length > 0 || answer.contentType !== undefined;
+      const hasAnswer = answer.string !== undefined || answer.lfString !== undefined || answer.file !== undefined || answer.lfFile !== undefined || answer.errorfile !== undefined || answer.errorfiles !== undefined || answer.headers.length > 0 || answer.contentType !== undefined;
       return { action: 'deny', status: d.status ?? 403, ...(hasAnswer ? { answer } : {}) };
     }
     case 'return':
@@ -447,6 +450,7 @@ function answerText(a: AnswerSpec | undefined): string {
   if (a.string !== undefined) t += ` string ${JSON.stringify(a.string)}`;
   if (a.lfString !== undefined) t += ` lf-string ${JSON.stringify(a.lfString)}`;
   if (a.file !== undefined) t += ` file ${a.file}`;
+  if (a.lfFile !== undefined) t += ` lf-file ${a.lfFile}`;
   if (a.errorfile !== undefined) t += ` errorfile ${a.errorfile}`;
   if (a.errorfiles !== undefined) t += ` errorfiles ${a.errorfiles}`;
   if (a.defaultErrorfiles) t += ' default-errorfiles';
