@@ -232,6 +232,8 @@ export class ModelBuilder {
       logLevel: g.log_level ?? 'info',
       accessLog: this.accessLog(g.access_log),
       h2: buildH2Settings(g, tune, this.at, this.diag),
+      maxCompRate: g.max_comp_rate ?? tuneNumber(tune.get('maxcomprate'), 'maxcomprate', 0, 2097151, this.at, this.diag) ?? 0,
+      maxCompCpuUsage: g.max_comp_cpu_usage ?? tuneNumber(tune.get('maxcompcpuusage'), 'maxcompcpuusage', 0, 100, this.at, this.diag) ?? 100,
       certWatch: this.time(g.cert_watch, ['global', 'cert_watch']) ?? DEFAULT_CERT_WATCH,
       certExpiryWarningDays: g.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS,
       acme: buildAcme(g, this.at, this.diag, (file, segs) => this.readRelative(file, segs)),

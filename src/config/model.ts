@@ -464,6 +464,10 @@ export interface Global {
   acme?: AcmeSettings;
   /** HTTP/2 frontend settings (HAProxy's tune.h2.*). */
   h2: H2Settings;
+  /** HAProxy's maxcomprate: kB/s into the node's compressors; 0 or absent = no limit (src/http/compression-limits.ts). */
+  maxCompRate?: number;
+  /** HAProxy's maxcompcpuusage: percent of a worker's time; 100 or absent = no limit. */
+  maxCompCpuUsage?: number;
 }
 
 /** ACME (RFC 8555): one certificate for `names`, obtained and renewed by the primary (src/primary/acme.ts). */

@@ -21,6 +21,7 @@
  *   worker, so `maxqueue` bounds each worker's queue of the server.
  */
 import { setMaxHeaders } from '../http/head';
+import { setCompressionLimits } from '../http/compression-limits';
 import type { Backend, Frontend, Global, Model, Server } from '../config/model';
 import type { BalancedServer, Balancer, BalanceKey } from '../balance/balancer';
 import { balancers } from '../balance/registry';
@@ -560,6 +561,7 @@ export class Runtime implements ProxyStates {
     // Before compiling: ACLs with -f and map converters look their files up, nbsrv/be_conn/fe_conn read this runtime.
     loadPatternFiles(model.patternFiles);
     setMaxHeaders(model.global.maxHeaders);
+    setCompressionLimits(model.global.maxCompRate ?? 0, model.global.maxCompCpuUsage ?? 100, model.global.workers);
     setProxyStates(this);
     // Before the proxies: `stick on`, tcp-request rules and fetches find their tables there.
     useStickTables(model);
