@@ -8,12 +8,11 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
-import { Pool } from 'undici';
 import { freePort, runCli, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
 import { startEchoBackend, startHttpBackend } from './helpers/backends';
 import { unixCommand } from './helpers/runtime-api';
+import { converse, statusFrom } from './helpers/status';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -22,19 +21,8 @@ after(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Sends `payload` from `localAddress` and half-closes: what came back. */
-function echo(port: number, localAddress: string, payload: string): Promise<string> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port, localAddress, allowHalfOpen: true });
-    let data = '';
-    s.setEncoding('latin1');
-    s.on('connect', () => s.end(payload));
-    s.on('data', (d) => (data += d));
-    s.on('error', () => undefined);
-    s.on('close', () => resolve(data));
-    s.setTimeout(5000, () => s.destroy());
-  });
-}
+/** What came back for `payload` sent from `localAddress` on its own connection. */
+const echo = (port: number, localAddress: string, payload: string): Promise<string> => converse('127.0.0.1', port, localAddress, payload);
 
 /** The `show table` line of `key` once `ready` accepts it (the workers' updates reach the primary in batches). */
 async function entry(table: string, key: string, ready: RegExp): Promise<string> {
@@ -95,7 +83,7 @@ runtime_api: { socket: ${sock}, level: admin }
 
 test('a session rule tags the entry with gpt0 7: show table shows it and a connection rule on sc_get_gpt0 refuses the next connections', async () => {
   assert.equal(await echo(rawPort, '127.0.0.20', 'one'), 'one', 'the first connection passes, then sets the tag');
-  assert.match(await entry('raw', '127.0.0.20', / gpt0=7 /), / key=127\.0\.0\.20 use=0 exp=\d+ shard=0 gpt0=7 conn_cnt=1\n/);
+  assert.match(await entry('raw', '127.0.0.20', / gpt0=7 /), / key=127\.0\.0\.20 use=\d exp=\d+ shard=0 gpt0=7 conn_cnt=1\n/);
   // Two connections: with two workers, both see the tag.
   for (let i = 0; i < 2; i++) assert.equal(await echo(rawPort, '127.0.0.20', 'x'), '', `refused by the tag (${i})`);
   assert.equal(await echo(rawPort, '127.0.0.24', 'other'), 'other', 'another address is not tagged');
@@ -110,18 +98,8 @@ test('a content rule sets gpt0 from an expression (the HAProxy line), and the la
 });
 
 test('an http frontend: tcp-request content sc-set-gpt0 tags the connection, http-request deny on sc_get_gpt0 answers 403', async () => {
-  const status = async (from: string) => {
-    const pool = new Pool(`http://127.0.0.1:${webPort}`, { connections: 1, localAddress: from });
-    try {
-      const res = await pool.request({ path: '/', method: 'GET' });
-      await res.body.dump();
-      return res.statusCode;
-    } finally {
-      await pool.close();
-    }
-  };
-  assert.equal(await status('127.0.0.22'), 403);
-  assert.equal(await status('127.0.0.23'), 200);
+  assert.equal(await statusFrom(webPort, '127.0.0.22'), 403);
+  assert.equal(await statusFrom(webPort, '127.0.0.23'), 200);
   assert.match(await entry('web', '127.0.0.22', / gpt0=9\n/), / key=127\.0\.0\.22 use=\d exp=\d+ shard=0 gpt0=9\n/);
 });
 
