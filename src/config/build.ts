@@ -524,12 +524,6 @@ export class ModelBuilder {
       resolverNames: this.resolverNames,
       tls: this.tls,
     });
-    if (healthCheck.kind === 'http') {
-      for (const s of servers) {
-        if (s.h2 === 'always' && s.check.enabled) this.diag.error(this.at([...base, 'servers']), `server "${s.name}" is proto h2: option httpchk speaks HTTP/1.1, check it with the tcp check (no httpchk) instead`);
-        if (s.h2 === 'alpn' && s.check.enabled) this.diag.warn(this.at([...base, 'servers']), `server "${s.name}" offers h2 by ALPN: option httpchk speaks HTTP/1.1, which a server that picks h2 may refuse`);
-      }
-    }
     const timeouts = this.timeouts('backend', b.name, mode, b.timeouts, [...base, 'timeouts'], servers.length > 0);
     const stickTable = stickTableOf(b.name, b.stick_table, this.at([...base, 'stick_table']), own.protectionLines, this.diag);
     this.rules.tableScope = { tables: this.tables, own: undefined, checkDefault: false };

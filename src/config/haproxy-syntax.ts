@@ -100,6 +100,8 @@ export interface ServerOptionValues {
   proto?: 'h2';
   checkSsl?: boolean;
   checkSni?: string;
+  /** `check-proto h1|h2`: the protocol HTTP checks speak (default: the server's `proto`). */
+  checkProto?: 'h1' | 'h2';
   sendProxy?: 0 | 1 | 2;
   nonStick?: boolean;
   agentCheck?: boolean;
@@ -158,7 +160,7 @@ function flag(set: (v: ServerOptionValues) => void): Apply {
 }
 
 /** A keyword whose argument is one of `allowed`. */
-function oneOf(key: 'observe' | 'onError' | 'onMarkedDown' | 'onMarkedUp', allowed: readonly string[]): Apply {
+function oneOf(key: 'observe' | 'onError' | 'onMarkedDown' | 'onMarkedUp' | 'checkProto', allowed: readonly string[]): Apply {
   return (v, arg) => {
     if (!allowed.includes(arg)) return `must be ${allowed.join(', ')}, not "${arg}"`;
     (v as Record<string, unknown>)[key] = arg;
@@ -252,6 +254,7 @@ const SERVER_KEYWORDS: Record<string, KeywordDef> = {
   'ca-file': { args: 1, apply: (v, a) => void (v.caFile = a) },
   'check-ssl': { args: 0, apply: flag((v) => (v.checkSsl = true)) },
   'check-sni': { args: 1, apply: sniArg('checkSni') },
+  'check-proto': { args: 1, apply: oneOf('checkProto', ['h1', 'h2']) },
   'send-proxy': { args: 0, apply: flag((v) => (v.sendProxy = 1)) },
   'send-proxy-v2': { args: 0, apply: flag((v) => (v.sendProxy = 2)) },
   'no-send-proxy': { args: 0, apply: flag((v) => (v.sendProxy = 0)) },

@@ -201,6 +201,12 @@ export interface ServerCheck {
   /** Check over TLS (`check-ssl`). */
   ssl: boolean;
   sni?: string;
+  /**
+   * What HTTP checks speak: `h2` (`check-proto h2`, or a `proto h2` server: h2c prior
+   * knowledge, or h2 offered alone by ALPN over TLS), `alpn` (a TLS check offering the
+   * server's `alpn` list speaks the server's pick). Absent: HTTP/1.x.
+   */
+  proto?: 'h2' | 'alpn';
   /** `agent-check` with `agent-port`/`agent-addr`/`agent-inter`/`agent-send`. */
   agent?: AgentCheck;
   /** `observe layer4|layer7` with `error-limit` and `on-error`: errors seen on live traffic count (needs `check`). */

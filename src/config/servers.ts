@@ -123,6 +123,7 @@ function buildServer(s: ServerInput, segs: Seg[], mode: 'http' | 'tcp', ctx: Ser
       addr: o.checkAddr,
       ssl: o.checkSsl ?? (ssl && o.checkPort === undefined),
       sni: o.checkSni ?? sni,
+      ...checkProto(s.check_proto ?? o.checkProto, h2),
       agent: agentCheck(o, optWhere, diag),
       observe: passiveCheck(o, enabled, mode, optWhere, diag),
       onMarkedDown: o.onMarkedDown,
@@ -158,6 +159,13 @@ function serverH2(proto: 'h2' | undefined, tls: ServerTlsOptions, sendProxy: num
     return 'alpn';
   }
   return undefined;
+}
+
+/** HAProxy's check mux: `check-proto` when given, else the server's own protocol (src/check.c init_srv_check). */
+function checkProto(forced: 'h1' | 'h2' | undefined, h2: Server['h2']): { proto?: 'h2' | 'alpn' } {
+  if (forced === 'h1') return {};
+  if (forced === 'h2' || h2 === 'always') return { proto: 'h2' };
+  return h2 === 'alpn' ? { proto: 'alpn' } : {};
 }
 
 /** `observe` with `error-limit` (default 10) and `on-error` (default fail-check), as HAProxy. */
