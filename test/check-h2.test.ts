@@ -147,7 +147,7 @@ test('http-check expect on h2 replies: a 503 fails expect status 200 (L7STS, cod
   assert.equal(m.get('hdr/h')!.check_status, 'L7OK', JSON.stringify(m.get('hdr/h')));
 });
 
-test('tslb -c refuses a check-proto other than h1 or h2, as a line and as a YAML field, with file, line and path', async () => {
+test('tslb -c refuses a check-proto other than h1 or h2 (line and YAML field) and one on a non-HTTP check, with file, line and path', async () => {
   const dir = tempDir('tslb-check-h2-c-');
   const file = path.join(dir, 'lb.yaml');
   const config = (server: string) =>
@@ -160,4 +160,8 @@ test('tslb -c refuses a check-proto other than h1 or h2, as a line and as a YAML
   const yaml = await runCli(['-c', '-f', file]);
   assert.equal(yaml.code, 1);
   assert.match(yaml.stdout + yaml.stderr, /lb\.yaml:8:\d+: backends\[0\]\.servers\[0\]\.check_proto: /);
+  writeFileSync(file, config('{ name: s, address: 127.0.0.1, port: 9001, check: true, check_proto: h2 }').replace('option httpchk GET /', 'option redis-check'));
+  const kind = await runCli(['-c', '-f', file]);
+  assert.equal(kind.code, 1);
+  assert.match(kind.stdout + kind.stderr, /lb\.yaml:8:\d+: backends\[0\]\.servers\[0\]\.check_proto: check-proto h2 is for HTTP checks \(option httpchk\), not redis checks/);
 });

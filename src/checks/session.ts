@@ -56,7 +56,7 @@ export class CheckSession {
   /**
    * HTTP/2 for an HTTP check: `always` (h2c prior knowledge; over TLS, h2 offered alone by
    * ALPN), `alpn` (over TLS, `alpnOffer` offered). When the connection speaks h2,
-   * `speaksH2` is set and its bytes are left to the h2 client (`socket`).
+   * `speaksH2` is set and its bytes are left to the h2 client (`connection`).
    */
   h2: 'always' | 'alpn' | undefined;
   alpnOffer: string[] | undefined;

@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import type { Locate } from './build';
 import { parseServerOptions, type ServerOptionValues } from './haproxy-syntax';
-import type { AgentCheck, PassiveCheck, Server, ServerTlsOptions } from './model';
+import type { AgentCheck, HealthCheck, PassiveCheck, Server, ServerTlsOptions } from './model';
 import type { OptionSet } from './option-lines';
 import { isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 import type { BackendInput, ServerInput } from './schema';
@@ -38,6 +38,8 @@ export interface ServerContext {
   /** Names of the `resolvers` sections. */
   resolverNames: Set<string>;
   tls: TlsConfig;
+  /** The backend's check kind: `check-proto` is for HTTP checks. */
+  checkKind: HealthCheck['kind'];
 }
 
 /** The backend's servers, then those of its templates (YAML `server_templates`, then `server-template` lines). */
@@ -123,7 +125,7 @@ function buildServer(s: ServerInput, segs: Seg[], mode: 'http' | 'tcp', ctx: Ser
       addr: o.checkAddr,
       ssl: o.checkSsl ?? (ssl && o.checkPort === undefined),
       sni: o.checkSni ?? sni,
-      ...checkProto(s.check_proto ?? o.checkProto, h2),
+      ...checkProto(s.check_proto ?? o.checkProto, h2, ctx.checkKind, at([...segs, s.check_proto !== undefined ? 'check_proto' : 'options']), diag),
       agent: agentCheck(o, optWhere, diag),
       observe: passiveCheck(o, enabled, mode, optWhere, diag),
       onMarkedDown: o.onMarkedDown,
@@ -162,7 +164,9 @@ function serverH2(proto: 'h2' | undefined, tls: ServerTlsOptions, sendProxy: num
 }
 
 /** HAProxy's check mux: `check-proto` when given, else the server's own protocol (src/check.c init_srv_check). */
-function checkProto(forced: 'h1' | 'h2' | undefined, h2: Server['h2']): { proto?: 'h2' | 'alpn' } {
+function checkProto(forced: 'h1' | 'h2' | undefined, h2: Server['h2'], kind: HealthCheck['kind'], where: Where, diag: Diagnostics): { proto?: 'h2' | 'alpn' } {
+  // HAProxy refuses an HTTP check protocol for other checks.
+  if (forced && kind !== 'http') diag.error(where, `check-proto ${forced} is for HTTP checks (option httpchk), not ${kind} checks`);
   if (forced === 'h1') return {};
   if (forced === 'h2' || h2 === 'always') return { proto: 'h2' };
   return h2 === 'alpn' ? { proto: 'alpn' } : {};

@@ -113,14 +113,9 @@ export function compileValueTemplate(value: string, stage: Stage, errors: string
   }
   if (exprs.length === 0) return text;
   texts.push(text);
-  const render = (ctx: SampleContext): string => {
+  return (ctx) => {
     let out = texts[0];
     for (let k = 0; k < exprs.length; k++) out += sampleText(exprs[k].evaluate(ctx)) + texts[k + 1];
-    return out;
-  };
-  if (body) return render;
-  return (ctx) => {
-    const out = render(ctx);
-    return /[\r\n\0]/.test(out) ? out.replace(/[\r\n\0]/g, '') : out;
+    return body || !/[\r\n\0]/.test(out) ? out : out.replace(/[\r\n\0]/g, '');
   };
 }
