@@ -54,7 +54,7 @@ before(async () => {
 global:
   workers: 1
   options: ["maxcomprate 1"]
-runtime_api: { socket: ${sock} }
+runtime_api: { socket: ${sock}, level: admin }
 prometheus: { bind: "127.0.0.1:${metricsPort}", prefix: haproxy }
 frontends:
   - name: web
@@ -125,6 +125,23 @@ test('over maxcomprate: the response goes on at level 0 (still valid gzip), its 
   const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   assert.match(metrics, new RegExp(`^haproxy_frontend_http_comp_bytes_bypassed_total\\{proxy="web"\\} ${s.fe.byp}$`, 'm'));
   assert.match(metrics, new RegExp(`^haproxy_backend_http_comp_bytes_bypassed_total\\{proxy="app"\\} ${s.be.byp}$`, 'm'));
+});
+
+test('show info and Prometheus report the limit in bytes; set rate-limit http-compression global changes it at run time (0: none)', async () => {
+  assert.match(await unixCommand(sock, 'show info\n'), /\nCompressBpsRateLim: 1024\n/);
+  const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  assert.match(metrics, /^haproxy_process_limit_http_comp 1024$/m);
+  assert.match(await unixCommand(sock, 'set rate-limit connections global 5\n'), /only supports :\n   - 'http-compression global'/);
+  assert.equal(await unixCommand(sock, 'set rate-limit http-compression global\n'), 'Expects an integer value.\n\n');
+  assert.equal(await unixCommand(sock, 'set rate-limit http-compression global 0\n'), '\n');
+  assert.match(await unixCommand(sock, 'show info\n'), /\nCompressBpsRateLim: 0\n/);
+  const before = await compStats();
+  const r = await get('/text');
+  assert.equal(r.encoding, 'gzip', 'no limit now: compressed even right after the earlier responses');
+  assert.ok(zlib.gunzipSync(r.body).equals(body));
+  const s = await statsWhen((x) => x.fe.in === before.fe.in + body.length);
+  assert.equal(s.fe.in, before.fe.in + body.length, 'every byte compressed');
+  assert.equal(s.fe.byp, before.fe.byp, 'none bypassed');
 });
 
 test('tslb -c: maxcomprate and maxcompcpuusage lines and YAML fields are checked', async () => {

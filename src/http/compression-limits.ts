@@ -24,6 +24,8 @@ let minIdle = 0;
 let idlePct = 100;
 let idleTimer: NodeJS.Timeout | undefined;
 let lastElu: EventLoopUtilization | undefined;
+/** The node's workers, among which `maxcomprate` is shared. */
+let workerCount = 1;
 /** HAProxy's global.comp_bps_in and comp_bps_out: [tick, current period, previous period]. */
 const bpsIn = [0, 0, 0];
 const bpsOut = [0, 0, 0];
@@ -33,9 +35,9 @@ export let limited = false;
 
 /** A config's limits: `maxCompRate` kB/s for the node, `maxCompCpuUsage` percent. */
 export function setCompressionLimits(maxCompRate: number, maxCompCpuUsage: number, workers: number): void {
-  rateLimit = maxCompRate > 0 ? Math.max(1, Math.floor((maxCompRate * 1024) / Math.max(1, workers))) : 0;
+  workerCount = Math.max(1, workers);
   minIdle = 100 - Math.min(100, maxCompCpuUsage);
-  limited = rateLimit > 0 || minIdle > 0;
+  setCompressionRate(maxCompRate);
   if (minIdle > 0 && !idleTimer) {
     lastElu = performance.eventLoopUtilization();
     idleTimer = setInterval(sampleIdle, IDLE_SAMPLE_MS);
@@ -45,6 +47,12 @@ export function setCompressionLimits(maxCompRate: number, maxCompCpuUsage: numbe
     idleTimer = undefined;
     idlePct = 100;
   }
+}
+
+/** `maxCompRate` kB/s for the node (the config's, or the runtime API's `set rate-limit http-compression global`). */
+export function setCompressionRate(maxCompRate: number): void {
+  rateLimit = maxCompRate > 0 ? Math.max(1, Math.floor((maxCompRate * 1024) / workerCount)) : 0;
+  limited = rateLimit > 0 || minIdle > 0;
 }
 
 function sampleIdle(): void {

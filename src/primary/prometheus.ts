@@ -409,6 +409,7 @@ export class PrometheusExporter {
     g('max_connection_rate', 'Maximum observed number of connections per second.', 'MaxConnRate');
     g('current_session_rate', 'Current number of sessions per second over last elapsed second.', 'SessRate');
     g('max_session_rate', 'Maximum observed number of sessions per second.', 'MaxSessRate');
+    g('limit_http_comp', 'Configured maximum input compression rate in bytes.', 'CompressBpsRateLim');
     g('current_tasks', 'Number of tasks.', 'Tasks');
     g('idle_time_percent', 'Idle to total ratio over last sample (percent).', 'Idle_pct');
     g('stopping', 'Non zero means stopping in progress.', 'Stopping');

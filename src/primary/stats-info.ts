@@ -58,6 +58,7 @@ export function buildInfo(src: StatsSources, facts: ProcessFacts, version: strin
     ['SessRate', rate],
     ['SessRateLimit', 0],
     ['MaxSessRate', rateMax],
+    ['CompressBpsRateLim', (model.global.maxCompRate ?? 0) * 1024],
     ['Tasks', cur],
     ['Run_queue', 0],
     ['Idle_pct', 100],
