@@ -1,7 +1,8 @@
 /**
  * HTTP health checks over HTTP/2 through a real tslb against node:http2 servers: a
  * `proto h2` server's checks speak h2c (YAML `proto: h2`), a TLS server whose ALPN picks
- * h2 is checked over h2, `check-proto h2` (line) and `check_proto: h2` (YAML) make the
+ * h2 is checked over h2, `check-alpn h2` makes a TLS server's checks offer h2 (its traffic
+ * stays HTTP/1.1), `check-proto h2` (line) and `check_proto: h2` (YAML) make the
  * checks of an HTTP/1.1 server speak h2 to its check port, `check-proto h1` makes a
  * `proto h2` server's checks speak HTTP/1.1 (an h2c-only server then fails them), and
  * `http-check expect` reads the h2 status, headers and body. `show stat` shows the results.
@@ -76,6 +77,7 @@ backends:
       - { name: t, address: 127.0.0.1, port: ${h2tls}, options: "ssl verify none alpn h2,http/1.1 check inter 200ms" }
       - { name: f, address: 127.0.0.1, port: ${h1.port}, options: "check port ${h2c} check-proto h2 inter 200ms" }
       - { name: y, address: 127.0.0.1, port: ${h1.port}, check_proto: h2, options: "check port ${h2c} inter 200ms" }
+      - { name: z, address: 127.0.0.1, port: ${h2tls}, options: "ssl verify none check-alpn h2 check inter 200ms" }
       - { name: x, address: 127.0.0.1, port: ${h2c}, options: "proto h2 check-proto h1 check inter 200ms fall 1" }
   - name: sick
     mode: http
@@ -112,23 +114,25 @@ async function checksWhen(ready: (m: Map<string, Record<string, string>>) => boo
   return m;
 }
 
-test('h2 checks: proto h2 (h2c), TLS with ALPN h2, check-proto h2 and check_proto: h2 pass with L7OK 200; the requests arrive as HTTP/2 with the Host as :authority', async () => {
-  const done = (m: Map<string, Record<string, string>>) => ['c', 't', 'f', 'y'].every((s) => m.get(`app/${s}`)?.check_status === 'L7OK') && m.get('app/x')?.status === 'DOWN';
+test('h2 checks: proto h2 (h2c), TLS with ALPN h2, check-proto h2, check_proto: h2 and check-alpn h2 pass with L7OK 200; the requests arrive as HTTP/2 with the Host as :authority', async () => {
+  const done = (m: Map<string, Record<string, string>>) => ['c', 't', 'f', 'y', 'z'].every((s) => m.get(`app/${s}`)?.check_status === 'L7OK') && m.get('app/x')?.status === 'DOWN';
   const m = await checksWhen(done);
-  for (const s of ['c', 't', 'f', 'y']) {
+  for (const s of ['c', 't', 'f', 'y', 'z']) {
     const row = m.get(`app/${s}`)!;
     assert.equal(row.check_status, 'L7OK', `${s}: ${JSON.stringify(row)}`);
     assert.equal(row.check_code, '200');
     assert.equal(row.status, 'UP');
   }
   assert.ok(seen.includes('2.0 GET health.example /health'), seen.slice(0, 5).join('\n'));
-  assert.ok(seen.every((l) => l.startsWith('2.0 ')), 'every check the h2 servers answered came over HTTP/2');
-  // Traffic still goes to the servers as configured (h2c, h2 over TLS, HTTP/1.1): every answer is a 200.
-  for (let i = 0; i < 4; i++) {
+  const checksSeen = seen.filter((l) => l.endsWith(' /health'));
+  assert.ok(checksSeen.length >= 5 && checksSeen.every((l) => l.startsWith('2.0 ')), 'every check the h2 servers answered came over HTTP/2');
+  // Traffic still goes to the servers as configured (h2c, h2 over TLS, HTTP/1.1, HTTP/1.1 over TLS for z): every answer is a 200.
+  for (let i = 0; i < 5; i++) {
     const res = await request(`http://127.0.0.1:${port}/`);
     await res.body.dump();
     assert.equal(res.statusCode, 200);
   }
+  assert.ok(seen.some((l) => l.startsWith('1.1 GET') && l.endsWith(' /')), 'check-alpn changed only the checks: z serves traffic over HTTP/1.1');
 });
 
 test('check-proto h1 on a proto h2 server: the check speaks HTTP/1.1, which the h2c-only server refuses: DOWN', async () => {

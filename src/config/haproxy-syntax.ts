@@ -102,6 +102,8 @@ export interface ServerOptionValues {
   checkSni?: string;
   /** `check-proto h1|h2`: the protocol HTTP checks speak (default: the server's `proto`). */
   checkProto?: 'h1' | 'h2';
+  /** `check-alpn <list>`: what a TLS HTTP check offers by ALPN (it speaks the server's pick). */
+  checkAlpn?: string[];
   sendProxy?: 0 | 1 | 2;
   nonStick?: boolean;
   agentCheck?: boolean;
@@ -164,6 +166,16 @@ function oneOf(key: 'observe' | 'onError' | 'onMarkedDown' | 'onMarkedUp' | 'che
   return (v, arg) => {
     if (!allowed.includes(arg)) return `must be ${allowed.join(', ')}, not "${arg}"`;
     (v as Record<string, unknown>)[key] = arg;
+    return undefined;
+  };
+}
+
+/** A comma-separated ALPN protocol list (`alpn`, `check-alpn`). */
+function alpnArg(key: 'alpn' | 'checkAlpn'): Apply {
+  return (v, a) => {
+    const protocols = a.split(',');
+    if (protocols.some((p) => p === '' || p.length > 255)) return `expects a comma-separated list of protocol names, not "${a}"`;
+    v[key] = protocols;
     return undefined;
   };
 }
@@ -276,15 +288,8 @@ const SERVER_KEYWORDS: Record<string, KeywordDef> = {
   'check-send-proxy': { args: 0, area: 'health checks (check-send-proxy)' },
   redir: { args: 1, area: 'http rules (redir)' },
   'non-stick': { args: 0, apply: flag((v) => (v.nonStick = true)) },
-  alpn: {
-    args: 1,
-    apply: (v, a) => {
-      const protocols = a.split(',');
-      if (protocols.some((p) => p === '' || p.length > 255)) return `expects a comma-separated list of protocol names, not "${a}"`;
-      v.alpn = protocols;
-      return undefined;
-    },
-  },
+  alpn: { args: 1, apply: alpnArg('alpn') },
+  'check-alpn': { args: 1, apply: alpnArg('checkAlpn') },
   proto: {
     args: 1,
     apply: (v, a) => {

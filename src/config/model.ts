@@ -207,6 +207,8 @@ export interface ServerCheck {
    * server's `alpn` list speaks the server's pick). Absent: HTTP/1.x.
    */
   proto?: 'h2' | 'alpn';
+  /** `check-alpn`: the ALPN list of an `alpn` check instead of the server's. */
+  alpn?: string[];
   /** `agent-check` with `agent-port`/`agent-addr`/`agent-inter`/`agent-send`. */
   agent?: AgentCheck;
   /** `observe layer4|layer7` with `error-limit` and `on-error`: errors seen on live traffic count (needs `check`). */

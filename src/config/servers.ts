@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import type { Locate } from './build';
 import { parseServerOptions, type ServerOptionValues } from './haproxy-syntax';
-import type { AgentCheck, HealthCheck, PassiveCheck, Server, ServerTlsOptions } from './model';
+import type { AgentCheck, HealthCheck, PassiveCheck, Server, ServerCheck, ServerTlsOptions } from './model';
 import type { OptionSet } from './option-lines';
 import { isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 import type { BackendInput, ServerInput } from './schema';
@@ -125,7 +125,7 @@ function buildServer(s: ServerInput, segs: Seg[], mode: 'http' | 'tcp', ctx: Ser
       addr: o.checkAddr,
       ssl: o.checkSsl ?? (ssl && o.checkPort === undefined),
       sni: o.checkSni ?? sni,
-      ...checkProto(s.check_proto ?? o.checkProto, h2, ctx.checkKind, at([...segs, s.check_proto !== undefined ? 'check_proto' : 'options']), diag),
+      ...checkProto(s.check_proto ?? o.checkProto, o.checkAlpn, h2, ctx.checkKind, at([...segs, s.check_proto !== undefined ? 'check_proto' : 'options']), diag),
       agent: agentCheck(o, optWhere, diag),
       observe: passiveCheck(o, enabled, mode, optWhere, diag),
       onMarkedDown: o.onMarkedDown,
@@ -163,12 +163,27 @@ function serverH2(proto: 'h2' | undefined, tls: ServerTlsOptions, sendProxy: num
   return undefined;
 }
 
-/** HAProxy's check mux: `check-proto` when given, else the server's own protocol (src/check.c init_srv_check). */
-function checkProto(forced: 'h1' | 'h2' | undefined, h2: Server['h2'], kind: HealthCheck['kind'], where: Where, diag: Diagnostics): { proto?: 'h2' | 'alpn' } {
-  // HAProxy refuses an HTTP check protocol for other checks.
-  if (forced && kind !== 'http') diag.error(where, `check-proto ${forced} is for HTTP checks (option httpchk), not ${kind} checks`);
+/**
+ * HAProxy's check mux (src/check.c init_srv_check): `check-proto` when given, else what
+ * `check-alpn` negotiates, else the server's own protocol.
+ */
+function checkProto(
+  forced: 'h1' | 'h2' | undefined,
+  alpn: string[] | undefined,
+  h2: Server['h2'],
+  kind: HealthCheck['kind'],
+  where: Where,
+  diag: Diagnostics,
+): Pick<ServerCheck, 'proto' | 'alpn'> {
+  // tslb's checks of other kinds speak their own protocol, over TLS without ALPN.
+  if (kind !== 'http') {
+    if (forced) diag.error(where, `check-proto ${forced} is for HTTP checks (option httpchk), not ${kind} checks`);
+    if (alpn) diag.error(where, `check-alpn is for HTTP checks (option httpchk), not ${kind} checks`);
+  }
   if (forced === 'h1') return {};
-  if (forced === 'h2' || h2 === 'always') return { proto: 'h2' };
+  if (forced === 'h2') return { proto: 'h2' };
+  if (alpn) return { proto: 'alpn', alpn };
+  if (h2 === 'always') return { proto: 'h2' };
   return h2 === 'alpn' ? { proto: 'alpn' } : {};
 }
 
