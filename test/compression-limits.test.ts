@@ -127,7 +127,7 @@ test('over maxcomprate: the response goes on at level 0 (still valid gzip), its 
   assert.match(metrics, new RegExp(`^haproxy_backend_http_comp_bytes_bypassed_total\\{proxy="app"\\} ${s.be.byp}$`, 'm'));
 });
 
-test('show info and Prometheus report the limit in bytes; set rate-limit http-compression global changes it at run time (0: none)', async () => {
+test('show info and Prometheus report the limit in bytes; set rate-limit http-compression global changes it at run time (0: none); CompressBpsIn/Out show the rates', async () => {
   assert.match(await unixCommand(sock, 'show info\n'), /\nCompressBpsRateLim: 1024\n/);
   const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   assert.match(metrics, /^haproxy_process_limit_http_comp 1024$/m);
@@ -141,7 +141,15 @@ test('show info and Prometheus report the limit in bytes; set rate-limit http-co
   assert.ok(zlib.gunzipSync(r.body).equals(body));
   const s = await statsWhen((x) => x.fe.in === before.fe.in + body.length);
   assert.equal(s.fe.in, before.fe.in + body.length, 'every byte compressed');
-  assert.equal(s.fe.byp, before.fe.byp, 'none bypassed');
+  assert.equal(s.fe.byp, before.fe.byp, 'none bypassed');  // CompressBpsIn/Out: bytes through the compressors over the last second, while responses are compressed.
+  let info = '';
+  for (let i = 0; i < 20; i++) {
+    await get('/text');
+    info = await unixCommand(sock, 'show info\n');
+    if (/\nCompressBpsIn: [1-9]\d*\nCompressBpsOut: [1-9]\d*\n/.test(info)) break;
+  }
+  const bps = /\nCompressBpsIn: (\d+)\nCompressBpsOut: (\d+)\nCompressBpsRateLim: 0\n/.exec(info);
+  assert.ok(bps && Number(bps[1]) > Number(bps[2]) && Number(bps[2]) > 0, info);
 });
 
 test('tslb -c: maxcomprate and maxcompcpuusage lines and YAML fields are checked', async () => {
