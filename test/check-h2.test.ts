@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { request } from 'undici';
 import { startHttpBackend } from './helpers/backends';
 import { issueCert } from './helpers/certs';
-import { unixCommand } from './helpers/runtime-api';
+import { showStatWhen } from './helpers/runtime-api';
 import { freePort, runCli, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -93,30 +93,9 @@ backends:
   cleanups.push(() => lb.stop());
 });
 
-/** `show stat` rows by `backend/server`: status, check_status, check_code, check_desc. */
-async function checks(): Promise<Map<string, Record<string, string>>> {
-  const [hdr, ...rows] = (await unixCommand(sock, 'show stat\n')).trim().split('\n');
-  const cols = hdr.replace(/^# /, '').split(',');
-  const out = new Map<string, Record<string, string>>();
-  for (const line of rows) {
-    const c = line.split(',');
-    out.set(`${c[0]}/${c[1]}`, Object.fromEntries(cols.map((n, i) => [n, c[i] ?? ''])));
-  }
-  return out;
-}
-
-async function checksWhen(ready: (m: Map<string, Record<string, string>>) => boolean): Promise<Map<string, Record<string, string>>> {
-  let m = await checks();
-  for (let i = 0; i < 60 && !ready(m); i++) {
-    await new Promise((r) => setTimeout(r, 200));
-    m = await checks();
-  }
-  return m;
-}
-
 test('h2 checks: proto h2 (h2c), TLS with ALPN h2, check-proto h2, check_proto: h2 and check-alpn h2 pass with L7OK 200; the requests arrive as HTTP/2 with the Host as :authority', async () => {
   const done = (m: Map<string, Record<string, string>>) => ['c', 't', 'f', 'y', 'z'].every((s) => m.get(`app/${s}`)?.check_status === 'L7OK') && m.get('app/x')?.status === 'DOWN';
-  const m = await checksWhen(done);
+  const m = await showStatWhen(sock, done);
   for (const s of ['c', 't', 'f', 'y', 'z']) {
     const row = m.get(`app/${s}`)!;
     assert.equal(row.check_status, 'L7OK', `${s}: ${JSON.stringify(row)}`);
@@ -136,14 +115,14 @@ test('h2 checks: proto h2 (h2c), TLS with ALPN h2, check-proto h2, check_proto: 
 });
 
 test('check-proto h1 on a proto h2 server: the check speaks HTTP/1.1, which the h2c-only server refuses: DOWN', async () => {
-  const m = await checksWhen((x) => x.get('app/x')?.status === 'DOWN');
+  const m = await showStatWhen(sock, (x) => x.get('app/x')?.status === 'DOWN');
   const row = m.get('app/x')!;
   assert.equal(row.status, 'DOWN', JSON.stringify(row));
   assert.match(row.check_status, /^L7(RSP|TOUT)$|^SOCKERR$/);
 });
 
 test('http-check expect on h2 replies: a 503 fails expect status 200 (L7STS, code 503, DOWN); a header rule reads the h2 headers (L7OK)', async () => {
-  const m = await checksWhen((x) => x.get('sick/s')?.status === 'DOWN' && x.get('hdr/h')?.check_status === 'L7OK');
+  const m = await showStatWhen(sock, (x) => x.get('sick/s')?.status === 'DOWN' && x.get('hdr/h')?.check_status === 'L7OK');
   const sick = m.get('sick/s')!;
   assert.equal(sick.status, 'DOWN', JSON.stringify(sick));
   assert.equal(sick.check_status, 'L7STS');

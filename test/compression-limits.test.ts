@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { request } from 'undici';
 import { startHttpBackend, type HttpBackend } from './helpers/backends';
-import { unixCommand } from './helpers/runtime-api';
+import { showStat, showStatWhen, unixCommand } from './helpers/runtime-api';
 import { freePort, runCli, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
 
 const PIECE = 16384;
@@ -76,27 +76,21 @@ async function get(p: string) {
   return { encoding: res.headers['content-encoding'], body: Buffer.from(await res.body.arrayBuffer()) };
 }
 
+type CompCounters = Record<'fe' | 'be', { in: number; out: number; byp: number; rsp: number }>;
+
 /** The web frontend's and app backend's comp_* columns of `show stat`. */
-async function compStats(): Promise<Record<'fe' | 'be', { in: number; out: number; byp: number; rsp: number }>> {
-  const [hdr, ...rows] = (await unixCommand(sock, 'show stat\n')).trim().split('\n');
-  const cols = hdr.replace(/^# /, '').split(',');
-  const pick = (px: string, sv: string) => {
-    const line = rows.map((l) => l.split(',')).find((c) => c[0] === px && c[1] === sv)!;
-    const v = (name: string) => Number(line[cols.indexOf(name)]);
+function compCounters(rows: Map<string, Record<string, string>>): CompCounters {
+  const pick = (key: string) => {
+    const v = (name: string) => Number(rows.get(key)![name]);
     return { in: v('comp_in'), out: v('comp_out'), byp: v('comp_byp'), rsp: v('comp_rsp') };
   };
-  return { fe: pick('web', 'FRONTEND'), be: pick('app', 'BACKEND') };
+  return { fe: pick('web/FRONTEND'), be: pick('app/BACKEND') };
 }
 
-/** Stats once the workers' counters reached the primary (they are pushed periodically). */
-async function statsWhen(ready: (s: Awaited<ReturnType<typeof compStats>>) => boolean) {
-  let s = await compStats();
-  for (let i = 0; i < 50 && !ready(s); i++) {
-    await new Promise((r) => setTimeout(r, 200));
-    s = await compStats();
-  }
-  return s;
-}
+const compStats = async (): Promise<CompCounters> => compCounters(await showStat(sock));
+
+/** The counters once `ready` accepts them (the workers push theirs to the primary periodically). */
+const statsWhen = async (ready: (s: CompCounters) => boolean): Promise<CompCounters> => compCounters(await showStatWhen(sock, (rows) => ready(compCounters(rows))));
 
 test('responses compression leaves alone (a type not listed, a HEAD) count no bypassed bytes', async () => {
   const png = await get('/png');
