@@ -1,9 +1,12 @@
 /**
  * `option httpchk` / `http-check send` / `http-check expect`: one request, the
  * connection closed after the reply. Without an expect rule a 2xx or 3xx passes.
+ * HTTP/1.x by default; HTTP/2 (./http2.ts) with `check-proto h2`, on a `proto h2`
+ * server, or when a TLS check's ALPN picks h2.
  */
 import type { HttpCheckSpec } from '../config/model';
-import { withSession } from './session';
+import { h2Exchange } from './http2';
+import { withSession, type CheckSession } from './session';
 import type { CheckKind, CheckResult } from './types';
 
 const DEFAULT_SPEC: HttpCheckSpec = { method: 'OPTIONS', uri: '/', version: 'HTTP/1.0', headers: [] };
@@ -101,57 +104,85 @@ function headerValueMatches(method: string, pattern: string, value: string): boo
   }
 }
 
+/** A check's reply, whichever protocol carried it. */
+export interface CheckReply {
+  status: number;
+  reason: string;
+  /** Lower-case names. */
+  headers: [string, string][];
+  /** The body as received, when the expect rule reads it. */
+  body: Buffer | undefined;
+}
+
+/** The reply of an HTTP/1.x check: undefined when it is not an HTTP response. */
+async function h1Exchange(s: CheckSession, spec: HttpCheckSpec, needsBody: boolean): Promise<CheckReply | undefined> {
+  s.write(buildHttpRequest(spec));
+  let body: Buffer | undefined;
+  await s.read((data) => {
+    const res = parseHead(data);
+    if (res === 'invalid') return true;
+    if (res === 'incomplete') return false;
+    if (!needsBody) return true;
+    body = completeBody(res, data, false);
+    return body !== undefined;
+  });
+  const res = parseHead(s.data);
+  if (res === 'incomplete' || res === 'invalid') return undefined;
+  if (needsBody) body ??= completeBody(res, s.data, true);
+  return { status: res.status, reason: res.reason, headers: res.headers, body };
+}
+
+/** `http-check expect` on a reply; without a rule, a 2xx or 3xx passes. */
+function verdict(expect: HttpCheckSpec['expect'], res: CheckReply): CheckResult {
+  const code = res.status;
+  if (!expect) {
+    return code >= 200 && code < 400 ? { status: 'L7OK', code, desc: '' } : { status: 'L7STS', code, desc: res.reason };
+  }
+  let match: boolean;
+  let failure: CheckResult;
+  switch (expect.kind) {
+    case 'status':
+      match = statusMatches(expect.value, code);
+      failure = { status: 'L7STS', code, desc: res.reason };
+      break;
+    case 'rstatus':
+      match = new RegExp(expect.value).test(String(code));
+      failure = { status: 'L7STS', code, desc: res.reason };
+      break;
+    case 'hdr': {
+      const name = (expect.header ?? '').toLowerCase();
+      const values = res.headers.filter((h) => h[0] === name).map((h) => h[1]);
+      match = expect.value === '' ? values.length > 0 : values.some((v) => headerValueMatches(expect.headerMatch ?? 'str', expect.value, v));
+      failure = { status: 'L7STS', code, desc: expect.negate ? 'HTTP header matched unwanted content' : 'HTTP header did not match' };
+      break;
+    }
+    default: {
+      const text = (res.body ?? Buffer.alloc(0)).toString('latin1');
+      match = expect.kind === 'string' ? text.includes(expect.value) : new RegExp(expect.value).test(text);
+      failure = { status: 'L7RSP', code, desc: expect.negate ? 'HTTP check matched unwanted content' : 'HTTP content check did not match' };
+    }
+  }
+  return match !== expect.negate ? { status: 'L7OK', code, desc: '' } : failure;
+}
+
 export const httpCheck: CheckKind = {
   name: 'http',
   run(ctx) {
     const spec = ctx.spec.http ?? DEFAULT_SPEC;
-    const expect = spec.expect;
-    const needsBody = expect?.kind === 'string' || expect?.kind === 'rstring';
-    const request = buildHttpRequest(spec);
-    return withSession(ctx, async (s): Promise<CheckResult> => {
-      await s.connect();
-      s.write(request);
-      let res: ParsedResponse | 'incomplete' | 'invalid' = 'incomplete';
-      let body: Buffer | undefined;
-      await s.read((data) => {
-        res = parseHead(data);
-        if (res === 'invalid') return true;
-        if (res === 'incomplete') return false;
-        if (!needsBody) return true;
-        body = completeBody(res, data, false);
-        return body !== undefined;
-      });
-      res = parseHead(s.data);
-      if (res === 'incomplete' || res === 'invalid') return { status: 'L7RSP', desc: '' };
-      const code = res.status;
-      if (!expect) {
-        return code >= 200 && code < 400 ? { status: 'L7OK', code, desc: '' } : { status: 'L7STS', code, desc: res.reason };
-      }
-      let match: boolean;
-      let failure: CheckResult;
-      switch (expect.kind) {
-        case 'status':
-          match = statusMatches(expect.value, code);
-          failure = { status: 'L7STS', code, desc: res.reason };
-          break;
-        case 'rstatus':
-          match = new RegExp(expect.value).test(String(code));
-          failure = { status: 'L7STS', code, desc: res.reason };
-          break;
-        case 'hdr': {
-          const name = (expect.header ?? '').toLowerCase();
-          const values = res.headers.filter((h) => h[0] === name).map((h) => h[1]);
-          match = expect.value === '' ? values.length > 0 : values.some((v) => headerValueMatches(expect.headerMatch ?? 'str', expect.value, v));
-          failure = { status: 'L7STS', code, desc: expect.negate ? 'HTTP header matched unwanted content' : 'HTTP header did not match' };
-          break;
-        }
-        default: {
-          const text = (body ?? completeBody(res, s.data, true) ?? Buffer.alloc(0)).toString('latin1');
-          match = expect.kind === 'string' ? text.includes(expect.value) : new RegExp(expect.value).test(text);
-          failure = { status: 'L7RSP', code, desc: expect.negate ? 'HTTP check matched unwanted content' : 'HTTP content check did not match' };
-        }
-      }
-      return match !== expect.negate ? { status: 'L7OK', code, desc: '' } : failure;
-    });
+    const needsBody = spec.expect?.kind === 'string' || spec.expect?.kind === 'rstring';
+    const { httpProto, alpn } = ctx.target;
+    return withSession(
+      ctx,
+      async (s): Promise<CheckResult> => {
+        await s.connect();
+        const reply = s.speaksH2 ? await h2Exchange(s, spec, needsBody) : await h1Exchange(s, spec, needsBody);
+        return reply ? verdict(spec.expect, reply) : { status: 'L7RSP', desc: '' };
+      },
+      (s) => {
+        // HAProxy's check mux (check-proto, or the server's proto h2 / ALPN).
+        s.h2 = httpProto === 'h2' ? 'always' : httpProto;
+        s.alpnOffer = alpn;
+      },
+    );
   },
 };

@@ -53,6 +53,14 @@ export class CheckSession {
   readTimeoutStatus: CheckStatus = 'L7TOUT';
   /** Appended to timeout/error infos (tcp-check names its step there). */
   where = '';
+  /**
+   * HTTP/2 for an HTTP check: `always` (h2c prior knowledge; over TLS, h2 offered alone by
+   * ALPN), `alpn` (over TLS, `alpnOffer` offered). When the connection speaks h2,
+   * `speaksH2` is set and its bytes are left to the h2 client (`connection`).
+   */
+  h2: 'always' | 'alpn' | undefined;
+  alpnOffer: string[] | undefined;
+  speaksH2 = false;
 
   private readonly onAbort = (): void => this.fail({ status: 'SOCKERR', desc: 'check aborted' });
 
@@ -66,6 +74,11 @@ export class CheckSession {
 
   get data(): Buffer {
     return this.buffer;
+  }
+
+  /** The connected socket, for a protocol client that reads it itself (`speaksH2`). */
+  get connection(): net.Socket | undefined {
+    return this.socket;
   }
 
   /** Whether the current connection runs TLS. */
@@ -88,16 +101,19 @@ export class CheckSession {
       this.arm(this.target.readTimeout, useTls ? 'L6TOUT' : this.readTimeoutStatus);
       if (!useTls) {
         this.phase = 'data';
-        this.listen(raw);
+        this.speaksH2 = this.h2 === 'always';
+        if (!this.speaksH2) this.listen(raw);
         this.wake?.();
         return;
       }
       this.phase = 'tls';
+      const alpn = this.h2 === 'always' ? ['h2'] : this.h2 === 'alpn' ? this.alpnOffer : undefined;
       const secure = tls.connect({
         socket: raw,
         servername: this.target.sni && !net.isIP(this.target.sni) ? this.target.sni : undefined,
         rejectUnauthorized: this.target.verify,
         ...this.target.context,
+        ...(alpn ? { ALPNProtocols: alpn } : {}),
       });
       this.socket = secure;
       secure.on('error', (err) => this.onError(err));
@@ -105,7 +121,8 @@ export class CheckSession {
         if (this.socket !== secure) return;
         this.phase = 'data';
         this.timerStatus = this.readTimeoutStatus;
-        this.listen(secure);
+        this.speaksH2 = secure.alpnProtocol === 'h2';
+        if (!this.speaksH2) this.listen(secure);
         this.wake?.();
       });
     });
@@ -119,6 +136,24 @@ export class CheckSession {
   /** Wait until `enough` holds for the received bytes, or the peer ends. */
   async read(enough: (data: Buffer) => boolean): Promise<void> {
     await this.wait(() => this.ended || enough(this.buffer));
+  }
+
+  /** `work`'s outcome, unless the session fails first (its timeout, an abort, a socket error). */
+  async settle<T>(work: Promise<T>): Promise<T> {
+    let outcome: { value: T } | { error: unknown } | undefined;
+    work.then(
+      (value) => {
+        outcome = { value };
+        this.wake?.();
+      },
+      (error: unknown) => {
+        outcome = { error };
+        this.wake?.();
+      },
+    );
+    await this.wait(() => outcome !== undefined);
+    if ('error' in outcome!) throw outcome.error;
+    return outcome!.value;
   }
 
   /** Drop the first `n` received bytes (a parsed message). */

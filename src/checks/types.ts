@@ -38,6 +38,9 @@ export interface CheckTarget {
   verify: boolean;
   /** CA, client certificate and versions from the server's keywords (src/tls/client.ts). */
   context: SecureContextOptions;
+  /** What HTTP checks speak besides HTTP/1.x (ServerCheck.proto), and the server's ALPN list for `alpn`. */
+  httpProto?: 'h2' | 'alpn';
+  alpn?: string[];
   /** Connect timeout, ms. */
   connectTimeout: number;
   /** Time allowed after the connection is up, ms. */

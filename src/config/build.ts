@@ -98,7 +98,7 @@ export class ModelBuilder {
       frontends: new Set((cfg.frontends ?? []).map((f) => f.name)),
       userlists: new Set((cfg.userlists ?? []).map((l) => l.name)),
     });
-    this.errorPages = new ErrorPages({ at, diag, read: (file, segs) => this.readFile(file, at(segs)) });
+    this.errorPages = new ErrorPages({ at, diag, read: (file, where) => this.readFile(file, where) });
     this.rules = new ProxyRules(at, diag, this.refs, this.errorPages);
     this.tls = new TlsConfig(at, diag, (file, segs) => this.readRelative(file, segs), cfg.global?.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS, cfg.global?.ssl_default_dh_param);
   }
@@ -229,6 +229,8 @@ export class ModelBuilder {
       logLevel: g.log_level ?? 'info',
       accessLog: this.accessLog(g.access_log),
       h2: buildH2Settings(g, tune, this.at, this.diag),
+      maxCompRate: g.max_comp_rate ?? tuneNumber(tune.get('maxcomprate'), 'maxcomprate', 0, 2097151, this.at, this.diag) ?? 0,
+      maxCompCpuUsage: g.max_comp_cpu_usage ?? tuneNumber(tune.get('maxcompcpuusage'), 'maxcompcpuusage', 0, 100, this.at, this.diag) ?? 100,
       certWatch: this.time(g.cert_watch, ['global', 'cert_watch']) ?? DEFAULT_CERT_WATCH,
       certExpiryWarningDays: g.cert_expiry_warning_days ?? DEFAULT_EXPIRY_WARNING_DAYS,
       acme: buildAcme(g, this.at, this.diag, (file, segs) => this.readRelative(file, segs)),
@@ -523,13 +525,8 @@ export class ModelBuilder {
       checkDefaults: this.checkDefaults,
       resolverNames: this.resolverNames,
       tls: this.tls,
+      checkKind: healthCheck.kind,
     });
-    if (healthCheck.kind === 'http') {
-      for (const s of servers) {
-        if (s.h2 === 'always' && s.check.enabled) this.diag.error(this.at([...base, 'servers']), `server "${s.name}" is proto h2: option httpchk speaks HTTP/1.1, check it with the tcp check (no httpchk) instead`);
-        if (s.h2 === 'alpn' && s.check.enabled) this.diag.warn(this.at([...base, 'servers']), `server "${s.name}" offers h2 by ALPN: option httpchk speaks HTTP/1.1, which a server that picks h2 may refuse`);
-      }
-    }
     const timeouts = this.timeouts('backend', b.name, mode, b.timeouts, [...base, 'timeouts'], servers.length > 0);
     const stickTable = stickTableOf(b.name, b.stick_table, this.at([...base, 'stick_table']), own.protectionLines, this.diag);
     this.rules.tableScope = { tables: this.tables, own: undefined, checkDefault: false };

@@ -3,7 +3,7 @@
  * YAML `http_errors: [{ name, errorfiles: { CODE: file } }]`), and in a proxy
  * `errorfile CODE FILE`, `errorloc[302|303] CODE URL`, `errorfiles NAME [CODE…]` and
  * `http-error status CODE [content-type T] [default-errorfiles | errorfile F |
- * errorfiles NAME | file F | string S | lf-string S] [hdr NAME VALUE]*` (YAML:
+ * errorfiles NAME | file F | lf-file F | string S | lf-string S] [hdr NAME VALUE]*` (YAML:
  * `errorfiles: { CODE: file }` and `http_error: [{ status, … }]`).
  *
  * Precedence is HAProxy's (src/http_htx.c proxy_finalize_http_errors): a proxy's
@@ -18,6 +18,7 @@ import type { AnswerSpec, ErrorPage } from './model';
 import type { ErrorReplyInput, HttpErrorsInput } from './schema-error-pages';
 import type { Diagnostics, Seg, Where } from './source';
 import { splitWords } from './haproxy-syntax';
+import { compileValueTemplate } from '../rules/sample-expr';
 
 /** The statuses HAProxy answers itself and accepts error pages for. */
 const HANDLED = new Set([200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 414, 425, 429, 431, 500, 501, 502, 503, 504]);
@@ -35,7 +36,7 @@ interface Env {
   at(segs: Seg[]): Where;
   diag: Diagnostics;
   /** A file's full path and text, relative paths from the config's directory; undefined (reported) when unreadable. */
-  read(file: string, segs: Seg[]): { path: string } | undefined;
+  read(file: string, where: Where): { path: string; text: string } | undefined;
 }
 
 /** A section's error-page settings: YAML `errorfiles` and `http_error`, and its options lines. */
@@ -123,13 +124,40 @@ export class ErrorPages {
    * A deny/return answer naming `errorfiles NAME`: the section's page for its status in
    * `answer.page`; without one, the proxy's page (HAProxy's fallback).
    */
-  resolveAnswerPage(status: number, answer: AnswerSpec, where: Where): void {
+  resolveAnswerPage(status: number, answer: AnswerSpec, where: Where, fieldWhere: (field: string) => Where): void {
+    this.readBodyFiles(answer, fieldWhere);
     if (answer.errorfiles === undefined) return;
     const section = this.sections.get(answer.errorfiles);
     if (!section) return void this.env.diag.error(where, `unknown http-errors section "${answer.errorfiles}"`);
     const page = section.get(status);
     if (page !== undefined) answer.page = page;
     else answer.defaultErrorfiles = true;
+  }
+
+  /**
+   * Reads an answer's `file` and `lf-file` now, as HAProxy does (relative paths from the
+   * config's directory): a missing file is a config error, as is a mistake in the
+   * lf-file's log-format; both become full paths. False when one was reported.
+   */
+  private readBodyFiles(answer: AnswerSpec, fieldWhere: (field: string) => Where): boolean {
+    let ok = true;
+    if (answer.file !== undefined) {
+      const found = this.env.read(answer.file, fieldWhere('file'));
+      if (found) answer.file = found.path;
+      else ok = false;
+    }
+    if (answer.lfFile !== undefined) {
+      const where = fieldWhere('lf_file');
+      const found = this.env.read(answer.lfFile, where);
+      if (found) {
+        answer.lfFile = found.path;
+        const errors: string[] = [];
+        compileValueTemplate(found.text, 'request', errors);
+        for (const e of errors) this.env.diag.error(where, `lf-file ${found.path}: ${e}`);
+        ok &&= errors.length === 0;
+      } else ok = false;
+    }
+    return ok;
   }
 
   private status(code: string | number, segs: Seg[]): number {
@@ -143,7 +171,7 @@ export class ErrorPages {
 
   /** An errorfile's message: a raw HTTP/1 response ('' closes without one). */
   private errorfile(status: number, file: string, segs: Seg[]): ErrorPage | undefined {
-    const found = this.env.read(file, segs);
+    const found = this.env.read(file, this.env.at(segs));
     if (found === undefined) return undefined;
     // Its bytes as they are (latin1 keeps each byte one character).
     const text = readFileSync(found.path, 'latin1');
@@ -203,11 +231,12 @@ export class ErrorPages {
       else if (k === 'content-type') r.content_type = v;
       else if (k === 'string' || k === 'file' || k === 'errorfile' || k === 'errorfiles') r[k] = v;
       else if (k === 'lf-string') r.lf_string = v;
+      else if (k === 'lf-file') r.lf_file = v;
       else if (k === 'hdr') {
         const value = w[++i];
         if (value === undefined) return fail('hdr expects a name and a value');
         headers[v] = value;
-      } else return fail(`unknown keyword "${k}" (expected status, content-type, default-errorfiles, errorfile, errorfiles, file, string, lf-string, hdr)`);
+      } else return fail(`unknown keyword "${k}" (expected status, content-type, default-errorfiles, errorfile, errorfiles, file, lf-file, string, lf-string, hdr)`);
     }
     if (!r.status) return fail('expects at least status <code>');
     if (Object.keys(headers).length) r.headers = headers;
@@ -229,8 +258,8 @@ export class ErrorPages {
   private reply(r: ErrorReplyInput, segs: Seg[], where: Where, out: Directive[]): void {
     const status = this.status(r.status!, segs);
     if (!status) return;
-    const sources = (['default_errorfiles', 'errorfile', 'errorfiles', 'file', 'string', 'lf_string'] as const).filter((k) => r[k] !== undefined && r[k] !== false);
-    if (sources.length > 1) return void this.env.diag.error(where, `http-error: takes one of default-errorfiles, errorfile, errorfiles, file, string, lf-string (got ${sources.join(', ')})`);
+    const sources = (['default_errorfiles', 'errorfile', 'errorfiles', 'file', 'lf_file', 'string', 'lf_string'] as const).filter((k) => r[k] !== undefined && r[k] !== false);
+    if (sources.length > 1) return void this.env.diag.error(where, `http-error: takes one of default-errorfiles, errorfile, errorfiles, file, lf-file, string, lf-string (got ${sources.join(', ')})`);
     const source = sources[0];
     if (source === 'default_errorfiles') return void out.push({ status, page: null });
     if (source === 'errorfiles') return void out.push({ section: r.errorfiles!, statuses: [status], where });
@@ -244,12 +273,8 @@ export class ErrorPages {
     if (r.content_type !== undefined && source !== undefined) answer.contentType = r.content_type;
     if (r.string !== undefined) answer.string = r.string;
     if (r.lf_string !== undefined) answer.lfString = r.lf_string;
-    if (r.file !== undefined) {
-      // Read now, as HAProxy does: a missing file is a config error.
-      const found = this.env.read(r.file, segs);
-      if (found === undefined) return;
-      answer.file = found.path;
-    }
-    out.push({ status, page: { status, answer } });
+    if (r.file !== undefined) answer.file = r.file;
+    if (r.lf_file !== undefined) answer.lfFile = r.lf_file;
+    if (this.readBodyFiles(answer, () => where)) out.push({ status, page: { status, answer } });
   }
 }

@@ -1,6 +1,6 @@
 /**
- * HAProxy `global` lines accepted in `global.options` (the `tune.*` ones tslb has a
- * setting for), each read by the builder of what it tunes. A YAML field and a line setting
+ * HAProxy `global` lines accepted in `global.options` (the `tune.*` ones and the
+ * compression limits tslb has a setting for), each read by the builder of what it tunes. A YAML field and a line setting
  * the same value: the YAML field wins.
  */
 import { parseSize, splitWords } from './haproxy-syntax';
@@ -14,6 +14,8 @@ export const GLOBAL_TUNE_LINES = [
   'tune.h2.initial-window-size',
   'tune.h2.header-table-size',
   'tune.http.maxhdr',
+  'maxcomprate',
+  'maxcompcpuusage',
 ] as const;
 export type GlobalTuneLine = (typeof GLOBAL_TUNE_LINES)[number];
 

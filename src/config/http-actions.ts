@@ -10,7 +10,7 @@ import type { AnswerSpec, HttpAction } from './model';
 import type { AnswerInput, HttpRuleInput } from './schema-http-rules';
 import type { Stage } from '../rules/context';
 import { compileValueTemplate, parseSampleExpr } from '../rules/sample-expr';
-import { parseTcpAction } from './stick-syntax';
+import { gpt0ValueErrors, parseTcpAction } from './stick-syntax';
 import { parseSize, parseTime } from './haproxy-syntax';
 import { didYouMean } from './suggest';
 
@@ -34,7 +34,7 @@ function exactly(n: number, words: string[], usage: string): string | undefined 
 }
 
 /**
- * `[status N] [content-type T] [default-errorfiles | errorfile F | string S | lf-string S | file F] [hdr N V]*`
+ * `[status N] [content-type T] [default-errorfiles | errorfile F | string S | lf-string S | file F | lf-file F] [hdr N V]*`
  * (return; deny with `deny_status`).
  */
 function parseAnswer(words: string[], statusWord: string, status: number): { status: number; answer?: AnswerSpec } | string {
@@ -67,6 +67,9 @@ function parseAnswer(words: string[], statusWord: string, status: number): { sta
       case 'file':
         answer.file = v;
         break;
+      case 'lf-file':
+        answer.lfFile = v;
+        break;
       case 'errorfile':
         answer.errorfile = v;
         break;
@@ -80,18 +83,19 @@ function parseAnswer(words: string[], statusWord: string, status: number): { sta
         break;
       }
       default:
-        return `unexpected "${w}" (expected ${statusWord}, content-type, default-errorfiles, errorfile, errorfiles, string, lf-string, file, hdr)`;
+        return `unexpected "${w}" (expected ${statusWord}, content-type, default-errorfiles, errorfile, errorfiles, string, lf-string, file, lf-file, hdr)`;
     }
     hasAnswer = true;
   }
   return { status, answer: hasAnswer ? answer : undefined };
 }
 
-/** track-scN and sc-inc-gpc0(N) read as the tcp-request actions are. */
-function trackOrInc(words: string[]): HttpAction | string {
+/** track-scN, sc-inc-gpc0(N) and sc-set-gpt0(N) read as the tcp-request actions are. */
+function stickAction(words: string[]): HttpAction | string {
   const r = parseTcpAction(words);
   if (r.error !== undefined) return r.error;
-  return r.value.action === 'track-sc' || r.value.action === 'sc-inc-gpc0' ? r.value : 'expects track-sc<0..2> <fetch> [table <table>] or sc-inc-gpc0(<0..2>)';
+  const a = r.value;
+  return a.action === 'track-sc' || a.action === 'sc-inc-gpc0' || a.action === 'sc-set-gpt0' ? a : 'expects track-sc<0..2> <fetch> [table <table>] or sc-inc-gpc0(<0..2>)';
 }
 
 /** `wait-for-body time <time> [at-least <bytes>]`, from the line's words or the YAML fields. */
@@ -199,7 +203,7 @@ export const actionSyntax: ReadonlyMap<string, ActionSyntax> = new Map<string, A
       parse: (w) => (w.length === 0 ? { action: 'auth' } : w.length === 2 && w[0] === 'realm' ? { action: 'auth', realm: w[1] } : 'expects [realm <realm>]'),
     },
   ],
-  ...[0, 1, 2].map((n): [string, ActionSyntax] => [`track-sc${n}`, { where: REQUEST, parse: (w) => trackOrInc([`track-sc${n}`, ...w]) }]),
+  ...[0, 1, 2].map((n): [string, ActionSyntax] => [`track-sc${n}`, { where: REQUEST, parse: (w) => stickAction([`track-sc${n}`, ...w]) }]),
   [
     'normalize-uri',
     {
@@ -213,15 +217,8 @@ export const actionSyntax: ReadonlyMap<string, ActionSyntax> = new Map<string, A
       },
     },
   ],
-  ['sc-inc-gpc0', { where: BOTH, parse: (w, arg) => trackOrInc([`sc-inc-gpc0(${arg ?? ''})`, ...w]) }],
-  [
-    'sc-set-gpt0',
-    {
-      where: BOTH,
-      parse: (w, arg) =>
-        arg === undefined || !/^[0-2]$/.test(arg) ? 'expects sc-set-gpt0(<0..2>) <int|expr>' : (exactly(1, w, '<int|expr>') ?? { action: 'sc-set-gpt0', counter: Number(arg), value: w[0] }),
-    },
-  ],
+  ['sc-inc-gpc0', { where: BOTH, parse: (w, arg) => stickAction([`sc-inc-gpc0(${arg ?? ''})`, ...w]) }],
+  ['sc-set-gpt0', { where: BOTH, parse: (w, arg) => stickAction([arg === undefined ? 'sc-set-gpt0' : `sc-set-gpt0(${arg})`, ...w]) }],
   [
     'set-status',
     {
@@ -314,17 +311,9 @@ export function checkAction(a: HttpAction, stage: Stage): ActionError[] {
     case 'del-header':
       if (a.match === 'reg') regex(a.name, 'name');
       break;
-    case 'sc-set-gpt0': {
-      if (/^\d+$/.test(a.value)) {
-        if (Number(a.value) > 0xffffffff) push(undefined, [`gpt0 is an unsigned 32-bit integer: ${a.value}`]);
-        break;
-      }
-      const found: string[] = [];
-      const expr = parseSampleExpr(a.value, found);
-      if (expr && !expr.stages.includes(stage)) found.push(`${a.value}: not available in ${stage} rules`);
-      push(undefined, found);
+    case 'sc-set-gpt0':
+      push(undefined, gpt0ValueErrors(a.value, stage));
       break;
-    }
     case 'capture':
     case 'set-src': {
       const found: string[] = [];
@@ -347,16 +336,15 @@ export function checkAction(a: HttpAction, stage: Stage): ActionError[] {
     case 'deny': {
       const answer = a.answer;
       if (!answer) break;
-      const bodies = [answer.string, answer.lfString, answer.file].filter((b) => b !== undefined).length;
+      const bodies = [answer.string, answer.lfString, answer.file, answer.lfFile].filter((b) => b !== undefined).length;
       const pages = [answer.errorfile, answer.errorfiles, answer.defaultErrorfiles].filter((b) => b !== undefined).length;
-      if (bodies + pages > 1) push(undefined, ['takes one of default-errorfiles, errorfile, errorfiles, string, lf-string, file']);
+      if (bodies + pages > 1) push(undefined, ['takes one of default-errorfiles, errorfile, errorfiles, string, lf-string, file, lf-file']);
       if (bodies === 1 && answer.contentType === undefined) push(undefined, ['a body needs its content-type']);
       if (answer.errorfile !== undefined) {
         if (!existsSync(answer.errorfile)) push('errorfile', [`errorfile ${answer.errorfile}: not found`]);
         else if (!/^HTTP\/1\.[01] \d{3}/.test(readFileSync(answer.errorfile, 'latin1').slice(0, 12))) push('errorfile', [`${answer.errorfile}: an errorfile is a raw HTTP response starting with "HTTP/1.x"`]);
       }
       if (answer.lfString !== undefined) template(answer.lfString, 'lf_string');
-      if (answer.file !== undefined && !existsSync(answer.file)) push('file', [`file ${answer.file}: not found`]);
       for (const h of answer.headers) {
         if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(h.name)) push('headers', [`"${h.name}" is not a valid header name`]);
         template(h.value, 'headers');
@@ -402,6 +390,7 @@ function answerFromYaml(a: AnswerInput): AnswerSpec {
     ...(a.string !== undefined ? { string: a.string } : {}),
     ...(a.lf_string !== undefined ? { lfString: a.lf_string } : {}),
     ...(a.file !== undefined ? { file: a.file } : {}),
+    ...(a.lf_file !== undefined ? { lfFile: a.lf_file } : {}),
     ...(a.errorfile !== undefined ? { errorfile: a.errorfile } : {}),
     ...(a.errorfiles !== undefined ? { errorfiles: a.errorfiles } : {}),
     ...(a.default_errorfiles ? { defaultErrorfiles: true as const } : {}),
@@ -434,7 +423,7 @@ export function actionFromYaml(r: HttpRuleInput, key: YamlAction, when: RuleSet)
     case 'deny': {
       const d = r.deny!;
       const answer = answerFromYaml(d);
-      const hasAnswer = answer.string !== undefined || answer.lfString !== undefined || answer.file !== undefined || answer.errorfile !== undefined || answer.errorfiles !== undefined || answer.headers.length > 0 || answer.contentType !== undefined;
+      const hasAnswer = answer.string !== undefined || answer.lfString !== undefined || answer.file !== undefined || answer.lfFile !== undefined || answer.errorfile !== undefined || answer.errorfiles !== undefined || answer.headers.length > 0 || answer.contentType !== undefined;
       return { action: 'deny', status: d.status ?? 403, ...(hasAnswer ? { answer } : {}) };
     }
     case 'return':
@@ -483,6 +472,7 @@ function answerText(a: AnswerSpec | undefined): string {
   if (a.string !== undefined) t += ` string ${JSON.stringify(a.string)}`;
   if (a.lfString !== undefined) t += ` lf-string ${JSON.stringify(a.lfString)}`;
   if (a.file !== undefined) t += ` file ${a.file}`;
+  if (a.lfFile !== undefined) t += ` lf-file ${a.lfFile}`;
   if (a.errorfile !== undefined) t += ` errorfile ${a.errorfile}`;
   if (a.errorfiles !== undefined) t += ` errorfiles ${a.errorfiles}`;
   if (a.defaultErrorfiles) t += ' default-errorfiles';

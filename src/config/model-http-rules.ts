@@ -11,13 +11,16 @@ import type { Condition, SourceRef } from './model';
  */
 export type ErrorPage = string | { status: number; answer: AnswerSpec };
 
-/** What tslb answers with for `return` and a deny with a body (HAProxy's `content-type … string|lf-string|file … hdr …`). */
+/** What tslb answers with for `return` and a deny with a body (HAProxy's `content-type … string|lf-string|file|lf-file … hdr …`). */
 export interface AnswerSpec {
   contentType?: string;
   string?: string;
   /** A log-format body. */
   lfString?: string;
+  /** A file with the body, sent as it is; a full path once loaded. */
   file?: string;
+  /** A file whose text is a log-format body (`lf-file`), evaluated per answer; a full path once loaded. */
+  lfFile?: string;
   /** A raw HTTP response file sent as written (`errorfile F`), the connection closed after it. */
   errorfile?: string;
   /** `default-errorfiles`: the proxy's page for the status (errorfile, http-error, or the built-in one). */

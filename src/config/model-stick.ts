@@ -66,7 +66,9 @@ export type TcpAction =
   | { action: 'silent-drop' }
   /** `track-sc<counter> <fetch> [table <table>]`: the table defaults to the frontend's own. */
   | { action: 'track-sc'; counter: number; fetch: string; args: string[]; table: string }
-  | { action: 'sc-inc-gpc0'; counter: number };
+  | { action: 'sc-inc-gpc0'; counter: number }
+  /** `sc-set-gpt0(N) <int|expr>`: gpt0 of counter N's entry (an expression's value when it is a non-negative integer). */
+  | { action: 'sc-set-gpt0'; counter: number; value: string };
 
 /**
  * `tcp-request connection` rules run when a connection is accepted (before a PROXY

@@ -203,6 +203,14 @@ export interface ServerCheck {
   /** Check over TLS (`check-ssl`). */
   ssl: boolean;
   sni?: string;
+  /**
+   * What HTTP checks speak: `h2` (`check-proto h2`, or a `proto h2` server: h2c prior
+   * knowledge, or h2 offered alone by ALPN over TLS), `alpn` (a TLS check offering the
+   * server's `alpn` list speaks the server's pick). Absent: HTTP/1.x.
+   */
+  proto?: 'h2' | 'alpn';
+  /** `check-alpn`: the ALPN list of an `alpn` check instead of the server's. */
+  alpn?: string[];
   /** `agent-check` with `agent-port`/`agent-addr`/`agent-inter`/`agent-send`. */
   agent?: AgentCheck;
   /** `observe layer4|layer7` with `error-limit` and `on-error`: errors seen on live traffic count (needs `check`). */
@@ -468,6 +476,10 @@ export interface Global {
   acme?: AcmeSettings;
   /** HTTP/2 frontend settings (HAProxy's tune.h2.*). */
   h2: H2Settings;
+  /** HAProxy's maxcomprate: kB/s into the node's compressors; 0 or absent = no limit (src/http/compression-limits.ts). */
+  maxCompRate?: number;
+  /** HAProxy's maxcompcpuusage: percent of a worker's time; 100 or absent = no limit. */
+  maxCompCpuUsage?: number;
 }
 
 /** ACME (RFC 8555): one certificate for `names`, obtained and renewed by the primary (src/primary/acme.ts). */

@@ -12,9 +12,9 @@ import type { NativeConfig } from './schema';
 import type { StickTableInput, TcpRequestInput } from './schema-protection';
 import type { Diagnostics, Seg, Where } from './source';
 import type { Stage } from '../rules/context';
-import { parseRateLimit, parseStickTable, parseTcpRequest, type TcpRequestLine } from './stick-syntax';
+import { gpt0ValueErrors, parseRateLimit, parseStickTable, parseTcpRequest, type TcpRequestLine } from './stick-syntax';
 import { stickRedisOf } from './stick-redis';
-import { fetches, readsPayload } from '../rules/fetches';
+import { fetches, leadingFetch, readsPayload } from '../rules/fetches';
 import { stickFetchTable } from '../stick/fetches';
 import { didYouMean } from './suggest';
 
@@ -225,6 +225,12 @@ function checkedRule(p: FrontendProtectionInput, line: Extract<TcpRequestLine, {
       p.diag.error(where, err);
       ok = false;
     } else act.table ||= p.scope.own!;
+  } else if (act.action === 'sc-set-gpt0') {
+    const errors = gpt0ValueErrors(act.value, 'connection');
+    const fetch = leadingFetch(act.value);
+    if (!errors.length && fetches.get(fetch)?.needsPayload && !payloadOk) errors.push(payloadError(fetch));
+    for (const e of errors) p.diag.error(where, `sc-set-gpt0: ${e}`);
+    if (errors.length) ok = false;
   }
   if (!ok) return undefined;
   const text = `tcp-request ${line.stage} ${line.actionText}${line.cond ? ` ${line.cond.key} ${line.cond.text}` : ''}`;

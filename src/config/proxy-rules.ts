@@ -123,7 +123,9 @@ export class ProxyRules {
       // A native rule's mistake points at its field (set_header.value), a line's at the line.
       const native = actionSegs !== rs;
       for (const e of checkAction(action, stage)) this.diag.error(this.at(native && e.field ? [...actionSegs, e.field] : actionSegs), e.message);
-      if ((action.action === 'deny' || action.action === 'return') && action.answer) this.errorPages.resolveAnswerPage(action.status, action.answer, this.at(actionSegs));
+      if ((action.action === 'deny' || action.action === 'return') && action.answer) {
+        this.errorPages.resolveAnswerPage(action.status, action.answer, this.at(actionSegs), (field) => this.at(native ? [...actionSegs, field] : actionSegs));
+      }
       if (action.action === 'capture') {
         if (segs[0] !== 'frontends') this.diag.error(this.at(actionSegs), 'capture (without id) goes in a frontend, whose log shows it');
         action.slot = captureSlots++;

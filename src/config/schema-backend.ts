@@ -109,6 +109,7 @@ const ServerSchema = obj({
   sni: opt(Type.String()),
   send_proxy: opt(multi<boolean | number>(['boolean', 'integer'], { minimum: 1, maximum: 2 }, 'true (v1), 1 or 2')),
   proto: opt(lits(['h2'], 'h2: HTTP/2 to the server (h2c prior knowledge when plain, h2 by ALPN with ssl); unset: HTTP/1.1, or what ALPN picks')),
+  check_proto: opt(lits(['h1', 'h2'], "HAProxy's check-proto: the protocol HTTP health checks speak (default: the server's proto, or what ALPN picks)")),
   cookie: opt(Type.String()),
   slowstart: opt(Time),
   disabled: opt(Type.Boolean()),

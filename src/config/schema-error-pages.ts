@@ -21,6 +21,7 @@ export const ErrorReplySchema = obj(
     string: opt(Type.String()),
     lf_string: opt(Type.String({ description: 'log-format body' })),
     file: opt(Type.String({ description: 'body file' })),
+    lf_file: opt(Type.String({ description: 'a file whose text is a log-format body, evaluated per answer' })),
     headers: opt(Type.Record(Type.String(), Type.String(), { description: 'header name: log-format value' })),
   },
   'HAProxy http-error: the page tslb answers a status with',

@@ -55,7 +55,7 @@ export const StickTableSchema = multi<string | StickTableInput>(
 
 export const TcpRequestSchema = obj(
   {
-    connection: opt(Type.String({ description: 'an action run when a connection is accepted: "track-sc0 src", "reject", "silent-drop", "sc-inc-gpc0(0)"' })),
+    connection: opt(Type.String({ description: 'an action run when a connection is accepted: "track-sc0 src", "reject", "silent-drop", "sc-inc-gpc0(0)", "sc-set-gpt0(0) 1"' })),
     session: opt(Type.String({ description: 'an action run once the PROXY header and TLS handshake are done' })),
     content: opt(Type.String({ description: 'an action run before the backend is chosen' })),
     if: opt(Condition),

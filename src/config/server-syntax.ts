@@ -40,6 +40,10 @@ export interface ServerOptionValues {
   proto?: 'h2';
   checkSsl?: boolean;
   checkSni?: string;
+  /** `check-proto h1|h2`: the protocol HTTP checks speak (default: the server's `proto`). */
+  checkProto?: 'h1' | 'h2';
+  /** `check-alpn <list>`: what a TLS HTTP check offers by ALPN (it speaks the server's pick). */
+  checkAlpn?: string[];
   sendProxy?: 0 | 1 | 2;
   nonStick?: boolean;
   agentCheck?: boolean;
@@ -98,10 +102,20 @@ function flag(set: (v: ServerOptionValues) => void): Apply {
 }
 
 /** A keyword whose argument is one of `allowed`. */
-function oneOf(key: 'observe' | 'onError' | 'onMarkedDown' | 'onMarkedUp', allowed: readonly string[]): Apply {
+function oneOf(key: 'observe' | 'onError' | 'onMarkedDown' | 'onMarkedUp' | 'checkProto', allowed: readonly string[]): Apply {
   return (v, arg) => {
     if (!allowed.includes(arg)) return `must be ${allowed.join(', ')}, not "${arg}"`;
     (v as Record<string, unknown>)[key] = arg;
+    return undefined;
+  };
+}
+
+/** A comma-separated ALPN protocol list (`alpn`, `check-alpn`). */
+function alpnArg(key: 'alpn' | 'checkAlpn'): Apply {
+  return (v, a) => {
+    const protocols = a.split(',');
+    if (protocols.some((p) => p === '' || p.length > 255)) return `expects a comma-separated list of protocol names, not "${a}"`;
+    v[key] = protocols;
     return undefined;
   };
 }
@@ -192,6 +206,7 @@ const SERVER_KEYWORDS: Record<string, KeywordDef> = {
   'ca-file': { args: 1, apply: (v, a) => void (v.caFile = a) },
   'check-ssl': { args: 0, apply: flag((v) => (v.checkSsl = true)) },
   'check-sni': { args: 1, apply: sniArg('checkSni') },
+  'check-proto': { args: 1, apply: oneOf('checkProto', ['h1', 'h2']) },
   'send-proxy': { args: 0, apply: flag((v) => (v.sendProxy = 1)) },
   'send-proxy-v2': { args: 0, apply: flag((v) => (v.sendProxy = 2)) },
   'no-send-proxy': { args: 0, apply: flag((v) => (v.sendProxy = 0)) },
@@ -213,15 +228,8 @@ const SERVER_KEYWORDS: Record<string, KeywordDef> = {
   'check-send-proxy': { args: 0, area: 'health checks (check-send-proxy)' },
   redir: { args: 1, area: 'http rules (redir)' },
   'non-stick': { args: 0, apply: flag((v) => (v.nonStick = true)) },
-  alpn: {
-    args: 1,
-    apply: (v, a) => {
-      const protocols = a.split(',');
-      if (protocols.some((p) => p === '' || p.length > 255)) return `expects a comma-separated list of protocol names, not "${a}"`;
-      v.alpn = protocols;
-      return undefined;
-    },
-  },
+  alpn: { args: 1, apply: alpnArg('alpn') },
+  'check-alpn': { args: 1, apply: alpnArg('checkAlpn') },
   proto: {
     args: 1,
     apply: (v, a) => {

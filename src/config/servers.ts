@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import type { Locate } from './build';
 import { parseServerOptions, type ServerOptionValues } from './server-syntax';
-import type { AgentCheck, PassiveCheck, Server, ServerTlsOptions } from './model';
+import type { AgentCheck, HealthCheck, PassiveCheck, Server, ServerCheck, ServerTlsOptions } from './model';
 import type { OptionSet } from './option-lines';
 import { isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 import type { BackendInput, ServerInput } from './schema-backend';
@@ -38,6 +38,8 @@ export interface ServerContext {
   /** Names of the `resolvers` sections. */
   resolverNames: Set<string>;
   tls: TlsConfig;
+  /** The backend's check kind: `check-proto` is for HTTP checks. */
+  checkKind: HealthCheck['kind'];
 }
 
 /** The backend's servers, then those of its templates (YAML `server_templates`, then `server-template` lines). */
@@ -123,6 +125,7 @@ function buildServer(s: ServerInput, segs: Seg[], mode: 'http' | 'tcp', ctx: Ser
       addr: o.checkAddr,
       ssl: o.checkSsl ?? (ssl && o.checkPort === undefined),
       sni: o.checkSni ?? sni,
+      ...checkProto(s.check_proto ?? o.checkProto, o.checkAlpn, h2, ctx.checkKind, at([...segs, s.check_proto !== undefined ? 'check_proto' : 'options']), diag),
       agent: agentCheck(o, optWhere, diag),
       observe: passiveCheck(o, enabled, mode, optWhere, diag),
       onMarkedDown: o.onMarkedDown,
@@ -158,6 +161,30 @@ function serverH2(proto: 'h2' | undefined, tls: ServerTlsOptions, sendProxy: num
     return 'alpn';
   }
   return undefined;
+}
+
+/**
+ * HAProxy's check mux (src/check.c init_srv_check): `check-proto` when given, else what
+ * `check-alpn` negotiates, else the server's own protocol.
+ */
+function checkProto(
+  forced: 'h1' | 'h2' | undefined,
+  alpn: string[] | undefined,
+  h2: Server['h2'],
+  kind: HealthCheck['kind'],
+  where: Where,
+  diag: Diagnostics,
+): Pick<ServerCheck, 'proto' | 'alpn'> {
+  // tslb's checks of other kinds speak their own protocol, over TLS without ALPN.
+  if (kind !== 'http') {
+    if (forced) diag.error(where, `check-proto ${forced} is for HTTP checks (option httpchk), not ${kind} checks`);
+    if (alpn) diag.error(where, `check-alpn is for HTTP checks (option httpchk), not ${kind} checks`);
+  }
+  if (forced === 'h1') return {};
+  if (forced === 'h2') return { proto: 'h2' };
+  if (alpn) return { proto: 'alpn', alpn };
+  if (h2 === 'always') return { proto: 'h2' };
+  return h2 === 'alpn' ? { proto: 'alpn' } : {};
 }
 
 /** `observe` with `error-limit` (default 10) and `on-error` (default fail-check), as HAProxy. */

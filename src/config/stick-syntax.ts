@@ -9,6 +9,8 @@ import { parseSize, parseTime, splitWords, type Parsed } from './haproxy-syntax'
 import { MAX_SIZE, MAX_STICK_KEY } from './limits';
 import { DATA_INDEX, DATA_TYPES } from '../stick/layout';
 import { didYouMean } from './suggest';
+import type { Stage } from '../rules/context';
+import { parseSampleExpr } from '../rules/sample-expr';
 
 const TABLE_TYPES = ['ip', 'ipv6', 'integer', 'string'] as const;
 /** HAProxy's implicit data of a `stick on` table: accepted in `store`, kept in the entry's server. */
@@ -78,7 +80,7 @@ export type TcpRequestLine =
   | { kind: 'rule'; stage: TcpRequestRule['stage']; act: TcpAction; actionText: string; cond?: { key: 'if' | 'unless'; text: string } }
   | { kind: 'inspect-delay'; ms: number };
 
-const ACTIONS = 'accept, reject, silent-drop, track-sc0|1|2 <fetch> [table <table>], sc-inc-gpc0(<0..2>)';
+const ACTIONS = 'accept, reject, silent-drop, track-sc0|1|2 <fetch> [table <table>], sc-inc-gpc0(<0..2>), sc-set-gpt0(<0..2>) <int|expr>';
 
 /** `tcp-request connection|session|content <action> [if|unless <condition>]` or `tcp-request inspect-delay <time>` (the words after `tcp-request`). */
 export function parseTcpRequest(text: string): Parsed<TcpRequestLine> {
@@ -118,7 +120,24 @@ export function parseTcpAction(words: string[]): Parsed<TcpAction> {
   }
   const inc = /^sc-inc-gpc0\(([0-2])\)$/.exec(name);
   if (inc) return rest.length ? { error: `${name} takes no argument` } : { value: { action: 'sc-inc-gpc0', counter: Number(inc[1]) } };
+  const gpt = /^sc-set-gpt0(?:\((.*)\))?$/.exec(name);
+  if (gpt) {
+    if (gpt[1] === undefined || !/^[0-2]$/.test(gpt[1]) || rest.length !== 1) return { error: 'expects sc-set-gpt0(<0..2>) <int|expr>' };
+    return { value: { action: 'sc-set-gpt0', counter: Number(gpt[1]), value: rest[0] } };
+  }
   return { error: `unsupported action "${name}" (${ACTIONS})` };
+}
+
+/**
+ * Mistakes in sc-set-gpt0's value at `stage`: an integer above gpt0's 32 bits, or a
+ * sample expression that does not parse or is not available there.
+ */
+export function gpt0ValueErrors(value: string, stage: Stage): string[] {
+  if (/^\d+$/.test(value)) return Number(value) > 0xffffffff ? [`gpt0 is an unsigned 32-bit integer: ${value}`] : [];
+  const found: string[] = [];
+  const expr = parseSampleExpr(value, found);
+  if (expr && !expr.stages.includes(stage)) found.push(`${value}: not available in ${stage === 'connection' ? 'tcp-request' : stage} rules`);
+  return found;
 }
 
 /** `rate-limit sessions <N>` (the words after `rate-limit`). */

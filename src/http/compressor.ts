@@ -13,6 +13,7 @@ import type { Transform } from 'node:stream';
 import type { CompressionAlgo } from '../config/model';
 import type { HttpExchange } from './exchange';
 import type { BodyTransform } from './pipeline';
+import { countCompressionRate, limited } from './compression-limits';
 
 /** The Content-Encoding token of each algorithm (HAProxy's raw-deflate is announced as deflate too). */
 export const CODING: Record<CompressionAlgo, string> = { gzip: 'gzip', deflate: 'deflate', 'raw-deflate': 'deflate', br: 'br', zstd: 'zstd' };
@@ -109,7 +110,7 @@ export class Compressor implements BodyTransform {
   }
 }
 
-/** HAProxy's comp_in / comp_out of the frontend and backend. */
+/** HAProxy's comp_in / comp_out of the frontend and backend, and the rates maxcomprate limits. */
 export function countCompression(ex: HttpExchange, bytesIn: number, bytesOut: number): void {
   const fe = ex.fe.counters;
   const be = ex.backend!.counters;
@@ -117,6 +118,13 @@ export function countCompression(ex: HttpExchange, bytesIn: number, bytesOut: nu
   be.compIn += bytesIn;
   fe.compOut += bytesOut;
   be.compOut += bytesOut;
+  if (limited) countCompressionRate(bytesIn, bytesOut);
+}
+
+/** HAProxy's comp_byp: body bytes of a compressed response that went through at level 0. */
+export function countBypassed(ex: HttpExchange, bytes: number): void {
+  ex.fe.counters.compByp += bytes;
+  ex.backend!.counters.compByp += bytes;
 }
 
 function onData(this: OwnedStream, chunk: Buffer): void {

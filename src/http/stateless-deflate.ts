@@ -13,7 +13,8 @@ import * as zlib from 'node:zlib';
 import type { CompressionAlgo } from '../config/model';
 import type { HttpExchange } from './exchange';
 import type { BodyTransform } from './pipeline';
-import { countCompression } from './compressor';
+import { countBypassed, countCompression } from './compressor';
+import { limited, throttled } from './compression-limits';
 
 /** gzip header: magic, deflate, no flags, no mtime, no extra flags, OS unix (RFC 1952). */
 const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
@@ -44,9 +45,13 @@ function adler32(adler: number, buf: Buffer, start: number, end: number): number
   return ((b << 16) | a) >>> 0;
 }
 
+/** deflateRawSync's options at each level (0: stored blocks), made once. */
+const LEVELS: zlib.ZlibOptions[] = Array.from({ length: 10 }, (_, level) => ({ level, finishFlush: zlib.constants.Z_SYNC_FLUSH }));
+
 export class StatelessDeflate implements BodyTransform {
   private readonly format: number;
-  private readonly options: zlib.ZlibOptions;
+  /** The level now: the configured one, lowered while over maxcomprate/maxcompcpuusage (./compression-limits.ts). */
+  private level: number;
   private started = false;
   /** CRC-32 (gzip) or Adler-32 (zlib) of the body so far. */
   private check: number;
@@ -55,11 +60,11 @@ export class StatelessDeflate implements BodyTransform {
   constructor(
     private readonly ex: HttpExchange,
     algo: CompressionAlgo,
-    level: number,
+    private readonly maxLevel: number,
   ) {
     this.format = algo === 'gzip' ? FORMAT_GZIP : algo === 'deflate' ? FORMAT_ZLIB : FORMAT_RAW;
     this.check = this.format === FORMAT_ZLIB ? 1 : 0;
-    this.options = { level, finishFlush: zlib.constants.Z_SYNC_FLUSH };
+    this.level = maxLevel;
   }
 
   write(buf: Buffer, start: number, end: number): boolean {
@@ -67,8 +72,16 @@ export class StatelessDeflate implements BodyTransform {
     this.length = (this.length + input.length) >>> 0;
     if (this.format === FORMAT_GZIP) this.check = zlib.crc32(input, this.check);
     else if (this.format === FORMAT_ZLIB) this.check = adler32(this.check, buf, start, end);
-    const deflated = zlib.deflateRawSync(input, this.options);
-    countCompression(this.ex, input.length, deflated.length);
+    const deflated = zlib.deflateRawSync(input, LEVELS[this.level]);
+    if (limited) {
+      // HAProxy's comp_rfc195x_flush_or_finish: one level down after a piece while over a limit, back up when under.
+      if (throttled()) {
+        if (this.level > 0) this.level--;
+      } else if (this.level < this.maxLevel) this.level++;
+    }
+    // As HAProxy's comp_http_payload: the level after the piece says where its bytes count.
+    if (this.level > 0) countCompression(this.ex, input.length, deflated.length);
+    else countBypassed(this.ex, input.length);
     if (this.started) return this.ex.transformOutput(deflated, 0, deflated.length);
     this.started = true;
     const out = Buffer.concat([this.header(), deflated]);
@@ -86,7 +99,7 @@ export class StatelessDeflate implements BodyTransform {
       out.writeUInt32LE(this.check >>> 0, at);
       out.writeUInt32LE(this.length, at + 4);
     } else if (this.format === FORMAT_ZLIB) out.writeUInt32BE(this.check >>> 0, at);
-    countCompression(this.ex, 0, out.length);
+    if (this.level > 0) countCompression(this.ex, 0, out.length);
     this.ex.transformOutput(out, 0, out.length);
     this.ex.transformEnded();
   }

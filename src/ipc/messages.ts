@@ -55,7 +55,7 @@ export type PrimaryToWorker =
   | WorkerQuery;
 
 /** What the runtime API asks the workers (src/worker/queries.ts answers). */
-export type QueryKind = 'sessions' | 'errors' | 'set-maxconn' | 'pattern-edit' | 'caches';
+export type QueryKind = 'sessions' | 'errors' | 'set-maxconn' | 'set-comp-rate' | 'pattern-edit' | 'caches';
 
 export interface WorkerQuery {
   type: 'query';

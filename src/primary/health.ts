@@ -358,6 +358,8 @@ export class HealthMonitor {
       sni: e.server.check.sni ?? e.server.tls.sni,
       verify: e.server.tls.verify === 'required',
       context: serverContextOptions(e.server.tls),
+      httpProto: e.server.check.proto,
+      alpn: e.server.check.alpn ?? e.server.tls.alpn,
       // HAProxy: with `timeout check`, connect gets min(timeout connect, inter) and
       // the rest `timeout check`; without it, inter bounds the check.
       connectTimeout: t.check > 0 ? Math.min(t.connect > 0 ? t.connect : inter, inter) : inter,

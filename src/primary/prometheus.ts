@@ -409,6 +409,10 @@ export class PrometheusExporter {
     g('max_connection_rate', 'Maximum observed number of connections per second.', 'MaxConnRate');
     g('current_session_rate', 'Current number of sessions per second over last elapsed second.', 'SessRate');
     g('max_session_rate', 'Maximum observed number of sessions per second.', 'MaxSessRate');
+    // HAProxy's promex types these per-second rates as counters (its "historically" list).
+    c('http_comp_bytes_in_total', 'Number of bytes submitted to the HTTP compressor in this worker process over the last second.', 'CompressBpsIn');
+    c('http_comp_bytes_out_total', 'Number of bytes emitted by the HTTP compressor in this worker process over the last second.', 'CompressBpsOut');
+    g('limit_http_comp', 'Limit of CompressBpsOut beyond which HTTP compression is automatically disabled.', 'CompressBpsRateLim');
     g('current_tasks', 'Number of tasks.', 'Tasks');
     g('idle_time_percent', 'Idle to total ratio over last sample (percent).', 'Idle_pct');
     g('stopping', 'Non zero means stopping in progress.', 'Stopping');

@@ -132,6 +132,22 @@ export async function setGlobalMaxconn(api: RuntimeApi, value: string | undefine
   return '';
 }
 
+/** `set rate-limit http-compression global <kB/s>`: HAProxy's maxcomprate at run time (0: no limit), until a reload. */
+export async function setRateLimit(api: RuntimeApi, args: string[]): Promise<string> {
+  if (args[0] !== 'http-compression' || args[1] !== 'global') {
+    return "'set rate-limit' only supports :\n   - 'http-compression global' to set the per-process maximum compression speed in kB/s\n";
+  }
+  const value = args[2];
+  if (value === undefined || value === '') return 'Expects an integer value.\n';
+  // HAProxy reads it with atoi().
+  const n = parseInt(value, 10) || 0;
+  if (n < 0) return 'Value out of range.\n';
+  // Kept in the model: show info reports it and a respawned worker starts with it.
+  api.model().global.maxCompRate = n;
+  await api.workers!('set-comp-rate', [String(n)]);
+  return '';
+}
+
 /** The configured global maxconn of a model (HAProxy's hardmaxconn), before any `set maxconn global`. */
 const configuredMaxconn = new WeakMap<Model, number>();
 function hardMaxconn(model: Model): number {

@@ -20,7 +20,7 @@ import { serveConnection, type Send } from './runtime-api-connection';
 import { PATTERN_COMMANDS } from './runtime-api-patterns';
 import { SSL_CERT_COMMANDS } from './runtime-api-ssl';
 import { CACHE_COMMANDS } from './runtime-api-cache';
-import { setFrontendMaxconn, setGlobalMaxconn, showErrors, showSess } from './runtime-api-workers';
+import { setFrontendMaxconn, setGlobalMaxconn, setRateLimit, showErrors, showSess } from './runtime-api-workers';
 import type { ServerControl, StatsView } from './stats';
 import { cell, filterRows, healthIndex, renderCsv, serverState, statJson, statTyped } from './stats-rows';
 
@@ -118,6 +118,13 @@ const COMMANDS: Command[] = [
     level: 'admin',
     usage: 'set maxconn global <value> : change the per-process maxconn setting',
     run: (api, args) => setGlobalMaxconn(api, args[0]),
+    available: (api) => api.workers !== undefined,
+  },
+  {
+    words: ['set', 'rate-limit'],
+    level: 'admin',
+    usage: 'set rate-limit http-compression global <value> : change the per-process maximum compression speed in kB/s',
+    run: (api, args) => setRateLimit(api, args),
     available: (api) => api.workers !== undefined,
   },
   {

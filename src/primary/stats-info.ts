@@ -19,7 +19,11 @@ export function buildInfo(src: StatsSources, facts: ProcessFacts, version: strin
   let rate = 0;
   let rateMax = 0;
   let bout = 0;
+  let compIn = 0;
+  let compOut = 0;
   for (const o of stats.frontends.values()) {
+    compIn += o.compInRate;
+    compOut += o.compOutRate;
     cur += o.cur;
     cum += o.get('sessTotal');
     req += o.get('reqTotal');
@@ -58,6 +62,9 @@ export function buildInfo(src: StatsSources, facts: ProcessFacts, version: strin
     ['SessRate', rate],
     ['SessRateLimit', 0],
     ['MaxSessRate', rateMax],
+    ['CompressBpsIn', compIn],
+    ['CompressBpsOut', compOut],
+    ['CompressBpsRateLim', (model.global.maxCompRate ?? 0) * 1024],
     ['Tasks', cur],
     ['Run_queue', 0],
     ['Idle_pct', 100],

@@ -158,7 +158,7 @@ function common(o: ObjectStats, now: number): Record<string, StatValue> {
     hrsp_1xx: o.get('hrsp1xx'), hrsp_2xx: o.get('hrsp2xx'), hrsp_3xx: o.get('hrsp3xx'),
     hrsp_4xx: o.get('hrsp4xx'), hrsp_5xx: o.get('hrsp5xx'), hrsp_other: o.get('hrspOther'),
     req_tot: o.get('reqTotal'), cli_abrt: o.get('cliAborts'), srv_abrt: o.get('srvAborts'),
-    comp_in: o.get('compIn'), comp_out: o.get('compOut'), comp_byp: 0, comp_rsp: o.get('compRsp'),
+    comp_in: o.get('compIn'), comp_out: o.get('compOut'), comp_byp: o.get('compByp'), comp_rsp: o.get('compRsp'),
     lastsess: o.lastSession ? Math.floor((now - o.lastSession) / 1000) : -1,
     qtime: Math.round(o.timeAvg[0]), ctime: Math.round(o.timeAvg[1]), rtime: Math.round(o.timeAvg[2]), ttime: Math.round(o.timeAvg[3]),
     qtime_max: o.timeMax[0], ctime_max: o.timeMax[1], rtime_max: o.timeMax[2], ttime_max: o.timeMax[3],

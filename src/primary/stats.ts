@@ -108,6 +108,9 @@ export class ObjectStats {
   rateMax = 0;
   reqRate = 0;
   reqRateMax = 0;
+  /** Bytes into and out of the compressors over the last second (HAProxy's CompressBpsIn/Out, summed over frontends). */
+  compInRate = 0;
+  compOutRate = 0;
   /** Epoch ms of the last new session (0: never). */
   lastSession = 0;
   /** Per timer (TIMERS order): sliding average and maximum, in ms. */
@@ -117,6 +120,8 @@ export class ObjectStats {
   private readonly workerTimeMax = new Map<number, Float64Array>();
   private prevSess = 0;
   private prevReq = 0;
+  private prevCompIn = 0;
+  private prevCompOut = 0;
 
   get(key: NumericKey): number {
     for (let l = 0; l < LEVELS.length; l++) {
@@ -178,6 +183,12 @@ export class ObjectStats {
     this.reqRate = Math.max(0, req - this.prevReq);
     this.prevSess = sess;
     this.prevReq = req;
+    const compIn = this.totals[IDX.compIn];
+    const compOut = this.totals[IDX.compOut];
+    this.compInRate = Math.max(0, compIn - this.prevCompIn);
+    this.compOutRate = Math.max(0, compOut - this.prevCompOut);
+    this.prevCompIn = compIn;
+    this.prevCompOut = compOut;
     if (this.rate > this.rateMax) this.rateMax = this.rate;
     if (this.reqRate > this.reqRateMax) this.reqRateMax = this.reqRate;
   }
@@ -194,6 +205,8 @@ export class ObjectStats {
     this.timeAvg.fill(0);
     this.prevSess = 0;
     this.prevReq = 0;
+    this.prevCompIn = 0;
+    this.prevCompOut = 0;
     this.lastSession = 0;
   }
 }

@@ -3,7 +3,7 @@
  * method a suffixed form implies (`path_beg` = `path` + `-m beg`), so the config
  * check can refuse a misplaced fetch and the compiler needs no central switch.
  */
-import type { Condition, Frontend, MatchMethod, StickRule } from '../config/model';
+import type { Condition, Frontend, MatchMethod, StickRule, TcpAction } from '../config/model';
 import type { SampleContext, Stage } from './context';
 import { proxyStates } from './proxy-state';
 import { stickFetches } from '../stick/fetches';
@@ -268,6 +268,11 @@ for (const d of stickFetches) table.set(d.name, d);
 
 export const fetches: ReadonlyMap<string, FetchDefinition> = table;
 
+/** The fetch a sample expression (`req.payload(0,1),hex`) starts with. */
+export function leadingFetch(expr: string): string {
+  return expr.split(/[(,]/, 1)[0].trim();
+}
+
 /** Whether evaluating `cond` reads the client's first bytes (a payload fetch). */
 export function readsPayload(cond: Condition): boolean {
   switch (cond.kind) {
@@ -293,7 +298,8 @@ export function frontendReadsPayload(fe: Pick<Frontend, 'mode' | 'useBackend' | 
   if (fe.mode !== 'tcp') return false;
   const namesFromPayload = (r: Frontend['useBackend'][number]) => r.backendName?.some((p) => typeof p !== 'string' && table.get(p.fetch)?.needsPayload === true);
   if (fe.useBackend.some((r) => readsPayload(r.condition) || namesFromPayload(r))) return true;
-  if (fe.tcpRequest?.some((r) => (r.condition && readsPayload(r.condition)) || (r.act.action === 'track-sc' && table.get(r.act.fetch)?.needsPayload))) return true;
+  const actionFetch = (a: TcpAction) => (a.action === 'track-sc' ? a.fetch : a.action === 'sc-set-gpt0' ? leadingFetch(a.value) : '');
+  if (fe.tcpRequest?.some((r) => (r.condition && readsPayload(r.condition)) || table.get(actionFetch(r.act))?.needsPayload)) return true;
   const targets = fe.useBackend.map((r) => r.backend);
   if (fe.defaultBackend) targets.push(fe.defaultBackend);
   return targets.some((name) => {

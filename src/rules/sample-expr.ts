@@ -85,9 +85,10 @@ export function sampleText(s: Sample, none = '-'): string {
 /**
  * A header value with `%[expr]` samples (HAProxy's log-format, samples only; `%%` is a
  * `%`), checked for `stage`. Text without samples stays a string; otherwise a function
- * renders it, dropping CR, LF and NUL so no sample can end the header.
+ * renders it, dropping CR, LF and NUL so no sample can end the header. A `body`
+ * (return's lf-string, lf-file) keeps them: its length is in its Content-Length.
  */
-export function compileValueTemplate(value: string, stage: Stage, errors: string[]): string | ((ctx: SampleContext) => string) {
+export function compileValueTemplate(value: string, stage: Stage, errors: string[], body = false): string | ((ctx: SampleContext) => string) {
   if (!value.includes('%')) return value;
   const texts: string[] = [];
   const exprs: SampleExpr[] = [];
@@ -115,6 +116,6 @@ export function compileValueTemplate(value: string, stage: Stage, errors: string
   return (ctx) => {
     let out = texts[0];
     for (let k = 0; k < exprs.length; k++) out += sampleText(exprs[k].evaluate(ctx)) + texts[k + 1];
-    return /[\r\n\0]/.test(out) ? out.replace(/[\r\n\0]/g, '') : out;
+    return body || !/[\r\n\0]/.test(out) ? out : out.replace(/[\r\n\0]/g, '');
   };
 }

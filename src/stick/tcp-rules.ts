@@ -3,7 +3,8 @@
  * frontend. A rule set runs in order: `accept` ends it and lets the connection on,
  * `reject` closes the connection, `silent-drop` resets it without a FIN (HAProxy also
  * keeps the RST from reaching the client, which Node cannot), `track-scN` starts
- * tracking a key in a table, `sc-inc-gpc0(N)` counts in the tracked entry. The
+ * tracking a key in a table, `sc-inc-gpc0(N)` counts in the tracked entry,
+ * `sc-set-gpt0(N) <int|expr>` sets its gpt0. The
  * listeners (src/worker/listeners.ts) and the tcp path (src/worker/tcp.ts) call `admit`
  * at each stage.
  */
@@ -12,6 +13,7 @@ import type { TcpRequestRule } from '../config/model';
 import { compileCondition, type CompiledCondition } from '../rules/compile';
 import type { SampleContext } from '../rules/context';
 import { fetches, type FetchDefinition } from '../rules/fetches';
+import { parseSampleExpr, type SampleExpr } from '../rules/sample-expr';
 import { stickTable, Trackers, type WorkerTable } from './worker';
 
 const ACCEPT = 0;
@@ -19,6 +21,7 @@ const REJECT = 1;
 const DROP = 2;
 const TRACK = 3;
 const INC_GPC0 = 4;
+const SET_GPT0 = 5;
 
 interface CompiledRule {
   test: CompiledCondition | undefined;
@@ -27,6 +30,7 @@ interface CompiledRule {
   table: WorkerTable | undefined;
   fetch: FetchDefinition['fetch'] | undefined;
   args: string[];
+  gpt0: Gpt0Value | undefined;
 }
 
 export interface TcpRuleSets {
@@ -51,7 +55,7 @@ export function compileTcpRules(rules: TcpRequestRule[] | undefined): TcpRuleSet
 }
 
 function compileRule(r: TcpRequestRule): CompiledRule {
-  const out: CompiledRule = { test: r.condition ? compileCondition(r.condition, 'connection') : undefined, kind: ACCEPT, counter: 0, table: undefined, fetch: undefined, args: [] };
+  const out: CompiledRule = { test: r.condition ? compileCondition(r.condition, 'connection') : undefined, kind: ACCEPT, counter: 0, table: undefined, fetch: undefined, args: [], gpt0: undefined };
   const act = r.act;
   switch (act.action) {
     case 'accept':
@@ -72,6 +76,11 @@ function compileRule(r: TcpRequestRule): CompiledRule {
     case 'sc-inc-gpc0':
       out.kind = INC_GPC0;
       out.counter = act.counter;
+      break;
+    case 'sc-set-gpt0':
+      out.kind = SET_GPT0;
+      out.counter = act.counter;
+      out.gpt0 = compileGpt0Value(act.value);
       break;
   }
   return out;
@@ -102,9 +111,35 @@ export function admit(rules: CompiledRule[], ctx: SampleContext, holder: Tracker
       case INC_GPC0:
         holder.trackers?.incGpc0(r.counter);
         break;
+      case SET_GPT0:
+        if (holder.trackers !== undefined) setGpt0(holder.trackers, r.counter, r.gpt0!, ctx);
+        break;
     }
   }
   return true;
+}
+
+/** sc-set-gpt0's value: a fixed integer, or a sample expression read per use. */
+export interface Gpt0Value {
+  fixed: number;
+  expr: SampleExpr | undefined;
+}
+
+export function compileGpt0Value(value: string): Gpt0Value {
+  const fixed = /^\d+$/.test(value) ? Number(value) : -1;
+  // The loader reported any mistake in the expression already.
+  return { fixed, expr: fixed < 0 ? parseSampleExpr(value, [])! : undefined };
+}
+
+/** gpt0 of counter `n` becomes the value; an expression's counts when it is a non-negative integer below 2^32. */
+export function setGpt0(trackers: Trackers, n: number, value: Gpt0Value, ctx: SampleContext): void {
+  let v = value.fixed;
+  if (value.expr !== undefined) {
+    const s = value.expr.evaluate(ctx);
+    const num = Number(Array.isArray(s) ? s[s.length - 1] : s);
+    if (Number.isInteger(num) && num >= 0 && num <= 0xffffffff) v = num;
+  }
+  if (v >= 0) trackers.setGpt0(n, v);
 }
 
 interface TrackingSocket extends net.Socket {

@@ -39,10 +39,15 @@ export interface Counters {
   /** http-request cache-use lookups and the hits among them, on the proxy whose rule ran (HAProxy cache_lookups/cache_hits). */
   cacheLookups: number;
   cacheHits: number;
-  /** Response bytes into the compressor and out of it, responses compressed (HAProxy comp_in, comp_out, comp_rsp). */
+  /**
+   * Response bytes into the compressor and out of it, responses compressed (HAProxy comp_in,
+   * comp_out, comp_rsp); bytes of compressed responses that passed at level 0 because of
+   * maxcomprate or maxcompcpuusage (comp_byp).
+   */
   compIn: number;
   compOut: number;
   compRsp: number;
+  compByp: number;
   /**
    * Transaction timers (ms) for averages: queue (Tw), connect (Tc), response head (Tr),
    * total (Tt); sums and counts, recorded by src/log/transaction.ts when a timer was reached.
@@ -105,6 +110,7 @@ export function newCounters(): Counters {
     compIn: 0,
     compOut: 0,
     compRsp: 0,
+    compByp: 0,
     qtimeSum: 0,
     qtimeCount: 0,
     ctimeSum: 0,

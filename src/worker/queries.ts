@@ -12,6 +12,7 @@ import { errorCaptures } from './error-capture';
 import { liveHttpSessions } from '../http1/session';
 import { liveH2Streams } from '../http2/session';
 import { setConnectionLimit } from './conn-limit';
+import { setCompressionRate } from '../http/compression-limits';
 import { editPatterns } from '../rules/patterns';
 import { cacheFacts } from '../http/cache/store';
 
@@ -95,6 +96,10 @@ export function answerQuery(q: WorkerQuery, live: ReadonlySet<net.Socket>): unkn
       // args: frontend <name> <n> | global <n>
       if (q.args[0] === 'global') setConnectionLimit(undefined, Number(q.args[1]));
       else setConnectionLimit(q.args[1], Number(q.args[2]));
+      return true;
+    case 'set-comp-rate':
+      // args: <kB/s for the node>
+      setCompressionRate(Number(q.args[0]));
       return true;
     case 'pattern-edit':
       // args: <file> add|set|del|clear [<key> [<value>]] (src/rules/patterns.ts editWords)

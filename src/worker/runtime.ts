@@ -22,6 +22,7 @@
  */
 import { setMaxHeaders } from '../http/head';
 import { setRequestBufferSize } from '../http/request-body';
+import { setCompressionLimits } from '../http/compression-limits';
 import type { Backend, Frontend, Global, Model, Server } from '../config/model';
 import type { BalancedServer, Balancer, BalanceKey } from '../balance/balancer';
 import { balancers } from '../balance/registry';
@@ -562,6 +563,7 @@ export class Runtime implements ProxyStates {
     loadPatternFiles(model.patternFiles);
     setMaxHeaders(model.global.maxHeaders);
     setRequestBufferSize(model.global.bufSize);
+    setCompressionLimits(model.global.maxCompRate ?? 0, model.global.maxCompCpuUsage ?? 100, model.global.workers);
     setProxyStates(this);
     // Before the proxies: `stick on`, tcp-request rules and fetches find their tables there.
     useStickTables(model);

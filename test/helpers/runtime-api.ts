@@ -33,3 +33,25 @@ function apiCommand(target: net.NetConnectOpts, input: string): Promise<string> 
     s.setTimeout(5000, () => s.destroy(new Error('timeout')));
   });
 }
+
+/** `show stat` as rows by `pxname/svname` (`web/FRONTEND`, `app/s1`), each a column → value record. */
+export async function showStat(sock: string): Promise<Map<string, Record<string, string>>> {
+  const [head, ...lines] = (await unixCommand(sock, 'show stat\n')).trim().split('\n');
+  const cols = head.replace(/^# /, '').split(',');
+  const rows = new Map<string, Record<string, string>>();
+  for (const line of lines) {
+    const c = line.split(',');
+    rows.set(`${c[0]}/${c[1]}`, Object.fromEntries(cols.map((name, i) => [name, c[i] ?? ''])));
+  }
+  return rows;
+}
+
+/** `show stat` once `ready` accepts it (the workers push counters and checks run on their own time), or after about 10 s. */
+export async function showStatWhen(sock: string, ready: (rows: Map<string, Record<string, string>>) => boolean): Promise<Map<string, Record<string, string>>> {
+  let rows = await showStat(sock);
+  for (let i = 0; i < 50 && !ready(rows); i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    rows = await showStat(sock);
+  }
+  return rows;
+}

@@ -1,7 +1,7 @@
 /**
  * return, deny and tarpit: tslb answers instead of the server (tarpit after holding
  * the request for `timeout tarpit`). `return` sends its own
- * message (status 200 by default, a `string`, `lf-string` or `file` body with its
+ * message (status 200 by default, a `string`, `lf-string`, `file` or `lf-file` body with its
  * content-type, `hdr` lines); deny sends the error page of its status (`PR` in the
  * log) unless it has a body of its own, as return's. A response deny replaces the
  * response by a 502 whatever the rule's status, as HAProxy does (`PH`).
@@ -26,8 +26,10 @@ export type MessageFn = (ex: HttpExchange, close: boolean) => Buffer;
 
 /** The message of an answer spec; built per request only when a part of it has `%[…]` samples. */
 export function compileMessage(status: number, spec: AnswerSpec): MessageFn {
+  // Files were read and checked by the loader; latin1 keeps an lf-file's bytes one character each.
+  const logFormat = spec.lfFile !== undefined ? readFileSync(spec.lfFile, 'latin1') : spec.lfString;
   const body: Rendered | Buffer =
-    spec.file !== undefined ? readFileSync(spec.file) : spec.lfString !== undefined ? compileValueTemplate(spec.lfString, 'request', []) : (spec.string ?? '');
+    spec.file !== undefined ? readFileSync(spec.file) : logFormat !== undefined ? compileValueTemplate(logFormat, 'request', [], true) : (spec.string ?? '');
   const headers = spec.headers.map((h) => ({ name: h.name, value: compileValueTemplate(h.value, 'request', []) }));
   const statusLine = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
   const typeLine = spec.contentType !== undefined ? `content-type: ${spec.contentType}\r\n` : '';

@@ -10,8 +10,7 @@
  */
 import type { HttpAction } from '../../config/model';
 import { fetches } from '../../rules/fetches';
-import { parseSampleExpr } from '../../rules/sample-expr';
-import { trackersOf } from '../../stick/tcp-rules';
+import { compileGpt0Value, setGpt0, trackersOf } from '../../stick/tcp-rules';
 import { stickTable } from '../../stick/worker';
 import { CONTINUE } from '../pipeline';
 import type { RuleAction } from './index';
@@ -41,22 +40,13 @@ export function incGpc0Action(a: Extract<HttpAction, { action: 'sc-inc-gpc0' }>)
   };
 }
 
-/** sc-set-gpt0(N) <int|expr>: an expression's value counts when it is a non-negative integer (below 2^32). */
+/** sc-set-gpt0(N) <int|expr>: the tcp-request action's value and setter. */
 export function setGpt0Action(a: Extract<HttpAction, { action: 'sc-set-gpt0' }>): RuleAction {
   const counter = a.counter;
-  const fixed = /^\d+$/.test(a.value) ? Number(a.value) : -1;
-  // The loader reported any mistake in the expression already.
-  const expr = fixed < 0 ? parseSampleExpr(a.value, [])! : undefined;
+  const value = compileGpt0Value(a.value);
   return (ex) => {
     const trackers = ex.info.trackers;
-    if (!trackers) return CONTINUE;
-    let v = fixed;
-    if (expr) {
-      const s = expr.evaluate(ex.ctx);
-      const n = Number(Array.isArray(s) ? s[s.length - 1] : s);
-      if (Number.isInteger(n) && n >= 0 && n <= 0xffffffff) v = n;
-    }
-    if (v >= 0) trackers.setGpt0(counter, v);
+    if (trackers !== undefined) setGpt0(trackers, counter, value, ex.ctx);
     return CONTINUE;
   };
 }

@@ -14,7 +14,9 @@
  *
  * A backend's compression settings replace its frontend's (both modules run; the
  * frontend's stands aside for a backend that has its own). tslb's own answers are not
- * compressed. Not done: HAProxy's old-MSIE User-Agent exception and its CPU/rate limits.
+ * compressed. HAProxy's maxcomprate and maxcompcpuusage: ../compression-limits.ts (br
+ * and zstd, node:zlib streams, keep their level within a response). Not done: HAProxy's
+ * old-MSIE User-Agent exception.
  */
 import type { Compression, CompressionAlgo } from '../../config/model';
 import type { HttpExchange } from '../exchange';
@@ -22,6 +24,7 @@ import { eqLower, HDR_STRIDE, type HeadTable } from '../head';
 import { BODY_CHUNKED, BODY_LENGTH } from '../../http1/body';
 import { CODING, Compressor } from '../compressor';
 import { StatelessDeflate } from '../stateless-deflate';
+import { compressionAllowed } from '../compression-limits';
 import { CONTINUE, type HttpModule, type ModuleDefinition } from '../pipeline';
 
 /** The coding chosen for a request, by the module (proxy) that chose it. */
@@ -54,7 +57,7 @@ class CompressionModule implements HttpModule {
 
   response(ex: HttpExchange): number {
     const choice = ex.compression;
-    if (choice === undefined || choice.module !== this || !compressible(ex, this.settings)) return CONTINUE;
+    if (choice === undefined || choice.module !== this || !compressible(ex, this.settings) || !compressionAllowed()) return CONTINUE;
     const res = ex.res;
     const etag = res.find('etag');
     const sizeHint = ex.resBody.mode === BODY_LENGTH ? res.contentLength : -1;
