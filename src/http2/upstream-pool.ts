@@ -164,13 +164,13 @@ class ServerLinks implements UpstreamWaiter {
     link.session.once('remoteSettings', () => {
       if (link.closing) return;
       placed = true;
-      this.links.push(link);
-      this.placeWaiting();
-      // The server moved while this connection was being made: the streams placed finish on it, no new one opens there.
+      // The server moved while this connection was being made: it leads to the old address, and
+      // the streams that waited for it (none sent yet) go to the new one.
       if (moves !== this.server.moves) {
         link.retire();
         link.session.close();
-      }
+      } else this.links.push(link);
+      this.placeWaiting();
     });
     // Closed before its SETTINGS (not a retired link closing while another connection is being made).
     link.session.once('close', () => {
