@@ -486,6 +486,51 @@ test('set server addr: new streams go to the new address, the old connection clo
   await until('the old connection closed', () => old.every((x) => x.closed || x.destroyed));
 });
 
+test('set server addr while an h2 connection is being made: that connection takes no stream, every request goes to the new address', async () => {
+  let oldStreams = 0;
+  const h2Named = (name: string) =>
+    http2.createServer((_req, res) => {
+      if (name === 'old') oldStreams++;
+      res.end(name);
+    });
+  // The old server's connections wait (no SETTINGS) until the test relays them to its HTTP/2 server.
+  const oldH2 = h2Named('old');
+  const held: net.Socket[] = [];
+  const front = net.createServer({ pauseOnConnect: true }, (socket) => held.push(socket));
+  const moved = h2Named('moved');
+  await Promise.all([front, moved, oldH2].map((srv) => new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))));
+  cleanups.push(
+    () => new Promise<void>((resolve) => (held.forEach((h) => h.destroy()), front.close(() => resolve()))),
+    () => new Promise<void>((resolve) => moved.close(() => resolve())),
+    () => new Promise<void>((resolve) => oldH2.close(() => resolve())),
+  );
+  const port = await freePort();
+  const api = await freePort();
+  const own = await startTslb(`
+global: { workers: 1 }
+frontends:
+  - { name: web, mode: http, binds: ["127.0.0.1:${port}"], default_backend: app }
+backends:
+  - name: app
+    servers: [{ name: s1, address: 127.0.0.1, port: ${(front.address() as AddressInfo).port}, options: "proto h2" }]
+runtime_api: { tcp: "127.0.0.1:${api}", level: admin }
+`);
+  cleanups.push(() => own.stop());
+  const get = async () => (await request(`http://127.0.0.1:${port}/`)).body.text();
+  const first = get();
+  await until('the connection to the old address', () => held.length === 1);
+  assert.match(await tcpCommand(api, `set server app/s1 addr 127.0.0.1 port ${(moved.address() as AddressInfo).port}\n`), /port changed from/);
+  // The move reaches the worker over IPC (a new request would only wait for the connection being made).
+  await new Promise((r) => setTimeout(r, 500));
+  const relay = net.connect((oldH2.address() as AddressInfo).port, '127.0.0.1');
+  held[0].pipe(relay).pipe(held[0]);
+  assert.equal(await first, 'moved');
+  const next: string[] = [];
+  for (let i = 0; i < 4; i++) next.push(await get());
+  assert.deepEqual(next, ['moved', 'moved', 'moved', 'moved']);
+  assert.equal(oldStreams, 0, 'no stream on the connection made to the old address');
+});
+
 test('-c: proto h2 in a tcp backend, an unknown proto, httpchk on an h2 server, send-proxy with h2; alpn h2 is accepted', async () => {
   const dir = tempDir('tslb-h2up-check-');
   const file = path.join(dir, 'lb.yaml');

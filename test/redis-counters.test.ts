@@ -80,13 +80,7 @@ async function alternate(targets: Node[], localAddress: string, count: number, g
 
 /** The `show table web` line of `key` on `node`, and the table's header. */
 async function showTable(node: Node, key?: string): Promise<string> {
-  const command = `show table web${key ? ` key ${key}` : ''}\n`;
-  // Once in CI, right after a reload, the API's unix socket answered ECONNRESET (not seen here):
-  // asked again once, and the closing note says so.
-  return unixCommand(node.sock, command).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'ECONNRESET') throw err;
-    return sleep(100).then(() => unixCommand(node.sock, command));
-  });
+  return unixCommand(node.sock, `show table web${key ? ` key ${key}` : ''}\n`);
 }
 
 /** http_req_cnt of `key` as `node` sees it. */

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { request } from 'undici';
 import { freePort, startTslb, tempDir } from './helpers/tslb';
 import { startHttpBackend } from './helpers/backends';
-import { hasSocat, socat } from './helpers/runtime-api';
+import { hasSocat, socat, unixCommand } from './helpers/runtime-api';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -76,6 +76,39 @@ runtime_api: { socket: ${sock} }
   assert.match(await socat(sock, 'show servers state app\n'), new RegExp(`127\\.0\\.0\\.1 .*${moved.port}`));
 
   assert.equal(await socat(sock, 'disable server app/nope\n'), 'No such server.\n\n');
+});
+
+test('set server addr while a request is in flight: its connection is not pooled again, the requests after it go to the new address', async () => {
+  // The old server holds /held until the test lets it answer: its connection is busy when the server moves.
+  const held: (() => void)[] = [];
+  const old = await startHttpBackend('old', (req, res) => {
+    if (req.url !== '/held') return false;
+    held.push(() => res.end('late'));
+    return true;
+  });
+  const moved = await startHttpBackend('moved');
+  cleanups.push(() => old.close(), () => moved.close());
+  const port = await freePort();
+  const sock = path.join(tempDir('tslb-api-'), 'stats');
+  const lb = await startTslb(`
+global: { workers: 1 }
+frontends:
+  - { name: web, mode: http, binds: ["127.0.0.1:${port}"], default_backend: app }
+backends:
+  - name: app
+    servers: [{ name: s1, address: 127.0.0.1, port: ${old.port} }]
+runtime_api: { socket: ${sock}, level: admin }
+`);
+  cleanups.push(() => lb.stop());
+  assert.deepEqual(await split(port, 2), { old: 2 });
+  const inFlight = request(`http://127.0.0.1:${port}/held`).then((res) => res.body.text());
+  while (held.length === 0) await new Promise((r) => setTimeout(r, 10));
+  assert.match(await unixCommand(sock, `set server app/s1 addr 127.0.0.1 port ${moved.port}\n`), /port changed from/);
+  // The worker has the new address once a new request reaches it (the held connection is busy meanwhile).
+  assert.deepEqual(await eventually(port, 1, (s) => s.moved === 1), { moved: 1 });
+  held[0]();
+  assert.equal(await inFlight, 'late');
+  assert.deepEqual(await split(port, 6), { moved: 6 }, 'the connection that was busy during the move leads to the old address');
 });
 
 test('show stat reports queued requests (qcur/qmax) of a server at maxconn', { skip: !hasSocat && 'socat is not installed' }, async () => {

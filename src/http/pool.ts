@@ -31,6 +31,8 @@ export class Upstream {
   constructor(
     readonly socket: net.Socket,
     readonly server: ServerRuntime,
+    /** `server.moves` when the connect started: the address it leads to. */
+    readonly moves: number,
   ) {
     (socket as UpstreamSocket).upstream = this;
     readThrough(socket, onUpstreamChunk);
@@ -78,6 +80,11 @@ export function takeIdle(server: ServerRuntime, now: number): Upstream | undefin
 
 export function parkIdle(up: Upstream, now: number): void {
   up.owner = null;
+  // The server moved while this connection was busy (or connecting): it leads to the old address.
+  if (up.moves !== up.server.moves) {
+    up.socket.destroy();
+    return;
+  }
   up.idleSince = now;
   // Read while idle, so a server's close is noticed before the socket is reused.
   if (up.socket.isPaused()) up.socket.resume();

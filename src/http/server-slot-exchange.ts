@@ -31,6 +31,8 @@ export abstract class ServerSlotExchange extends HttpExchange implements Upstrea
   private awaitingSlot = false;
   /** A connect callback is on its way. */
   private connecting = false;
+  /** The server's `moves` when that connect started (the address it went to). */
+  private connectMoves = 0;
   /** A slot grant may still arrive for an ended request: never pooled again. */
   private stale = false;
 
@@ -52,6 +54,7 @@ export abstract class ServerSlotExchange extends HttpExchange implements Upstrea
   protected reconnect(): void {
     this.state = X_CONNECT;
     this.connecting = true;
+    this.connectMoves = this.server!.moves;
     connectUpstream(this.server!, this.info, this.backend!.config.timeouts.connect, this);
   }
 
@@ -104,6 +107,7 @@ export abstract class ServerSlotExchange extends HttpExchange implements Upstrea
     const up = takeIdle(server, this.worker.now());
     if (up) return this.attach(up);
     this.connecting = true;
+    this.connectMoves = server.moves;
     connectUpstream(server, this.info, backend.config.timeouts.connect, this);
   }
 
@@ -115,7 +119,7 @@ export abstract class ServerSlotExchange extends HttpExchange implements Upstrea
     }
     if (err || !socket) return this.connectFailed();
     observe(this.server!, OBS_L4_OK);
-    this.attach(new Upstream(socket, this.server!));
+    this.attach(new Upstream(socket, this.server!, this.connectMoves));
   }
 
   /** HAProxy's retries: same server again, the last retry on another one with `option redispatch`. */

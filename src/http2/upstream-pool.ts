@@ -109,6 +109,8 @@ class ServerLinks implements UpstreamWaiter {
   /** Connection facts for the next connection (the first waiter's: PROXY header source). */
   private info: ConnectionInfo | undefined = undefined;
   private timeoutMs = 0;
+  /** `server.moves` when the connection being made started (the address it goes to). */
+  private connectMoves = 0;
 
   constructor(readonly server: ServerRuntime) {}
 
@@ -126,6 +128,7 @@ class ServerLinks implements UpstreamWaiter {
       if (timeoutMs !== undefined) this.timeoutMs = timeoutMs;
       this.connecting = true;
       this.waiting.push(stream);
+      this.connectMoves = this.server.moves;
       connectSocket(this.server, this.info!, this.timeoutMs, this);
       return;
     }
@@ -156,13 +159,22 @@ class ServerLinks implements UpstreamWaiter {
     // Streams are placed once the server's SETTINGS say how many it takes (one round trip).
     this.connecting = true;
     this.waiting = waiting;
+    const moves = this.connectMoves;
+    let placed = false;
     link.session.once('remoteSettings', () => {
       if (link.closing) return;
-      this.links.push(link);
+      placed = true;
+      // The server moved while this connection was being made: it leads to the old address, and
+      // the streams that waited for it (none sent yet) go to the new one.
+      if (moves !== this.server.moves) {
+        link.retire();
+        link.session.close();
+      } else this.links.push(link);
       this.placeWaiting();
     });
+    // Closed before its SETTINGS (not a retired link closing while another connection is being made).
     link.session.once('close', () => {
-      if (!this.links.includes(link) && this.connecting) this.placeWaiting(new Error('h2 connection closed before its SETTINGS'));
+      if (!placed && this.connecting) this.placeWaiting(new Error('h2 connection closed before its SETTINGS'));
     });
   }
 

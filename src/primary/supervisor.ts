@@ -262,6 +262,12 @@ export class Supervisor {
     const worker = cluster.fork(workerEnvironment(gen.model.global.logLevel, slot));
     gen.slots[slot] = worker;
     this.records.set(worker, { generation: gen, slot, ready: false, expectedExit: false, load: {} });
+    // A message sent as the worker exits (isConnected() still true) fails with EPIPE, emitted
+    // here; without a listener it would kill the primary. The message is moot: 'exit' follows.
+    worker.on('error', (err: NodeJS.ErrnoException) => {
+      const expected = this.records.get(worker)?.expectedExit ?? true;
+      this.opts.log[expected ? 'debug' : 'warn']({ event: 'worker-ipc-error', worker: worker.process.pid, err: err.message }, `message to worker ${worker.process.pid} failed: ${err.message}`);
+    });
     worker.once('online', () => {
       worker.send({
         type: 'config',

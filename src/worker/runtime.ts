@@ -126,6 +126,8 @@ export class ServerRuntime implements BalancedServer {
   /** Where to connect; the runtime API may move the server (`set server B/S addr`). */
   address: string;
   port: number;
+  /** Address (or port) changes so far: a connection opened before the last one leads to the old address. */
+  moves = 0;
   /** Operational state (health checks, decided by the primary). */
   up = true;
   admin: 'ready' | 'drain' | 'maint';
@@ -438,7 +440,8 @@ export class BackendRuntime {
     if ((u.address !== undefined && u.address !== s.address) || (u.port !== undefined && u.port !== s.port)) {
       s.address = u.address ?? s.address;
       s.port = u.port ?? s.port;
-      // Pooled connections lead to the old address.
+      s.moves++;
+      // Pooled connections lead to the old address (busy ones are not pooled again: parkIdle).
       closeIdleTo(s);
       retireH2Links(s);
     }
