@@ -7,7 +7,8 @@
  * per request.
  */
 import type * as net from 'node:net';
-import type { QueueEntry, ServerRuntime, SlotWaiter } from '../worker/runtime';
+import type { ServerRuntime } from '../worker/runtime';
+import type { QueueEntry, SlotWaiter } from '../worker/queue';
 import { connectUpstream, type UpstreamWaiter } from '../worker/upstream';
 import { sessionOpened } from '../worker/counters';
 import { dropSession, holdSession, observe, OBS_L4_ERR, OBS_L4_OK, type ServerSession } from '../worker/passive-health';
