@@ -151,6 +151,22 @@ export async function runCli(args: string[]): Promise<{ code: number | null; std
   });
 }
 
+/** Run a client program (curl, nghttp, h2load…) to completion, killed after `timeoutMs`; its exit status and output. */
+export function runProgram(cmd: string, args: string[], timeoutMs = 30000): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
 /**
  * The YAML of the usual test site: HTTP frontend `web` on `binds` (a YAML flow list) with
  * `frontendLines` (each indented four spaces, newline-terminated), access log off, routing to
