@@ -168,6 +168,19 @@ export function runProgram(cmd: string, args: string[], timeoutMs = 30000): Prom
 }
 
 /**
+ * The YAML of a one-worker site nothing is sent to, for tests of the primary's own listeners: frontend
+ * `web` on a free loopback port routing to backend `app`, whose one server's port is free (closed).
+ */
+export async function idleSite(): Promise<string> {
+  return `global: { workers: 1 }
+frontends:
+  - { name: web, mode: http, binds: ["127.0.0.1:${await freePort()}"], default_backend: app }
+backends:
+  - { name: app, mode: http, servers: [{ name: s1, address: 127.0.0.1, port: ${await freePort()} }] }
+`;
+}
+
+/**
  * The YAML of the usual test site: HTTP frontend `web` on `binds` (a YAML flow list) with
  * `frontendLines` (each indented four spaces, newline-terminated), access log off, routing to
  * backend `app`'s one server on 127.0.0.1:`appPort`.
