@@ -9,7 +9,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { ADMIN_HEAD_TIMEOUT, ADMIN_MAX_CONNECTIONS } from '../src/primary/admin-http';
-import { freePort, rss, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
+import { freePort, idleSite, rss, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
 import { unixCommand } from './helpers/runtime-api';
 
 /** As many connections as the flood that held 36 MB of the primary for 12 s. */
@@ -68,12 +68,7 @@ describe('admin HTTP listener limits', () => {
     ports.prom = await freePort();
     sock = path.join(tempDir('tslb-admin-http-'), 'stats');
     lb = await startTslb(`
-global: { workers: 1 }
-frontends:
-  - { name: web, mode: http, binds: ["127.0.0.1:${await freePort()}"], default_backend: app }
-backends:
-  - { name: app, mode: http, servers: [{ name: s1, address: 127.0.0.1, port: ${await freePort()} }] }
-runtime_api: { socket: ${sock} }
+${await idleSite()}runtime_api: { socket: ${sock} }
 stats: { bind: "127.0.0.1:${ports.stats}" }
 prometheus: { bind: "127.0.0.1:${ports.prom}" }
 `);

@@ -6,13 +6,13 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { issueCert } from './helpers/certs';
 import { startH2Server, type H2TestServer } from './helpers/h2server';
-import { tempDir } from './helpers/tslb';
+import { runProgram, tempDir } from './helpers/tslb';
 
 const hasCurlH2 = /HTTP2/.test(spawnSync('curl', ['--version']).stdout?.toString() ?? '');
 const hasNghttp = spawnSync('nghttp', ['--version']).status === 0;
@@ -29,29 +29,13 @@ const dir = tempDir('tslb-h2-clients-');
 const caFile = path.join(dir, 'ca.pem');
 writeFileSync(caFile, cert.ca);
 
-/** Run a client to completion (bounded), resolving with its output and exit status. */
-function run(cmd: string, args: string[], timeoutMs = 20000): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
-
 test('curl: GET over h2c (prior knowledge) and over TLS with ALPN h2, and a 3 MB upload', { skip: !hasCurlH2 && 'curl without HTTP/2 support' }, async () => {
   const plain = await startH2Server();
   const secure = await startH2Server({ tls: cert });
   servers.push(plain, secure);
-  const a = await run('curl', ['-s', '--http2-prior-knowledge', '-w', ' %{http_version} %{response_code}', `http://127.0.0.1:${plain.port}/hello`]);
+  const a = await runProgram('curl', ['-s', '--http2-prior-knowledge', '-w', ' %{http_version} %{response_code}', `http://127.0.0.1:${plain.port}/hello`]);
   assert.equal(a.stdout, 'hello 2 200', a.stderr);
-  const b = await run('curl', [
+  const b = await runProgram('curl', [
     '-s', '--http2', '--cacert', caFile, '--resolve', `localhost:${secure.port}:127.0.0.1`, '-w', ' %{http_version} %{response_code}',
     `https://localhost:${secure.port}/hello`,
   ]);
@@ -59,18 +43,18 @@ test('curl: GET over h2c (prior knowledge) and over TLS with ALPN h2, and a 3 MB
   const body = randomBytes(3 << 20);
   const file = path.join(dir, 'upload.bin');
   writeFileSync(file, body);
-  const c = await run('curl', ['-s', '--http2-prior-knowledge', '--data-binary', `@${file}`, `http://127.0.0.1:${plain.port}/sha`]);
+  const c = await runProgram('curl', ['-s', '--http2-prior-knowledge', '--data-binary', `@${file}`, `http://127.0.0.1:${plain.port}/sha`]);
   assert.equal(c.stdout, createHash('sha256').update(body).digest('hex'), c.stderr);
 });
 
 test('nghttp: response trailers and a 1 MiB body', { skip: !hasNghttp && NO_NGHTTP2 }, async () => {
   const s = await startH2Server();
   servers.push(s);
-  const t = await run('nghttp', ['-v', `http://127.0.0.1:${s.port}/trailers`]);
+  const t = await runProgram('nghttp', ['-v', `http://127.0.0.1:${s.port}/trailers`]);
   assert.equal(t.status, 0, t.stderr);
   assert.match(t.stdout, /x-t1: one/);
   assert.match(t.stdout, /x-t2: two/);
-  const big = await run('nghttp', ['-s', `http://127.0.0.1:${s.port}/bytes?n=${1 << 20}`]);
+  const big = await runProgram('nghttp', ['-s', `http://127.0.0.1:${s.port}/bytes?n=${1 << 20}`]);
   assert.equal(big.status, 0, big.stderr);
   assert.match(big.stdout, /200\s+1M/);
 });
@@ -78,7 +62,7 @@ test('nghttp: response trailers and a 1 MiB body', { skip: !hasNghttp && NO_NGHT
 test('h2load: 4,000 requests over 4 connections × 10 streams, none failed', { skip: !hasH2load && NO_NGHTTP2 }, async () => {
   const s = await startH2Server();
   servers.push(s);
-  const r = await run('h2load', ['-n', '4000', '-c', '4', '-m', '10', `http://127.0.0.1:${s.port}/hello`]);
+  const r = await runProgram('h2load', ['-n', '4000', '-c', '4', '-m', '10', `http://127.0.0.1:${s.port}/hello`]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /4000 succeeded, 0 failed, 0 errored, 0 timeout/);
   assert.match(r.stdout, /status codes: 4000 2xx/);

@@ -8,9 +8,9 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { startH2Server, type H2TestServer } from './helpers/h2server';
+import { h2Bystander } from './helpers/h2client';
 import { RawH2Client } from './helpers/h2raw';
 import { H2Connection, type H2Handler } from '../src/http2/connection';
 import {
@@ -38,49 +38,16 @@ async function raw(s: H2TestServer, settings: number[] = []): Promise<RawH2Clien
   return c;
 }
 
-/** A well-behaved client on its own connection: GET /hello in a loop until stopped; counts answers. */
+/** A well-behaved client on its own connection: GET /hello in a loop until stopped; counts 200s. */
 function bystander(s: H2TestServer): { stop(): Promise<number> } {
-  const session = http2.connect(`http://127.0.0.1:${s.port}`);
-  session.on('error', () => undefined);
-  let ok = 0;
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      await new Promise<void>((resolve) => {
-        const req = session.request({ ':path': '/hello' });
-        req.on('response', (h) => {
-          if (h[':status'] === 200) ok++;
-        });
-        req.resume();
-        req.on('close', () => resolve());
-        req.on('error', () => undefined);
-      });
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      session.destroy();
-      return ok;
-    },
-  };
+  return h2Bystander(s.port, '/hello');
 }
 
 test('rapid reset (CVE-2023-44487): a client opening and resetting streams in a loop is cut off with ENHANCE_YOUR_CALM', async () => {
   const s = await server();
   const other = bystander(s);
   const c = await raw(s);
-  let id = 1;
-  // 1,000 HEADERS + RST_STREAM pairs in batches of 50 (bounded: the connection ends long before).
-  for (let batch = 0; batch < 20 && !c.closed; batch++) {
-    for (let k = 0; k < 50; k++, id += 2) {
-      c.request(id, '/slow');
-      c.out.rstStream(id, E_CANCEL);
-    }
-    c.send();
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await c.rapidReset('/slow');
   const goaway = await c.waitGoaway();
   assert.equal(goaway.code, E_ENHANCE_YOUR_CALM);
   await c.closedPromise;
@@ -96,14 +63,7 @@ test('CONTINUATION flood (CVE-2024-27316): the header block is capped in bytes a
   const other = bystander(s);
   // Bytes: HEADERS without END_HEADERS, then 16 KiB CONTINUATIONs that never end.
   const big = await raw(s);
-  big.out.frame(T_HEADERS, 0, 1, big.block([[':method', 'GET'], [':scheme', 'http'], [':path', '/'], [':authority', 'a']]));
-  big.send();
-  const fragment = Buffer.alloc(16384, 0x40);
-  for (let k = 0; k < 100 && !big.closed; k++) {
-    big.out.frame(T_CONTINUATION, 0, 1, fragment);
-    big.send();
-    await new Promise((r) => setImmediate(r));
-  }
+  await big.continuationFlood();
   assert.deepEqual(await big.waitGoaway(), { lastStreamId: 0, code: E_ENHANCE_YOUR_CALM, debug: 'header block too large' });
   await big.closedPromise;
   // Frames: empty CONTINUATIONs cost no memory but are refused past 32.

@@ -14,11 +14,12 @@ import type * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as path from 'node:path';
 import { startHttpBackend, type HttpBackend } from './helpers/backends';
+import { h2Bystander } from './helpers/h2client';
 import { RawH2Client } from './helpers/h2raw';
 import { unixCommand } from './helpers/runtime-api';
 import { freePort, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
 import {
-  E_CANCEL, E_COMPRESSION_ERROR, E_ENHANCE_YOUR_CALM, F_END_HEADERS, F_END_STREAM, S_INITIAL_WINDOW_SIZE, T_CONTINUATION, T_HEADERS,
+  E_CANCEL, E_COMPRESSION_ERROR, E_ENHANCE_YOUR_CALM, F_END_HEADERS, F_END_STREAM, S_INITIAL_WINDOW_SIZE, T_HEADERS,
 } from '../src/http2/frames';
 
 const cleanups: (() => unknown)[] = [];
@@ -118,31 +119,10 @@ function get(session: http2.ClientHttp2Session, p: string): Promise<{ status: nu
 
 /** A well-behaved client on its own connection: requests in a loop until stopped; counts 200s. */
 function bystander(): { stop(): Promise<number> } {
+  const b = h2Bystander(port, '/');
   // Stopped by the test, or at the end of the file if an assertion failed first.
-  const session = connect();
-  let ok = 0;
-  let running = true;
-  const loop = (async () => {
-    for (let n = 0; running && n < 100000; n++) {
-      try {
-        if ((await get(session, '/')).status === 200) ok++;
-      } catch {
-        return;
-      }
-    }
-  })();
-  cleanups.push(() => {
-    running = false;
-    return loop;
-  });
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      session.destroy();
-      return ok;
-    },
-  };
+  cleanups.push(() => b.stop());
+  return b;
 }
 
 async function rawClient(settings: number[] = []): Promise<RawH2Client> {
@@ -170,16 +150,7 @@ test('rapid reset (CVE-2023-44487) through tslb: streams opened and reset in a l
   const c = await rawClient();
   const hangsBefore = hanging.received;
   const closedBefore = hanging.closed;
-  let id = 1;
-  // 1,000 HEADERS + RST_STREAM pairs in batches of 50 (bounded: the connection ends long before).
-  for (let batch = 0; batch < 20 && !c.closed; batch++) {
-    for (let k = 0; k < 50; k++, id += 2) {
-      c.request(id, '/hang');
-      c.out.rstStream(id, E_CANCEL);
-    }
-    c.send();
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await c.rapidReset('/hang');
   const goaway = await c.waitGoaway();
   assert.equal(goaway.code, E_ENHANCE_YOUR_CALM);
   await c.closedPromise;
@@ -191,14 +162,7 @@ test('rapid reset (CVE-2023-44487) through tslb: streams opened and reset in a l
 test('CONTINUATION flood (CVE-2024-27316) through tslb: the header block is capped before decoding; another client is served', async () => {
   const other = bystander();
   const c = await rawClient();
-  c.out.frame(T_HEADERS, 0, 1, c.block([[':method', 'GET'], [':scheme', 'http'], [':path', '/'], [':authority', 'a']]));
-  c.send();
-  const fragment = Buffer.alloc(16384, 0x40);
-  for (let k = 0; k < 100 && !c.closed; k++) {
-    c.out.frame(T_CONTINUATION, 0, 1, fragment);
-    c.send();
-    await new Promise((r) => setImmediate(r));
-  }
+  await c.continuationFlood();
   assert.deepEqual(await c.waitGoaway(), { lastStreamId: 0, code: E_ENHANCE_YOUR_CALM, debug: 'header block too large' });
   await c.closedPromise;
   assert.ok((await other.stop()) > 0);

@@ -6,7 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
@@ -16,7 +16,7 @@ import * as tls from 'node:tls';
 import { formatIssue, loadConfig } from '../src/config/load';
 import { issueCert } from './helpers/certs';
 import { startHttpBackend, type HttpBackend } from './helpers/backends';
-import { freePort, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
+import { freePort, runProgram, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
 import { h2request } from './helpers/h2client';
 
 const hasCurlH2 = /HTTP2/.test(spawnSync('curl', ['--version']).stdout?.toString() ?? '');
@@ -168,21 +168,6 @@ async function waitForLine(pred: (l: string) => boolean, timeoutMs = 10000): Pro
   }
 }
 
-function run(cmd: string, args: string[], timeoutMs = 30000): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
-
 for (const kind of ['tls', 'h2c'] as const) {
   test(`${kind}: routing, request rules, :authority as Host, cookies joined, status codes, hop-by-hop headers dropped`, async () => {
     const s = h2connect(kind);
@@ -321,12 +306,12 @@ test('Prometheus counts h2 streams as HTTP requests and responses, and the conne
 });
 
 test('curl --http2 (TLS) and --http2-prior-knowledge (h2c)', { skip: !hasCurlH2 && 'curl without HTTP/2 support' }, async () => {
-  const a = await run('curl', [
+  const a = await runProgram('curl', [
     '-s', '--http2', '--cacert', caFile, '--resolve', `localhost:${ports.tls}:127.0.0.1`, '-w', ' %{http_version} %{response_code}',
     `https://localhost:${ports.tls}/other/`,
   ]);
   assert.equal(a.stdout, 'hello from other\n 2 200', a.stderr);
-  const b = await run('curl', ['-s', '--http2-prior-knowledge', '-w', ' %{http_version} %{response_code}', `http://127.0.0.1:${ports.h2c}/other/`]);
+  const b = await runProgram('curl', ['-s', '--http2-prior-knowledge', '-w', ' %{http_version} %{response_code}', `http://127.0.0.1:${ports.h2c}/other/`]);
   assert.equal(b.stdout, 'hello from other\n 2 200', b.stderr);
 });
 
@@ -334,17 +319,17 @@ test('nghttp: trailers and a 1 MiB upload over TLS', { skip: !hasNghttp && NO_NG
   const file = path.join(dir, 'up.bin');
   const body = randomBytes(1 << 20);
   writeFileSync(file, body);
-  const r = await run('nghttp', ['-d', file, `https://127.0.0.1:${ports.tls}/up`]);
+  const r = await runProgram('nghttp', ['-d', file, `https://127.0.0.1:${ports.tls}/up`]);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).sha, createHash('sha256').update(body).digest('hex'));
-  const t = await run('nghttp', ['-v', `https://127.0.0.1:${ports.tls}/trailers`]);
+  const t = await runProgram('nghttp', ['-v', `https://127.0.0.1:${ports.tls}/trailers`]);
   assert.equal(t.status, 0, t.stderr);
   assert.match(t.stdout, /x-check: ok/);
 });
 
 test('h2load: 2,000 requests over 4 connections x 10 streams, none failed (TLS and h2c)', { skip: !hasH2load && NO_NGHTTP2 }, async () => {
   for (const url of [`https://127.0.0.1:${ports.tls}/other/`, `http://127.0.0.1:${ports.h2c}/other/`]) {
-    const r = await run('h2load', ['-n', '2000', '-c', '4', '-m', '10', url], 60000);
+    const r = await runProgram('h2load', ['-n', '2000', '-c', '4', '-m', '10', url], 60000);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /requests: 2000 total, 2000 started, 2000 done, 2000 succeeded, 0 failed, 0 errored/, r.stdout);
   }

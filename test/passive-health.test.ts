@@ -260,8 +260,8 @@ test('on-marked-up shutdown-backup-sessions: a tunnel on the backup is cut when 
   assert.equal(activeEcho.tunnels - activeBefore, 1);
 });
 
-test('config: the keywords land in server.check; bad values and useless combinations are reported', () => {
-  const file = path.join(dir, 'c.yaml');
+/** A config file whose frontend `fe` routes to backend `app` with the server lines `appServers` (then any further backends). */
+function writeConfig(file: string, appServers: string): void {
   writeFileSync(
     file,
     `
@@ -272,7 +272,15 @@ frontends:
 backends:
   - name: app
     servers:
-      - { name: a, address: 127.0.0.1, port: 1, options: "check observe layer7 error-limit 5 on-error sudden-death on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions" }
+${appServers}`,
+  );
+}
+
+test('config: the keywords land in server.check; bad values and useless combinations are reported', () => {
+  const file = path.join(dir, 'c.yaml');
+  writeConfig(
+    file,
+    `      - { name: a, address: 127.0.0.1, port: 1, options: "check observe layer7 error-limit 5 on-error sudden-death on-marked-down shutdown-sessions on-marked-up shutdown-backup-sessions" }
       - { name: b, address: 127.0.0.1, port: 2, options: "check observe layer4" }
       - { name: c, address: 127.0.0.1, port: 3, options: "observe layer4" }
       - { name: d, address: 127.0.0.1, port: 4, options: "check error-limit 3" }
@@ -298,17 +306,9 @@ backends:
   assert.ok(warnings.some((w) => /error-limit\/on-error without observe/.test(w)), warnings.join('\n'));
   assert.ok(warnings.some((w) => /observe layer7 in a tcp backend/.test(w)), warnings.join('\n'));
 
-  writeFileSync(
+  writeConfig(
     file,
-    `
-frontends:
-  - name: fe
-    binds: ["127.0.0.1:18080"]
-    default_backend: app
-backends:
-  - name: app
-    servers:
-      - { name: a, address: 127.0.0.1, port: 1, options: "check observe layer5 error-limit 0 on-error explode on-marked-down kill" }
+    `      - { name: a, address: 127.0.0.1, port: 1, options: "check observe layer5 error-limit 0 on-error explode on-marked-down kill" }
 `,
   );
   const bad = loadConfig([file]).errors.map((e) => e.message);

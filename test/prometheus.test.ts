@@ -52,6 +52,18 @@ function deps(model: Model) {
   };
 }
 
+/** The primary's stats view of `model` with no traffic and no health results, for rendering without workers. */
+function idleView(model: Model) {
+  const stats = new StatsAggregator(model);
+  return {
+    model: () => model,
+    stats,
+    health: () => [],
+    rows: () => buildRows({ model, stats, health: [], now: Date.now() }),
+    info: () => buildInfo({ model, stats, health: [], now: Date.now() }, { startedAt: Date.now(), workers: 1, stopping: false }, '0.1.0'),
+  };
+}
+
 describe('Prometheus exporter', () => {
   let echo: Awaited<ReturnType<typeof startEchoBackend>>;
   let proxy: L4Proxy;
@@ -150,14 +162,7 @@ describe('Prometheus exporter', () => {
 
   it('prefix haproxy gives the names HAProxy dashboards use', async () => {
     const model = tcpModel([server('s1', 1)]);
-    const stats = new StatsAggregator(model);
-    const view = {
-      model: () => model,
-      stats,
-      health: () => [],
-      rows: () => buildRows({ model, stats, health: [], now: Date.now() }),
-      info: () => buildInfo({ model, stats, health: [], now: Date.now() }, { startedAt: Date.now(), workers: 1, stopping: false }, '0.1.0'),
-    };
+    const view = idleView(model);
     const exp = new PrometheusExporter({ address: '127.0.0.1', port: 0, uri: '/metrics', prefix: 'haproxy' }, view, '0.1.0');
     const text = (await exp.render(''))!.toString();
     assert.match(text, /^haproxy_frontend_current_sessions\{proxy="fe_tcp"\} 0$/m);
@@ -175,14 +180,7 @@ describe('Prometheus exporter', () => {
       const servers = Array.from({ length: 10 }, (_, i) => server(`s${i}`, 1000 + i, { id: i + 1, check: { ...base.backends[0].servers[0].check, enabled: true } }));
       model.backends.push({ ...base.backends[0], name: `be${b}`, id: b + 2, servers });
     }
-    const stats = new StatsAggregator(model);
-    const view = {
-      model: () => model,
-      stats,
-      health: () => [],
-      rows: () => buildRows({ model, stats, health: [], now: Date.now() }),
-      info: () => buildInfo({ model, stats, health: [], now: Date.now() }, { startedAt: Date.now(), workers: 1, stopping: false }, '0.1.0'),
-    };
+    const view = idleView(model);
     const exp = new PrometheusExporter({ address: '127.0.0.1', port: 0, uri: '/metrics', prefix: 'tslb' }, view, '0.1.0');
     // Warm the JIT as a long-running exporter is, then keep the best of 5.
     for (let i = 0; i < 15; i++) await exp.render('');

@@ -2,6 +2,7 @@ import { after, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { encodeProxyHeader, parseProxyHeader, readProxyHeader, type ProxyAddresses } from '../src/proxyproto';
+import { listenTracked } from './helpers/backends';
 import { server, startL4Proxy, tcpModel } from './helpers/l4-model';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -144,10 +145,7 @@ interface Received {
 async function startReader(timeoutMs: number): Promise<{ port: number; next(): Promise<Received> }> {
   const queue: Received[] = [];
   const waiters: ((r: Received) => void)[] = [];
-  const sockets = new Set<net.Socket>();
   const srv = net.createServer((s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
     readProxyHeader(s, timeoutMs, (err, addr) => {
       if (err) s.destroy();
       const rest = new Promise<Buffer>((resolve) => {
@@ -164,16 +162,10 @@ async function startReader(timeoutMs: number): Promise<{ port: number; next(): P
       else queue.push(r);
     });
   });
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        srv.close(() => resolve());
-      }),
-  );
+  const listening = await listenTracked(srv);
+  cleanups.push(listening.close);
   return {
-    port: (srv.address() as net.AddressInfo).port,
+    port: listening.port,
     next: () => new Promise((resolve) => (queue.length ? resolve(queue.shift()!) : waiters.push(resolve))),
   };
 }

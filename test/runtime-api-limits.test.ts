@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { freePort, rss, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
+import { idleSite, rss, startTslb, tempDir, type TslbProcess } from './helpers/tslb';
 import { unixCommand } from './helpers/runtime-api';
 
 const CLIENTS = 60;
@@ -60,12 +60,7 @@ describe('runtime API limits', () => {
   before(async () => {
     sock = path.join(tempDir('tslb-api-limits-'), 'stats');
     lb = await startTslb(`
-global: { workers: 1 }
-frontends:
-  - { name: web, mode: http, binds: ["127.0.0.1:${await freePort()}"], default_backend: app }
-backends:
-  - { name: app, mode: http, servers: [{ name: s1, address: 127.0.0.1, port: ${await freePort()} }] }
-runtime_api: { socket: ${sock}, level: admin }
+${await idleSite()}runtime_api: { socket: ${sock}, level: admin }
 `);
   });
   after(() => lb?.stop());

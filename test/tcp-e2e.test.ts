@@ -10,6 +10,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { readProxyHeader, type ProxyAddresses } from '../src/proxyproto';
+import { listenTracked } from './helpers/backends';
 import { issueCert, testCa } from './helpers/certs';
 import { freePort, startTslb, tempDir } from './helpers/tslb';
 
@@ -20,10 +21,7 @@ after(async () => {
 
 /** A backend that reads a PROXY header, then answers `<src>:<port> <bytes received>` after the client's FIN. */
 async function startProxyAwareBackend(): Promise<number> {
-  const sockets = new Set<net.Socket>();
   const srv = net.createServer({ allowHalfOpen: true }, (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
     s.on('error', () => s.destroy());
     readProxyHeader(s, 2000, (err, addr: ProxyAddresses | null) => {
       if (err || !addr) return s.destroy();
@@ -33,15 +31,9 @@ async function startProxyAwareBackend(): Promise<number> {
       s.resume();
     });
   });
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        srv.close(() => resolve());
-      }),
-  );
-  return (srv.address() as net.AddressInfo).port;
+  const listening = await listenTracked(srv);
+  cleanups.push(listening.close);
+  return listening.port;
 }
 
 async function startTlsEcho(): Promise<number> {

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { HELLO_INVALID, HELLO_PARTIAL, MAX_CLIENT_HELLO_BYTES, parseClientHello, type HelloParse } from '../src/worker/clienthello';
 import { loadConfig, formatIssue } from '../src/config/load';
+import { listenTracked } from './helpers/backends';
 import { issueCert, testCa } from './helpers/certs';
 import { freePort, startTslb, tempDir } from './helpers/tslb';
 
@@ -193,35 +194,21 @@ describe('ClientHello parser', () => {
 /** A TLS server holding a certificate for `host`; it answers `<host>:<bytes received>` to each line. */
 async function startTlsSite(host: string): Promise<number> {
   const cert = issueCert([host]);
-  const sockets = new Set<net.Socket>();
   const srv = tls.createServer({ cert: cert.cert, key: cert.key }, (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
     s.on('error', () => s.destroy());
     s.on('data', (d) => s.write(`${host}:${d}`));
   });
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        srv.close(() => resolve());
-      }),
-  );
-  return (srv.address() as net.AddressInfo).port;
+  const listening = await listenTracked(srv);
+  cleanups.push(listening.close);
+  return listening.port;
 }
 
 /** A plain TCP server that greets first (`<name>>`) and echoes what it receives; it records every byte. */
 async function startPlainEcho(name: string): Promise<{ port: number; received: Buffer[] }> {
   const received: Buffer[] = [];
-  const sockets = new Set<net.Socket>();
   const srv = net.createServer((s) => {
-    sockets.add(s);
     let got = Buffer.alloc(0);
-    s.on('close', () => {
-      sockets.delete(s);
-      received.push(got);
-    });
+    s.on('close', () => received.push(got));
     s.on('error', () => s.destroy());
     s.write(`${name}>`);
     s.on('data', (d) => {
@@ -230,15 +217,9 @@ async function startPlainEcho(name: string): Promise<{ port: number; received: B
     });
     s.on('end', () => s.end());
   });
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        srv.close(() => resolve());
-      }),
-  );
-  return { port: (srv.address() as net.AddressInfo).port, received };
+  const listening = await listenTracked(srv);
+  cleanups.push(listening.close);
+  return { port: listening.port, received };
 }
 
 /** TLS through the proxy with `servername`: the certificate's CN and the site's answer to `ping`. */

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import * as tls from 'node:tls';
 import type { TlsBindOptions } from '../src/config/model';
 import { TlsTerminator } from '../src/worker/tls';
+import { listenTracked } from './helpers/backends';
 import { issueCert, testCa } from './helpers/certs';
 import { server, startL4Proxy, tcpModel } from './helpers/l4-model';
 import { tempDir } from './helpers/tslb';
@@ -35,24 +36,15 @@ function bindOptions(over: Partial<TlsBindOptions> = {}): TlsBindOptions {
 /** A loopback server terminating TLS with a TlsTerminator; it greets with the negotiated SNI, then closes. */
 async function startTerminator(opts: TlsBindOptions, ticketKeys: Buffer): Promise<number> {
   const terminator = new TlsTerminator(opts, ticketKeys);
-  const sockets = new Set<net.Socket>();
   const srv = net.createServer((raw) => {
-    sockets.add(raw);
-    raw.on('close', () => sockets.delete(raw));
     raw.on('error', () => raw.destroy());
     const secure = terminator.wrap(raw);
     secure.on('error', () => raw.destroy());
     secure.on('secure', () => secure.end(`sni=${secure.servername || ''}\n`));
   });
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        srv.close(() => resolve());
-      }),
-  );
-  return (srv.address() as net.AddressInfo).port;
+  const listening = await listenTracked(srv);
+  cleanups.push(listening.close);
+  return listening.port;
 }
 
 interface Handshake {

@@ -3,6 +3,7 @@
  * deny and error pages, and a compiled rule.
  */
 import type { Condition, SourceRef } from './model';
+import type { StickCounterAction } from './model-stick';
 
 /**
  * A page tslb answers a status with: a raw HTTP/1 response as written in an errorfile
@@ -69,11 +70,8 @@ export type HttpAction =
   | { action: 'auth'; realm?: string }
   /** `capture SAMPLE len N`: the frontend's capture slot `slot` (in rule order), shown by %hr. */
   | { action: 'capture'; expr: string; len: number; slot: number }
-  /** Stick counters (src/stick): as the tcp-request ones, on the connection's counters. */
-  | { action: 'track-sc'; counter: number; fetch: string; args: string[]; table: string }
-  | { action: 'sc-inc-gpc0'; counter: number }
-  /** `sc-set-gpt0(N) <int|expr>`: gpt0 of counter N's entry (an expression's value when it is a non-negative integer). */
-  | { action: 'sc-set-gpt0'; counter: number; value: string }
+  /** Stick counters: as the tcp-request ones. */
+  | StickCounterAction
   | { action: 'normalize-uri'; mode: 'path-merge-slashes' | 'path-strip-dotdot' | 'percent-decode-unreserved'; full?: boolean; strict?: boolean }
   /** HAProxy's `http-request cache-use NAME`: answer from the cache `cache` (a `caches:` entry) when it holds the object. */
   | { action: 'cache-use'; cache: string }

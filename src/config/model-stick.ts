@@ -59,16 +59,20 @@ export interface SourceFromHeader {
   trusted: string[];
 }
 
-/** A `tcp-request connection|session|content` action. */
-export type TcpAction =
-  | { action: 'accept' }
-  | { action: 'reject' }
-  | { action: 'silent-drop' }
+/** The stick-counter actions (src/stick) of both `tcp-request` and `http-request` rules: on the connection's counters. */
+export type StickCounterAction =
   /** `track-sc<counter> <fetch> [table <table>]`: the table defaults to the frontend's own. */
   | { action: 'track-sc'; counter: number; fetch: string; args: string[]; table: string }
   | { action: 'sc-inc-gpc0'; counter: number }
   /** `sc-set-gpt0(N) <int|expr>`: gpt0 of counter N's entry (an expression's value when it is a non-negative integer). */
   | { action: 'sc-set-gpt0'; counter: number; value: string };
+
+/** A `tcp-request connection|session|content` action. */
+export type TcpAction =
+  | { action: 'accept' }
+  | { action: 'reject' }
+  | { action: 'silent-drop' }
+  | StickCounterAction;
 
 /**
  * `tcp-request connection` rules run when a connection is accepted (before a PROXY

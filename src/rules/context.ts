@@ -8,31 +8,38 @@ import type { Trackers } from '../stick/worker';
 
 export type Stage = 'connection' | 'request' | 'response';
 
-export interface SampleContext {
+/**
+ * What is known of a client connection once accepted: the worker's ConnectionInfo
+ * (src/worker/connection.ts) holds it, and every sample context reads it.
+ */
+export interface ConnectionFacts {
+  /** Client address/port as rules, logs and balancers see it (the PROXY header wins). IPv4-mapped IPv6 is unmapped. */
+  src: string;
+  srcPort: number;
+  /** Local (destination) address/port the client connected to. */
+  dst: string;
+  dstPort: number;
+  /** TLS terminated by us on this connection. */
+  ssl: boolean;
+  /** SNI from the client hello, when TLS is terminated. */
+  sni: string | undefined;
+  /** The certificate the client presented on a bind that asks for one (`verify optional|required`). */
+  clientCert?: ClientCertificate;
+}
+
+export interface SampleContext extends ConnectionFacts {
   stage: Stage;
   /**
    * Set while a log line's samples are evaluated: HAProxy fetches them in the request
    * direction (SMP_OPT_DIR_REQ), so `hdr()` reads the request there even after the response.
    */
   logging?: boolean;
-  /** Client address/port (after PROXY protocol). IPv4-mapped IPv6 is unmapped. */
-  src: string;
-  srcPort: number;
-  /** Local (destination) address/port of the connection. */
-  dst: string;
-  dstPort: number;
-  /** TLS terminated on this connection. */
-  ssl: boolean;
-  /** SNI from the client hello, when TLS is terminated. */
-  sni: string | undefined;
   /**
    * The ClientHello read from a stream we do not terminate (tcp frontends whose
    * routing uses req_ssl_sni / req_ssl_hello_type): its server name and handshake type.
    */
   clientHelloSni?: string;
   clientHelloType?: number;
-  /** The certificate the client presented on a bind that asks for one (`verify optional|required`). */
-  clientCert?: ClientCertificate;
   frontend: string;
   /** A variable set by `set-var` (`txn.x`, `req.x`, `sess.x`); undefined when unset. */
   variable?(name: string): string | number | boolean | undefined;

@@ -2,22 +2,11 @@
  * What every data-path handler receives with an accepted socket: the connection's
  * addresses (after PROXY protocol), TLS facts, and the worker it runs in.
  */
-import type { ClientCertificate } from '../rules/context';
+import type { ConnectionFacts } from '../rules/context';
 import type { Runtime } from './runtime';
 import type { Trackers } from '../stick/worker';
 
-export interface ConnectionInfo {
-  /** Client address/port as rules, logs and balancers see it (PROXY header wins). */
-  src: string;
-  srcPort: number;
-  /** Local address/port the client connected to. */
-  dst: string;
-  dstPort: number;
-  /** TLS terminated by us on this connection. */
-  ssl: boolean;
-  sni: string | undefined;
-  /** The client's certificate, on a bind that asks for one (`verify optional|required`). */
-  clientCert?: ClientCertificate;
+export interface ConnectionInfo extends ConnectionFacts {
   /** `sess.` variables set by http-request set-var: they live as long as the connection. */
   sessVars?: Map<string, string | number | boolean>;
   /** Timestamp (ms, Date.now()) of accept, for logs and timers. */

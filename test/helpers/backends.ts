@@ -71,3 +71,24 @@ export async function startEchoBackend(): Promise<{ port: number; connections: n
     });
   return state;
 }
+
+/**
+ * Listen `srv` (a net or tls server) on 127.0.0.1 and a free port, tracking its connections so that
+ * `close` destroys those still open (a server's own close waits for them).
+ */
+export async function listenTracked(srv: net.Server): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  srv.on('connection', (s: net.Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (srv.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        srv.close(() => resolve());
+      }),
+  };
+}

@@ -36,3 +36,32 @@ export function h2request(session: http2.ClientHttp2Session, headers: http2.Outg
     }
   });
 }
+
+/**
+ * A well-behaved client on its own connection to 127.0.0.1:`port`: GET `path` in a loop (bounded in count)
+ * until stopped, while an attack runs on another connection; `stop` resolves to the number of 200s.
+ */
+export function h2Bystander(port: number, path: string): { stop(): Promise<number> } {
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  session.on('error', () => undefined);
+  let ok = 0;
+  let running = true;
+  const loop = (async () => {
+    for (let n = 0; running && n < 100000; n++) {
+      try {
+        if ((await h2request(session, { ':path': path })).status === 200) ok++;
+      } catch {
+        // A refused stream leaves the session usable; a dead session ends the loop.
+        if (session.closed || session.destroyed) return;
+      }
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      session.destroy();
+      return ok;
+    },
+  };
+}

@@ -5,7 +5,8 @@
  */
 import * as net from 'node:net';
 import {
-  FrameReader, FrameWriter, PREFACE, T_GOAWAY, T_HEADERS, T_RST_STREAM, type FrameListener, F_END_HEADERS, F_END_STREAM,
+  E_CANCEL, FrameReader, FrameWriter, PREFACE, T_CONTINUATION, T_GOAWAY, T_HEADERS, T_RST_STREAM, type FrameListener, F_END_HEADERS,
+  F_END_STREAM,
 } from '../../src/http2/frames';
 import { HpackDecoder, HpackEncoder, type FieldSink } from '../../src/http2/hpack';
 
@@ -188,6 +189,37 @@ export class RawH2Client implements FrameListener {
       [':method', opts.method ?? 'GET'], [':scheme', 'http'], [':path', path], [':authority', 'localhost'], ...(opts.extra ?? []),
     ];
     this.w.frame(T_HEADERS, F_END_HEADERS | (opts.body ? 0 : F_END_STREAM), streamId, this.block(fields));
+  }
+
+  /**
+   * Rapid reset (CVE-2023-44487): 1,000 HEADERS + RST_STREAM(CANCEL) pairs for `path` in batches of 50,
+   * stopping early once the connection is closed (bounded: a defended server ends it long before).
+   */
+  async rapidReset(path: string): Promise<void> {
+    let id = 1;
+    for (let batch = 0; batch < 20 && !this.closed; batch++) {
+      for (let k = 0; k < 50; k++, id += 2) {
+        this.request(id, path);
+        this.w.rstStream(id, E_CANCEL);
+      }
+      this.send();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  /**
+   * CONTINUATION flood (CVE-2024-27316) in bytes: stream 1's HEADERS without END_HEADERS, then up to
+   * 100 CONTINUATIONs of 16 KiB that never end the block, stopping once the connection is closed.
+   */
+  async continuationFlood(): Promise<void> {
+    this.w.frame(T_HEADERS, 0, 1, this.block([[':method', 'GET'], [':scheme', 'http'], [':path', '/'], [':authority', 'a']]));
+    this.send();
+    const fragment = Buffer.alloc(16384, 0x40);
+    for (let k = 0; k < 100 && !this.closed; k++) {
+      this.w.frame(T_CONTINUATION, 0, 1, fragment);
+      this.send();
+      await new Promise((r) => setImmediate(r));
+    }
   }
 
   close(): void {

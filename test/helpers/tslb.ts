@@ -151,6 +151,35 @@ export async function runCli(args: string[]): Promise<{ code: number | null; std
   });
 }
 
+/** Run a client program (curl, nghttp, h2load…) to completion, killed after `timeoutMs`; its exit status and output. */
+export function runProgram(cmd: string, args: string[], timeoutMs = 30000): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * The YAML of a one-worker site nothing is sent to, for tests of the primary's own listeners: frontend
+ * `web` on a free loopback port routing to backend `app`, whose one server's port is free (closed).
+ */
+export async function idleSite(): Promise<string> {
+  return `global: { workers: 1 }
+frontends:
+  - { name: web, mode: http, binds: ["127.0.0.1:${await freePort()}"], default_backend: app }
+backends:
+  - { name: app, mode: http, servers: [{ name: s1, address: 127.0.0.1, port: ${await freePort()} }] }
+`;
+}
+
 /**
  * The YAML of the usual test site: HTTP frontend `web` on `binds` (a YAML flow list) with
  * `frontendLines` (each indented four spaces, newline-terminated), access log off, routing to
