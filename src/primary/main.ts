@@ -108,24 +108,21 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
   // Stick tables with `redis` count fleet-wide (src/stick/redis.ts).
   const fleet = new RedisCounters(log, (store, entries) => supervisor.tables.changed(store, entries));
   supervisor.tables.fleet = fleet;
-  try {
-    await supervisor.start(model);
-    health.start();
-    discovery.start();
-    await peers.update(model);
-    await observability.start();
-  } catch (err) {
-    log.fatal({ event: 'start-failed' }, `cannot start: ${(err as Error).message}`);
-    await supervisor.stop();
-    removePidfile(pidfile);
-    flushLogs();
-    process.exit(1);
-  }
-  // Signal handlers before the ready line: whoever reads it may signal at once.
+  // Signal handlers before the start: a supervisor may signal as soon as the workers answer (a
+  // HEALTHCHECK passes before the stats and API listeners are bound); what comes during the start
+  // waits for its end instead of killing the process with the default action.
+  let started = false;
+  let onStarted = (): void => undefined;
+  let pendingStop: string | undefined;
+  let pendingReload: string | undefined;
   const stopped = new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
+      if (!started) {
+        pendingStop ??= signal;
+        return;
+      }
       stopping = true;
       log.info({ event: 'stopping', signal }, `${signal} received: stopping gracefully`);
       health.stop();
@@ -142,6 +139,10 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
     const reload = (signal: string) => {
+      if (!started) {
+        pendingReload ??= signal;
+        return;
+      }
       log.info({ event: 'reload', signal }, `${signal} received: reloading configuration`);
       void supervisor.reload();
     };
@@ -149,11 +150,30 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
     // logrotate: workers reopen their access-log files.
     process.on('SIGUSR1', () => supervisor.sendAll({ type: 'reopen-logs' }));
     process.on('SIGUSR2', () => reload('SIGUSR2'));
+    onStarted = () => {
+      started = true;
+      if (pendingStop) stop(pendingStop);
+      else if (pendingReload) reload(pendingReload);
+    };
   });
+  try {
+    await supervisor.start(model);
+    health.start();
+    discovery.start();
+    await peers.update(model);
+    await observability.start();
+  } catch (err) {
+    log.fatal({ event: 'start-failed' }, `cannot start: ${(err as Error).message}`);
+    await supervisor.stop();
+    removePidfile(pidfile);
+    flushLogs();
+    process.exit(1);
+  }
   log.info(
     { event: 'ready', generation: supervisor.generation, workers: supervisor.workerPids(), pid: process.pid },
     `tslb ready: ${model.global.workers} worker(s) serving generation ${supervisor.generation}`,
   );
+  onStarted();
 
   await stopped;
   log.info({ event: 'stopped' }, 'all workers stopped');
