@@ -11,9 +11,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import * as http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { startHttpBackend } from './helpers/backends';
+import { listenTracked, startHttpBackend } from './helpers/backends';
 import { issueCert } from './helpers/certs';
 import { showStatWhen } from './helpers/runtime-api';
 import { freePort, runCli, startTslb, tempDir } from './helpers/tslb';
@@ -33,15 +32,9 @@ function handler(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse):
 }
 
 async function listen(server: http2.Http2Server | http2.Http2SecureServer): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        (server as unknown as { closeAllSessions?: () => void }).closeAllSessions?.();
-      }),
-  );
-  return (server.address() as AddressInfo).port;
+  const l = await listenTracked(server);
+  cleanups.push(() => l.close());
+  return l.port;
 }
 
 const sock = path.join(tempDir('tslb-check-connect-'), 'api.sock');
