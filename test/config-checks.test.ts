@@ -152,7 +152,7 @@ test('http-check expect forms', () => {
   bad('http-check expect rstring (', /bad regular expression/);
   bad('http-check expect hdr name x value -m dom a', /-m must be one of str, beg, end, sub, reg/);
   bad('http-check expect string a b', /exactly one pattern/);
-  bad('http-check sned meth GET', /expected send or expect \(did you mean "send"\?\)/);
+  bad('http-check sned meth GET', /expected connect, send or expect \(did you mean "send"\?\)/);
   bad('http-check send meth GET uri health', /uri must start with "\/"/);
   bad('http-check send ver HTTP/2', /ver must be HTTP\/1\.0 or HTTP\/1\.1/);
   bad('http-check send hdr x-a %[src]', /log-format expressions are not supported/);

@@ -526,6 +526,7 @@ export class ModelBuilder {
       resolverNames: this.resolverNames,
       tls: this.tls,
       checkKind: healthCheck.kind,
+      httpConnect: healthCheck.http?.connect,
     });
     const timeouts = this.timeouts('backend', b.name, mode, b.timeouts, [...base, 'timeouts'], servers.length > 0);
     const stickTable = stickTableOf(b.name, b.stick_table, this.at([...base, 'stick_table']), own.protectionLines, this.diag);

@@ -1,14 +1,15 @@
 /**
  * The health-check syntaxes of a backend: the check options (`option httpchk …`,
- * `mysql-check`, `smtpchk`…) and the check directives (`http-check send|expect`,
+ * `mysql-check`, `smtpchk`…) and the check directives (`http-check connect|send|expect`,
  * `tcp-check <step>`, `external-check command|path`). Apart from the other option
  * lines because checks have their own small languages; src/config/health-checks.ts
  * applies what these return.
  */
-import type { HealthCheck, HttpCheckSpec, TcpCheckStep } from './model';
+import type { HealthCheck, HttpCheckConnect, HttpCheckSpec, TcpCheckStep } from './model';
 import { MAX_CHECK_RESPONSE } from './limits';
 import { didYouMean } from './suggest';
 import { splitWords, unescape, type Parsed } from './haproxy-syntax';
+import { parseAlpnList } from './server-syntax';
 
 /** The `option` names that choose a backend's health check. */
 export const CHECK_OPTIONS = ['httpchk', 'tcp-check', 'mysql-check', 'pgsql-check', 'redis-check', 'smtpchk', 'ssl-hello-chk', 'ldap-check', 'external-check'];
@@ -93,8 +94,9 @@ export function parseHttpchkArgs(args: string[]): Parsed<HttpCheckSpec> {
 
 type HttpExpect = NonNullable<HttpCheckSpec['expect']>;
 
-/** A backend's check directive: `http-check send|expect`, `tcp-check <step>`, `external-check command|path`. */
+/** A backend's check directive: `http-check connect|send|expect`, `tcp-check <step>`, `external-check command|path`. */
 export type CheckLine =
+  | { kind: 'http-connect'; connect: HttpCheckConnect }
   | { kind: 'http-send'; method?: string; uri?: string; version?: string; headers: { name: string; value: string }[]; body?: string }
   | { kind: 'http-expect'; expect: HttpExpect }
   | { kind: 'tcp-step'; step: TcpCheckStep }
@@ -126,11 +128,12 @@ export function parseCheckLine(text: string): Parsed<CheckLine> {
   const head = `${kw} ${sub ?? ''}`.trim();
   if (kw === 'http-check') {
     if (sub === 'send') return parseHttpSend(args);
+    if (sub === 'connect') return parseHttpConnect(args);
     if (sub === 'expect') {
       const e = parseExpect(args, head);
       return e.error !== undefined ? e : { value: { kind: 'http-expect', expect: e.value } };
     }
-    return { error: `http-check ${sub ?? ''}: expected send or expect${sub ? didYouMean(sub, ['send', 'expect']) : ''}` };
+    return { error: `http-check ${sub ?? ''}: expected connect, send or expect${sub ? didYouMean(sub, ['connect', 'send', 'expect']) : ''}` };
   }
   if (kw === 'tcp-check') {
     const step = parseTcpStep(sub ?? '', args);
@@ -141,6 +144,27 @@ export function parseCheckLine(text: string): Parsed<CheckLine> {
     return { value: sub === 'command' ? { kind: 'external-command', command: args[0] } : { kind: 'external-path', path: args[0] } };
   }
   return { error: `"${kw}" is not a check directive (http-check, tcp-check, external-check)` };
+}
+
+/** `http-check connect [default] [proto h1|h2] [alpn <list>]`; the connection's other settings are the server's check ones. */
+function parseHttpConnect(args: string[]): Parsed<CheckLine> {
+  const connect: HttpCheckConnect = { useDefault: false };
+  for (let i = 0; i < args.length; i++) {
+    const w = args[i];
+    if (w === 'default') connect.useDefault = true;
+    else if (w === 'proto') {
+      const p = args[++i];
+      if (p !== 'h1' && p !== 'h2') return { error: `http-check connect: proto must be h1 or h2, not "${p ?? ''}"` };
+      connect.proto = p;
+    } else if (w === 'alpn') {
+      const list = parseAlpnList(args[++i] ?? '');
+      if (list.error !== undefined) return { error: `http-check connect: alpn ${list.error}` };
+      connect.alpn = list.value;
+    } else {
+      return { error: `http-check connect: unsupported keyword "${w}"${didYouMean(w, ['default', 'proto', 'alpn'])} (default, proto, alpn; the address, port, ssl and sni are the server's check ones)` };
+    }
+  }
+  return { value: { kind: 'http-connect', connect } };
 }
 
 /** `http-check send [meth M] [uri U] [ver V] [hdr N V]… [body B]`. */

@@ -12,7 +12,7 @@ import type { Diagnostics, Seg, Where } from './source';
 /** The `health_check` object fields each check type takes besides `type`. */
 const CHECK_FIELDS: Record<HealthCheckInput['type'], (keyof HealthCheckInput)[]> = {
   tcp: [],
-  http: ['method', 'uri', 'version', 'headers', 'body', 'expect_status', 'expect'],
+  http: ['method', 'uri', 'version', 'headers', 'body', 'expect_status', 'expect', 'connect'],
   'tcp-check': ['steps'],
   mysql: ['user', 'post_41'],
   pgsql: ['user'],
@@ -55,6 +55,7 @@ export function nativeHealthCheck(v: string | HealthCheckInput, segs: Seg[], at:
       if (v.body !== undefined) http.body = v.body;
       if (v.expect_status !== undefined && v.expect !== undefined) diag.error(at([...segs, 'expect']), 'give expect or expect_status, not both');
       if (v.expect_status !== undefined) http.expect = { kind: 'status', negate: false, value: v.expect_status };
+      if (v.connect !== undefined) line(`http-check connect ${v.connect}`, [...segs, 'connect']);
       if (v.expect !== undefined) line(`http-check expect ${v.expect}`, [...segs, 'expect']);
       return { check: { kind: 'http', http, text }, lines };
     }
@@ -83,13 +84,22 @@ export function nativeHealthCheck(v: string | HealthCheckInput, segs: Seg[], at:
 export function applyCheckLines(base: HealthCheck, lines: OptionSet['checkLines'], checkWhere: Where, diag: Diagnostics): HealthCheck {
   const check: HealthCheck = structuredClone(base);
   let expectAt: Where | undefined;
+  let sendOrExpect = false;
   for (const { line, where } of lines) {
-    if (line.kind === 'http-send' || line.kind === 'http-expect') {
+    if (line.kind === 'http-send' || line.kind === 'http-expect' || line.kind === 'http-connect') {
       if (check.kind !== 'http' || !check.http) {
         diag.error(where, `http-check lines need option httpchk (this backend's check is ${check.kind})`);
         continue;
       }
       const http = check.http;
+      if (line.kind === 'http-connect') {
+        // tslb runs one HTTP exchange per check: one connect, which (as in HAProxy) starts the rule set.
+        if (http.connect) diag.error(where, 'only one http-check connect per backend (tslb runs one HTTP exchange per check)');
+        else if (sendOrExpect) diag.error(where, 'http-check connect must come before http-check send and expect (it starts the rule set, as in HAProxy)');
+        http.connect = line.connect;
+        continue;
+      }
+      sendOrExpect = true;
       if (line.kind === 'http-expect') {
         if (http.expect) {
           const first = expectAt ? ` (first at line ${expectAt.src.position(expectAt.segs).line})` : ' (expect_status)';

@@ -311,12 +311,22 @@ export interface Resolvers {
   source?: SourceRef;
 }
 
+/** `http-check connect [default] [proto h1|h2] [alpn <list>]`: the check's protocol (../checks/http.ts). */
+export interface HttpCheckConnect {
+  /** `default`: the server's check-proto / check-alpn / proto apply where the line gives none (without it they do not, as in HAProxy). */
+  useDefault: boolean;
+  proto?: 'h1' | 'h2';
+  alpn?: string[];
+}
+
 export interface HttpCheckSpec {
   method: string;
   uri: string;
   version: string;
   headers: { name: string; value: string }[];
   body?: string;
+  /** `http-check connect`; absent: the server's check protocol. */
+  connect?: HttpCheckConnect;
   /** `http-check expect`; default: status 200-399. */
   expect?: {
     kind: 'status' | 'rstatus' | 'string' | 'rstring' | 'hdr';

@@ -38,6 +38,7 @@ export interface HealthCheckInput {
   body?: string;
   expect_status?: string;
   expect?: string;
+  connect?: string;
   steps?: string[];
   user?: string;
   post_41?: boolean;
@@ -57,6 +58,7 @@ const HealthCheckSchema = multi<string | HealthCheckInput>(
       body: { type: 'string' },
       expect_status: { type: 'string', pattern: '^[1-5][0-9][0-9](-[1-5][0-9][0-9])?$', description: 'a status or a status range (200-399)' },
       expect: { type: 'string', description: 'http: an http-check expect line without "http-check expect": "status 200", "! string maintenance", "hdr name x-ok value -m beg yes"' },
+      connect: { type: 'string', description: 'http: an http-check connect line without "http-check connect": "proto h2", "default alpn h2,http/1.1"' },
       steps: {
         type: 'array',
         items: { type: 'string' },

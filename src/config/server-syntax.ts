@@ -110,12 +110,18 @@ function oneOf(key: 'observe' | 'onError' | 'onMarkedDown' | 'onMarkedUp' | 'che
   };
 }
 
-/** A comma-separated ALPN protocol list (`alpn`, `check-alpn`). */
+/** A comma-separated ALPN protocol list (`alpn`, `check-alpn`, `http-check connect alpn`). */
+export function parseAlpnList(a: string): Parsed<string[]> {
+  const protocols = a.split(',');
+  if (protocols.some((p) => p === '' || p.length > 255)) return { error: `expects a comma-separated list of protocol names, not "${a}"` };
+  return { value: protocols };
+}
+
 function alpnArg(key: 'alpn' | 'checkAlpn'): Apply {
   return (v, a) => {
-    const protocols = a.split(',');
-    if (protocols.some((p) => p === '' || p.length > 255)) return `expects a comma-separated list of protocol names, not "${a}"`;
-    v[key] = protocols;
+    const protocols = parseAlpnList(a);
+    if (protocols.error !== undefined) return protocols.error;
+    v[key] = protocols.value;
     return undefined;
   };
 }

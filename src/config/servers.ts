@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import type { Locate } from './build';
 import { parseServerOptions, type ServerOptionValues } from './server-syntax';
-import type { AgentCheck, HealthCheck, PassiveCheck, Server, ServerCheck, ServerTlsOptions } from './model';
+import type { AgentCheck, HealthCheck, HttpCheckConnect, PassiveCheck, Server, ServerCheck, ServerTlsOptions } from './model';
 import type { OptionSet } from './option-lines';
 import { isHostName, isSrvLabel, parseServerTemplateLine, serverDns, templateServers } from './resolvers';
 import type { BackendInput, ServerInput } from './schema-backend';
@@ -40,6 +40,8 @@ export interface ServerContext {
   tls: TlsConfig;
   /** The backend's check kind: `check-proto` is for HTTP checks. */
   checkKind: HealthCheck['kind'];
+  /** The backend's `http-check connect`: its proto / alpn choose the check's protocol over the server's. */
+  httpConnect: HttpCheckConnect | undefined;
 }
 
 /** The backend's servers, then those of its templates (YAML `server_templates`, then `server-template` lines). */
@@ -125,7 +127,7 @@ function buildServer(s: ServerInput, segs: Seg[], mode: 'http' | 'tcp', ctx: Ser
       addr: o.checkAddr,
       ssl: o.checkSsl ?? (ssl && o.checkPort === undefined),
       sni: o.checkSni ?? sni,
-      ...checkProto(s.check_proto ?? o.checkProto, o.checkAlpn, h2, ctx.checkKind, at([...segs, s.check_proto !== undefined ? 'check_proto' : 'options']), diag),
+      ...checkProto(s.check_proto ?? o.checkProto, o.checkAlpn, h2, ctx, at([...segs, s.check_proto !== undefined ? 'check_proto' : 'options']), diag),
       agent: agentCheck(o, optWhere, diag),
       observe: passiveCheck(o, enabled, mode, optWhere, diag),
       onMarkedDown: o.onMarkedDown,
@@ -164,17 +166,27 @@ function serverH2(proto: 'h2' | undefined, tls: ServerTlsOptions, sendProxy: num
 }
 
 /**
- * HAProxy's check mux (src/check.c init_srv_check): `check-proto` when given, else what
- * `check-alpn` negotiates, else the server's own protocol.
+ * HAProxy's check mux (src/check.c init_srv_check, src/tcpcheck.c tcpcheck_eval_connect):
+ * `check-proto` when given, else what `check-alpn` negotiates, else the server's own
+ * protocol. An `http-check connect` line's `proto` / `alpn` win; without `default` the
+ * server's check-proto, check-alpn and proto do not apply (HTTP/1.x, or what the
+ * server's TLS ALPN picks, unless the line says).
  */
 function checkProto(
   forced: 'h1' | 'h2' | undefined,
   alpn: string[] | undefined,
   h2: Server['h2'],
-  kind: HealthCheck['kind'],
+  { checkKind: kind, httpConnect: connect }: ServerContext,
   where: Where,
   diag: Diagnostics,
 ): Pick<ServerCheck, 'proto' | 'alpn'> {
+  if (connect) {
+    const server = connect.useDefault;
+    forced = connect.proto ?? (server ? forced : undefined);
+    alpn = connect.alpn ?? (server ? alpn : undefined);
+    // Without `default` the server's `proto h2` is not the check's mux either; over TLS its ALPN still negotiates.
+    if (!server && h2 === 'always') h2 = 'alpn';
+  }
   // tslb's checks of other kinds speak their own protocol, over TLS without ALPN.
   if (kind !== 'http') {
     if (forced) diag.error(where, `check-proto ${forced} is for HTTP checks (option httpchk), not ${kind} checks`);

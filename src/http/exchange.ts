@@ -41,6 +41,8 @@ export interface ClientSide {
   resumeRequestBody(): void;
   /** The server is connected and waits for the request body: the wait for it starts now (`timeout client`). */
   requestBodyWanted(): void;
+  /** tslb's own `100 Continue` to a client that sent `Expect: 100-continue` (HTTP/1.1 clients; HTTP/2: a `:status 100` HEADERS frame). */
+  sendContinue(): void;
   /** An interim (1xx) response head, `buf[res.start..headEnd)`. */
   sendInterim(res: HeadTable, buf: Buffer, headEnd: number): boolean;
   /** The final response head with the `extras` lines added, then body bytes `buf[headEnd..bodyEnd)` of the same read. */

@@ -28,7 +28,7 @@ import type { ClientSide } from './exchange';
 import { parkIdle, type Upstream, type UpstreamOwner } from './pool';
 import { CONTINUE, DONE, runBody, runEvent, runPhase, type PhaseFn } from './pipeline';
 import { ServerSlotExchange, X_CONNECT, X_EXCHANGE, X_FLUSH, X_IDLE, X_TUNNEL } from './server-slot-exchange';
-import { bodyWaitExpired, CONTINUE_100, RequestBodyBuffer, resumeAfterBody } from './request-body';
+import { bodyWaitExpired, RequestBodyBuffer, resumeAfterBody } from './request-body';
 
 /** Largest response head accepted from a server. */
 const MAX_RESPONSE_HEAD = 65536;
@@ -131,10 +131,10 @@ export class ProxyExchange extends ServerSlotExchange implements UpstreamOwner {
       this.ctx.body = b;
       b.start(this.reqBody.mode === BODY_CHUNKED, this.reqDone);
       if (this.reqRest) b.feed(this.reqRest, 0, this.reqRest.length, this.reqDone);
-      if (!b.complete && !this.ctx.http2 && this.req.versionMinor === 1 && this.ctx.header('expect')?.toLowerCase() === '100-continue') {
-        // The client waits for a go before sending the body: tslb gives it (as HAProxy), the server gets no Expect.
+      if (!b.complete && this.req.versionMinor === 1 && this.ctx.header('expect')?.toLowerCase() === '100-continue') {
+        // The client waits for a go before sending the body (HTTP/1.1 or HTTP/2): tslb gives it (as HAProxy), the server gets no Expect.
         this.req.dropNamed('expect');
-        this.client.sendLocal(CONTINUE_100);
+        this.client.sendContinue();
       }
     }
     if (b.satisfied(atLeast)) return CONTINUE;

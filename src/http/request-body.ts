@@ -24,9 +24,6 @@ const EMPTY = Buffer.alloc(0);
 /** A payload buffer this small stays with its pooled exchange for the next request; a larger one goes with its request. */
 const KEPT_BYTES = 16384;
 
-/** What tslb answers itself to `Expect: 100-continue` when it waits for the body (as HAProxy). */
-export const CONTINUE_100 = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
-
 /** The exchange side of a wait (./proxy-exchange.ts), called from a timer or the next tick without a closure. */
 interface BodyWaiter {
   resumeAfterBody(token: number): void;

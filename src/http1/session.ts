@@ -44,6 +44,8 @@ const ST_CLOSED = 4;
 const DEFAULT_MAX_HEAD = 15360;
 const UPGRADE_LINE = 'Connection: upgrade\r\n';
 const CHUNKED_LINE = 'Transfer-Encoding: chunked\r\n';
+/** What tslb answers itself to `Expect: 100-continue` when it waits for the body (as HAProxy). */
+const CONTINUE_100 = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 
 const sessions = new Set<Http1Session>();
 tickSessions(sessions);
@@ -298,6 +300,10 @@ class Http1Session implements ClientSide {
 
   requestBodyWanted(): void {
     this.cliDeadline = deadlineAfter(this.worker.now(), this.fe.config.timeouts.client);
+  }
+
+  sendContinue(): void {
+    this.sendLocal(CONTINUE_100);
   }
 
   sendInterim(res: HeadTable, buf: Buffer, headEnd: number): boolean {

@@ -442,6 +442,10 @@ class H2StreamSide implements ClientSide, DechunkSink {
     this.cliDeadline = deadlineAfter(this.session.worker.now(), this.session.fe.config.timeouts.client);
   }
 
+  sendContinue(): void {
+    if (this.stream) this.session.conn.respondHead(this.stream, 100, null, false);
+  }
+
   sendInterim(res: HeadTable): boolean {
     if (this.stream && res.status !== 101) this.session.conn.respondHead(this.stream, res.status, res, false);
     return true;
