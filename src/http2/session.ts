@@ -37,14 +37,12 @@ import { HeadParser } from '../http1/parser';
 import { H2Connection, HeaderList, type H2Handler, type H2Stream } from './connection';
 import { E_CANCEL, E_NO_ERROR } from './frames';
 import { addTrailers, Dechunker, type DechunkSink } from './dechunk';
-import { H_COOKIE } from './head';
-import { HDR_STRIDE, H_HOST } from '../http/head';
+import { headText, requestHeadRoom, withExtras, writeRequestHead } from './h1-translation';
+import { HDR_STRIDE } from '../http/head';
 
 const EMPTY = Buffer.alloc(0);
 const CRLF = Buffer.from('\r\n');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
-const HTTP11 = ' HTTP/1.1\r\n';
-const CHUNKED_LINE = 'transfer-encoding: chunked\r\n';
 /** A request head converted for the server starts with this much room (grown as needed). */
 const HEAD_BYTES = 1024;
 
@@ -208,7 +206,6 @@ class H2StreamSide implements ClientSide, DechunkSink {
   private ended = false;
   /** The exchange is over (exchangeDone or abort called). */
   private exDone = false;
-  private full = false;
   private cliDeadline = 0;
   /** Request and response bytes of this stream, for the log. */
   bytesRead = 0;
@@ -228,7 +225,7 @@ class H2StreamSide implements ClientSide, DechunkSink {
   start(stream: H2Stream, endStream: boolean): void {
     const s = this.session;
     this.stream = stream;
-    this.ended = this.exDone = this.full = false;
+    this.ended = this.exDone = false;
     this.chunkedDown = false;
     this.cliDeadline = 0;
     const tx = this.tx;
@@ -245,7 +242,9 @@ class H2StreamSide implements ClientSide, DechunkSink {
     }
     const cl = h.contentLength;
     this.chunkedUp = !endStream && cl < 0;
-    const len = this.buildRequest(stream);
+    const room = requestHeadRoom(h);
+    if (this.head.length < room) this.head = Buffer.allocUnsafe(Math.max(room, this.head.length * 2));
+    const len = writeRequestHead(h, this.head, this.chunkedUp);
     this.bytesRead += len;
     const req = ex.req;
     if (req.parse(this.head, 0, len) !== len) {
@@ -288,70 +287,6 @@ class H2StreamSide implements ClientSide, DechunkSink {
     else ex.answer(413, false, 'PR');
   }
 
-  /** Writes the request head as HTTP/1.1 into `head`; returns its length. */
-  private buildRequest(stream: H2Stream): number {
-    const h = stream.head;
-    const src = h.buf;
-    const fields = h.hdr;
-    const hasAuthority = h.authorityStart >= 0;
-    // Room: the request line, every field as a line, the Host and chunked lines.
-    let size = h.methodEnd - h.methodStart + 1 + (h.pathEnd - h.pathStart) + HTTP11.length + 2 + CHUNKED_LINE.length;
-    if (hasAuthority) size += 8 + h.authorityEnd - h.authorityStart;
-    // Each field as a line (cookies joined: at most the same room plus "cookie: ").
-    for (let i = 0; i < h.count; i++) size += fields[i * HDR_STRIDE + 3] - fields[i * HDR_STRIDE] + 4;
-    size += 8;
-    if (this.head.length < size) this.head = Buffer.allocUnsafe(Math.max(size, this.head.length * 2));
-    const out = this.head;
-    let w = src.copy(out, 0, h.methodStart, h.methodEnd);
-    out[w++] = 32;
-    w += src.copy(out, w, h.pathStart, h.pathEnd);
-    w += out.write(HTTP11, w, 'latin1');
-    // :authority wins over a Host field (RFC 9113 §8.3.1).
-    if (hasAuthority) {
-      w += out.write('host: ', w, 'latin1');
-      w += src.copy(out, w, h.authorityStart, h.authorityEnd);
-      out[w++] = 13;
-      out[w++] = 10;
-    }
-    let cookies = 0;
-    for (let i = 0; i < h.count; i++) {
-      const o = i * HDR_STRIDE;
-      const kind = h.kind[i];
-      if (kind === H_COOKIE) cookies++;
-      if ((kind === H_HOST && hasAuthority) || kind === H_COOKIE) continue;
-      w += src.copy(out, w, fields[o], fields[o + 1]);
-      out[w++] = 58;
-      out[w++] = 32;
-      w += src.copy(out, w, fields[o + 2], fields[o + 3]);
-      out[w++] = 13;
-      out[w++] = 10;
-    }
-    if (cookies > 0) w = this.cookieLine(h, w);
-    if (this.chunkedUp) w += out.write(CHUNKED_LINE, w, 'latin1');
-    out[w++] = 13;
-    out[w++] = 10;
-    return w;
-  }
-
-  /** The cookie fields as one line, values joined with "; " (RFC 9113 §8.2.3), written at `w`; returns its end. */
-  private cookieLine(h: H2Stream['head'], w: number): number {
-    const out = this.head;
-    w += out.write('cookie: ', w, 'latin1');
-    let first = true;
-    for (let i = 0; i < h.count; i++) {
-      if (h.kind[i] !== H_COOKIE) continue;
-      if (!first) {
-        out[w++] = 59;
-        out[w++] = 32;
-      }
-      first = false;
-      w += h.buf.copy(out, w, h.hdr[i * HDR_STRIDE + 2], h.hdr[i * HDR_STRIDE + 3]);
-    }
-    out[w++] = 13;
-    out[w++] = 10;
-    return w;
-  }
-
   requestData(buf: Buffer, start: number, end: number, endStream: boolean): void {
     const ex = this.ex;
     this.bytesRead += end - start;
@@ -392,7 +327,6 @@ class H2StreamSide implements ClientSide, DechunkSink {
   }
 
   writable(): void {
-    this.full = false;
     const ex = this.ex;
     if (ex !== null && !this.exDone && ex.clientDrained()) this.cliDeadline = 0;
   }
@@ -500,7 +434,6 @@ class H2StreamSide implements ClientSide, DechunkSink {
   private data(buf: Buffer, start: number, end: number, last: boolean): boolean {
     this.bytesWritten += end - start;
     if (this.session.conn.writeData(this.stream!, buf, start, end, last)) return true;
-    this.full = true;
     this.cliDeadline = deadlineAfter(this.session.worker.now(), this.session.fe.config.timeouts.client);
     return false;
   }
@@ -549,26 +482,6 @@ class H2StreamSide implements ClientSide, DechunkSink {
     if (stream) this.session.conn.reset(stream, E_CANCEL);
     else releaseLater(this);
   }
-}
-
-/** The response head with the modules' added lines (`Name: value\r\n` each) as fields. */
-function withExtras(res: HeadTable, extras: string): HeaderList {
-  const list = new HeaderList().copyFrom(res);
-  let at = 0;
-  while (at < extras.length) {
-    const eol = extras.indexOf('\r\n', at);
-    const colon = extras.indexOf(':', at);
-    list.add(extras.slice(at, colon).toLowerCase(), extras.slice(colon + 1, eol).trim());
-    at = eol + 2;
-  }
-  return list;
-}
-
-/** What a refused head kept (pseudo-headers that came before the limit, fields), as HTTP/1-style lines for `show errors`. */
-function headText(h: H2Stream['head']): Buffer {
-  let text = `${h.method()} ${h.path()} HTTP/2.0\r\n`;
-  for (const [name, value] of h.fields()) text += `${name}: ${value}\r\n`;
-  return Buffer.from(text, 'latin1');
 }
 
 /** Sides whose exchange ended inside a call of that exchange: released once it returned. */
