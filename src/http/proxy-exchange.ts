@@ -67,7 +67,6 @@ export class ProxyExchange extends ServerSlotExchange implements UpstreamOwner {
    * request for the server and get a server.
    */
   begin(): void {
-    const fe = this.fe;
     this.backend = null;
     this.server = null;
     this.forced = undefined;
