@@ -23,7 +23,7 @@ const ALGOS: readonly CompressionAlgo[] = ['gzip', 'deflate', 'raw-deflate', 'br
 const DEFAULT_LEVEL = 1;
 
 /** zstd is in node:zlib from Node 22.15 / 23.8 on. */
-export function zstdAvailable(): boolean {
+function zstdAvailable(): boolean {
   return typeof (zlib as { createZstdCompress?: unknown }).createZstdCompress === 'function';
 }
 

@@ -8,7 +8,7 @@ import type { GlobalInput } from './schema-global';
 import type { Diagnostics, Seg, Where } from './source';
 import { didYouMean } from './suggest';
 
-export const GLOBAL_TUNE_LINES = [
+const GLOBAL_TUNE_LINES = [
   'tune.bufsize',
   'tune.h2.max-concurrent-streams',
   'tune.h2.initial-window-size',

@@ -29,7 +29,7 @@ export const H_X_FORWARDED_PROTO = 11;
 export const H_X_FORWARDED_HOST = 12;
 
 /** `HeadTable.drop` marks. */
-export const HOP_BY_HOP = 1;
+const HOP_BY_HOP = 1;
 export const REMOVED = 2;
 
 /** Most header lines accepted in one head unless the config says (global.max_headers, HAProxy's tune.http.maxhdr). */

@@ -25,7 +25,7 @@ import { addDeltas, takeEntries } from './merge';
 import { nonce, parseMessage, PROTOCOL, proof, sameProof, toWire, type PeerMessage, type RefusedStatus, type WireDelta, type WireEntry } from './wire';
 
 /** Longest wait between an increment and its push to the peers. */
-export const FLUSH_INTERVAL_MS = 50;
+const FLUSH_INTERVAL_MS = 50;
 const HEARTBEAT_MS = 2000;
 /** A peer that has not proved the secret within this is dropped. */
 const HANDSHAKE_TIMEOUT_MS = 3000;

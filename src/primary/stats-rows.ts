@@ -102,7 +102,7 @@ export function serverState(backend: Backend, server: Server, health: Map<string
 }
 
 /** HAProxy's server `status` text. */
-export function serverStatus(server: Server, h: ServerHealthView): string {
+function serverStatus(server: Server, h: ServerHealthView): string {
   if (h.status) return h.status;
   if (h.admin === 'maint') return 'MAINT';
   if (!h.up) return 'DOWN';

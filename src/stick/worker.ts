@@ -49,7 +49,7 @@ import { StickEntry, StickStore, tableKey } from './store';
  * Each batch is a round trip with the primary (a pipe write that wakes it, its answer to every worker):
  * at 5 ms they took 13 % of a busy worker's time under a constant flow of increments (bench/README.md).
  */
-export const BATCH_INTERVAL_MS = 10;
+const BATCH_INTERVAL_MS = 10;
 const SWEEP_INTERVAL_MS = 1000;
 
 export class WorkerTable {

@@ -15,9 +15,9 @@
 import type { CacheSettings } from '../../config/model';
 
 /** Request headers a response may vary on (HAProxy's process-vary whitelist). */
-export const VARY_ACCEPT_ENCODING = 1;
-export const VARY_REFERER = 2;
-export const VARY_ORIGIN = 4;
+const VARY_ACCEPT_ENCODING = 1;
+const VARY_REFERER = 2;
+const VARY_ORIGIN = 4;
 export const VARY_HEADERS: readonly [number, string][] = [
   [VARY_ACCEPT_ENCODING, 'accept-encoding'],
   [VARY_REFERER, 'referer'],

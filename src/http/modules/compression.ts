@@ -83,7 +83,7 @@ class CompressionModule implements HttpModule {
  * The index in `algos` of the coding the request's Accept-Encoding prefers, -1 when
  * none is acceptable (HAProxy's select_compression_request_header).
  */
-export function chooseAlgo(req: HeadTable, algos: readonly CompressionAlgo[]): number {
+function chooseAlgo(req: HeadTable, algos: readonly CompressionAlgo[]): number {
   let best = -1;
   let bestQ = 0;
   for (let h = req.find('accept-encoding'); h >= 0; h = req.find('accept-encoding', h + 1)) {
