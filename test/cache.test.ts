@@ -29,7 +29,8 @@ const LAST_MODIFIED = 'Wed, 21 Oct 2026 07:28:00 GMT';
 
 /**
  * The counting backend: the query says how to answer (`cc` Cache-Control, `size` body
- * bytes, `chunked`, `status`, `cookie`, `vary`, `expires` seconds from now, `age`).
+ * bytes, `varied` a body of varied bytes sent in two writes 50 ms apart, `chunked`, `status`,
+ * `cookie`, `vary`, `expires` seconds from now, `age`).
  */
 function backendHandler(req: http.IncomingMessage, res: http.ServerResponse): void {
   const target = req.url!;
@@ -49,6 +50,12 @@ function backendHandler(req: http.IncomingMessage, res: http.ServerResponse): vo
     res.setHeader('Expires', new Date(Date.now() + Number(q.get('expires')) * 1000).toUTCString());
   }
   if (!q.get('chunked')) res.setHeader('Content-Length', text.length);
+  if (q.get('varied') && req.method !== 'HEAD') {
+    for (let i = 0; i < text.length; i++) text[i] = (i * 7 + (i >> 8)) & 255;
+    res.write(text.subarray(0, text.length >> 1));
+    setTimeout(() => res.end(text.subarray(text.length >> 1)), 50);
+    return;
+  }
   res.end(req.method === 'HEAD' ? undefined : text);
 }
 
@@ -116,6 +123,19 @@ function get(port: number, target: string, headers: Record<string, string> = {},
     req.on('error', reject);
     req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
     req.end();
+  });
+}
+
+/** The body of one HTTP/1.1 GET, as bytes. */
+function getBytes(port: number, target: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: target, headers: { host: 'lb.test' }, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d) => chunks.push(d));
+      res.on('end', () => resolve(Buffer.concat(chunks)));
+    });
+    req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
   });
 }
 
@@ -211,6 +231,16 @@ test('Set-Cookie with public, and chunked bodies, are stored', async () => {
     assert.equal(second.body, first.body, target);
     assert.equal(second.headers['content-length'], String(first.body.length), target);
     assert.equal(count(target), 1, target);
+  }
+});
+
+test('a body that reaches tslb in several reads is stored byte for byte (Content-Length and chunked)', async () => {
+  for (const target of ['/multi?varied=1&size=300000', '/multi?varied=1&size=300000&chunked=1']) {
+    const first = await getBytes(ports.native, target);
+    const second = await getBytes(ports.native, target);
+    assert.equal(count(target), 1, `${target}: the second GET is a hit`);
+    assert.equal(first.length, 300000, target);
+    assert.ok(second.equals(first), `${target}: the cached body is the server's`);
   }
 });
 

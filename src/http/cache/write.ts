@@ -51,9 +51,12 @@ export class CacheWrite implements DechunkSink {
   private bytes = 0;
   private readonly dechunker: Dechunker | null;
   private tooBig = false;
-  /** The last chunk taken: a chunk is offered once per proxy holding a cache-store rule. */
-  private lastBuf: Buffer | null = null;
-  private lastStart = -1;
+  /**
+   * The body tap that feeds this object: the first to offer it a chunk. With cache-store
+   * rules in both the frontend and the backend, each chunk is offered by both taps; a
+   * chunk cannot be told from the next by its buffer (a socket's reads share one).
+   */
+  private feeder: object | undefined = undefined;
 
   constructor(
     private readonly store: CacheStore,
@@ -80,11 +83,12 @@ export class CacheWrite implements DechunkSink {
     this.dechunker = chunked ? new Dechunker() : null;
   }
 
-  /** Body bytes as framed on the wire; false once the object is too big to be stored. */
-  add(buf: Buffer, start: number, end: number): boolean {
-    if (buf === this.lastBuf && start === this.lastStart) return true;
-    this.lastBuf = buf;
-    this.lastStart = start;
+  /** Body bytes as framed on the wire, offered by `tap`; false once the object is too big to be stored. */
+  add(tap: object, buf: Buffer, start: number, end: number): boolean {
+    if (tap !== this.feeder) {
+      if (this.feeder !== undefined) return true;
+      this.feeder = tap;
+    }
     if (this.dechunker) this.dechunker.feed(buf, start, end, this);
     else {
       buf.copy(this.whole!, this.bytes, start, end);

@@ -12,7 +12,7 @@ class CacheStoreBody implements HttpModule {
   responseBody(ex: HttpExchange, buf: Buffer, start: number, end: number): number {
     const w = ex.cacheWrite;
     if (w === undefined) return CONTINUE;
-    if (!w.add(buf, start, end)) ex.cacheWrite = undefined;
+    if (!w.add(this, buf, start, end)) ex.cacheWrite = undefined;
     else if (ex.resBody.done) {
       ex.cacheWrite = undefined;
       w.commit();
