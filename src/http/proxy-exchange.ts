@@ -47,8 +47,6 @@ export class ProxyExchange extends ServerSlotExchange implements UpstreamOwner {
   srvDeadline = 0;
   /** The request body buffered for the rules; made by the first request of this pooled exchange that buffers. */
   private bodyBuffer: RequestBodyBuffer | null = null;
-  /** Body bytes go to `bodyBuffer` as they come (this request buffers, the server is not connected). */
-  private buffering = false;
 
   /** A response head was sent to the client. */
   get responseStarted(): boolean {
@@ -79,7 +77,6 @@ export class ProxyExchange extends ServerSlotExchange implements UpstreamOwner {
     this.reqExtras = '';
     this.resExtras = '';
     this.ruleResume = 0;
-    this.buffering = false;
     this.ctx.body = undefined;
     this.ctx.stage = 'request';
     if (this.ctx.vars !== undefined) this.ctx.vars.clear();
@@ -124,9 +121,8 @@ export class ProxyExchange extends ServerSlotExchange implements UpstreamOwner {
 
   waitForBody(ms: number, atLeast: number): number {
     const b = this.bodyBuffer ?? (this.bodyBuffer = new RequestBodyBuffer());
-    if (!this.buffering) {
-      // The first wait of this request: what came already is buffered, what comes next as it comes.
-      this.buffering = true;
+    if (this.ctx.body === undefined) {
+      // The first wait of this request: what came already is buffered, what comes next as it comes (until the request's log).
       this.ctx.body = b;
       b.start(this.reqBody.mode === BODY_CHUNKED, this.reqDone);
       if (this.reqRest) b.feed(this.reqRest, 0, this.reqRest.length, this.reqDone);
@@ -169,7 +165,7 @@ export class ProxyExchange extends ServerSlotExchange implements UpstreamOwner {
       const part = buf.subarray(start, end);
       this.reqRest = this.reqRest ? Buffer.concat([this.reqRest, part]) : part;
       // A wait these bytes end lets the request go on once the client side's call returned.
-      if (this.buffering && this.bodyBuffer!.fed(buf, start, end, this.reqDone)) process.nextTick(resumeAfterBody, this, this.heldToken);
+      if (this.ctx.body !== undefined && this.bodyBuffer!.fed(buf, start, end, this.reqDone)) process.nextTick(resumeAfterBody, this, this.heldToken);
       return true;
     }
     const ok = this.toServer(buf, start, end);
