@@ -123,7 +123,7 @@ class ServerLinks implements UpstreamWaiter {
       this.waiting.push(stream);
       return;
     }
-    if (this.links.length < MAX_CONNECTIONS || !this.links.length) {
+    if (this.links.length < MAX_CONNECTIONS) {
       if (info) this.info = info;
       if (timeoutMs !== undefined) this.timeoutMs = timeoutMs;
       this.connecting = true;
