@@ -13,9 +13,8 @@ import { MAX_CHECK_RESPONSE } from '../config/limits';
 import type { CheckReply } from './http';
 import type { CheckSession } from './session';
 import { CheckFailure } from './types';
+import { CONNECTION_FIELDS } from '../http2/upstream-stream';
 
-/** HTTP/1 connection headers an h2 request may not carry (RFC 9113 §8.2.2); Host becomes :authority. */
-const CONNECTION_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'content-length']);
 
 function noop(): void {}
 
@@ -25,7 +24,8 @@ function requestHeaders(spec: HttpCheckSpec, scheme: string): http2.OutgoingHttp
   for (const h of spec.headers) {
     const name = h.name.toLowerCase();
     if (name === 'host') headers[':authority'] = h.value;
-    else if (!CONNECTION_HEADERS.has(name)) headers[name] = h.value;
+    // The stream frames the body itself: no content-length of the HTTP/1 request.
+    else if (name !== 'content-length' && !CONNECTION_FIELDS.has(name)) headers[name] = h.value;
   }
   return headers;
 }

@@ -44,8 +44,8 @@ const CRLF = Buffer.from('\r\n');
 const HEAD_END = Buffer.from('\r\n\r\n');
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
-/** Request fields that are about the HTTP/1.1 connection only. */
-const CONNECTION_FIELDS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings']);
+/** Request fields that are about the HTTP/1.1 connection only (RFC 9113 §8.2.2: an h2 request may not carry them). */
+export const CONNECTION_FIELDS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings']);
 /** Response fields node:http2 gives that HTTP/1.1 framing replaces. */
 const RESPONSE_SKIPPED = new Set(['transfer-encoding', 'connection', 'keep-alive']);
 
