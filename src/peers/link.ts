@@ -19,6 +19,11 @@ export interface PeerSocket extends WebSocket {
 }
 
 export class RemotePeer {
+  /** Either connection is up: the peer is live. */
+  get active(): boolean {
+    return this.status === 'ESTA' || this.in !== undefined;
+  }
+
   /** The connection this node dialled, once open (authenticated when `status` is ESTA). */
   out: PeerSocket | undefined;
   /** The connection the peer dialled, once it proved the secret. */

@@ -82,7 +82,7 @@ export class PeersReplication implements StickListener {
     for (const s of this.sections.values()) {
       for (const r of s.remotes) {
         active++;
-        if (r.status === 'ESTA' || r.in) connected++;
+        if (r.active) connected++;
       }
     }
     return { active, connected };

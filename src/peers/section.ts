@@ -26,7 +26,7 @@ import { nonce, parseMessage, PROTOCOL, proof, sameProof, toWire, type PeerMessa
 
 /** Longest wait between an increment and its push to the peers. */
 const FLUSH_INTERVAL_MS = 50;
-const HEARTBEAT_MS = 2000;
+export const HEARTBEAT_MS = 2000;
 /** A peer that has not proved the secret within this is dropped. */
 const HANDSHAKE_TIMEOUT_MS = 3000;
 /** Unsent bytes on a link past which it is dropped and resynced instead. */
@@ -73,10 +73,6 @@ export class PeerSection {
 
   sharedTables(): StickStore[] {
     return [...this.shared.values()];
-  }
-
-  shares(id: string): boolean {
-    return this.shared.has(id);
   }
 
   /** Listens on this node's peer address and dials the other members; rejects when the address cannot be bound. */

@@ -9,7 +9,8 @@ import { formatLogDate } from '../log/access';
 import { entryId } from '../stick/commands';
 import type { RemotePeer } from './link';
 import type { PeersReplication } from './replication';
-import type { PeerSection } from './section';
+import { HEARTBEAT_MS, type PeerSection } from './section';
+import { humanTime } from '../primary/stats-page';
 
 export function showPeers(rep: PeersReplication | undefined, args: string[]): string {
   const words = args[0] === 'dict' || args[0] === '-' ? args.slice(1) : args;
@@ -30,12 +31,12 @@ export function showPeers(rep: PeersReplication | undefined, args: string[]): st
 }
 
 function peerLines(s: PeerSection, r: RemotePeer, now: number): string {
-  const active = r.status === 'ESTA' || r.in !== undefined;
+  const active = r.active;
   const c = r.counters;
   let out = `  0x${entryId(s.def.name, r.name)}: id=${r.name}(remote,${active ? 'active' : 'inactive'}) addr=${r.address}:${r.port}`;
   out += ` app_state=${active ? 'RUNNING' : 'STOPPED'} learn_state=${r.learned ? 'FINISHED' : active ? 'PROCESSING' : 'NOTASSIGNED'}`;
-  out += ` last_status=${r.status === 'NONE' && r.inStatus !== 'NONE' ? r.inStatus : r.status} last_hdshk=${r.lastHandshake ? human(now - r.lastHandshake) : '<NEVER>'}\n`;
-  out += `        reconnect=${r.reconnectAt ? (r.reconnectAt <= now ? '<PAST>' : human(r.reconnectAt - now)) : '<NEVER>'} heartbeat=${active ? '2s' : '<NEVER>'}`;
+  out += ` last_status=${r.status === 'NONE' && r.inStatus !== 'NONE' ? r.inStatus : r.status} last_hdshk=${r.lastHandshake ? humanTime(Math.floor((now - r.lastHandshake) / 1000)) : '<NEVER>'}\n`;
+  out += `        reconnect=${r.reconnectAt ? (r.reconnectAt <= now ? '<PAST>' : humanTime(Math.floor((r.reconnectAt - now) / 1000))) : '<NEVER>'} heartbeat=${active ? humanTime(HEARTBEAT_MS / 1000) : '<NEVER>'}`;
   out += ` confirm=0 tx_hbt=${c.txHbt} rx_hbt=${c.rxHbt} no_hbt=${c.noHbt} new_conn=${c.newConn} proto_err=${c.protoErr} coll=0 auth_err=${c.authErr} tx_upd=${c.txUpd} rx_upd=${c.rxUpd}\n`;
   out += `        flags=0x0 in=${r.in ? 'ESTA' : r.inStatus} out=${r.status}\n`;
   const tables = s.sharedTables();
@@ -44,17 +45,4 @@ function peerLines(s: PeerSection, r: RemotePeer, now: number): string {
     for (const t of tables) out += `          0x${entryId(`${s.def.name}/${r.name}`, t.def.name)} local_id=1 remote_id=1 flags=0x0\n            table:0x${entryId('table', t.def.name)} id=${t.def.name} size=${t.def.size} used=${t.size}\n`;
   }
   return out;
-}
-
-/** HAProxy's human_time: the largest units, e.g. `1m30s`, `2s`, `<1s` shown as `0s`. */
-function human(ms: number): string {
-  let s = Math.floor(ms / 1000);
-  const d = Math.floor(s / 86400);
-  const h = Math.floor((s % 86400) / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  s %= 60;
-  if (d) return `${d}d${h}h`;
-  if (h) return `${h}h${m}m`;
-  if (m) return `${m}m${s}s`;
-  return `${s}s`;
 }

@@ -7,6 +7,7 @@ import type { Model } from '../config/model';
 import type { ErrorCapture } from '../worker/error-capture';
 import type { SessionFacts } from '../worker/queries';
 import type { RuntimeApi } from './runtime-api';
+import { formatLogDate } from '../log/access';
 import { humanTime } from './stats-page';
 import { proxyIds } from './stats-rows';
 
@@ -90,14 +91,14 @@ export async function showErrors(api: RuntimeApi, args: string[]): Promise<strin
   const shown = [...latest.values()]
     .filter((c) => (kind === undefined || c.kind === kind) && (proxy === undefined || (c.kind === 'request' ? c.frontend : c.backend) === proxy))
     .sort((a, b) => proxyId(a) - proxyId(b) || (a.kind === 'request' ? -1 : 1));
-  let out = `Total events captured on [${errorDate(Date.now())}] : ${total}\n`;
+  let out = `Total events captured on [${formatLogDate(Date.now())}] : ${total}\n`;
   for (const c of shown) {
     const srvId = (b?: string, s?: string) => model.backends.find((x) => x.name === b)?.servers.find((x) => x.name === s)?.id ?? -1;
     if (c.kind === 'request') {
-      out += `\n[${errorDate(c.at)}] frontend ${c.frontend} (#${proxyId(c)}): invalid request\n`;
+      out += `\n[${formatLogDate(c.at)}] frontend ${c.frontend} (#${proxyId(c)}): invalid request\n`;
       out += `  backend <NONE> (#-1), server <NONE> (#-1), event #${c.event}, src ${c.src}:${c.srcPort}\n`;
     } else {
-      out += `\n[${errorDate(c.at)}] backend ${c.backend} (#${proxyId(c)}): invalid response\n`;
+      out += `\n[${formatLogDate(c.at)}] backend ${c.backend} (#${proxyId(c)}): invalid response\n`;
       out += `  frontend ${c.frontend} (#${ids.frontends.get(c.frontend) ?? -1}), server ${c.server ?? '<NONE>'} (#${srvId(c.backend, c.server)}), event #${c.event}, src ${c.src}:${c.srcPort}\n`;
     }
     out += `  len ${c.length}, reason: ${c.reason || 'invalid message'}\n\n${dumpText(c.data)}`;
@@ -154,14 +155,6 @@ function hardMaxconn(model: Model): number {
   let hard = configuredMaxconn.get(model);
   if (hard === undefined) configuredMaxconn.set(model, (hard = model.global.maxconn));
   return hard;
-}
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-/** HAProxy's `show errors` date: `14/Jun/2025:10:02:03.456` (local time). */
-function errorDate(ms: number): string {
-  const d = new Date(ms);
-  const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  return `${p(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()}:${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
 }
 
 /**
