@@ -19,10 +19,10 @@
  * HAProxy's old process stops accepting when the new one starts.
  */
 import type { Worker } from 'node:cluster';
-import type { PrimaryToWorker, WorkerToPrimary } from '../ipc/messages';
+import type { WorkerToPrimary } from '../ipc/messages';
 import { freqAdd, freqRead, freqWait } from '../stick/freq';
 import { SESSION_RATE_PERIOD } from '../worker/session-rate';
-import { longestWaiting } from './slots';
+import { longestWaiting, send } from './slots';
 
 interface Pool {
   frontend: string;
@@ -108,8 +108,4 @@ export class SessionRateBroker {
 
 function servePool(broker: SessionRateBroker, pool: Pool): void {
   broker.retry(pool);
-}
-
-function send(w: Worker, msg: PrimaryToWorker): void {
-  if (w.isConnected()) w.send(msg);
 }

@@ -103,6 +103,7 @@ export function longestWaiting(want: Map<Worker, number>, servedAt: Map<Worker, 
   return next;
 }
 
-function send(w: Worker, msg: PrimaryToWorker): void {
+/** A message to a worker still connected. */
+export function send(w: Worker, msg: PrimaryToWorker): void {
   if (w.isConnected()) w.send(msg);
 }
