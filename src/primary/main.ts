@@ -111,18 +111,12 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
   // Signal handlers before the start: a supervisor may signal as soon as the workers answer (a
   // HEALTHCHECK passes before the stats and API listeners are bound); what comes during the start
   // waits for its end instead of killing the process with the default action.
-  let started = false;
-  let onStarted = (): void => undefined;
-  let pendingStop: string | undefined;
-  let pendingReload: string | undefined;
+  let started!: () => void;
+  const startup = new Promise<void>((resolve) => (started = resolve));
   const stopped = new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
-      if (!started) {
-        pendingStop ??= signal;
-        return;
-      }
       stopping = true;
       log.info({ event: 'stopping', signal }, `${signal} received: stopping gracefully`);
       health.stop();
@@ -136,25 +130,16 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
         .then(() => fleet.close())
         .then(resolve);
     };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => void startup.then(() => stop('SIGTERM')));
+    process.on('SIGINT', () => void startup.then(() => stop('SIGINT')));
     const reload = (signal: string) => {
-      if (!started) {
-        pendingReload ??= signal;
-        return;
-      }
       log.info({ event: 'reload', signal }, `${signal} received: reloading configuration`);
       void supervisor.reload();
     };
-    process.on('SIGHUP', () => reload('SIGHUP'));
+    process.on('SIGHUP', () => void startup.then(() => reload('SIGHUP')));
     // logrotate: workers reopen their access-log files.
     process.on('SIGUSR1', () => supervisor.sendAll({ type: 'reopen-logs' }));
-    process.on('SIGUSR2', () => reload('SIGUSR2'));
-    onStarted = () => {
-      started = true;
-      if (pendingStop) stop(pendingStop);
-      else if (pendingReload) reload(pendingReload);
-    };
+    process.on('SIGUSR2', () => void startup.then(() => reload('SIGUSR2')));
   });
   try {
     await supervisor.start(model);
@@ -173,7 +158,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<void> {
     { event: 'ready', generation: supervisor.generation, workers: supervisor.workerPids(), pid: process.pid },
     `tslb ready: ${model.global.workers} worker(s) serving generation ${supervisor.generation}`,
   );
-  onStarted();
+  started();
 
   await stopped;
   log.info({ event: 'stopped' }, 'all workers stopped');
